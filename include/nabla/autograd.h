@@ -1,0 +1,76 @@
+/* nabla/autograd.h — reverse-mode autodiff: recording, backward, no-grad mode,
+ * the step arena, and the interface for writing ops of your own. */
+#ifndef NABLA_AUTOGRAD_H
+#define NABLA_AUTOGRAD_H
+
+#include "tensor.h"
+
+/* Mark a leaf as needing a gradient (torch: t.requires_grad_(flag)). Returns t. */
+nb_tensor *nb_requires_grad(nb_tensor *t, bool flag);
+
+/* Backpropagate from a one-element tensor: adds d(loss)/d(leaf) into the .grad of
+ * every leaf with requires_grad. Gradients accumulate across calls until zeroed.
+ * Returns 0, or -1 with an error recorded. */
+int nb_backward(nb_tensor *loss);
+/* The same from any tensor, with an explicit d(out)/d(t) of t's shape. */
+int nb_backward_grad(nb_tensor *t, const nb_tensor *grad);
+/* Set t->grad to zero (keeps the buffer). */
+void nb_zero_grad(nb_tensor *t);
+
+/* Grad mode. While disabled, ops record nothing (inference, optimizer updates).
+ * Returns the previous setting. */
+bool nb_set_grad_enabled(bool enabled);
+bool nb_is_grad_enabled(void);
+/* NB_NO_GRAD { ... } runs the block with recording off (do not `return` or
+ * `break` out of it: that would skip restoring the mode). */
+#define NB_NO_GRAD                                                            \
+    for (int nb__prev = nb_set_grad_enabled(false), nb__once = 1; nb__once;     \
+         nb__once = 0, nb_set_grad_enabled(nb__prev))
+
+/* A step tensor sharing t's data, outside any graph. */
+nb_tensor *nb_detach(nb_tensor *t);
+
+/* Free every step tensor and graph node made since the last nb_step_end().
+ * Memory is reused: a training loop runs in constant memory. */
+void nb_step_end(void);
+/* Bytes the step arena holds now (for tests and benchmarks). */
+size_t nb_step_arena_bytes(void);
+
+/* ---- Writing an op -------------------------------------------------------
+ * An op computes its output eagerly into a tensor from nb_op_output(), then
+ * calls nb_record() with a constant nb_op. If any input requires a gradient,
+ * nb_record() returns a node: keep in it what the backward needs. The backward
+ * adds dL/d(input) into nb_input_grad(n, i) (NULL when input i needs none),
+ * reading dL/d(output) from n->out->grad. */
+#define NB_NODE_MAX_INPUTS 4
+typedef struct nb_op {
+    const char *name;
+    void (*backward)(nb_node *n);
+} nb_op;
+
+struct nb_node {
+    const nb_op *op;
+    nb_tensor *out;
+    nb_tensor **in;              /* n_in inputs */
+    int n_in;
+    nb_tensor *in_inline[NB_NODE_MAX_INPUTS];
+    double attr[4];              /* scalar attributes of the op */
+    int64_t iattr[4];
+    void *saved;                 /* extra state, from nb_step_alloc */
+    size_t index;                /* position in the step's tape */
+};
+
+/* A fresh step tensor for an op's result (uninitialised data). */
+nb_tensor *nb_op_output(int ndim, const int64_t *shape);
+/* 64-byte-aligned scratch memory that lives until nb_step_end(). */
+void *nb_step_alloc(size_t bytes);
+/* Record out = op(in...). Returns NULL when nothing needs a gradient. */
+nb_node *nb_record(const nb_op *op, nb_tensor *out, int n_in, nb_tensor *const *in);
+/* Gradient buffer of input i, allocated zeroed on first use; NULL if not needed. */
+nb_real *nb_input_grad(nb_node *n, int i);
+/* Validate an op's input: NULL passes a pending error on (or records
+ * "<op>: argument <i> is NULL"); a step tensor from a finished step is an error.
+ * Returns true when t is usable. */
+bool nb_check_input(const char *op, int i, const nb_tensor *t);
+
+#endif

@@ -1,0 +1,15 @@
+/* nabla/nabla.h — everything: include this one header. */
+#ifndef NABLA_H
+#define NABLA_H
+
+#include "config.h"
+#include "error.h"
+#include "random.h"
+#include "tensor.h"
+#include "autograd.h"
+#include "ops.h"
+#include "activations.h"
+#include "threads.h"
+#include "gradcheck.h"
+
+#endif

@@ -1,0 +1,119 @@
+/* arena.c — the per-thread step arena: a bump allocator over a list of chunks.
+ * nb_step_end() resets it; when a step needed several chunks they are merged
+ * into one, so a steady training loop does no malloc at all. */
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+
+typedef struct chunk {
+    struct chunk *prev;
+    size_t size, used;
+    unsigned char *base;   /* NB_ALIGN-aligned */
+} chunk;
+
+static _Thread_local chunk *head;        /* chunk being filled */
+static _Thread_local size_t total_size;  /* bytes of all chunks */
+static _Thread_local bool exit_hook;
+
+enum { MIN_CHUNK = 1 << 20 };
+
+static void free_chunks(void)
+{
+    while (head) {
+        chunk *p = head->prev;
+        free(head->base);
+        free(head);
+        head = p;
+    }
+    total_size = 0;
+}
+
+static void free_at_exit(void)
+{
+    free_chunks();
+    nb_context *c = nb_ctx();
+    free(c->tape);
+    c->tape = NULL;
+    c->tape_len = c->tape_cap = 0;
+}
+
+static chunk *new_chunk(size_t size)
+{
+    chunk *c = malloc(sizeof *c);
+    if (!c)
+        return NULL;
+    c->base = nb_aligned_alloc(size);
+    if (!c->base) {
+        free(c);
+        return NULL;
+    }
+    c->size = size;
+    c->used = 0;
+    c->prev = head;
+    head = c;
+    total_size += size;
+    if (!exit_hook) {
+        exit_hook = true;
+        atexit(free_at_exit);  /* the main thread's arena; leak checkers stay quiet */
+    }
+    return c;
+}
+
+void *nb_arena_alloc(size_t bytes)
+{
+    size_t need = (bytes + NB_ALIGN - 1) & ~(size_t)(NB_ALIGN - 1);
+    if (need < bytes)
+        return nb_error(NB_ERR_MEMORY, "step arena: request of %zu bytes overflows", bytes);
+    if (!head || head->size - head->used < need) {
+        size_t size = head ? head->size * 2 : MIN_CHUNK;
+        if (size < need)
+            size = need;
+        if (!new_chunk(size))
+            return nb_error(NB_ERR_MEMORY, "step arena: out of memory allocating %zu bytes", size);
+    }
+    void *p = head->base + head->used;
+    head->used += need;
+    return p;
+}
+
+void nb_arena_reset(void)
+{
+    if (head && head->prev) {   /* merge: next step fits in one chunk */
+        size_t size = total_size;
+        free_chunks();
+        if (!new_chunk(size))
+            return;             /* the next alloc will report it */
+    }
+    if (head)
+        head->used = 0;
+}
+
+size_t nb_arena_capacity(void) { return total_size; }
+
+void *nb_aligned_alloc(size_t bytes)
+{
+    size_t size = (bytes + NB_ALIGN - 1) & ~(size_t)(NB_ALIGN - 1);
+    if (size < bytes)
+        return NULL;
+    return aligned_alloc(NB_ALIGN, size ? size : NB_ALIGN);
+}
+
+nb_arena_mark nb_arena_get_mark(void)
+{
+    return (nb_arena_mark){.chunk = head, .used = head ? head->used : 0,
+                           .tape_len = nb_ctx()->tape_len};
+}
+
+void nb_arena_rewind(nb_arena_mark m)
+{
+    while (head && head != (chunk *)m.chunk) {
+        chunk *p = head->prev;
+        total_size -= head->size;
+        free(head->base);
+        free(head);
+        head = p;
+    }
+    if (head)
+        head->used = m.used;
+    nb_ctx()->tape_len = m.tape_len;
+}

@@ -1,0 +1,195 @@
+/* autograd.c — the tape of the current step, recording, backward in reverse
+ * tape order, gradient buffers, grad mode and the end of a step.
+ *
+ * Nodes are appended to the tape as ops run, so the tape is already a
+ * topological order: backward walks it once from the loss's node down to the
+ * first, running a node only if its output received a gradient in this pass.
+ * No sort, no visited set, each node's backward runs at most once per pass. */
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+
+static _Thread_local nb_context ctx = {.step = 1};
+
+nb_context *nb_ctx(void) { return &ctx; }
+
+bool nb_check_input(const char *op, int i, const nb_tensor *t)
+{
+    if (!t) {
+        if (nb_last_error() == NB_OK)
+            nb_error(NB_ERR_NULL, "%s: argument %d is NULL", op, i);
+        return false;
+    }
+    if (!t->persistent && t->step != ctx.step) {
+        nb_error(NB_ERR_STATE,
+                 "%s: argument %d is a step tensor freed by nb_step_end() (made in step %llu, now step %llu); "
+                 "keep it with nb_keep()",
+                 op, i, (unsigned long long)t->step, (unsigned long long)ctx.step);
+        return false;
+    }
+    return true;
+}
+
+nb_tensor *nb_requires_grad(nb_tensor *t, bool flag)
+{
+    if (!nb_check_input("requires_grad", 1, t))
+        return NULL;
+    if (t->node && !flag)
+        return nb_error(NB_ERR_STATE,
+                        "requires_grad: tensor of shape %s is the output of %s, not a leaf; use nb_detach()",
+                        nb_shape_fmt(t), t->node->op->name);
+    t->requires_grad = flag;
+    return t;
+}
+
+bool nb_set_grad_enabled(bool enabled)
+{
+    bool prev = !ctx.grad_disabled;
+    ctx.grad_disabled = !enabled;
+    return prev;
+}
+
+bool nb_is_grad_enabled(void) { return !ctx.grad_disabled; }
+
+void *nb_step_alloc(size_t bytes) { return nb_arena_alloc(bytes); }
+
+size_t nb_step_arena_bytes(void) { return nb_arena_capacity(); }
+
+void nb_step_end(void)
+{
+    ctx.tape_len = 0;
+    ctx.step++;
+    nb_arena_reset();
+}
+
+nb_tensor *nb_detach(nb_tensor *t)
+{
+    if (!nb_check_input("detach", 1, t))
+        return NULL;
+    return nb_tensor_view_of("detach", t, t->ndim, t->shape);
+}
+
+static bool tape_push(nb_node *n)
+{
+    if (ctx.tape_len == ctx.tape_cap) {
+        size_t cap = ctx.tape_cap ? ctx.tape_cap * 2 : 1024;
+        nb_node **tape = realloc(ctx.tape, cap * sizeof *tape);
+        if (!tape)
+            return false;
+        ctx.tape = tape;
+        ctx.tape_cap = cap;
+    }
+    n->index = ctx.tape_len;
+    ctx.tape[ctx.tape_len++] = n;
+    return true;
+}
+
+nb_node *nb_record(const nb_op *op, nb_tensor *out, int n_in, nb_tensor *const *in)
+{
+    if (ctx.grad_disabled || !out)
+        return NULL;
+    bool need = false;
+    for (int i = 0; i < n_in; i++)
+        need |= in[i] && in[i]->requires_grad;
+    if (!need)
+        return NULL;
+    nb_node *n = nb_arena_alloc(sizeof *n);
+    if (!n)
+        return NULL;
+    memset(n, 0, sizeof *n);
+    n->op = op;
+    n->out = out;
+    n->n_in = n_in;
+    n->in = n_in <= NB_NODE_MAX_INPUTS ? n->in_inline : nb_arena_alloc((size_t)n_in * sizeof *n->in);
+    if (!n->in)
+        return NULL;
+    memcpy(n->in, in, (size_t)n_in * sizeof *in);
+    if (!tape_push(n)) {
+        nb_error(NB_ERR_MEMORY, "%s: out of memory growing the tape", op->name);
+        return NULL;
+    }
+    out->node = n;
+    out->requires_grad = true;
+    return n;
+}
+
+/* The gradient buffer of t for the running pass. Leaves accumulate across
+ * passes; a non-leaf's buffer is zeroed when first touched in a pass. */
+static nb_real *grad_buffer(nb_tensor *t)
+{
+    size_t bytes = (size_t)t->numel * sizeof(nb_real);
+    if (!t->grad) {
+        t->grad = t->persistent ? nb_aligned_alloc(bytes) : nb_arena_alloc(bytes);
+        if (!t->grad) {
+            nb_error(NB_ERR_MEMORY, "backward: out of memory for the gradient of a tensor of shape %s",
+                     nb_shape_fmt(t));
+            return NULL;
+        }
+        memset(t->grad, 0, bytes);
+        t->grad_pass = ctx.grad_pass;
+    }
+    if (t->node && t->grad_pass != ctx.grad_pass) {
+        memset(t->grad, 0, bytes);
+        t->grad_pass = ctx.grad_pass;
+    }
+    return t->grad;
+}
+
+nb_real *nb_input_grad(nb_node *n, int i)
+{
+    nb_tensor *t = n->in[i];
+    return t && t->requires_grad ? grad_buffer(t) : NULL;
+}
+
+void nb_zero_grad(nb_tensor *t)
+{
+    if (t && t->grad)
+        memset(t->grad, 0, (size_t)t->numel * sizeof(nb_real));
+}
+
+int nb_backward_grad(nb_tensor *t, const nb_tensor *grad)
+{
+    if (!nb_check_input("backward", 1, t))
+        return -1;
+    if (!t->requires_grad) {
+        nb_error(NB_ERR_STATE,
+                 "backward: tensor of shape %s does not require grad (no input of its graph has "
+                 "requires_grad set, or it was made in no-grad mode)",
+                 nb_shape_fmt(t));
+        return -1;
+    }
+    if (!grad && t->numel != 1) {
+        nb_error(NB_ERR_SHAPE,
+                 "backward: output of shape %s is not a scalar; pass its gradient with nb_backward_grad()",
+                 nb_shape_fmt(t));
+        return -1;
+    }
+    if (grad) {
+        if (!nb_check_input("backward", 2, grad))
+            return -1;
+        if (!nb_same_shape(t, grad)) {
+            nb_error(NB_ERR_SHAPE, "backward: gradient of shape %s does not match output of shape %s",
+                     nb_shape_fmt(grad), nb_shape_fmt(t));
+            return -1;
+        }
+    }
+    uint64_t errors = nb_error_count();
+    ctx.grad_pass++;
+    nb_real *g = grad_buffer(t);
+    if (!g)
+        return -1;
+    if (grad)
+        nb_accumulate(g, grad->data, t->numel);
+    else
+        g[0] += 1;
+    if (!t->node)
+        return 0;
+    for (size_t k = t->node->index + 1; k-- > 0;) {
+        nb_node *n = ctx.tape[k];
+        if (n->out->grad && n->out->grad_pass == ctx.grad_pass)
+            n->op->backward(n);
+    }
+    return nb_error_count() == errors ? 0 : -1;
+}
+
+int nb_backward(nb_tensor *loss) { return nb_backward_grad(loss, NULL); }

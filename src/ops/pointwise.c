@@ -1,0 +1,53 @@
+/* ops/pointwise.c — running a pointwise op: the output, the split over the
+ * thread pool for large tensors, the node, and the generic backward. */
+#include "ops/pointwise.h"
+#include "kernels/parallel.h"
+
+enum { GRAIN = 1 << 14 };  /* elements per task: ~64 KB of float32 */
+
+typedef struct job {
+    const nb_pointwise_op *pw;
+    nb_real *y, *dx;
+    const nb_real *x, *yc, *dy, *p;
+} job;
+
+static void forward_range(void *c, int64_t b, int64_t e)
+{
+    job *j = c;
+    j->pw->forward(j->y + b, j->x + b, e - b, j->p);
+}
+
+static void backward_range(void *c, int64_t b, int64_t e)
+{
+    job *j = c;
+    j->pw->backward(j->dx + b, j->x + b, j->yc + b, j->dy + b, e - b, j->p);
+}
+
+nb_tensor *nb_pointwise(const nb_pointwise_op *pw, nb_tensor *x, const nb_real *p)
+{
+    if (!nb_check_input(pw->op.name, 1, x))
+        return NULL;
+    nb_tensor *y = nb_tensor_alloc(pw->op.name, x->ndim, x->shape, false);
+    if (!y)
+        return NULL;
+    job j = {.pw = pw, .y = y->data, .x = x->data, .p = p};
+    nb_parallel_for(x->numel, GRAIN, forward_range, &j);
+    nb_node *n = nb_record(&pw->op, y, 1, &x);
+    if (n)
+        for (int k = 0; k < pw->n_params; k++)
+            n->attr[k] = p[k];
+    return y;
+}
+
+void nb_pointwise_backward(nb_node *n)
+{
+    const nb_pointwise_op *pw = (const nb_pointwise_op *)n->op;
+    nb_real *dx = nb_input_grad(n, 0);
+    if (!dx)
+        return;
+    nb_real p[NB_POINTWISE_MAX_PARAMS];
+    for (int k = 0; k < pw->n_params; k++)
+        p[k] = (nb_real)n->attr[k];
+    job j = {.pw = pw, .dx = dx, .x = n->in[0]->data, .yc = n->out->data, .dy = n->out->grad, .p = p};
+    nb_parallel_for(n->out->numel, GRAIN, backward_range, &j);
+}

@@ -1,0 +1,47 @@
+/* ops/pointwise.h — the shape every pointwise op shares: y = f(x; p) forward,
+ * dx += dy * f'(x, y; p) backward, as two vectorized loops. An op (or an
+ * activation) writes its mathematics as two static inline functions and one
+ * NB_DEFINE_POINTWISE line; nb_pointwise() does the rest (output, threads, node). */
+#ifndef NB_OPS_POINTWISE_H
+#define NB_OPS_POINTWISE_H
+
+#include "internal.h"
+#include "kernels/simd.h"
+
+#define NB_POINTWISE_MAX_PARAMS 4
+
+typedef struct nb_pointwise_op {
+    nb_op op;   /* first: nodes point at it */
+    void (*forward)(nb_real *restrict y, const nb_real *restrict x, int64_t n, const nb_real *p);
+    /* dx[i] += dy[i] * f'(x[i]) (given y[i] = f(x[i]) too) */
+    void (*backward)(nb_real *restrict dx, const nb_real *restrict x, const nb_real *restrict y,
+                     const nb_real *restrict dy, int64_t n, const nb_real *p);
+    int n_params;
+} nb_pointwise_op;
+
+/* Apply pw to x with its scalar parameters p (n_params of them). */
+nb_tensor *nb_pointwise(const nb_pointwise_op *pw, nb_tensor *x, const nb_real *p);
+void nb_pointwise_backward(nb_node *n);
+
+/* Define nb_pw_<name> from
+ *   static inline nb_real FWD(nb_real x, const nb_real *p)               -> f(x)
+ *   static inline nb_real BWD(nb_real x, nb_real y, nb_real dy, const nb_real *p) -> dy * f'(x) */
+#define NB_DEFINE_POINTWISE(name, FWD, BWD, nparams)                                          \
+    NB_VECTORIZE static void name##_forward(nb_real *restrict y, const nb_real *restrict x,     \
+                                            int64_t n, const nb_real *p)                        \
+    {                                                                                           \
+        for (int64_t i = 0; i < n; i++)                                                         \
+            y[i] = FWD(x[i], p);                                                                \
+    }                                                                                           \
+    NB_VECTORIZE static void name##_backward(nb_real *restrict dx, const nb_real *restrict x,   \
+                                             const nb_real *restrict y,                         \
+                                             const nb_real *restrict dy, int64_t n,             \
+                                             const nb_real *p)                                  \
+    {                                                                                           \
+        for (int64_t i = 0; i < n; i++)                                                         \
+            dx[i] += BWD(x[i], y[i], dy[i], p);                                                 \
+    }                                                                                           \
+    const nb_pointwise_op nb_pw_##name = {                                                      \
+        {#name, nb_pointwise_backward}, name##_forward, name##_backward, nparams}
+
+#endif
