@@ -1,0 +1,58 @@
+/* activations/activation.h — what the files of src/activations share: the
+ * registry entry each one defines (registry.c lists them in its table), and a
+ * select on nb_real for writing f and f' branch-free.
+ *
+ * A new activation is one small file (its mathematics, f and dy*f' as static
+ * inline functions, one NB_DEFINE_POINTWISE line or its own op, the public
+ * function and `const nb_activation nb_act_<name>`), its extern line here and
+ * one line in the table of registry.c. */
+#ifndef NB_ACTIVATIONS_ACTIVATION_H
+#define NB_ACTIVATIONS_ACTIVATION_H
+
+#include "kernels/vmath.h"
+#include "ops/pointwise.h"
+
+/* c ? a : b. In float32 a bit blend (nb__sel of kernels/vmath.h: both sides are
+ * computed, so GCC keeps the loop vectorizable under -ftrapping-math); in
+ * float64 a plain select. c must be a comparison (0 or 1), combined with & | */
+static inline nb_real nb_act_sel(int c, nb_real a, nb_real b)
+{
+#ifdef NABLA_F64
+    return c ? a : b;
+#else
+    return nb__sel(c, a, b);
+#endif
+}
+
+/* Pointwise, scalar hyper-parameters only. */
+extern const nb_activation nb_act_step;
+extern const nb_activation nb_act_sigmoid;
+extern const nb_activation nb_act_tanh;
+extern const nb_activation nb_act_logsigmoid;
+extern const nb_activation nb_act_relu;
+extern const nb_activation nb_act_relu6;
+extern const nb_activation nb_act_leaky_relu;
+extern const nb_activation nb_act_hardtanh;
+extern const nb_activation nb_act_elu;
+extern const nb_activation nb_act_celu;
+extern const nb_activation nb_act_selu;
+extern const nb_activation nb_act_gelu;
+extern const nb_activation nb_act_gelu_tanh;
+extern const nb_activation nb_act_silu;
+extern const nb_activation nb_act_softplus;
+extern const nb_activation nb_act_mish;
+extern const nb_activation nb_act_softsign;
+extern const nb_activation nb_act_hardsigmoid;
+extern const nb_activation nb_act_hardswish;
+extern const nb_activation nb_act_bent_identity;
+extern const nb_activation nb_act_sinusoid;
+extern const nb_activation nb_act_identity;
+/* With a learnable tensor parameter. */
+extern const nb_activation nb_act_prelu;
+extern const nb_activation nb_act_swish;
+/* Along a dim. */
+extern const nb_activation nb_act_softmax;
+extern const nb_activation nb_act_log_softmax;
+extern const nb_activation nb_act_maxout;
+
+#endif
