@@ -1,8 +1,9 @@
 /* kernels/vmath.h — vector-friendly elementary functions on nb_real.
  *
  * Every function here is `static inline` and branch-free: special cases are
- * handled by clamping the argument and by ternary selects on computed values,
- * bit casts go through memcpy, integer work is done on 32-bit lanes. A loop
+ * handled by clamping the argument and by selects written as bit blends
+ * (nb__sel, see below), bit casts go through memcpy, integer work is done on
+ * 32-bit lanes. A loop
  *     for (i = 0; i < n; i++) y[i] = nb_vtanh(x[i]);
  * compiled at -O2/-O3 (GCC >= 12) inside a function marked
  *     __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -52,6 +53,17 @@
 static inline uint32_t nb__f2u(float f) { uint32_t u; memcpy(&u, &f, sizeof u); return u; }
 static inline float nb__u2f(uint32_t u) { float f; memcpy(&f, &u, sizeof f); return f; }
 
+/* c ? a : b as a bit blend. Plain ternaries on computed floats are turned
+ * into branches by GCC (jump threading, sinking) and then, under the default
+ * -ftrapping-math, cannot be if-converted back (speculating an FP operation
+ * might raise a flag), which blocks vectorization on AVX2 and SSE. A blend
+ * keeps both operands live, so both are computed and the loop vectorizes.
+ * c must be 0 or 1 (a comparison); combine comparisons with & and |. */
+static inline float nb__sel(int c, float a, float b) {
+    uint32_t m = (uint32_t)0 - (uint32_t)c;
+    return nb__u2f((nb__f2u(a) & m) | (nb__f2u(b) & ~m));
+}
+
 /* x with the sign bit of s ORed in (for odd functions whose magnitude was
  * computed on |x|; also restores -0). */
 static inline float nb__orsignf(float x, float s) {
@@ -73,8 +85,8 @@ static inline float nb__orsignf(float x, float s) {
  * x > 88.7228 -> +inf, x < -103.98 -> 0, NaN -> NaN.
  * Measured: <= 1 ulp on the whole range (incl. subnormal results). */
 static inline float nb_vexpf(float x) {
-    float xc = x > 89.0f ? 89.0f : x;       /* NaN fails both compares */
-    xc = xc < -104.0f ? -104.0f : xc;
+    float xc = nb__sel(x > 89.0f, 89.0f, x);   /* NaN fails both compares */
+    xc = nb__sel(xc < -104.0f, -104.0f, xc);
     float kf = xc * NB__LOG2E + NB__SHIFTER;
     int32_t k = (int32_t)(nb__f2u(kf) - 0x4B400000u); /* rint(x/ln2) in [-150, 129] */
     kf -= NB__SHIFTER;
@@ -101,8 +113,8 @@ static inline float nb_vexpf(float x) {
  * k = 128 (x in (88.38, 88.72]) finite. x < -18 gives -1, x > 88.7228 +inf.
  * Measured: <= 1 ulp. */
 static inline float nb_vexpm1f(float x) {
-    float xc = x > 89.0f ? 89.0f : x;
-    xc = xc < -18.0f ? -18.0f : xc;
+    float xc = nb__sel(x > 89.0f, 89.0f, x);
+    xc = nb__sel(xc < -18.0f, -18.0f, xc);
     float kf = xc * NB__LOG2E + NB__SHIFTER;
     int32_t k = (int32_t)(nb__f2u(kf) - 0x4B400000u); /* [-26, 129] */
     kf -= NB__SHIFTER;
@@ -116,7 +128,7 @@ static inline float nb_vexpm1f(float x) {
     float u = r + (r * r) * (0.5f + r * q);
     float t = nb__u2f((uint32_t)(k - 1 + 127) << 23);
     float y = 2.0f * (u * t + (t - 0.5f));
-    return fabsf(x) < 0x1p-24f ? x : y;     /* tiny (and -0, subnormal): x */
+    return nb__sel(fabsf(x) < 0x1p-24f, x, y); /* tiny (and -0, subnormal): x */
 }
 
 /* ---- log -------------------------------------------------------------- */
@@ -128,11 +140,11 @@ static inline float nb_vexpm1f(float x) {
  * Measured: <= 1 ulp for all positive x. */
 static inline float nb_vlogf(float x) {
     int sub = x < 0x1p-126f;
-    float xs = sub ? x * 0x1p23f : x;
+    float xs = nb__sel(sub, x * 0x1p23f, x);
     uint32_t ix = nb__f2u(xs) - 0x3f3504f3u;
     int32_t e = (int32_t)ix >> 23;          /* arithmetic shift (GCC) */
     float f = nb__u2f((ix & 0x007fffffu) + 0x3f3504f3u) - 1.0f;
-    float ef = (float)(e - (sub ? 23 : 0));
+    float ef = (float)(e - 23 * sub);
     float z = f * f;
     float p = 7.0376836292e-2f;
     p = p * f - 1.1514610310e-1f;
@@ -146,8 +158,8 @@ static inline float nb_vlogf(float x) {
     float y = p * f * z + ef * NB__LN2LO;   /* ln2 = LN2HI + LN2LO */
     y = y - 0.5f * z;
     y = (f + y) + ef * NB__LN2HI;
-    float special = x == 0.0f ? -INFINITY : (x < 0.0f ? NAN : x);
-    return (x > 0.0f && x < INFINITY) ? y : special;
+    float special = nb__sel(x == 0.0f, -INFINITY, nb__sel(x < 0.0f, NAN, x));
+    return nb__sel((x > 0.0f) & (x < INFINITY), y, special);
 }
 
 /* ---- log1p ------------------------------------------------------------ */
@@ -158,7 +170,7 @@ static inline float nb_vlogf(float x) {
  * log1p(-1) = -inf, x < -1 -> NaN, +inf -> +inf. Measured: <= 2 ulp. */
 static inline float nb_vlog1pf(float x) {
     float u = 1.0f + x;
-    float c = u >= 2.0f ? 1.0f - (u - x) : x - (u - 1.0f);
+    float c = nb__sel(u >= 2.0f, 1.0f - (u - x), x - (u - 1.0f));
     uint32_t iu = nb__f2u(u) - 0x3f3504f3u;
     int32_t e = (int32_t)iu >> 23;
     float f = nb__u2f((iu & 0x007fffffu) + 0x3f3504f3u) - 1.0f;
@@ -177,8 +189,8 @@ static inline float nb_vlog1pf(float x) {
     y = y - 0.5f * z;
     y = (f + y) + ef * NB__LN2HI;
     y = nb__orsignf(y, x);                  /* log1p(-0) = -0 */
-    float special = x == -1.0f ? -INFINITY : (x < -1.0f ? NAN : x);
-    return (x > -1.0f && x < INFINITY) ? y : special;
+    float special = nb__sel(x == -1.0f, -INFINITY, nb__sel(x < -1.0f, NAN, x));
+    return nb__sel((x > -1.0f) & (x < INFINITY), y, special);
 }
 
 /* ---- tanh ------------------------------------------------------------- */
@@ -196,10 +208,10 @@ static inline float nb_vtanhf(float x) {
     p = p * z + 1.33314422036e-1f;
     p = p * z - 3.33332819422e-1f;
     float small = (p * z) * x + x;
-    float ac = a > 10.0f ? 10.0f : a;
+    float ac = nb__sel(a > 10.0f, 10.0f, a);
     float s = nb_vexpf(ac + ac);
     float big = 1.0f - 2.0f / (s + 1.0f);
-    float r = a < 0.625f ? small : big;     /* NaN: big is NaN */
+    float r = nb__sel(a < 0.625f, small, big); /* NaN: big is NaN */
     return nb__orsignf(r, x);               /* odd; keeps tanh(-0) = -0 */
 }
 
@@ -220,7 +232,7 @@ static inline float nb_verff(float x) {
     p = p * z - 0x1.8126e0p-02f;
     p = p * z + 0x1.06eba6p-03f;
     float small = p * x + x;
-    float ac = a > 4.0f ? 4.0f : a;
+    float ac = nb__sel(a > 4.0f, 4.0f, a);
     float q = 0x1.222900p-16f;
     q = q * ac - 0x1.91d2ccp-12f;
     q = q * ac + 0x1.fd1336p-9f;
@@ -230,9 +242,9 @@ static inline float nb_verff(float x) {
     q = q * ac + 0x1.079d0cp-3f;
     q = q * ac + ac;
     float big = 1.0f - nb_vexpf(-q);
-    big = a >= 4.0f ? 1.0f : big;
+    big = nb__sel(a >= 4.0f, 1.0f, big);
     big = nb__orsignf(big, x);
-    return a < 0.921875f ? small : big;    /* NaN: big is NaN */
+    return nb__sel(a < 0.921875f, small, big); /* NaN: big is NaN */
 }
 
 /* ---- sigmoid ---------------------------------------------------------- */
@@ -243,7 +255,7 @@ static inline float nb_verff(float x) {
  * sigmoid(-1000) = 0, sigmoid(1000) = 1, NaN -> NaN. Measured: <= 2 ulp. */
 static inline float nb_vsigmoidf(float x) {
     float e = nb_vexpf(-fabsf(x));
-    float num = x >= 0.0f ? 1.0f : e;
+    float num = nb__sel(x >= 0.0f, 1.0f, e);
     return num / (1.0f + e);
 }
 
@@ -254,7 +266,7 @@ static inline float nb_vsigmoidf(float x) {
  * softplus(+inf) = +inf, NaN -> NaN. Measured: <= 2 ulp. */
 static inline float nb_vsoftplusf(float x) {
     float e = nb_vexpf(-fabsf(x));
-    float m = x > 0.0f ? x : 0.0f;
+    float m = nb__sel(x > 0.0f, x, 0.0f);
     return m + nb_vlog1pf(e);
 }
 
