@@ -1,0 +1,160 @@
+/* bench/gemm.c — GFLOP/s of nb_gemm (float32) vs OpenBLAS cblas_sgemm.
+ *
+ * Square sizes 128..2048 and the MLP linear-layer shapes (forward X W^T,
+ * weight gradient dY^T X, input gradient dY W) for batch 128 and 32, each
+ * with 1 and 2 threads. Each figure is the median of several timed repeats.
+ * Usage: gemm [kernel]   (kernel: generic | avx2 | avx512; default: best) */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kernels/gemm.h"
+#include "kernels/gemm_kernels.h"
+#include "nabla/threads.h"
+
+#ifdef NB_BENCH_OPENBLAS
+#include <cblas.h>
+void openblas_set_num_threads(int num_threads);
+#endif
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+typedef struct {
+    const char *name;
+    bool ta, tb;
+    int64_t M, N, K;
+} shape;
+
+typedef struct {
+    const shape *s;
+    float *A, *B, *C;
+    int64_t lda, ldb, ldc;
+} problem;
+
+static void run_nabla(const problem *p) {
+    const shape *s = p->s;
+    nb_gemm(s->ta, s->tb, s->M, s->N, s->K, 1.0f, p->A, p->lda, p->B, p->ldb, 0.0f, p->C, p->ldc);
+}
+
+#ifdef NB_BENCH_OPENBLAS
+static void run_openblas(const problem *p) {
+    const shape *s = p->s;
+    cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans, s->tb ? CblasTrans : CblasNoTrans,
+                (int)s->M, (int)s->N, (int)s->K, 1.0f, p->A, (int)p->lda, p->B, (int)p->ldb, 0.0f,
+                p->C, (int)p->ldc);
+}
+#endif
+
+/* Median GFLOP/s over `reps` timings, each of enough calls to last ~target s. */
+static double measure(void (*fn)(const problem *), const problem *p, double target) {
+    const shape *s = p->s;
+    double flops = 2.0 * (double)s->M * (double)s->N * (double)s->K;
+    fn(p); /* warm-up: pool start, packing buffers, caches */
+    double t0 = now();
+    fn(p);
+    double one = now() - t0;
+    int calls = (int)(target / (one > 1e-7 ? one : 1e-7));
+    if (calls < 1) calls = 1;
+    if (calls > 100000) calls = 100000;
+    enum { REPS = 7 };
+    double g[REPS];
+    for (int r = 0; r < REPS; r++) {
+        t0 = now();
+        for (int c = 0; c < calls; c++) fn(p);
+        double dt = now() - t0;
+        g[r] = flops * calls / dt * 1e-9;
+    }
+    qsort(g, REPS, sizeof g[0], cmp_double);
+    return g[REPS / 2];
+}
+
+static float *rand_matrix(size_t n) {
+    float *m = aligned_alloc(64, ((n * sizeof(float)) + 63) & ~(size_t)63);
+    if (!m) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    for (size_t i = 0; i < n; i++) m[i] = (float)((double)rand() / RAND_MAX - 0.5);
+    return m;
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && nb_gemm_set_kernel(argv[1]) != 0) {
+        fprintf(stderr, "kernel %s not available on this CPU\n", argv[1]);
+        return 1;
+    }
+    shape shapes[] = {
+        {"square 128", false, false, 128, 128, 128},
+        {"square 256", false, false, 256, 256, 256},
+        {"square 512", false, false, 512, 512, 512},
+        {"square 1024", false, false, 1024, 1024, 1024},
+        {"square 2048", false, false, 2048, 2048, 2048},
+        /* linear layer y = x W^T, W [out, in]: forward X·W^T, dW = dY^T·X, dX = dY·W */
+        {"b128 fwd X[128,784]W^T[784,256]", false, true, 128, 256, 784},
+        {"b128 dW dY^T[256,128]X[128,784]", true, false, 256, 784, 128},
+        {"b128 dX dY[128,256]W[256,784]", false, false, 128, 784, 256},
+        {"b128 fwd X[128,256]W^T[256,128]", false, true, 128, 128, 256},
+        {"b128 dW dY^T[128,128]X[128,256]", true, false, 128, 256, 128},
+        {"b128 dX dY[128,128]W[128,256]", false, false, 128, 256, 128},
+        {"b128 fwd X[128,128]W^T[128,10]", false, true, 128, 10, 128},
+        {"b128 dW dY^T[10,128]X[128,128]", true, false, 10, 128, 128},
+        {"b128 dX dY[128,10]W[10,128]", false, false, 128, 128, 10},
+        {"b32 fwd X[32,784]W^T[784,256]", false, true, 32, 256, 784},
+        {"b32 dW dY^T[256,32]X[32,784]", true, false, 256, 784, 32},
+        {"b32 dX dY[32,256]W[256,784]", false, false, 32, 784, 256},
+        {"b32 fwd X[32,256]W^T[256,128]", false, true, 32, 128, 256},
+        {"b32 dW dY^T[128,32]X[32,256]", true, false, 128, 256, 32},
+        {"b32 dX dY[32,128]W[128,256]", false, false, 32, 256, 128},
+    };
+    const int nshapes = (int)(sizeof shapes / sizeof shapes[0]);
+    printf("nb_gemm float32, micro-kernel %s; median of 7 timings; GFLOP/s\n",
+           nb_gemm_kernel_name());
+#ifdef NB_BENCH_OPENBLAS
+    printf("%-34s %3s %9s %9s %6s\n", "shape (op(A)[M,K] op(B)[K,N])", "thr", "nabla", "openblas",
+           "ratio");
+#else
+    printf("%-34s %3s %9s   (OpenBLAS not found: no comparison)\n", "shape", "thr", "nabla");
+#endif
+    srand(1);
+    for (int i = 0; i < nshapes; i++) {
+        const shape *s = &shapes[i];
+        problem p = {.s = s};
+        size_t asz = (size_t)(s->M * s->K), bsz = (size_t)(s->K * s->N);
+        p.A = rand_matrix(asz);
+        p.B = rand_matrix(bsz);
+        p.C = rand_matrix((size_t)(s->M * s->N));
+        p.lda = s->ta ? s->M : s->K;
+        p.ldb = s->tb ? s->K : s->N;
+        p.ldc = s->N;
+        double target = s->M * s->N * s->K >= (int64_t)1 << 30 ? 0.15 : 0.04;
+        for (int nt = 1; nt <= 2; nt++) {
+            nb_set_num_threads(nt);
+            double gn = measure(run_nabla, &p, target);
+#ifdef NB_BENCH_OPENBLAS
+            openblas_set_num_threads(nt);
+            double go = getenv("NB_BENCH_NO_BLAS") ? 1.0 : measure(run_openblas, &p, target);
+            printf("%-34s %3d %9.1f %9.1f %5.0f%%\n", s->name, nt, gn, go, 100.0 * gn / go);
+#else
+            printf("%-34s %3d %9.1f\n", s->name, nt, gn);
+#endif
+            fflush(stdout);
+        }
+        free(p.A);
+        free(p.B);
+        free(p.C);
+    }
+    nb_set_num_threads(0);
+    return 0;
+}

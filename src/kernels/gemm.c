@@ -1,0 +1,456 @@
+/* kernels/gemm.c — the GEMM driver: blocking, packing, threading, small sizes.
+ *
+ * Structure after Goto & van de Geijn, "Anatomy of High-Performance Matrix
+ * Multiplication" (ACM TOMS 2008) and Smith et al., "Anatomy of
+ * High-Performance Many-Threaded Matrix Multiplication" (IPDPS 2014, BLIS):
+ *
+ *   for jc in N step NC            (B block kc x nc lives in L3)
+ *     for pc in K step KC          pack op(B)[pc:, jc:] into NR-wide panels
+ *       for ic in M step MC        pack op(A)[ic:, pc:] into MR-tall panels (L2)
+ *         for jr in nc step NR     (B micro-panel stays in L1)
+ *           for ir in mc step MR   micro-kernel on an MR x NR tile of C
+ *
+ * Threads split C into disjoint rectangles along M or N on micro-tile
+ * boundaries (never along K); each runs the loop nest above with its own
+ * packing buffers. The K blocking depends on K only and every tile (edge
+ * tiles too, through a zero-padded scratch tile) goes through the same
+ * micro-kernel, so each element of C sees the identical sequence of
+ * operations for any thread count: results are bit-identical.
+ *
+ * Small products skip packing and threading (direct loops). */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+
+#include "kernels/gemm.h"
+#include "kernels/gemm_kernels.h"
+#include "kernels/parallel.h"
+#include "nabla/threads.h"
+
+/* ---- portable micro-kernel (double build, non-x86, fallback) ---------- */
+
+#ifdef NABLA_F64
+#define G_MR 4
+#define G_NR 8
+#else
+#define G_MR 4
+#define G_NR 16
+#endif
+
+static void ukernel_generic(int64_t kc, const nb_real *restrict a, const nb_real *restrict b,
+                            nb_real *restrict c, int64_t ldc, nb_real alpha, nb_real beta) {
+    nb_real acc[G_MR][G_NR];
+    for (int r = 0; r < G_MR; r++)
+        for (int j = 0; j < G_NR; j++) acc[r][j] = 0;
+    for (int64_t k = 0; k < kc; k++) {
+        const nb_real *bk = b + k * G_NR;
+        const nb_real *ak = a + k * G_MR;
+        for (int r = 0; r < G_MR; r++) {
+            nb_real ar = ak[r];
+            for (int j = 0; j < G_NR; j++) acc[r][j] += ar * bk[j];
+        }
+    }
+    for (int r = 0; r < G_MR; r++) {
+        nb_real *cr = c + r * ldc;
+        if (beta == 0) {
+            for (int j = 0; j < G_NR; j++) cr[j] = alpha * acc[r][j];
+        } else {
+            for (int j = 0; j < G_NR; j++) cr[j] = alpha * acc[r][j] + beta * cr[j];
+        }
+    }
+}
+
+static const nb_gemm_ukernel ukernel_generic_desc = {
+    "generic", G_MR, G_NR, 256, 128, 4096, ukernel_generic,
+};
+
+/* ---- kernel selection ------------------------------------------------- */
+
+static const nb_gemm_ukernel *g_kernel = NULL;
+static pthread_once_t g_kernel_once = PTHREAD_ONCE_INIT;
+
+static const nb_gemm_ukernel *best_kernel(void) {
+#ifdef NB_GEMM_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw"))
+        return &nb_gemm_ukernel_avx512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return &nb_gemm_ukernel_avx2;
+#endif
+    return &ukernel_generic_desc;
+}
+
+static void kernel_init(void) {
+    if (!g_kernel) g_kernel = best_kernel();
+}
+
+static const nb_gemm_ukernel *get_kernel(void) {
+    pthread_once(&g_kernel_once, kernel_init);
+    return g_kernel;
+}
+
+int nb_gemm_set_kernel(const char *name) {
+    pthread_once(&g_kernel_once, kernel_init);
+    if (!name) {
+        g_kernel = best_kernel();
+        return 0;
+    }
+    if (strcmp(name, "generic") == 0) {
+        g_kernel = &ukernel_generic_desc;
+        return 0;
+    }
+#ifdef NB_GEMM_X86
+    __builtin_cpu_init();
+    if (strcmp(name, "avx2") == 0 && __builtin_cpu_supports("avx2") &&
+        __builtin_cpu_supports("fma")) {
+        g_kernel = &nb_gemm_ukernel_avx2;
+        return 0;
+    }
+    if (strcmp(name, "avx512") == 0 && __builtin_cpu_supports("avx512f") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512bw")) {
+        g_kernel = &nb_gemm_ukernel_avx512;
+        return 0;
+    }
+#endif
+    return -1;
+}
+
+const char *nb_gemm_kernel_name(void) { return get_kernel()->name; }
+
+/* ---- per-thread packing buffers --------------------------------------- */
+/* One 64-byte aligned buffer per thread, grown when needed and reused; freed
+ * by a pthread key destructor when the thread exits, and at exit for the
+ * thread that calls exit(). */
+
+typedef struct {
+    nb_real *mem;
+    size_t cap; /* elements */
+} pack_buf;
+
+static _Thread_local pack_buf tl_buf;
+static pthread_key_t g_buf_key;
+static pthread_once_t g_buf_once = PTHREAD_ONCE_INIT;
+
+static void buf_destroy(void *p) {
+    pack_buf *b = p;
+    free(b->mem);
+    b->mem = NULL;
+    b->cap = 0;
+}
+
+static void buf_atexit(void) {
+    if (tl_buf.mem) {
+        pthread_setspecific(g_buf_key, NULL);
+        buf_destroy(&tl_buf);
+    }
+}
+
+static void buf_key_init(void) {
+    pthread_key_create(&g_buf_key, buf_destroy);
+    atexit(buf_atexit);
+}
+
+static nb_real *get_buf(size_t n) {
+    if (tl_buf.cap >= n) return tl_buf.mem;
+    pthread_once(&g_buf_once, buf_key_init);
+    size_t bytes = (n * sizeof(nb_real) + 63) & ~(size_t)63;
+    nb_real *m = aligned_alloc(64, bytes);
+    if (!m) return NULL;
+    free(tl_buf.mem);
+    tl_buf.mem = m;
+    tl_buf.cap = bytes / sizeof(nb_real);
+    pthread_setspecific(g_buf_key, &tl_buf);
+    return m;
+}
+
+/* ---- packing ------------------------------------------------------------ */
+
+/* op(A)[i0:i0+mc, p0:p0+kc] into ceil(mc/MR) panels of kc x MR (zero padded). */
+static void pack_a(int mr, bool trans, const nb_real *A, int64_t lda, int64_t i0, int64_t p0,
+                   int64_t mc, int64_t kc, nb_real *restrict dst) {
+    for (int64_t i = 0; i < mc; i += mr) {
+        int64_t m = mc - i < mr ? mc - i : mr;
+        if (trans) {
+            /* op(A)[i][k] = A[k*lda + i]: rows of the panel are contiguous */
+            const nb_real *src = A + p0 * lda + i0 + i;
+            if (m == mr) {
+                for (int64_t k = 0; k < kc; k++)
+                    for (int r = 0; r < mr; r++) dst[k * mr + r] = src[k * lda + r];
+            } else {
+                for (int64_t k = 0; k < kc; k++) {
+                    int r = 0;
+                    for (; r < m; r++) dst[k * mr + r] = src[k * lda + r];
+                    for (; r < mr; r++) dst[k * mr + r] = 0;
+                }
+            }
+        } else {
+            /* op(A)[i][k] = A[i*lda + k]: transpose mr rows */
+            const nb_real *src = A + (i0 + i) * lda + p0;
+            int r = 0;
+            for (; r < m; r++) {
+                const nb_real *s = src + r * lda;
+                for (int64_t k = 0; k < kc; k++) dst[k * mr + r] = s[k];
+            }
+            for (; r < mr; r++)
+                for (int64_t k = 0; k < kc; k++) dst[k * mr + r] = 0;
+        }
+        dst += kc * mr;
+    }
+}
+
+/* op(B)[p0:p0+kc, j0:j0+nc] into ceil(nc/NR) panels of kc x NR (zero padded). */
+static void pack_b(int nr, bool trans, const nb_real *B, int64_t ldb, int64_t p0, int64_t j0,
+                   int64_t kc, int64_t nc, nb_real *restrict dst) {
+    for (int64_t j = 0; j < nc; j += nr) {
+        int64_t n = nc - j < nr ? nc - j : nr;
+        if (!trans) {
+            /* op(B)[k][j] = B[k*ldb + j]: contiguous rows */
+            const nb_real *src = B + p0 * ldb + j0 + j;
+            if (n == nr) {
+                for (int64_t k = 0; k < kc; k++)
+                    for (int c = 0; c < nr; c++) dst[k * nr + c] = src[k * ldb + c];
+            } else {
+                for (int64_t k = 0; k < kc; k++) {
+                    int c = 0;
+                    for (; c < n; c++) dst[k * nr + c] = src[k * ldb + c];
+                    for (; c < nr; c++) dst[k * nr + c] = 0;
+                }
+            }
+        } else {
+            /* op(B)[k][j] = B[j*ldb + k]: transpose nr rows of B */
+            const nb_real *src = B + (j0 + j) * ldb + p0;
+            int c = 0;
+            for (; c < n; c++) {
+                const nb_real *s = src + c * ldb;
+                for (int64_t k = 0; k < kc; k++) dst[k * nr + c] = s[k];
+            }
+            for (; c < nr; c++)
+                for (int64_t k = 0; k < kc; k++) dst[k * nr + c] = 0;
+        }
+        dst += kc * nr;
+    }
+}
+
+static void gemm_small(bool ta, bool tb, int64_t M, int64_t N, int64_t K, nb_real alpha,
+                       const nb_real *A, int64_t lda, const nb_real *B, int64_t ldb,
+                       nb_real beta, nb_real *C, int64_t ldc);
+
+/* ---- blocked driver ----------------------------------------------------- */
+
+typedef struct {
+    const nb_gemm_ukernel *uk;
+    bool ta, tb;
+    int64_t M, N, K, kc; /* kc: K block, a function of K only */
+    nb_real alpha, beta;
+    const nb_real *A, *B;
+    int64_t lda, ldb;
+    nb_real *C;
+    int64_t ldc;
+    /* thread grid: C split into tm x tn rectangles */
+    int64_t tm, tn;
+} gemm_job;
+
+static void split(int64_t n, int64_t unit, int64_t parts, int64_t idx, int64_t *b, int64_t *e) {
+    int64_t units = (n + unit - 1) / unit;
+    int64_t q = units / parts, r = units % parts;
+    int64_t ub = idx * q + (idx < r ? idx : r);
+    int64_t ue = ub + q + (idx < r ? 1 : 0);
+    *b = ub * unit < n ? ub * unit : n;
+    *e = ue * unit < n ? ue * unit : n;
+}
+
+static void gemm_region(gemm_job *job, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+    const nb_gemm_ukernel *uk = job->uk;
+    const int mr = uk->mr, nr = uk->nr;
+    const int64_t K = job->K, kcb = job->kc;
+    const int64_t MC = uk->mc, NC = uk->nc;
+    if (m1 <= m0 || n1 <= n0) return;
+    int64_t mcmax = m1 - m0 < MC ? m1 - m0 : MC;
+    int64_t ncmax = n1 - n0 < NC ? n1 - n0 : NC;
+    mcmax = (mcmax + mr - 1) / mr * mr;
+    ncmax = (ncmax + nr - 1) / nr * nr;
+    size_t asz = (size_t)(mcmax * kcb + 63) & ~(size_t)63;
+    size_t bsz = (size_t)(ncmax * kcb + 63) & ~(size_t)63;
+    nb_real *abuf = get_buf(asz + bsz + (size_t)(mr * nr) + 64);
+    if (!abuf) { /* no memory for packing: slow but correct, nothing written yet */
+        const nb_real *A = job->ta ? job->A + m0 : job->A + m0 * job->lda;
+        const nb_real *B = job->tb ? job->B + n0 * job->ldb : job->B + n0;
+        gemm_small(job->ta, job->tb, m1 - m0, n1 - n0, K, job->alpha, A, job->lda, B,
+                   job->ldb, job->beta, job->C + m0 * job->ldc + n0, job->ldc);
+        return;
+    }
+    nb_real *bbuf = abuf + asz;
+    nb_real *ctmp = bbuf + bsz;
+    const nb_real alpha = job->alpha;
+    nb_real *C = job->C;
+    const int64_t ldc = job->ldc;
+
+    for (int64_t jc = n0; jc < n1; jc += NC) {
+        int64_t nc = n1 - jc < NC ? n1 - jc : NC;
+        for (int64_t pc = 0; pc < K; pc += kcb) {
+            int64_t kc = K - pc < kcb ? K - pc : kcb;
+            nb_real beta = pc == 0 ? job->beta : (nb_real)1;
+            pack_b(nr, job->tb, job->B, job->ldb, pc, jc, kc, nc, bbuf);
+            for (int64_t ic = m0; ic < m1; ic += MC) {
+                int64_t mc = m1 - ic < MC ? m1 - ic : MC;
+                pack_a(mr, job->ta, job->A, job->lda, ic, pc, mc, kc, abuf);
+                for (int64_t jr = 0; jr < nc; jr += nr) {
+                    int64_t nn = nc - jr < nr ? nc - jr : nr;
+                    const nb_real *bp = bbuf + jr * kc;
+                    for (int64_t ir = 0; ir < mc; ir += mr) {
+                        int64_t mm = mc - ir < mr ? mc - ir : mr;
+                        const nb_real *ap = abuf + ir * kc;
+                        nb_real *cp = C + (ic + ir) * ldc + jc + jr;
+                        if (mm == mr && nn == nr) {
+                            uk->fn(kc, ap, bp, cp, ldc, alpha, beta);
+                        } else {
+                            /* edge tile: same kernel on a scratch tile */
+                            if (beta != 0)
+                                for (int64_t r = 0; r < mm; r++)
+                                    memcpy(ctmp + r * nr, cp + r * ldc, (size_t)nn * sizeof(nb_real));
+                            uk->fn(kc, ap, bp, ctmp, nr, alpha, beta);
+                            for (int64_t r = 0; r < mm; r++)
+                                memcpy(cp + r * ldc, ctmp + r * nr, (size_t)nn * sizeof(nb_real));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void gemm_task(void *ctx, int64_t begin, int64_t end) {
+    gemm_job *job = ctx;
+    for (int64_t t = begin; t < end; t++) {
+        int64_t ti = t / job->tn, tj = t % job->tn;
+        int64_t m0, m1, n0, n1;
+        split(job->M, job->uk->mr, job->tm, ti, &m0, &m1);
+        split(job->N, job->uk->nr, job->tn, tj, &n0, &n1);
+        gemm_region(job, m0, m1, n0, n1);
+    }
+}
+
+/* ---- small products: direct loops, no packing, one thread -------------- */
+
+#define SMALL_NB 256
+
+static void gemm_small(bool ta, bool tb, int64_t M, int64_t N, int64_t K, nb_real alpha,
+                       const nb_real *A, int64_t lda, const nb_real *B, int64_t ldb,
+                       nb_real beta, nb_real *C, int64_t ldc) {
+    if (!tb) {
+        /* row of C = sum_k op(A)[i,k] * B[k,:], vectorized along N */
+        nb_real acc[SMALL_NB];
+        for (int64_t i = 0; i < M; i++) {
+            nb_real *ci = C + i * ldc;
+            for (int64_t j0 = 0; j0 < N; j0 += SMALL_NB) {
+                int64_t nb = N - j0 < SMALL_NB ? N - j0 : SMALL_NB;
+                for (int64_t j = 0; j < nb; j++) acc[j] = 0;
+                for (int64_t k = 0; k < K; k++) {
+                    nb_real a = ta ? A[k * lda + i] : A[i * lda + k];
+                    const nb_real *bk = B + k * ldb + j0;
+                    for (int64_t j = 0; j < nb; j++) acc[j] += a * bk[j];
+                }
+                if (beta == 0)
+                    for (int64_t j = 0; j < nb; j++) ci[j0 + j] = alpha * acc[j];
+                else
+                    for (int64_t j = 0; j < nb; j++) ci[j0 + j] = alpha * acc[j] + beta * ci[j0 + j];
+            }
+        }
+    } else {
+        /* C[i,j] = dot(op(A)[i,:], B[j,:]) with 8 partial sums */
+        for (int64_t i = 0; i < M; i++) {
+            nb_real *ci = C + i * ldc;
+            for (int64_t j = 0; j < N; j++) {
+                const nb_real *bj = B + j * ldb;
+                nb_real s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+                int64_t k = 0;
+                if (!ta) {
+                    const nb_real *ai = A + i * lda;
+                    for (; k + 8 <= K; k += 8)
+                        for (int u = 0; u < 8; u++) s[u] += ai[k + u] * bj[k + u];
+                    for (; k < K; k++) s[0] += ai[k] * bj[k];
+                } else {
+                    for (; k < K; k++) s[0] += A[k * lda + i] * bj[k];
+                }
+                nb_real d = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+                ci[j] = beta == 0 ? alpha * d : alpha * d + beta * ci[j];
+            }
+        }
+    }
+}
+
+static void scale_c(int64_t M, int64_t N, nb_real beta, nb_real *C, int64_t ldc) {
+    for (int64_t i = 0; i < M; i++) {
+        nb_real *ci = C + i * ldc;
+        if (beta == 0)
+            for (int64_t j = 0; j < N; j++) ci[j] = 0;
+        else if (beta != 1)
+            for (int64_t j = 0; j < N; j++) ci[j] *= beta;
+    }
+}
+
+/* ---- entry point -------------------------------------------------------- */
+
+void nb_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+             nb_real alpha, const nb_real *A, int64_t lda,
+             const nb_real *B, int64_t ldb,
+             nb_real beta, nb_real *C, int64_t ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0 || alpha == 0) {
+        scale_c(M, N, beta, C, ldc);
+        return;
+    }
+    /* The path depends on the shape only (never on the thread count). */
+    double work = (double)M * (double)N * (double)K;
+    if (work <= 32.0 * 32 * 32 || M < 4 || N < 4) {
+        gemm_small(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    const nb_gemm_ukernel *uk = get_kernel();
+    gemm_job job = {
+        .uk = uk, .ta = trans_a, .tb = trans_b, .M = M, .N = N, .K = K,
+        .alpha = alpha, .beta = beta, .A = A, .B = B, .lda = lda, .ldb = ldb,
+        .C = C, .ldc = ldc, .tm = 1, .tn = 1,
+    };
+    /* K blocks of near-equal size, at most uk->kc: depends on K only */
+    int64_t nkb = (K + uk->kc - 1) / uk->kc;
+    job.kc = (K + nkb - 1) / nkb;
+
+    /* threads: at most one per ~2 MFLOP, split along the longer side of C */
+    int64_t nt = nb_get_num_threads();
+    int64_t by_work = (int64_t)(work / (1 << 20));
+    if (nt > by_work) nt = by_work;
+    int64_t mt = (M + uk->mr - 1) / uk->mr, ntl = (N + uk->nr - 1) / uk->nr;
+    if (nt > mt * ntl) nt = mt * ntl;
+    if (nt < 1) nt = 1;
+    if (nt > 1) {
+        /* choose tm x tn = nt (tm | nt) minimizing the duplicated packing
+         * tn*M + tm*N, tiles allowing */
+        int64_t best_tm = 1;
+        double best = -1;
+        for (int64_t tm = 1; tm <= nt; tm++) {
+            if (nt % tm) continue;
+            int64_t tn = nt / tm;
+            if (tm > mt || tn > ntl) continue;
+            double cost = (double)tn * M + (double)tm * N;
+            if (best < 0 || cost < best) {
+                best = cost;
+                best_tm = tm;
+            }
+        }
+        if (best < 0) {
+            nt = 1;
+        } else {
+            job.tm = best_tm;
+            job.tn = nt / best_tm;
+        }
+    }
+    if (nt > 1)
+        nb_parallel_for(job.tm * job.tn, 1, gemm_task, &job);
+    else
+        gemm_region(&job, 0, M, 0, N);
+}

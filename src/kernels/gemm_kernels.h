@@ -1,0 +1,38 @@
+/* kernels/gemm_kernels.h — internal: GEMM micro-kernels and their blocking.
+ *
+ * A micro-kernel computes one MR x NR tile of C from packed panels:
+ *   a: kc x MR, stored k-major (a[k*MR + r] = op(A)[i+r][p+k]),
+ *   b: kc x NR, stored k-major (b[k*NR + c] = op(B)[p+k][j+c]),
+ *   C[r*ldc + c] = alpha * sum_k a*b + beta * C   (beta == 0: C is not read).
+ * Panels are 64-byte aligned; C is arbitrary. kc >= 1. */
+#ifndef NB_KERNELS_GEMM_KERNELS_H
+#define NB_KERNELS_GEMM_KERNELS_H
+
+#include <stdint.h>
+#include "nabla/config.h"
+
+typedef void (*nb_ukernel_fn)(int64_t kc, const nb_real *a, const nb_real *b,
+                              nb_real *c, int64_t ldc, nb_real alpha, nb_real beta);
+
+typedef struct {
+    const char *name;
+    int mr, nr;             /* register tile */
+    int64_t kc, mc, nc;     /* cache blocks: kc (L1), mc (L2), nc (L3); mc % mr == 0, nc % nr == 0 */
+    nb_ukernel_fn fn;
+} nb_gemm_ukernel;
+
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(NABLA_F64) && defined(__GNUC__)
+#define NB_GEMM_X86 1
+extern const nb_gemm_ukernel nb_gemm_ukernel_avx2;
+extern const nb_gemm_ukernel nb_gemm_ukernel_avx512;
+#endif
+
+/* Internal (tests, bench): selects the micro-kernel by name ("generic",
+ * "avx2", "avx512"; NULL = best for this CPU). Returns 0, or -1 when it is not
+ * available here (the selection is then unchanged). Not thread-safe against
+ * concurrent nb_gemm calls. */
+int nb_gemm_set_kernel(const char *name);
+/* Name of the micro-kernel nb_gemm currently uses. */
+const char *nb_gemm_kernel_name(void);
+
+#endif

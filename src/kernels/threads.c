@@ -1,0 +1,241 @@
+/* kernels/threads.c — the pthreads pool behind nb_parallel_for.
+ *
+ * Design: one process-wide pool of (nthreads - 1) workers; the calling thread
+ * is the last participant. A job is published by bumping a generation counter
+ * (release); workers spin briefly on it, then sleep on a condition variable,
+ * so an idle pool burns no CPU. Chunks are handed out through an atomic
+ * counter; the caller returns once every worker has acknowledged the job
+ * (so job fields are never rewritten while a late worker still reads them).
+ *
+ * - Started lazily on the first parallel call; resized lazily (at the next
+ *   dispatch) after nb_set_num_threads, so the setter never blocks.
+ * - Nested calls (from inside a pool task) and calls that find the pool busy
+ *   with another user thread's job run inline.
+ * - pthread_create failures leave a smaller pool; nothing aborts.
+ * - An atexit handler joins the workers and frees the pool (leak-checker clean).
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "kernels/parallel.h"
+#include "nabla/threads.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define NB_CPU_RELAX() _mm_pause()
+#elif defined(__aarch64__)
+#define NB_CPU_RELAX() __asm__ __volatile__("yield")
+#else
+#define NB_CPU_RELAX() ((void)0)
+#endif
+
+#define NB_MAX_THREADS 256
+#define NB_SPIN_ITERS 20000 /* ~50-100 us of pause before sleeping */
+
+/* ---- configuration ----------------------------------------------------- */
+
+static _Atomic int g_requested = 0;   /* > 0: nb_set_num_threads value */
+static _Atomic int g_default = 0;     /* resolved default; 0 = not yet */
+
+static int resolve_default(void) {
+    const char *env = getenv("NABLA_NUM_THREADS");
+    if (env && *env) {
+        char *end = NULL;
+        long v = strtol(env, &end, 10);
+        if (end != env && v > 0)
+            return v > NB_MAX_THREADS ? NB_MAX_THREADS : (int)v;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1) n = 1;
+    return n > NB_MAX_THREADS ? NB_MAX_THREADS : (int)n;
+}
+
+void nb_set_num_threads(int n) {
+    if (n > 0) {
+        atomic_store(&g_requested, n > NB_MAX_THREADS ? NB_MAX_THREADS : n);
+    } else {
+        atomic_store(&g_default, resolve_default());
+        atomic_store(&g_requested, 0);
+    }
+}
+
+int nb_get_num_threads(void) {
+    int r = atomic_load(&g_requested);
+    if (r > 0) return r;
+    int d = atomic_load(&g_default);
+    if (d <= 0) {
+        d = resolve_default();
+        atomic_store(&g_default, d);
+    }
+    return d;
+}
+
+/* ---- the pool ---------------------------------------------------------- */
+
+typedef struct {
+    /* job, written by the dispatching thread before gen is bumped */
+    nb_range_fn fn;
+    void *ctx;
+    int64_t n, nchunks;
+    _Alignas(64) _Atomic int64_t next;     /* next chunk to run */
+    _Alignas(64) _Atomic uint64_t gen;     /* job generation */
+    _Alignas(64) _Atomic int pending;      /* workers that have not finished */
+    _Atomic int sleepers;                  /* workers in cond_wait */
+    _Atomic int stop;
+    pthread_mutex_t mu;
+    pthread_cond_t cv_work, cv_done;
+} nb_pool;
+
+static nb_pool g_pool = {
+    .mu = PTHREAD_MUTEX_INITIALIZER,
+    .cv_work = PTHREAD_COND_INITIALIZER,
+    .cv_done = PTHREAD_COND_INITIALIZER,
+};
+static pthread_mutex_t g_dispatch_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_t *g_workers = NULL; /* guarded by g_dispatch_mu */
+static int g_nworkers = 0;          /* workers running */
+static int g_pool_size = 0;         /* nthreads the pool was built for; 0 = none */
+static bool g_atexit_done = false;
+static uint64_t g_start_gen = 0;    /* gen when the workers were created */
+static _Thread_local bool tl_in_task = false;
+
+static void run_chunks(nb_pool *p) {
+    nb_range_fn fn = p->fn;
+    void *ctx = p->ctx;
+    int64_t n = p->n, nc = p->nchunks;
+    for (;;) {
+        int64_t c = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
+        if (c >= nc) break;
+        int64_t q = n / nc, r = n % nc; /* first r chunks get q+1 */
+        int64_t b = c * q + (c < r ? c : r);
+        fn(ctx, b, b + q + (c < r ? 1 : 0));
+    }
+}
+
+static void *worker_main(void *arg) {
+    nb_pool *p = arg;
+    tl_in_task = true; /* anything a worker runs is inside a task */
+    uint64_t seen = g_start_gen; /* jobs are only published after creation */
+    for (;;) {
+        uint64_t g = seen;
+        for (int i = 0; i < NB_SPIN_ITERS; i++) {
+            g = atomic_load_explicit(&p->gen, memory_order_acquire);
+            if (g != seen || atomic_load_explicit(&p->stop, memory_order_relaxed)) break;
+            NB_CPU_RELAX();
+        }
+        if (g == seen && !atomic_load(&p->stop)) {
+            pthread_mutex_lock(&p->mu);
+            atomic_fetch_add(&p->sleepers, 1);
+            while ((g = atomic_load(&p->gen)) == seen && !atomic_load(&p->stop))
+                pthread_cond_wait(&p->cv_work, &p->mu);
+            atomic_fetch_sub(&p->sleepers, 1);
+            pthread_mutex_unlock(&p->mu);
+        }
+        if (atomic_load(&p->stop)) break;
+        seen = g;
+        run_chunks(p);
+        if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_signal(&p->cv_done);
+            pthread_mutex_unlock(&p->mu);
+        }
+    }
+    return NULL;
+}
+
+/* Joins all workers. Caller holds g_dispatch_mu. */
+static void pool_stop_locked(void) {
+    nb_pool *p = &g_pool;
+    if (g_nworkers > 0) {
+        pthread_mutex_lock(&p->mu);
+        atomic_store(&p->stop, 1);
+        pthread_cond_broadcast(&p->cv_work);
+        pthread_mutex_unlock(&p->mu);
+        for (int i = 0; i < g_nworkers; i++) pthread_join(g_workers[i], NULL);
+    }
+    free(g_workers);
+    g_workers = NULL;
+    g_nworkers = 0;
+    g_pool_size = 0;
+    atomic_store(&p->stop, 0);
+}
+
+static void pool_atexit(void) {
+    pthread_mutex_lock(&g_dispatch_mu);
+    pool_stop_locked();
+    g_pool_size = -1; /* no restart during the rest of exit: run inline */
+    pthread_mutex_unlock(&g_dispatch_mu);
+}
+
+/* Makes the pool match `want` threads. Caller holds g_dispatch_mu. */
+static void pool_ensure_locked(int want) {
+    if (g_pool_size == want || g_pool_size < 0) return;
+    pool_stop_locked();
+    if (!g_atexit_done) {
+        g_atexit_done = true;
+        atexit(pool_atexit);
+    }
+    g_pool_size = want;
+    if (want <= 1) return;
+    g_workers = malloc(sizeof(pthread_t) * (size_t)(want - 1));
+    if (!g_workers) return;
+    g_start_gen = atomic_load(&g_pool.gen);
+    for (int i = 0; i < want - 1; i++) {
+        if (pthread_create(&g_workers[i], NULL, worker_main, &g_pool) != 0) break;
+        g_nworkers++;
+    }
+}
+
+void nb_parallel_for(int64_t n, int64_t grain, nb_range_fn fn, void *ctx) {
+    if (n <= 0) return;
+    if (grain < 1) grain = 1;
+    int nt = nb_get_num_threads();
+    if (n <= grain || nt <= 1 || tl_in_task) {
+        fn(ctx, 0, n);
+        return;
+    }
+    if (pthread_mutex_trylock(&g_dispatch_mu) != 0) {
+        fn(ctx, 0, n); /* pool busy with another caller's job */
+        return;
+    }
+    pool_ensure_locked(nt);
+    int64_t nchunks = n / grain;
+    int64_t maxc = 4 * (int64_t)(g_nworkers + 1);
+    if (nchunks > maxc) nchunks = maxc;
+    if (g_nworkers == 0 || nchunks < 2) {
+        pthread_mutex_unlock(&g_dispatch_mu);
+        fn(ctx, 0, n);
+        return;
+    }
+    nb_pool *p = &g_pool;
+    p->fn = fn;
+    p->ctx = ctx;
+    p->n = n;
+    p->nchunks = nchunks;
+    atomic_store_explicit(&p->next, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->pending, g_nworkers, memory_order_relaxed);
+    atomic_fetch_add(&p->gen, 1); /* seq_cst: publishes the job */
+    if (atomic_load(&p->sleepers) > 0) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_broadcast(&p->cv_work);
+        pthread_mutex_unlock(&p->mu);
+    }
+    tl_in_task = true;
+    run_chunks(p);
+    tl_in_task = false;
+    int spins = 0;
+    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) {
+        if (++spins < NB_SPIN_ITERS) {
+            NB_CPU_RELAX();
+            continue;
+        }
+        pthread_mutex_lock(&p->mu);
+        while (atomic_load(&p->pending) > 0) pthread_cond_wait(&p->cv_done, &p->mu);
+        pthread_mutex_unlock(&p->mu);
+    }
+    pthread_mutex_unlock(&g_dispatch_mu);
+}

@@ -1,0 +1,192 @@
+/* tests/test_gemm.c — nb_gemm against a naive double-precision triple loop. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/gemm.h"
+#include "kernels/gemm_kernels.h"
+#include "nabla/threads.h"
+
+#ifdef NABLA_F64
+#define TOL 1e-12
+#else
+#define TOL 2e-5
+#endif
+
+static uint64_t rng_state = 88172645463325252ull;
+static double urand(void) { /* xorshift64, in [-1, 1) */
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (double)(rng_state >> 11) / (double)(1ull << 52) - 1.0;
+}
+
+static nb_real *alloc_fill(int64_t n) {
+    nb_real *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(nb_real));
+    cr_assert_not_null(p);
+    for (int64_t i = 0; i < n; i++) p[i] = (nb_real)urand();
+    return p;
+}
+
+/* Runs one case and checks every element of C (and that padding between rows
+ * of C, beyond column N, is untouched). */
+static void check_case(bool ta, bool tb, int64_t M, int64_t N, int64_t K, nb_real alpha,
+                       nb_real beta, int64_t pad, bool nan_c) {
+    int64_t lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
+    int64_t arows = ta ? K : M, brows = tb ? N : K;
+    nb_real *A = alloc_fill(arows * lda);
+    nb_real *B = alloc_fill(brows * ldb);
+    nb_real *C = alloc_fill(M * ldc);
+    if (nan_c)
+        for (int64_t i = 0; i < M * ldc; i++)
+            if (i % ldc < N) C[i] = (nb_real)NAN;
+    nb_real *C0 = malloc((size_t)(M * ldc > 0 ? M * ldc : 1) * sizeof(nb_real));
+    cr_assert_not_null(C0);
+    memcpy(C0, C, (size_t)(M * ldc) * sizeof(nb_real));
+
+    nb_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+
+    for (int64_t i = 0; i < M; i++) {
+        for (int64_t j = 0; j < ldc; j++) {
+            nb_real got = C[i * ldc + j];
+            if (j >= N) {
+                cr_assert(memcmp(&got, &C0[i * ldc + j], sizeof got) == 0,
+                          "padding C[%ld,%ld] modified", (long)i, (long)j);
+                continue;
+            }
+            double s = 0, mag = 0;
+            for (int64_t k = 0; k < K; k++) {
+                double a = ta ? A[k * lda + i] : A[i * lda + k];
+                double b = tb ? B[j * ldb + k] : B[k * ldb + j];
+                s += a * b;
+                mag += fabs(a * b);
+            }
+            double want = (double)alpha * s;
+            double wmag = fabs((double)alpha) * mag;
+            if (beta != 0) {
+                want += (double)beta * C0[i * ldc + j];
+                wmag += fabs((double)beta * C0[i * ldc + j]);
+            }
+            double err = fabs((double)got - want);
+            cr_assert(err <= TOL * (wmag + 1e-30) + 1e-30,
+                      "ta=%d tb=%d M=%ld N=%ld K=%ld alpha=%g beta=%g pad=%ld: C[%ld,%ld]=%.9g want %.9g",
+                      ta, tb, (long)M, (long)N, (long)K, (double)alpha, (double)beta, (long)pad,
+                      (long)i, (long)j, (double)got, want);
+        }
+    }
+    free(A);
+    free(B);
+    free(C);
+    free(C0);
+}
+
+static const int64_t dims[] = {0, 1, 2, 3, 5, 6, 7, 8, 12, 13, 16, 17, 31, 32, 33, 47, 64, 100};
+#define NDIMS ((int)(sizeof dims / sizeof dims[0]))
+
+static void sweep_small(void) {
+    for (int t = 0; t < 4; t++) {
+        bool ta = t & 1, tb = t & 2;
+        for (int im = 0; im < NDIMS; im++)
+            for (int in = 0; in < NDIMS; in += 2)
+                for (int ik = 0; ik < NDIMS; ik += 3)
+                    check_case(ta, tb, dims[im], dims[(in + im) % NDIMS], dims[ik], 1, 0, 0, true);
+    }
+}
+
+Test(gemm, small_shapes_all_transposes) { sweep_small(); }
+
+Test(gemm, alpha_beta_cases) {
+    const nb_real ab[][2] = {{1, 0}, {1, 1}, {2.5, 0}, {-0.5, 1}, {1, -2}, {0.75, 0.25}, {0, 0}, {0, 3}};
+    for (int t = 0; t < 4; t++)
+        for (size_t c = 0; c < sizeof ab / sizeof ab[0]; c++) {
+            check_case(t & 1, t & 2, 37, 45, 29, ab[c][0], ab[c][1], 0, false);
+            check_case(t & 1, t & 2, 130, 70, 300, ab[c][0], ab[c][1], 3, false);
+            check_case(t & 1, t & 2, 9, 3, 1, ab[c][0], ab[c][1], 1, false);
+        }
+}
+
+Test(gemm, beta_zero_ignores_nan) {
+    for (int t = 0; t < 4; t++) {
+        check_case(t & 1, t & 2, 70, 90, 50, 1, 0, 0, true);
+        check_case(t & 1, t & 2, 3, 2, 5, 2, 0, 0, true);
+        check_case(t & 1, t & 2, 17, 33, 0, 1, 0, 0, true);   /* K == 0 */
+        check_case(t & 1, t & 2, 17, 33, 20, 0, 0, 0, true);  /* alpha == 0 */
+    }
+}
+
+Test(gemm, tiny_products) {
+    for (int t = 0; t < 4; t++) {
+        check_case(t & 1, t & 2, 506, 1, 1, 1, 0, 0, true);
+        check_case(t & 1, t & 2, 1, 506, 1, 1, 1, 0, false);
+        check_case(t & 1, t & 2, 1, 1, 506, 1, 0, 0, true);
+        check_case(t & 1, t & 2, 300, 2, 301, 1, 0.5, 2, false);
+        check_case(t & 1, t & 2, 2, 300, 301, 1, 0.5, 2, false);
+    }
+}
+
+Test(gemm, strided_larger_shapes) {
+    const int64_t big[][3] = {{128, 256, 784}, {256, 784, 32}, {200, 301, 257}, {517, 130, 641},
+                              {32, 784, 256}, {128, 10, 128}, {10, 128, 128}, {97, 1000, 5}};
+    for (size_t s = 0; s < sizeof big / sizeof big[0]; s++)
+        for (int t = 0; t < 4; t++)
+            check_case(t & 1, t & 2, big[s][0], big[s][1], big[s][2], 1, (s % 2) ? 0.5 : 0,
+                       (int64_t)(s % 3) * 5, s % 2 == 0);
+}
+
+/* Every micro-kernel this CPU has, on shapes that hit full and edge tiles and
+ * several K blocks. */
+Test(gemm, every_kernel) {
+    const char *names[] = {"generic", "avx2", "avx512"};
+    for (size_t n = 0; n < sizeof names / sizeof names[0]; n++) {
+        if (nb_gemm_set_kernel(names[n]) != 0) continue;
+        cr_assert_str_eq(nb_gemm_kernel_name(), names[n]);
+        for (int t = 0; t < 4; t++) {
+            check_case(t & 1, t & 2, 77, 83, 700, 1, 0, 1, true);
+            check_case(t & 1, t & 2, 300, 5, 40, -1, 2, 0, false);
+            check_case(t & 1, t & 2, 48, 64, 64, 1, 1, 0, false);
+        }
+    }
+    cr_assert_eq(nb_gemm_set_kernel(NULL), 0);
+    cr_assert_eq(nb_gemm_set_kernel("no-such-kernel"), -1);
+}
+
+/* The same C, bit for bit, with 1 and 2 threads (and 3). */
+static void check_bit_identical(bool ta, bool tb, int64_t M, int64_t N, int64_t K, nb_real beta) {
+    int64_t lda = ta ? M : K, ldb = tb ? K : N, ldc = N;
+    nb_real *A = alloc_fill((ta ? K : M) * lda);
+    nb_real *B = alloc_fill((tb ? N : K) * ldb);
+    nb_real *Cin = alloc_fill(M * ldc);
+    nb_real *C1 = malloc((size_t)(M * ldc) * sizeof(nb_real));
+    nb_real *C2 = malloc((size_t)(M * ldc) * sizeof(nb_real));
+    cr_assert(C1 && C2);
+    int nts[] = {2, 3};
+    memcpy(C1, Cin, (size_t)(M * ldc) * sizeof(nb_real));
+    nb_set_num_threads(1);
+    nb_gemm(ta, tb, M, N, K, (nb_real)0.7, A, lda, B, ldb, beta, C1, ldc);
+    for (int i = 0; i < 2; i++) {
+        memcpy(C2, Cin, (size_t)(M * ldc) * sizeof(nb_real));
+        nb_set_num_threads(nts[i]);
+        cr_assert_eq(nb_get_num_threads(), nts[i]);
+        nb_gemm(ta, tb, M, N, K, (nb_real)0.7, A, lda, B, ldb, beta, C2, ldc);
+        cr_assert(memcmp(C1, C2, (size_t)(M * ldc) * sizeof(nb_real)) == 0,
+                  "threads=%d differs: ta=%d tb=%d M=%ld N=%ld K=%ld", nts[i], ta, tb, (long)M,
+                  (long)N, (long)K);
+    }
+    nb_set_num_threads(0);
+    free(A);
+    free(B);
+    free(Cin);
+    free(C1);
+    free(C2);
+}
+
+Test(gemm, bit_identical_across_threads) {
+    const int64_t shapes[][3] = {{128, 256, 784}, {256, 784, 32}, {1000, 999, 333},
+                                 {37, 1200, 700}, {1200, 37, 500}, {512, 512, 512}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int t = 0; t < 4; t++)
+            check_bit_identical(t & 1, t & 2, shapes[s][0], shapes[s][1], shapes[s][2],
+                                (s % 2) ? 0 : (nb_real)0.5);
+}

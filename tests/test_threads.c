@@ -1,0 +1,159 @@
+/* tests/test_threads.c — the thread pool behind nb_parallel_for. */
+#include <criterion/criterion.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kernels/parallel.h"
+#include "nabla/threads.h"
+
+typedef struct {
+    _Atomic int *hits;
+    int64_t n, grain;
+    _Atomic int calls;
+    _Atomic int bad_range;
+} cover_ctx;
+
+static void cover_fn(void *ctx, int64_t b, int64_t e) {
+    cover_ctx *c = ctx;
+    atomic_fetch_add(&c->calls, 1);
+    if (b < 0 || e > c->n || b >= e) {
+        atomic_fetch_add(&c->bad_range, 1);
+        return;
+    }
+    if (e - b < c->grain && e != c->n) atomic_fetch_add(&c->bad_range, 1);
+    for (int64_t i = b; i < e; i++) atomic_fetch_add(&c->hits[i], 1);
+}
+
+/* Returns 0 when [0, n) was covered exactly once in ranges >= grain (but the
+ * last), else a nonzero code (usable from any thread). */
+static int cover_status(int64_t n, int64_t grain) {
+    cover_ctx c = {.n = n, .grain = grain};
+    c.hits = calloc((size_t)(n > 0 ? n : 1), sizeof *c.hits);
+    if (!c.hits) return 1;
+    nb_parallel_for(n, grain, cover_fn, &c);
+    int st = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (atomic_load(&c.hits[i]) != 1) st = 2;
+    if (atomic_load(&c.bad_range) != 0) st = 3;
+    if (n <= 0 && atomic_load(&c.calls) != 0) st = 4;
+    if (n > 0 && n <= grain && atomic_load(&c.calls) != 1) st = 5;
+    free(c.hits);
+    return st;
+}
+
+static void check_cover(int64_t n, int64_t grain) {
+    int st = cover_status(n, grain);
+    cr_assert_eq(st, 0, "n=%ld grain=%ld threads=%d: failure %d (2: an index not hit once, "
+                 "3: bad range, 4/5: wrong call count)", (long)n, (long)grain,
+                 nb_get_num_threads(), st);
+}
+
+Test(threads, covers_each_index_once) {
+    const int64_t ns[] = {0, 1, 2, 3, 7, 8, 63, 64, 65, 1000, 4097, 100003};
+    const int64_t grains[] = {0, 1, 2, 3, 16, 1000, 1 << 20};
+    const int nts[] = {1, 2, 3, 4, 8};
+    for (size_t t = 0; t < sizeof nts / sizeof nts[0]; t++) {
+        nb_set_num_threads(nts[t]);
+        for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++)
+            for (size_t g = 0; g < sizeof grains / sizeof grains[0]; g++)
+                check_cover(ns[i], grains[g]);
+    }
+    nb_set_num_threads(0);
+}
+
+Test(threads, many_dispatches) {
+    nb_set_num_threads(2);
+    for (int rep = 0; rep < 2000; rep++) check_cover(100 + rep % 37, 8);
+    nb_set_num_threads(0);
+}
+
+/* ---- nesting ---- */
+
+typedef struct {
+    _Atomic int64_t sum;
+    _Atomic int inner_calls;
+} nest_ctx;
+
+static void inner_fn(void *ctx, int64_t b, int64_t e) {
+    nest_ctx *c = ctx;
+    atomic_fetch_add(&c->inner_calls, 1);
+    for (int64_t i = b; i < e; i++) atomic_fetch_add(&c->sum, i);
+}
+
+static void outer_fn(void *ctx, int64_t b, int64_t e) {
+    nest_ctx *c = ctx;
+    for (int64_t i = b; i < e; i++) {
+        nb_parallel_for(1000, 1, inner_fn, c); /* must run inline: one call */
+    }
+}
+
+Test(threads, nested_runs_inline) {
+    nb_set_num_threads(2);
+    nest_ctx c = {0};
+    nb_parallel_for(16, 1, outer_fn, &c);
+    cr_assert_eq(atomic_load(&c.sum), (int64_t)16 * (999 * 1000 / 2));
+    /* each of the 16 outer iterations made exactly one inline inner call */
+    cr_assert_eq(atomic_load(&c.inner_calls), 16);
+    nb_set_num_threads(0);
+}
+
+/* ---- configuration ---- */
+
+Test(threads, set_get_round_trip) {
+    nb_set_num_threads(3);
+    cr_assert_eq(nb_get_num_threads(), 3);
+    nb_set_num_threads(1);
+    cr_assert_eq(nb_get_num_threads(), 1);
+    check_cover(1000, 1);
+    nb_set_num_threads(2);
+    cr_assert_eq(nb_get_num_threads(), 2);
+    check_cover(1000, 1);
+    nb_set_num_threads(5);
+    cr_assert_eq(nb_get_num_threads(), 5);
+    check_cover(1000, 1);
+    nb_set_num_threads(0);
+}
+
+Test(threads, default_is_env_or_nproc) {
+    unsetenv("NABLA_NUM_THREADS");
+    nb_set_num_threads(0);
+    long nproc = sysconf(_SC_NPROCESSORS_ONLN);
+    cr_assert_eq(nb_get_num_threads(), nproc < 1 ? 1 : (int)nproc);
+    setenv("NABLA_NUM_THREADS", "3", 1);
+    nb_set_num_threads(-1);
+    cr_assert_eq(nb_get_num_threads(), 3);
+    check_cover(5000, 10);
+    nb_set_num_threads(7); /* an explicit setting wins over the environment */
+    cr_assert_eq(nb_get_num_threads(), 7);
+    nb_set_num_threads(0);
+    cr_assert_eq(nb_get_num_threads(), 3);
+    setenv("NABLA_NUM_THREADS", "garbage", 1);
+    nb_set_num_threads(0);
+    cr_assert_eq(nb_get_num_threads(), nproc < 1 ? 1 : (int)nproc);
+    unsetenv("NABLA_NUM_THREADS");
+    nb_set_num_threads(0);
+}
+
+/* ---- several user threads dispatching at once ---- */
+
+#include <pthread.h>
+
+static void *user_thread(void *arg) {
+    _Atomic int *fails = arg;
+    for (int rep = 0; rep < 300; rep++)
+        if (cover_status(513, 4) != 0) atomic_fetch_add(fails, 1);
+    return NULL;
+}
+
+Test(threads, concurrent_callers) {
+    nb_set_num_threads(2);
+    pthread_t th[3];
+    _Atomic int fails = 0;
+    for (int i = 0; i < 3; i++) cr_assert_eq(pthread_create(&th[i], NULL, user_thread, &fails), 0);
+    for (int i = 0; i < 3; i++) pthread_join(th[i], NULL);
+    cr_assert_eq(atomic_load(&fails), 0);
+    nb_set_num_threads(0);
+}
