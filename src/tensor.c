@@ -214,7 +214,7 @@ nb_tensor *nb_linspace(double start, double end, int64_t steps)
     if (!t)
         return NULL;
     double delta = steps > 1 ? (end - start) / (double)(steps - 1) : 0;
-    int64_t half = steps / 2;
+    int64_t half = steps == 1 ? 1 : steps / 2;  /* one step: just start, as torch */
     for (int64_t i = 0; i < steps; i++)
         t->data[i] = (nb_real)(i < half ? start + delta * (double)i
                                         : end - delta * (double)(steps - 1 - i));
