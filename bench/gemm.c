@@ -130,6 +130,8 @@ int main(int argc, char **argv) {
     srand(1);
     for (int i = 0; i < nshapes; i++) {
         const shape *s = &shapes[i];
+        const char *filter = getenv("NB_BENCH_FILTER"); /* substring of the shape name */
+        if (filter && !strstr(s->name, filter)) continue;
         problem p = {.s = s};
         size_t asz = (size_t)(s->M * s->K), bsz = (size_t)(s->K * s->N);
         p.A = rand_matrix(asz);
@@ -139,7 +141,9 @@ int main(int argc, char **argv) {
         p.ldb = s->tb ? s->K : s->N;
         p.ldc = s->N;
         double target = s->M * s->N * s->K >= (int64_t)1 << 30 ? 0.15 : 0.04;
+        const char *ntenv = getenv("NB_BENCH_THREADS"); /* only this thread count */
         for (int nt = 1; nt <= 2; nt++) {
+            if (ntenv && atoi(ntenv) != nt) continue;
             nb_set_num_threads(nt);
             double gn = measure(run_nabla, &p, target);
 #ifdef NB_BENCH_OPENBLAS

@@ -29,6 +29,10 @@
 #include "kernels/parallel.h"
 #include "nabla/threads.h"
 
+#if defined(NB_GEMM_X86)
+#include <immintrin.h>
+#endif
+
 /* ---- portable micro-kernel (double build, non-x86, fallback) ---------- */
 
 #ifdef NABLA_F64
@@ -169,35 +173,78 @@ static nb_real *get_buf(size_t n) {
 
 /* ---- packing ------------------------------------------------------------ */
 
+/* dst[k*W + c] = src[k*ld + c] for a compile-time W (after inlining). */
+static inline __attribute__((always_inline)) void copy_w(const nb_real *restrict src, int64_t ld,
+                                                         int64_t kc, nb_real *restrict dst, const int W) {
+    for (int64_t k = 0; k < kc; k++)
+        for (int c = 0; c < W; c++) dst[k * W + c] = src[k * ld + c];
+}
+
+/* Panel from rows of k: dst[k*w + c] = src[k*ld + c] for c < cols, 0 for cols <= c < w. */
+static void pack_copy(const nb_real *restrict src, int64_t ld, int cols, int w, int64_t kc,
+                      nb_real *restrict dst) {
+    if (cols == w) {
+        switch (w) {
+        case 4: copy_w(src, ld, kc, dst, 4); return;
+        case 6: copy_w(src, ld, kc, dst, 6); return;
+        case 8: copy_w(src, ld, kc, dst, 8); return;
+        case 12: copy_w(src, ld, kc, dst, 12); return;
+        case 16: copy_w(src, ld, kc, dst, 16); return;
+        case 32: copy_w(src, ld, kc, dst, 32); return;
+        default: break;
+        }
+    }
+    for (int64_t k = 0; k < kc; k++) {
+        int c = 0;
+        for (; c < cols; c++) dst[k * w + c] = src[k * ld + c];
+        for (; c < w; c++) dst[k * w + c] = 0;
+    }
+}
+
+/* Panel from rows of r (a transpose): dst[k*w + r] = src[r*ld + k] for
+ * r < rows, 0 for rows <= r < w. */
+static void pack_transpose(const nb_real *restrict src, int64_t ld, int rows, int w, int64_t kc,
+                           nb_real *restrict dst) {
+    int r = 0;
+#if defined(NB_GEMM_X86)
+    /* 4 x 4 SSE transposes (SSE is baseline on x86-64) */
+    for (; r + 4 <= rows; r += 4) {
+        const float *s0 = src + r * ld, *s1 = s0 + ld, *s2 = s1 + ld, *s3 = s2 + ld;
+        int64_t k = 0;
+        for (; k + 4 <= kc; k += 4) {
+            __m128 x0 = _mm_loadu_ps(s0 + k), x1 = _mm_loadu_ps(s1 + k);
+            __m128 x2 = _mm_loadu_ps(s2 + k), x3 = _mm_loadu_ps(s3 + k);
+            _MM_TRANSPOSE4_PS(x0, x1, x2, x3);
+            _mm_storeu_ps(dst + (k + 0) * w + r, x0);
+            _mm_storeu_ps(dst + (k + 1) * w + r, x1);
+            _mm_storeu_ps(dst + (k + 2) * w + r, x2);
+            _mm_storeu_ps(dst + (k + 3) * w + r, x3);
+        }
+        for (; k < kc; k++) {
+            dst[k * w + r + 0] = s0[k];
+            dst[k * w + r + 1] = s1[k];
+            dst[k * w + r + 2] = s2[k];
+            dst[k * w + r + 3] = s3[k];
+        }
+    }
+#endif
+    for (; r < rows; r++) {
+        const nb_real *s = src + r * ld;
+        for (int64_t k = 0; k < kc; k++) dst[k * w + r] = s[k];
+    }
+    for (; r < w; r++)
+        for (int64_t k = 0; k < kc; k++) dst[k * w + r] = 0;
+}
+
 /* op(A)[i0:i0+mc, p0:p0+kc] into ceil(mc/MR) panels of kc x MR (zero padded). */
 static void pack_a(int mr, bool trans, const nb_real *A, int64_t lda, int64_t i0, int64_t p0,
                    int64_t mc, int64_t kc, nb_real *restrict dst) {
     for (int64_t i = 0; i < mc; i += mr) {
-        int64_t m = mc - i < mr ? mc - i : mr;
-        if (trans) {
-            /* op(A)[i][k] = A[k*lda + i]: rows of the panel are contiguous */
-            const nb_real *src = A + p0 * lda + i0 + i;
-            if (m == mr) {
-                for (int64_t k = 0; k < kc; k++)
-                    for (int r = 0; r < mr; r++) dst[k * mr + r] = src[k * lda + r];
-            } else {
-                for (int64_t k = 0; k < kc; k++) {
-                    int r = 0;
-                    for (; r < m; r++) dst[k * mr + r] = src[k * lda + r];
-                    for (; r < mr; r++) dst[k * mr + r] = 0;
-                }
-            }
-        } else {
-            /* op(A)[i][k] = A[i*lda + k]: transpose mr rows */
-            const nb_real *src = A + (i0 + i) * lda + p0;
-            int r = 0;
-            for (; r < m; r++) {
-                const nb_real *s = src + r * lda;
-                for (int64_t k = 0; k < kc; k++) dst[k * mr + r] = s[k];
-            }
-            for (; r < mr; r++)
-                for (int64_t k = 0; k < kc; k++) dst[k * mr + r] = 0;
-        }
+        int m = (int)(mc - i < mr ? mc - i : mr);
+        if (trans) /* op(A)[i][k] = A[k*lda + i] */
+            pack_copy(A + p0 * lda + i0 + i, lda, m, mr, kc, dst);
+        else       /* op(A)[i][k] = A[i*lda + k] */
+            pack_transpose(A + (i0 + i) * lda + p0, lda, m, mr, kc, dst);
         dst += kc * mr;
     }
 }
@@ -206,31 +253,11 @@ static void pack_a(int mr, bool trans, const nb_real *A, int64_t lda, int64_t i0
 static void pack_b(int nr, bool trans, const nb_real *B, int64_t ldb, int64_t p0, int64_t j0,
                    int64_t kc, int64_t nc, nb_real *restrict dst) {
     for (int64_t j = 0; j < nc; j += nr) {
-        int64_t n = nc - j < nr ? nc - j : nr;
-        if (!trans) {
-            /* op(B)[k][j] = B[k*ldb + j]: contiguous rows */
-            const nb_real *src = B + p0 * ldb + j0 + j;
-            if (n == nr) {
-                for (int64_t k = 0; k < kc; k++)
-                    for (int c = 0; c < nr; c++) dst[k * nr + c] = src[k * ldb + c];
-            } else {
-                for (int64_t k = 0; k < kc; k++) {
-                    int c = 0;
-                    for (; c < n; c++) dst[k * nr + c] = src[k * ldb + c];
-                    for (; c < nr; c++) dst[k * nr + c] = 0;
-                }
-            }
-        } else {
-            /* op(B)[k][j] = B[j*ldb + k]: transpose nr rows of B */
-            const nb_real *src = B + (j0 + j) * ldb + p0;
-            int c = 0;
-            for (; c < n; c++) {
-                const nb_real *s = src + c * ldb;
-                for (int64_t k = 0; k < kc; k++) dst[k * nr + c] = s[k];
-            }
-            for (; c < nr; c++)
-                for (int64_t k = 0; k < kc; k++) dst[k * nr + c] = 0;
-        }
+        int n = (int)(nc - j < nr ? nc - j : nr);
+        if (!trans) /* op(B)[k][j] = B[k*ldb + j] */
+            pack_copy(B + p0 * ldb + j0 + j, ldb, n, nr, kc, dst);
+        else        /* op(B)[k][j] = B[j*ldb + k] */
+            pack_transpose(B + (j0 + j) * ldb + p0, ldb, n, nr, kc, dst);
         dst += kc * nr;
     }
 }
@@ -250,6 +277,7 @@ typedef struct {
     int64_t lda, ldb;
     nb_real *C;
     int64_t ldc;
+    bool ct; /* C transposed: the problem computes C^T = op(B)^T op(A)^T */
     /* thread grid: C split into tm x tn rectangles */
     int64_t tm, tn;
 } gemm_job;
@@ -276,6 +304,18 @@ static void gemm_region(gemm_job *job, int64_t m0, int64_t m1, int64_t n0, int64
     size_t asz = (size_t)(mcmax * kcb + 63) & ~(size_t)63;
     size_t bsz = (size_t)(ncmax * kcb + 63) & ~(size_t)63;
     nb_real *abuf = get_buf(asz + bsz + (size_t)(mr * nr) + 64);
+    if (!abuf && job->ct) { /* no memory, transposed problem: element by element */
+        for (int64_t i = m0; i < m1; i++)
+            for (int64_t j = n0; j < n1; j++) {
+                nb_real s = 0;
+                for (int64_t k = 0; k < K; k++)
+                    s += (job->ta ? job->A[k * job->lda + i] : job->A[i * job->lda + k]) *
+                         (job->tb ? job->B[j * job->ldb + k] : job->B[k * job->ldb + j]);
+                nb_real *cij = job->C + j * job->ldc + i;
+                *cij = job->beta == 0 ? job->alpha * s : job->alpha * s + job->beta * *cij;
+            }
+        return;
+    }
     if (!abuf) { /* no memory for packing: slow but correct, nothing written yet */
         const nb_real *A = job->ta ? job->A + m0 : job->A + m0 * job->lda;
         const nb_real *B = job->tb ? job->B + n0 * job->ldb : job->B + n0;
@@ -304,10 +344,12 @@ static void gemm_region(gemm_job *job, int64_t m0, int64_t m1, int64_t n0, int64
                     for (int64_t ir = 0; ir < mc; ir += mr) {
                         int64_t mm = mc - ir < mr ? mc - ir : mr;
                         const nb_real *ap = abuf + ir * kc;
-                        nb_real *cp = C + (ic + ir) * ldc + jc + jr;
-                        if (mm == mr && nn == nr) {
-                            uk->fn(kc, ap, bp, cp, ldc, alpha, beta);
-                        } else {
+                        if (!job->ct) {
+                            nb_real *cp = C + (ic + ir) * ldc + jc + jr;
+                            if (mm == mr && nn == nr) {
+                                uk->fn(kc, ap, bp, cp, ldc, alpha, beta);
+                                continue;
+                            }
                             /* edge tile: same kernel on a scratch tile */
                             if (beta != 0)
                                 for (int64_t r = 0; r < mm; r++)
@@ -315,6 +357,15 @@ static void gemm_region(gemm_job *job, int64_t m0, int64_t m1, int64_t n0, int64
                             uk->fn(kc, ap, bp, ctmp, nr, alpha, beta);
                             for (int64_t r = 0; r < mm; r++)
                                 memcpy(cp + r * ldc, ctmp + r * nr, (size_t)nn * sizeof(nb_real));
+                        } else {
+                            /* transposed problem: tile element (r, c) is C[c, r] */
+                            nb_real *cp = C + (jc + jr) * ldc + ic + ir;
+                            if (beta != 0)
+                                for (int64_t r = 0; r < mm; r++)
+                                    for (int64_t c = 0; c < nn; c++) ctmp[r * nr + c] = cp[c * ldc + r];
+                            uk->fn(kc, ap, bp, ctmp, nr, alpha, beta);
+                            for (int64_t c = 0; c < nn; c++)
+                                for (int64_t r = 0; r < mm; r++) cp[c * ldc + r] = ctmp[r * nr + c];
                         }
                     }
                 }
@@ -414,8 +465,30 @@ void nb_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
     gemm_job job = {
         .uk = uk, .ta = trans_a, .tb = trans_b, .M = M, .N = N, .K = K,
         .alpha = alpha, .beta = beta, .A = A, .B = B, .lda = lda, .ldb = ldb,
-        .C = C, .ldc = ldc, .tm = 1, .tn = 1,
+        .C = C, .ldc = ldc, .ct = false, .tm = 1, .tn = 1,
     };
+    /* Narrow C (e.g. N = 10 against NR = 32): compute C^T = op(B)^T op(A)^T
+     * when that wastes much less of the register tiles. op(B)^T is op'(B)
+     * with the flag flipped, likewise op(A)^T. */
+    {
+        double um = (double)M / (double)((M + uk->mr - 1) / uk->mr * uk->mr);
+        double un = (double)N / (double)((N + uk->nr - 1) / uk->nr * uk->nr);
+        double um2 = (double)N / (double)((N + uk->mr - 1) / uk->mr * uk->mr);
+        double un2 = (double)M / (double)((M + uk->nr - 1) / uk->nr * uk->nr);
+        if (um2 * un2 > 1.25 * um * un) {
+            job.ct = true;
+            job.M = N;
+            job.N = M;
+            job.A = B;
+            job.lda = ldb;
+            job.ta = !trans_b;
+            job.B = A;
+            job.ldb = lda;
+            job.tb = !trans_a;
+            M = job.M;
+            N = job.N;
+        }
+    }
     /* K blocks of near-equal size, at most uk->kc: depends on K only */
     int64_t nkb = (K + uk->kc - 1) / uk->kc;
     job.kc = (K + nkb - 1) / nkb;

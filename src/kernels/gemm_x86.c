@@ -108,35 +108,33 @@ static inline void avx512_store(float *c, __m512 acc, __m512 va, __m512 vb, int 
     _mm512_storeu_ps(c, t);
 }
 
-__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma")))
+#define AVX512_TGT __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma")))
+#define Z_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+#define Z_DECL(r) __m512 c##r##0 = _mm512_setzero_ps(), c##r##1 = _mm512_setzero_ps();
+#define Z_FMA(r)                                          \
+    {                                                     \
+        __m512 ar = _mm512_set1_ps(a[r]);                 \
+        c##r##0 = _mm512_fmadd_ps(ar, b0, c##r##0);       \
+        c##r##1 = _mm512_fmadd_ps(ar, b1, c##r##1);       \
+    }
+#define Z_STORE(r)                                                \
+    avx512_store(c + (r) * ldc, c##r##0, va, vb, beta0);          \
+    avx512_store(c + (r) * ldc + 16, c##r##1, va, vb, beta0);
+
+AVX512_TGT
 static void ukernel_avx512(int64_t kc, const float *restrict a, const float *restrict b,
                            float *restrict c, int64_t ldc, float alpha, float beta) {
-    __m512 acc[AVX512_MR][2];
-    for (int r = 0; r < AVX512_MR; r++) {
-        acc[r][0] = _mm512_setzero_ps();
-        acc[r][1] = _mm512_setzero_ps();
-        _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
-        _mm_prefetch((const char *)(c + r * ldc + 16), _MM_HINT_T0);
-    }
+    Z_ROWS(Z_DECL)
     for (int64_t k = 0; k < kc; k++) {
         __m512 b0 = _mm512_load_ps(b);
         __m512 b1 = _mm512_load_ps(b + 16);
-#pragma GCC unroll 16
-        for (int r = 0; r < AVX512_MR; r++) {
-            __m512 ar = _mm512_set1_ps(a[r]);
-            acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
-            acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
-        }
+        Z_ROWS(Z_FMA)
         a += AVX512_MR;
         b += AVX512_NR;
     }
     __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
     int beta0 = beta == 0;
-#pragma GCC unroll 16
-    for (int r = 0; r < AVX512_MR; r++) {
-        avx512_store(c + r * ldc, acc[r][0], va, vb, beta0);
-        avx512_store(c + r * ldc + 16, acc[r][1], va, vb, beta0);
-    }
+    Z_ROWS(Z_STORE)
 }
 
 const nb_gemm_ukernel nb_gemm_ukernel_avx512 = {
