@@ -24,6 +24,16 @@ static inline nb_real nb_act_sel(int c, nb_real a, nb_real b)
 #endif
 }
 
+/* sigmoid(x) and sigmoid(-x) = 1 - sigmoid(x), each to full relative accuracy
+ * (no 1 - s cancellation) and without overflow: with e = e^-|x|,
+ * s = (x >= 0 ? 1 : e) / (1 + e), 1 - s = (x >= 0 ? e : 1) / (1 + e). */
+static inline void nb_act_sigmoid2(nb_real x, nb_real *s, nb_real *sn)
+{
+    nb_real e = nb_vexp(-fabs(x)), d = 1 + e;
+    *s = nb_act_sel(x >= 0, 1, e) / d;
+    *sn = nb_act_sel(x >= 0, e, 1) / d;
+}
+
 /* Pointwise, scalar hyper-parameters only. */
 extern const nb_activation nb_act_step;
 extern const nb_activation nb_act_sigmoid;

@@ -1,0 +1,44 @@
+/* activations/celu.c — torch.nn.CELU(alpha = 1) (Barron 2017):
+ *   y = x for x > 0, else alpha (e^(x/alpha) - 1)
+ *   dy/dx = 1 for x > 0, else e^(x/alpha)
+ * PyTorch computes it as elu(x, alpha, scale = 1, input_scale = 1/alpha)
+ * (aten/src/ATen/native/Activation.cpp) and refuses alpha = 0; so do we. The
+ * exponentials take x/alpha only on the x <= 0 branch (0 otherwise), so the
+ * branch not taken never overflows, whatever the sign of alpha. */
+#include "activations/activation.h"
+
+static inline nb_real celu_f(nb_real x, const nb_real *p)
+{
+    nb_real z = nb_act_sel(x > 0, 0, x / p[0]);
+    return nb_act_sel(x > 0, x, p[0] * nb_vexpm1(z));
+}
+static inline nb_real celu_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
+{
+    (void)y;
+    nb_real z = nb_act_sel(x > 0, 0, x / p[0]);
+    return nb_act_sel(x > 0, dy, dy * nb_vexp(z));
+}
+NB_DEFINE_POINTWISE(celu, celu_f, celu_b, 1);
+
+nb_tensor *nb_celu(nb_tensor *x, nb_real alpha)
+{
+    if (!nb_check_input("celu", 1, x))
+        return NULL;
+    if (alpha == 0)
+        return nb_error(NB_ERR_ARG, "celu: %s: alpha is 0 (it divides x)", nb_shape_fmt(x));
+    return nb_pointwise(&nb_pw_celu, x, &alpha);
+}
+
+static nb_tensor *apply(nb_tensor *x, const nb_real *p, nb_tensor *w)
+{
+    (void)w;
+    return nb_celu(x, p[0]);
+}
+const nb_activation nb_act_celu = {.name = "celu",
+                                   .n_params = 1,
+                                   .param_names = {"alpha"},
+                                   .defaults = {1},
+                                   .apply = apply,
+                                   .n_kinks = 1,
+                                   .kinks = {0},
+                                   .pointwise = true};

@@ -1,0 +1,38 @@
+/* activations/elu.c — torch.nn.ELU(alpha = 1) (Clevert et al. 2015):
+ *   y = x for x > 0, else alpha (e^x - 1)
+ *   dy/dx = 1 for x > 0, else alpha e^x
+ * As PyTorch's elu_kernel / elu_backward_kernel (is_result = false) in
+ * aten/src/ATen/native/cpu/Activation.cpp: the x <= 0 branch includes 0, and
+ * e^x - 1 is expm1 (accurate near 0). The exponentials take min(x, 0), so the
+ * branch not taken never overflows. With alpha = 1, f' is continuous at 0;
+ * for other alphas 0 is a kink. */
+#include "activations/activation.h"
+
+static inline nb_real elu_f(nb_real x, const nb_real *p)
+{
+    nb_real z = nb_act_sel(x > 0, 0, x);
+    return nb_act_sel(x > 0, x, p[0] * nb_vexpm1(z));
+}
+static inline nb_real elu_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
+{
+    (void)y;
+    nb_real z = nb_act_sel(x > 0, 0, x);
+    return nb_act_sel(x > 0, dy, dy * (p[0] * nb_vexp(z)));
+}
+NB_DEFINE_POINTWISE(elu, elu_f, elu_b, 1);
+
+nb_tensor *nb_elu(nb_tensor *x, nb_real alpha) { return nb_pointwise(&nb_pw_elu, x, &alpha); }
+
+static nb_tensor *apply(nb_tensor *x, const nb_real *p, nb_tensor *w)
+{
+    (void)w;
+    return nb_elu(x, p[0]);
+}
+const nb_activation nb_act_elu = {.name = "elu",
+                                  .n_params = 1,
+                                  .param_names = {"alpha"},
+                                  .defaults = {1},
+                                  .apply = apply,
+                                  .n_kinks = 1,
+                                  .kinks = {0},
+                                  .pointwise = true};

@@ -1,0 +1,44 @@
+/* activations/gelu_tanh.c — GELU with the tanh approximation
+ * (torch.nn.GELU(approximate='tanh'), Hendrycks & Gimpel 2016):
+ *   y = x/2 (1 + tanh u),  u = sqrt(2/pi) (x + 0.044715 x^3)
+ * Since 1 + tanh u = 2 sigmoid(2u), we compute
+ *   y = x sigmoid(2u)
+ *   dy/dx = sigmoid(2u) + 2 x sigmoid(2u) sigmoid(-2u) u',
+ *   u' = sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+ * which is PyTorch's formula (GeluBackwardKernelImpl: (1 + tanh)/2 +
+ * x/2 (1 - tanh^2) u', with 1 - tanh^2 u = 4 sigmoid(2u) sigmoid(-2u)) in
+ * a form without the cancellation of 1 + tanh u for u << 0 (where PyTorch's
+ * float result loses all its digits) and without overflow for any x. */
+#include "activations/activation.h"
+
+#define SQRT_2_OVER_PI 0.79788456080286535588
+#define KAPPA 0.044715
+
+static inline nb_real inner(nb_real x)
+{
+    return (nb_real)SQRT_2_OVER_PI * (x + (nb_real)KAPPA * (x * x * x));
+}
+static inline nb_real gelu_tanh_f(nb_real x, const nb_real *p)
+{
+    (void)p;
+    nb_real u = inner(x);
+    return x * nb_vsigmoid(u + u);
+}
+static inline nb_real gelu_tanh_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
+{
+    (void)y; (void)p;
+    nb_real u = inner(x), s, sn;
+    nb_act_sigmoid2(u + u, &s, &sn);
+    nb_real du = (nb_real)SQRT_2_OVER_PI * (1 + (nb_real)(3 * KAPPA) * (x * x));
+    return dy * (s + 2 * x * (s * sn) * du);
+}
+NB_DEFINE_POINTWISE(gelu_tanh, gelu_tanh_f, gelu_tanh_b, 0);
+
+nb_tensor *nb_gelu_tanh(nb_tensor *x) { return nb_pointwise(&nb_pw_gelu_tanh, x, NULL); }
+
+static nb_tensor *apply(nb_tensor *x, const nb_real *p, nb_tensor *w)
+{
+    (void)p; (void)w;
+    return nb_gelu_tanh(x);
+}
+const nb_activation nb_act_gelu_tanh = {.name = "gelu_tanh", .apply = apply, .pointwise = true};

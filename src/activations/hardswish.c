@@ -1,0 +1,34 @@
+/* activations/hardswish.c — torch.nn.Hardswish (Howard et al. 2019,
+ * "Searching for MobileNetV3"):
+ *   y = x relu6(x + 3) / 6
+ *   dy/dx = 0 for x < -3, x/3 + 1/2 for -3 <= x <= 3, 1 for x > 3
+ * The boundaries belong to the middle piece (-1/2 at -3, 3/2 at 3), as the
+ * scalar hardswish_backward_kernel of aten/src/ATen/native/cpu/Activation.cpp
+ * and the CUDA kernel. (PyTorch's AVX path tests x >= 3 instead and gives 1
+ * at exactly 3: PyTorch itself is not consistent there.) */
+#include "activations/activation.h"
+
+static inline nb_real hardswish_f(nb_real x, const nb_real *p)
+{
+    (void)p;
+    nb_real a = x + 3;
+    a = nb_act_sel(a < 0, 0, a);
+    return x * nb_act_sel(a > 6, 6, a) / 6;
+}
+static inline nb_real hardswish_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
+{
+    (void)y; (void)p;
+    nb_real mid = dy * (x / 3 + (nb_real)0.5);
+    return nb_act_sel(x < -3, 0, nb_act_sel(x <= 3, mid, dy));
+}
+NB_DEFINE_POINTWISE(hardswish, hardswish_f, hardswish_b, 0);
+
+nb_tensor *nb_hardswish(nb_tensor *x) { return nb_pointwise(&nb_pw_hardswish, x, NULL); }
+
+static nb_tensor *apply(nb_tensor *x, const nb_real *p, nb_tensor *w)
+{
+    (void)p; (void)w;
+    return nb_hardswish(x);
+}
+const nb_activation nb_act_hardswish = {
+    .name = "hardswish", .apply = apply, .n_kinks = 2, .kinks = {-3, 3}, .pointwise = true};

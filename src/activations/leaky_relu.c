@@ -1,0 +1,35 @@
+/* activations/leaky_relu.c — torch.nn.LeakyReLU(negative_slope = 0.01):
+ *   y = x for x > 0, else s x;  dy/dx = 1 for x > 0, else s
+ * At 0 the derivative is s: PyTorch's leaky_relu_backward tests x > 0
+ * (aten/src/ATen/native/cpu/Activation.cpp). */
+#include "activations/activation.h"
+
+static inline nb_real leaky_relu_f(nb_real x, const nb_real *p)
+{
+    return nb_act_sel(x > 0, x, x * p[0]);
+}
+static inline nb_real leaky_relu_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
+{
+    (void)y;
+    return nb_act_sel(x > 0, dy, dy * p[0]);
+}
+NB_DEFINE_POINTWISE(leaky_relu, leaky_relu_f, leaky_relu_b, 1);
+
+nb_tensor *nb_leaky_relu(nb_tensor *x, nb_real negative_slope)
+{
+    return nb_pointwise(&nb_pw_leaky_relu, x, &negative_slope);
+}
+
+static nb_tensor *apply(nb_tensor *x, const nb_real *p, nb_tensor *w)
+{
+    (void)w;
+    return nb_leaky_relu(x, p[0]);
+}
+const nb_activation nb_act_leaky_relu = {.name = "leaky_relu",
+                                         .n_params = 1,
+                                         .param_names = {"negative_slope"},
+                                         .defaults = {0.01},
+                                         .apply = apply,
+                                         .n_kinks = 1,
+                                         .kinks = {0},
+                                         .pointwise = true};

@@ -1,0 +1,27 @@
+/* activations/relu.c — the rectifier (torch.nn.ReLU):
+ *   y = max(0, x),  dy/dx = 1 where y > 0, else 0 (so relu'(0) = 0)
+ * The backward tests the output, as PyTorch's threshold_backward(grad,
+ * result, 0) in derivatives.yaml. NaN propagates (x < 0 is false for NaN). */
+#include "activations/activation.h"
+
+static inline nb_real relu_f(nb_real x, const nb_real *p)
+{
+    (void)p;
+    return nb_act_sel(x < 0, 0, x);
+}
+static inline nb_real relu_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
+{
+    (void)x; (void)p;
+    return nb_act_sel(y > 0, dy, 0);
+}
+NB_DEFINE_POINTWISE(relu, relu_f, relu_b, 0);
+
+nb_tensor *nb_relu(nb_tensor *x) { return nb_pointwise(&nb_pw_relu, x, NULL); }
+
+static nb_tensor *apply(nb_tensor *x, const nb_real *p, nb_tensor *w)
+{
+    (void)p; (void)w;
+    return nb_relu(x);
+}
+const nb_activation nb_act_relu = {
+    .name = "relu", .apply = apply, .n_kinks = 1, .kinks = {0}, .pointwise = true};

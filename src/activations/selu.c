@@ -1,0 +1,38 @@
+/* activations/selu.c — torch.nn.SELU (Klambauer et al. 2017, "Self-Normalizing
+ * Neural Networks"):
+ *   y = scale x for x > 0, else scale alpha (e^x - 1)
+ *   dy/dx = scale for x > 0, else scale alpha e^x
+ * with PyTorch's full-precision constants (SELU_ALPHA, SELU_SCALE in
+ * aten/src/ATen/native/Activation.cpp), which it feeds to elu(x, alpha, scale):
+ * the x <= 0 branch includes 0, so selu'(0) = scale alpha. 0 is a kink
+ * (scale vs scale alpha). */
+#include "activations/activation.h"
+
+#define SELU_ALPHA 1.6732632423543772848170429916717
+#define SELU_SCALE 1.0507009873554804934193349852946
+
+static inline nb_real selu_f(nb_real x, const nb_real *p)
+{
+    (void)p;
+    nb_real z = nb_act_sel(x > 0, 0, x);
+    return nb_act_sel(x > 0, (nb_real)SELU_SCALE * x,
+                      (nb_real)(SELU_SCALE * SELU_ALPHA) * nb_vexpm1(z));
+}
+static inline nb_real selu_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
+{
+    (void)y; (void)p;
+    nb_real z = nb_act_sel(x > 0, 0, x);
+    return dy * nb_act_sel(x > 0, (nb_real)SELU_SCALE,
+                           (nb_real)(SELU_SCALE * SELU_ALPHA) * nb_vexp(z));
+}
+NB_DEFINE_POINTWISE(selu, selu_f, selu_b, 0);
+
+nb_tensor *nb_selu(nb_tensor *x) { return nb_pointwise(&nb_pw_selu, x, NULL); }
+
+static nb_tensor *apply(nb_tensor *x, const nb_real *p, nb_tensor *w)
+{
+    (void)p; (void)w;
+    return nb_selu(x);
+}
+const nb_activation nb_act_selu = {
+    .name = "selu", .apply = apply, .n_kinks = 1, .kinks = {0}, .pointwise = true};

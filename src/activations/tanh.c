@@ -1,0 +1,25 @@
+/* activations/tanh.c — the hyperbolic tangent (torch.nn.Tanh):
+ *   y = tanh x,  dy/dx = 1 - y^2
+ * Backward from the output, as PyTorch's tanh_backward(grad, result). */
+#include "activations/activation.h"
+
+static inline nb_real tanh_f(nb_real x, const nb_real *p)
+{
+    (void)p;
+    return nb_vtanh(x);
+}
+static inline nb_real tanh_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
+{
+    (void)x; (void)p;
+    return dy * (1 - y * y);
+}
+NB_DEFINE_POINTWISE(tanh, tanh_f, tanh_b, 0);
+
+nb_tensor *nb_tanh(nb_tensor *x) { return nb_pointwise(&nb_pw_tanh, x, NULL); }
+
+static nb_tensor *apply(nb_tensor *x, const nb_real *p, nb_tensor *w)
+{
+    (void)p; (void)w;
+    return nb_tanh(x);
+}
+const nb_activation nb_act_tanh = {.name = "tanh", .apply = apply, .pointwise = true};
