@@ -1,0 +1,76 @@
+/* nn/linear.c — torch.nn.Linear, and the maxout layer built on it.
+ * Initialisation as torch/nn/modules/linear.py reset_parameters():
+ * kaiming_uniform_(weight, a=sqrt(5)), i.e. gain sqrt(2 / (1 + 5)) = sqrt(1/3),
+ * bound sqrt(3) * gain / sqrt(fan_in) = 1 / sqrt(fan_in); then bias ~ U(-1/sqrt(fan_in),
+ * 1/sqrt(fan_in)) (see pytorch/pytorch#57109 for why). */
+#include <math.h>
+#include "nn/layer.h"
+
+typedef struct linear_state {
+    nb_tensor *weight, *bias;
+} linear_state;
+
+static nb_tensor *linear_forward(nb_module *m, nb_tensor *x)
+{
+    linear_state *s = m->user;
+    return nb_linear_op(x, s->weight, s->bias);
+}
+
+nb_module *nb_linear_ex(int64_t in, int64_t out, bool bias, nb_generator *g)
+{
+    if (in < 1 || out < 1)
+        return nb_error(NB_ERR_ARG, "Linear: in_features %lld and out_features %lld must be >= 1",
+                        (long long)in, (long long)out);
+    nb_module *m = nb_layer_new("Linear", linear_forward, sizeof(linear_state));
+    if (!m)
+        return NULL;
+    linear_state *s = m->user;
+    s->weight = nb_module_param(m, "weight", nb_empty(NB_SHAPE(out, in)));
+    if (s->weight && !nb_init_kaiming_uniform_(s->weight, sqrt(5.0), NB_FAN_IN, "leaky_relu", g))
+        s->weight = NULL;
+    double bound = 1 / sqrt((double)in);
+    if (s->weight && bias) {
+        s->bias = nb_module_param(m, "bias", nb_empty(NB_SHAPE(out)));
+        if (s->bias && !nb_init_uniform_(s->bias, -bound, bound, g))
+            s->bias = NULL;
+    }
+    if (!s->weight || (bias && !s->bias)) {
+        nb_module_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+nb_module *nb_linear(int64_t in, int64_t out)
+{
+    return nb_linear_ex(in, out, true, NULL);
+}
+
+/* Maxout (Goodfellow et al., 2013): h_i = max_j z_ij over `pieces` affine maps
+ * z_ij = x W_ij + b_ij, computed as one linear layer of out*pieces features
+ * followed by nb_maxout over consecutive groups. */
+typedef struct maxout_state {
+    int pieces;
+} maxout_state;
+
+static nb_tensor *maxout_forward(nb_module *m, nb_tensor *x)
+{
+    maxout_state *s = m->user;
+    return nb_maxout(nb_forward(m->children[0], x), s->pieces);
+}
+
+nb_module *nb_maxout_layer(int64_t in, int64_t out, int pieces)
+{
+    if (pieces < 1 || out < 1 || out > INT64_MAX / pieces)
+        return nb_error(NB_ERR_ARG, "Maxout: out_features %lld x pieces %d must be >= 1", (long long)out,
+                        pieces);
+    nb_module *m = nb_layer_new("Maxout", maxout_forward, sizeof(maxout_state));
+    if (!m)
+        return NULL;
+    ((maxout_state *)m->user)->pieces = pieces;
+    if (nb_module_add(m, "linear", nb_linear(in, out * pieces)) != 0) {
+        nb_module_free(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,345 @@
+/* nn/module.c — the module tree: construction, named parameters and children,
+ * forward, parameter enumeration with dotted names (PyTorch's state_dict
+ * order: own parameters first, then each child's, depth first), train/eval,
+ * seeding and freeing. */
+#include <stdlib.h>
+#include <string.h>
+#include "nn/layer.h"
+
+static _Thread_local nb_forward_hook hook;
+static _Thread_local void *hook_ctx;
+
+nb_forward_hook nb_set_forward_hook(nb_forward_hook h, void *ctx, void **prev_ctx)
+{
+    nb_forward_hook prev = hook;
+    if (prev_ctx)
+        *prev_ctx = hook_ctx;
+    hook = h;
+    hook_ctx = ctx;
+    return prev;
+}
+
+static char *dup_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    return d ? memcpy(d, s, n) : NULL;
+}
+
+nb_module *nb_module_new(const char *kind, nb_forward_fn forward, void *user)
+{
+    if (!kind || !forward)
+        return nb_error(NB_ERR_NULL, "module_new: %s is NULL", kind ? "forward" : "kind");
+    nb_module *m = calloc(1, sizeof *m);
+    char *k = m ? dup_str(kind) : NULL;
+    if (!k) {
+        free(m);
+        return nb_error(NB_ERR_MEMORY, "module_new: out of memory for module '%s'", kind);
+    }
+    m->kind = k;
+    m->forward = forward;
+    m->user = user;
+    m->training = true;
+    return m;
+}
+
+nb_module *nb_layer_new(const char *kind, nb_forward_fn forward, size_t state_size)
+{
+    void *state = calloc(1, state_size);
+    if (!state)
+        return nb_error(NB_ERR_MEMORY, "%s: out of memory for the layer", kind);
+    nb_module *m = nb_module_new(kind, forward, state);
+    if (!m) {
+        free(state);
+        return NULL;
+    }
+    m->free_user = free;
+    return m;
+}
+
+/* A name for a parameter or child of m: non-empty, no dot, not yet taken. */
+static bool valid_name(const nb_module *m, const char *op, const char *name)
+{
+    if (!name || !name[0] || strchr(name, '.')) {
+        nb_error(NB_ERR_ARG, "%s: %s: name '%s' must be non-empty and contain no '.'", op, m->kind,
+                 name ? name : "(null)");
+        return false;
+    }
+    for (int i = 0; i < m->n_params; i++)
+        if (strcmp(m->param_names[i], name) == 0) {
+            nb_error(NB_ERR_ARG, "%s: %s already has a parameter named '%s'", op, m->kind, name);
+            return false;
+        }
+    for (int i = 0; i < m->n_children; i++)
+        if (strcmp(m->child_names[i], name) == 0) {
+            nb_error(NB_ERR_ARG, "%s: %s already has a child named '%s'", op, m->kind, name);
+            return false;
+        }
+    return true;
+}
+
+/* Append (item, name) to a pair of parallel arrays of length *n. */
+static bool append(void ***items, char ***names, int *n, void *item, const char *name)
+{
+    void **it = realloc(*items, (size_t)(*n + 1) * sizeof *it);
+    if (it)
+        *items = it;
+    char **nm = it ? realloc(*names, (size_t)(*n + 1) * sizeof *nm) : NULL;
+    if (nm)
+        *names = nm;
+    char *d = nm ? dup_str(name) : NULL;
+    if (!d)
+        return false;
+    it[*n] = item;
+    nm[*n] = d;
+    (*n)++;
+    return true;
+}
+
+nb_tensor *nb_module_param(nb_module *m, const char *name, nb_tensor *t)
+{
+    if (!m) {
+        nb_free(t);
+        return nb_error(NB_ERR_NULL, "module_param: module is NULL");
+    }
+    if (!nb_check_input("module_param", 3, t))
+        return NULL;
+    if (!t->persistent)
+        return nb_error(NB_ERR_ARG,
+                        "module_param: %s: parameter '%s' of shape %s is a step tensor; make it "
+                        "persistent with nb_keep()",
+                        m->kind, name ? name : "(null)", nb_shape_fmt(t));
+    if (!valid_name(m, "module_param", name)) {
+        nb_free(t);
+        return NULL;
+    }
+    if (!append((void ***)&m->params, &m->param_names, &m->n_params, t, name)) {
+        nb_free(t);
+        return nb_error(NB_ERR_MEMORY, "module_param: out of memory registering '%s'", name);
+    }
+    t->requires_grad = true;
+    return t;
+}
+
+int nb_module_add(nb_module *m, const char *name, nb_module *child)
+{
+    if (!child) {
+        if (nb_last_error() == NB_OK)
+            nb_error(NB_ERR_NULL, "module_add: child is NULL");
+        return -1;
+    }
+    if (!m) {
+        nb_module_free(child);
+        nb_error(NB_ERR_NULL, "module_add: module is NULL");
+        return -1;
+    }
+    if (child == m) {
+        nb_error(NB_ERR_ARG, "module_add: %s cannot be its own child", m->kind);
+        return -1;
+    }
+    if (!valid_name(m, "module_add", name)) {
+        nb_module_free(child);
+        return -1;
+    }
+    if (!append((void ***)&m->children, &m->child_names, &m->n_children, child, name)) {
+        nb_module_free(child);
+        nb_error(NB_ERR_MEMORY, "module_add: out of memory registering '%s'", name);
+        return -1;
+    }
+    return 0;
+}
+
+nb_tensor *nb_forward(nb_module *m, nb_tensor *x)
+{
+    if (!m)
+        return nb_error(NB_ERR_NULL, "forward: module is NULL");
+    if (!nb_check_input(m->kind, 1, x))
+        return NULL;
+    uint64_t errors = nb_error_count();
+    nb_tensor *y = m->forward(m, x);
+    if (!y) {
+        if (nb_error_count() == errors)
+            nb_error(NB_ERR_STATE, "%s: forward returned NULL on input %s", m->kind, nb_shape_fmt(x));
+        return NULL;
+    }
+    if (hook)
+        hook(m, y, hook_ctx);
+    return y;
+}
+
+void nb_module_free(nb_module *m)
+{
+    if (!m)
+        return;
+    for (int i = 0; i < m->n_params; i++) {
+        nb_free(m->params[i]);
+        free(m->param_names[i]);
+    }
+    for (int i = 0; i < m->n_children; i++) {
+        nb_module_free(m->children[i]);
+        free(m->child_names[i]);
+    }
+    if (m->free_user)
+        m->free_user(m->user);
+    free(m->params);
+    free(m->param_names);
+    free(m->children);
+    free(m->child_names);
+    free(m->kind);
+    free(m);
+}
+
+static int count_params(const nb_module *m)
+{
+    int n = m->n_params;
+    for (int i = 0; i < m->n_children; i++)
+        n += count_params(m->children[i]);
+    return n;
+}
+
+/* Fill list from index *k on with m's parameters, names prefixed "prefix". */
+static bool collect(nb_module *m, const char *prefix, nb_param_list *list, int *k)
+{
+    size_t plen = strlen(prefix);
+    for (int i = 0; i < m->n_params + m->n_children; i++) {
+        const char *name = i < m->n_params ? m->param_names[i] : m->child_names[i - m->n_params];
+        char *full = malloc(plen + strlen(name) + 2);
+        if (!full)
+            return false;
+        memcpy(full, prefix, plen);
+        strcpy(full + plen, name);
+        bool ok = true;
+        if (i < m->n_params) {
+            list->tensors[*k] = m->params[i];
+            list->names[(*k)++] = full;
+        } else {
+            strcat(full, ".");
+            ok = collect(m->children[i - m->n_params], full, list, k);
+            free(full);
+        }
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+int nb_module_parameters(nb_module *m, nb_param_list *out)
+{
+    if (!out) {
+        nb_error(NB_ERR_NULL, "module_parameters: out is NULL");
+        return -1;
+    }
+    *out = (nb_param_list){0};
+    if (!m) {
+        nb_error(NB_ERR_NULL, "module_parameters: module is NULL");
+        return -1;
+    }
+    int n = count_params(m), k = 0;
+    out->tensors = calloc((size_t)(n ? n : 1), sizeof *out->tensors);
+    out->names = calloc((size_t)(n ? n : 1), sizeof *out->names);
+    if (!out->tensors || !out->names || !collect(m, "", out, &k)) {
+        out->count = k;
+        nb_param_list_free(out);
+        nb_error(NB_ERR_MEMORY, "module_parameters: out of memory listing %d parameters", n);
+        return -1;
+    }
+    out->count = n;
+    return n;
+}
+
+void nb_param_list_free(nb_param_list *list)
+{
+    if (!list)
+        return;
+    for (int i = 0; list->names && i < list->count; i++)
+        free(list->names[i]);
+    free(list->names);
+    free(list->tensors);
+    *list = (nb_param_list){0};
+}
+
+/* The module at the first `len` characters of a dotted path. */
+static nb_module *walk(nb_module *m, const char *path, size_t len)
+{
+    while (len > 0) {
+        const char *dot = memchr(path, '.', len);
+        size_t seg = dot ? (size_t)(dot - path) : len;
+        nb_module *next = NULL;
+        for (int i = 0; i < m->n_children && !next; i++)
+            if (strlen(m->child_names[i]) == seg && memcmp(m->child_names[i], path, seg) == 0)
+                next = m->children[i];
+        if (!next)
+            return NULL;
+        m = next;
+        path += seg + (dot != NULL);
+        len -= seg + (dot != NULL);
+    }
+    return m;
+}
+
+nb_module *nb_module_child(nb_module *m, const char *name)
+{
+    if (!m || !name)
+        return nb_error(NB_ERR_NULL, "module_child: %s is NULL", m ? "name" : "module");
+    nb_module *c = name[0] ? walk(m, name, strlen(name)) : NULL;
+    return c ? c : nb_error(NB_ERR_ARG, "module_child: %s has no child '%s'", m->kind, name);
+}
+
+nb_tensor *nb_module_get(nb_module *m, const char *name)
+{
+    if (!m || !name)
+        return nb_error(NB_ERR_NULL, "module_get: %s is NULL", m ? "name" : "module");
+    const char *dot = strrchr(name, '.');
+    nb_module *owner = dot ? walk(m, name, (size_t)(dot - name)) : m;
+    const char *leaf = dot ? dot + 1 : name;
+    for (int i = 0; owner && i < owner->n_params; i++)
+        if (strcmp(owner->param_names[i], leaf) == 0)
+            return owner->params[i];
+    return nb_error(NB_ERR_ARG, "module_get: %s has no parameter '%s'", m->kind, name);
+}
+
+int64_t nb_module_num_params(const nb_module *m)
+{
+    if (!m)
+        return 0;
+    int64_t n = 0;
+    for (int i = 0; i < m->n_params; i++)
+        n += m->params[i]->numel;
+    for (int i = 0; i < m->n_children; i++)
+        n += nb_module_num_params(m->children[i]);
+    return n;
+}
+
+void nb_module_zero_grad(nb_module *m)
+{
+    if (!m)
+        return;
+    for (int i = 0; i < m->n_params; i++)
+        nb_zero_grad(m->params[i]);
+    for (int i = 0; i < m->n_children; i++)
+        nb_module_zero_grad(m->children[i]);
+}
+
+void nb_module_train(nb_module *m, bool training)
+{
+    if (!m)
+        return;
+    m->training = training;
+    for (int i = 0; i < m->n_children; i++)
+        nb_module_train(m->children[i], training);
+}
+
+static void seed_tree(nb_module *m, uint64_t seed, uint64_t *k)
+{
+    if (m->generator)
+        nb_generator_seed(m->generator, seed + (*k)++);
+    for (int i = 0; i < m->n_children; i++)
+        seed_tree(m->children[i], seed, k);
+}
+
+void nb_module_seed(nb_module *m, uint64_t seed)
+{
+    uint64_t k = 0;
+    if (m)
+        seed_tree(m, seed, &k);
+}

@@ -1,0 +1,58 @@
+/* nn/sequential.c — torch.nn.Sequential: children "0", "1", ... run in order. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "nn/layer.h"
+
+static nb_tensor *seq_forward(nb_module *m, nb_tensor *x)
+{
+    for (int i = 0; i < m->n_children && x; i++)
+        x = nb_forward(m->children[i], x);
+    return x;
+}
+
+int nb_sequential_add(nb_module *seq, nb_module *layer)
+{
+    if (!seq || seq->forward != seq_forward) {
+        nb_module_free(layer);
+        nb_error(seq ? NB_ERR_ARG : NB_ERR_NULL, "sequential_add: %s is not a Sequential",
+                 seq ? seq->kind : "NULL");
+        return -1;
+    }
+    char name[16];
+    snprintf(name, sizeof name, "%d", seq->n_children);
+    return nb_module_add(seq, name, layer);
+}
+
+nb_module *nb_sequential(int n, ...)
+{
+    if (n < 0)
+        return nb_error(NB_ERR_ARG, "Sequential: layer count %d is negative", n);
+    nb_module **layers = calloc((size_t)(n ? n : 1), sizeof *layers);
+    if (!layers)
+        return nb_error(NB_ERR_MEMORY, "Sequential: out of memory for %d layers", n);
+    va_list ap;
+    va_start(ap, n);
+    int missing = -1;
+    for (int i = 0; i < n; i++) {
+        layers[i] = va_arg(ap, nb_module *);
+        if (!layers[i] && missing < 0)
+            missing = i;
+    }
+    va_end(ap);
+    nb_module *seq = missing < 0 ? nb_module_new("Sequential", seq_forward, NULL) : NULL;
+    int i = 0;
+    for (; seq && i < n; i++)
+        if (nb_sequential_add(seq, layers[i]) != 0)
+            break;
+    if (!seq || i < n) {   /* free every layer not yet owned by seq, then seq */
+        for (int j = seq ? i + 1 : 0; j < n; j++)
+            nb_module_free(layers[j]);
+        nb_module_free(seq);
+        if (missing >= 0 && nb_last_error() == NB_OK)
+            nb_error(NB_ERR_NULL, "Sequential: layer %d is NULL", missing);
+        seq = NULL;
+    }
+    free(layers);
+    return seq;
+}
