@@ -1,0 +1,267 @@
+/* ops/shape.c — ops that rearrange without arithmetic: reshape, view and
+ * flatten (views sharing x's data: y = x read with another shape, dx += dy),
+ * permute and transpose (contiguous copies: y[i_0..i_n] = x[i_perm^-1...],
+ * dx = dy permuted back by the inverse permutation). */
+#include "kernels/parallel.h"
+#include "ops/dim.h"
+
+enum { GRAIN = 1 << 14 };
+
+/* ---- views ---------------------------------------------------------------- */
+
+static void view_backward(nb_node *n)
+{
+    nb_real *dx = nb_input_grad(n, 0);
+    if (dx)
+        nb_accumulate(dx, n->out->grad, n->out->numel);
+}
+
+static const nb_op op_reshape = {"reshape", view_backward};
+static const nb_op op_view = {"view", view_backward};
+static const nb_op op_flatten = {"flatten", view_backward};
+
+static nb_tensor *view_as(const nb_op *op, nb_tensor *x, int ndim, const int64_t *shape)
+{
+    nb_tensor *y = nb_tensor_view_of(op->name, x, ndim, shape);
+    if (y)
+        nb_record(op, y, 1, &x);
+    return y;
+}
+
+/* shape with its one -1 replaced by what makes numel(x) elements (torch.reshape's
+ * infer_size), into out; false with an error recorded. */
+static bool infer_shape(const char *op, const nb_tensor *x, int ndim, const int64_t *shape, int64_t *out)
+{
+    if (ndim < 0 || ndim > NB_MAX_DIMS) {
+        nb_error(NB_ERR_ARG, "%s: %s to rank %d: rank is outside 0..%d", op, nb_shape_fmt(x), ndim,
+                 NB_MAX_DIMS);
+        return false;
+    }
+    if (ndim > 0 && !shape) {
+        nb_error(NB_ERR_NULL, "%s: %s: shape is NULL for rank %d", op, nb_shape_fmt(x), ndim);
+        return false;
+    }
+    const char *want = nb_dims_fmt(ndim, shape);
+    int infer = -1;
+    int64_t known = 1;   /* product of the given sizes; -1 once it exceeds numel */
+    for (int i = 0; i < ndim; i++) {
+        out[i] = shape[i];
+        if (shape[i] == -1 && infer < 0) {
+            infer = i;
+        } else if (shape[i] == -1) {
+            nb_error(NB_ERR_ARG, "%s: %s to %s: only one dimension can be inferred", op,
+                     nb_shape_fmt(x), want);
+            return false;
+        } else if (shape[i] < 0) {
+            nb_error(NB_ERR_ARG, "%s: %s to %s: invalid size %lld at dim %d", op, nb_shape_fmt(x),
+                     want, (long long)shape[i], i);
+            return false;
+        } else if (known >= 0) {
+            known = shape[i] && known > x->numel / shape[i] ? -1 : known * shape[i];
+        }
+    }
+    if (infer >= 0) {
+        if (known == 0) {
+            nb_error(NB_ERR_ARG, "%s: %s to %s: the size of dim %d is ambiguous with 0 elements", op,
+                     nb_shape_fmt(x), want, infer);
+            return false;
+        }
+        if (known < 0 || x->numel % known != 0) {
+            nb_error(NB_ERR_SHAPE, "%s: %s to %s: %lld elements cannot be divided into blocks of %s",
+                     op, nb_shape_fmt(x), want, (long long)x->numel,
+                     known < 0 ? "more elements" : nb_dims_fmt(1, &known));
+            return false;
+        }
+        out[infer] = x->numel / known;
+    } else if (known != x->numel) {
+        int64_t total = nb_shape_numel(ndim, shape);
+        if (total < 0)
+            nb_error(NB_ERR_SHAPE, "%s: %s to %s: %lld elements cannot become that many", op,
+                     nb_shape_fmt(x), want, (long long)x->numel);
+        else
+            nb_error(NB_ERR_SHAPE, "%s: %s to %s: %lld elements cannot become %lld", op,
+                     nb_shape_fmt(x), want, (long long)x->numel, (long long)total);
+        return false;
+    }
+    return true;
+}
+
+static nb_tensor *reshape(const nb_op *op, nb_tensor *x, int ndim, const int64_t *shape)
+{
+    int64_t out[NB_MAX_DIMS];
+    if (!nb_check_input(op->name, 1, x) || !infer_shape(op->name, x, ndim, shape, out))
+        return NULL;
+    return view_as(op, x, ndim, out);
+}
+
+/* Every tensor is contiguous, so view and reshape are the same operation. */
+nb_tensor *nb_reshape(nb_tensor *x, int ndim, const int64_t *shape) { return reshape(&op_reshape, x, ndim, shape); }
+nb_tensor *nb_view(nb_tensor *x, int ndim, const int64_t *shape) { return reshape(&op_view, x, ndim, shape); }
+
+/* torch.flatten: dims start_dim..end_dim merged into one; a rank-0 x becomes [1]. */
+nb_tensor *nb_flatten(nb_tensor *x, int start_dim, int end_dim)
+{
+    if (!nb_check_input("flatten", 1, x))
+        return NULL;
+    int s = nb_op_dim("flatten", start_dim, x, 0);
+    int e = s < 0 ? -1 : nb_op_dim("flatten", end_dim, x, 0);
+    if (e < 0)
+        return NULL;
+    if (s > e)
+        return nb_error(NB_ERR_ARG, "flatten: %s: start_dim %d comes after end_dim %d", nb_shape_fmt(x),
+                        start_dim, end_dim);
+    if (x->ndim == 0)
+        return view_as(&op_flatten, x, 1, (const int64_t[]){1});
+    int64_t shape[NB_MAX_DIMS];
+    int nd = 0;
+    for (int i = 0; i < x->ndim; i++) {
+        if (i <= s || i > e)
+            shape[nd++] = x->shape[i];
+        else
+            shape[nd - 1] *= x->shape[i];
+    }
+    return view_as(&op_flatten, x, nd, shape);
+}
+
+/* ---- permuted copies -------------------------------------------------------- */
+
+/* dst, contiguous with dims sh[], (+)= src read at element strides st[]; dims
+ * merged so that the innermost loop is as long as possible. */
+typedef struct strided {
+    nb_real *dst;
+    const nb_real *src;
+    int nd;
+    int64_t sh[NB_MAX_DIMS], st[NB_MAX_DIMS];
+    bool add;
+} strided;
+
+static void strided_rows(void *c, int64_t begin, int64_t end)
+{
+    const strided *s = c;
+    int last = s->nd - 1;
+    int64_t len = s->sh[last], step = s->st[last];
+    int64_t idx[NB_MAX_DIMS], off = 0, q = begin;
+    for (int k = last - 1; k >= 0; k--) {   /* multi-index of row `begin` */
+        idx[k] = q % s->sh[k];
+        q /= s->sh[k];
+        off += idx[k] * s->st[k];
+    }
+    for (int64_t row = begin; row < end; row++) {
+        nb_real *restrict d = s->dst + row * len;
+        const nb_real *restrict x = s->src + off;
+        if (s->add)
+            for (int64_t i = 0; i < len; i++)
+                d[i] += x[i * step];
+        else
+            for (int64_t i = 0; i < len; i++)
+                d[i] = x[i * step];
+        for (int k = last - 1; k >= 0; k--) {   /* odometer */
+            off += s->st[k];
+            if (++idx[k] < s->sh[k])
+                break;
+            off -= s->st[k] * s->sh[k];
+            idx[k] = 0;
+        }
+    }
+}
+
+/* dst (+)= src permuted: dst dim k is src dim perm[k] (src contiguous of shape
+ * src_shape). */
+static void permute_into(nb_real *dst, const nb_real *src, int nd, const int64_t *src_shape,
+                         const int *perm, bool add)
+{
+    int64_t stride[NB_MAX_DIMS], numel = 1;
+    for (int k = nd - 1; k >= 0; k--) {
+        stride[k] = numel;
+        numel *= src_shape[k];
+    }
+    if (numel == 0)
+        return;
+    strided s = {.dst = dst, .src = src, .add = add};
+    for (int k = 0; k < nd; k++) {
+        int64_t size = src_shape[perm[k]], st = stride[perm[k]];
+        if (size == 1)
+            continue;
+        if (s.nd > 0 && s.st[s.nd - 1] == st * size) {   /* one run with the previous dim */
+            s.sh[s.nd - 1] *= size;
+            s.st[s.nd - 1] = st;
+        } else {
+            s.sh[s.nd] = size;
+            s.st[s.nd++] = st;
+        }
+    }
+    if (s.nd == 0) {
+        s.sh[0] = 1;
+        s.st[0] = 1;
+        s.nd = 1;
+    }
+    int64_t len = s.sh[s.nd - 1];
+    nb_parallel_for(numel / len, GRAIN / len + 1, strided_rows, &s);
+}
+
+/* The permutation is kept in iattr[0], 4 bits per dim. */
+static void permute_backward(nb_node *n)
+{
+    nb_real *dx = nb_input_grad(n, 0);
+    if (!dx)
+        return;
+    int nd = n->out->ndim, inv[NB_MAX_DIMS];
+    for (int k = 0; k < nd; k++)
+        inv[(n->iattr[0] >> (4 * k)) & 15] = k;
+    permute_into(dx, n->out->grad, nd, n->out->shape, inv, true);
+}
+
+static const nb_op op_permute = {"permute", permute_backward};
+static const nb_op op_transpose = {"transpose", permute_backward};
+
+static nb_tensor *permute(const nb_op *op, nb_tensor *x, const int *perm)
+{
+    int64_t shape[NB_MAX_DIMS];
+    int64_t packed = 0;
+    for (int k = 0; k < x->ndim; k++) {
+        shape[k] = x->shape[perm[k]];
+        packed |= (int64_t)perm[k] << (4 * k);
+    }
+    nb_tensor *y = nb_tensor_alloc(op->name, x->ndim, shape, false);
+    if (!y)
+        return NULL;
+    permute_into(y->data, x->data, x->ndim, x->shape, perm, false);
+    nb_node *n = nb_record(op, y, 1, &x);
+    if (n)
+        n->iattr[0] = packed;
+    return y;
+}
+
+nb_tensor *nb_permute(nb_tensor *x, const int *dims)
+{
+    if (!nb_check_input("permute", 1, x))
+        return NULL;
+    if (x->ndim > 0 && !dims)
+        return nb_error(NB_ERR_NULL, "permute: %s: dims is NULL", nb_shape_fmt(x));
+    int perm[NB_MAX_DIMS];
+    unsigned seen = 0;
+    for (int k = 0; k < x->ndim; k++) {
+        perm[k] = nb_op_dim("permute", dims[k], x, 0);
+        if (perm[k] < 0)
+            return NULL;
+        if (seen & 1u << perm[k])
+            return nb_error(NB_ERR_ARG, "permute: %s: dim %d appears twice in dims", nb_shape_fmt(x),
+                            dims[k]);
+        seen |= 1u << perm[k];
+    }
+    return permute(&op_permute, x, perm);
+}
+
+nb_tensor *nb_transpose(nb_tensor *x, int dim0, int dim1)
+{
+    if (!nb_check_input("transpose", 1, x))
+        return NULL;
+    int a = nb_op_dim("transpose", dim0, x, 0);
+    int b = a < 0 ? -1 : nb_op_dim("transpose", dim1, x, 0);
+    if (b < 0)
+        return NULL;
+    int perm[NB_MAX_DIMS];
+    for (int k = 0; k < x->ndim; k++)
+        perm[k] = k == a ? b : k == b ? a : k;
+    return permute(&op_transpose, x, perm);
+}
