@@ -11,6 +11,8 @@
 #include "activations.h"
 #include "threads.h"
 #include "gradcheck.h"
+#include "data.h"
+#include "io.h"
 #include "nn.h"
 
 #endif

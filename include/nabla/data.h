@@ -1,0 +1,104 @@
+/* nabla/data.h — datasets of (input, target) rows, train/validation splits,
+ * feature normalisation, a shuffling batch loader, and MNIST/Fashion-MNIST. */
+#ifndef NABLA_DATA_H
+#define NABLA_DATA_H
+
+#include "tensor.h"
+
+/* ---- Datasets ------------------------------------------------------------
+ * Row i of the dataset is (x[i], y[i]): inputs x [N, ...] and targets y [N, ...]
+ * (or no targets: y NULL). Both are persistent tensors. */
+typedef struct nb_dataset {
+    nb_tensor *x;
+    nb_tensor *y;
+    bool owns;     /* nb_dataset_free frees x and y */
+} nb_dataset;
+
+/* A dataset over x and y (y may be NULL), which must have the same shape[0].
+ * With take_ownership, the dataset frees them; otherwise it borrows them and
+ * they must outlive it. On error (NULL returned) nothing is freed. */
+nb_dataset *nb_dataset_new(nb_tensor *x, nb_tensor *y, bool take_ownership);
+int64_t nb_dataset_len(const nb_dataset *ds);
+void nb_dataset_free(nb_dataset *ds);
+
+/* Shuffle the rows with seed, then put the first round(fraction * N) of them in
+ * *first and the rest in *second: two new datasets owning copies of the rows.
+ * 0 <= fraction <= 1. Returns 0, or -1 (and both outputs NULL). */
+int nb_dataset_split(const nb_dataset *ds, double fraction, uint64_t seed,
+                     nb_dataset **first, nb_dataset **second);
+
+/* ---- Normalisation -------------------------------------------------------
+ * Per-feature statistics over dim 0 of x [N, ...]: every element of a row is a
+ * feature. Fit them on the training split and apply the same to the others:
+ *
+ *   nb_norm *norm = nb_standardize(train->x);   // train->x standardised in place
+ *   nb_norm_apply_(norm, val->x);                // val->x with the train statistics
+ *
+ * shift and scale have shape x.shape[1:]; save them with the model
+ * (nb_save_safetensors) to normalise inputs the same way at inference. */
+typedef struct nb_norm {
+    nb_tensor *shift;   /* x' = (x - shift) / scale, feature by feature */
+    nb_tensor *scale;
+} nb_norm;
+
+/* shift = mean, scale = standard deviation (population, as sklearn's
+ * StandardScaler; 1 where it is 0). Applied to x in place. NULL on error. */
+nb_norm *nb_standardize(nb_tensor *x);
+/* shift = min, scale = max - min (1 where it is 0): features to [0, 1].
+ * Applied to x in place. NULL on error. */
+nb_norm *nb_minmax(nb_tensor *x);
+/* x = (x - shift) / scale, for x [M, ...] with rows shaped like shift. Returns x. */
+nb_tensor *nb_norm_apply_(const nb_norm *norm, nb_tensor *x);
+/* Frees shift, scale and the struct. */
+void nb_norm_free(nb_norm *norm);
+/* x = x * factor in place (e.g. 1.0 / 255 for pixels). Returns x. */
+nb_tensor *nb_scale_(nb_tensor *x, double factor);
+
+/* ---- Batches -------------------------------------------------------------
+ *   nb_loader *ld = nb_loader_new(train, 64, &(nb_loader_options){.shuffle = true, .seed = 1});
+ *   for (int epoch = 0; epoch < 10; epoch++) {
+ *       nb_tensor *xb, *yb;
+ *       while (nb_loader_next(ld, &xb, &yb)) { ...one step...; nb_step_end(); }
+ *   }
+ *
+ * The batch tensors belong to the loader and are reused: each call overwrites
+ * the previous batch's values (no allocation per batch). Their shape[0] is the
+ * size of the current batch. Do not nb_free them; nb_keep() one to keep it. */
+typedef struct nb_loader_options {
+    bool shuffle;      /* a new order every epoch; false: rows in order */
+    uint64_t seed;     /* with shuffle: same seed and epoch, same order on every machine */
+    bool drop_last;    /* skip the last batch when it is smaller than batch_size */
+} nb_loader_options;
+
+typedef struct nb_loader nb_loader;
+
+/* A loader over ds (borrowed: it must outlive the loader). opts may be NULL.
+ * The loader starts at epoch 0. */
+nb_loader *nb_loader_new(const nb_dataset *ds, int64_t batch_size, const nb_loader_options *opts);
+/* The next batch of the epoch in *x and *y (*y NULL when the dataset has no
+ * targets). Returns false when the epoch is over; the call after that starts
+ * the next epoch. */
+bool nb_loader_next(nb_loader *ld, nb_tensor **x, nb_tensor **y);
+/* Start epoch `epoch` from its first batch (e.g. when resuming training). */
+void nb_loader_reset(nb_loader *ld, uint64_t epoch);
+uint64_t nb_loader_epoch(const nb_loader *ld);
+/* Batches in one epoch. */
+int64_t nb_loader_batches(const nb_loader *ld);
+void nb_loader_free(nb_loader *ld);
+
+/* ---- MNIST and Fashion-MNIST ---------------------------------------------
+ * Reads <dir>/train-images-idx3-ubyte(.gz) and train-labels-idx1-ubyte(.gz)
+ * (or t10k-* when train is false): the four files of either dataset. Images
+ * become x [N, 784] (or [N, 28, 28] with keep_shape) scaled to [0, 1], labels
+ * y [N] holding the class numbers 0..9. */
+#define NB_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist" /* Debian: apt-get install dataset-fashion-mnist */
+
+typedef struct nb_mnist_options {
+    bool keep_shape;   /* images [N, 28, 28] rather than [N, 784] */
+    bool raw;          /* pixel values 0..255 rather than [0, 1] */
+} nb_mnist_options;
+
+/* dir NULL means NB_FASHION_MNIST_DIR. opts may be NULL. */
+nb_dataset *nb_mnist_load(const char *dir, bool train, const nb_mnist_options *opts);
+
+#endif

@@ -1,0 +1,95 @@
+/* nabla/io.h — reading data files (IDX, CSV) and saving/loading checkpoints in
+ * the safetensors format, which PyTorch, JAX and numpy users can open.
+ *
+ * Every loader returns persistent tensors (free with nb_free) and fails with
+ * NULL or -1 and a message that names the file and the byte, or the line and
+ * column, where the problem is. Hostile files cannot make them crash or
+ * allocate more than the data actually present. */
+#ifndef NABLA_IO_H
+#define NABLA_IO_H
+
+#include "tensor.h"
+
+/* ---- IDX (the MNIST format) --------------------------------------------
+ * http://yann.lecun.com/exdb/mnist/ : bytes 0 0 <type> <ndim>, ndim big-endian
+ * u32 dims, then the values big-endian. Types: 0x08 u8, 0x09 i8, 0x0B i16,
+ * 0x0C i32, 0x0D f32, 0x0E f64. Values are returned as stored (not scaled).
+ * Files compressed with gzip (.gz) are read through zlib when nabla was built
+ * with it; the format is recognised by its content, not the file name. */
+nb_tensor *nb_load_idx(const char *path);
+
+/* ---- CSV -----------------------------------------------------------------
+ * A header row of column names, then rows of numbers. Fields may be quoted
+ * ("a,b" and "" inside quotes); spaces around fields, CRLF line ends and blank
+ * lines are ignored. Numbers are parsed in the C locale whatever the program's
+ * locale; nan and inf are accepted. */
+typedef struct nb_csv_options {
+    const char *const *columns;  /* n_columns column names to read, in this order... */
+    const int *column_indices;   /* ...or n_columns 0-based column indices */
+    int n_columns;               /* 0: every column */
+    int skip_rows;               /* lines before the header, e.g. 1 for sklearn's
+                                    boston_house_prices.csv, whose first line is "506,13" */
+    char delimiter;              /* 0: ',' */
+} nb_csv_options;
+
+/* The chosen columns of every row as a persistent [rows, columns] tensor.
+ * opts may be NULL. If names is not NULL, *names receives the chosen columns'
+ * names as a NULL-terminated array made of one allocation: release it with
+ * free(*names). */
+nb_tensor *nb_load_csv(const char *path, const nb_csv_options *opts, char ***names);
+
+/* ---- safetensors checkpoints ---------------------------------------------
+ * https://github.com/huggingface/safetensors : an 8-byte little-endian header
+ * length N, N bytes of JSON
+ *   {"__metadata__": {"key": "value"}, "name": {"dtype": "F32", "shape": [2, 3],
+ *    "data_offsets": [begin, end]}, ...}
+ * padded with spaces to a multiple of 8, then the tensors' little-endian bytes,
+ * packed. Python: safetensors.numpy.load_file(path) or safetensors.torch.load_file(path). */
+
+/* Save n tensors under their names (unique, non-empty, not "__metadata__").
+ * Writes F32 from the float32 library, F64 from nabla64. metadata_json is NULL
+ * or a JSON object of string values, e.g. {"step": "1200", "lr": "0.001"}.
+ * The write is atomic: the data go to "<path>.tmp.<pid>", are flushed to disk,
+ * then renamed over path; on any failure path is left as it was.
+ * Returns 0, or -1 with an error recorded. */
+int nb_save_safetensors(const char *path, int n, const char *const *names,
+                        nb_tensor *const *tensors, const char *metadata_json);
+
+/* An open checkpoint: its header is parsed and checked (offsets in range, no
+ * holes or overlaps, sizes matching shapes) when it is opened; tensor data are
+ * read when asked for. */
+typedef struct nb_safetensors nb_safetensors;
+
+typedef struct nb_safetensors_entry {
+    const char *name;
+    const char *dtype;            /* "F32", "F64", "F16", "BF16", "I64", ... */
+    int ndim;
+    int64_t shape[NB_MAX_DIMS];
+    uint64_t begin, end;          /* byte range within the data section */
+} nb_safetensors_entry;
+
+nb_safetensors *nb_safetensors_open(const char *path);
+void nb_safetensors_close(nb_safetensors *st);
+/* The tensors in the file, ordered by name. */
+int nb_safetensors_count(const nb_safetensors *st);
+const nb_safetensors_entry *nb_safetensors_entry_at(const nb_safetensors *st, int i);
+/* The entry of a name, or NULL (no error recorded) when the file has none. */
+const nb_safetensors_entry *nb_safetensors_find(const nb_safetensors *st, const char *name);
+/* The value of a __metadata__ key, or NULL when absent. */
+const char *nb_safetensors_metadata(const nb_safetensors *st, const char *key);
+/* A persistent copy of a tensor, converted to nb_real. Readable dtypes: F64,
+ * F32, F16, BF16, I64, I32, I16, I8, U8, BOOL. */
+nb_tensor *nb_safetensors_get(nb_safetensors *st, const char *name);
+/* Read a tensor into dst, whose shape must be the one in the file. Returns 0 or -1. */
+int nb_safetensors_read_into(nb_safetensors *st, const char *name, nb_tensor *dst);
+
+/* Load the named tensors of a checkpoint into existing tensors (a model's
+ * parameters): every name must be in the file with the same shape and a
+ * readable dtype. Everything is checked before anything is copied, so on
+ * failure no tensor has changed; the message lists the mismatches, e.g.
+ *   load: ckpt.safetensors: tensor 'fc1.weight' has shape [256,784] in the
+ *   file but [128,784] in the model
+ * Tensors of the file that are not named are ignored. Returns 0 or -1. */
+int nb_load_into(const char *path, int n, const char *const *names, nb_tensor *const *tensors);
+
+#endif

@@ -1,0 +1,131 @@
+/* data/loader.c — nb_loader: batches of a dataset in a seeded order that
+ * depends only on (seed, epoch), gathered row by row into two loader-owned
+ * tensors allocated once for a full batch and reused for every batch. */
+#include <stdlib.h>
+#include <string.h>
+#include "data/rows.h"
+
+struct nb_loader {
+    const nb_dataset *ds;
+    int64_t batch;
+    nb_loader_options opts;
+    int64_t *order;     /* this epoch's row order */
+    int64_t next;       /* position in order of the next batch */
+    uint64_t epoch;
+    bool ended;         /* the epoch's last batch was handed out; the next call starts a new epoch */
+    nb_tensor *xb, *yb; /* full-batch buffers; shape[0] set per batch */
+};
+
+/* The order of an epoch: a generator seeded from (seed, epoch) alone, so that
+ * resuming at an epoch replays its order. */
+static void start_epoch(nb_loader *ld, uint64_t epoch)
+{
+    int64_t n = nb_dataset_len(ld->ds);
+    ld->epoch = epoch;
+    ld->next = 0;
+    ld->ended = false;
+    if (!ld->opts.shuffle) {
+        for (int64_t i = 0; i < n; i++)
+            ld->order[i] = i;
+        return;
+    }
+    nb_generator g;
+    nb_generator_seed(&g, ld->opts.seed);
+    nb_generator_seed(&g, nb_generator_next(&g) + epoch);
+    nb_shuffled_indices(ld->order, n, &g);
+}
+
+static nb_tensor *batch_buffer(const nb_tensor *t, int64_t batch)
+{
+    int64_t shape[NB_MAX_DIMS];
+    memcpy(shape, t->shape, sizeof shape);
+    shape[0] = batch;
+    return nb_tensor_alloc("loader", t->ndim, shape, true);
+}
+
+nb_loader *nb_loader_new(const nb_dataset *ds, int64_t batch_size, const nb_loader_options *opts)
+{
+    if (!ds)
+        return nb_error(NB_ERR_NULL, "loader: dataset is NULL");
+    if (batch_size <= 0)
+        return nb_error(NB_ERR_ARG, "loader: batch_size %lld must be positive", (long long)batch_size);
+    int64_t n = nb_dataset_len(ds);
+    int64_t b = batch_size < n ? batch_size : (n ? n : 1);   /* no buffer larger than the data */
+    nb_loader *ld = calloc(1, sizeof *ld);
+    if (!ld)
+        return nb_error(NB_ERR_MEMORY, "loader: out of memory");
+    *ld = (nb_loader){.ds = ds, .batch = batch_size, .opts = opts ? *opts : (nb_loader_options){0}};
+    ld->order = malloc((size_t)(n ? n : 1) * sizeof *ld->order);
+    ld->xb = ld->order ? batch_buffer(ds->x, b) : NULL;
+    ld->yb = ld->xb && ds->y ? batch_buffer(ds->y, b) : NULL;
+    if (!ld->xb || (ds->y && !ld->yb)) {
+        if (!ld->order)
+            nb_error(NB_ERR_MEMORY, "loader: out of memory for %lld indices", (long long)n);
+        nb_loader_free(ld);
+        return NULL;
+    }
+    start_epoch(ld, 0);
+    return ld;
+}
+
+int64_t nb_loader_batches(const nb_loader *ld)
+{
+    if (!ld)
+        return 0;
+    int64_t n = nb_dataset_len(ld->ds);
+    return ld->opts.drop_last ? n / ld->batch : (n + ld->batch - 1) / ld->batch;
+}
+
+uint64_t nb_loader_epoch(const nb_loader *ld) { return ld ? ld->epoch : 0; }
+
+void nb_loader_reset(nb_loader *ld, uint64_t epoch)
+{
+    if (ld)
+        start_epoch(ld, epoch);
+}
+
+static void fill(nb_tensor *buf, const nb_tensor *src, const int64_t *idx, int64_t n)
+{
+    nb_gather_rows(buf->data, src, idx, n);
+    buf->shape[0] = n;
+    buf->numel = n * (src->numel / src->shape[0]);
+}
+
+bool nb_loader_next(nb_loader *ld, nb_tensor **x, nb_tensor **y)
+{
+    if (x)
+        *x = NULL;
+    if (y)
+        *y = NULL;
+    if (!ld || !x) {
+        nb_error(NB_ERR_NULL, "loader_next: the loader or x is NULL");
+        return false;
+    }
+    if (ld->ended)
+        start_epoch(ld, ld->epoch + 1);
+    int64_t n = nb_dataset_len(ld->ds);
+    int64_t size = n - ld->next < ld->batch ? n - ld->next : ld->batch;
+    if (size <= 0 || (ld->opts.drop_last && size < ld->batch)) {
+        ld->ended = true;
+        return false;
+    }
+    fill(ld->xb, ld->ds->x, ld->order + ld->next, size);
+    *x = ld->xb;
+    if (ld->yb) {
+        fill(ld->yb, ld->ds->y, ld->order + ld->next, size);
+        if (y)
+            *y = ld->yb;
+    }
+    ld->next += size;
+    return true;
+}
+
+void nb_loader_free(nb_loader *ld)
+{
+    if (!ld)
+        return;
+    nb_free(ld->xb);
+    nb_free(ld->yb);
+    free(ld->order);
+    free(ld);
+}

@@ -1,0 +1,310 @@
+/* io/csv.c — nb_load_csv: a header row, then rows of numbers, into a
+ * [rows, columns] tensor. The whole file is read into memory and tokenised in
+ * place: quoted fields are unescaped where they lie and every field is
+ * NUL-terminated, so cells are parsed by strtod without copies. */
+#include <locale.h>
+#include <stdlib.h>
+#include <string.h>
+#include "io/reader.h"
+
+typedef struct csv {
+    const char *path;
+    char *p, *end;     /* cursor in the file's text */
+    char delim;
+    int64_t line;      /* 1-based line of the cursor */
+} csv;
+
+static bool blank(char c) { return c == ' ' || c == '\t'; }
+
+/* Reads one field at the cursor into a NUL-terminated string (unescaped,
+ * trimmed), leaves the cursor after its delimiter. *last is set when the field
+ * ended its row. NULL (error recorded) for an unterminated quote or text
+ * after a closing quote. */
+static char *field(csv *c, bool *last, int column)
+{
+    while (c->p < c->end && blank(*c->p))
+        c->p++;
+    char *start = c->p, *out = c->p, *stop;
+    if (c->p < c->end && *c->p == '"') {
+        int64_t open_line = c->line;
+        start = out = ++c->p;
+        for (;;) {
+            if (c->p >= c->end) {
+                nb_error(NB_ERR_FORMAT, "csv: %s: line %lld, column %d: the quote opened here is never closed",
+                         c->path, (long long)open_line, column + 1);
+                return NULL;
+            }
+            if (*c->p == '"') {
+                if (c->p + 1 < c->end && c->p[1] == '"') {
+                    *out++ = '"';
+                    c->p += 2;
+                    continue;
+                }
+                c->p++;
+                break;
+            }
+            if (*c->p == '\n')
+                c->line++;
+            *out++ = *c->p++;
+        }
+        stop = out;
+        while (c->p < c->end && blank(*c->p))
+            c->p++;
+        if (c->p < c->end && *c->p != c->delim && *c->p != '\r' && *c->p != '\n') {
+            nb_error(NB_ERR_FORMAT, "csv: %s: line %lld, column %d: text after the closing quote",
+                     c->path, (long long)c->line, column + 1);
+            return NULL;
+        }
+    } else {
+        while (c->p < c->end && *c->p != c->delim && *c->p != '\n' && *c->p != '\r')
+            c->p++;
+        stop = c->p;
+        while (stop > start && blank(stop[-1]))
+            stop--;
+    }
+    /* c->p is at the delimiter, the line end or the end of the text */
+    *last = c->p >= c->end || *c->p != c->delim;
+    if (c->p < c->end && *c->p == '\r')
+        c->p++;
+    if (c->p < c->end && (*c->p == '\n' || *c->p == c->delim)) {
+        if (*c->p == '\n')
+            c->line++;
+        c->p++;
+    }
+    *stop = '\0';   /* stop <= the delimiter or line end just passed: nothing unread is lost */
+    return start;
+}
+
+/* Skips lines holding only blanks. False at the end of the text. */
+static bool next_row(csv *c)
+{
+    for (;;) {
+        char *q = c->p;
+        while (q < c->end && (blank(*q) || *q == '\r'))
+            q++;
+        if (q >= c->end)
+            return false;
+        if (*q != '\n') {
+            c->p = q;
+            return true;
+        }
+        c->p = q + 1;
+        c->line++;
+    }
+}
+
+/* Splits the header row into names[0..*n), pointers into the text. */
+static char **header(csv *c, int *n)
+{
+    int cap = 16;
+    char **names = malloc((size_t)cap * sizeof *names);
+    *n = 0;
+    for (bool last = false; names && !last;) {
+        char *f = field(c, &last, *n);
+        if (!f) {
+            free(names);
+            return NULL;
+        }
+        if (*n == cap) {
+            cap *= 2;
+            char **grown = realloc(names, (size_t)cap * sizeof *names);
+            if (!grown)
+                free(names);
+            names = grown;
+        }
+        if (names)
+            names[(*n)++] = f;
+    }
+    if (!names)
+        nb_error(NB_ERR_MEMORY, "csv: %s: out of memory for the header", c->path);
+    return names;
+}
+
+/* "names: "a", "b", ..." into buf, for the missing-column message. */
+static const char *list_names(char *const *names, int n, char *buf, size_t size)
+{
+    size_t k = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n && k + 1 < size; i++)
+        k += (size_t)snprintf(buf + k, size - k, i ? ", \"%s\"" : "\"%s\"", names[i]);
+    return buf;
+}
+
+/* Resolves the chosen columns to indices into the header. NULL on error. */
+static int *choose(const csv *c, const nb_csv_options *o, char *const *names, int n, int *n_cols)
+{
+    *n_cols = o->n_columns > 0 ? o->n_columns : n;
+    int *cols = malloc((size_t)*n_cols * sizeof *cols);
+    if (!cols)
+        return nb_error(NB_ERR_MEMORY, "csv: %s: out of memory", c->path);
+    for (int j = 0; j < *n_cols; j++) {
+        if (o->n_columns <= 0) {
+            cols[j] = j;
+        } else if (o->columns) {
+            cols[j] = -1;
+            for (int i = 0; i < n && cols[j] < 0; i++)
+                if (o->columns[j] && strcmp(o->columns[j], names[i]) == 0)
+                    cols[j] = i;
+            if (cols[j] < 0) {
+                char buf[400];
+                nb_error(NB_ERR_ARG, "csv: %s: no column named \"%s\"; the columns are %s", c->path,
+                         o->columns[j] ? o->columns[j] : "(null)", list_names(names, n, buf, sizeof buf));
+                free(cols);
+                return NULL;
+            }
+        } else {
+            cols[j] = o->column_indices[j];
+            if (cols[j] < 0 || cols[j] >= n) {
+                nb_error(NB_ERR_ARG, "csv: %s: column index %d is outside 0..%d (the header has %d columns)",
+                         c->path, cols[j], n - 1, n);
+                free(cols);
+                return NULL;
+            }
+        }
+    }
+    return cols;
+}
+
+/* Parses the data rows into t (capacity rows_cap); returns the row count or -1. */
+static int64_t rows(csv *c, char *const *names, int n, const int *cols, int n_cols, nb_tensor *t,
+                    int64_t rows_cap)
+{
+    double *row = malloc((size_t)n * sizeof *row);
+    if (!row) {
+        nb_error(NB_ERR_MEMORY, "csv: %s: out of memory", c->path);
+        return -1;
+    }
+    int64_t r = 0;
+    while (next_row(c)) {
+        int64_t line = c->line;
+        bool last = false;
+        int i = 0;
+        for (; !last; i++) {
+            char *f = field(c, &last, i);
+            if (!f)
+                goto fail;
+            if (i >= n)
+                continue;   /* counted below */
+            char *endp;
+            row[i] = strtod(f, &endp);
+            if (*f == '\0' || *endp != '\0') {
+                nb_error(NB_ERR_FORMAT, "csv: %s: line %lld, column %d (\"%s\"): \"%.60s\" is not a number",
+                         c->path, (long long)line, i + 1, names[i], f);
+                goto fail;
+            }
+        }
+        if (i != n) {
+            nb_error(NB_ERR_FORMAT, "csv: %s: line %lld has %d fields but the header has %d", c->path,
+                     (long long)line, i, n);
+            goto fail;
+        }
+        if (r == rows_cap) {   /* cannot happen: every row ends a line or the file */
+            nb_error(NB_ERR_STATE, "csv: %s: line %lld: more rows than lines", c->path, (long long)line);
+            goto fail;
+        }
+        for (int j = 0; j < n_cols; j++)
+            t->data[r * n_cols + j] = (nb_real)row[cols[j]];
+        r++;
+    }
+    free(row);
+    return r;
+fail:
+    free(row);
+    return -1;
+}
+
+/* The chosen names as one NULL-terminated block. */
+static char **copy_names(const char *path, char *const *names, const int *cols, int n_cols)
+{
+    size_t bytes = (size_t)(n_cols + 1) * sizeof(char *);
+    for (int j = 0; j < n_cols; j++)
+        bytes += strlen(names[cols[j]]) + 1;
+    char **out = malloc(bytes);
+    if (!out)
+        return nb_error(NB_ERR_MEMORY, "csv: %s: out of memory", path);
+    char *s = (char *)(out + n_cols + 1);
+    for (int j = 0; j < n_cols; j++) {
+        size_t len = strlen(names[cols[j]]) + 1;
+        out[j] = memcpy(s, names[cols[j]], len);
+        s += len;
+    }
+    out[n_cols] = NULL;
+    return out;
+}
+
+nb_tensor *nb_load_csv(const char *path, const nb_csv_options *opts, char ***names_out)
+{
+    nb_csv_options o = opts ? *opts : (nb_csv_options){0};
+    if (names_out)
+        *names_out = NULL;
+    if (o.n_columns > 0 && !o.columns && !o.column_indices)
+        return nb_error(NB_ERR_NULL, "csv: n_columns is %d but columns and column_indices are NULL",
+                        o.n_columns);
+    if (o.skip_rows < 0)
+        return nb_error(NB_ERR_ARG, "csv: skip_rows %d is negative", o.skip_rows);
+    nb_reader r;
+    if (nb_reader_open(&r, "csv", path) != 0)
+        return NULL;
+    size_t len;
+    bool more;
+    char *text = nb_reader_read_rest(&r, (uint64_t)1 << 40, &len, &more);
+    nb_reader_close(&r);
+    if (!text)
+        return NULL;
+    nb_tensor *t = NULL;
+    char **names = NULL;
+    int *cols = NULL;
+    if (more) {
+        nb_error(NB_ERR_ARG, "csv: %s: the file is larger than 1 TiB", path);
+        goto out;
+    }
+    csv c = {.path = path, .p = text, .end = text + len, .delim = o.delimiter ? o.delimiter : ',', .line = 1};
+    for (int i = 0; i < o.skip_rows; i++) {
+        char *nl = memchr(c.p, '\n', (size_t)(c.end - c.p));
+        c.p = nl ? nl + 1 : c.end;
+        c.line++;
+    }
+    if (!next_row(&c)) {
+        nb_error(NB_ERR_FORMAT, "csv: %s: no header row%s", path,
+                 len == 0 ? " (the file is empty)" : o.skip_rows ? " after the skipped lines" : "");
+        goto out;
+    }
+    int n, n_cols;
+    int64_t header_line = c.line;
+    names = header(&c, &n);
+    if (!names || !(cols = choose(&c, &o, names, n, &n_cols)))
+        goto out;
+    int64_t cap = 1;   /* rows <= lines left */
+    for (const char *q = c.p; (q = memchr(q, '\n', (size_t)(c.end - q))); q++)
+        cap++;
+    t = nb_tensor_alloc("csv", 2, (int64_t[]){cap, n_cols}, true);
+    if (!t)
+        goto out;
+    /* strtod reads the decimal point of the C locale, whatever the program's */
+    locale_t cloc = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+    locale_t prev = cloc ? uselocale(cloc) : (locale_t)0;
+    int64_t count = rows(&c, names, n, cols, n_cols, t, cap);
+    if (cloc) {
+        uselocale(prev);
+        freelocale(cloc);
+    }
+    if (count == 0)
+        nb_error(NB_ERR_FORMAT, "csv: %s: no data rows after the header (line %lld)", path,
+                 (long long)header_line);
+    if (count <= 0) {
+        nb_free(t);
+        t = NULL;
+        goto out;
+    }
+    t->shape[0] = count;
+    t->numel = count * n_cols;
+    if (names_out && !(*names_out = copy_names(path, names, cols, n_cols))) {
+        nb_free(t);
+        t = NULL;
+    }
+out:
+    free(cols);
+    free(names);
+    free(text);
+    return t;
+}

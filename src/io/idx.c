@@ -1,0 +1,144 @@
+/* io/idx.c — nb_load_idx: the IDX format of MNIST and Fashion-MNIST
+ * (http://yann.lecun.com/exdb/mnist/, "THE IDX FILE FORMAT"): two zero bytes,
+ * a type code, the rank, the dims as big-endian u32, then the values big-endian
+ * in row-major order. Declared sizes are checked against the file before any
+ * allocation (plain files) or against the data as they arrive (gzip streams). */
+#include <stdlib.h>
+#include <string.h>
+#include "io/reader.h"
+
+typedef struct idx_type {
+    unsigned char code;
+    int size;
+    const char *name;
+} idx_type;
+
+static const idx_type types[] = {
+    {0x08, 1, "u8"}, {0x09, 1, "i8"}, {0x0B, 2, "i16"}, {0x0C, 4, "i32"}, {0x0D, 4, "f32"}, {0x0E, 8, "f64"},
+};
+
+static uint64_t load_be(const unsigned char *p, int size)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < size; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static nb_real decode(const idx_type *t, const unsigned char *p)
+{
+    uint64_t v = load_be(p, t->size);
+    switch (t->code) {
+    case 0x08: return (nb_real)v;
+    case 0x09: return (nb_real)(int8_t)v;
+    case 0x0B: return (nb_real)(int16_t)v;
+    case 0x0C: return (nb_real)(int32_t)v;
+    case 0x0D: {
+        uint32_t u = (uint32_t)v;
+        float f;
+        memcpy(&f, &u, 4);
+        return (nb_real)f;
+    }
+    default: {
+        double d;
+        memcpy(&d, &v, 8);
+        return (nb_real)d;
+    }
+    }
+}
+
+/* Reads the header; fills type, ndim, shape. 0 or -1. */
+static int read_header(nb_reader *r, const idx_type **type, int *ndim, int64_t *shape)
+{
+    unsigned char head[4];
+    int64_t k = nb_reader_read(r, head, 4);
+    if (k < 0)
+        return -1;
+    if (k < 4) {
+        nb_error(NB_ERR_FORMAT, "idx: %s: %s: the file ends inside the 4-byte magic number", r->path,
+                 nb_reader_where(r, (uint64_t)k));
+        return -1;
+    }
+    if (head[0] != 0 || head[1] != 0) {
+        nb_error(NB_ERR_FORMAT, "idx: %s: %s: magic number starts with 0x%02x 0x%02x, not 0x00 0x00: "
+                 "not an IDX file", r->path, nb_reader_where(r, head[0] ? 0 : 1), head[0], head[1]);
+        return -1;
+    }
+    *type = NULL;
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (types[i].code == head[2])
+            *type = &types[i];
+    if (!*type) {
+        nb_error(NB_ERR_FORMAT, "idx: %s: %s: unknown type code 0x%02x (known: 0x08 u8, 0x09 i8, "
+                 "0x0B i16, 0x0C i32, 0x0D f32, 0x0E f64)", r->path, nb_reader_where(r, 2), head[2]);
+        return -1;
+    }
+    *ndim = head[3];
+    if (*ndim < 1 || *ndim > NB_MAX_DIMS) {
+        nb_error(NB_ERR_FORMAT, "idx: %s: %s: rank %d is outside 1..%d", r->path, nb_reader_where(r, 3),
+                 *ndim, NB_MAX_DIMS);
+        return -1;
+    }
+    unsigned char dims[4 * NB_MAX_DIMS];
+    k = nb_reader_read(r, dims, 4 * (size_t)*ndim);
+    if (k < 0)
+        return -1;
+    if (k < 4 * *ndim) {
+        nb_error(NB_ERR_FORMAT, "idx: %s: %s: the file ends inside dimension %d of %d", r->path,
+                 nb_reader_where(r, 4 + (uint64_t)k), (int)(k / 4), *ndim);
+        return -1;
+    }
+    for (int i = 0; i < *ndim; i++)
+        shape[i] = (int64_t)load_be(dims + 4 * i, 4);
+    return 0;
+}
+
+nb_tensor *nb_load_idx(const char *path)
+{
+    nb_reader r;
+    if (nb_reader_open(&r, "idx", path) != 0)
+        return NULL;
+    const idx_type *type;
+    int ndim;
+    int64_t shape[NB_MAX_DIMS];
+    nb_tensor *t = NULL;
+    unsigned char *raw = NULL;
+    if (read_header(&r, &type, &ndim, shape) != 0)
+        goto out;
+    uint64_t head = r.pos;
+    int64_t numel = nb_shape_numel(ndim, shape);   /* dims < 2^32 each: only the product can overflow */
+    if (numel < 0) {
+        nb_error(NB_ERR_FORMAT, "idx: %s: byte 4: shape %s has too many elements", path,
+                 nb_dims_fmt(ndim, shape));
+        goto out;
+    }
+    uint64_t need = (uint64_t)numel * (uint64_t)type->size;
+    if (r.size >= 0 && (uint64_t)r.size - head != need) {
+        uint64_t have = (uint64_t)r.size - head;
+        nb_error(NB_ERR_FORMAT, "idx: %s: byte %llu: shape %s of %s needs %llu bytes of data but the file "
+                 "holds %llu (%s)", path, (unsigned long long)head, nb_dims_fmt(ndim, shape), type->name,
+                 (unsigned long long)need, (unsigned long long)have,
+                 have < need ? "truncated" : "trailing bytes after the data");
+        goto out;
+    }
+    size_t got;
+    bool more;
+    raw = (unsigned char *)nb_reader_read_rest(&r, need, &got, &more);
+    if (!raw)
+        goto out;
+    if (got < need || more) {
+        nb_error(NB_ERR_FORMAT, "idx: %s: %s: shape %s of %s needs %llu bytes of data but %s (%s)", path,
+                 nb_reader_where(&r, head + got), nb_dims_fmt(ndim, shape), type->name,
+                 (unsigned long long)need, more ? "more follow" : "the data end here",
+                 more ? "trailing bytes after the data" : "truncated");
+        goto out;
+    }
+    t = nb_tensor_alloc("idx", ndim, shape, true);
+    if (t)
+        for (int64_t i = 0; i < numel; i++)
+            t->data[i] = decode(type, raw + i * type->size);
+out:
+    free(raw);
+    nb_reader_close(&r);
+    return t;
+}

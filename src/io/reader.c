@@ -1,0 +1,164 @@
+/* io/reader.c — plain or gzip files behind one sequential read interface. The
+ * size of a plain file is known up front (loaders check declared sizes against
+ * it before allocating); a compressed file is read as a stream whose length is
+ * only known at its end. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#ifdef NABLA_HAVE_ZLIB
+#include <zlib.h>
+#endif
+#include "io/reader.h"
+
+int nb_reader_open(nb_reader *r, const char *op, const char *path)
+{
+    *r = (nb_reader){.op = op, .path = path, .size = -1};
+    if (!path) {
+        nb_error(NB_ERR_NULL, "%s: path is NULL", op);
+        return -1;
+    }
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        nb_error(NB_ERR_IO, "%s: %s: cannot open: %s", op, path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+        nb_error(NB_ERR_IO, "%s: %s: cannot read: %s", op, path,
+                 S_ISDIR(st.st_mode) ? "it is a directory" : strerror(errno));
+        close(fd);
+        return -1;
+    }
+    unsigned char magic[2] = {0, 0};
+    bool gzip = pread(fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+    if (!gzip) {
+        r->file = fdopen(fd, "rb");
+        if (!r->file) {
+            nb_error(NB_ERR_IO, "%s: %s: cannot open: %s", op, path, strerror(errno));
+            close(fd);
+            return -1;
+        }
+        r->size = S_ISREG(st.st_mode) ? (int64_t)st.st_size : -1;
+        return 0;
+    }
+#ifdef NABLA_HAVE_ZLIB
+    gzFile gz = gzdopen(fd, "rb");   /* owns fd from here on */
+    if (!gz) {
+        nb_error(NB_ERR_MEMORY, "%s: %s: cannot start zlib", op, path);
+        close(fd);
+        return -1;
+    }
+    gzbuffer(gz, 1 << 17);
+    r->gz = gz;
+    return 0;
+#else
+    close(fd);
+    nb_error(NB_ERR_IO, "%s: %s: the file is gzip-compressed but nabla was built without zlib; "
+             "decompress it (gunzip) or rebuild nabla with zlib (meson setup -Dzlib=enabled)", op, path);
+    return -1;
+#endif
+}
+
+const char *nb_reader_where(const nb_reader *r, uint64_t pos)
+{
+    static _Thread_local char buf[64];
+    snprintf(buf, sizeof buf, "byte %llu%s", (unsigned long long)pos,
+             r->gz ? " of the uncompressed data" : "");
+    return buf;
+}
+
+int64_t nb_reader_read(nb_reader *r, void *buf, size_t n)
+{
+    size_t got = 0;
+    if (r->file) {
+        got = fread(buf, 1, n, r->file);
+        if (got < n && ferror(r->file)) {
+            nb_error(NB_ERR_IO, "%s: %s: read error at %s: %s", r->op, r->path,
+                     nb_reader_where(r, r->pos + got), strerror(errno));
+            return -1;
+        }
+    }
+#ifdef NABLA_HAVE_ZLIB
+    while (r->gz && got < n) {
+        size_t want = n - got < (1u << 30) ? n - got : (1u << 30);
+        int k = gzread(r->gz, (char *)buf + got, (unsigned)want);
+        if (k < 0) {
+            int code;
+            const char *msg = gzerror(r->gz, &code);
+            nb_error(code == Z_ERRNO ? NB_ERR_IO : NB_ERR_FORMAT, "%s: %s: corrupt gzip data near %s: %s",
+                     r->op, r->path, nb_reader_where(r, r->pos + got),
+                     code == Z_ERRNO ? strerror(errno) : msg);
+            return -1;
+        }
+        if (k == 0)
+            break;
+        got += (size_t)k;
+    }
+#endif
+    r->pos += got;
+    return (int64_t)got;
+}
+
+char *nb_reader_read_rest(nb_reader *r, uint64_t max, size_t *len, bool *more)
+{
+    *more = false;
+    /* A plain file's size gives the capacity at once; a stream grows by doubling. */
+    uint64_t cap = r->size >= 0 && (uint64_t)r->size >= r->pos ? (uint64_t)r->size - r->pos + 1
+                                                               : (uint64_t)1 << 20;
+    if (cap > max + 1)
+        cap = max + 1;
+    uint64_t used = 0;
+    char *buf = malloc((size_t)cap);
+    for (;;) {
+        if (!buf) {
+            nb_error(NB_ERR_MEMORY, "%s: %s: out of memory reading %llu bytes", r->op, r->path,
+                     (unsigned long long)cap);
+            return NULL;
+        }
+        int64_t k = nb_reader_read(r, buf + used, (size_t)(cap - 1 - used));
+        if (k < 0)
+            break;
+        used += (uint64_t)k;
+        if (used < cap - 1)
+            goto done;
+        char extra;   /* the buffer is full: is there more? */
+        k = nb_reader_read(r, &extra, 1);
+        if (k <= 0) {
+            if (k == 0)
+                goto done;
+            break;
+        }
+        if (used == max) {
+            *more = true;
+            goto done;
+        }
+        cap = cap > max / 2 ? max + 1 : cap * 2;
+        char *grown = realloc(buf, (size_t)cap);
+        if (!grown)
+            free(buf);
+        buf = grown;
+        if (buf)
+            buf[used++] = extra;
+    }
+    free(buf);
+    return NULL;
+done:
+    buf[used] = '\0';
+    *len = (size_t)used;
+    return buf;
+}
+
+void nb_reader_close(nb_reader *r)
+{
+    if (r->file)
+        fclose(r->file);
+#ifdef NABLA_HAVE_ZLIB
+    if (r->gz)
+        gzclose(r->gz);
+#endif
+    r->file = NULL;
+    r->gz = NULL;
+}
