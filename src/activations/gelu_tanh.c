@@ -29,8 +29,11 @@ static inline nb_real gelu_tanh_b(nb_real x, nb_real y, nb_real dy, const nb_rea
     (void)y; (void)p;
     nb_real u = inner(x), s, sn;
     nb_act_sigmoid2(u + u, &s, &sn);
-    nb_real du = (nb_real)SQRT_2_OVER_PI * (1 + (nb_real)(3 * KAPPA) * (x * x));
-    return dy * (s + 2 * x * (s * sn) * du);
+    /* |x| > 30: s sn = 0 in both precisions (2|u| > 1000) while x^2 u' could
+     * overflow (inf * 0): the polynomial factor takes x clamped to [-30, 30]. */
+    nb_real xc = nb_act_sel(x > 30, 30, nb_act_sel(x < -30, -30, x));
+    nb_real du = (nb_real)SQRT_2_OVER_PI * (1 + (nb_real)(3 * KAPPA) * (xc * xc));
+    return dy * (s + 2 * xc * (s * sn) * du);
 }
 NB_DEFINE_POINTWISE(gelu_tanh, gelu_tanh_f, gelu_tanh_b, 0);
 
