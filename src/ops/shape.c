@@ -43,7 +43,7 @@ static bool infer_shape(const char *op, const nb_tensor *x, int ndim, const int6
     }
     const char *want = nb_dims_fmt(ndim, shape);
     int infer = -1;
-    int64_t known = 1;   /* product of the given sizes; -1 once it exceeds numel */
+    int64_t known = 1;   /* product of the given sizes; -1 if it overflows */
     for (int i = 0; i < ndim; i++) {
         out[i] = shape[i];
         if (shape[i] == -1 && infer < 0) {
@@ -57,7 +57,7 @@ static bool infer_shape(const char *op, const nb_tensor *x, int ndim, const int6
                      want, (long long)shape[i], i);
             return false;
         } else if (known >= 0) {
-            known = shape[i] && known > x->numel / shape[i] ? -1 : known * shape[i];
+            known = shape[i] && known > INT64_MAX / shape[i] ? -1 : known * shape[i];
         }
     }
     if (infer >= 0) {
