@@ -1,0 +1,65 @@
+/* nabla/loss.h — loss functions, as torch.nn.functional defines them: same
+ * formulas, same defaults, same reductions, so a PyTorch user's numbers carry
+ * over. Each loss is one node of the graph (cross-entropy fuses log-softmax and
+ * NLL). Class-index targets are tensors of integral nb_real values. */
+#ifndef NABLA_LOSS_H
+#define NABLA_LOSS_H
+
+#include "autograd.h"
+
+/* How the per-element (or per-row) losses are combined. Zero is PyTorch's
+ * default, 'mean'. NB_NONE returns the unreduced losses (shape of the input for
+ * the elementwise losses, [N] for the class losses). */
+typedef enum nb_reduction { NB_MEAN = 0, NB_SUM, NB_NONE } nb_reduction;
+
+/* Regression losses between input and target of the same shape, both
+ * differentiable (as in PyTorch). With d = input - target:
+ *   mse:        d²
+ *   l1:         |d|                                 (d/dd at 0 is 0)
+ *   smooth_l1:  0.5 d²/β if |d| < β, else |d| - 0.5 β      (β = 0 is l1)
+ *   huber:      0.5 d² if |d| < δ, else δ (|d| - 0.5 δ)   (δ > 0)
+ * beta and delta are explicit: PyTorch's default for both is 1.0; β = 0 is a
+ * legal value, a negative β or a non-positive δ an error (as PyTorch). */
+nb_tensor *nb_mse_loss(nb_tensor *input, nb_tensor *target, nb_reduction reduction);
+nb_tensor *nb_l1_loss(nb_tensor *input, nb_tensor *target, nb_reduction reduction);
+nb_tensor *nb_smooth_l1_loss(nb_tensor *input, nb_tensor *target, nb_reduction reduction,
+                             nb_real beta);
+nb_tensor *nb_huber_loss(nb_tensor *input, nb_tensor *target, nb_reduction reduction,
+                         nb_real delta);
+
+/* Binary cross-entropy on probabilities in [0, 1]:
+ *   -(t log p + (1 - t) log(1 - p)), each log clamped at -100 (as PyTorch), so
+ * p = 0 or 1 gives a finite loss. Differentiable in probs and target. */
+nb_tensor *nb_bce_loss(nb_tensor *probs, nb_tensor *target, nb_reduction reduction);
+/* The same on logits x, computed stably: with pw the positive weight,
+ *   (1 - t) x + (1 + (pw - 1) t) (log1p(e^-|x|) + max(-x, 0)),
+ * which is max(x,0) - x t + log1p(e^-|x|) for pw = 1. pos_weight is NULL (all
+ * ones), one element, or one per class: shape [C], C the last dim of logits.
+ * It receives no gradient. */
+nb_tensor *nb_bce_with_logits(nb_tensor *logits, nb_tensor *target, nb_reduction reduction,
+                              nb_tensor *pos_weight);
+
+/* Classification over C classes. logits / log_probs are [N, C] (or [C] for a
+ * single sample, with a rank-0 target); target is [N] (or rank 0) holding class
+ * indices 0..C-1 as integral values. Rows whose target is the ignore index
+ * contribute nothing and are not counted by the mean (PyTorch's ignore_index,
+ * default -100); a mean over no counted row is NaN, as in PyTorch. */
+typedef struct nb_cross_entropy_opts {
+    nb_reduction reduction;   /* NB_MEAN */
+    /* ε in [0, 1]: the target distribution is (1 - ε) one-hot + ε / C uniform,
+     * so loss = (1 - ε) nll + ε mean_c(-log p_c). Default 0. */
+    double label_smoothing;
+    /* false: PyTorch's default ignore_index = -100. true: ignore_index below
+     * (any value, 0 included). */
+    bool set_ignore_index;
+    int64_t ignore_index;
+} nb_cross_entropy_opts;
+
+/* log_softmax + NLL in one node: loss_i = logsumexp(x_i) - x_i[y_i] (with label
+ * smoothing as above); stable for any finite logits. The gradient is
+ * softmax(x_i) - smoothed one-hot, times the upstream gradient (/ N for mean). */
+nb_tensor *nb_cross_entropy(nb_tensor *logits, nb_tensor *target, nb_cross_entropy_opts opts);
+/* loss_i = -log_probs[i, y_i]; ignore_index -100 as PyTorch's default. */
+nb_tensor *nb_nll_loss(nb_tensor *log_probs, nb_tensor *target, nb_reduction reduction);
+
+#endif
