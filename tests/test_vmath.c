@@ -196,7 +196,8 @@ static void check_specials(int fn, int64_t bound) {
     }
 }
 
-/* Bounds (ulp) documented in vmath.h and the dense-sweep ranges. */
+/* Bounds (ulp) documented in vmath.h (exhaustively verified offline for all
+ * but softplus) and the dense-sweep ranges. */
 Test(vmath, exp) {
     run_function(F_EXP, 1, -104.0f, 89.0f);
     check_specials(F_EXP, 1);
@@ -231,8 +232,8 @@ Test(vmath, log) {
 }
 
 Test(vmath, log1p) {
-    run_function(F_LOG1P, 2, -1.0f, 1e6f);
-    check_specials(F_LOG1P, 2);
+    run_function(F_LOG1P, 1, -1.0f, 1e6f);
+    check_specials(F_LOG1P, 1);
     cr_assert_eq(nb_vlog1pf(-1.0f), -INFINITY);
     cr_assert(isnan(nb_vlog1pf(-2.0f)));
     cr_assert_eq(nb_vlog1pf(INFINITY), INFINITY);
@@ -240,8 +241,8 @@ Test(vmath, log1p) {
 }
 
 Test(vmath, tanh) {
-    run_function(F_TANH, 2, -10.0f, 10.0f);
-    check_specials(F_TANH, 2);
+    run_function(F_TANH, 1, -10.0f, 10.0f);
+    check_specials(F_TANH, 1);
     cr_assert_eq(nb_vtanhf(1000.0f), 1.0f);
     cr_assert_eq(nb_vtanhf(-1000.0f), -1.0f);
     cr_assert_eq(nb_vtanhf(INFINITY), 1.0f);
