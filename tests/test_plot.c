@@ -164,6 +164,22 @@ Test(plot, log_axis_and_fixed_ranges, .fini = remove_dir)
     nb_plot_free(p);
 }
 
+Test(plot, best_legend_corner_avoids_the_data, .fini = remove_dir)
+{
+    make_dir();
+    nb_plot *p = nb_plot_new(&(nb_plot_opts){.legend = NB_LEGEND_BEST});
+    double y[101];
+    for (int i = 0; i <= 100; i++)
+        y[i] = i;   /* the diagonal: bottom-left and top-right are taken */
+    cr_assert_eq(nb_plot_add(p, NULL, y, 101, &(nb_series_opts){.label = "y = x"}), 0);
+    cr_assert_eq(nb_plot_save(p, path), 0);
+    nb_plot_free(p);
+    char *s = slurp(path);
+    /* top-left: 8 px inside the plot area, whose corner is (72, 44) */
+    cr_assert(strstr(s, "<g class=\"legend\">\n<rect x=\"80.0\" y=\"52.0\""), "%s", strstr(s, "<g class=\"legend\">"));
+    free(s);
+}
+
 Test(plot, errors)
 {
     nb_plot *p = nb_plot_new(NULL);

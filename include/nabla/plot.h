@@ -24,7 +24,8 @@ typedef enum nb_legend_pos {
     NB_LEGEND_TOP_LEFT,
     NB_LEGEND_BOTTOM_RIGHT,
     NB_LEGEND_BOTTOM_LEFT,
-    NB_LEGEND_NONE
+    NB_LEGEND_NONE,
+    NB_LEGEND_BEST             /* the corner covering the fewest data points */
 } nb_legend_pos;
 
 typedef struct nb_plot_opts {

@@ -51,7 +51,7 @@ nb_plot *nb_plot_new(const nb_plot_opts *opts)
     if (w < LEFT + RIGHT + 40 || h < TOP + BOTTOM + 40 || w > 20000 || h > 20000)
         return nb_error(NB_ERR_ARG, "plot_new: size %dx%d is outside %dx%d..20000x20000", w, h,
                         LEFT + RIGHT + 40, TOP + BOTTOM + 40);
-    if ((unsigned)o.legend > NB_LEGEND_NONE)
+    if ((unsigned)o.legend > NB_LEGEND_BEST)
         return nb_error(NB_ERR_ARG, "plot_new: legend position %d is unknown", (int)o.legend);
     nb_plot *p = calloc(1, sizeof *p);
     if (!p)
@@ -257,7 +257,7 @@ static void make_axes(const nb_plot *p, axis *ax, axis *ay)
     if (p->log_y)
         log_axis(ay, lo[1], hi[1], p->fixed[1]);
     else
-        linear_axis(ay, lo[1], hi[1], p->fixed[1], ph / 70 > 3 ? ph / 70 : 3);
+        linear_axis(ay, lo[1], hi[1], p->fixed[1], ph / 50 > 3 ? ph / 50 : 3);
     ay->log = p->log_y;
 }
 
@@ -328,6 +328,40 @@ static void write_series(FILE *out, const nb_plot *p, const frame *f, const seri
                         px(f, s->x[j]), py(f, s->y[j]), line ? s->width + 1 : s->width, s->color);
 }
 
+/* The legend box at corner `pos`. */
+static void legend_box(const frame *f, nb_legend_pos pos, double w, double h, double *x, double *y)
+{
+    bool right = pos == NB_LEGEND_TOP_RIGHT || pos == NB_LEGEND_BOTTOM_RIGHT;
+    bool top = pos == NB_LEGEND_TOP_RIGHT || pos == NB_LEGEND_TOP_LEFT;
+    *x = right ? f->left + f->w - w - 8 : f->left + 8;
+    *y = top ? f->top + 8 : f->top + f->h - h - 8;
+}
+
+/* NB_LEGEND_BEST: the corner whose box covers the fewest points (first of
+ * top-right, top-left, bottom-right, bottom-left on a tie). */
+static nb_legend_pos best_corner(const nb_plot *p, const frame *f, double w, double h)
+{
+    nb_legend_pos best = NB_LEGEND_TOP_RIGHT;
+    int64_t fewest = INT64_MAX;
+    for (int c = NB_LEGEND_TOP_RIGHT; c <= NB_LEGEND_BOTTOM_LEFT; c++) {
+        double x, y;
+        legend_box(f, (nb_legend_pos)c, w, h, &x, &y);
+        int64_t inside = 0;
+        for (int i = 0; i < p->ns; i++)
+            for (int64_t j = 0; j < p->s[i].n; j++) {
+                if (!usable(p, p->s[i].x[j], p->s[i].y[j]))
+                    continue;
+                double u = px(f, p->s[i].x[j]), v = py(f, p->s[i].y[j]);
+                inside += u >= x - 4 && u <= x + w + 4 && v >= y - 4 && v <= y + h + 4;
+            }
+        if (inside < fewest) {
+            fewest = inside;
+            best = (nb_legend_pos)c;
+        }
+    }
+    return best;
+}
+
 static void write_legend(FILE *out, const nb_plot *p, const frame *f)
 {
     int n = 0;
@@ -340,10 +374,8 @@ static void write_legend(FILE *out, const nb_plot *p, const frame *f)
         }
     if (n == 0 || p->legend == NB_LEGEND_NONE)
         return;
-    double w = 44 + 7.0 * (double)longest, h = 8 + 18.0 * n;
-    bool right = p->legend == NB_LEGEND_TOP_RIGHT || p->legend == NB_LEGEND_BOTTOM_RIGHT;
-    bool top = p->legend == NB_LEGEND_TOP_RIGHT || p->legend == NB_LEGEND_TOP_LEFT;
-    double x = right ? f->left + f->w - w - 8 : f->left + 8, y = top ? f->top + 8 : f->top + f->h - h - 8;
+    double w = 44 + 7.0 * (double)longest, h = 8 + 18.0 * n, x, y;
+    legend_box(f, p->legend == NB_LEGEND_BEST ? best_corner(p, f, w, h) : p->legend, w, h, &x, &y);
     fprintf(out, "<g class=\"legend\">\n<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
             "fill=\"white\" fill-opacity=\"0.85\" stroke=\"#bbbbbb\"/>\n", x, y, w, h);
     int row = 0;
