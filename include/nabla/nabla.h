@@ -13,6 +13,7 @@
 #include "gradcheck.h"
 #include "data.h"
 #include "io.h"
+#include "plot.h"
 #include "nn.h"
 
 #endif
