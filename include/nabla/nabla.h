@@ -9,6 +9,8 @@
 #include "autograd.h"
 #include "ops.h"
 #include "activations.h"
+#include "loss.h"
+#include "optim.h"
 #include "threads.h"
 #include "gradcheck.h"
 #include "data.h"

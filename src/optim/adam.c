@@ -1,0 +1,94 @@
+/* optim/adam.c — torch.optim.Adam and AdamW (torch/optim/adam.py,
+ * _single_tensor_adam; AdamW is Adam with decoupled weight decay):
+ *   g ← ∇θ (−∇θ if maximize);   t ← t + 1
+ *   AdamW: θ ← θ (1 − γ λ)      Adam: g ← g + λ θ        (λ = weight_decay ≠ 0)
+ *   m ← lerp(m, g, 1 − β1)  = m + (1 − β1)(g − m)
+ *   v ← β2 v + (1 − β2) g²
+ *   amsgrad: v̂ ← max(v̂, v), else v̂ = v
+ *   θ ← θ − γ/(1 − β1^t) · m / (√v̂ / √(1 − β2^t) + ε)
+ * The bias corrections are computed once per parameter in double, as the
+ * Python scalars of PyTorch; the operations per element keep PyTorch's order
+ * (lerp as at::lerp: weight < 0.5 ? m + w (g − m) : g − (g − m)(1 − w)). */
+#include <math.h>
+#include "optim/optim.h"
+
+typedef struct job {
+    nb_real *restrict p, *restrict m, *restrict v, *restrict vmax;
+    const nb_real *restrict g;
+    nb_real sign, wd, decay_scale, w1, b2, b2c, bc2_sqrt, eps, neg_step_size;
+    bool decay, decoupled, amsgrad;
+} job;
+
+NB_VECTORIZE static void update(const job *j, int64_t lo, int64_t hi)
+{
+    nb_real *restrict p = j->p, *restrict m = j->m, *restrict v = j->v, *restrict vmax = j->vmax;
+    const nb_real *restrict gr = j->g;
+    for (int64_t i = lo; i < hi; i++) {
+        nb_real g = j->sign * gr[i];
+        if (j->decoupled)
+            p[i] = p[i] * j->decay_scale;
+        else if (j->decay)
+            g = g + j->wd * p[i];
+        m[i] = j->w1 < (nb_real)0.5 ? m[i] + j->w1 * (g - m[i])
+                                    : g - (g - m[i]) * (1 - j->w1);
+        v[i] = v[i] * j->b2 + j->b2c * g * g;
+        nb_real vh = v[i];
+        if (j->amsgrad) {
+            vmax[i] = vmax[i] > vh ? vmax[i] : vh;
+            vh = vmax[i];
+        }
+        nb_real denom = nb_sqrt_real(vh) / j->bc2_sqrt + j->eps;
+        p[i] = p[i] + j->neg_step_size * m[i] / denom;
+    }
+}
+
+static void range(void *c, int64_t b, int64_t e) { update(c, b, e); }
+
+static void adam_update(const nb_optim *o, nb_tensor *p, nb_real *const *slot, double step)
+{
+    const nb_adam_opts *a = &o->opts.adam;
+    double b1 = a->betas[0], b2 = a->betas[1];
+    double bc1 = 1 - pow(b1, step), bc2 = 1 - pow(b2, step);
+    job j = {.p = p->data, .m = slot[0], .v = slot[1], .vmax = a->amsgrad ? slot[2] : NULL,
+             .g = p->grad, .sign = a->maximize ? -1 : 1, .wd = (nb_real)a->weight_decay,
+             .decay_scale = (nb_real)(1 - o->lr * a->weight_decay), .w1 = (nb_real)(1 - b1),
+             .b2 = (nb_real)b2, .b2c = (nb_real)(1 - b2), .bc2_sqrt = (nb_real)sqrt(bc2),
+             .eps = (nb_real)a->eps, .neg_step_size = (nb_real)-(o->lr / bc1),
+             .decay = a->weight_decay != 0, .decoupled = o->decoupled && a->weight_decay != 0,
+             .amsgrad = a->amsgrad};
+    nb_parallel_for(p->numel, NB_OPTIM_GRAIN, range, &j);
+}
+
+static nb_optim *make(const char *op, nb_tensor *const *params, int n_params, nb_adam_opts a,
+                      bool decoupled)
+{
+    a.lr = nb_opt_default(a.lr, 1e-3);
+    a.betas[0] = nb_opt_default(a.betas[0], 0.9);
+    a.betas[1] = nb_opt_default(a.betas[1], 0.999);
+    a.eps = nb_opt_default(a.eps, 1e-8);
+    a.weight_decay = nb_opt_default(a.weight_decay, decoupled ? 1e-2 : 0);
+    if (!nb_optim_check(a.eps >= 0, op, "eps", a.eps, "must be >= 0") ||
+        !nb_optim_check(a.betas[0] >= 0 && a.betas[0] < 1, op, "betas[0]", a.betas[0],
+                        "must be in [0, 1)") ||
+        !nb_optim_check(a.betas[1] >= 0 && a.betas[1] < 1, op, "betas[1]", a.betas[1],
+                        "must be in [0, 1)") ||
+        !nb_optim_check(a.weight_decay >= 0, op, "weight_decay", a.weight_decay, "must be >= 0"))
+        return NULL;
+    const char *slots[] = {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
+    nb_optim *o = nb_optim_new(op, params, n_params, a.lr, a.amsgrad ? 3 : 2, slots, adam_update);
+    if (o) {
+        o->opts.adam = a;
+        o->decoupled = decoupled;
+    }
+    return o;
+}
+
+nb_optim *nb_adam(nb_tensor *const *params, int n_params, nb_adam_opts opts)
+{
+    return make("adam", params, n_params, opts, false);
+}
+
+nb_optim *nb_adamw(nb_tensor *const *params, int n_params, nb_adam_opts opts)
+{
+    return make("adamw", params, n_params, opts, true);
+}

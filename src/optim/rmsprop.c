@@ -1,0 +1,80 @@
+/* optim/rmsprop.c — torch.optim.RMSprop (torch/optim/rmsprop.py,
+ * _single_tensor_rmsprop):
+ *   g ← ∇θ (−∇θ if maximize);   g ← g + λ θ   (weight_decay λ ≠ 0)
+ *   v ← α v + (1 − α) g²
+ *   centered: ḡ ← lerp(ḡ, g, 1 − α),  a ← √(v − ḡ²) + ε;   else a ← √v + ε
+ *   momentum μ > 0: b ← μ b + g / a,  θ ← θ − γ b;   else θ ← θ − γ g / a
+ * All buffers start at zero. */
+#include "optim/optim.h"
+
+typedef struct job {
+    nb_real *restrict p, *restrict v, *restrict b, *restrict gavg;
+    const nb_real *restrict g;
+    nb_real sign, wd, alpha, alpha1, eps, mu, neg_lr;   /* alpha1 = 1 - alpha */
+    bool decay, centered, momentum;
+} job;
+
+NB_VECTORIZE static void update(const job *j, int64_t lo, int64_t hi)
+{
+    nb_real *restrict p = j->p, *restrict v = j->v, *restrict b = j->b, *restrict ga = j->gavg;
+    const nb_real *restrict gr = j->g;
+    for (int64_t i = lo; i < hi; i++) {
+        nb_real g = j->sign * gr[i];
+        if (j->decay)
+            g = g + j->wd * p[i];
+        v[i] = v[i] * j->alpha + j->alpha1 * g * g;
+        nb_real a;
+        if (j->centered) {
+            ga[i] = j->alpha1 < (nb_real)0.5 ? ga[i] + j->alpha1 * (g - ga[i])
+                                             : g - (g - ga[i]) * (1 - j->alpha1);
+            a = nb_sqrt_real(v[i] - ga[i] * ga[i]) + j->eps;
+        } else {
+            a = nb_sqrt_real(v[i]) + j->eps;
+        }
+        if (j->momentum) {
+            b[i] = b[i] * j->mu + g / a;
+            p[i] = p[i] + j->neg_lr * b[i];
+        } else {
+            p[i] = p[i] + j->neg_lr * g / a;
+        }
+    }
+}
+
+static void range(void *c, int64_t b, int64_t e) { update(c, b, e); }
+
+static void rmsprop_update(const nb_optim *o, nb_tensor *p, nb_real *const *slot, double step)
+{
+    (void)step;
+    const nb_rmsprop_opts *r = &o->opts.rmsprop;
+    bool momentum = r->momentum > 0;
+    job j = {.p = p->data, .v = slot[0], .b = momentum ? slot[1] : NULL,
+             .gavg = r->centered ? slot[momentum ? 2 : 1] : NULL, .g = p->grad,
+             .sign = r->maximize ? -1 : 1, .wd = (nb_real)r->weight_decay,
+             .alpha = (nb_real)r->alpha, .alpha1 = (nb_real)(1 - r->alpha),
+             .eps = (nb_real)r->eps, .mu = (nb_real)r->momentum, .neg_lr = (nb_real)-o->lr,
+             .decay = r->weight_decay != 0, .centered = r->centered, .momentum = momentum};
+    nb_parallel_for(p->numel, NB_OPTIM_GRAIN, range, &j);
+}
+
+nb_optim *nb_rmsprop(nb_tensor *const *params, int n_params, nb_rmsprop_opts r)
+{
+    const char *op = "rmsprop";
+    r.lr = nb_opt_default(r.lr, 1e-2);
+    r.alpha = nb_opt_default(r.alpha, 0.99);
+    r.eps = nb_opt_default(r.eps, 1e-8);
+    if (!nb_optim_check(r.eps >= 0, op, "eps", r.eps, "must be >= 0") ||
+        !nb_optim_check(r.momentum >= 0, op, "momentum", r.momentum, "must be >= 0") ||
+        !nb_optim_check(r.weight_decay >= 0, op, "weight_decay", r.weight_decay, "must be >= 0") ||
+        !nb_optim_check(r.alpha >= 0, op, "alpha", r.alpha, "must be >= 0"))
+        return NULL;
+    const char *names[3] = {"square_avg"};
+    int n = 1;
+    if (r.momentum > 0)
+        names[n++] = "momentum_buffer";
+    if (r.centered)
+        names[n++] = "grad_avg";
+    nb_optim *o = nb_optim_new(op, params, n_params, r.lr, n, names, rmsprop_update);
+    if (o)
+        o->opts.rmsprop = r;
+    return o;
+}

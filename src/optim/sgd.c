@@ -1,0 +1,61 @@
+/* optim/sgd.c — torch.optim.SGD (torch/optim/sgd.py, _single_tensor_sgd):
+ *   g ← ∇θ (−∇θ if maximize);  g ← g + λ θ            (weight_decay λ ≠ 0)
+ *   momentum μ ≠ 0:  b ← g at the parameter's first step, else μ b + (1 − τ) g
+ *                    g ← g + μ b (nesterov), else g ← b
+ *   θ ← θ − γ g
+ * One fused pass over (θ, ∇θ, b) per parameter. */
+#include "optim/optim.h"
+
+typedef struct job {
+    nb_real *restrict p, *restrict b;
+    const nb_real *restrict g;
+    nb_real sign, wd, mu, damp1, neg_lr;   /* damp1 = 1 - dampening */
+    bool decay, momentum, first, nesterov;
+} job;
+
+NB_VECTORIZE static void update(const job *j, int64_t lo, int64_t hi)
+{
+    nb_real *restrict p = j->p, *restrict b = j->b;
+    const nb_real *restrict gr = j->g;
+    for (int64_t i = lo; i < hi; i++) {
+        nb_real g = j->sign * gr[i];
+        if (j->decay)
+            g = g + j->wd * p[i];
+        if (j->momentum) {
+            b[i] = j->first ? g : b[i] * j->mu + j->damp1 * g;
+            g = j->nesterov ? g + j->mu * b[i] : b[i];
+        }
+        p[i] = p[i] + j->neg_lr * g;
+    }
+}
+
+static void range(void *c, int64_t b, int64_t e) { update(c, b, e); }
+
+static void sgd_update(const nb_optim *o, nb_tensor *p, nb_real *const *slot, double step)
+{
+    const nb_sgd_opts *s = &o->opts.sgd;
+    job j = {.p = p->data, .b = s->momentum != 0 ? slot[0] : NULL, .g = p->grad,
+             .sign = s->maximize ? -1 : 1, .wd = (nb_real)s->weight_decay,
+             .mu = (nb_real)s->momentum, .damp1 = (nb_real)(1 - s->dampening),
+             .neg_lr = (nb_real)-o->lr, .decay = s->weight_decay != 0,
+             .momentum = s->momentum != 0, .first = step == 1, .nesterov = s->nesterov};
+    nb_parallel_for(p->numel, NB_OPTIM_GRAIN, range, &j);
+}
+
+nb_optim *nb_sgd(nb_tensor *const *params, int n_params, nb_sgd_opts opts)
+{
+    const char *op = "sgd";
+    opts.lr = nb_opt_default(opts.lr, 1e-3);
+    if (!nb_optim_check(opts.momentum >= 0, op, "momentum", opts.momentum, "must be >= 0") ||
+        !nb_optim_check(opts.weight_decay >= 0, op, "weight_decay", opts.weight_decay,
+                        "must be >= 0"))
+        return NULL;
+    if (opts.nesterov && (opts.momentum <= 0 || opts.dampening != 0))
+        return nb_error(NB_ERR_ARG, "%s: nesterov momentum requires a momentum and zero dampening "
+                        "(momentum %g, dampening %g)", op, opts.momentum, opts.dampening);
+    const char *slots[] = {"momentum_buffer"};
+    nb_optim *o = nb_optim_new(op, params, n_params, opts.lr, opts.momentum != 0, slots, sgd_update);
+    if (o)
+        o->opts.sgd = opts;
+    return o;
+}
