@@ -11,9 +11,9 @@ typedef struct chunk {
     unsigned char *base;   /* NB_ALIGN-aligned */
 } chunk;
 
-static _Thread_local chunk *head;        /* chunk being filled */
-static _Thread_local size_t total_size;  /* bytes of all chunks */
-static _Thread_local bool exit_hook;
+static NB_TLS chunk *head;        /* chunk being filled */
+static NB_TLS size_t total_size;  /* bytes of all chunks */
+static NB_TLS bool exit_hook;
 
 enum { MIN_CHUNK = 1 << 20 };
 
@@ -64,7 +64,7 @@ void *nb_arena_alloc(size_t bytes)
     size_t need = (bytes + NB_ALIGN - 1) & ~(size_t)(NB_ALIGN - 1);
     if (need < bytes)
         return nb_error(NB_ERR_MEMORY, "step arena: request of %zu bytes overflows", bytes);
-    if (!head || head->size - head->used < need) {
+    if (__builtin_expect(!head || head->size - head->used < need, 0)) {
         size_t size = head ? head->size * 2 : MIN_CHUNK;
         if (size < need)
             size = need;

@@ -9,7 +9,7 @@
 #include <string.h>
 #include "internal.h"
 
-static _Thread_local nb_context ctx = {.step = 1};
+static NB_TLS nb_context ctx = {.step = 1};
 
 nb_context *nb_ctx(void) { return &ctx; }
 
@@ -96,7 +96,9 @@ nb_node *nb_record(const nb_op *op, nb_tensor *out, int n_in, nb_tensor *const *
     nb_node *n = nb_arena_alloc(sizeof *n);
     if (!n)
         return NULL;
-    memset(n, 0, sizeof *n);
+    n->saved = NULL;
+    memset(n->attr, 0, sizeof n->attr);
+    memset(n->iattr, 0, sizeof n->iattr);
     n->op = op;
     n->out = out;
     n->n_in = n_in;

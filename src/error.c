@@ -5,9 +5,9 @@
 #include <string.h>
 #include "internal.h"
 
-static _Thread_local nb_status last_code = NB_OK;
+static NB_TLS nb_status last_code = NB_OK;
 static _Thread_local char last_message[512];
-static _Thread_local uint64_t error_count;
+static NB_TLS uint64_t error_count;
 
 static void print_to_stderr(nb_status code, const char *message, void *user)
 {

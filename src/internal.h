@@ -50,4 +50,12 @@ void nb_accumulate(nb_real *restrict y, const nb_real *restrict x, int64_t n);
 
 #define NB_UNUSED(x) ((void)(x))
 
+/* Thread-local state touched by every op: the initial-exec model reads it
+ * with one instruction instead of a __tls_get_addr call in a shared library. */
+#if defined(__GNUC__)
+#define NB_TLS _Thread_local __attribute__((tls_model("initial-exec")))
+#else
+#define NB_TLS _Thread_local
+#endif
+
 #endif

@@ -96,12 +96,15 @@ nb_tensor *nb_tensor_alloc(const char *op, int ndim, const int64_t *shape, bool 
         t->data = data;
         t->persistent = true;
     } else {
-        t = nb_arena_alloc(sizeof *t);
-        nb_real *data = t ? nb_arena_alloc(bytes) : NULL;
-        if (!data)
+        enum { HEADER = (sizeof(nb_tensor) + NB_ALIGN - 1) / NB_ALIGN * NB_ALIGN };
+        if (bytes > SIZE_MAX - HEADER)
+            return nb_error(NB_ERR_MEMORY, "%s: tensor of shape %s is too large", op, nb_dims_fmt(ndim, shape));
+        unsigned char *block = nb_arena_alloc(HEADER + bytes);   /* header, then data */
+        if (!block)
             return NULL;
+        t = (nb_tensor *)block;
         memset(t, 0, sizeof *t);
-        t->data = data;
+        t->data = (nb_real *)(block + HEADER);
         t->step = nb_ctx()->step;
     }
     t->owns_data = true;

@@ -115,8 +115,11 @@ static void binary_backward(nb_node *n)
     const binop *op = (const binop *)n->op;
     nb_tensor *a = n->in[0], *b = n->in[1];
     nb_bcast bc;
-    nb_broadcast(op->op.name, a, b, &bc);
-    bool flat = bc.nd == 1 && bc.sa[0] == 1 && bc.sb[0] == 1;
+    bool flat = nb_same_shape(a, b);
+    if (flat)
+        bc.numel = a->numel;
+    else
+        nb_broadcast(op->op.name, a, b, &bc);
     for (int which = 0; which < 2; which++) {
         nb_real *g = nb_input_grad(n, which);
         if (!g)
@@ -139,6 +142,15 @@ static nb_tensor *binary(const binop *op, nb_tensor *a, nb_tensor *b)
     const char *name = op->op.name;
     if (!nb_check_input(name, 1, a) || !nb_check_input(name, 2, b))
         return NULL;
+    if (nb_same_shape(a, b)) {   /* the common case: no broadcasting to work out */
+        nb_tensor *y = nb_tensor_alloc(name, a->ndim, a->shape, false);
+        if (!y)
+            return NULL;
+        fwd_ctx c = {op->k, y->data, a->data, b->data};
+        nb_parallel_for(a->numel, GRAIN, fwd_flat, &c);
+        nb_record(&op->op, y, 2, (nb_tensor *[]){a, b});
+        return y;
+    }
     nb_bcast bc;
     if (!nb_broadcast(name, a, b, &bc))
         return NULL;

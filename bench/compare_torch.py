@@ -1,0 +1,211 @@
+#!/usr/bin/python3
+"""bench/compare_torch.py — the PyTorch side of nabla's benchmarks.
+
+Runs the same work as the nabla bench programs, on the same data, in the same
+batch order (nabla's loader shuffle, reimplemented below bit for bit), with the
+same hyper-parameters, and prints one line per figure:
+
+    RESULT <name> <seconds> <details>
+
+Modes:
+  mlp      --data DIR --batch B --epochs E [--hidden 256,128]
+           MLP 784-H...-10, ReLU, Adam(lr 1e-3), cross-entropy; tries torch
+           threads {1,2} x OpenBLAS threads {1,2} (each in a fresh process,
+           since OpenBLAS reads its thread count at load time) and reports
+           every configuration and the fastest ("best").
+  housing  --csv PATH --steps N
+           y = k2 * sigmoid(k1 * x + b1) + b2 by full-batch gradient descent
+           on MSE (the one-neuron housing regression).
+  overhead --iters N
+           microseconds per recorded op on one-element tensors.
+Run with Debian's python3 (/usr/bin/python3) and python3-torch.
+"""
+import argparse
+import gzip
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+MASK = (1 << 64) - 1
+
+
+class Generator:
+    """nabla's nb_generator: xoshiro256** seeded through splitmix64."""
+
+    def __init__(self, seed):
+        self.s = []
+        x = seed & MASK
+        for _ in range(4):
+            x = (x + 0x9E3779B97F4A7C15) & MASK
+            z = x
+            z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+            self.s.append(z ^ (z >> 31))
+
+    def next(self):
+        s = self.s
+        r = ((s[1] * 5) & MASK)
+        r = (((r << 7) | (r >> 57)) & MASK) * 9 & MASK
+        t = (s[1] << 17) & MASK
+        s[2] ^= s[0]
+        s[3] ^= s[1]
+        s[1] ^= s[2]
+        s[0] ^= s[3]
+        s[2] ^= t
+        s[3] = ((s[3] << 45) | (s[3] >> 19)) & MASK
+        return r
+
+    def below(self, n):
+        limit = MASK - (MASK + 1) % n + 1 if (MASK + 1) % n else MASK + 1
+        while True:
+            r = self.next()
+            if r < limit:
+                return r % n
+
+
+def epoch_order(n, seed, epoch):
+    """nb_loader's order for an epoch: reseed with next() + epoch, Fisher-Yates."""
+    g = Generator(seed)
+    g = Generator((g.next() + epoch) & MASK)
+    idx = list(range(n))
+    for i in range(n - 1, 0, -1):
+        j = g.below(i + 1)
+        idx[i], idx[j] = idx[j], idx[i]
+    return idx
+
+
+def read_idx(path):
+    import numpy as np
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    ndim = raw[3]
+    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def find(data_dir, stem):
+    for name in (stem, stem + ".gz"):
+        p = os.path.join(data_dir, name)
+        if os.path.exists(p):
+            return p
+    raise SystemExit(f"compare_torch.py: {stem}(.gz) not found in {data_dir}")
+
+
+def run_mlp_child(a):
+    import numpy as np
+    import torch
+    torch.set_num_threads(a.torch_threads)
+    x = read_idx(find(a.data, "train-images-idx3-ubyte")).reshape(-1, 784).astype(np.float32) / 255
+    y = read_idx(find(a.data, "train-labels-idx1-ubyte")).astype(np.int64)
+    x, y = torch.from_numpy(x), torch.from_numpy(y)
+    sizes = [784] + [int(h) for h in a.hidden.split(",")] + [10]
+    layers = []
+    for i in range(len(sizes) - 1):
+        layers.append(torch.nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers.append(torch.nn.ReLU())
+    model = torch.nn.Sequential(*layers)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    n = x.shape[0]
+    times = []
+    for epoch in range(a.epochs):
+        order = torch.tensor(epoch_order(n, a.seed, epoch))
+        t0 = time.perf_counter()
+        for b in range(0, n - a.batch + 1 if a.drop_last else n, a.batch):
+            idx = order[b:b + a.batch]
+            xb, yb = x[idx], y[idx]
+            loss = loss_fn(model(xb), yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        times.append(time.perf_counter() - t0)
+    print(json.dumps({"epoch_times": times, "final_loss": float(loss)}))
+
+
+def run_mlp(a):
+    results = []
+    for tt in (1, 2):
+        for bt in (1, 2):
+            env = dict(os.environ, OPENBLAS_NUM_THREADS=str(bt), OMP_NUM_THREADS=str(tt))
+            cmd = [sys.executable, __file__, "mlp-child", "--data", a.data, "--batch", str(a.batch),
+                   "--epochs", str(a.epochs), "--hidden", a.hidden, "--seed", str(a.seed),
+                   "--torch-threads", str(tt)]
+            out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            if out.returncode != 0:
+                print(f"# torch {tt} / openblas {bt}: failed: {out.stderr.strip()[-300:]}")
+                continue
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            med = statistics.median(r["epoch_times"][1:] or r["epoch_times"])
+            results.append((med, tt, bt))
+            print(f"RESULT mlp_torch{tt}_openblas{bt} {med:.4f} median epoch s over "
+                  f"{len(r['epoch_times'])} epochs (first excluded), final loss {r['final_loss']:.4f}")
+            sys.stdout.flush()
+    if results:
+        med, tt, bt = min(results)
+        print(f"RESULT mlp_best {med:.4f} torch threads {tt}, OpenBLAS threads {bt}")
+
+
+def run_housing(a):
+    import numpy as np
+    import torch
+    torch.set_num_threads(1)
+    rows = open(a.csv).read().strip().splitlines()
+    header = rows[1].split(",")
+    data = np.array([[float(v) for v in r.split(",")] for r in rows[2:]], dtype=np.float32)
+    x = torch.from_numpy(data[:, header.index("RM")]).reshape(-1, 1)
+    t = torch.from_numpy(data[:, header.index("MEDV")]).reshape(-1, 1)
+    x = (x - x.mean()) / x.std(unbiased=False)
+    k1, b1, k2, b2 = (torch.tensor([v], requires_grad=True) for v in (1.0, 0.0, 1.0, 0.0))
+    opt = torch.optim.SGD([k1, b1, k2, b2], lr=0.05)
+    t0 = time.perf_counter()
+    for _ in range(a.steps):
+        y = k2 * torch.sigmoid(k1 * x + b1) + b2
+        loss = ((y - t) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    dt = time.perf_counter() - t0
+    print(f"RESULT housing_torch {dt:.4f} s for {a.steps} steps, final loss {float(loss):.4f}")
+
+
+def run_overhead(a):
+    import torch
+    torch.set_num_threads(1)
+    x = torch.ones(1, requires_grad=True)
+    for _ in range(1000):
+        (x + x)
+    t0 = time.perf_counter()
+    for _ in range(a.iters):
+        y = x + x
+        y = y * x
+        y = y - x
+        y = y * x
+    dt = time.perf_counter() - t0
+    print(f"RESULT overhead_torch {dt / (4 * a.iters) * 1e6:.4f} us per recorded op (add/mul/sub, 1 element)")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("mode", choices=["mlp", "mlp-child", "housing", "overhead"])
+    p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--hidden", default="256,128")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--drop-last", action="store_true")
+    p.add_argument("--torch-threads", type=int, default=1)
+    p.add_argument("--csv", default="")
+    p.add_argument("--steps", type=int, default=20000)
+    p.add_argument("--iters", type=int, default=100000)
+    a = p.parse_args()
+    {"mlp": run_mlp, "mlp-child": run_mlp_child, "housing": run_housing,
+     "overhead": run_overhead}[a.mode](a)
+
+
+if __name__ == "__main__":
+    main()

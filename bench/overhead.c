@@ -1,0 +1,73 @@
+/* bench/overhead.c — what one recorded op costs on tiny tensors: framework
+ * overhead, not arithmetic. Four ops (add, mul, sub, mul) on one-element
+ * tensors that require grad, so each records a node; then the same with a
+ * backward pass. Compared with PyTorch's cost per op in the same run.
+ * Usage: overhead [iterations] [--no-torch] */
+#include <nabla/nabla.h>
+#include "bench.h"
+
+static double forward_only(long iters)
+{
+    nb_tensor *x = nb_requires_grad(nb_scalar(1), true);
+    double t0 = bench_now();
+    for (long i = 0; i < iters; i++) {
+        nb_tensor *y = nb_add(x, x);
+        y = nb_mul(y, x);
+        y = nb_sub(y, x);
+        y = nb_mul(y, x);
+        nb_step_end();
+    }
+    double dt = bench_now() - t0;
+    nb_free(x);
+    return dt / (4.0 * (double)iters);
+}
+
+static double forward_backward(long iters)
+{
+    nb_tensor *x = nb_requires_grad(nb_scalar(1), true);
+    double t0 = bench_now();
+    for (long i = 0; i < iters; i++) {
+        nb_tensor *y = nb_add(x, x);
+        y = nb_mul(y, x);
+        y = nb_sub(y, x);
+        y = nb_mul(y, x);
+        nb_backward(y);
+        nb_step_end();
+    }
+    double dt = bench_now() - t0;
+    nb_free(x);
+    return dt / (4.0 * (double)iters);
+}
+
+int main(int argc, char **argv)
+{
+    long iters = 1000000;
+    int torch = 1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--no-torch") == 0)
+            torch = 0;
+        else
+            iters = atol(argv[i]);
+    }
+    nb_set_num_threads(1);
+    double rep_f[5], rep_b[5];
+    for (int r = 0; r < 5; r++) {
+        rep_f[r] = forward_only(iters);
+        rep_b[r] = forward_backward(iters);
+    }
+    double f = bench_median(rep_f, 5) * 1e6, b = bench_median(rep_b, 5) * 1e6;
+    printf("nabla: %.4f us per recorded op (forward, 1 element, median of 5 x %ld x 4 ops)\n", f, iters);
+    printf("nabla: %.4f us per op forward + backward\n", b);
+    if (!torch)
+        return 0;
+    bench_result res[4];
+    char args[64];
+    snprintf(args, sizeof args, "overhead --iters %ld", iters / 10);
+    int n = bench_torch(args, res, 4);
+    double t = bench_find(res, n, "overhead_torch");
+    if (t > 0)
+        printf("ratio nabla/PyTorch per recorded op: %.4f (PyTorch %.3f us, %.1fx faster)\n", f / t, t, t / f);
+    else
+        printf("PyTorch: not available (apt-get install python3-torch)\n");
+    return 0;
+}
