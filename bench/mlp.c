@@ -1,0 +1,147 @@
+/* bench/mlp.c — seconds per epoch of the Fashion-MNIST MLP (784-256-128-10,
+ * ReLU, Adam lr 1e-3, cross-entropy, shuffled batches), with 1 and 2 threads,
+ * against PyTorch training the same network on the same data in the same batch
+ * order (compare_torch.py), with the peak resident memory against its budget.
+ * Usage: mlp [--batch 128] [--epochs 4] [--hidden 256,128] [--threads 1,2]
+ *            [--data DIR] [--no-torch] */
+#include <nabla/nabla.h>
+#include "bench.h"
+
+typedef struct config {
+    int64_t batch;
+    int epochs;
+    char hidden[64];
+    char threads[16];
+    const char *data;
+    bool torch;
+} config;
+
+static double current_rss_mib(void)
+{
+    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f)
+        return -1;
+    if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+        resident = 0;
+    fclose(f);
+    return (double)resident * 4096.0 / (1024.0 * 1024.0);
+}
+
+static nb_module *build(const char *hidden, int64_t *n_layers_out)
+{
+    nb_module *m = nb_sequential(0);
+    int64_t in = 784;
+    char buf[64];
+    snprintf(buf, sizeof buf, "%s", hidden);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        int64_t h = atoll(tok);
+        nb_sequential_add(m, nb_linear(in, h));
+        nb_sequential_add(m, nb_act("relu"));
+        in = h;
+    }
+    nb_sequential_add(m, nb_linear(in, 10));
+    *n_layers_out = in;
+    return m;
+}
+
+/* Trains `epochs` epochs; returns the median epoch time (the first excluded). */
+static double train(const config *c, const nb_dataset *ds, int threads, double *loss_out)
+{
+    nb_set_num_threads(threads);
+    nb_manual_seed(1);
+    int64_t last_hidden;
+    nb_module *model = build(c->hidden, &last_hidden);
+    nb_param_list params;
+    nb_module_parameters(model, &params);
+    nb_optim *opt = nb_adam(params.tensors, params.count, (nb_adam_opts){.lr = 1e-3});
+    nb_loader *ld = nb_loader_new(ds, c->batch, &(nb_loader_options){.shuffle = true, .seed = 1});
+    double times[64];
+    int n = 0;
+    for (int e = 0; e < c->epochs && e < 64; e++) {
+        nb_loader_reset(ld, (uint64_t)e);
+        nb_tensor *x, *y;
+        double t0 = bench_now();
+        while (nb_loader_next(ld, &x, &y)) {
+            nb_tensor *loss = nb_cross_entropy(nb_forward(model, x), y, (nb_cross_entropy_opts){0});
+            nb_optim_zero_grad(opt);
+            if (!loss || nb_backward(loss) != 0) {
+                fprintf(stderr, "mlp: %s\n", nb_last_error_message());
+                exit(1);
+            }
+            nb_optim_step(opt);
+            *loss_out = nb_item(loss);
+            nb_step_end();
+        }
+        times[n++] = bench_now() - t0;
+        printf("  nabla %d thread%s epoch %d: %.3f s, loss %.4f, resident %.1f MiB\n", threads,
+               threads > 1 ? "s" : "", e, times[n - 1], *loss_out, current_rss_mib());
+        fflush(stdout);
+    }
+    nb_loader_free(ld);
+    nb_optim_free(opt);
+    nb_param_list_free(&params);
+    nb_module_free(model);
+    return n > 1 ? bench_median(times + 1, n - 1) : times[0];
+}
+
+int main(int argc, char **argv)
+{
+    config c = {.batch = 128, .epochs = 4, .hidden = "256,128", .threads = "1,2",
+                .data = "/usr/share/datasets/fashion-mnist", .torch = true};
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : "";
+        if (!strcmp(argv[i], "--batch")) c.batch = atoll(v), i++;
+        else if (!strcmp(argv[i], "--epochs")) c.epochs = atoi(v), i++;
+        else if (!strcmp(argv[i], "--hidden")) snprintf(c.hidden, sizeof c.hidden, "%s", v), i++;
+        else if (!strcmp(argv[i], "--threads")) snprintf(c.threads, sizeof c.threads, "%s", v), i++;
+        else if (!strcmp(argv[i], "--data")) c.data = v, i++;
+        else if (!strcmp(argv[i], "--no-torch")) c.torch = false;
+        else { fprintf(stderr, "usage: see the comment at the top of bench/mlp.c\n"); return 2; }
+    }
+    nb_dataset *ds = nb_mnist_load(c.data, true, NULL);
+    if (!ds) {
+        fprintf(stderr, "mlp: %s\n", nb_last_error_message());
+        return 1;
+    }
+    printf("MLP 784-%s-10, ReLU, Adam, batch %lld, %lld training images, %d epochs\n", c.hidden,
+           (long long)c.batch, (long long)nb_dataset_len(ds), c.epochs);
+    int nt[2], n_threads = sscanf(c.threads, "%d,%d", &nt[0], &nt[1]);
+    double med[2], loss = 0;
+    for (int i = 0; i < n_threads; i++)
+        med[i] = train(&c, ds, nt[i], &loss);
+
+    /* memory budget: dataset + parameters, gradients, Adam's two moments + one batch */
+    int64_t last;
+    nb_module *probe = build(c.hidden, &last);
+    int64_t params = nb_module_num_params(probe);
+    nb_module_free(probe);
+    double data_mib = (double)(ds->x->numel + ds->y->numel) * sizeof(nb_real) / 1048576.0;
+    double state_mib = 4.0 * (double)params * sizeof(nb_real) / 1048576.0;
+    double batch_mib = 3.0 * (double)c.batch * (784 + 3 * (256 + 128 + 10)) * sizeof(nb_real) / 1048576.0;
+    double budget = data_mib + state_mib + batch_mib + 20;
+    double peak = bench_peak_rss_mib();
+    printf("peak resident memory: %.1f MiB; budget %.1f MiB (dataset %.1f + parameters/gradients/Adam "
+           "state %.1f + batch %.1f + 20) -> %s\n",
+           peak, budget, data_mib, state_mib, batch_mib, peak <= budget ? "within" : "OVER");
+
+    double best = -1;
+    if (c.torch) {
+        char args[512];
+        snprintf(args, sizeof args, "mlp --data %s --batch %lld --epochs %d --hidden %s", c.data,
+                 (long long)c.batch, c.epochs, c.hidden);
+        bench_result res[8];
+        int n = bench_torch(args, res, 8);
+        best = bench_find(res, n, "mlp_best");
+    }
+    for (int i = 0; i < n_threads; i++) {
+        printf("RESULT mlp_b%lld_nabla%d %.4f s/epoch", (long long)c.batch, nt[i], med[i]);
+        if (best > 0)
+            printf("  ratio nabla/PyTorch-best %.3f", med[i] / best);
+        printf("\n");
+    }
+    if (best <= 0 && c.torch)
+        printf("PyTorch: not available (apt-get install python3-torch)\n");
+    nb_dataset_free(ds);
+    return 0;
+}
