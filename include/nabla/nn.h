@@ -11,6 +11,7 @@
 
 #include <stdio.h>
 #include "activations.h"
+#include "optim.h"
 
 typedef struct nb_module nb_module;
 
@@ -159,5 +160,24 @@ nb_tensor *nb_init_kaiming_normal_(nb_tensor *t, double a, nb_fan_mode mode,
                                    const char *nonlinearity, nb_generator *g);
 /* LeCun normal, for SELU networks: N(0, 1 / fan_in). */
 nb_tensor *nb_init_lecun_normal_(nb_tensor *t, nb_generator *g);
+
+/* ---- Checkpoints ---------------------------------------------------------
+ * One safetensors file (nabla/io.h; written atomically) holding
+ *   "model.<name>"  every parameter under its state_dict name ("model.0.weight")
+ *   "optim.<name>"  the optimizer's state (nb_optim_state names, which are
+ *                   PyTorch's: "optim.state.0.exp_avg", "optim.state.0.step")
+ *   metadata        metadata_json (NULL or a JSON object of strings, e.g.
+ *                   {"epoch": "3"}; read it back with nb_safetensors_metadata),
+ *                   plus nabla's reserved "nabla.*" keys: the optimizer's lr and
+ *                   the state of each dropout generator.
+ * In Python: d = safetensors.torch.load_file(path);
+ *   model.load_state_dict({k[6:]: v for k, v in d.items() if k.startswith("model.")})
+ * Loading restores parameters, optimizer state (when optim is not NULL: it must
+ * be made over nb_module_parameters(model) in that order, with the same
+ * options), lr and generators, so that training resumes bit for bit. It fails
+ * with nothing changed when a tensor is missing, mis-shaped, or in the file
+ * under "model." ("optim.") without a counterpart. Return 0, or -1. */
+int nb_save_checkpoint(const char *path, nb_module *model, nb_optim *optim, const char *metadata_json);
+int nb_load_checkpoint(const char *path, nb_module *model, nb_optim *optim);
 
 #endif
