@@ -155,7 +155,7 @@ def run_housing(a):
     import torch
     torch.set_num_threads(1)
     rows = open(a.csv).read().strip().splitlines()
-    header = rows[1].split(",")
+    header = [h.strip('"') for h in rows[1].split(",")]
     data = np.array([[float(v) for v in r.split(",")] for r in rows[2:]], dtype=np.float32)
     x = torch.from_numpy(data[:, header.index("RM")]).reshape(-1, 1)
     t = torch.from_numpy(data[:, header.index("MEDV")]).reshape(-1, 1)

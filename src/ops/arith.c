@@ -76,10 +76,62 @@ typedef struct bwd_ctx {
     const nb_real *a, *b, *y, *dy;
 } bwd_ctx;
 
+/* total = sum over k < n of EXPR(k), in 8 interleaved partial sums combined in
+ * a fixed order: vectorizable without reassociating, and deterministic. */
+#define LANE_SUM(total, n, EXPR)                                   \
+    do {                                                           \
+        nb_real acc_[8] = {0}, s_ = 0;                             \
+        int64_t k = 0;                                             \
+        for (; k + 8 <= (n); k += 8)                               \
+            for (int l_ = 0; l_ < 8; l_++) {                       \
+                int64_t kk_ = k + l_;                              \
+                acc_[l_] += EXPR(kk_);                             \
+            }                                                      \
+        for (; k < (n); k++)                                       \
+            s_ += EXPR(k);                                         \
+        for (int l_ = 0; l_ < 8; l_++)                             \
+            s_ += acc_[l_];                                        \
+        (total) = s_;                                              \
+    } while (0)
+
+/* The gradient of an operand broadcast along this row (stride 0): one sum. */
+NB_VECTORIZE static nb_real row_reduction(const bwd_ctx *c, const nb_real *dy, const nb_real *other,
+                                          int64_t so, const nb_real *y, const nb_real *b, int64_t sb,
+                                          int64_t n)
+{
+    nb_real t = 0;
+#define DY(k) dy[k]
+#define DY_OTHER(k) (dy[k] * other[(k) * so])
+#define DY_OVER_B(k) (dy[k] / b[(k) * sb])
+#define DY_Y_OVER_B(k) (dy[k] * y[k] / b[(k) * sb])
+    switch (c->k) {
+    case ADD: case SUB: LANE_SUM(t, n, DY); break;
+    case MUL: LANE_SUM(t, n, DY_OTHER); break;
+    case DIV:
+        if (c->which == 0)
+            LANE_SUM(t, n, DY_OVER_B);
+        else
+            LANE_SUM(t, n, DY_Y_OVER_B);
+        break;
+    }
+#undef DY
+#undef DY_OTHER
+#undef DY_OVER_B
+#undef DY_Y_OVER_B
+    return t;
+}
+
 NB_VECTORIZE static void bwd_kernel(const bwd_ctx *c, int64_t o, int64_t ia, int64_t ib, int64_t n,
                                     int64_t sa, int64_t sb)
 {
     const nb_real *dy = c->dy + o, *a = c->a + ia, *b = c->b + ib, *y = c->y + o;
+    if ((c->which == 0 ? sa : sb) == 0) {
+        nb_real t = c->which == 0 ? row_reduction(c, dy, b, sb, y, b, sb, n)
+                                  : row_reduction(c, dy, a, sa, y, b, sb, n);
+        nb_real *g = c->which == 0 ? c->g + ia : c->g + ib;
+        *g += c->which == 1 && (c->k == SUB || c->k == DIV) ? -t : t;
+        return;
+    }
     if (c->which == 0) {
         nb_real *g = c->g + ia;
         switch (c->k) {
