@@ -472,7 +472,8 @@ Test(optim, clip_grad_norm_by_hand)
     nb_tensor *a = nb_requires_grad(nb_zeros(NB_SHAPE(2)), true);
     nb_tensor *b = nb_requires_grad(nb_zeros(NB_SHAPE(1)), true);
     nb_tensor *c = nb_requires_grad(nb_zeros(NB_SHAPE(3)), true);   /* no grad: skipped */
-    nb_backward(nb_sum(nb_mul(a, nb_from_array((nb_real[]){3, 4}, NB_SHAPE(2)))));
+    nb_tensor *w = nb_from_array((nb_real[]){3, 4}, NB_SHAPE(2));
+    nb_backward(nb_sum(nb_mul(a, w)));
     nb_backward(nb_sum(nb_mul_scalar(b, 12)));
     nb_tensor *ps[] = {a, b, c};
     /* (cr_assert_float_eq evaluates its argument more than once: call first) */
@@ -489,6 +490,6 @@ Test(optim, clip_grad_norm_by_hand)
     norm = nb_clip_grad_norm(ps, 3, 100);
     cr_assert_float_eq(norm, 13 * k, TOL);
     cr_assert_null(c->grad);
-    nb_free(a), nb_free(b), nb_free(c);
+    nb_free(a), nb_free(b), nb_free(c), nb_free(w);
     nb_step_end();
 }

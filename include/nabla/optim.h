@@ -117,8 +117,9 @@ int nb_optim_state_count(const nb_optim *opt);
 nb_tensor *nb_optim_state(nb_optim *opt, int k, const char **name);
 
 /* ---- Learning-rate schedules ---------------------------------------------
- * A scheduler sets the optimizer's lr from its base lr (the optimizer's lr when
- * the scheduler is made) and an epoch counter: lr(0) at creation, then
+ * A scheduler sets the optimizer's lr from a base lr (the optimizer's lr when
+ * its first scheduler was made: PyTorch's initial_lr, shared by later ones) and
+ * an epoch counter: lr(0) at creation, then
  * nb_scheduler_step() moves to the next epoch. Each lr is PyTorch's closed
  * form (_get_closed_form_lr), so it does not drift with the number of steps
  * (PyTorch's recursive form can differ from it in the last bits). */
