@@ -26,6 +26,14 @@ static double now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Prints the load average (Linux): the figures mean little on a busy machine. */
+static void print_load(const char *when) {
+    FILE *f = fopen("/proc/loadavg", "r");
+    char buf[128];
+    if (f && fgets(buf, sizeof buf, f)) printf("load average %s: %s", when, buf);
+    if (f) fclose(f);
+}
+
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -127,6 +135,7 @@ int main(int argc, char **argv) {
 #else
     printf("%-34s %3s %9s   (OpenBLAS not found: no comparison)\n", "shape", "thr", "nabla");
 #endif
+    print_load("at start");
     srand(1);
     for (int i = 0; i < nshapes; i++) {
         const shape *s = &shapes[i];
@@ -159,6 +168,7 @@ int main(int argc, char **argv) {
         free(p.B);
         free(p.C);
     }
+    print_load("at end");
     nb_set_num_threads(0);
     return 0;
 }
