@@ -17,12 +17,15 @@ NB_VECTORIZE static void update(const job *j, int64_t lo, int64_t hi)
 {
     nb_real *restrict p = j->p, *restrict s = j->s;
     const nb_real *restrict gr = j->g;
+    const nb_real sign = j->sign, wd = j->wd, eps = j->eps, neg_clr = j->neg_clr;
+    const bool decay = j->decay;
     for (int64_t i = lo; i < hi; i++) {
-        nb_real g = j->sign * gr[i];
-        if (j->decay)
-            g = g + j->wd * p[i];
-        s[i] = s[i] + g * g;
-        p[i] = p[i] + j->neg_clr * g / (nb_sqrt_real(s[i]) + j->eps);
+        nb_real g = sign * gr[i];
+        if (decay)
+            g = g + wd * p[i];
+        nb_real si = s[i] + g * g;
+        s[i] = si;
+        p[i] = p[i] + neg_clr * g / (nb_sqrt_real(si) + eps);
     }
 }
 

@@ -21,24 +21,30 @@ typedef struct job {
 
 NB_VECTORIZE static void update(const job *j, int64_t lo, int64_t hi)
 {
+    /* scalars in locals: stores through p, m, v cannot then alias them, and the
+     * loop-invariant branches are unswitched, so each variant vectorizes */
     nb_real *restrict p = j->p, *restrict m = j->m, *restrict v = j->v, *restrict vmax = j->vmax;
     const nb_real *restrict gr = j->g;
+    const nb_real sign = j->sign, wd = j->wd, decay_scale = j->decay_scale, w1 = j->w1,
+                  b2 = j->b2, b2c = j->b2c, bc2_sqrt = j->bc2_sqrt, eps = j->eps,
+                  neg_step_size = j->neg_step_size;
+    const bool decay = j->decay, decoupled = j->decoupled, amsgrad = j->amsgrad,
+               lerp_low = w1 < (nb_real)0.5;
     for (int64_t i = lo; i < hi; i++) {
-        nb_real g = j->sign * gr[i];
-        if (j->decoupled)
-            p[i] = p[i] * j->decay_scale;
-        else if (j->decay)
-            g = g + j->wd * p[i];
-        m[i] = j->w1 < (nb_real)0.5 ? m[i] + j->w1 * (g - m[i])
-                                    : g - (g - m[i]) * (1 - j->w1);
-        v[i] = v[i] * j->b2 + j->b2c * g * g;
-        nb_real vh = v[i];
-        if (j->amsgrad) {
-            vmax[i] = vmax[i] > vh ? vmax[i] : vh;
-            vh = vmax[i];
+        nb_real g = sign * gr[i], th = p[i];
+        if (decoupled)
+            th = th * decay_scale;
+        else if (decay)
+            g = g + wd * th;
+        nb_real mi = lerp_low ? m[i] + w1 * (g - m[i]) : g - (g - m[i]) * (1 - w1);
+        nb_real vi = v[i] * b2 + b2c * g * g, vh = vi;
+        if (amsgrad) {
+            vh = vmax[i] > vi ? vmax[i] : vi;
+            vmax[i] = vh;
         }
-        nb_real denom = nb_sqrt_real(vh) / j->bc2_sqrt + j->eps;
-        p[i] = p[i] + j->neg_step_size * m[i] / denom;
+        m[i] = mi;
+        v[i] = vi;
+        p[i] = th + neg_step_size * mi / (nb_sqrt_real(vh) / bc2_sqrt + eps);
     }
 }
 

@@ -16,26 +16,33 @@ typedef struct job {
 
 NB_VECTORIZE static void update(const job *j, int64_t lo, int64_t hi)
 {
+    /* scalars in locals so the invariant branches unswitch and each variant
+     * vectorizes (see adam.c) */
     nb_real *restrict p = j->p, *restrict v = j->v, *restrict b = j->b, *restrict ga = j->gavg;
     const nb_real *restrict gr = j->g;
+    const nb_real sign = j->sign, wd = j->wd, alpha = j->alpha, alpha1 = j->alpha1, eps = j->eps,
+                  mu = j->mu, neg_lr = j->neg_lr;
+    const bool decay = j->decay, centered = j->centered, momentum = j->momentum,
+               lerp_low = alpha1 < (nb_real)0.5;
     for (int64_t i = lo; i < hi; i++) {
-        nb_real g = j->sign * gr[i];
-        if (j->decay)
-            g = g + j->wd * p[i];
-        v[i] = v[i] * j->alpha + j->alpha1 * g * g;
-        nb_real a;
-        if (j->centered) {
-            ga[i] = j->alpha1 < (nb_real)0.5 ? ga[i] + j->alpha1 * (g - ga[i])
-                                             : g - (g - ga[i]) * (1 - j->alpha1);
-            a = nb_sqrt_real(v[i] - ga[i] * ga[i]) + j->eps;
+        nb_real g = sign * gr[i];
+        if (decay)
+            g = g + wd * p[i];
+        nb_real vi = v[i] * alpha + alpha1 * g * g, a;
+        v[i] = vi;
+        if (centered) {
+            nb_real gi = lerp_low ? ga[i] + alpha1 * (g - ga[i]) : g - (g - ga[i]) * (1 - alpha1);
+            ga[i] = gi;
+            a = nb_sqrt_real(vi - gi * gi) + eps;
         } else {
-            a = nb_sqrt_real(v[i]) + j->eps;
+            a = nb_sqrt_real(vi) + eps;
         }
-        if (j->momentum) {
-            b[i] = b[i] * j->mu + g / a;
-            p[i] = p[i] + j->neg_lr * b[i];
+        if (momentum) {
+            nb_real bi = b[i] * mu + g / a;
+            b[i] = bi;
+            p[i] = p[i] + neg_lr * bi;
         } else {
-            p[i] = p[i] + j->neg_lr * g / a;
+            p[i] = p[i] + neg_lr * g / a;
         }
     }
 }

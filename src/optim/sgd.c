@@ -15,17 +15,22 @@ typedef struct job {
 
 NB_VECTORIZE static void update(const job *j, int64_t lo, int64_t hi)
 {
+    /* scalars in locals so the invariant branches unswitch and each variant
+     * vectorizes (see adam.c) */
     nb_real *restrict p = j->p, *restrict b = j->b;
     const nb_real *restrict gr = j->g;
+    const nb_real sign = j->sign, wd = j->wd, mu = j->mu, damp1 = j->damp1, neg_lr = j->neg_lr;
+    const bool decay = j->decay, momentum = j->momentum, first = j->first, nesterov = j->nesterov;
     for (int64_t i = lo; i < hi; i++) {
-        nb_real g = j->sign * gr[i];
-        if (j->decay)
-            g = g + j->wd * p[i];
-        if (j->momentum) {
-            b[i] = j->first ? g : b[i] * j->mu + j->damp1 * g;
-            g = j->nesterov ? g + j->mu * b[i] : b[i];
+        nb_real g = sign * gr[i];
+        if (decay)
+            g = g + wd * p[i];
+        if (momentum) {
+            nb_real bi = first ? g : b[i] * mu + damp1 * g;
+            b[i] = bi;
+            g = nesterov ? g + mu * bi : bi;
         }
-        p[i] = p[i] + j->neg_lr * g;
+        p[i] = p[i] + neg_lr * g;
     }
 }
 
