@@ -14,7 +14,9 @@ typedef struct job {
     bool decay, centered, momentum;
 } job;
 
-NB_VECTORIZE static void update(const job *j, int64_t lo, int64_t hi)
+/* The pass, with `centered` a constant in each caller: the other invariant
+ * branches are then few enough for GCC to unswitch them all. */
+static inline void update(const job *j, int64_t lo, int64_t hi, const bool centered)
 {
     /* scalars in locals so the invariant branches unswitch and each variant
      * vectorizes (see adam.c) */
@@ -22,7 +24,7 @@ NB_VECTORIZE static void update(const job *j, int64_t lo, int64_t hi)
     const nb_real *restrict gr = j->g;
     const nb_real sign = j->sign, wd = j->wd, alpha = j->alpha, alpha1 = j->alpha1, eps = j->eps,
                   mu = j->mu, neg_lr = j->neg_lr;
-    const bool decay = j->decay, centered = j->centered, momentum = j->momentum,
+    const bool decay = j->decay, momentum = j->momentum,
                lerp_low = alpha1 < (nb_real)0.5;
     for (int64_t i = lo; i < hi; i++) {
         nb_real g = sign * gr[i];
@@ -47,7 +49,24 @@ NB_VECTORIZE static void update(const job *j, int64_t lo, int64_t hi)
     }
 }
 
-static void range(void *c, int64_t b, int64_t e) { update(c, b, e); }
+NB_VECTORIZE static void update_plain(const job *j, int64_t lo, int64_t hi)
+{
+    update(j, lo, hi, false);
+}
+
+NB_VECTORIZE static void update_centered(const job *j, int64_t lo, int64_t hi)
+{
+    update(j, lo, hi, true);
+}
+
+static void range(void *c, int64_t b, int64_t e)
+{
+    const job *j = c;
+    if (j->centered)
+        update_centered(j, b, e);
+    else
+        update_plain(j, b, e);
+}
 
 static void rmsprop_update(const nb_optim *o, nb_tensor *p, nb_real *const *slot, double step)
 {
