@@ -6,7 +6,9 @@
 #include <nabla/nabla.h>
 #include "bench.h"
 
-static double forward_only(long iters)
+/* Seconds per op of `iters` x (add, mul, sub, mul), each iteration a step;
+ * with `backward`, each step also runs the backward pass. */
+static double per_op(long iters, bool backward)
 {
     nb_tensor *x = nb_requires_grad(nb_scalar(1), true);
     double t0 = bench_now();
@@ -15,23 +17,8 @@ static double forward_only(long iters)
         y = nb_mul(y, x);
         y = nb_sub(y, x);
         y = nb_mul(y, x);
-        nb_step_end();
-    }
-    double dt = bench_now() - t0;
-    nb_free(x);
-    return dt / (4.0 * (double)iters);
-}
-
-static double forward_backward(long iters)
-{
-    nb_tensor *x = nb_requires_grad(nb_scalar(1), true);
-    double t0 = bench_now();
-    for (long i = 0; i < iters; i++) {
-        nb_tensor *y = nb_add(x, x);
-        y = nb_mul(y, x);
-        y = nb_sub(y, x);
-        y = nb_mul(y, x);
-        nb_backward(y);
+        if (backward)
+            nb_backward(y);
         nb_step_end();
     }
     double dt = bench_now() - t0;
@@ -52,8 +39,8 @@ int main(int argc, char **argv)
     nb_set_num_threads(1);
     double rep_f[5], rep_b[5];
     for (int r = 0; r < 5; r++) {
-        rep_f[r] = forward_only(iters);
-        rep_b[r] = forward_backward(iters);
+        rep_f[r] = per_op(iters, false);
+        rep_b[r] = per_op(iters, true);
     }
     double f = bench_median(rep_f, 5) * 1e6, b = bench_median(rep_b, 5) * 1e6;
     printf("nabla: %.4f us per recorded op (forward, 1 element, median of 5 x %ld x 4 ops)\n", f, iters);
