@@ -210,7 +210,19 @@ Test(reduce, arg_extremum_across_blocks)
     nb_backward(nb_min(xg));
     cr_assert_eq(xg->grad[4095], 1);
     cr_assert_eq(xg->grad[4096], 0);
-    nb_free(x), nb_free(xg);
+    /* a NaN after a larger value in a long row wins; in the next row, -0 and +0
+     * tie as the maximum and the first one is taken */
+    nb_tensor *r = nb_full(NB_SHAPE(2, 100), -1);
+    r->data[10] = 9;
+    r->data[57] = NAN;
+    r->data[80] = NAN;
+    r->data[100 + 3] = (nb_real)-0.0;
+    r->data[100 + 5] = 0;
+    assert_close_array(nb_argmax(r, 1, false)->data, (double[]){57, 3}, 2, 0);
+    nb_tensor *m = nb_max_dim(r, 1, false);
+    cr_assert(isnan(m->data[0]));
+    cr_assert(m->data[1] == 0 && signbit(m->data[1]), "the first zero, -0, is the maximum");
+    nb_free(x), nb_free(xg), nb_free(r);
 }
 
 Test(reduce, float32_sum_is_accurate)

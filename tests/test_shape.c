@@ -137,6 +137,24 @@ Test(shape, permute_every_order_of_rank4)
     check_permute((const int64_t[]){40, 30, 20, 10}, (const int[]){3, 1, 2, 0});
 }
 
+/* Large enough for the tiled copy: forward and the accumulating backward. */
+Test(shape, large_transpose_forward_and_backward)
+{
+    nb_tensor *x = nb_requires_grad(iota(NB_SHAPE(3, 70, 90)), true);
+    nb_tensor *g = iota(NB_SHAPE(3, 90, 70));
+    nb_tensor *y = nb_transpose(x, 1, 2);
+    assert_shape(y, 3, (int64_t[]){3, 90, 70});
+    cr_assert_eq(nb_backward_grad(y, g), 0);
+    for (int b = 0; b < 3; b++)
+        for (int i = 0; i < 70; i++)
+            for (int j = 0; j < 90; j++) {
+                int64_t xi = (b * 70 + i) * 90 + j, yi = (b * 90 + j) * 70 + i;
+                cr_assert_eq(y->data[yi], x->data[xi]);
+                cr_assert_eq(x->grad[xi], g->data[yi]);
+            }
+    nb_free(x), nb_free(g);
+}
+
 Test(shape, permute_errors_and_negative_dims)
 {
     nb_tensor *x = iota(NB_SHAPE(2, 3, 4));

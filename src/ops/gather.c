@@ -34,7 +34,7 @@ static int64_t *offsets(const nb_tensor *x, int d, const nb_tensor *index)
         return NULL;
     for (int64_t p = 0; p < index->numel; p++) {
         nb_real v = index->data[p];
-        if (!(v >= 0 && v < (nb_real)size) || v != (nb_real)(int64_t)v)
+        if (!(v >= 0 && v < (nb_real)size) || v != (nb_real)(int64_t)v || (int64_t)v >= size)
             return nb_error(NB_ERR_ARG,
                             "gather: index %s holds %g at position %s: out of range for dim %d of x %s "
                             "(valid: integers 0..%lld)",

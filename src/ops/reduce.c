@@ -29,7 +29,7 @@
 
 typedef enum kind { SUM, MEAN, MAX, MIN } kind;
 
-enum { BLOCK = 4096, LANES = 16, TILE = 256, GRAIN = 1 << 14 };
+enum { BLOCK = 4096, LANES = 16, TILE = 256, SCAN = 256, GRAIN = 1 << 14 };
 
 /* v beats the current extremum b: strictly (so the first one stays), and a NaN
  * beats any number. */
@@ -53,47 +53,95 @@ NB_VECTORIZE static double block_sum(const nb_real *restrict x, int64_t n)
     return acc[0];
 }
 
-/* Index of the first extremum of x[0..n), n >= 1: one vectorizable pass for the
- * extremal value (per lane) and whether a NaN occurs, then the first index
- * holding that value (or the first NaN). */
+/* Floats compared as integers: for non-NaN values, key(bits(v)) orders as v
+ * does except that -0 < +0 (harmless below: the value found is then looked up
+ * with ==, which equates them). GCC vectorizes integer max/min, but not float
+ * ones without -ffinite-math-only. key is its own inverse. */
+#ifdef NABLA_F64
+typedef int64_t bits;
+#define MAGNITUDE INT64_MAX
+#define INF_BITS INT64_C(0x7ff0000000000000)
+#else
+typedef int32_t bits;
+#define MAGNITUDE INT32_MAX
+#define INF_BITS INT32_C(0x7f800000)
+#endif
+
+static inline bits bits_of(nb_real v)
+{
+    bits b;
+    memcpy(&b, &v, sizeof b);
+    return b;
+}
+
+static inline bits key(bits b) { return b < 0 ? b ^ MAGNITUDE : b; }
+
+/* The first i with x[i] == v, or with x[i] a NaN when nan; one must exist.
+ * Chunks of SCAN elements are tested whole (vectorized), then the hit is
+ * located in its chunk. */
+NB_VECTORIZE static int64_t first_index(const nb_real *restrict x, int64_t n, nb_real v, bool nan)
+{
+    int64_t i = 0;
+    for (; i + SCAN <= n; i += SCAN) {
+        int hit = 0;
+        if (nan)
+            for (int j = 0; j < SCAN; j++)
+                hit |= (bits_of(x[i + j]) & MAGNITUDE) > INF_BITS;
+        else
+            for (int j = 0; j < SCAN; j++)
+                hit |= x[i + j] == v;
+        if (hit)
+            break;
+    }
+    while (nan ? x[i] == x[i] : x[i] != v)
+        i++;
+    return i;
+}
+
+/* Index of the first extremum of x[0..n), n >= 1: one vectorized pass for the
+ * extremal key per lane and whether a NaN occurs, then the first index holding
+ * that value (or the first NaN). */
 NB_VECTORIZE static int64_t block_arg(const nb_real *restrict x, int64_t n, bool is_max)
 {
-    nb_real m[LANES];
+    bits m[LANES];
     int nan = 0;
     int64_t i = 0;
+    if (n < 2 * LANES) {   /* short rows (class scores): a plain scan is faster */
+        for (int64_t k = 1; k < n; k++)
+            i = beats(is_max, x[k], x[i]) ? k : i;
+        return i;
+    }
     for (int j = 0; j < LANES; j++)
-        m[j] = x[0];
+        m[j] = key(bits_of(x[0]));
     if (is_max) {
         for (; i + LANES <= n; i += LANES)
             for (int j = 0; j < LANES; j++) {
-                nb_real v = x[i + j];
-                m[j] = v > m[j] ? v : m[j];
-                nan |= v != v;
+                bits b = bits_of(x[i + j]), k = key(b);
+                m[j] = k > m[j] ? k : m[j];
+                nan |= (b & MAGNITUDE) > INF_BITS;
             }
     } else {
         for (; i + LANES <= n; i += LANES)
             for (int j = 0; j < LANES; j++) {
-                nb_real v = x[i + j];
-                m[j] = v < m[j] ? v : m[j];
-                nan |= v != v;
+                bits b = bits_of(x[i + j]), k = key(b);
+                m[j] = k < m[j] ? k : m[j];
+                nan |= (b & MAGNITUDE) > INF_BITS;
             }
     }
     for (; i < n; i++) {
-        nb_real v = x[i];
-        m[0] = (is_max ? v > m[0] : v < m[0]) ? v : m[0];
-        nan |= v != v;
+        bits b = bits_of(x[i]), k = key(b);
+        m[0] = (is_max ? k > m[0] : k < m[0]) ? k : m[0];
+        nan |= (b & MAGNITUDE) > INF_BITS;
     }
-    if (nan) {
-        for (i = 0; x[i] == x[i]; i++)
-            ;
-        return i;
-    }
-    nb_real best = m[0];
+    if (nan)
+        return first_index(x, n, 0, true);
+    bits best = m[0];
     for (int j = 1; j < LANES; j++)
         best = (is_max ? m[j] > best : m[j] < best) ? m[j] : best;
-    for (i = 0; x[i] != best; i++)
-        ;
-    return i;
+    nb_real v;
+    best = key(best);
+    memcpy(&v, &best, sizeof v);
+    return first_index(x, n, v, false);
 }
 
 static nb_real finish(kind k, double s, int64_t d)
