@@ -41,7 +41,6 @@ static bool infer_shape(const char *op, const nb_tensor *x, int ndim, const int6
         nb_error(NB_ERR_NULL, "%s: %s: shape is NULL for rank %d", op, nb_shape_fmt(x), ndim);
         return false;
     }
-    const char *want = nb_dims_fmt(ndim, shape);
     int infer = -1;
     int64_t known = 1;   /* product of the given sizes; -1 if it overflows */
     for (int i = 0; i < ndim; i++) {
@@ -50,11 +49,11 @@ static bool infer_shape(const char *op, const nb_tensor *x, int ndim, const int6
             infer = i;
         } else if (shape[i] == -1) {
             nb_error(NB_ERR_ARG, "%s: %s to %s: only one dimension can be inferred", op,
-                     nb_shape_fmt(x), want);
+                     nb_shape_fmt(x), nb_dims_fmt(ndim, shape));
             return false;
         } else if (shape[i] < 0) {
             nb_error(NB_ERR_ARG, "%s: %s to %s: invalid size %lld at dim %d", op, nb_shape_fmt(x),
-                     want, (long long)shape[i], i);
+                     nb_dims_fmt(ndim, shape), (long long)shape[i], i);
             return false;
         } else if (known >= 0) {
             known = shape[i] && known > INT64_MAX / shape[i] ? -1 : known * shape[i];
@@ -63,12 +62,12 @@ static bool infer_shape(const char *op, const nb_tensor *x, int ndim, const int6
     if (infer >= 0) {
         if (known == 0) {
             nb_error(NB_ERR_ARG, "%s: %s to %s: the size of dim %d is ambiguous with 0 elements", op,
-                     nb_shape_fmt(x), want, infer);
+                     nb_shape_fmt(x), nb_dims_fmt(ndim, shape), infer);
             return false;
         }
         if (known < 0 || x->numel % known != 0) {
             nb_error(NB_ERR_SHAPE, "%s: %s to %s: %lld elements cannot be divided into blocks of %s",
-                     op, nb_shape_fmt(x), want, (long long)x->numel,
+                     op, nb_shape_fmt(x), nb_dims_fmt(ndim, shape), (long long)x->numel,
                      known < 0 ? "more elements" : nb_dims_fmt(1, &known));
             return false;
         }
@@ -77,10 +76,10 @@ static bool infer_shape(const char *op, const nb_tensor *x, int ndim, const int6
         int64_t total = nb_shape_numel(ndim, shape);
         if (total < 0)
             nb_error(NB_ERR_SHAPE, "%s: %s to %s: %lld elements cannot become that many", op,
-                     nb_shape_fmt(x), want, (long long)x->numel);
+                     nb_shape_fmt(x), nb_dims_fmt(ndim, shape), (long long)x->numel);
         else
             nb_error(NB_ERR_SHAPE, "%s: %s to %s: %lld elements cannot become %lld", op,
-                     nb_shape_fmt(x), want, (long long)x->numel, (long long)total);
+                     nb_shape_fmt(x), nb_dims_fmt(ndim, shape), (long long)x->numel, (long long)total);
         return false;
     }
     return true;
