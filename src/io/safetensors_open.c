@@ -205,7 +205,8 @@ static bool check_layout(nb_safetensors *st, const char *where)
             return false;
         }
     }
-    qsort(st->entries, (size_t)st->n, sizeof *st->entries, by_name);
+    if (st->n > 1)
+        qsort(st->entries, (size_t)st->n, sizeof *st->entries, by_name);
     for (int i = 1; i < st->n; i++)
         if (strcmp(st->entries[i - 1].name, st->entries[i].name) == 0) {
             nb_error(NB_ERR_FORMAT, "%s: tensor name '%s' appears twice", where, st->entries[i].name);

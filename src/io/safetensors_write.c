@@ -44,7 +44,9 @@ static bool check_inputs(const char *path, int n, const char *const *names, nb_t
         if (!nb_check_input("save", i + 1, tensors[i]))
             return false;
     }
-    const char **sorted = malloc((size_t)(n ? n : 1) * sizeof *sorted);
+    if (n < 2)
+        return true;
+    const char **sorted = malloc((size_t)n * sizeof *sorted);
     if (!sorted) {
         nb_error(NB_ERR_MEMORY, "save: %s: out of memory", path);
         return false;
