@@ -19,8 +19,8 @@ typedef float nb_real;
 #define NB_ALIGN 64    /* every tensor buffer starts on a 64-byte boundary */
 
 /* NB_SHAPE(2, 3) expands to the (ndim, shape) pair that creation functions take:
- * nb_zeros(NB_SHAPE(2, 3)). NB_SHAPE() is a rank-0 scalar. */
-#define NB__NARGS(...) NB__NARGS_(0, ##__VA_ARGS__, 8, 7, 6, 5, 4, 3, 2, 1, 0)
+ * nb_zeros(NB_SHAPE(2, 3)). For rank 0 pass (0, NULL), or use nb_scalar(). */
+#define NB__NARGS(...) NB__NARGS_(0, __VA_ARGS__, 8, 7, 6, 5, 4, 3, 2, 1, 0)
 #define NB__NARGS_(_0, _1, _2, _3, _4, _5, _6, _7, _8, N, ...) N
 #define NB_SHAPE(...) NB__NARGS(__VA_ARGS__), (const int64_t[NB_MAX_DIMS]){__VA_ARGS__}
 
