@@ -21,7 +21,8 @@ typedef struct {
     nb_ukernel_fn fn;
 } nb_gemm_ukernel;
 
-#if (defined(__x86_64__) || defined(__i386__)) && !defined(NABLA_F64) && defined(__GNUC__)
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(NABLA_F64) && defined(__GNUC__) \
+    && !defined(NB_GEMM_NO_SIMD) /* -DNB_GEMM_NO_SIMD: the portable path only */
 #define NB_GEMM_X86 1
 extern const nb_gemm_ukernel nb_gemm_ukernel_avx2;
 extern const nb_gemm_ukernel nb_gemm_ukernel_avx512;
