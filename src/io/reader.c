@@ -26,9 +26,9 @@ int nb_reader_open(nb_reader *r, const char *op, const char *path)
         return -1;
     }
     struct stat st;
-    if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
-        nb_error(NB_ERR_IO, "%s: %s: cannot read: %s", op, path,
-                 S_ISDIR(st.st_mode) ? "it is a directory" : strerror(errno));
+    int failed = fstat(fd, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
+    if (failed) {
+        nb_error(NB_ERR_IO, "%s: %s: cannot read: %s", op, path, strerror(failed));
         close(fd);
         return -1;
     }
