@@ -173,19 +173,20 @@ static void progress(int epoch, int epochs, int64_t b, int64_t nb, double loss, 
 /* The checkpoint's metadata: the config and the history, as JSON strings. */
 static char *config_json(const config *c)
 {
-    size_t cap = 512 + (size_t)c->epochs_done * 40;
-    char *s = malloc(cap), *p = s;
+    size_t cap = 1024 + (size_t)c->epochs_done * 60, n = 0;
+    char *s = malloc(cap);
     EX_CHECK(s);
-    p += sprintf(p, "{\"hidden\": \"%s\", \"act\": \"%s\", \"optim\": \"%s\", \"lr\": \"%.17g\", "
-                 "\"schedule\": \"%s\", \"batch\": \"%d\", \"seed\": \"%d\", \"epochs\": \"%d\", "
-                 "\"epoch\": \"%d\", \"train_loss\": \"", c->hidden, c->act, c->optim, c->lr,
-                 c->schedule, c->batch, c->seed, c->epochs, c->epochs_done);
+    n += (size_t)snprintf(s + n, cap - n,
+                          "{\"hidden\": \"%s\", \"act\": \"%s\", \"optim\": \"%s\", \"lr\": \"%.17g\", "
+                          "\"schedule\": \"%s\", \"batch\": \"%d\", \"seed\": \"%d\", \"epochs\": \"%d\", "
+                          "\"epoch\": \"%d\", \"train_loss\": \"", c->hidden, c->act, c->optim, c->lr,
+                          c->schedule, c->batch, c->seed, c->epochs, c->epochs_done);
     for (int e = 0; e < c->epochs_done; e++)
-        p += sprintf(p, "%s%.17g", e ? "," : "", c->loss[e]);
-    p += sprintf(p, "\", \"test_acc\": \"");
+        n += (size_t)snprintf(s + n, cap - n, "%s%.17g", e ? "," : "", c->loss[e]);
+    n += (size_t)snprintf(s + n, cap - n, "\", \"test_acc\": \"");
     for (int e = 0; e < c->epochs_done; e++)
-        p += sprintf(p, "%s%.17g", e ? "," : "", c->acc[e]);
-    sprintf(p, "\"}");
+        n += (size_t)snprintf(s + n, cap - n, "%s%.17g", e ? "," : "", c->acc[e]);
+    snprintf(s + n, cap - n, "\"}");
     return s;
 }
 
