@@ -17,5 +17,6 @@
 #include "io.h"
 #include "plot.h"
 #include "nn.h"
+#include "conv.h"
 
 #endif

@@ -1,0 +1,110 @@
+/* nn/conv_layers.c — torch.nn.Conv2d, MaxPool2d and AvgPool2d as layers over
+ * the ops of ops/conv2d.c and ops/pool2d.c.
+ * Conv2d initialisation as torch/nn/modules/conv.py reset_parameters():
+ * kaiming_uniform_(weight, a=sqrt(5)), i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+ * with fan_in = in_channels kh kw, then bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)). */
+#include <math.h>
+#include "nn/layer.h"
+
+typedef struct conv_state {
+    nb_tensor *weight, *bias;
+    nb_conv2d_opts opts;
+} conv_state;
+
+static nb_tensor *conv_forward(nb_module *m, nb_tensor *x)
+{
+    conv_state *s = m->user;
+    return nb_conv2d(x, s->weight, s->bias, s->opts);
+}
+
+nb_module *nb_conv2d_layer_ex(int64_t in, int64_t out, int kh, int kw, nb_conv2d_opts opts, bool bias,
+                              nb_generator *g)
+{
+    if (in < 1 || out < 1 || kh < 1 || kw < 1)
+        return nb_error(NB_ERR_ARG,
+                        "Conv2d: in_channels %lld, out_channels %lld and kernel (%d,%d) must be >= 1",
+                        (long long)in, (long long)out, kh, kw);
+    for (int k = 0; k < 2; k++)
+        if (opts.stride[k] < 0 || opts.padding[k] < 0 || opts.dilation[k] < 0)
+            return nb_error(NB_ERR_ARG,
+                            "Conv2d: stride (%lld,%lld), padding (%lld,%lld) and dilation (%lld,%lld) "
+                            "must be non-negative",
+                            (long long)opts.stride[0], (long long)opts.stride[1],
+                            (long long)opts.padding[0], (long long)opts.padding[1],
+                            (long long)opts.dilation[0], (long long)opts.dilation[1]);
+    nb_module *m = nb_layer_new("Conv2d", conv_forward, sizeof(conv_state));
+    if (!m)
+        return NULL;
+    conv_state *s = m->user;
+    s->opts = opts;
+    s->weight = nb_module_param(m, "weight", nb_empty(NB_SHAPE(out, in, kh, kw)));
+    if (s->weight && !nb_init_kaiming_uniform_(s->weight, sqrt(5.0), NB_FAN_IN, "leaky_relu", g))
+        s->weight = NULL;
+    double bound = 1 / sqrt((double)in * kh * kw);
+    if (s->weight && bias) {
+        s->bias = nb_module_param(m, "bias", nb_empty(NB_SHAPE(out)));
+        if (s->bias && !nb_init_uniform_(s->bias, -bound, bound, g))
+            s->bias = NULL;
+    }
+    if (!s->weight || (bias && !s->bias)) {
+        nb_module_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+nb_module *nb_conv2d_layer(int64_t in, int64_t out, int kernel, int stride, int padding)
+{
+    return nb_conv2d_layer_ex(in, out, kernel, kernel,
+                              (nb_conv2d_opts){.stride = {stride, stride}, .padding = {padding, padding}},
+                              true, NULL);
+}
+
+typedef struct pool_state {
+    int kernel, stride, padding;
+} pool_state;
+
+static nb_tensor *max_pool_forward(nb_module *m, nb_tensor *x)
+{
+    pool_state *s = m->user;
+    return nb_max_pool2d(x, s->kernel, s->stride, s->padding);
+}
+
+static nb_tensor *avg_pool_forward(nb_module *m, nb_tensor *x)
+{
+    pool_state *s = m->user;
+    return nb_avg_pool2d(x, s->kernel, s->stride, s->padding);
+}
+
+static nb_module *pool_layer(const char *kind, nb_forward_fn fwd, int kernel, int stride, int padding)
+{
+    if (kernel < 1 || stride < 0 || padding < 0 || padding > kernel / 2)
+        return nb_error(NB_ERR_ARG,
+                        "%s: kernel %d must be positive, stride %d non-negative and padding %d in "
+                        "[0, kernel / 2]",
+                        kind, kernel, stride, padding);
+    nb_module *m = nb_layer_new(kind, fwd, sizeof(pool_state));
+    if (m)
+        *(pool_state *)m->user = (pool_state){kernel, stride ? stride : kernel, padding};
+    return m;
+}
+
+nb_module *nb_max_pool2d_layer_ex(int kernel, int stride, int padding)
+{
+    return pool_layer("MaxPool2d", max_pool_forward, kernel, stride, padding);
+}
+
+nb_module *nb_avg_pool2d_layer_ex(int kernel, int stride, int padding)
+{
+    return pool_layer("AvgPool2d", avg_pool_forward, kernel, stride, padding);
+}
+
+nb_module *nb_max_pool2d_layer(int kernel, int stride)
+{
+    return nb_max_pool2d_layer_ex(kernel, stride, 0);
+}
+
+nb_module *nb_avg_pool2d_layer(int kernel, int stride)
+{
+    return nb_avg_pool2d_layer_ex(kernel, stride, 0);
+}

@@ -1,0 +1,200 @@
+/* ops/pool2d.c — torch.nn.functional.max_pool2d and avg_pool2d over x [N,C,H,W]
+ * (or [C,H,W]), square windows, ceil_mode = false. Window (i,j) covers rows
+ * [i s - p, i s - p + k) and columns [j s - p, j s - p + k), clipped to the
+ * image; Ho = floor((H + 2p - k) / s) + 1 (PyTorch docs, torch.nn.MaxPool2d).
+ *
+ *   max:  y[i,j] = x[a*],  a* = the position of the maximum in the clipped
+ *         window (padding is -inf), scanning rows then columns and keeping the
+ *         first on ties; a NaN replaces the running maximum, so the last NaN of
+ *         a window wins — the rule of PyTorch's CPU kernel (cpu_max_pool,
+ *         aten/src/ATen/native/cpu/MaxPoolKernel.cpp: val > max || isnan(val)).
+ *         backward: dx[a*] += dy[i,j]; the positions are kept from the forward.
+ *   avg:  y[i,j] = sum of the clipped window / k^2 (count_include_pad: padded
+ *         zeros count; with ceil_mode false every window is k x k before
+ *         clipping). backward: dx[a] += dy[i,j] / k^2 over the clipped window.
+ *
+ * Planes (n,c) are independent and split over threads; within a plane every
+ * sum runs in a fixed order, so results do not depend on the thread count. */
+#include <math.h>
+#include <string.h>
+#include "internal.h"
+#include "kernels/parallel.h"
+
+enum { GRAIN = 1 << 14 };   /* window elements per task */
+
+typedef struct pool {
+    int64_t planes, H, W, Ho, Wo, k, s, p;
+    const nb_real *x, *dy;
+    nb_real *y, *dx;
+    int64_t *idx;   /* max: argmax of each output within its plane; NULL when not needed */
+} pool;
+
+/* The clipped window of output (i,j): rows [h0,h1), columns [w0,w1). */
+static inline void window(const pool *q, int64_t i, int64_t j, int64_t *h0, int64_t *h1, int64_t *w0,
+                          int64_t *w1)
+{
+    int64_t hs = i * q->s - q->p, ws = j * q->s - q->p;
+    *h1 = hs + q->k < q->H ? hs + q->k : q->H;
+    *w1 = ws + q->k < q->W ? ws + q->k : q->W;
+    *h0 = hs > 0 ? hs : 0;
+    *w0 = ws > 0 ? ws : 0;
+}
+
+static void max_forward(void *ctx, int64_t b, int64_t e)
+{
+    const pool *q = ctx;
+    for (int64_t pl = b; pl < e; pl++) {
+        const nb_real *x = q->x + pl * q->H * q->W;
+        nb_real *y = q->y + pl * q->Ho * q->Wo;
+        int64_t *idx = q->idx ? q->idx + pl * q->Ho * q->Wo : NULL;
+        for (int64_t i = 0; i < q->Ho; i++)
+            for (int64_t j = 0; j < q->Wo; j++) {
+                int64_t h0, h1, w0, w1;
+                window(q, i, j, &h0, &h1, &w0, &w1);
+                nb_real m = -INFINITY;
+                int64_t a = h0 * q->W + w0;
+                for (int64_t h = h0; h < h1; h++)
+                    for (int64_t w = w0; w < w1; w++) {
+                        nb_real v = x[h * q->W + w];
+                        if (v > m || isnan(v)) {
+                            m = v;
+                            a = h * q->W + w;
+                        }
+                    }
+                y[i * q->Wo + j] = m;
+                if (idx)
+                    idx[i * q->Wo + j] = a;
+            }
+    }
+}
+
+static void max_backward_task(void *ctx, int64_t b, int64_t e)
+{
+    const pool *q = ctx;
+    int64_t n = q->Ho * q->Wo;
+    for (int64_t pl = b; pl < e; pl++) {
+        nb_real *dx = q->dx + pl * q->H * q->W;
+        const nb_real *dy = q->dy + pl * n;
+        const int64_t *idx = q->idx + pl * n;
+        for (int64_t o = 0; o < n; o++)
+            dx[idx[o]] += dy[o];
+    }
+}
+
+static void avg_forward(void *ctx, int64_t b, int64_t e)
+{
+    const pool *q = ctx;
+    const nb_real inv = (nb_real)1 / (nb_real)(q->k * q->k);
+    for (int64_t pl = b; pl < e; pl++) {
+        const nb_real *x = q->x + pl * q->H * q->W;
+        nb_real *y = q->y + pl * q->Ho * q->Wo;
+        for (int64_t i = 0; i < q->Ho; i++)
+            for (int64_t j = 0; j < q->Wo; j++) {
+                int64_t h0, h1, w0, w1;
+                window(q, i, j, &h0, &h1, &w0, &w1);
+                nb_real sum = 0;
+                for (int64_t h = h0; h < h1; h++)
+                    for (int64_t w = w0; w < w1; w++)
+                        sum += x[h * q->W + w];
+                y[i * q->Wo + j] = sum * inv;
+            }
+    }
+}
+
+static void avg_backward_task(void *ctx, int64_t b, int64_t e)
+{
+    const pool *q = ctx;
+    const nb_real inv = (nb_real)1 / (nb_real)(q->k * q->k);
+    for (int64_t pl = b; pl < e; pl++) {
+        nb_real *dx = q->dx + pl * q->H * q->W;
+        const nb_real *dy = q->dy + pl * q->Ho * q->Wo;
+        for (int64_t i = 0; i < q->Ho; i++)
+            for (int64_t j = 0; j < q->Wo; j++) {
+                int64_t h0, h1, w0, w1;
+                window(q, i, j, &h0, &h1, &w0, &w1);
+                nb_real g = dy[i * q->Wo + j] * inv;
+                for (int64_t h = h0; h < h1; h++)
+                    for (int64_t w = w0; w < w1; w++)
+                        dx[h * q->W + w] += g;
+            }
+    }
+}
+
+typedef struct saved {
+    pool q;
+} saved;
+
+static int64_t grain(const pool *q)
+{
+    return GRAIN / (q->Ho * q->Wo * q->k * q->k + 1) + 1;
+}
+
+static void pool_backward(nb_node *n)
+{
+    saved *s = n->saved;
+    pool q = s->q;
+    q.dx = nb_input_grad(n, 0);
+    q.dy = n->out->grad;
+    if (!q.dx)
+        return;
+    nb_parallel_for(q.planes, grain(&q), q.idx ? max_backward_task : avg_backward_task, &q);
+}
+
+static const nb_op op_max_pool2d = {"max_pool2d", pool_backward};
+static const nb_op op_avg_pool2d = {"avg_pool2d", pool_backward};
+
+static nb_tensor *pool2d(const nb_op *op, nb_tensor *x, int kernel, int stride, int padding)
+{
+    const char *name = op->name;
+    if (!nb_check_input(name, 1, x))
+        return NULL;
+    if (x->ndim != 4 && x->ndim != 3)
+        return nb_error(NB_ERR_SHAPE, "%s: input %s must be 4-D [N,C,H,W] (or 3-D [C,H,W])", name,
+                        nb_shape_fmt(x));
+    if (kernel < 1 || stride < 0 || padding < 0)
+        return nb_error(NB_ERR_ARG, "%s: kernel %d must be positive, stride %d and padding %d non-negative",
+                        name, kernel, stride, padding);
+    if (padding > kernel / 2)
+        return nb_error(NB_ERR_ARG, "%s: padding %d must be at most half the kernel size %d", name, padding,
+                        kernel);
+    pool q = {.k = kernel, .s = stride ? stride : kernel, .p = padding, .x = x->data};
+    int off = x->ndim - 3;
+    q.planes = x->shape[0] * (off ? x->shape[1] : 1);
+    q.H = x->shape[off + 1], q.W = x->shape[off + 2];
+    if (q.H + 2 * q.p < q.k || q.W + 2 * q.p < q.k)
+        return nb_error(NB_ERR_SHAPE, "%s: input %s padded by %d is smaller than the kernel %d", name,
+                        nb_shape_fmt(x), padding, kernel);
+    q.Ho = (q.H + 2 * q.p - q.k) / q.s + 1;
+    q.Wo = (q.W + 2 * q.p - q.k) / q.s + 1;
+    int64_t shape[NB_MAX_DIMS];
+    memcpy(shape, x->shape, sizeof shape);
+    shape[off + 1] = q.Ho, shape[off + 2] = q.Wo;
+    nb_tensor *y = nb_op_output(x->ndim, shape);
+    if (!y)
+        return NULL;
+    q.y = y->data;
+    bool is_max = op == &op_max_pool2d;
+    bool need = nb_is_grad_enabled() && x->requires_grad;
+    if (is_max && need && !(q.idx = nb_step_alloc((size_t)(y->numel ? y->numel : 1) * sizeof *q.idx)))
+        return NULL;
+    saved *s = need ? nb_step_alloc(sizeof *s) : NULL;
+    if (need && !s)
+        return NULL;
+    nb_parallel_for(q.planes, grain(&q), is_max ? max_forward : avg_forward, &q);
+    nb_node *n = nb_record(op, y, 1, &x);
+    if (n) {
+        s->q = q;
+        n->saved = s;
+    }
+    return y;
+}
+
+nb_tensor *nb_max_pool2d(nb_tensor *x, int kernel, int stride, int padding)
+{
+    return pool2d(&op_max_pool2d, x, kernel, stride, padding);
+}
+
+nb_tensor *nb_avg_pool2d(nb_tensor *x, int kernel, int stride, int padding)
+{
+    return pool2d(&op_avg_pool2d, x, kernel, stride, padding);
+}
