@@ -121,22 +121,51 @@ nb_tensor *nb_load_idx(const char *path)
                  have < need ? "truncated" : "trailing bytes after the data");
         goto out;
     }
-    size_t got;
-    bool more;
-    raw = (unsigned char *)nb_reader_read_rest(&r, need, &got, &more);
-    if (!raw)
-        goto out;
-    if (got < need || more) {
-        nb_error(NB_ERR_FORMAT, "idx: %s: %s: shape %s of %s needs %llu bytes of data but %s (%s)", path,
-                 nb_reader_where(&r, head + got), nb_dims_fmt(ndim, shape), type->name,
-                 (unsigned long long)need, more ? "more follow" : "the data end here",
-                 more ? "trailing bytes after the data" : "truncated");
+    /* deflate expands at most ~1032:1, so a gzip stream of this size cannot hold
+     * more than this: a lying header costs no allocation */
+    if (r.size < 0 && r.file_bytes >= 0 && need > 1100 * (uint64_t)r.file_bytes + 4096) {
+        nb_error(NB_ERR_FORMAT, "idx: %s: byte 4: shape %s of %s needs %llu bytes of data, more than a "
+                 "%lld-byte gzip file can hold", path, nb_dims_fmt(ndim, shape), type->name,
+                 (unsigned long long)need, (long long)r.file_bytes);
         goto out;
     }
     t = nb_tensor_alloc("idx", ndim, shape, true);
-    if (t)
-        for (int64_t i = 0; i < numel; i++)
-            t->data[i] = decode(type, raw + i * type->size);
+    if (!t)
+        goto out;
+    /* decode chunk by chunk into the tensor: peak memory is the tensor alone */
+    enum { CHUNK = 1 << 16 };
+    raw = malloc(CHUNK);
+    if (!raw) {
+        nb_error(NB_ERR_MEMORY, "idx: %s: out of memory", path);
+        goto fail;
+    }
+    uint64_t done = 0;   /* bytes decoded */
+    while (done < need) {
+        size_t want = need - done < CHUNK ? (size_t)(need - done) : CHUNK - CHUNK % (size_t)type->size;
+        int64_t k = nb_reader_read(&r, raw, want);
+        if (k < 0)
+            goto fail;   /* recorded by the reader */
+        for (int64_t i = 0; i + type->size <= k; i += type->size)
+            t->data[(done + (uint64_t)i) / (uint64_t)type->size] = decode(type, raw + i);
+        done += (uint64_t)k;
+        if ((size_t)k < want)
+            break;
+    }
+    unsigned char extra;
+    int64_t after = done == need ? nb_reader_read(&r, &extra, 1) : 0;
+    if (after < 0)
+        goto fail;
+    if (done < need || after > 0) {
+        nb_error(NB_ERR_FORMAT, "idx: %s: %s: shape %s of %s needs %llu bytes of data but %s (%s)", path,
+                 nb_reader_where(&r, head + done), nb_dims_fmt(ndim, shape), type->name,
+                 (unsigned long long)need, after > 0 ? "more follow" : "the data end here",
+                 after > 0 ? "trailing bytes after the data" : "truncated");
+        goto fail;
+    }
+    goto out;
+fail:
+    nb_free(t);
+    t = NULL;
 out:
     free(raw);
     nb_reader_close(&r);

@@ -15,7 +15,7 @@
 
 int nb_reader_open(nb_reader *r, const char *op, const char *path)
 {
-    *r = (nb_reader){.op = op, .path = path, .size = -1};
+    *r = (nb_reader){.op = op, .path = path, .size = -1, .file_bytes = -1};
     if (!path) {
         nb_error(NB_ERR_NULL, "%s: path is NULL", op);
         return -1;
@@ -32,6 +32,7 @@ int nb_reader_open(nb_reader *r, const char *op, const char *path)
         close(fd);
         return -1;
     }
+    r->file_bytes = S_ISREG(st.st_mode) ? (int64_t)st.st_size : -1;
     unsigned char magic[2] = {0, 0};
     bool gzip = pread(fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
     if (!gzip) {

@@ -12,6 +12,7 @@ typedef struct nb_reader {
     FILE *file;          /* plain file, or NULL */
     void *gz;            /* gzFile of a compressed one, or NULL */
     int64_t size;        /* bytes in a plain file; -1 for compressed ones (unknown) */
+    int64_t file_bytes;  /* bytes of the file on disk (compressed or not); -1 if not regular */
     uint64_t pos;        /* (uncompressed) bytes delivered so far */
 } nb_reader;
 
