@@ -11,10 +11,10 @@
  *      second input of the node, so its gradient comes out of the same pass;
  *   2. check the backward against finite differences with nb_gradcheck (this
  *      program links nabla64, so everything runs in double precision);
- *   3. describe it as an nb_activation and make a layer of it with
- *      nb_act_layer(), which owns the parameter a ("weight"). nabla's registry
- *      (nb_activation_find) is a fixed table with no registration call, so the
- *      activation is used through its descriptor rather than by name;
+ *   3. describe it as an nb_activation and register it with
+ *      nb_activation_register(): from then on nb_act("bent_identity_a") makes
+ *      a layer of it that owns the parameter a ("weight"), command lines can
+ *      name it, and the registry-driven test loops would check it;
  *   4. train a small network with it: y = sin(2x) regressed on [-3, 3] by
  *      Linear(1,16) bent_a Linear(16,16) bent_a Linear(16,1), with Adam.
  *
@@ -74,7 +74,7 @@ static nb_tensor *check_fn(nb_tensor *const *in, int n, void *ctx)
     return bent_identity_a(in[0], in[1]);
 }
 
-/* ---- 3. The activation descriptor, for nb_act_layer() ---------------------- */
+/* ---- 3. The activation descriptor, registered by name ---------------------- */
 
 static nb_tensor *bent_a_apply(nb_tensor *x, const nb_real *params, nb_tensor *weight)
 {
@@ -129,9 +129,12 @@ int main(int argc, char **argv)
     EX_CHECK(xcol);
     nb_step_end();
 
+    EX_CHECK(nb_activation_register(&bent_a_activation) == 0);
+    printf("registered '%s': the registry now holds %d activations\n",
+           nb_activation_find("bent_identity_a")->name, nb_activation_count());
     nb_manual_seed(1);
-    nb_module *net = nb_sequential(5, nb_linear(1, 16), nb_act_layer(&bent_a_activation, NULL),
-                                   nb_linear(16, 16), nb_act_layer(&bent_a_activation, NULL),
+    nb_module *net = nb_sequential(5, nb_linear(1, 16), nb_act("bent_identity_a"),
+                                   nb_linear(16, 16), nb_act("bent_identity_a"),
                                    nb_linear(16, 1));
     EX_CHECK(net);
     nb_param_list pl;

@@ -462,3 +462,40 @@ Test(activations, bad_parameters_are_errors)
     nb_clear_error();
     nb_free(x);
 }
+
+/* A program's own activation: cube(x) = x^3 through existing ops. */
+static nb_tensor *cube_apply(nb_tensor *x, const nb_real *p, nb_tensor *w)
+{
+    (void)p, (void)w;
+    return nb_mul(nb_mul(x, x), x);
+}
+static const nb_activation cube = {.name = "cube", .apply = cube_apply, .pointwise = true};
+
+Test(activations, a_registered_activation_is_found_by_name_and_listed)
+{
+    int before = nb_activation_count();
+    cr_assert_null(nb_activation_find("cube"));
+    nb_clear_error();
+    cr_assert_eq(nb_activation_register(&cube), 0);
+    cr_assert_eq(nb_activation_count(), before + 1);
+    cr_assert_eq(nb_activation_find("cube"), &cube);
+    cr_assert_eq(nb_activation_at(before), &cube);
+    nb_tensor *x = nb_from_array((nb_real[]){-2, 3}, NB_SHAPE(2));
+    nb_tensor *y = nb_activation_apply(nb_activation_find("cube"), x);
+    cr_assert_float_eq(y->data[0], -8, TOL);
+    cr_assert_float_eq(y->data[1], 27, TOL);
+    nb_free(x);
+}
+
+Test(activations, registering_a_taken_name_or_an_incomplete_entry_fails)
+{
+    static const nb_activation dup = {.name = "relu", .apply = cube_apply};
+    static const nb_activation nameless = {.apply = cube_apply};
+    int before = nb_activation_count();
+    cr_assert_eq(nb_activation_register(&dup), -1);
+    assert_error(NB_ERR_ARG, "act: register: an activation named 'relu' exists already");
+    nb_clear_error();
+    cr_assert_eq(nb_activation_register(&nameless), -1);
+    assert_error(NB_ERR_NULL, "its name or its apply function is NULL");
+    cr_assert_eq(nb_activation_count(), before);
+}

@@ -69,6 +69,12 @@ int nb_activation_count(void);
 const nb_activation *nb_activation_at(int i);
 /* NULL with "act: unknown activation 'foo' (known: step, sigmoid, ...)" */
 const nb_activation *nb_activation_find(const char *name);
+/* Add a program's own activation to the registry, after the built-in ones, so
+ * that nb_activation_find() and nb_act() know its name. The entry must stay
+ * valid (static storage) for as long as it is used. Returns 0, or -1 when the
+ * name is taken or the entry is incomplete. Call it before starting threads
+ * that look activations up. */
+int nb_activation_register(const nb_activation *a);
 /* Apply with PyTorch's defaults; a learnable activation gets a fresh constant
  * weight of learnable_init. */
 nb_tensor *nb_activation_apply(const nb_activation *a, nb_tensor *x);
