@@ -13,6 +13,11 @@ Modes:
            threads {1,2} x OpenBLAS threads {1,2} (each in a fresh process,
            since OpenBLAS reads its thread count at load time) and reports
            every configuration and the fastest ("best").
+  cnn      --data DIR --batch B --epochs E
+           the Fashion-MNIST CNN of examples/fashion_mnist_cnn.c: Conv2d(1,16,3,
+           pad 1) ReLU MaxPool2d(2) Conv2d(16,32,3,pad 1) ReLU MaxPool2d(2)
+           Flatten Linear(1568,128) ReLU Linear(128,10), Adam(lr 1e-3),
+           cross-entropy; the same thread settings as mlp, and "cnn_best".
   housing  --csv PATH --steps N
            y = k2 * sigmoid(k1 * x + b1) + b2 by full-batch gradient descent
            on MSE (the one-neuron housing regression).
@@ -150,6 +155,68 @@ def run_mlp(a):
         print(f"RESULT mlp_best {med:.4f} torch threads {tt}, OpenBLAS threads {bt}")
 
 
+def cnn_model(torch):
+    nn = torch.nn
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(32 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10))
+
+
+def run_cnn_child(a):
+    import numpy as np
+    import torch
+    torch.set_num_threads(a.torch_threads)
+    torch.manual_seed(a.seed)
+    x = read_idx(find(a.data, "train-images-idx3-ubyte")).reshape(-1, 1, 28, 28).astype(np.float32) / 255
+    y = read_idx(find(a.data, "train-labels-idx1-ubyte")).astype(np.int64)
+    x, y = torch.from_numpy(x), torch.from_numpy(y)
+    model = cnn_model(torch)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    n = x.shape[0]
+    times = []
+    for epoch in range(a.epochs):
+        order = torch.tensor(epoch_order(n, a.seed, epoch))
+        t0 = time.perf_counter()
+        for b in range(0, n - a.batch + 1 if a.drop_last else n, a.batch):
+            idx = order[b:b + a.batch]
+            xb, yb = x[idx], y[idx]
+            loss = loss_fn(model(xb), yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        times.append(time.perf_counter() - t0)
+    xt = read_idx(find(a.data, "t10k-images-idx3-ubyte")).reshape(-1, 1, 28, 28).astype(np.float32) / 255
+    yt = torch.from_numpy(read_idx(find(a.data, "t10k-labels-idx1-ubyte")).astype(np.int64))
+    with torch.no_grad():
+        acc = float((model(torch.from_numpy(xt)).argmax(1) == yt).float().mean())
+    print(json.dumps({"epoch_times": times, "final_loss": float(loss), "test_acc": acc}))
+
+
+def run_cnn(a):
+    results = []
+    for tt in (1, 2):
+        for bt in (1, 2):
+            env = dict(os.environ, OPENBLAS_NUM_THREADS=str(bt), OMP_NUM_THREADS=str(tt))
+            cmd = [sys.executable, __file__, "cnn-child", "--data", a.data, "--batch", str(a.batch),
+                   "--epochs", str(a.epochs), "--seed", str(a.seed), "--torch-threads", str(tt)]
+            out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            if out.returncode != 0:
+                print(f"# torch {tt} / openblas {bt}: failed: {out.stderr.strip()[-300:]}")
+                continue
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            med = statistics.median(r["epoch_times"][1:] or r["epoch_times"])
+            results.append((med, tt, bt))
+            print(f"RESULT cnn_torch{tt}_openblas{bt} {med:.4f} median epoch s over "
+                  f"{len(r['epoch_times'])} epochs (first excluded), final loss {r['final_loss']:.4f}, "
+                  f"test accuracy {r['test_acc']:.4f}")
+            sys.stdout.flush()
+    if results:
+        med, tt, bt = min(results)
+        print(f"RESULT cnn_best {med:.4f} torch threads {tt}, OpenBLAS threads {bt}")
+
+
 def run_housing(a):
     import numpy as np
     import torch
@@ -191,7 +258,7 @@ def run_overhead(a):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("mode", choices=["mlp", "mlp-child", "housing", "overhead"])
+    p.add_argument("mode", choices=["mlp", "mlp-child", "cnn", "cnn-child", "housing", "overhead"])
     p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--epochs", type=int, default=3)
@@ -203,7 +270,8 @@ def main():
     p.add_argument("--steps", type=int, default=20000)
     p.add_argument("--iters", type=int, default=100000)
     a = p.parse_args()
-    {"mlp": run_mlp, "mlp-child": run_mlp_child, "housing": run_housing,
+    {"mlp": run_mlp, "mlp-child": run_mlp_child, "cnn": run_cnn, "cnn-child": run_cnn_child,
+     "housing": run_housing,
      "overhead": run_overhead}[a.mode](a)
 
 

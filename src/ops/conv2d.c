@@ -10,17 +10,19 @@
  * (PyTorch documents the shapes and the output size in torch.nn.Conv2d.)
  *
  * Threads: images are independent in the forward pass and in dX, so they are
- * split over tasks, each GEMM running on one thread. dW sums over images, so
- * it is a single GEMM whose K dimension runs over every image's columns: when
- * the weight needs a gradient the forward pass writes cols of all images side
- * by side into one [C kh kw, N Ho Wo] matrix kept for the backward pass, and
- * dY is transposed into [O, N Ho Wo]. nb_gemm never splits K, so every result
- * is bit-identical for any thread count. */
+ * split over tasks, each GEMM running on one thread with its columns in a
+ * scratch slot that stays in cache. dW sums over images: the backward pass
+ * cuts the batch into groups of GROUP images (a constant, not the thread
+ * count), recomputes each image's columns, accumulates the group's dW in
+ * image order into its own buffer, and finally adds the groups' buffers in
+ * group order. So every result is bit-identical for any thread count, and
+ * nothing of the size of the column matrices outlives the forward pass. */
 #include <string.h>
 #include "activations/lanesum.h"
 #include "internal.h"
 #include "kernels/gemm.h"
 #include "kernels/parallel.h"
+#include "kernels/simd.h"
 
 /* Sizes of one convolution. CK = C kh kw (rows of cols), HW = Ho Wo. */
 typedef struct geom {
@@ -29,35 +31,46 @@ typedef struct geom {
     int64_t CK, HW;
 } geom;
 
+/* The output columns [lo, hi) of kernel column offset woff = q d1 - p1 whose
+ * input column iw = ow s1 + woff lies inside [0, W): one contiguous range. */
+static inline void valid_cols(const geom *g, int64_t woff, int64_t *lo, int64_t *hi)
+{
+    int64_t sw = g->s[1];
+    int64_t a = woff >= 0 ? 0 : (-woff + sw - 1) / sw;
+    int64_t b = g->W - woff <= 0 ? 0 : (g->W - 1 - woff) / sw + 1;
+    a = a < g->Wo ? a : g->Wo;
+    b = b < g->Wo ? b : g->Wo;
+    *lo = a;
+    *hi = b > a ? b : a;
+}
+
 /* cols (row stride ld) = im2col of one image x [C,H,W]. Each row (c,p,q) is
- * the image shifted by (p d0 - p0, q d1 - p1) and subsampled by the stride;
- * along a row of the output the valid columns are one contiguous range. */
-static void im2col(const geom *g, const nb_real *restrict x, nb_real *restrict cols, int64_t ld)
+ * the image shifted by (p d0 - p0, q d1 - p1) and subsampled by the stride.
+ * Rows of a small image are short (14 or 28 values), so the copies are
+ * inline loops rather than memcpy calls. */
+NB_VECTORIZE static void im2col(const geom *g, const nb_real *restrict x, nb_real *restrict cols, int64_t ld)
 {
     const int64_t H = g->H, W = g->W, Ho = g->Ho, Wo = g->Wo, sh = g->s[0], sw = g->s[1];
     for (int64_t c = 0; c < g->C; c++)
         for (int64_t p = 0; p < g->kh; p++)
             for (int64_t q = 0; q < g->kw; q++) {
                 nb_real *row = cols + ((c * g->kh + p) * g->kw + q) * ld;
-                int64_t hoff = p * g->d[0] - g->p[0], woff = q * g->d[1] - g->p[1];
-                /* ow in [lo, hi) reads iw = ow sw + woff inside [0, W) */
-                int64_t lo = woff >= 0 ? 0 : (-woff + sw - 1) / sw;
-                int64_t hi = W - woff <= 0 ? 0 : (W - 1 - woff) / sw + 1;
-                lo = lo < Wo ? lo : Wo;
-                hi = hi < Wo ? hi : Wo;
-                hi = hi > lo ? hi : lo;
+                int64_t hoff = p * g->d[0] - g->p[0], woff = q * g->d[1] - g->p[1], lo, hi;
+                valid_cols(g, woff, &lo, &hi);
                 for (int64_t oh = 0; oh < Ho; oh++) {
-                    nb_real *dst = row + oh * Wo;
+                    nb_real *restrict dst = row + oh * Wo;
                     int64_t ih = oh * sh + hoff;
                     if (ih < 0 || ih >= H) {
-                        memset(dst, 0, (size_t)Wo * sizeof *dst);
+                        for (int64_t ow = 0; ow < Wo; ow++)
+                            dst[ow] = 0;
                         continue;
                     }
-                    const nb_real *src = x + (c * H + ih) * W;
+                    const nb_real *restrict src = x + (c * H + ih) * W;
                     for (int64_t ow = 0; ow < lo; ow++)
                         dst[ow] = 0;
                     if (sw == 1)
-                        memcpy(dst + lo, src + lo + woff, (size_t)(hi - lo) * sizeof *dst);
+                        for (int64_t ow = lo; ow < hi; ow++)
+                            dst[ow] = src[ow + woff];
                     else
                         for (int64_t ow = lo; ow < hi; ow++)
                             dst[ow] = src[ow * sw + woff];
@@ -69,24 +82,21 @@ static void im2col(const geom *g, const nb_real *restrict x, nb_real *restrict c
 
 /* dx [C,H,W] += col2im(dcols): the transpose of im2col, the same traversal
  * adding instead of reading (in a fixed order). */
-static void col2im(const geom *g, const nb_real *restrict dcols, int64_t ld, nb_real *restrict dx)
+NB_VECTORIZE static void col2im(const geom *g, const nb_real *restrict dcols, int64_t ld, nb_real *restrict dx)
 {
     const int64_t H = g->H, W = g->W, Ho = g->Ho, Wo = g->Wo, sh = g->s[0], sw = g->s[1];
     for (int64_t c = 0; c < g->C; c++)
         for (int64_t p = 0; p < g->kh; p++)
             for (int64_t q = 0; q < g->kw; q++) {
                 const nb_real *row = dcols + ((c * g->kh + p) * g->kw + q) * ld;
-                int64_t hoff = p * g->d[0] - g->p[0], woff = q * g->d[1] - g->p[1];
-                int64_t lo = woff >= 0 ? 0 : (-woff + sw - 1) / sw;
-                int64_t hi = W - woff <= 0 ? 0 : (W - 1 - woff) / sw + 1;
-                lo = lo < Wo ? lo : Wo;
-                hi = hi < Wo ? hi : Wo;
+                int64_t hoff = p * g->d[0] - g->p[0], woff = q * g->d[1] - g->p[1], lo, hi;
+                valid_cols(g, woff, &lo, &hi);
                 for (int64_t oh = 0; oh < Ho; oh++) {
                     int64_t ih = oh * sh + hoff;
                     if (ih < 0 || ih >= H)
                         continue;
-                    const nb_real *src = row + oh * Wo;
-                    nb_real *dst = dx + (c * H + ih) * W;
+                    const nb_real *restrict src = row + oh * Wo;
+                    nb_real *restrict dst = dx + (c * H + ih) * W;
                     if (sw == 1)
                         for (int64_t ow = lo; ow < hi; ow++)
                             dst[ow + woff] += src[ow];
@@ -97,99 +107,66 @@ static void col2im(const geom *g, const nb_real *restrict dcols, int64_t ld, nb_
             }
 }
 
-/* Work for the thread pool: task t of `tasks` handles images
- * [t N / tasks, (t+1) N / tasks) with its own scratch slot of CK x HW. */
+enum { GROUP = 8 };   /* images per dW partial sum in the backward pass */
+
+/* Work for the thread pool: in the forward pass task t of `tasks` handles
+ * images [t N / tasks, (t+1) N / tasks); in the backward pass task t is group
+ * t. Each task has its own scratch slot of `slot` reals. */
 typedef struct job {
     const geom *g;
-    int64_t tasks;
+    int64_t tasks, slot;
     const nb_real *x, *w, *b, *dy;
-    nb_real *y, *cols, *slots, *dx, *dyt;
+    nb_real *y, *slots, *dx, *dwg;   /* dwg: one [O, CK] partial dW per group */
 } job;
-
-static void images(const job *j, int64_t t, int64_t *n0, int64_t *n1)
-{
-    *n0 = t * j->g->N / j->tasks;
-    *n1 = (t + 1) * j->g->N / j->tasks;
-}
 
 static void forward_task(void *ctx, int64_t t0, int64_t t1)
 {
     const job *j = ctx;
     const geom *g = j->g;
     for (int64_t t = t0; t < t1; t++) {
-        int64_t n0, n1;
-        images(j, t, &n0, &n1);
-        for (int64_t n = n0; n < n1; n++) {
-            /* into the kept [CK, N HW] matrix, or a scratch slot in inference */
-            nb_real *cols = j->cols ? j->cols + n * g->HW : j->slots + t * g->CK * g->HW;
-            int64_t ld = j->cols ? g->N * g->HW : g->HW;
-            im2col(g, j->x + n * g->C * g->H * g->W, cols, ld);
+        nb_real *cols = j->slots + t * j->slot;
+        for (int64_t n = t * g->N / j->tasks; n < (t + 1) * g->N / j->tasks; n++) {
+            im2col(g, j->x + n * g->C * g->H * g->W, cols, g->HW);
             nb_real *yn = j->y + n * g->O * g->HW;
             if (j->b)
                 for (int64_t o = 0; o < g->O; o++)
                     for (int64_t i = 0; i < g->HW; i++)
                         yn[o * g->HW + i] = j->b[o];
-            nb_gemm(false, false, g->O, g->HW, g->CK, 1, j->w, g->CK, cols, ld, j->b ? 1 : 0, yn, g->HW);
+            nb_gemm(false, false, g->O, g->HW, g->CK, 1, j->w, g->CK, cols, g->HW, j->b ? 1 : 0, yn, g->HW);
         }
     }
 }
 
-static void dx_task(void *ctx, int64_t t0, int64_t t1)
+/* Group t: dW_t = sum over its images of dY_n cols_n^T (in order), and
+ * dX_n += col2im(W^T dY_n). The slot holds cols_n, or dcols_n once dW is done. */
+static void backward_task(void *ctx, int64_t t0, int64_t t1)
 {
     const job *j = ctx;
     const geom *g = j->g;
     for (int64_t t = t0; t < t1; t++) {
-        int64_t n0, n1;
-        images(j, t, &n0, &n1);
-        nb_real *dcols = j->slots + t * g->CK * g->HW;
+        nb_real *cols = j->slots + t * j->slot;
+        int64_t n0 = t * GROUP, n1 = n0 + GROUP < g->N ? n0 + GROUP : g->N;
         for (int64_t n = n0; n < n1; n++) {
-            nb_gemm(true, false, g->CK, g->HW, g->O, 1, j->w, g->CK, j->dy + n * g->O * g->HW, g->HW, 0,
-                    dcols, g->HW);
-            col2im(g, dcols, g->HW, j->dx + n * g->C * g->H * g->W);
+            const nb_real *dyn = j->dy + n * g->O * g->HW;
+            if (j->dwg) {
+                im2col(g, j->x + n * g->C * g->H * g->W, cols, g->HW);
+                nb_gemm(false, true, g->O, g->CK, g->HW, 1, dyn, g->HW, cols, g->HW, n == n0 ? 0 : 1,
+                        j->dwg + t * g->O * g->CK, g->CK);
+            }
+            if (j->dx) {
+                nb_gemm(true, false, g->CK, g->HW, g->O, 1, j->w, g->CK, dyn, g->HW, 0, cols, g->HW);
+                col2im(g, cols, g->HW, j->dx + n * g->C * g->H * g->W);
+            }
         }
     }
 }
 
-/* dyt [O, N HW] = dy [N, O, HW] regrouped by channel (rows of image n at column n HW). */
-static void transpose_task(void *ctx, int64_t n0, int64_t n1)
-{
-    const job *j = ctx;
-    const geom *g = j->g;
-    for (int64_t n = n0; n < n1; n++)
-        for (int64_t o = 0; o < g->O; o++)
-            memcpy(j->dyt + o * g->N * g->HW + n * g->HW, j->dy + (n * g->O + o) * g->HW,
-                   (size_t)g->HW * sizeof(nb_real));
-}
-
-/* Tasks for the image loops: a few per thread for balance, at most one per image. */
-static int64_t task_count(const geom *g)
-{
-    int64_t t = 4 * (int64_t)nb_get_num_threads();
-    return g->N < t ? (g->N > 0 ? g->N : 1) : t;
-}
-
-typedef struct saved {
-    geom g;
-    nb_real *cols;   /* [CK, N HW], or NULL when w needs no gradient */
-} saved;
-
 static void conv2d_backward(nb_node *n)
 {
-    const saved *s = n->saved;
-    const geom *g = &s->g;
-    nb_tensor *w = n->in[1];
+    const geom *g = n->saved;
     const nb_real *dy = n->out->grad;
     nb_real *dx = nb_input_grad(n, 0), *dw = nb_input_grad(n, 1);
     nb_real *db = n->n_in == 3 ? nb_input_grad(n, 2) : NULL;
-    job j = {.g = g, .tasks = task_count(g), .w = w->data, .dy = dy, .dx = dx};
-    int64_t NHW = g->N * g->HW;
-    if (dw && s->cols && NHW > 0) {
-        j.dyt = nb_step_alloc((size_t)(g->O * NHW) * sizeof(nb_real));
-        if (!j.dyt)
-            return;
-        nb_parallel_for(g->N, 1 + (1 << 14) / (g->O * g->HW + 1), transpose_task, &j);
-        nb_gemm(false, true, g->O, g->CK, NHW, 1, j.dyt, NHW, s->cols, NHW, 1, dw, g->CK);
-    }
     if (db)
         for (int64_t o = 0; o < g->O; o++) {
             nb_real acc = 0;
@@ -197,12 +174,18 @@ static void conv2d_backward(nb_node *n)
                 acc += nb_lane_sum(dy + (i * g->O + o) * g->HW, g->HW);
             db[o] += acc;
         }
-    if (dx && g->N > 0) {
-        j.slots = nb_step_alloc((size_t)(j.tasks * g->CK * g->HW) * sizeof(nb_real));
-        if (!j.slots)
-            return;
-        nb_parallel_for(j.tasks, 1, dx_task, &j);
-    }
+    if ((!dx && !dw) || g->N == 0)
+        return;
+    job j = {.g = g, .tasks = (g->N + GROUP - 1) / GROUP, .slot = g->CK * g->HW, .x = n->in[0]->data,
+             .w = n->in[1]->data, .dy = dy, .dx = dx};
+    j.slots = nb_step_alloc((size_t)(j.tasks * j.slot) * sizeof(nb_real));
+    if (dw)
+        j.dwg = nb_step_alloc((size_t)(j.tasks * g->O * g->CK) * sizeof(nb_real));
+    if (!j.slots || (dw && !j.dwg))
+        return;
+    nb_parallel_for(j.tasks, 1, backward_task, &j);
+    for (int64_t t = 0; t < j.tasks && dw; t++)
+        nb_accumulate(dw, j.dwg + t * g->O * g->CK, g->O * g->CK);
 }
 
 static const nb_op op_conv2d = {"conv2d", conv2d_backward};
@@ -267,26 +250,21 @@ nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_conv2d_opts op
     nb_tensor *y = nb_op_output(x->ndim, off ? shape : shape + 1);
     if (!y)
         return NULL;
-    /* cols of every image, kept for dW; or one scratch slot per task. */
-    bool keep = nb_is_grad_enabled() && w->requires_grad;
-    job j = {.g = &g, .tasks = task_count(&g), .x = x->data, .w = w->data, .b = b ? b->data : NULL,
-             .y = y->data};
-    int64_t cols_numel = nb_shape_numel(3, (int64_t[]){g.CK, keep ? g.N : j.tasks, g.HW});
-    if (cols_numel < 0)
-        return nb_error(NB_ERR_MEMORY, "conv2d: the column matrix of input %s and weight %s is too large",
+    /* One scratch slot of columns per task: a few tasks per thread, for balance. */
+    int64_t tasks = 4 * (int64_t)nb_get_num_threads();
+    tasks = g.N < tasks ? (g.N > 0 ? g.N : 1) : tasks;
+    job j = {.g = &g, .tasks = tasks, .slot = g.CK * g.HW, .x = x->data, .w = w->data,
+             .b = b ? b->data : NULL, .y = y->data};
+    /* the backward pass allocates one slot per GROUP images: check that size too */
+    int64_t most = tasks > (g.N + GROUP - 1) / GROUP ? tasks : (g.N + GROUP - 1) / GROUP;
+    if (nb_shape_numel(3, (int64_t[]){g.CK, g.HW, most}) < 0)
+        return nb_error(NB_ERR_MEMORY, "conv2d: the column matrices of input %s and weight %s are too large",
                         nb_shape_fmt(x), nb_shape_fmt(w));
-    nb_real *buf = nb_step_alloc((size_t)(cols_numel ? cols_numel : 1) * sizeof(nb_real));
-    if (!buf)
+    geom *s = nb_step_alloc(sizeof *s);
+    if (!s || !(j.slots = nb_step_alloc((size_t)(tasks * j.slot) * sizeof(nb_real))))
         return NULL;
-    if (keep)
-        j.cols = buf;
-    else
-        j.slots = buf;
-    saved *s = nb_step_alloc(sizeof *s);
-    if (!s)
-        return NULL;
-    *s = (saved){.g = g, .cols = j.cols};
-    nb_parallel_for(j.tasks, 1, forward_task, &j);
+    *s = g;
+    nb_parallel_for(tasks, 1, forward_task, &j);
     nb_node *n = nb_record(&op_conv2d, y, b ? 3 : 2, (nb_tensor *[]){x, w, b});
     if (n)
         n->saved = s;

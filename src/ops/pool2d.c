@@ -19,6 +19,7 @@
 #include <string.h>
 #include "internal.h"
 #include "kernels/parallel.h"
+#include "kernels/simd.h"
 
 enum { GRAIN = 1 << 14 };   /* window elements per task */
 
@@ -40,27 +41,59 @@ static inline void window(const pool *q, int64_t i, int64_t j, int64_t *h0, int6
     *w0 = ws > 0 ? ws : 0;
 }
 
+/* The running maximum of a window starting at its first element: the same
+ * result as PyTorch's start at -inf (a first NaN or -inf is kept either way). */
+static inline void max_step(nb_real v, int64_t at, nb_real *m, int64_t *a)
+{
+    bool take = (v > *m) | (v != v);
+    *m = take ? v : *m;
+    *a = take ? at : *a;
+}
+
+/* One output row of a 2x2, stride-2 window (the usual CNN pooling) from input
+ * rows r0 and r1 = r0 + W (offsets o0, o0 + W in the plane): branch-free, so
+ * it vectorizes (random data would mispredict a branch every other element). */
+NB_VECTORIZE static void max2x2_row(const nb_real *restrict r0, const nb_real *restrict r1, int64_t n,
+                                    int64_t o0, int64_t W, nb_real *restrict y, int64_t *restrict idx)
+{
+    for (int64_t j = 0; j < n; j++) {
+        nb_real m = r0[2 * j];
+        int64_t a = o0 + 2 * j;
+        max_step(r0[2 * j + 1], o0 + 2 * j + 1, &m, &a);
+        max_step(r1[2 * j], o0 + W + 2 * j, &m, &a);
+        max_step(r1[2 * j + 1], o0 + W + 2 * j + 1, &m, &a);
+        y[j] = m;
+        idx[j] = a;
+    }
+}
+
 static void max_forward(void *ctx, int64_t b, int64_t e)
 {
     const pool *q = ctx;
+    const int64_t W = q->W, n = q->Ho * q->Wo;
+    bool two = q->k == 2 && q->s == 2 && q->p == 0;
+    int64_t *scratch = NULL, row[256];
+    if (two && !q->idx && q->Wo <= 256)
+        scratch = row;   /* inference: the positions are computed and dropped */
     for (int64_t pl = b; pl < e; pl++) {
-        const nb_real *x = q->x + pl * q->H * q->W;
-        nb_real *y = q->y + pl * q->Ho * q->Wo;
-        int64_t *idx = q->idx ? q->idx + pl * q->Ho * q->Wo : NULL;
+        const nb_real *x = q->x + pl * q->H * W;
+        nb_real *y = q->y + pl * n;
+        int64_t *idx = q->idx ? q->idx + pl * n : NULL;
+        if (two && (idx || scratch)) {
+            for (int64_t i = 0; i < q->Ho; i++)
+                max2x2_row(x + 2 * i * W, x + (2 * i + 1) * W, q->Wo, 2 * i * W, W, y + i * q->Wo,
+                           idx ? idx + i * q->Wo : scratch);
+            continue;
+        }
         for (int64_t i = 0; i < q->Ho; i++)
             for (int64_t j = 0; j < q->Wo; j++) {
                 int64_t h0, h1, w0, w1;
                 window(q, i, j, &h0, &h1, &w0, &w1);
-                nb_real m = -INFINITY;
-                int64_t a = h0 * q->W + w0;
+                int64_t a = h0 * W + w0;
+                nb_real m = x[a];
                 for (int64_t h = h0; h < h1; h++)
-                    for (int64_t w = w0; w < w1; w++) {
-                        nb_real v = x[h * q->W + w];
-                        if (v > m || isnan(v)) {
-                            m = v;
-                            a = h * q->W + w;
-                        }
-                    }
+                    for (int64_t w = h == h0 ? w0 + 1 : w0; w < w1; w++)
+                        max_step(x[h * W + w], h * W + w, &m, &a);
                 y[i * q->Wo + j] = m;
                 if (idx)
                     idx[i * q->Wo + j] = a;

@@ -1,0 +1,146 @@
+/* bench/cnn.c — seconds per epoch of the Fashion-MNIST CNN of
+ * examples/fashion_mnist_cnn.c (Conv2d(1,16,3,pad 1) ReLU MaxPool2d(2)
+ * Conv2d(16,32,3,pad 1) ReLU MaxPool2d(2) Flatten Linear(1568,128) ReLU
+ * Linear(128,10); Adam lr 1e-3, cross-entropy, shuffled batches), with 1 and
+ * 2 threads, against PyTorch training the same network on the same data in
+ * the same batch order (compare_torch.py cnn), and the test accuracy reached.
+ * Usage: cnn [--batch 128] [--epochs 2] [--threads 1,2] [--data DIR] [--no-torch] */
+#include <nabla/nabla.h>
+#include "bench.h"
+
+typedef struct config {
+    int64_t batch;
+    int epochs;
+    char threads[16];
+    const char *data;
+    bool torch;
+} config;
+
+static nb_module *build(void)
+{
+    return nb_sequential(10, nb_conv2d_layer(1, 16, 3, 1, 1), nb_act("relu"), nb_max_pool2d_layer(2, 0),
+                         nb_conv2d_layer(16, 32, 3, 1, 1), nb_act("relu"), nb_max_pool2d_layer(2, 0),
+                         nb_flatten_layer(1, -1), nb_linear(32 * 7 * 7, 128), nb_act("relu"),
+                         nb_linear(128, 10));
+}
+
+static nb_tensor *as_images(nb_tensor *x)
+{
+    return nb_reshape(x, NB_SHAPE(x->shape[0], 1, 28, 28));
+}
+
+static double accuracy(nb_module *model, const nb_dataset *test)
+{
+    nb_loader *ld = nb_loader_new(test, 500, NULL);
+    int64_t correct = 0, total = 0;
+    nb_tensor *x, *y;
+    while (nb_loader_next(ld, &x, &y)) {
+        nb_tensor *pred = NULL;
+        NB_NO_GRAD {
+            pred = nb_argmax(nb_forward(model, as_images(x)), 1, false);
+        }
+        for (int64_t i = 0; pred && i < pred->numel; i++)
+            correct += pred->data[i] == y->data[i];
+        total += y->shape[0];
+        nb_step_end();
+    }
+    nb_loader_free(ld);
+    return (double)correct / (double)total;
+}
+
+/* Trains `epochs` epochs; returns the median epoch time (the first excluded). */
+static double train(const config *c, const nb_dataset *ds, const nb_dataset *test, int threads, double *acc)
+{
+    nb_set_num_threads(threads);
+    nb_manual_seed(1);
+    nb_module *model = build();
+    nb_param_list params;
+    nb_module_parameters(model, &params);
+    nb_optim *opt = nb_adam(params.tensors, params.count, (nb_adam_opts){.lr = 1e-3});
+    nb_loader *ld = nb_loader_new(ds, c->batch, &(nb_loader_options){.shuffle = true, .seed = 1});
+    double times[64], loss = 0;
+    int n = 0;
+    for (int e = 0; e < c->epochs && e < 64; e++) {
+        nb_loader_reset(ld, (uint64_t)e);
+        nb_tensor *x, *y;
+        double t0 = bench_now();
+        while (nb_loader_next(ld, &x, &y)) {
+            nb_tensor *l = nb_cross_entropy(nb_forward(model, as_images(x)), y, (nb_cross_entropy_opts){0});
+            nb_optim_zero_grad(opt);
+            if (!l || nb_backward(l) != 0) {
+                fprintf(stderr, "cnn: %s\n", nb_last_error_message());
+                exit(1);
+            }
+            nb_optim_step(opt);
+            loss = nb_item(l);
+            nb_step_end();
+        }
+        times[n++] = bench_now() - t0;
+        *acc = accuracy(model, test);
+        printf("  nabla %d thread%s epoch %d: %.3f s, loss %.4f, test accuracy %.4f\n", threads,
+               threads > 1 ? "s" : "", e, times[n - 1], loss, *acc);
+        fflush(stdout);
+    }
+    nb_loader_free(ld);
+    nb_optim_free(opt);
+    nb_param_list_free(&params);
+    nb_module_free(model);
+    return n > 1 ? bench_median(times + 1, n - 1) : times[0];
+}
+
+int main(int argc, char **argv)
+{
+    config c = {.batch = 128, .epochs = 2, .threads = "1,2", .data = "/usr/share/datasets/fashion-mnist",
+                .torch = true};
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : "";
+        if (!strcmp(argv[i], "--batch")) c.batch = atoll(v), i++;
+        else if (!strcmp(argv[i], "--epochs")) c.epochs = atoi(v), i++;
+        else if (!strcmp(argv[i], "--threads")) snprintf(c.threads, sizeof c.threads, "%s", v), i++;
+        else if (!strcmp(argv[i], "--data")) c.data = v, i++;
+        else if (!strcmp(argv[i], "--no-torch")) c.torch = false;
+        else { fprintf(stderr, "usage: see the comment at the top of bench/cnn.c\n"); return 2; }
+    }
+    nb_mnist_options mo = {.keep_shape = true};
+    nb_dataset *ds = nb_mnist_load(c.data, true, &mo), *test = ds ? nb_mnist_load(c.data, false, &mo) : NULL;
+    if (!test) {
+        fprintf(stderr, "cnn: %s\n", nb_last_error_message());
+        nb_dataset_free(ds);
+        return 1;
+    }
+    double load[3] = {0};
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf %lf %lf", &load[0], &load[1], &load[2]) != 3)
+            load[0] = -1;
+        fclose(f);
+    }
+    printf("CNN conv16-pool-conv32-pool-fc128-10, Adam, batch %lld, %lld training images, %d epochs; "
+           "load average %.2f\n", (long long)c.batch, (long long)nb_dataset_len(ds), c.epochs, load[0]);
+    int nt[2], n_threads = sscanf(c.threads, "%d,%d", &nt[0], &nt[1]);
+    double med[2], acc[2];
+    for (int i = 0; i < n_threads; i++)
+        med[i] = train(&c, ds, test, nt[i], &acc[i]);
+
+    double best = -1;
+    if (c.torch) {
+        char args[512];
+        snprintf(args, sizeof args, "cnn --data %s --batch %lld --epochs %d", c.data, (long long)c.batch,
+                 c.epochs);
+        bench_result res[8];
+        int n = bench_torch(args, res, 8);
+        best = bench_find(res, n, "cnn_best");
+    }
+    for (int i = 0; i < n_threads; i++) {
+        printf("RESULT cnn_b%lld_nabla%d %.4f s/epoch (test accuracy %.4f)", (long long)c.batch, nt[i], med[i],
+               acc[i]);
+        if (best > 0)
+            printf("  ratio nabla/PyTorch-best %.3f", med[i] / best);
+        printf("\n");
+    }
+    if (best <= 0 && c.torch)
+        printf("PyTorch: not available (apt-get install python3-torch)\n");
+    nb_dataset_free(ds);
+    nb_dataset_free(test);
+    return 0;
+}
