@@ -27,6 +27,7 @@
 #include "kernels/gemm.h"
 #include "kernels/gemm_kernels.h"
 #include "kernels/parallel.h"
+#include "kernels/simd.h"
 #include "nabla/threads.h"
 
 #if defined(NB_GEMM_X86)
@@ -262,9 +263,10 @@ static void pack_b(int nr, bool trans, const nb_real *B, int64_t ldb, int64_t p0
     }
 }
 
-static void gemm_small(bool ta, bool tb, int64_t M, int64_t N, int64_t K, nb_real alpha,
-                       const nb_real *A, int64_t lda, const nb_real *B, int64_t ldb,
-                       nb_real beta, nb_real *C, int64_t ldc);
+NB_VECTORIZE static void gemm_small(bool ta, bool tb, int64_t M, int64_t N, int64_t K,
+                                    nb_real alpha, const nb_real *A, int64_t lda,
+                                    const nb_real *B, int64_t ldb, nb_real beta, nb_real *C,
+                                    int64_t ldc);
 
 /* ---- blocked driver ----------------------------------------------------- */
 
@@ -389,9 +391,12 @@ static void gemm_task(void *ctx, int64_t begin, int64_t end) {
 
 #define SMALL_NB 256
 
-static void gemm_small(bool ta, bool tb, int64_t M, int64_t N, int64_t K, nb_real alpha,
-                       const nb_real *A, int64_t lda, const nb_real *B, int64_t ldb,
-                       nb_real beta, nb_real *C, int64_t ldc) {
+/* Compiled for AVX-512, AVX2 and baseline (NB_VECTORIZE); no FMA contraction in
+ * C11 mode, so every clone rounds alike. */
+NB_VECTORIZE static void gemm_small(bool ta, bool tb, int64_t M, int64_t N, int64_t K,
+                                    nb_real alpha, const nb_real *A, int64_t lda,
+                                    const nb_real *B, int64_t ldb, nb_real beta, nb_real *C,
+                                    int64_t ldc) {
     if (!tb) {
         /* row of C = sum_k op(A)[i,k] * B[k,:], vectorized along N */
         nb_real acc[SMALL_NB];
