@@ -12,7 +12,8 @@ Modes:
            MLP 784-H...-10, ReLU, Adam(lr 1e-3), cross-entropy; tries torch
            threads {1,2} x OpenBLAS threads {1,2} (each in a fresh process,
            since OpenBLAS reads its thread count at load time) and reports
-           every configuration and the fastest ("best").
+           every configuration and the fastest ("best"). A setting whose
+           epochs take over 4 times the best so far stops after two epochs.
   cnn      --data DIR --batch B --epochs E
            the Fashion-MNIST CNN of examples/fashion_mnist_cnn.c: Conv2d(1,16,3,
            pad 1) ReLU MaxPool2d(2) Conv2d(16,32,3,pad 1) ReLU MaxPool2d(2)
@@ -129,6 +130,10 @@ def run_mlp_child(a):
             loss.backward()
             opt.step()
         times.append(time.perf_counter() - t0)
+        # a setting already several times slower than the best one so far
+        # cannot become the best: stop it after two epochs
+        if a.give_up and len(times) >= 2 and min(times[1:]) > a.give_up:
+            break
     print(json.dumps({"epoch_times": times, "final_loss": float(loss)}))
 
 
@@ -140,6 +145,8 @@ def run_mlp(a):
             cmd = [sys.executable, __file__, "mlp-child", "--data", a.data, "--batch", str(a.batch),
                    "--epochs", str(a.epochs), "--hidden", a.hidden, "--seed", str(a.seed),
                    "--torch-threads", str(tt)]
+            if results:
+                cmd += ["--give-up", str(4 * min(results)[0])]
             out = subprocess.run(cmd, env=env, capture_output=True, text=True)
             if out.returncode != 0:
                 print(f"# torch {tt} / openblas {bt}: failed: {out.stderr.strip()[-300:]}")
@@ -266,6 +273,8 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--drop-last", action="store_true")
     p.add_argument("--torch-threads", type=int, default=1)
+    p.add_argument("--give-up", type=float, default=0.0,
+                   help="stop after two epochs when an epoch takes longer than this (s)")
     p.add_argument("--csv", default="")
     p.add_argument("--steps", type=int, default=20000)
     p.add_argument("--iters", type=int, default=100000)
