@@ -11,8 +11,7 @@
 static inline nb_real logsigmoid_f(nb_real x, const nb_real *p)
 {
     (void)p;
-    nb_real e = nb_vexp(-fabs(x));
-    return nb_act_sel(x < 0, x, 0) - nb_vlog1p(e);
+    return -nb_vsoftplus(-x);   /* = min(x, 0) - log1p(e^-|x|), bit for bit */
 }
 static inline nb_real logsigmoid_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
 {

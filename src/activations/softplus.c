@@ -18,7 +18,7 @@ static inline nb_real softplus_b(nb_real x, nb_real y, nb_real dy, const nb_real
 {
     (void)y;
     nb_real t = x * p[0];
-    return nb_act_sel(t > p[1], dy, dy * nb_vsigmoid(t));
+    return dy * nb_act_sel(t > p[1], 1, nb_vsigmoid(t));   /* one unmasked load of dy (see elu.c) */
 }
 NB_DEFINE_POINTWISE(softplus, softplus_f, softplus_b, 2);
 
