@@ -295,6 +295,7 @@ typedef struct pcase {
 static const pcase pcases[] = {
     {2, 3, 8, 8, 2, 0, 0}, {1, 2, 7, 9, 3, 2, 1}, {2, 2, 9, 7, 3, 1, 1}, {1, 3, 10, 10, 4, 3, 2},
     {2, 1, 5, 6, 2, 1, 0}, {1, 2, 6, 5, 5, 1, 2}, {3, 2, 4, 4, 1, 1, 0}, {1, 1, 7, 7, 3, 4, 0},
+    {2, 2, 7, 9, 2, 2, 0}, {1, 1, 4, 40, 2, 0, 0},   /* the 2x2 path: odd sizes, rows past 16 lanes */
 };
 enum { NPCASES = sizeof pcases / sizeof pcases[0] };
 
