@@ -14,10 +14,10 @@
  *
  * Layout: x seen as [outer, C, inner]; element i is in channel (i / inner) % C.
  * A shared alpha is C = 1, inner = numel. The alpha gradient is reduced per
- * channel in fixed blocks (lanesum.h), so it does not depend on the thread
+ * channel in fixed blocks (kernels/lanesum.h), so it does not depend on the thread
  * count. */
 #include "activations/activation.h"
-#include "activations/lanesum.h"
+#include "kernels/lanesum.h"
 #include "kernels/parallel.h"
 
 enum { GRAIN = 1 << 14 };

@@ -23,7 +23,7 @@
  * column is reduced by one task in a fixed order: results do not depend on
  * the thread count. */
 #include "activations/activation.h"
-#include "activations/lanesum.h"
+#include "kernels/lanesum.h"
 #include "kernels/parallel.h"
 #include "kernels/vmath.h"
 

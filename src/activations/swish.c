@@ -10,9 +10,9 @@
  * 1 at |beta x| = 1000), x s (1 - s) is evaluated as y (1 - s) and
  * x^2 s (1 - s) as y (x (1 - s)), so a huge |x| meets a zero factor before
  * it can overflow (no inf * 0). The beta gradient is reduced in fixed blocks
- * (lanesum.h): the same for any thread count. */
+ * (kernels/lanesum.h): the same for any thread count. */
 #include "activations/activation.h"
-#include "activations/lanesum.h"
+#include "kernels/lanesum.h"
 #include "kernels/parallel.h"
 #include "kernels/vmath.h"
 

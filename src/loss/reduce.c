@@ -1,9 +1,10 @@
 /* loss/reduce.c — reducing per-item losses: the deterministic double sum and
  * the output tensor of the class losses. */
+#include "kernels/lanesum.h"
 #include "kernels/parallel.h"
 #include "loss/loss.h"
 
-enum { BLOCK = 1 << 12, LANES = 16 };
+enum { BLOCK = 1 << 12 };
 
 bool nb_check_reduction(const char *op, nb_reduction r)
 {
@@ -13,28 +14,12 @@ bool nb_check_reduction(const char *op, nb_reduction r)
     return false;
 }
 
-/* One block in LANES accumulators, folded pairwise: the order is fixed by the
- * code, so every target_clones variant rounds the same way. */
-NB_VECTORIZE static double block_sum(const nb_real *restrict l, int64_t n)
-{
-    double acc[LANES] = {0};
-    int64_t i = 0;
-    for (; i + LANES <= n; i += LANES)
-        for (int j = 0; j < LANES; j++)
-            acc[j] += (double)l[i + j];
-    for (int j = 0; i < n; i++, j++)
-        acc[j] += (double)l[i];
-    for (int w = LANES / 2; w > 0; w /= 2)
-        for (int j = 0; j < w; j++)
-            acc[j] += acc[j + w];
-    return acc[0];
-}
 
 double nb_loss_sum(const nb_real *l, int64_t n)
 {
     double s = 0;
     for (int64_t b = 0; b < n; b += BLOCK)
-        s += block_sum(l + b, n - b < BLOCK ? n - b : BLOCK);
+        s += nb_sum_d(l + b, n - b < BLOCK ? n - b : BLOCK);
     return s;
 }
 

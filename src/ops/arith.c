@@ -4,6 +4,7 @@
  *   y = a * b:  da = dy * b,  db = dy * a
  *   y = a / b:  da = dy / b,  db = -dy * a / b^2 = -dy * y / b
  * Gradients of broadcast operands are summed over the broadcast dims. */
+#include "kernels/lanesum.h"
 #include "kernels/parallel.h"
 #include "kernels/simd.h"
 #include "ops/broadcast.h"
@@ -76,48 +77,22 @@ typedef struct bwd_ctx {
     const nb_real *a, *b, *y, *dy;
 } bwd_ctx;
 
-/* total = sum over k < n of EXPR(k), in 8 interleaved partial sums combined in
- * a fixed order: vectorizable without reassociating, and deterministic. */
-#define LANE_SUM(total, n, EXPR)                                   \
-    do {                                                           \
-        nb_real acc_[8] = {0}, s_ = 0;                             \
-        int64_t k = 0;                                             \
-        for (; k + 8 <= (n); k += 8)                               \
-            for (int l_ = 0; l_ < 8; l_++) {                       \
-                int64_t kk_ = k + l_;                              \
-                acc_[l_] += EXPR(kk_);                             \
-            }                                                      \
-        for (; k < (n); k++)                                       \
-            s_ += EXPR(k);                                         \
-        for (int l_ = 0; l_ < 8; l_++)                             \
-            s_ += acc_[l_];                                        \
-        (total) = s_;                                              \
-    } while (0)
-
 /* The gradient of an operand broadcast along this row (stride 0): one sum. */
 NB_VECTORIZE static nb_real row_reduction(const bwd_ctx *c, const nb_real *dy, const nb_real *other,
                                           int64_t so, const nb_real *y, const nb_real *b, int64_t sb,
                                           int64_t n)
 {
     nb_real t = 0;
-#define DY(k) dy[k]
-#define DY_OTHER(k) (dy[k] * other[(k) * so])
-#define DY_OVER_B(k) (dy[k] / b[(k) * sb])
-#define DY_Y_OVER_B(k) (dy[k] * y[k] / b[(k) * sb])
     switch (c->k) {
-    case ADD: case SUB: LANE_SUM(t, n, DY); break;
-    case MUL: LANE_SUM(t, n, DY_OTHER); break;
+    case ADD: case SUB: NB_LANE_SUM(t, n, dy[nb_i]); break;
+    case MUL: NB_LANE_SUM(t, n, dy[nb_i] * other[nb_i * so]); break;
     case DIV:
         if (c->which == 0)
-            LANE_SUM(t, n, DY_OVER_B);
+            NB_LANE_SUM(t, n, dy[nb_i] / b[nb_i * sb]);
         else
-            LANE_SUM(t, n, DY_Y_OVER_B);
+            NB_LANE_SUM(t, n, dy[nb_i] * y[nb_i] / b[nb_i * sb]);
         break;
     }
-#undef DY
-#undef DY_OTHER
-#undef DY_OVER_B
-#undef DY_Y_OVER_B
     return t;
 }
 

@@ -18,7 +18,7 @@
  * group order. So every result is bit-identical for any thread count, and
  * nothing of the size of the column matrices outlives the forward pass. */
 #include <string.h>
-#include "activations/lanesum.h"
+#include "kernels/lanesum.h"
 #include "internal.h"
 #include "kernels/gemm.h"
 #include "kernels/parallel.h"

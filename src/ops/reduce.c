@@ -23,6 +23,7 @@
  * running sum over k, vectorized across neighbouring outputs. Threads split
  * rows, blocks or column tiles, never one accumulation. */
 #include <string.h>
+#include "kernels/lanesum.h"
 #include "kernels/parallel.h"
 #include "kernels/simd.h"
 #include "ops/dim.h"
@@ -38,20 +39,6 @@ static inline bool beats(bool is_max, nb_real v, nb_real b)
     return (is_max ? v > b : v < b) || (v != v && b == b);
 }
 
-NB_VECTORIZE static double block_sum(const nb_real *restrict x, int64_t n)
-{
-    double acc[LANES] = {0};
-    int64_t i = 0;
-    for (; i + LANES <= n; i += LANES)
-        for (int j = 0; j < LANES; j++)
-            acc[j] += (double)x[i + j];
-    for (int j = 0; i < n; i++, j++)
-        acc[j] += (double)x[i];
-    for (int w = LANES / 2; w > 0; w /= 2)
-        for (int j = 0; j < w; j++)
-            acc[j] += acc[j + w];
-    return acc[0];
-}
 
 /* Floats compared as integers: for non-NaN values, key(bits(v)) orders as v
  * does except that -0 < +0 (harmless below: the value found is then looked up
@@ -172,7 +159,7 @@ static void rows_task(void *c, int64_t begin, int64_t end)
         const nb_real *row = j->x + o * j->d;
         int64_t len = j->d - b0 < BLOCK ? j->d - b0 : BLOCK;
         if (j->k == SUM || j->k == MEAN) {
-            double s = block_sum(row + b0, len);
+            double s = nb_sum_d(row + b0, len);
             if (j->nb > 1)
                 j->psum[t] = s;
             else

@@ -3,24 +3,9 @@
  *   every gradient ← c · gradient   (skipped when c = 1: the identity)
  * The sum of squares is accumulated in double, in an order fixed by the code. */
 #include <math.h>
+#include "kernels/lanesum.h"
 #include "optim/optim.h"
 
-enum { LANES = 16 };
-
-NB_VECTORIZE static double sum_squares(const nb_real *restrict g, int64_t n)
-{
-    double acc[LANES] = {0};
-    int64_t i = 0;
-    for (; i + LANES <= n; i += LANES)
-        for (int j = 0; j < LANES; j++)
-            acc[j] += (double)g[i + j] * (double)g[i + j];
-    for (int j = 0; i < n; i++, j++)
-        acc[j] += (double)g[i] * (double)g[i];
-    for (int w = LANES / 2; w > 0; w /= 2)
-        for (int j = 0; j < w; j++)
-            acc[j] += acc[j + w];
-    return acc[0];
-}
 
 typedef struct job { nb_real *g; nb_real c; } job;
 
@@ -47,7 +32,7 @@ nb_real nb_clip_grad_norm(nb_tensor *const *params, int n_params, nb_real max_no
         if (!nb_check_input("clip_grad_norm", i + 1, params[i]))
             return (nb_real)NAN;
         if (params[i]->grad)
-            ss += sum_squares(params[i]->grad, params[i]->numel);
+            ss += nb_sumsq_d(params[i]->grad, params[i]->numel);
     }
     double norm = sqrt(ss);
     double c = (double)max_norm / (norm + 1e-6);
