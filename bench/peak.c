@@ -1,0 +1,110 @@
+/* bench/peak.c — the machine's limits that the other benchmarks are read
+ * against: peak float32 FMA throughput (AVX-512 and AVX2 register-only loops,
+ * 1 and 2 threads) and copy bandwidth (memcpy of 64 MiB, 1 and 2 threads).
+ * Usage: peak */
+#include <nabla/nabla.h>
+#include <pthread.h>
+#include <string.h>
+#include "bench.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define ITERS 20000000L
+
+/* 12 independent accumulators: enough to cover FMA latency x 2 pipes. */
+__attribute__((target("avx512f"))) static double fma512(void)
+{
+    __m512 acc[12], m = _mm512_set1_ps(0.999999f), a = _mm512_set1_ps(1e-7f);
+    for (int i = 0; i < 12; i++)
+        acc[i] = _mm512_set1_ps((float)i);
+    for (long it = 0; it < ITERS; it++)
+        for (int i = 0; i < 12; i++)
+            acc[i] = _mm512_fmadd_ps(acc[i], m, a);
+    float sink = 0;
+    for (int i = 0; i < 12; i++)
+        sink += _mm512_reduce_add_ps(acc[i]);
+    return sink;
+}
+
+__attribute__((target("avx2,fma"))) static double fma256(void)
+{
+    __m256 acc[12], m = _mm256_set1_ps(0.999999f), a = _mm256_set1_ps(1e-7f);
+    for (int i = 0; i < 12; i++)
+        acc[i] = _mm256_set1_ps((float)i);
+    for (long it = 0; it < ITERS; it++)
+        for (int i = 0; i < 12; i++)
+            acc[i] = _mm256_fmadd_ps(acc[i], m, a);
+    float out[8], sink = 0;
+    for (int i = 0; i < 12; i++) {
+        _mm256_storeu_ps(out, acc[i]);
+        sink += out[0];
+    }
+    return sink;
+}
+
+typedef struct job { double (*fn)(void); double sink; } job;
+static void *run(void *p) { job *j = p; j->sink = j->fn(); return NULL; }
+
+/* GFLOP/s of fn on `threads` threads at once (2 flops per lane per FMA). */
+static double gflops(double (*fn)(void), int lanes, int threads)
+{
+    pthread_t t[2];
+    job j[2] = {{fn, 0}, {fn, 0}};
+    double t0 = bench_now();
+    for (int i = 1; i < threads; i++)
+        pthread_create(&t[i], NULL, run, &j[i]);
+    run(&j[0]);
+    for (int i = 1; i < threads; i++)
+        pthread_join(t[i], NULL);
+    double dt = bench_now() - t0;
+    return threads * 2.0 * lanes * 12.0 * ITERS / dt / 1e9;
+}
+#endif
+
+typedef struct cjob { char *dst; const char *src; size_t n; } cjob;
+static void *copy(void *p) { cjob *c = p; memcpy(c->dst, c->src, c->n); return NULL; }
+
+static double copy_gbs(char *dst, const char *src, size_t n, int threads)
+{
+    double best = 0;
+    for (int rep = 0; rep < 9; rep++) {
+        pthread_t t[2];
+        cjob c[2] = {{dst, src, n / (size_t)threads}, {dst + n / 2, src + n / 2, n / 2}};
+        double t0 = bench_now();
+        if (threads == 2)
+            pthread_create(&t[1], NULL, copy, &c[1]);
+        copy(&c[0]);
+        if (threads == 2)
+            pthread_join(t[1], NULL);
+        double gbs = 2.0 * (double)n / (bench_now() - t0) / 1e9;  /* read + write */
+        best = gbs > best ? gbs : best;
+    }
+    return best;
+}
+
+int main(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    for (int th = 1; th <= 2; th++) {
+        if (__builtin_cpu_supports("avx512f"))
+            printf("peak FMA AVX-512: %6.1f GFLOP/s float32, %d thread%s\n", gflops(fma512, 16, th), th,
+                   th > 1 ? "s" : "");
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+            printf("peak FMA AVX2:    %6.1f GFLOP/s float32, %d thread%s\n", gflops(fma256, 8, th), th,
+                   th > 1 ? "s" : "");
+    }
+#endif
+    size_t n = (size_t)64 << 20;
+    char *src = malloc(n), *dst = malloc(n);
+    if (!src || !dst)
+        return 1;
+    memset(src, 1, n);
+    memset(dst, 0, n);
+    for (int th = 1; th <= 2; th++)
+        printf("copy bandwidth:   %6.1f GB/s (memcpy of 64 MiB, read + write, best of 9), %d thread%s\n",
+               copy_gbs(dst, src, n, th), th, th > 1 ? "s" : "");
+    free(src);
+    free(dst);
+    return 0;
+}
