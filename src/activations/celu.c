@@ -18,7 +18,7 @@ static inline nb_real celu_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
     nb_real z = nb_act_sel(x > 0, 0, x / p[0]);
     return dy * nb_act_sel(x > 0, 1, nb_vexp(z));   /* one unmasked load of dy (see elu.c) */
 }
-NB_DEFINE_POINTWISE(celu, celu_f, celu_b, 1);
+NB_DEFINE_POINTWISE_FMA(celu, celu_f, celu_b, 1);
 
 nb_tensor *nb_celu(nb_tensor *x, nb_real alpha)
 {

@@ -21,7 +21,7 @@ static inline nb_real elu_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
      * not two masked ones, which the hardware prefetcher does not follow */
     return dy * nb_act_sel(x > 0, 1, p[0] * nb_vexp(z));
 }
-NB_DEFINE_POINTWISE(elu, elu_f, elu_b, 1);
+NB_DEFINE_POINTWISE_FMA(elu, elu_f, elu_b, 1);
 
 nb_tensor *nb_elu(nb_tensor *x, nb_real alpha) { return nb_pointwise(&nb_pw_elu, x, &alpha); }
 

@@ -37,7 +37,7 @@ static inline nb_real gelu_tanh_b(nb_real x, nb_real y, nb_real dy, const nb_rea
     nb_real du = (nb_real)SQRT_2_OVER_PI * (1 + (nb_real)(3 * KAPPA) * (xc * xc));
     return dy * (s + 2 * xc * (s * sn) * du);
 }
-NB_DEFINE_POINTWISE(gelu_tanh, gelu_tanh_f, gelu_tanh_b, 0);
+NB_DEFINE_POINTWISE_FMA(gelu_tanh, gelu_tanh_f, gelu_tanh_b, 0);
 
 nb_tensor *nb_gelu_tanh(nb_tensor *x) { return nb_pointwise(&nb_pw_gelu_tanh, x, NULL); }
 

@@ -20,7 +20,7 @@ static inline nb_real logsigmoid_b(nb_real x, nb_real y, nb_real dy, const nb_re
     nb_act_sigmoid2(x, &s, &sn);
     return dy * sn;
 }
-NB_DEFINE_POINTWISE(logsigmoid, logsigmoid_f, logsigmoid_b, 0);
+NB_DEFINE_POINTWISE_FMA(logsigmoid, logsigmoid_f, logsigmoid_b, 0);
 
 nb_tensor *nb_logsigmoid(nb_tensor *x) { return nb_pointwise(&nb_pw_logsigmoid, x, NULL); }
 

@@ -32,7 +32,7 @@ static inline nb_real mish_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
     nb_real s = n / (1 + n);
     return dy * (t + x * s * (q * (2 - q)));
 }
-NB_DEFINE_POINTWISE(mish, mish_f, mish_b, 0);
+NB_DEFINE_POINTWISE_FMA(mish, mish_f, mish_b, 0);
 
 nb_tensor *nb_mish(nb_tensor *x) { return nb_pointwise(&nb_pw_mish, x, NULL); }
 

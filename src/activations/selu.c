@@ -25,7 +25,7 @@ static inline nb_real selu_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
     return dy * nb_act_sel(x > 0, (nb_real)SELU_SCALE,
                            (nb_real)(SELU_SCALE * SELU_ALPHA) * nb_vexp(z));
 }
-NB_DEFINE_POINTWISE(selu, selu_f, selu_b, 0);
+NB_DEFINE_POINTWISE_FMA(selu, selu_f, selu_b, 0);
 
 nb_tensor *nb_selu(nb_tensor *x) { return nb_pointwise(&nb_pw_selu, x, NULL); }
 

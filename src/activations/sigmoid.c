@@ -15,7 +15,7 @@ static inline nb_real sigmoid_b(nb_real x, nb_real y, nb_real dy, const nb_real 
     (void)x; (void)p;
     return dy * (y * (1 - y));
 }
-NB_DEFINE_POINTWISE(sigmoid, sigmoid_f, sigmoid_b, 0);
+NB_DEFINE_POINTWISE_FMA(sigmoid, sigmoid_f, sigmoid_b, 0);
 
 nb_tensor *nb_sigmoid(nb_tensor *x) { return nb_pointwise(&nb_pw_sigmoid, x, NULL); }
 

@@ -19,7 +19,7 @@ static inline nb_real silu_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
     nb_act_sigmoid2(x, &s, &sn);
     return dy * (s * (1 + x * sn));
 }
-NB_DEFINE_POINTWISE(silu, silu_f, silu_b, 0);
+NB_DEFINE_POINTWISE_FMA(silu, silu_f, silu_b, 0);
 
 nb_tensor *nb_silu(nb_tensor *x) { return nb_pointwise(&nb_pw_silu, x, NULL); }
 

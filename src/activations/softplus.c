@@ -20,7 +20,7 @@ static inline nb_real softplus_b(nb_real x, nb_real y, nb_real dy, const nb_real
     nb_real t = x * p[0];
     return dy * nb_act_sel(t > p[1], 1, nb_vsigmoid(t));   /* one unmasked load of dy (see elu.c) */
 }
-NB_DEFINE_POINTWISE(softplus, softplus_f, softplus_b, 2);
+NB_DEFINE_POINTWISE_FMA(softplus, softplus_f, softplus_b, 2);
 
 nb_tensor *nb_softplus(nb_tensor *x, nb_real beta, nb_real threshold)
 {

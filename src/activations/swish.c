@@ -25,7 +25,7 @@ typedef struct job {
     nb_real *out, *part;
 } job;
 
-NB_VECTORIZE static void forward_range(void *c, int64_t b, int64_t e)
+NB_VECTORIZE_FMA static void forward_range(void *c, int64_t b, int64_t e)
 {
     job *j = c;
     const nb_real *restrict x = j->x;
@@ -51,7 +51,7 @@ static inline nb_real dbeta_term(nb_real x, nb_real y, nb_real dy, nb_real beta)
 
 /* Block q of NB_SUM_BLOCK elements: dx (when out is set) and the block's
  * share of dbeta (when part is set). */
-NB_VECTORIZE static void blocks_backward(void *c, int64_t b, int64_t e)
+NB_VECTORIZE_FMA static void blocks_backward(void *c, int64_t b, int64_t e)
 {
     job *j = c;
     nb_real beta = j->beta;

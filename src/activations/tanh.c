@@ -13,7 +13,7 @@ static inline nb_real tanh_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
     (void)x; (void)p;
     return dy * (1 - y * y);
 }
-NB_DEFINE_POINTWISE(tanh, tanh_f, tanh_b, 0);
+NB_DEFINE_POINTWISE_FMA(tanh, tanh_f, tanh_b, 0);
 
 nb_tensor *nb_tanh(nb_tensor *x) { return nb_pointwise(&nb_pw_tanh, x, NULL); }
 

@@ -7,8 +7,20 @@
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(NABLA_F64) && \
     !defined(__SANITIZE_ADDRESS__)
 #define NB_VECTORIZE __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+/* The same clones with a*b + c contracted to one fused multiply-add where the
+ * target has one (the v4 and v3 clones; the default x86-64 clone has no FMA
+ * and keeps separate roundings). The project compiles in ISO C11 mode, where
+ * GCC does not contract (-ffp-contract=off); this turns contraction on for
+ * the marked function only. For the transcendental activation loops (see
+ * NB_DEFINE_POINTWISE_FMA in ops/pointwise.h): their dependent chains of
+ * multiply-then-add are halved. The consequence: results differ in the last
+ * bits between the FMA clones and the default clone (i.e. between machines
+ * with and without AVX2/FMA), and stay identical on one machine whatever
+ * the thread count or the position of an element in the array. */
+#define NB_VECTORIZE_FMA NB_VECTORIZE __attribute__((optimize("fp-contract=fast")))
 #else
 #define NB_VECTORIZE
+#define NB_VECTORIZE_FMA   /* float64 (the libm reference), ASan, clang: no contraction */
 #endif
 
 #endif

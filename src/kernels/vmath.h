@@ -15,7 +15,12 @@
  * No fmaf() is used on purpose: the code is accurate with separately rounded
  * multiply and add, so the "default", "avx2" and "avx512f" clones (and
  * -march=native builds, since the project compiles in ISO C11 mode where GCC
- * does not contract a*b+c) return bit-identical results.
+ * does not contract a*b+c) return bit-identical results. Exception: the
+ * transcendental activation loops are compiled with NB_VECTORIZE_FMA
+ * (kernels/simd.h), which lets GCC contract a*b+c into fused multiply-adds in
+ * their AVX2 and AVX-512 clones; there these functions round differently (by
+ * a bit, not beyond the activations' bounds in tests/test_act_ulp.c) from
+ * the default clone. The bounds below are for separate roundings.
  *
  * Float64 build (NABLA_F64): each function calls the libm double function;
  * that build is the reference for gradient checks and wants full accuracy.
@@ -32,7 +37,10 @@
  *
  * Performance note: without FMA these loops are bound by the latency of
  * their dependent chains (a Horner chain of n terms is 2n dependent
- * operations) as much as by throughput; prefer short chains (see nb_vncdff). 
+ * operations) as much as by throughput; prefer short chains (see nb_vncdff).
+ * With FMA contraction (the activation loops' AVX2/AVX-512 clones) they are
+ * throughput-bound: Estrin's scheme for the degree-9 log1p polynomial, tried,
+ * was no faster there.
  *
  * Sources of technique and coefficients:
  *  - exp, log, tanh: Cody-Waite reduction and the minimax coefficients of

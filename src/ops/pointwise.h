@@ -25,18 +25,26 @@ void nb_pointwise_backward(nb_node *n);
 
 /* Define nb_pw_<name> from
  *   static inline nb_real FWD(nb_real x, const nb_real *p)               -> f(x)
- *   static inline nb_real BWD(nb_real x, nb_real y, nb_real dy, const nb_real *p) -> dy * f'(x) */
-#define NB_DEFINE_POINTWISE(name, FWD, BWD, nparams)                                          \
-    NB_VECTORIZE static void name##_forward(nb_real *restrict y, const nb_real *restrict x,     \
-                                            int64_t n, const nb_real *p)                        \
+ *   static inline nb_real BWD(nb_real x, nb_real y, nb_real dy, const nb_real *p) -> dy * f'(x)
+ * NB_DEFINE_POINTWISE_FMA: the same with a*b + c contracted to a fused
+ * multiply-add in the AVX2 and AVX-512 clones (NB_VECTORIZE_FMA, kernels/simd.h),
+ * for the transcendental activations, whose loops are bound by the latency of
+ * their polynomial chains. */
+#define NB_DEFINE_POINTWISE(name, FWD, BWD, nparams) \
+    NB__DEFINE_POINTWISE(name, FWD, BWD, nparams, NB_VECTORIZE)
+#define NB_DEFINE_POINTWISE_FMA(name, FWD, BWD, nparams) \
+    NB__DEFINE_POINTWISE(name, FWD, BWD, nparams, NB_VECTORIZE_FMA)
+#define NB__DEFINE_POINTWISE(name, FWD, BWD, nparams, ATTR)                                   \
+    ATTR static void name##_forward(nb_real *restrict y, const nb_real *restrict x,             \
+                                    int64_t n, const nb_real *p)                                \
     {                                                                                           \
         for (int64_t i = 0; i < n; i++)                                                         \
             y[i] = FWD(x[i], p);                                                                \
     }                                                                                           \
-    NB_VECTORIZE static void name##_backward(nb_real *restrict dx, const nb_real *restrict x,   \
-                                             const nb_real *restrict y,                         \
-                                             const nb_real *restrict dy, int64_t n,             \
-                                             const nb_real *p)                                  \
+    ATTR static void name##_backward(nb_real *restrict dx, const nb_real *restrict x,           \
+                                     const nb_real *restrict y,                                 \
+                                     const nb_real *restrict dy, int64_t n,                     \
+                                     const nb_real *p)                                          \
     {                                                                                           \
         for (int64_t i = 0; i < n; i++)                                                         \
             dx[i] += BWD(x[i], y[i], dy[i], p);                                                 \
