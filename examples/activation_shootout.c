@@ -40,7 +40,7 @@
 #include <time.h>
 #include <nabla/nabla.h>
 #include <nabla/plot.h>
-#include "args.h"
+#include "common.h"
 
 enum { MAX_ACTS = 32, MAX_LAYERS = 8, PROBE = 1000, POINTS_PER_EPOCH = 10 };
 
@@ -50,13 +50,6 @@ typedef struct result {
     double *curve;   /* loss per tenth of an epoch */
     int n_curve;
 } result;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* 784 -> hidden... -> 10 with activation a after every hidden Linear (or
  * maxout layers when a is maxout). Same seed, same initial Linear weights. */
@@ -77,21 +70,6 @@ static nb_module *build(const nb_activation *a, const int64_t *sizes, int n, int
             EX_CHECK(nb_sequential_add(m, nb_act_layer(a, NULL)) == 0);
     }
     return m;
-}
-
-static double accuracy(nb_module *m, const nb_dataset *test)
-{
-    double acc = 0;
-    NB_NO_GRAD {
-        nb_tensor *pred = nb_argmax(nb_forward(m, test->x), 1, false);
-        EX_CHECK(pred);
-        int64_t right = 0;
-        for (int64_t i = 0; i < pred->numel; i++)
-            right += pred->data[i] == test->y->data[i];
-        acc = (double)right / (double)pred->numel;
-    }
-    nb_step_end();
-    return acc;
 }
 
 /* Fraction of first-hidden-layer units whose output is 0 for every probe image. */
@@ -130,7 +108,7 @@ static result run(const nb_activation *a, const int64_t *sizes, int n, const nb_
     int64_t chunk = nbatch / POINTS_PER_EPOCH > 0 ? nbatch / POINTS_PER_EPOCH : 1;
     r.curve = malloc(sizeof(double) * (size_t)(epochs * (nbatch / chunk + 1)));
     EX_CHECK(r.curve);
-    double t0 = now();
+    double t0 = ex_now();
     for (int e = 0; e < epochs; e++) {
         double sum = 0, chunk_sum = 0;
         int64_t b = 0, count = 0;
@@ -160,28 +138,14 @@ static result run(const nb_activation *a, const int64_t *sizes, int n, const nb_
         }
         r.loss = sum / (double)count;
     }
-    r.sec_per_epoch = (now() - t0) / epochs;
-    r.acc = accuracy(m, test);
+    r.sec_per_epoch = (ex_now() - t0) / epochs;
+    r.acc = ex_accuracy(m, test, 1000, NULL, NULL, 0);
     r.dead = dead_fraction(m, a, probe);
     nb_loader_free(ld);
     nb_optim_free(opt);
     nb_param_list_free(&pl);
     nb_module_free(m);
     return r;
-}
-
-/* The first n rows of ds as a new dataset (ds is freed). */
-static nb_dataset *first_rows(nb_dataset *ds, int64_t n)
-{
-    if (n <= 0 || n >= nb_dataset_len(ds))
-        return ds;
-    nb_tensor *x = nb_keep(nb_slice(ds->x, 0, 0, n)), *y = nb_keep(nb_slice(ds->y, 0, 0, n));
-    EX_CHECK(x && y);
-    nb_step_end();
-    nb_dataset_free(ds);
-    nb_dataset *sub = nb_dataset_new(x, y, true);
-    EX_CHECK(sub);
-    return sub;
 }
 
 int main(int argc, char **argv)
@@ -232,8 +196,8 @@ int main(int argc, char **argv)
         nb_dataset_free(train);
         return 1;
     }
-    train = first_rows(train, n_train);
-    test = first_rows(test, n_test);
+    train = ex_first_rows(train, n_train);
+    test = ex_first_rows(test, n_test);
     int64_t n_probe = nb_dataset_len(test) < PROBE ? nb_dataset_len(test) : PROBE;
     nb_tensor *probe = nb_keep(nb_slice(test->x, 0, 0, n_probe));
     EX_CHECK(probe);

@@ -30,7 +30,7 @@
 #include <unistd.h>
 #include <nabla/nabla.h>
 #include <nabla/plot.h>
-#include "args.h"
+#include "common.h"
 
 enum { CLASSES = 10, MAX_HIDDEN = 16, MAX_EPOCHS = 1000, EVAL_BATCH = 100 };
 
@@ -48,13 +48,6 @@ typedef struct config {
     int batch, seed, epochs, epochs_done;
     double loss[MAX_EPOCHS], acc[MAX_EPOCHS];   /* history, for the learning curve */
 } config;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* Linear(784, h1) act Linear(h1, h2) act ... Linear(hk, 10), initialised from seed. */
 static nb_module *build_model(const config *c)
@@ -114,35 +107,6 @@ static nb_optim *make_optim(config *c, nb_module *model)
     nb_param_list_free(&pl);
     EX_CHECK(o);
     return o;
-}
-
-/* Classify ds in batches of EVAL_BATCH with gradients off; returns the accuracy
- * and, if confusion is not NULL, counts [true][predicted]. */
-static double evaluate(nb_module *model, const nb_dataset *ds, int64_t confusion[CLASSES][CLASSES])
-{
-    nb_loader *ld = nb_loader_new(ds, EVAL_BATCH, NULL);   /* in order, no shuffle */
-    EX_CHECK(ld);
-    nb_module_train(model, false);
-    int64_t correct = 0, total = 0;
-    nb_tensor *x, *y;
-    while (nb_loader_next(ld, &x, &y)) {
-        nb_tensor *pred = NULL;
-        NB_NO_GRAD {
-            pred = nb_argmax(nb_forward(model, x), 1, false);
-        }
-        EX_CHECK(pred);
-        for (int64_t i = 0; i < pred->numel; i++) {
-            int p = (int)pred->data[i], t = (int)y->data[i];
-            correct += p == t;
-            if (confusion)
-                confusion[t][p]++;
-        }
-        total += pred->numel;
-        nb_step_end();
-    }
-    nb_loader_free(ld);
-    nb_module_train(model, true);
-    return (double)correct / (double)total;
 }
 
 /* "1:05" */
@@ -223,20 +187,6 @@ static void config_load(config *c, const char *path)
     nb_safetensors_close(st);
 }
 
-/* A dataset of the first n rows of ds (all of them if n >= its length); frees ds. */
-static nb_dataset *first_rows(nb_dataset *ds, int64_t n)
-{
-    if (n >= nb_dataset_len(ds))
-        return ds;
-    nb_tensor *x = nb_keep(nb_slice(ds->x, 0, 0, n)), *y = nb_keep(nb_slice(ds->y, 0, 0, n));
-    EX_CHECK(x && y);
-    nb_step_end();
-    nb_dataset_free(ds);
-    nb_dataset *sub = nb_dataset_new(x, y, true);
-    EX_CHECK(sub);
-    return sub;
-}
-
 int main(int argc, char **argv)
 {
     config c = {.batch = 128, .seed = 1};
@@ -292,8 +242,8 @@ int main(int argc, char **argv)
         return 1;
     }
     if (quick) {
-        train = first_rows(train, 5000);
-        test = first_rows(test, 1000);
+        train = ex_first_rows(train, 5000);
+        test = ex_first_rows(test, 1000);
     }
 
     /* The run: fresh, or the one saved in --resume (whose settings win). */
@@ -327,12 +277,12 @@ int main(int argc, char **argv)
     nb_loader_reset(ld, (uint64_t)c.epochs_done);   /* a resumed run replays the same order */
     bool tty = isatty(STDOUT_FILENO);
     int64_t nbatch = nb_loader_batches(ld);
-    double t_start = now(), t_train = 0;
+    double t_start = ex_now(), t_train = 0;
     int64_t steps = 0;   /* batches trained in this run, for the ETA */
     double acc = c.epochs_done ? c.acc[c.epochs_done - 1] : 0;
 
     for (int epoch = c.epochs_done; epoch < epochs; epoch++) {
-        double t0 = now(), sum = 0, t_draw = 0;
+        double t0 = ex_now(), sum = 0, t_draw = 0;
         int64_t b = 0, count = 0;
         nb_tensor *x, *y;
         while (nb_loader_next(ld, &x, &y)) {
@@ -345,7 +295,7 @@ int main(int argc, char **argv)
             count += x->shape[0];
             b++;
             nb_step_end();
-            double t = now();
+            double t = ex_now();
             if (tty && (t - t_draw > 0.1 || b == nbatch)) {
                 double per_batch = (t_train + t - t0) / (double)(steps + b);
                 double eta = per_batch * (double)((epochs - epoch - 1) * nbatch + nbatch - b);
@@ -353,10 +303,10 @@ int main(int argc, char **argv)
                 t_draw = t;
             }
         }
-        double dt = now() - t0;
+        double dt = ex_now() - t0;
         t_train += dt;
         steps += b;
-        acc = evaluate(model, test, NULL);
+        acc = ex_accuracy(model, test, EVAL_BATCH, NULL, NULL, CLASSES);
         c.loss[epoch] = sum / count;
         c.acc[epoch] = acc;
         c.epochs_done = epoch + 1;
@@ -373,11 +323,11 @@ int main(int argc, char **argv)
                tty ? "        " : "");
         fflush(stdout);
     }
-    printf("\ntraining: %.1f s (%.1f s in all with evaluation)\n", t_train, now() - t_start);
+    printf("\ntraining: %.1f s (%.1f s in all with evaluation)\n", t_train, ex_now() - t_start);
 
     /* Where each class goes. */
     int64_t conf[CLASSES][CLASSES] = {{0}};
-    acc = evaluate(model, test, conf);
+    acc = ex_accuracy(model, test, EVAL_BATCH, NULL, &conf[0][0], CLASSES);
     printf("\nconfusion matrix on the test set (rows: true class, columns: predicted)\n%12s", "");
     for (int j = 0; j < CLASSES; j++)
         printf(" %5.5s", class_names[j]);
@@ -424,7 +374,7 @@ int main(int argc, char **argv)
     config_load(&c2, saved);
     nb_module *fresh = build_model(&c2);
     EX_CHECK(nb_load_checkpoint(saved, fresh, NULL) == 0);
-    double acc2 = evaluate(fresh, test, NULL);
+    double acc2 = ex_accuracy(fresh, test, EVAL_BATCH, NULL, NULL, CLASSES);
     printf("\n%s loaded into a fresh model: test accuracy %.4f (%s)\n", ckpt ? saved : "the saved model",
            acc2, acc2 == acc ? "the same" : "DIFFERENT");
     if (!ckpt)

@@ -19,16 +19,9 @@
 #include <stdlib.h>
 #include <time.h>
 #include <nabla/nabla.h>
-#include "args.h"
+#include "common.h"
 
 enum { CLASSES = 10, EVAL_BATCH = 500 };
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static nb_module *build_model(int seed)
 {
@@ -46,42 +39,6 @@ static nb_module *build_model(int seed)
 static nb_tensor *as_images(nb_tensor *x)
 {
     return nb_reshape(x, NB_SHAPE(x->shape[0], 1, 28, 28));
-}
-
-/* Test accuracy, in batches with gradients off. */
-static double evaluate(nb_module *model, const nb_dataset *ds)
-{
-    nb_loader *ld = nb_loader_new(ds, EVAL_BATCH, NULL);
-    EX_CHECK(ld);
-    int64_t correct = 0, total = 0;
-    nb_tensor *x, *y;
-    while (nb_loader_next(ld, &x, &y)) {
-        nb_tensor *pred = NULL;
-        NB_NO_GRAD {
-            pred = nb_argmax(nb_forward(model, as_images(x)), 1, false);
-        }
-        EX_CHECK(pred);
-        for (int64_t i = 0; i < pred->numel; i++)
-            correct += pred->data[i] == y->data[i];
-        total += pred->numel;
-        nb_step_end();
-    }
-    nb_loader_free(ld);
-    return (double)correct / (double)total;
-}
-
-/* A dataset of the first n rows of ds (all of them if n >= its length); frees ds. */
-static nb_dataset *first_rows(nb_dataset *ds, int64_t n)
-{
-    if (n >= nb_dataset_len(ds))
-        return ds;
-    nb_tensor *x = nb_keep(nb_slice(ds->x, 0, 0, n)), *y = nb_keep(nb_slice(ds->y, 0, 0, n));
-    EX_CHECK(x && y);
-    nb_step_end();
-    nb_dataset_free(ds);
-    nb_dataset *sub = nb_dataset_new(x, y, true);
-    EX_CHECK(sub);
-    return sub;
 }
 
 int main(int argc, char **argv)
@@ -121,8 +78,8 @@ int main(int argc, char **argv)
         return 1;
     }
     if (quick) {
-        train = first_rows(train, 5000);
-        test = first_rows(test, 1000);
+        train = ex_first_rows(train, 5000);
+        test = ex_first_rows(test, 1000);
     }
 
     nb_module *model = build_model(seed);
@@ -140,7 +97,7 @@ int main(int argc, char **argv)
     EX_CHECK(ld);
     double acc = 0, t_train = 0;
     for (int epoch = 0; epoch < epochs; epoch++) {
-        double t0 = now(), sum = 0;
+        double t0 = ex_now(), sum = 0;
         int64_t count = 0;
         nb_tensor *x, *y;
         while (nb_loader_next(ld, &x, &y)) {
@@ -153,9 +110,9 @@ int main(int argc, char **argv)
             count += x->shape[0];
             nb_step_end();
         }
-        double dt = now() - t0;
+        double dt = ex_now() - t0;
         t_train += dt;
-        acc = evaluate(model, test);
+        acc = ex_accuracy(model, test, EVAL_BATCH, as_images, NULL, 0);
         printf("epoch %2d/%d  train loss %.4f  test accuracy %.4f  %5.1f s  %6.0f images/s\n", epoch + 1,
                epochs, sum / (double)count, acc, dt, (double)count / dt);
         fflush(stdout);

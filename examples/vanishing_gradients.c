@@ -35,7 +35,7 @@
 #include <string.h>
 #include <nabla/nabla.h>
 #include <nabla/plot.h>
-#include "args.h"
+#include "common.h"
 
 enum { MAX_DEPTH = 64, PROBE = 512, N_ACTS = 4 };
 
@@ -110,34 +110,6 @@ static double shrink(const stats *s, int depth)
     return pow(s->grad[0] / s->grad[depth - 2], 1.0 / (depth - 2));
 }
 
-static double accuracy(nb_module *m, const nb_dataset *test)
-{
-    double acc = 0;
-    NB_NO_GRAD {
-        nb_tensor *pred = nb_argmax(nb_forward(m, test->x), 1, false);
-        EX_CHECK(pred);
-        int64_t right = 0;
-        for (int64_t i = 0; i < pred->numel; i++)
-            right += pred->data[i] == test->y->data[i];
-        acc = (double)right / (double)pred->numel;
-    }
-    nb_step_end();
-    return acc;
-}
-
-static nb_dataset *first_rows(nb_dataset *ds, int64_t n)
-{
-    if (n <= 0 || n >= nb_dataset_len(ds))
-        return ds;
-    nb_tensor *x = nb_keep(nb_slice(ds->x, 0, 0, n)), *y = nb_keep(nb_slice(ds->y, 0, 0, n));
-    EX_CHECK(x && y);
-    nb_step_end();
-    nb_dataset_free(ds);
-    nb_dataset *sub = nb_dataset_new(x, y, true);
-    EX_CHECK(sub);
-    return sub;
-}
-
 int main(int argc, char **argv)
 {
     int depth = 15, width = 128, steps = 1000, n_train = 10000, seed = 1;
@@ -168,8 +140,8 @@ int main(int argc, char **argv)
         nb_dataset_free(train);
         return 1;
     }
-    train = first_rows(train, n_train);
-    test = first_rows(test, 2000);
+    train = ex_first_rows(train, n_train);
+    test = ex_first_rows(test, 2000);
     nb_norm *norm = nb_standardize(train->x);
     EX_CHECK(norm && nb_norm_apply_(norm, test->x));
     nb_tensor *px = nb_keep(nb_slice(train->x, 0, 0, PROBE)), *py = nb_keep(nb_slice(train->y, 0, 0, PROBE));
@@ -205,7 +177,7 @@ int main(int argc, char **argv)
             nb_step_end();
         }
         measure(m, px, py, depth, &after[a]);
-        acc[a] = accuracy(m, test);
+        acc[a] = ex_accuracy(m, test, 1000, NULL, NULL, 0);
 
         printf("\n%s (%s)\n  layer   |grad W| init  trained    act mean  std init    mean  std trained\n",
                acts[a], a < 2 ? "Xavier normal" : a == 2 ? "Kaiming normal" : "LeCun normal");
