@@ -101,20 +101,12 @@ def find(data_dir, stem):
     raise SystemExit(f"compare_torch.py: {stem}(.gz) not found in {data_dir}")
 
 
-def run_mlp_child(a):
-    import numpy as np
+def train(model, x, y, a):
+    """Adam (lr 1e-3) on cross-entropy over nabla's batch order; returns the
+    epoch times and the last batch's loss. A setting already several times
+    slower than the best one so far cannot become the best: it stops after two
+    epochs (--give-up)."""
     import torch
-    torch.set_num_threads(a.torch_threads)
-    x = read_idx(find(a.data, "train-images-idx3-ubyte")).reshape(-1, 784).astype(np.float32) / 255
-    y = read_idx(find(a.data, "train-labels-idx1-ubyte")).astype(np.int64)
-    x, y = torch.from_numpy(x), torch.from_numpy(y)
-    sizes = [784] + [int(h) for h in a.hidden.split(",")] + [10]
-    layers = []
-    for i in range(len(sizes) - 1):
-        layers.append(torch.nn.Linear(sizes[i], sizes[i + 1]))
-        if i < len(sizes) - 2:
-            layers.append(torch.nn.ReLU())
-    model = torch.nn.Sequential(*layers)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = torch.nn.CrossEntropyLoss()
     n = x.shape[0]
@@ -124,25 +116,72 @@ def run_mlp_child(a):
         t0 = time.perf_counter()
         for b in range(0, n - a.batch + 1 if a.drop_last else n, a.batch):
             idx = order[b:b + a.batch]
-            xb, yb = x[idx], y[idx]
-            loss = loss_fn(model(xb), yb)
+            loss = loss_fn(model(x[idx]), y[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()
         times.append(time.perf_counter() - t0)
-        # a setting already several times slower than the best one so far
-        # cannot become the best: stop it after two epochs
         if a.give_up and len(times) >= 2 and min(times[1:]) > a.give_up:
             break
-    print(json.dumps({"epoch_times": times, "final_loss": float(loss)}))
+    return times, float(loss)
 
 
-def run_mlp(a):
+def images(a, stem, shape):
+    import numpy as np
+    import torch
+    return torch.from_numpy(read_idx(find(a.data, stem)).reshape(shape).astype(np.float32) / 255)
+
+
+def labels(a, stem):
+    import numpy as np
+    import torch
+    return torch.from_numpy(read_idx(find(a.data, stem)).astype(np.int64))
+
+
+def run_mlp_child(a):
+    import torch
+    torch.set_num_threads(a.torch_threads)
+    x, y = images(a, "train-images-idx3-ubyte", (-1, 784)), labels(a, "train-labels-idx1-ubyte")
+    sizes = [784] + [int(h) for h in a.hidden.split(",")] + [10]
+    layers = []
+    for i in range(len(sizes) - 1):
+        layers.append(torch.nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers.append(torch.nn.ReLU())
+    times, loss = train(torch.nn.Sequential(*layers), x, y, a)
+    print(json.dumps({"epoch_times": times, "final_loss": loss}))
+
+
+def cnn_model(torch):
+    """The network of examples/fashion_mnist_cnn.c and bench/cnn.c."""
+    nn = torch.nn
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(32 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10))
+
+
+def run_cnn_child(a):
+    import torch
+    torch.set_num_threads(a.torch_threads)
+    torch.manual_seed(a.seed)
+    x, y = images(a, "train-images-idx3-ubyte", (-1, 1, 28, 28)), labels(a, "train-labels-idx1-ubyte")
+    model = cnn_model(torch)
+    times, loss = train(model, x, y, a)
+    xt, yt = images(a, "t10k-images-idx3-ubyte", (-1, 1, 28, 28)), labels(a, "t10k-labels-idx1-ubyte")
+    with torch.no_grad():
+        acc = float((model(xt).argmax(1) == yt).float().mean())
+    print(json.dumps({"epoch_times": times, "final_loss": loss, "test_acc": acc}))
+
+
+def run_settings(a):
+    """Every torch x OpenBLAS thread setting of a.mode ("mlp" or "cnn"), each in
+    a fresh process (OpenBLAS reads its thread count at load time), and the best."""
     results = []
     for tt in (1, 2):
         for bt in (1, 2):
             env = dict(os.environ, OPENBLAS_NUM_THREADS=str(bt), OMP_NUM_THREADS=str(tt))
-            cmd = [sys.executable, __file__, "mlp-child", "--data", a.data, "--batch", str(a.batch),
+            cmd = [sys.executable, __file__, a.mode + "-child", "--data", a.data, "--batch", str(a.batch),
                    "--epochs", str(a.epochs), "--hidden", a.hidden, "--seed", str(a.seed),
                    "--torch-threads", str(tt)]
             if results:
@@ -154,74 +193,13 @@ def run_mlp(a):
             r = json.loads(out.stdout.strip().splitlines()[-1])
             med = statistics.median(r["epoch_times"][1:] or r["epoch_times"])
             results.append((med, tt, bt))
-            print(f"RESULT mlp_torch{tt}_openblas{bt} {med:.4f} median epoch s over "
-                  f"{len(r['epoch_times'])} epochs (first excluded), final loss {r['final_loss']:.4f}")
+            acc = f", test accuracy {r['test_acc']:.4f}" if "test_acc" in r else ""
+            print(f"RESULT {a.mode}_torch{tt}_openblas{bt} {med:.4f} median epoch s over "
+                  f"{len(r['epoch_times'])} epochs (first excluded), final loss {r['final_loss']:.4f}{acc}")
             sys.stdout.flush()
     if results:
         med, tt, bt = min(results)
-        print(f"RESULT mlp_best {med:.4f} torch threads {tt}, OpenBLAS threads {bt}")
-
-
-def cnn_model(torch):
-    nn = torch.nn
-    return nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(32 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10))
-
-
-def run_cnn_child(a):
-    import numpy as np
-    import torch
-    torch.set_num_threads(a.torch_threads)
-    torch.manual_seed(a.seed)
-    x = read_idx(find(a.data, "train-images-idx3-ubyte")).reshape(-1, 1, 28, 28).astype(np.float32) / 255
-    y = read_idx(find(a.data, "train-labels-idx1-ubyte")).astype(np.int64)
-    x, y = torch.from_numpy(x), torch.from_numpy(y)
-    model = cnn_model(torch)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    n = x.shape[0]
-    times = []
-    for epoch in range(a.epochs):
-        order = torch.tensor(epoch_order(n, a.seed, epoch))
-        t0 = time.perf_counter()
-        for b in range(0, n - a.batch + 1 if a.drop_last else n, a.batch):
-            idx = order[b:b + a.batch]
-            xb, yb = x[idx], y[idx]
-            loss = loss_fn(model(xb), yb)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        times.append(time.perf_counter() - t0)
-    xt = read_idx(find(a.data, "t10k-images-idx3-ubyte")).reshape(-1, 1, 28, 28).astype(np.float32) / 255
-    yt = torch.from_numpy(read_idx(find(a.data, "t10k-labels-idx1-ubyte")).astype(np.int64))
-    with torch.no_grad():
-        acc = float((model(torch.from_numpy(xt)).argmax(1) == yt).float().mean())
-    print(json.dumps({"epoch_times": times, "final_loss": float(loss), "test_acc": acc}))
-
-
-def run_cnn(a):
-    results = []
-    for tt in (1, 2):
-        for bt in (1, 2):
-            env = dict(os.environ, OPENBLAS_NUM_THREADS=str(bt), OMP_NUM_THREADS=str(tt))
-            cmd = [sys.executable, __file__, "cnn-child", "--data", a.data, "--batch", str(a.batch),
-                   "--epochs", str(a.epochs), "--seed", str(a.seed), "--torch-threads", str(tt)]
-            out = subprocess.run(cmd, env=env, capture_output=True, text=True)
-            if out.returncode != 0:
-                print(f"# torch {tt} / openblas {bt}: failed: {out.stderr.strip()[-300:]}")
-                continue
-            r = json.loads(out.stdout.strip().splitlines()[-1])
-            med = statistics.median(r["epoch_times"][1:] or r["epoch_times"])
-            results.append((med, tt, bt))
-            print(f"RESULT cnn_torch{tt}_openblas{bt} {med:.4f} median epoch s over "
-                  f"{len(r['epoch_times'])} epochs (first excluded), final loss {r['final_loss']:.4f}, "
-                  f"test accuracy {r['test_acc']:.4f}")
-            sys.stdout.flush()
-    if results:
-        med, tt, bt = min(results)
-        print(f"RESULT cnn_best {med:.4f} torch threads {tt}, OpenBLAS threads {bt}")
+        print(f"RESULT {a.mode}_best {med:.4f} torch threads {tt}, OpenBLAS threads {bt}")
 
 
 def run_housing(a):
@@ -279,7 +257,7 @@ def main():
     p.add_argument("--steps", type=int, default=20000)
     p.add_argument("--iters", type=int, default=100000)
     a = p.parse_args()
-    {"mlp": run_mlp, "mlp-child": run_mlp_child, "cnn": run_cnn, "cnn-child": run_cnn_child,
+    {"mlp": run_settings, "mlp-child": run_mlp_child, "cnn": run_settings, "cnn-child": run_cnn_child,
      "housing": run_housing,
      "overhead": run_overhead}[a.mode](a)
 
