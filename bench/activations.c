@@ -15,29 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "bench.h"
 #include "kernels/parallel.h"
 #include "nabla/nabla.h"
 
 enum { N = 1 << 22, ROWS = 4096, MAX_REPS = 101 };
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 typedef struct copy_job { float *dst; const float *src; } copy_job;
 
@@ -53,11 +35,11 @@ static double copy_time(int reps, float *dst, const float *src)
     double t[MAX_REPS];
     copy_job j = {dst, src};
     for (int r = 0; r < reps; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         nb_parallel_for(N, 1 << 16, copy_range, &j);
-        t[r] = now() - t0;
+        t[r] = bench_now() - t0;
     }
-    return median(t, reps);
+    return bench_median(t, reps);
 }
 
 /* median seconds of the forward and of the backward of entry a on x */
@@ -67,12 +49,12 @@ static void time_entry(const nb_activation *a, nb_tensor *x, const nb_tensor *dy
     double tf[MAX_REPS], tb[MAX_REPS];
     nb_tensor *w = a->learnable ? nb_full(NB_SHAPE(1), a->learnable_init) : NULL;
     for (int r = -1; r < reps; r++) {   /* r = -1: warm-up (arena, page faults) */
-        double t0 = now();
+        double t0 = bench_now();
         nb_tensor *y = a->apply(x, a->defaults, w);
-        double t1 = now();
+        double t1 = bench_now();
         y->grad = dy->data;             /* dy in place, as backward would leave it */
         y->node->op->backward(y->node);
-        double t2 = now();
+        double t2 = bench_now();
         y->grad = NULL;
         nb_step_end();
         if (r >= 0) {
@@ -81,8 +63,8 @@ static void time_entry(const nb_activation *a, nb_tensor *x, const nb_tensor *dy
         }
     }
     nb_free(w);
-    *fwd = median(tf, reps);
-    *bwd = median(tb, reps);
+    *fwd = bench_median(tf, reps);
+    *bwd = bench_median(tb, reps);
 }
 
 int main(int argc, char **argv)

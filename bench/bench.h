@@ -38,6 +38,7 @@ static inline double bench_peak_rss_mib(void)
     return (double)ru.ru_maxrss / 1024.0;
 }
 
+#ifdef NB_BENCH_DIR
 /* Runs `/usr/bin/python3 <NB_BENCH_DIR>/compare_torch.py <args>`, echoes its
  * lines prefixed with "  torch| ", and stores the value of RESULT `name` in
  * *out (NAN when absent). Returns the number of RESULT lines read. */
@@ -72,5 +73,6 @@ static inline double bench_find(const bench_result *res, int n, const char *name
             return res[i].value;
     return -1;
 }
+#endif
 
 #endif

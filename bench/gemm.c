@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "kernels/gemm.h"
 #include "kernels/gemm_kernels.h"
 #include "nabla/threads.h"
@@ -20,23 +21,12 @@
 void openblas_set_num_threads(int num_threads);
 #endif
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Prints the load average (Linux): the figures mean little on a busy machine. */
 static void print_load(const char *when) {
     FILE *f = fopen("/proc/loadavg", "r");
     char buf[128];
     if (f && fgets(buf, sizeof buf, f)) printf("load average %s: %s", when, buf);
     if (f) fclose(f);
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 typedef struct {
@@ -70,21 +60,21 @@ static double measure(void (*fn)(const problem *), const problem *p, double targ
     const shape *s = p->s;
     double flops = 2.0 * (double)s->M * (double)s->N * (double)s->K;
     fn(p); /* warm-up: pool start, packing buffers, caches */
-    double t0 = now();
+    double t0 = bench_now();
     fn(p);
-    double one = now() - t0;
+    double one = bench_now() - t0;
     int calls = (int)(target / (one > 1e-7 ? one : 1e-7));
     if (calls < 1) calls = 1;
     if (calls > 100000) calls = 100000;
     enum { REPS = 7 };
     double g[REPS];
     for (int r = 0; r < REPS; r++) {
-        t0 = now();
+        t0 = bench_now();
         for (int c = 0; c < calls; c++) fn(p);
-        double dt = now() - t0;
+        double dt = bench_now() - t0;
         g[r] = flops * calls / dt * 1e-9;
     }
-    qsort(g, REPS, sizeof g[0], cmp_double);
+    qsort(g, REPS, sizeof g[0], bench_cmp);
     return g[REPS / 2];
 }
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "bench.h"
 #include "kernels/vmath.h"
 
 #define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -52,19 +53,13 @@ CLONES static void run_kernel(int k, const float *restrict x, float *restrict y,
     }
 }
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* best of reps, ns per element */
 static double time_kernel(int k, const float *x, float *y, size_t n, int reps) {
     double best = 1e30;
     for (int r = 0; r < reps; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         run_kernel(k, x, y, n);
-        double t = now() - t0;
+        double t = bench_now() - t0;
         if (t < best) best = t;
     }
     return best * 1e9 / (double)n;
