@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <nabla/nabla.h>
 
 static inline double bench_now(void)
 {
@@ -36,6 +37,53 @@ static inline double bench_peak_rss_mib(void)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return (double)ru.ru_maxrss / 1024.0;
+}
+
+/* Trains model on ds as the PyTorch side does (Adam lr 1e-3, cross-entropy,
+ * batches in nb_loader's order shuffled with seed 1; `input` reshapes a batch,
+ * NULL for none) for `epochs` epochs (at most 64), calling report(ctx, epoch,
+ * seconds, last batch's loss) after each. Frees the model. Returns the median
+ * epoch time, the first epoch excluded. Exits on an error. */
+typedef void (*bench_report)(void *ctx, nb_module *model, int epoch, double seconds, double loss);
+
+static inline double bench_train(nb_module *model, const nb_dataset *ds, int64_t batch, int epochs,
+                                 nb_tensor *(*input)(nb_tensor *), bench_report report, void *ctx)
+{
+    nb_param_list params;
+    nb_module_parameters(model, &params);
+    nb_optim *opt = nb_adam(params.tensors, params.count, (nb_adam_opts){.lr = 1e-3});
+    nb_loader *ld = nb_loader_new(ds, batch, &(nb_loader_options){.shuffle = true, .seed = 1});
+    if (!opt || !ld) {
+        fprintf(stderr, "bench: %s\n", nb_last_error_message());
+        exit(1);
+    }
+    double times[64];
+    int n = 0;
+    for (int e = 0; e < epochs && e < 64; e++) {
+        nb_loader_reset(ld, (uint64_t)e);
+        nb_tensor *x, *y;
+        double loss = 0, t0 = bench_now();
+        while (nb_loader_next(ld, &x, &y)) {
+            nb_tensor *l = nb_cross_entropy(nb_forward(model, input ? input(x) : x), y,
+                                            (nb_cross_entropy_opts){0});
+            nb_optim_zero_grad(opt);
+            if (!l || nb_backward(l) != 0) {
+                fprintf(stderr, "bench: %s\n", nb_last_error_message());
+                exit(1);
+            }
+            nb_optim_step(opt);
+            loss = nb_item(l);
+            nb_step_end();
+        }
+        times[n++] = bench_now() - t0;
+        report(ctx, model, e, times[n - 1], loss);
+        fflush(stdout);
+    }
+    nb_loader_free(ld);
+    nb_optim_free(opt);
+    nb_param_list_free(&params);
+    nb_module_free(model);
+    return n > 1 ? bench_median(times + 1, n - 1) : times[0];
 }
 
 #ifdef NB_BENCH_DIR

@@ -48,44 +48,25 @@ static double accuracy(nb_module *model, const nb_dataset *test)
     return (double)correct / (double)total;
 }
 
+typedef struct epoch_ctx { int threads; const nb_dataset *test; double acc; } epoch_ctx;
+
+static void report(void *c, nb_module *model, int epoch, double seconds, double loss)
+{
+    epoch_ctx *e = c;
+    e->acc = accuracy(model, e->test);
+    printf("  nabla %d thread%s epoch %d: %.3f s, loss %.4f, test accuracy %.4f\n", e->threads,
+           e->threads > 1 ? "s" : "", epoch, seconds, loss, e->acc);
+}
+
 /* Trains `epochs` epochs; returns the median epoch time (the first excluded). */
 static double train(const config *c, const nb_dataset *ds, const nb_dataset *test, int threads, double *acc)
 {
     nb_set_num_threads(threads);
     nb_manual_seed(1);
-    nb_module *model = build();
-    nb_param_list params;
-    nb_module_parameters(model, &params);
-    nb_optim *opt = nb_adam(params.tensors, params.count, (nb_adam_opts){.lr = 1e-3});
-    nb_loader *ld = nb_loader_new(ds, c->batch, &(nb_loader_options){.shuffle = true, .seed = 1});
-    double times[64], loss = 0;
-    int n = 0;
-    for (int e = 0; e < c->epochs && e < 64; e++) {
-        nb_loader_reset(ld, (uint64_t)e);
-        nb_tensor *x, *y;
-        double t0 = bench_now();
-        while (nb_loader_next(ld, &x, &y)) {
-            nb_tensor *l = nb_cross_entropy(nb_forward(model, as_images(x)), y, (nb_cross_entropy_opts){0});
-            nb_optim_zero_grad(opt);
-            if (!l || nb_backward(l) != 0) {
-                fprintf(stderr, "cnn: %s\n", nb_last_error_message());
-                exit(1);
-            }
-            nb_optim_step(opt);
-            loss = nb_item(l);
-            nb_step_end();
-        }
-        times[n++] = bench_now() - t0;
-        *acc = accuracy(model, test);
-        printf("  nabla %d thread%s epoch %d: %.3f s, loss %.4f, test accuracy %.4f\n", threads,
-               threads > 1 ? "s" : "", e, times[n - 1], loss, *acc);
-        fflush(stdout);
-    }
-    nb_loader_free(ld);
-    nb_optim_free(opt);
-    nb_param_list_free(&params);
-    nb_module_free(model);
-    return n > 1 ? bench_median(times + 1, n - 1) : times[0];
+    epoch_ctx e = {threads, test, 0};
+    double med = bench_train(build(), ds, c->batch, c->epochs, as_images, report, &e);
+    *acc = e.acc;
+    return med;
 }
 
 int main(int argc, char **argv)

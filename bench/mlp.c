@@ -45,44 +45,27 @@ static nb_module *build(const char *hidden, int64_t *n_layers_out)
     return m;
 }
 
+typedef struct epoch_ctx { int threads; double loss; } epoch_ctx;
+
+static void report(void *c, nb_module *model, int epoch, double seconds, double loss)
+{
+    epoch_ctx *e = c;
+    (void)model;
+    e->loss = loss;
+    printf("  nabla %d thread%s epoch %d: %.3f s, loss %.4f, resident %.1f MiB\n", e->threads,
+           e->threads > 1 ? "s" : "", epoch, seconds, loss, current_rss_mib());
+}
+
 /* Trains `epochs` epochs; returns the median epoch time (the first excluded). */
 static double train(const config *c, const nb_dataset *ds, int threads, double *loss_out)
 {
     nb_set_num_threads(threads);
     nb_manual_seed(1);
     int64_t last_hidden;
-    nb_module *model = build(c->hidden, &last_hidden);
-    nb_param_list params;
-    nb_module_parameters(model, &params);
-    nb_optim *opt = nb_adam(params.tensors, params.count, (nb_adam_opts){.lr = 1e-3});
-    nb_loader *ld = nb_loader_new(ds, c->batch, &(nb_loader_options){.shuffle = true, .seed = 1});
-    double times[64];
-    int n = 0;
-    for (int e = 0; e < c->epochs && e < 64; e++) {
-        nb_loader_reset(ld, (uint64_t)e);
-        nb_tensor *x, *y;
-        double t0 = bench_now();
-        while (nb_loader_next(ld, &x, &y)) {
-            nb_tensor *loss = nb_cross_entropy(nb_forward(model, x), y, (nb_cross_entropy_opts){0});
-            nb_optim_zero_grad(opt);
-            if (!loss || nb_backward(loss) != 0) {
-                fprintf(stderr, "mlp: %s\n", nb_last_error_message());
-                exit(1);
-            }
-            nb_optim_step(opt);
-            *loss_out = nb_item(loss);
-            nb_step_end();
-        }
-        times[n++] = bench_now() - t0;
-        printf("  nabla %d thread%s epoch %d: %.3f s, loss %.4f, resident %.1f MiB\n", threads,
-               threads > 1 ? "s" : "", e, times[n - 1], *loss_out, current_rss_mib());
-        fflush(stdout);
-    }
-    nb_loader_free(ld);
-    nb_optim_free(opt);
-    nb_param_list_free(&params);
-    nb_module_free(model);
-    return n > 1 ? bench_median(times + 1, n - 1) : times[0];
+    epoch_ctx e = {threads, 0};
+    double med = bench_train(build(c->hidden, &last_hidden), ds, c->batch, c->epochs, NULL, report, &e);
+    *loss_out = e.loss;
+    return med;
 }
 
 int main(int argc, char **argv)
