@@ -32,6 +32,8 @@ void nb_arena_rewind(nb_arena_mark m);
 /* Allocate a tensor header plus data: in the step arena (step tensor) or on the
  * heap (persistent). shape is validated here; errors name `op`. */
 nb_tensor *nb_tensor_alloc(const char *op, int ndim, const int64_t *shape, bool persistent);
+/* nb_free() for the owner of a borrowed tensor: frees it whatever its flag. */
+void nb_tensor_destroy(nb_tensor *t);
 /* A step tensor header whose data points at `data` (views). */
 nb_tensor *nb_tensor_view_of(const char *op, nb_tensor *base, int ndim, const int64_t *shape);
 /* numel of a shape, or -1 when a dim is negative or the product overflows. */

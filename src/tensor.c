@@ -290,6 +290,12 @@ nb_tensor *nb_clone(const nb_tensor *t)
 
 void nb_free(nb_tensor *t)
 {
+    if (!t || !t->borrowed)
+        nb_tensor_destroy(t);
+}
+
+void nb_tensor_destroy(nb_tensor *t)
+{
     if (!t || !t->persistent)
         return;
     if (t->owns_data)

@@ -139,6 +139,21 @@ Test(loader, batches_reuse_the_same_buffers)
     nb_dataset_free(ds);
 }
 
+Test(loader, nb_free_of_a_batch_leaves_the_loader_working)
+{
+    nb_dataset *ds = rows(6);
+    nb_loader *ld = nb_loader_new(ds, 4, NULL);
+    nb_tensor *x, *y;
+    cr_assert(nb_loader_next(ld, &x, &y));
+    nb_free(x);   /* a user's mistake: the batch belongs to the loader */
+    nb_free(y);
+    cr_assert(nb_loader_next(ld, &x, &y));
+    cr_assert_eq(x->shape[0], 2);
+    cr_assert_eq(y->data[1], 5);
+    nb_loader_free(ld);
+    nb_dataset_free(ds);
+}
+
 Test(loader, dataset_without_targets)
 {
     nb_tensor *x = nb_arange(0, 6, 1);

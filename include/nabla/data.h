@@ -63,7 +63,8 @@ nb_tensor *nb_scale_(nb_tensor *x, double factor);
  *
  * The batch tensors belong to the loader and are reused: each call overwrites
  * the previous batch's values (no allocation per batch). Their shape[0] is the
- * size of the current batch. Do not nb_free them; nb_keep() one to keep it. */
+ * size of the current batch. They belong to the loader (nb_free ignores
+ * them); nb_keep() one to keep it. */
 typedef struct nb_loader_options {
     bool shuffle;      /* a new order every epoch; false: rows in order */
     uint64_t seed;     /* with shuffle: same seed and epoch, same order on every machine */

@@ -25,6 +25,7 @@ typedef struct nb_tensor {
     /* Below: bookkeeping of the library; read, never write. */
     bool persistent;              /* heap tensor (nb_free) rather than step tensor */
     bool owns_data;               /* false for views (reshape, detach) */
+    bool borrowed;                /* owned by another object (a loader's batch): nb_free ignores it */
     nb_node *node;                /* the op that produced it, NULL for leaves */
     uint64_t step;                /* step in which a step tensor was made */
     uint64_t grad_pass;           /* backward pass that last wrote a non-leaf grad */
@@ -55,7 +56,8 @@ nb_tensor *nb_keep(const nb_tensor *t);
 /* A persistent copy that keeps requires_grad: the usual way to make a parameter
  * out of an initialised tensor. */
 nb_tensor *nb_clone(const nb_tensor *t);
-/* Free a persistent tensor and its gradient. NULL and step tensors are ignored. */
+/* Free a persistent tensor and its gradient. NULL, step tensors and tensors
+ * that belong to another object (a loader's batches) are ignored. */
 void nb_free(nb_tensor *t);
 
 /* Reading. */

@@ -40,7 +40,10 @@ static nb_tensor *batch_buffer(const nb_tensor *t, int64_t batch)
     int64_t shape[NB_MAX_DIMS];
     memcpy(shape, t->shape, sizeof shape);
     shape[0] = batch;
-    return nb_tensor_alloc("loader", t->ndim, shape, true);
+    nb_tensor *b = nb_tensor_alloc("loader", t->ndim, shape, true);
+    if (b)
+        b->borrowed = true;   /* the loader's: a user's nb_free() leaves it alone */
+    return b;
 }
 
 nb_loader *nb_loader_new(const nb_dataset *ds, int64_t batch_size, const nb_loader_options *opts)
@@ -124,8 +127,8 @@ void nb_loader_free(nb_loader *ld)
 {
     if (!ld)
         return;
-    nb_free(ld->xb);
-    nb_free(ld->yb);
+    nb_tensor_destroy(ld->xb);
+    nb_tensor_destroy(ld->yb);
     free(ld->order);
     free(ld);
 }
