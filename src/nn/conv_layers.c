@@ -3,7 +3,6 @@
  * Conv2d initialisation as torch/nn/modules/conv.py reset_parameters():
  * kaiming_uniform_(weight, a=sqrt(5)), i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in))
  * with fan_in = in_channels kh kw, then bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)). */
-#include <math.h>
 #include "nn/layer.h"
 
 typedef struct conv_state {
@@ -37,16 +36,7 @@ nb_module *nb_conv2d_layer_ex(int64_t in, int64_t out, int kh, int kw, nb_conv2d
         return NULL;
     conv_state *s = m->user;
     s->opts = opts;
-    s->weight = nb_module_param(m, "weight", nb_empty(NB_SHAPE(out, in, kh, kw)));
-    if (s->weight && !nb_init_kaiming_uniform_(s->weight, sqrt(5.0), NB_FAN_IN, "leaky_relu", g))
-        s->weight = NULL;
-    double bound = 1 / sqrt((double)in * kh * kw);
-    if (s->weight && bias) {
-        s->bias = nb_module_param(m, "bias", nb_empty(NB_SHAPE(out)));
-        if (s->bias && !nb_init_uniform_(s->bias, -bound, bound, g))
-            s->bias = NULL;
-    }
-    if (!s->weight || (bias && !s->bias)) {
+    if (!nb_layer_weight_bias(m, 4, (const int64_t[]){out, in, kh, kw}, bias, g, &s->weight, &s->bias)) {
         nb_module_free(m);
         return NULL;
     }

@@ -10,6 +10,13 @@
 /* nb_module_new() with user = `state_size` zeroed bytes freed with the module. */
 nb_module *nb_layer_new(const char *kind, nb_forward_fn forward, size_t state_size);
 
+/* PyTorch's reset_parameters of Linear and ConvNd: a parameter "weight" of
+ * shape [out, ...] from kaiming_uniform(a = sqrt(5)), i.e. U(+-1/sqrt(fan_in)),
+ * and, with bias, "bias" [out] from U(+-1/sqrt(fan_in)), fan_in = numel / out,
+ * drawn from g in that order. Registers them on m; false on failure. */
+bool nb_layer_weight_bias(nb_module *m, int ndim, const int64_t *shape, bool bias, nb_generator *g,
+                          nb_tensor **weight, nb_tensor **bias_out);
+
 /* Called by nb_forward() with each module and its output; NULL for none.
  * Returns the previous hook (and its ctx through *prev_ctx). */
 typedef void (*nb_forward_hook)(nb_module *m, nb_tensor *y, void *ctx);

@@ -25,20 +25,28 @@ nb_module *nb_linear_ex(int64_t in, int64_t out, bool bias, nb_generator *g)
     if (!m)
         return NULL;
     linear_state *s = m->user;
-    s->weight = nb_module_param(m, "weight", nb_empty(NB_SHAPE(out, in)));
-    if (s->weight && !nb_init_kaiming_uniform_(s->weight, sqrt(5.0), NB_FAN_IN, "leaky_relu", g))
-        s->weight = NULL;
-    double bound = 1 / sqrt((double)in);
-    if (s->weight && bias) {
-        s->bias = nb_module_param(m, "bias", nb_empty(NB_SHAPE(out)));
-        if (s->bias && !nb_init_uniform_(s->bias, -bound, bound, g))
-            s->bias = NULL;
-    }
-    if (!s->weight || (bias && !s->bias)) {
+    if (!nb_layer_weight_bias(m, 2, (const int64_t[]){out, in}, bias, g, &s->weight, &s->bias)) {
         nb_module_free(m);
         return NULL;
     }
     return m;
+}
+
+bool nb_layer_weight_bias(nb_module *m, int ndim, const int64_t *shape, bool bias, nb_generator *g,
+                          nb_tensor **weight, nb_tensor **bias_out)
+{
+    nb_tensor *w = nb_module_param(m, "weight", nb_empty(ndim, shape)), *b = NULL;
+    if (w && !nb_init_kaiming_uniform_(w, sqrt(5.0), NB_FAN_IN, "leaky_relu", g))
+        w = NULL;
+    if (w && bias) {
+        double bound = 1 / sqrt((double)(w->numel / shape[0]));
+        b = nb_module_param(m, "bias", nb_empty(1, shape));
+        if (b && !nb_init_uniform_(b, -bound, bound, g))
+            b = NULL;
+    }
+    *weight = w;
+    *bias_out = b;
+    return w && (!bias || b);
 }
 
 nb_module *nb_linear(int64_t in, int64_t out)
