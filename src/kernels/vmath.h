@@ -101,13 +101,14 @@ static inline float nb__orsignf(float x, float s) {
  * rounded once: gradual underflow is correct down to e^-103.97 = 2^-150.
  * x > 88.7228 -> +inf, x < -103.98 -> 0, NaN -> NaN.
  * Measured: <= 1 ulp on the whole range (incl. subnormal results). */
-static inline float nb_vexpf(float x) {
-    float xc = nb__sel(x > 89.0f, 89.0f, x);   /* NaN fails both compares */
-    xc = nb__sel(xc < -104.0f, -104.0f, xc);
-    float kf = xc * NB__LOG2E + NB__SHIFTER;
-    int32_t k = (int32_t)(nb__f2u(kf) - 0x4B400000u); /* rint(x/ln2) in [-150, 129] */
+/* The shared core of nb_vexpf and nb__vexpnf: *k = rint(x / ln 2) and
+ * e^r for r = x - k ln 2 (Cody-Waite, degree-7 Cephes polynomial), so that
+ * e^x = e^r 2^k. */
+static inline float nb__exp_core(float x, int32_t *k) {
+    float kf = x * NB__LOG2E + NB__SHIFTER;
+    *k = (int32_t)(nb__f2u(kf) - 0x4B400000u);
     kf -= NB__SHIFTER;
-    float r = xc - kf * NB__LN2HI;
+    float r = x - kf * NB__LN2HI;
     r = r - kf * NB__LN2LO;
     float p = 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;
@@ -115,7 +116,14 @@ static inline float nb_vexpf(float x) {
     p = p * r + 4.1665795894e-2f;
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
-    float y = (p * (r * r) + r) + 1.0f;
+    return (p * (r * r) + r) + 1.0f;
+}
+
+static inline float nb_vexpf(float x) {
+    float xc = nb__sel(x > 89.0f, 89.0f, x);   /* NaN fails both compares */
+    xc = nb__sel(xc < -104.0f, -104.0f, xc);
+    int32_t k;                                 /* rint(x/ln2) in [-150, 129] */
+    float y = nb__exp_core(xc, &k);
     int32_t k1 = k >> 1, k2 = k - k1;      /* floor(k/2) in [-75, 64], k2 in [-75, 65] */
     float s1 = nb__u2f((uint32_t)(k1 + 127) << 23);
     float s2 = nb__u2f((uint32_t)(k2 + 127) << 23);
@@ -128,18 +136,8 @@ static inline float nb_vexpf(float x) {
  * range (erf's -B(|x|) in [-16.6, -0.8], gelu's clamped -x^2/2): bit-identical
  * to nb_vexpf there, about a third fewer operations. */
 static inline float nb__vexpnf(float x) {
-    float kf = x * NB__LOG2E + NB__SHIFTER;
-    int32_t k = (int32_t)(nb__f2u(kf) - 0x4B400000u);
-    kf -= NB__SHIFTER;
-    float r = x - kf * NB__LN2HI;
-    r = r - kf * NB__LN2LO;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    float y = (p * (r * r) + r) + 1.0f;
+    int32_t k;
+    float y = nb__exp_core(x, &k);
     return y * nb__u2f((uint32_t)(k + 127) << 23);
 }
 
