@@ -36,7 +36,11 @@ nb_tensor *nb_tensor_alloc(const char *op, int ndim, const int64_t *shape, bool 
 void nb_tensor_destroy(nb_tensor *t);
 /* A step tensor header whose data points at `data` (views). */
 nb_tensor *nb_tensor_view_of(const char *op, nb_tensor *base, int ndim, const int64_t *shape);
-/* numel of a shape, or -1 when a dim is negative or the product overflows. */
+/* The largest element count, and bound on the product of a shape's non-zero
+ * sizes (so that products of any of its sizes, in bytes, fit an int64). */
+#define NB_MAX_NUMEL (INT64_MAX / 8 / (int64_t)sizeof(nb_real))
+/* numel of a shape, or -1 when a dim is negative or the product of the
+ * non-zero dims exceeds NB_MAX_NUMEL. */
 int64_t nb_shape_numel(int ndim, const int64_t *shape);
 /* Normalise a possibly negative dim for a tensor of rank ndim; -1 if out of range. */
 int nb_norm_dim(int dim, int ndim);

@@ -95,6 +95,10 @@ static void print_dim(FILE *out, const nb_tensor *t, const fmt *f, int dim, int6
 
 void nb_fprint(FILE *out, const nb_tensor *t)
 {
+    if (!out) {
+        nb_error(NB_ERR_NULL, "fprint: the stream is NULL (tensor of shape %s)", nb_shape_fmt(t));
+        return;
+    }
     if (!t) {
         fputs("tensor(NULL)\n", out);
         return;

@@ -6,17 +6,24 @@
 #include <string.h>
 #include "internal.h"
 
+/* The product of the non-zero sizes is bounded too: a shape [0, 2^62, 2^62]
+ * holds no element, but flatten or a reduction would multiply its sizes. */
 int64_t nb_shape_numel(int ndim, const int64_t *shape)
 {
     int64_t n = 1;
+    bool empty = false;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0)
             return -1;
-        if (shape[i] != 0 && n > INT64_MAX / 8 / (int64_t)sizeof(nb_real) / shape[i])
+        if (shape[i] == 0) {
+            empty = true;
+            continue;
+        }
+        if (n > NB_MAX_NUMEL / shape[i])
             return -1;
         n *= shape[i];
     }
-    return n;
+    return empty ? 0 : n;
 }
 
 int nb_norm_dim(int dim, int ndim)
@@ -70,9 +77,15 @@ static bool check_shape(const char *op, int ndim, const int64_t *shape, int64_t 
         return false;
     }
     *numel = nb_shape_numel(ndim, shape);
+    for (int i = 0; i < ndim && *numel < 0; i++)
+        if (shape[i] < 0) {
+            nb_error(NB_ERR_ARG, "%s: shape %s has a negative size (%lld at dim %d)", op,
+                     nb_dims_fmt(ndim, shape), (long long)shape[i], i);
+            return false;
+        }
     if (*numel < 0) {
-        nb_error(NB_ERR_ARG, "%s: shape %s has a negative size or too many elements", op,
-                 nb_dims_fmt(ndim, shape));
+        nb_error(NB_ERR_ARG, "%s: shape %s: the product of its non-zero sizes exceeds %lld elements", op,
+                 nb_dims_fmt(ndim, shape), (long long)NB_MAX_NUMEL);
         return false;
     }
     return true;

@@ -198,6 +198,10 @@ Test(safetensors, inconsistent_descriptions)
         NB_ERR_FORMAT, "nabla tensors have at most 8 dims");
     bad("d8", "{\"a\":{\"dtype\":\"U8\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,4]}}", zeros, 4, true,
         NB_ERR_FORMAT, "has too many elements");
+    /* issue 10: no element, but the sizes multiply past int64 */
+    bad("d10", "{\"a\":{\"dtype\":\"F32\",\"shape\":[0,4611686018427387904,4611686018427387904],"
+        "\"data_offsets\":[0,0]}}", zeros, 0, true, NB_ERR_FORMAT,
+        "tensor 'a': shape [0,4611686018427387904,4611686018427387904] has too many elements");
     bad("d9", "{\"__metadata__\":{\"k\":1}}", zeros, 0, true, NB_ERR_FORMAT, "metadata values must be strings");
 }
 

@@ -201,10 +201,64 @@ Test(tensor, bad_shapes_are_errors_not_crashes)
     assert_error(NB_ERR_ARG, "zeros: shape [2,-3] has a negative size");
     nb_clear_error();
     cr_assert_null(nb_zeros(NB_SHAPE(INT64_MAX / 2, 4)));
-    assert_error(NB_ERR_ARG, "too many elements");
+    assert_error(NB_ERR_ARG, "zeros: shape [4611686018427387903,4]: the product of its non-zero sizes exceeds");
     nb_clear_error();
     cr_assert_null(nb_empty(9, (int64_t[9]){1}));
     assert_error(NB_ERR_ARG, "rank 9 is outside 0..8");
+}
+
+/* Issue 10: [0, 2^62, 2^62] holds no element, but flatten and reductions
+ * multiply its sizes; such shapes are refused where they enter. */
+Test(tensor, empty_shapes_with_overflowing_sizes_are_refused)
+{
+    cr_assert_null(nb_zeros(NB_SHAPE(0, 1LL << 62, 1LL << 62)));
+    assert_error(NB_ERR_ARG, "zeros: shape [0,4611686018427387904,4611686018427387904]: the product of its "
+                             "non-zero sizes exceeds");
+    nb_clear_error();
+    cr_assert_null(nb_full(NB_SHAPE(1LL << 40, 0, 1LL << 40), 1));
+    assert_error(NB_ERR_ARG, "full: shape [1099511627776,0,1099511627776]");
+    nb_clear_error();
+    /* within the bound, an empty tensor of large sizes works and flattens exactly */
+    nb_tensor *e = nb_zeros(NB_SHAPE(0, 1LL << 20, 1LL << 20));
+    cr_assert_not_null(e, "%s", nb_last_error_message());
+    cr_assert_eq(e->numel, 0);
+    assert_shape(nb_flatten(e, 1, 2), 2, (int64_t[]){0, 1LL << 40});
+    assert_shape(nb_sum_dim(e, 1, false), 2, (int64_t[]){0, 1LL << 20});
+    nb_clear_error();
+    /* views may not create them either */
+    nb_tensor *z = nb_zeros(NB_SHAPE(0));
+    cr_assert_null(nb_reshape(z, NB_SHAPE(0, 1LL << 62, 1LL << 62)));
+    assert_error(NB_ERR_ARG, "reshape: shape [0,4611686018427387904,4611686018427387904]: the product");
+    nb_clear_error();
+    nb_free(e), nb_free(z);
+}
+
+Test(tensor, broadcast_and_cat_cannot_build_overflowing_shapes)
+{
+    nb_tensor *a = nb_zeros(NB_SHAPE(1LL << 40, 1, 0)), *b = nb_zeros(NB_SHAPE(1, 1LL << 40, 0));
+    cr_assert_null(nb_add(a, b));
+    assert_error(NB_ERR_SHAPE, "add: [1099511627776,1,0] and [1,1099511627776,0]: the broadcast shape "
+                               "[1099511627776,1099511627776,0] has more than");
+    nb_clear_error();
+    nb_tensor *c = nb_zeros(NB_SHAPE(0, 1LL << 55)), *cs[10];
+    for (int i = 0; i < 10; i++)
+        cs[i] = c;
+    cr_assert_null(nb_cat(10, cs, 1));
+    assert_error(NB_ERR_SHAPE, "cat: [0,36028797018963968] and [0,36028797018963968] at position");
+    assert_error(NB_ERR_SHAPE, ": dim 1 grows beyond");
+    nb_clear_error();
+    nb_free(a), nb_free(b), nb_free(c);
+}
+
+Test(tensor, fprint_to_a_null_stream_is_an_error)
+{
+    nb_tensor *t = nb_zeros(NB_SHAPE(2, 3));
+    nb_fprint(NULL, t);
+    assert_error(NB_ERR_NULL, "fprint: the stream is NULL (tensor of shape [2,3])");
+    nb_clear_error();
+    nb_fprint(NULL, NULL);
+    assert_error(NB_ERR_NULL, "fprint: the stream is NULL (tensor of shape NULL)");
+    nb_free(t);
 }
 
 Test(tensor, item_needs_one_element)

@@ -22,6 +22,12 @@ bool nb_broadcast(const char *op, const nb_tensor *a, const nb_tensor *b, nb_bca
         stride_b *= db;
     }
     bc->numel = nb_shape_numel(nd, bc->shape);
+    if (bc->numel < 0) {
+        nb_error(NB_ERR_SHAPE, "%s: %s and %s: the broadcast shape %s has more than %lld elements "
+                 "(counting its non-zero sizes)", op, nb_shape_fmt(a), nb_shape_fmt(b),
+                 nb_dims_fmt(nd, bc->shape), (long long)NB_MAX_NUMEL);
+        return false;
+    }
     /* merge dim k into k+1 when both operands step through them as one run */
     int m = 0;
     int64_t dims[NB_MAX_DIMS], ma[NB_MAX_DIMS], mb[NB_MAX_DIMS];

@@ -180,6 +180,9 @@ nb_tensor *nb_cat(int n, nb_tensor *const *xs, int dim)
                                 "(dim %d: %lld vs %lld)",
                                 nb_shape_fmt(x0), nb_shape_fmt(x), i, d, k,
                                 (long long)x0->shape[k], (long long)x->shape[k]);
+        if (shape[d] > NB_MAX_NUMEL - x->shape[d])
+            return nb_error(NB_ERR_SHAPE, "cat: %s and %s at position %d: dim %d grows beyond %lld",
+                            nb_shape_fmt(x0), nb_shape_fmt(x), i, d, (long long)NB_MAX_NUMEL);
         shape[d] += x->shape[d];
     }
     nb_dim_split(x0, d, &outer, &size, &inner);
