@@ -6,6 +6,10 @@
 
 #include "autograd.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Pointwise. */
 nb_tensor *nb_step(nb_tensor *x);          /* Heaviside: 1 for x > 0 else 0; gradient 0 */
 nb_tensor *nb_sigmoid(nb_tensor *x);
@@ -78,5 +82,9 @@ int nb_activation_register(const nb_activation *a);
 /* Apply with PyTorch's defaults; a learnable activation gets a fresh constant
  * weight of learnable_init. */
 nb_tensor *nb_activation_apply(const nb_activation *a, nb_tensor *x);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

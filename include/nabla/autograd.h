@@ -5,6 +5,10 @@
 
 #include "tensor.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Mark a leaf as needing a gradient (torch: t.requires_grad_(flag)). Returns t. */
 nb_tensor *nb_requires_grad(nb_tensor *t, bool flag);
 
@@ -72,5 +76,9 @@ nb_real *nb_input_grad(nb_node *n, int i);
  * "<op>: argument <i> is NULL"); a step tensor from a finished step is an error.
  * Returns true when t is usable. */
 bool nb_check_input(const char *op, int i, const nb_tensor *t);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -7,6 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #ifdef NABLA_F64
 typedef double nb_real;
 #define NB_REAL_NAME "float64"
@@ -22,6 +26,15 @@ typedef float nb_real;
  * nb_zeros(NB_SHAPE(2, 3)). For rank 0 pass (0, NULL), or use nb_scalar(). */
 #define NB__NARGS(...) NB__NARGS_(0, __VA_ARGS__, 8, 7, 6, 5, 4, 3, 2, 1, 0)
 #define NB__NARGS_(_0, _1, _2, _3, _4, _5, _6, _7, _8, N, ...) N
+#ifdef __cplusplus /* C++ has no compound literals: a temporary struct holds the dims */
+struct nb__shape { int64_t dims[NB_MAX_DIMS]; };
+#define NB_SHAPE(...) NB__NARGS(__VA_ARGS__), (nb__shape{{__VA_ARGS__}}).dims
+#else
 #define NB_SHAPE(...) NB__NARGS(__VA_ARGS__), (const int64_t[NB_MAX_DIMS]){__VA_ARGS__}
+#endif
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -9,6 +9,10 @@
 
 #include "nn.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Options of nb_conv2d, per spatial dim ([0] height, [1] width). A zero
  * component means PyTorch's default: stride 1, padding 0, dilation 1. So
  * (nb_conv2d_opts){0} is F.conv2d's default, and
@@ -56,5 +60,9 @@ nb_module *nb_avg_pool2d_layer(int kernel, int stride);
 /* ... with padding (at most kernel / 2). */
 nb_module *nb_max_pool2d_layer_ex(int kernel, int stride, int padding);
 nb_module *nb_avg_pool2d_layer_ex(int kernel, int stride, int padding);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -5,6 +5,10 @@
 
 #include "tensor.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ---- Datasets ------------------------------------------------------------
  * Row i of the dataset is (x[i], y[i]): inputs x [N, ...] and targets y [N, ...]
  * (or no targets: y NULL). Both are persistent tensors. */
@@ -101,5 +105,9 @@ typedef struct nb_mnist_options {
 
 /* dir NULL means NB_FASHION_MNIST_DIR. opts may be NULL. */
 nb_dataset *nb_mnist_load(const char *dir, bool train, const nb_mnist_options *opts);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -5,6 +5,10 @@
 
 #include "config.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum nb_status {
     NB_OK = 0,
     NB_ERR_NULL,     /* an argument was NULL */
@@ -38,5 +42,9 @@ void *nb_error(nb_status code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -6,6 +6,10 @@
 
 #include "autograd.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* The function under test: builds its output from the inputs with nabla ops. */
 typedef nb_tensor *(*nb_gradcheck_fn)(nb_tensor *const *inputs, int n_inputs, void *ctx);
 
@@ -32,5 +36,9 @@ typedef struct nb_gradcheck_result {
  * component). Inputs are modified during the check and restored. */
 nb_gradcheck_result nb_gradcheck(nb_gradcheck_fn fn, int n_inputs, nb_tensor *const *inputs,
                                  void *ctx, const nb_gradcheck_opts *opts);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -10,6 +10,10 @@
 
 #include "tensor.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ---- IDX (the MNIST format) --------------------------------------------
  * http://yann.lecun.com/exdb/mnist/ : bytes 0 0 <type> <ndim>, ndim big-endian
  * u32 dims, then the values big-endian. Types: 0x08 u8, 0x09 i8, 0x0B i16,
@@ -91,5 +95,9 @@ int nb_safetensors_read_into(nb_safetensors *st, const char *name, nb_tensor *ds
  *   file but [128,784] in the model
  * Tensors of the file that are not named are ignored. Returns 0 or -1. */
 int nb_load_into(const char *path, int n, const char *const *names, nb_tensor *const *tensors);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

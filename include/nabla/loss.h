@@ -7,6 +7,10 @@
 
 #include "autograd.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* How the per-element (or per-row) losses are combined. Zero is PyTorch's
  * default, 'mean'. NB_NONE returns the unreduced losses (shape of the input for
  * the elementwise losses, [N] for the class losses). */
@@ -61,5 +65,9 @@ typedef struct nb_cross_entropy_opts {
 nb_tensor *nb_cross_entropy(nb_tensor *logits, nb_tensor *target, nb_cross_entropy_opts opts);
 /* loss_i = -log_probs[i, y_i]; ignore_index -100 as PyTorch's default. */
 nb_tensor *nb_nll_loss(nb_tensor *log_probs, nb_tensor *target, nb_reduction reduction);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -13,6 +13,10 @@
 #include "activations.h"
 #include "optim.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct nb_module nb_module;
 
 /* y = forward(m, x). The function reads its parameters from m (or from the
@@ -179,5 +183,9 @@ nb_tensor *nb_init_lecun_normal_(nb_tensor *t, nb_generator *g);
  * under "model." ("optim.") without a counterpart. Return 0, or -1. */
 int nb_save_checkpoint(const char *path, nb_module *model, nb_optim *optim, const char *metadata_json);
 int nb_load_checkpoint(const char *path, nb_module *model, nb_optim *optim);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

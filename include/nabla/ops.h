@@ -7,6 +7,10 @@
 
 #include "autograd.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Arithmetic, broadcasting. */
 nb_tensor *nb_add(nb_tensor *a, nb_tensor *b);
 nb_tensor *nb_sub(nb_tensor *a, nb_tensor *b);
@@ -56,5 +60,9 @@ nb_tensor *nb_stack(int n, nb_tensor *const *xs, int dim);
 /* out[i][j] = x[i][index[i][j]] along dim (torch.gather); index holds integral
  * values of the same rank as x. */
 nb_tensor *nb_gather(nb_tensor *x, int dim, nb_tensor *index);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

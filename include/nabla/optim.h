@@ -21,6 +21,10 @@
 
 #include "tensor.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define NB_ZERO (-0.0)
 
 typedef struct nb_optim nb_optim;
@@ -161,5 +165,9 @@ void nb_scheduler_free(nb_scheduler *s);
  * Parameters with a NULL grad are skipped. Returns the norm before clipping
  * (NaN with an error for bad arguments). */
 nb_real nb_clip_grad_norm(nb_tensor *const *params, int n_params, nb_real max_norm);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -17,6 +17,10 @@
 #include <stdint.h>
 #include "config.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct nb_plot nb_plot;
 
 typedef enum nb_legend_pos {
@@ -70,5 +74,9 @@ int nb_plot_yrange(nb_plot *p, double lo, double hi);
  * so a reader never sees half a file. Returns 0, or -1 with an NB_ERR_IO error
  * naming the path. */
 int nb_plot_save(const nb_plot *p, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -5,6 +5,10 @@
 
 #include "config.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct nb_generator {
     uint64_t s[4];
     double spare;   /* second normal of the last polar-method pair */
@@ -20,5 +24,9 @@ uint64_t nb_generator_below(nb_generator *g, uint64_t n); /* uniform in [0, n), 
 /* The generator used where none is given (like torch's default generator). */
 nb_generator *nb_default_generator(void);
 void nb_manual_seed(uint64_t seed);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -13,6 +13,10 @@
 #include "config.h"
 #include "random.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct nb_node nb_node;
 
 typedef struct nb_tensor {
@@ -72,5 +76,9 @@ char *nb_shape_str(const nb_tensor *t, char *buf, size_t size);
  *           [3.0000, 4.0000]], shape=[2,2])                                      */
 void nb_print(const nb_tensor *t);
 void nb_fprint(FILE *f, const nb_tensor *t);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

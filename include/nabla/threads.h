@@ -3,9 +3,17 @@
 #ifndef NABLA_THREADS_H
 #define NABLA_THREADS_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Threads the pool uses; n <= 0 restores the default (NABLA_NUM_THREADS, else
  * the number of cores). */
 void nb_set_num_threads(int n);
 int nb_get_num_threads(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
