@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char tmp_dir[64];
@@ -93,6 +96,43 @@ static inline unsigned char *read_bytes(const char *path, size_t *n)
     fclose(f);
     *n = (size_t)size;
     return buf;
+}
+
+/* A FIFO at name, fed `bytes` by a child process once a reader opens it; the
+ * child's pid in *pid (reap it with fifo_done). */
+static inline const char *fifo_feed(const char *name, const void *bytes, size_t n, pid_t *pid)
+{
+    const char *path = tmp_path(name);
+    cr_assert_eq(mkfifo(path, 0600), 0);
+    *pid = fork();
+    cr_assert(*pid >= 0);
+    if (*pid == 0) {
+        signal(SIGPIPE, SIG_DFL);
+        FILE *f = fopen(path, "wb");
+        size_t w = f ? fwrite(bytes, 1, n, f) : 0;
+        _exit(f && w == n && fclose(f) == 0 ? 0 : 1);
+    }
+    return path;
+}
+
+static inline void fifo_done(pid_t pid)
+{
+    int status;
+    waitpid(pid, &status, 0);
+}
+
+/* Cap this (forked) test process's heap at `bytes` so that an allocation the
+ * input does not justify fails. Sanitizers reserve terabytes of shadow memory,
+ * so there the cap is skipped (false). */
+static inline bool limit_memory(size_t bytes)
+{
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__)
+    (void)bytes;
+    return false;
+#else
+    struct rlimit rl = {bytes, bytes};
+    return setrlimit(RLIMIT_DATA, &rl) == 0;
+#endif
 }
 
 #endif

@@ -201,6 +201,96 @@ Test(idx, corrupt_gzip_stream)
     cr_assert_null(nb_load_idx(path));
     cr_assert(strstr(nb_last_error_message(), "c.gz"), "%s", nb_last_error_message());
 }
+
+/* Issue 10: the 8-byte CRC/size trailer is required and checked. */
+Test(idx, gzip_stream_must_end_with_its_verified_trailer)
+{
+    unsigned char b[64] = {0};
+    size_t n = header(b, 0x08, 1, (uint32_t[]){40});
+    for (int i = 0; i < 40; i++)
+        b[n + i] = (unsigned char)(3 * i);
+    const char *path = write_gz("t.gz", b, n + 40);
+    size_t len;
+    unsigned char *z = read_bytes(path, &len);
+    write_bytes("cut.gz", z, len - 8);
+    cr_assert_null(nb_load_idx(tmp_path("cut.gz")));
+    assert_error(NB_ERR_FORMAT, "cut.gz: byte ");
+    assert_error(NB_ERR_FORMAT, "(byte 48 of the uncompressed data): the gzip stream ends before its CRC and "
+                                "length trailer (truncated)");
+    nb_clear_error();
+    z[len - 8] ^= 1;   /* the CRC no longer matches the data */
+    write_bytes("crc.gz", z, len);
+    cr_assert_null(nb_load_idx(tmp_path("crc.gz")));
+    assert_error(NB_ERR_FORMAT, "crc.gz: corrupt gzip data near byte");
+    assert_error(NB_ERR_FORMAT, "incorrect data check");
+    nb_clear_error();
+    z[len - 8] ^= 1;
+    z[len - 4] ^= 1;   /* nor does the length */
+    write_bytes("len.gz", z, len);
+    cr_assert_null(nb_load_idx(tmp_path("len.gz")));
+    assert_error(NB_ERR_FORMAT, "incorrect length check");
+    free(z);
+}
+
+Test(idx, bytes_after_the_gzip_stream_are_an_error_naming_the_byte)
+{
+    unsigned char b[64] = {0};
+    size_t n = header(b, 0x08, 1, (uint32_t[]){4});
+    const char *path = write_gz("g.gz", b, n + 4);
+    size_t len;
+    unsigned char *z = read_bytes(path, &len);
+    unsigned char *more = malloc(2 * len + 3);
+    memcpy(more, z, len);
+    memcpy(more + len, "xyz", 3);
+    write_bytes("garbage.gz", more, len + 3);
+    cr_assert_null(nb_load_idx(tmp_path("garbage.gz")));
+    char want[160];
+    snprintf(want, sizeof want, "garbage.gz: byte %zu of the file: 0x78 after the end of the gzip stream "
+             "(trailing bytes)", len);
+    assert_error(NB_ERR_FORMAT, want);
+    nb_clear_error();
+    /* two members one after the other are one stream, as for gzip -d: the data
+     * of the second follow the first's, here too many for the header */
+    memcpy(more + len, z, len);
+    cr_assert_null(nb_load_idx(write_bytes("two.gz", more, 2 * len)));
+    assert_error(NB_ERR_FORMAT, "needs 4 bytes of data but more follow (trailing bytes after the data)");
+    nb_clear_error();
+    unsigned char half[2][8];
+    size_t m = header(half[0], 0x08, 1, (uint32_t[]){4});
+    memcpy(half[1], "\x01\x02\x03\x04", 4);
+    write_gz("h1.gz", half[0], m);
+    write_gz("h2.gz", half[1], 4);
+    size_t l1, l2;
+    unsigned char *p1 = read_bytes(tmp_path("h1.gz"), &l1), *p2 = read_bytes(tmp_path("h2.gz"), &l2);
+    unsigned char *both = malloc(l1 + l2);
+    memcpy(both, p1, l1);
+    memcpy(both + l1, p2, l2);
+    nb_tensor *t = nb_load_idx(write_bytes("both.gz", both, l1 + l2));
+    cr_assert_not_null(t, "%s", nb_last_error_message());
+    assert_close_array(t->data, (double[]){1, 2, 3, 4}, 4, 0);
+    nb_free(t);
+    free(z), free(more), free(p1), free(p2), free(both);
+}
+
+/* Issue 10: a 200 KB .gz declaring 200,000,000 u8 elements (800 MB of float32)
+ * must not allocate the tensor before the data are there: it is truncated. */
+Test(idx, gzip_declaring_more_than_it_holds_allocates_only_what_arrives)
+{
+    enum { DATA = 200000 };
+    unsigned char *b = malloc(DATA + 16);
+    size_t n = header(b, 0x08, 1, (uint32_t[]){200000000u});
+    uint64_t x = 88172645463325252ull;
+    for (size_t i = 0; i < DATA; i++) {   /* xorshift: incompressible */
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        b[n + i] = (unsigned char)x;
+    }
+    const char *path = write_gz("lie.gz", b, n + DATA);
+    free(b);
+    limit_memory((size_t)300 << 20);
+    cr_assert_null(nb_load_idx(path));
+    assert_error(NB_ERR_FORMAT, "lie.gz: byte 200008 of the uncompressed data: shape [200000000] of u8 needs "
+                                "200000000 bytes of data but the data end here (truncated)");
+}
 #else
 Test(idx, gzip_without_zlib_says_so)
 {
@@ -292,3 +382,26 @@ static void check_fashion(bool train, int64_t n)
 
 Test(idx, fashion_mnist_test_set) { check_fashion(false, 10000); }
 Test(idx, fashion_mnist_train_set, .timeout = 120) { check_fashion(true, 60000); }
+
+/* Issue 10: a pipe has no size to check up front; the data are gathered as
+ * they arrive, so a lying header costs no allocation and is called truncated. */
+Test(idx, fifo_is_read_as_a_stream_bounded_by_its_data)
+{
+    unsigned char b[64];
+    size_t n = header(b, 0x08, 2, (uint32_t[]){2, 3});
+    for (int i = 0; i < 6; i++)
+        b[n + i] = (unsigned char)(i + 1);
+    pid_t pid;
+    nb_tensor *t = nb_load_idx(fifo_feed("ok.fifo", b, n + 6, &pid));
+    fifo_done(pid);
+    assert_shape(t, 2, (int64_t[]){2, 3});
+    assert_close_array(t->data, (double[]){1, 2, 3, 4, 5, 6}, 6, 0);
+    nb_free(t);
+    n = header(b, 0x08, 2, (uint32_t[]){100000u, 10000u});   /* 10^9 u8, 4 GB of float32 */
+    memset(b + n, 7, 10);
+    limit_memory((size_t)300 << 20);
+    cr_assert_null(nb_load_idx(fifo_feed("lie.fifo", b, n + 10, &pid)));
+    fifo_done(pid);
+    assert_error(NB_ERR_FORMAT, "lie.fifo: byte 22: shape [100000,10000] of u8 needs 1000000000 bytes of data "
+                                "but the data end here (truncated)");
+}

@@ -8,9 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#ifdef NABLA_HAVE_ZLIB
-#include <zlib.h>
-#endif
+#include "io/gunzip.h"
 #include "io/reader.h"
 
 int nb_reader_open(nb_reader *r, const char *op, const char *path)
@@ -46,14 +44,8 @@ int nb_reader_open(nb_reader *r, const char *op, const char *path)
         return 0;
     }
 #ifdef NABLA_HAVE_ZLIB
-    gzFile gz = gzdopen(fd, "rb");   /* owns fd from here on */
-    if (!gz) {
-        nb_error(NB_ERR_MEMORY, "%s: %s: cannot start zlib", op, path);
-        close(fd);
+    if (!(r->gz = nb_gunzip_open(fd, op, path)))   /* owns fd from here on */
         return -1;
-    }
-    gzbuffer(gz, 1 << 17);
-    r->gz = gz;
     return 0;
 #else
     close(fd);
@@ -83,20 +75,11 @@ int64_t nb_reader_read(nb_reader *r, void *buf, size_t n)
         }
     }
 #ifdef NABLA_HAVE_ZLIB
-    while (r->gz && got < n) {
-        size_t want = n - got < (1u << 30) ? n - got : (1u << 30);
-        int k = gzread(r->gz, (char *)buf + got, (unsigned)want);
-        if (k < 0) {
-            int code;
-            const char *msg = gzerror(r->gz, &code);
-            nb_error(code == Z_ERRNO ? NB_ERR_IO : NB_ERR_FORMAT, "%s: %s: corrupt gzip data near %s: %s",
-                     r->op, r->path, nb_reader_where(r, r->pos + got),
-                     code == Z_ERRNO ? strerror(errno) : msg);
+    if (r->gz) {
+        int64_t k = nb_gunzip_read(r->gz, buf, n, r->pos);
+        if (k < 0)
             return -1;
-        }
-        if (k == 0)
-            break;
-        got += (size_t)k;
+        got = (size_t)k;
     }
 #endif
     r->pos += got;
@@ -157,8 +140,7 @@ void nb_reader_close(nb_reader *r)
     if (r->file)
         fclose(r->file);
 #ifdef NABLA_HAVE_ZLIB
-    if (r->gz)
-        gzclose(r->gz);
+    nb_gunzip_close(r->gz);
 #endif
     r->file = NULL;
     r->gz = NULL;
