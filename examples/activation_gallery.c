@@ -1,8 +1,9 @@
 /* examples/activation_gallery.c — draws every activation of the registry and
- * its derivative on [-6, 6] into <dir>/<name>.svg (default docs/img). The
- * derivative is not written by hand: it is what nb_backward computes, so the
- * pictures also show what training will see (step's zero gradient, the kinks
- * of relu, the flat tails of sigmoid).
+ * its derivative on [-6, 6] into <dir>/<name>.svg (default: the current
+ * directory; `meson compile -C build docs` writes docs/img). The derivative
+ * is not written by hand: it is what nb_backward computes, so the pictures
+ * also show what training will see (step's zero gradient, the kinks of relu,
+ * the flat tails of sigmoid).
  *
  *   ./activation_gallery [--out DIR]
  *
@@ -119,12 +120,12 @@ static int draw(const nb_activation *a, const char *dir)
 
 int main(int argc, char **argv)
 {
-    const char *dir = "docs/img";
+    const char *dir = ".";
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) {
             dir = argv[++i];
         } else {
-            fprintf(stderr, "usage: %s [--out DIR]   (default docs/img)\n", argv[0]);
+            fprintf(stderr, "usage: %s [--out DIR]   (default: the current directory)\n", argv[0]);
             return 2;
         }
     }

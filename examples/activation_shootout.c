@@ -14,7 +14,7 @@
  * The table, one row per activation:
  *   test acc   accuracy on the test subset after training
  *   loss       mean training loss of the last epoch
- *   s/epoch    seconds per epoch
+ *   time/epoch seconds per epoch
  *   dead       fraction of the units of the first hidden layer that are dead:
  *              a unit is dead when its output is exactly 0 for every one of
  *              the PROBE = 1000 first test images, after training (such a unit
@@ -31,7 +31,7 @@
  * so only the last layer can learn).
  *
  *   ./activation_shootout [--hidden 128,128] [--epochs 2] [--train 10000] [--test 2000]
- *                         [--batch 64] [--lr 1e-3] [--seed 1] [--out docs/img]
+ *                         [--batch 64] [--lr 1e-3] [--seed 1] [--out .]
  *                         [--data DIR] [--quick] (1 epoch, 2000 / 500 images) */
 #include <math.h>
 #include <stdio.h>
@@ -150,7 +150,7 @@ static result run(const nb_activation *a, const int64_t *sizes, int n, const nb_
 
 int main(int argc, char **argv)
 {
-    const char *hidden = "128,128", *out = "docs/img", *data = NB_FASHION_MNIST_DIR;
+    const char *hidden = "128,128", *out = ".", *data = NB_FASHION_MNIST_DIR;
     int epochs = 2, n_train = 10000, n_test = 2000, batch = 64, seed = 1;
     double lr = 1e-3;
     bool quick = false;
@@ -207,7 +207,7 @@ int main(int argc, char **argv)
         printf("-%lld", (long long)sizes[i]);
     printf(", Adam lr %g, batch %d, %d epoch(s) on %lld images, tested on %lld, seed %d\n", lr, batch, epochs, (long long)nb_dataset_len(train), (long long)nb_dataset_len(test), seed);
     printf("dead: first-layer units outputting exactly 0 on all %lld probe images\n\n", (long long)n_probe);
-    printf("%-14s %8s %8s %8s %7s %10s\n", "activation", "test acc", "loss", "s/epoch", "dead", "|grad W1|");
+    printf("%-14s %8s %8s %10s %7s %10s\n", "activation", "test acc", "loss", "time/epoch", "dead", "|grad W1|");
 
     result res[MAX_ACTS];
     int nr = 0;
@@ -216,7 +216,7 @@ int main(int argc, char **argv)
         if (strcmp(a->name, "softmax") == 0 || strcmp(a->name, "log_softmax") == 0)
             continue;
         result r = run(a, sizes, n, train, test, probe, epochs, batch, lr, seed);
-        printf("%-14s %8.4f %8.4f %8.2f %6.1f%% %10.4f\n", r.name, r.acc, r.loss, r.sec_per_epoch,
+        printf("%-14s %8.4f %8.4f %8.2f s %6.1f%% %10.4f\n", r.name, r.acc, r.loss, r.sec_per_epoch,
                100 * r.dead, r.grad0);
         fflush(stdout);
         res[nr++] = r;

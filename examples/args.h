@@ -1,7 +1,7 @@
 /* examples/args.h — the command-line flags of the examples, in one small
  * table-driven parser (header only, so each example stays one file to copy):
  *
- *     int epochs = 10; bool quick = false; const char *out = "docs/img";
+ *     int epochs = 10; bool quick = false; const char *out = ".";
  *     const ex_arg args[] = {
  *         {"epochs", EX_INT, &epochs, "training epochs"},
  *         {"quick", EX_FLAG, &quick, "a small, fast run"},

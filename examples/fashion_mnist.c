@@ -17,7 +17,7 @@
  *
  *   ./fashion_mnist [--hidden 256,128] [--act relu] [--optim adam] [--lr 1e-3] [--schedule cosine]
  *                   [--epochs 15] [--batch 128] [--threads N] [--seed 1]
- *                   [--checkpoint PATH] [--resume PATH] [--out docs/img]
+ *                   [--checkpoint PATH] [--resume PATH] [--stop-after N] [--out .]
  *                   [--data DIR] [--quick]
  *
  * --quick trains 2 epochs on 5000 training images, tests on 1000, and fails
@@ -191,8 +191,8 @@ int main(int argc, char **argv)
 {
     config c = {.batch = 128, .seed = 1};
     const char *hidden = "256,128", *act = "relu", *optim = "adam", *schedule = "cosine";
-    const char *data = NB_FASHION_MNIST_DIR, *out = "docs/img", *ckpt = NULL, *resume = NULL;
-    int epochs = 0, threads = 0;
+    const char *data = NB_FASHION_MNIST_DIR, *out = ".", *ckpt = NULL, *resume = NULL;
+    int epochs = 0, threads = 0, stop_after = 0;
     bool quick = false;
     const ex_arg args[] = {
         {"hidden", EX_STR, &hidden, "hidden layer sizes, comma-separated"},
@@ -206,6 +206,7 @@ int main(int argc, char **argv)
         {"seed", EX_INT, &c.seed, "seed of the initial weights and of the shuffling"},
         {"checkpoint", EX_STR, &ckpt, "save model + optimizer + epoch here after every epoch"},
         {"resume", EX_STR, &resume, "continue the run saved in this checkpoint (with its settings)"},
+        {"stop-after", EX_INT, &stop_after, "stop after this many epochs of this run, as an interrupted run would"},
         {"out", EX_STR, &out, "directory for fashion_mnist_curve.svg"},
         {"data", EX_STR, &data, "directory of the four (Fashion-)MNIST IDX files"},
         {"quick", EX_FLAG, &quick, "5000 training and 1000 test images, 2 epochs"},
@@ -250,6 +251,7 @@ int main(int argc, char **argv)
     if (resume)
         config_load(&c, resume);
     epochs = c.epochs;
+    int last = stop_after > 0 && c.epochs_done + stop_after < epochs ? c.epochs_done + stop_after : epochs;
     nb_module *model = build_model(&c);
     nb_optim *opt = make_optim(&c, model);
     /* Cosine annealing: lr(e) = lr (1 + cos(pi e / epochs)) / 2 in epoch e, so the
@@ -281,7 +283,7 @@ int main(int argc, char **argv)
     int64_t steps = 0;   /* batches trained in this run, for the ETA */
     double acc = c.epochs_done ? c.acc[c.epochs_done - 1] : 0;
 
-    for (int epoch = c.epochs_done; epoch < epochs; epoch++) {
+    for (int epoch = c.epochs_done; epoch < last; epoch++) {
         double t0 = ex_now(), sum = 0, t_draw = 0;
         int64_t b = 0, count = 0;
         nb_tensor *x, *y;
@@ -298,7 +300,7 @@ int main(int argc, char **argv)
             double t = ex_now();
             if (tty && (t - t_draw > 0.1 || b == nbatch)) {
                 double per_batch = (t_train + t - t0) / (double)(steps + b);
-                double eta = per_batch * (double)((epochs - epoch - 1) * nbatch + nbatch - b);
+                double eta = per_batch * (double)((last - epoch - 1) * nbatch + nbatch - b);
                 progress(epoch + 1, epochs, b, nbatch, sum / count, count / (t - t0), eta);
                 t_draw = t;
             }
@@ -324,6 +326,13 @@ int main(int argc, char **argv)
         fflush(stdout);
     }
     printf("\ntraining: %.1f s (%.1f s in all with evaluation)\n", t_train, ex_now() - t_start);
+    nb_module *fresh = NULL;
+    int status = 0;
+    if (c.epochs_done < c.epochs) {
+        printf("stopped after epoch %d of %d%s%s\n", c.epochs_done, c.epochs,
+               ckpt ? "; continue with --resume " : " (no --checkpoint: nothing to resume)", ckpt ? ckpt : "");
+        goto done;
+    }
 
     /* Where each class goes. */
     int64_t conf[CLASSES][CLASSES] = {{0}};
@@ -372,7 +381,7 @@ int main(int argc, char **argv)
     }
     config c2 = {0};
     config_load(&c2, saved);
-    nb_module *fresh = build_model(&c2);
+    fresh = build_model(&c2);
     EX_CHECK(nb_load_checkpoint(saved, fresh, NULL) == 0);
     double acc2 = ex_accuracy(fresh, test, EVAL_BATCH, NULL, NULL, CLASSES);
     printf("\n%s loaded into a fresh model: test accuracy %.4f (%s)\n", ckpt ? saved : "the saved model",
@@ -380,7 +389,6 @@ int main(int argc, char **argv)
     if (!ckpt)
         remove(tmp);
 
-    int status = 0;
     if (acc2 != acc) {
         fprintf(stderr, "FAIL: the reloaded model's accuracy differs\n");
         status = 1;
@@ -389,6 +397,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "FAIL: test accuracy %.4f is not above 0.6\n", acc);
         status = 1;
     }
+done:
     nb_module_free(fresh);
     nb_loader_free(ld);
     nb_scheduler_free(sched);

@@ -17,7 +17,7 @@
  * MEDV) and below the best straight line's.
  *
  *   ./housing_regression [--steps 20000] [--lr-sgd 0.02] [--lr-adam 0.02]
- *                        [--data data/boston_house_prices.csv] [--out docs/img]
+ *                        [--data data/boston_house_prices.csv] [--out .]
  *                        [--quick] (5000 steps) */
 #include <math.h>
 #include <stdio.h>
@@ -108,7 +108,7 @@ int main(int argc, char **argv)
     int steps = 20000, seed = 1;
     double lr_sgd = 0.02, lr_adam = 0.02;
     bool quick = false;
-    const char *data = "data/boston_house_prices.csv", *out = "docs/img";
+    const char *data = "data/boston_house_prices.csv", *out = ".";
     const ex_arg args[] = {
         {"steps", EX_INT, &steps, "gradient steps of each fit"},
         {"lr-sgd", EX_DOUBLE, &lr_sgd, "learning rate of plain gradient descent"},

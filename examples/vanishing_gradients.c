@@ -28,7 +28,7 @@
  * layer keeps mean within 0.25 of 0 and std within [0.75, 1.25].
  *
  *   ./vanishing_gradients [--depth 15] [--width 128] [--steps 1000] [--train 10000]
- *                         [--seed 1] [--out docs/img] [--data DIR] [--quick] (100 steps) */
+ *                         [--seed 1] [--out .] [--data DIR] [--quick] (100 steps) */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,7 +114,7 @@ int main(int argc, char **argv)
 {
     int depth = 15, width = 128, steps = 1000, n_train = 10000, seed = 1;
     bool quick = false;
-    const char *out = "docs/img", *data = NB_FASHION_MNIST_DIR;
+    const char *out = ".", *data = NB_FASHION_MNIST_DIR;
     const ex_arg args[] = {
         {"depth", EX_INT, &depth, "Linear layers (an activation after each but the last)"},
         {"width", EX_INT, &width, "units of each hidden layer"},

@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""scripts/doc_outputs.py — the example output shown in the docs is what the
+examples print: runs each marked command and compares, or rewrites the blocks.
+
+    scripts/doc_outputs.py --check  BUILD_DIR FILE.md...   (the test suite)
+    scripts/doc_outputs.py --update BUILD_DIR FILE.md...   (meson compile -C build docs)
+
+A fenced block is checked when the line before it is a marker
+
+    <!-- output of: build/examples/housing_regression -->
+
+The command runs through the shell in a scratch directory in which `build` is
+BUILD_DIR and `data` is the repository's data/, with NABLA_NUM_THREADS=2, so it
+reads as the docs print it and writes nothing into the source tree. Its
+standard output and error together are its output. Markers of one file run in
+order in one scratch directory (a later command may read a file an earlier one
+wrote); consecutive markers of the same command are pieces of one run.
+
+A block matches when its lines appear in the output, in order and
+consecutively, except that a line `...` stands for any number of lines.
+Timings are the only thing compared loosely: a number followed by a unit of
+time or of throughput (`0.5 s`, `12 ms`, `132675 ex/s`, `7126 images/s`, `ETA
+0:01`) matches any number in that place.
+
+--update replaces each block's lines by what the program now prints, keeping
+its `...` elisions: each run of lines between them goes to the place of the
+output that resembles it most (the same lines with other numbers). Review the
+diff; a block whose shape changed must be edited by hand (it says which).
+"""
+import difflib
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+MARKER = re.compile(r'^<!-- output of: (.*) -->$')
+TIMING = re.compile(r'\s*\d+(?:\.\d+)?\s*(?:s|ms|us|[A-Za-z]+/s)\b|ETA \d+:\d+')
+ELIDED = '...'
+# The CPU features the docs' numbers depend on: with them nabla dispatches to the
+# AVX-512 GEMM micro-kernel and the x86-64-v4 clones of the pointwise loops,
+# whose rounding the printed digits show (the AVX2 kernel blocks K differently).
+SAME_ROUNDING = {'avx512f', 'avx512bw', 'avx512dq', 'avx512vl', 'fma'}
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def untimed(line):
+    return TIMING.sub(' <time>', line.rstrip())
+
+
+def blocks(lines):
+    """(command, first line index, end index) of every marked fenced block."""
+    out = []
+    for i, line in enumerate(lines):
+        m = MARKER.match(line.rstrip('\n'))
+        if not m:
+            continue
+        if i + 1 >= len(lines) or not lines[i + 1].startswith('```'):
+            sys.exit(f'line {i + 1}: a marker must stand right before a fenced block')
+        end = next((j for j in range(i + 2, len(lines)) if lines[j].rstrip() == '```'), None)
+        if end is None:
+            sys.exit(f'line {i + 2}: the fenced block never ends')
+        out.append((m.group(1), i + 2, end))
+    return out
+
+
+def segments(block):
+    """The block's runs of literal lines, and the `...` lines between them."""
+    segs, gaps, cur = [], [], []
+    for line in block:
+        if line.strip() == ELIDED:
+            segs.append(cur)
+            gaps.append(line)
+            cur = []
+        else:
+            cur.append(line)
+    segs.append(cur)
+    return segs, gaps
+
+
+def find(seg, output, start, key):
+    """First index >= start where seg's lines equal output's (under key)."""
+    want = [key(l) for l in seg]
+    for p in range(start, len(output) - len(seg) + 1):
+        if all(key(output[p + k]) == want[k] for k in range(len(seg))):
+            return p
+    return None
+
+
+def matches(block, output):
+    pos = 0
+    for seg in segments(block)[0]:
+        if not seg:
+            continue
+        p = find(seg, output, pos, untimed)
+        if p is None:
+            return False
+        pos = p + len(seg)
+    return True
+
+
+def resemblance(seg, output, p):
+    return sum(difflib.SequenceMatcher(None, a, output[p + k]).ratio() for k, a in enumerate(seg))
+
+
+def updated(block, output):
+    """The block with each segment replaced by its closest place in output, or None."""
+    result, pos = [], 0
+    segs, gaps = segments(block)
+    for n, seg in enumerate(segs):
+        if n:
+            result.append(gaps[n - 1])
+        if not seg:
+            continue
+        places = range(pos, len(output) - len(seg) + 1)
+        if not places:
+            return None
+        p = max(places, key=lambda q: (resemblance(seg, output, q), -q))
+        if resemblance(seg, output, p) < 0.6 * len(seg):
+            return None
+        # a line that differs in its timings only keeps the docs' figures
+        result += [a if untimed(a) == untimed(b) else b for a, b in zip(seg, output[p:p + len(seg)])]
+        pos = p + len(seg)
+    return result
+
+
+def run(command, scratch):
+    env = dict(os.environ, NABLA_NUM_THREADS='2')
+    proc = subprocess.run(command, shell=True, cwd=scratch, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)
+    return [l.rstrip() for l in proc.stdout.split('\n')]
+
+
+def process(path, build, update):
+    with open(path) as f:
+        lines = f.read().split('\n')
+    failures = checked = 0
+    with tempfile.TemporaryDirectory() as scratch:
+        os.symlink(os.path.abspath(build), os.path.join(scratch, 'build'))
+        os.symlink(os.path.join(REPO, 'data'), os.path.join(scratch, 'data'))
+        previous, output = None, []
+        edits = []
+        for command, first, end in blocks(lines):
+            if command != previous:
+                print(f'{path}:{first - 1}: {command}', flush=True)
+                output = run(command, scratch)
+                previous = command
+            block = lines[first:end]
+            checked += 1
+            if matches(block, output):
+                continue
+            new = updated(block, output) if update else None
+            if new is not None:
+                edits.append((first, end, new))
+                print(f'{path}:{first}: updated')
+                continue
+            failures += 1
+            print(f'{path}:{first}: the block does not match what `{command}` prints'
+                  + (' and has changed shape: edit it by hand' if update else ''))
+            for line in difflib.unified_diff(block, output, 'docs', 'printed', lineterm='', n=1):
+                print('    ' + line)
+    for first, end, new in reversed(edits):
+        lines[first:end] = new
+    if edits:
+        with open(path, 'w') as f:
+            f.write('\n'.join(lines))
+    print(f'{path}: {checked - failures} of {checked} output blocks match')
+    return failures
+
+
+def cpu_flags():
+    try:
+        with open('/proc/cpuinfo') as f:
+            return next((set(l.split(':', 1)[1].split()) for l in f if l.startswith('flags')), set())
+    except OSError:
+        return set()
+
+
+def main(argv):
+    if len(argv) < 4 or argv[1] not in ('--check', '--update'):
+        sys.exit(__doc__)
+    missing = sorted(SAME_ROUNDING - cpu_flags())
+    if missing:
+        print(f'skipped: the docs were made on an x86-64 CPU with {" ".join(sorted(SAME_ROUNDING))};'
+              f' this one lacks {" ".join(missing)}, so its kernels (GEMM blocking, vector'
+              ' clones) round differently and the last digits would not compare')
+        return 77
+    failures = sum(process(path, argv[2], argv[1] == '--update') for path in argv[3:])
+    if failures:
+        print(f'{failures} block(s) differ from the programs\' output'
+              + ('' if argv[1] == '--update' else '; regenerate with `meson compile -C build docs`'))
+    return 1 if failures else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv))
