@@ -18,5 +18,6 @@
 #include "plot.h"
 #include "nn.h"
 #include "conv.h"
+#include "norm.h"
 
 #endif

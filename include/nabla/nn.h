@@ -30,6 +30,9 @@ struct nb_module {
     int n_params;                /* own parameters (children's not included) */
     nb_tensor **params;
     char **param_names;
+    int n_buffers;               /* own buffers: state that is saved but not trained */
+    nb_tensor **buffers;
+    char **buffer_names;
     int n_children;
     nb_module **children;
     char **child_names;
@@ -48,6 +51,11 @@ nb_module *nb_module_new(const char *kind, nb_forward_fn forward, void *user);
  * (duplicate name, step tensor) returns NULL and frees t, so that
  * nb_module_param(m, "w", nb_randn(...)) never leaks. */
 nb_tensor *nb_module_param(nb_module *m, const char *name, nb_tensor *t);
+/* Register a buffer (PyTorch's register_buffer): state that belongs to the
+ * module, is saved in its state_dict and checkpoints, and is not a parameter
+ * (no gradient, not given to optimizers), such as BatchNorm's running_mean.
+ * Ownership and failure as nb_module_param. Returns t. */
+nb_tensor *nb_module_buffer(nb_module *m, const char *name, nb_tensor *t);
 /* Register a child under `name` (no dots), taking ownership; on failure returns
  * -1 and frees child. */
 int nb_module_add(nb_module *m, const char *name, nb_module *child);
@@ -65,8 +73,14 @@ typedef struct nb_param_list {
 } nb_param_list;
 /* Fills *out (free with nb_param_list_free). Returns count, or -1. */
 int nb_module_parameters(nb_module *m, nb_param_list *out);
+/* Every buffer of the tree with its dotted name (named_buffers()). */
+int nb_module_buffers(nb_module *m, nb_param_list *out);
+/* Parameters and buffers in state_dict() order: each module's parameters, then
+ * its buffers, then its children's, depth first ("0.weight", "0.bias",
+ * "0.running_mean", ...). What checkpoints save under "model.". */
+int nb_module_state_dict(nb_module *m, nb_param_list *out);
 void nb_param_list_free(nb_param_list *list);
-/* The parameter at a dotted path ("fc1.weight"), or NULL with an error. */
+/* The parameter or buffer at a dotted path ("fc1.weight"), or NULL with an error. */
 nb_tensor *nb_module_get(nb_module *m, const char *name);
 /* The child at a dotted path ("0", "encoder.fc1"), or NULL with an error. */
 nb_module *nb_module_child(nb_module *m, const char *name);
@@ -167,7 +181,8 @@ nb_tensor *nb_init_lecun_normal_(nb_tensor *t, nb_generator *g);
 
 /* ---- Checkpoints ---------------------------------------------------------
  * One safetensors file (nabla/io.h; written atomically) holding
- *   "model.<name>"  every parameter under its state_dict name ("model.0.weight")
+ *   "model.<name>"  every parameter and buffer under its state_dict name
+ *                   ("model.0.weight", "model.1.running_mean")
  *   "optim.<name>"  the optimizer's state (nb_optim_state names, which are
  *                   PyTorch's: "optim.state.0.exp_avg", "optim.state.0.step")
  *   metadata        metadata_json (NULL or a JSON object of strings, e.g.

@@ -1,6 +1,7 @@
 /* nn/checkpoint.c — a training run saved to and restored from one safetensors
  * file (nabla/io.h writes it atomically):
- *   "model.<name>"  each parameter under its state_dict name ("model.0.weight")
+ *   "model.<name>"  each parameter and buffer under its state_dict name
+ *                   ("model.0.weight", "model.1.running_mean")
  *   "optim.<name>"  the optimizer's state under its state_dict names
  *                   ("optim.state.0.exp_avg", "optim.state.0.step")
  *   metadata        the caller's keys, "nabla.optim.lr", and one
@@ -14,7 +15,7 @@
 #include "nabla/io.h"
 #include "nn/layer.h"
 
-/* Every named tensor of a checkpoint: the model's parameters, then the optimizer's state. */
+/* Every named tensor of a checkpoint: the model's state_dict, then the optimizer's state. */
 typedef struct entries {
     int n;
     char **names;
@@ -45,7 +46,7 @@ static char *concat(const char *a, const char *b)
 static bool entries_make(const char *op, nb_module *model, nb_optim *optim, entries *e)
 {
     *e = (entries){0};
-    if (nb_module_parameters(model, &e->params) < 0)
+    if (nb_module_state_dict(model, &e->params) < 0)
         return false;
     int n_state = optim ? nb_optim_state_count(optim) : 0;
     int total = e->params.count + n_state;

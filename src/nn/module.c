@@ -1,7 +1,7 @@
-/* nn/module.c — the module tree: construction, named parameters and children,
- * forward, parameter enumeration with dotted names (PyTorch's state_dict
- * order: own parameters first, then each child's, depth first), train/eval,
- * seeding and freeing. */
+/* nn/module.c — the module tree: construction, named parameters, buffers and
+ * children, forward, enumeration with dotted names (PyTorch's state_dict
+ * order: own parameters, then own buffers, then each child's, depth first),
+ * train/eval, seeding and freeing. */
 #include <stdlib.h>
 #include <string.h>
 #include "nn/layer.h"
@@ -57,7 +57,7 @@ nb_module *nb_layer_new(const char *kind, nb_forward_fn forward, size_t state_si
     return m;
 }
 
-/* A name for a parameter or child of m: non-empty, no dot, not yet taken. */
+/* A name for a parameter, buffer or child of m: non-empty, no dot, not yet taken. */
 static bool valid_name(const nb_module *m, const char *op, const char *name)
 {
     if (!name || !name[0] || strchr(name, '.')) {
@@ -68,6 +68,11 @@ static bool valid_name(const nb_module *m, const char *op, const char *name)
     for (int i = 0; i < m->n_params; i++)
         if (strcmp(m->param_names[i], name) == 0) {
             nb_error(NB_ERR_ARG, "%s: %s already has a parameter named '%s'", op, m->kind, name);
+            return false;
+        }
+    for (int i = 0; i < m->n_buffers; i++)
+        if (strcmp(m->buffer_names[i], name) == 0) {
+            nb_error(NB_ERR_ARG, "%s: %s already has a buffer named '%s'", op, m->kind, name);
             return false;
         }
     for (int i = 0; i < m->n_children; i++)
@@ -96,28 +101,46 @@ static bool append(void ***items, char ***names, int *n, void *item, const char 
     return true;
 }
 
-nb_tensor *nb_module_param(nb_module *m, const char *name, nb_tensor *t)
+/* Register t under name in one of m's tensor lists (parameters or buffers). */
+static nb_tensor *register_tensor(nb_module *m, const char *op, const char *what, const char *name,
+                                  nb_tensor *t, nb_tensor ***items, char ***names, int *n)
 {
     if (!m) {
         nb_free(t);
-        return nb_error(NB_ERR_NULL, "module_param: module is NULL");
+        return nb_error(NB_ERR_NULL, "%s: module is NULL", op);
     }
-    if (!nb_check_input("module_param", 3, t))
+    if (!nb_check_input(op, 3, t))
         return NULL;
     if (!t->persistent)
         return nb_error(NB_ERR_ARG,
-                        "module_param: %s: parameter '%s' of shape %s is a step tensor; make it "
-                        "persistent with nb_keep()",
-                        m->kind, name ? name : "(null)", nb_shape_fmt(t));
-    if (!valid_name(m, "module_param", name)) {
+                        "%s: %s: %s '%s' of shape %s is a step tensor; make it persistent with nb_keep()", op,
+                        m->kind, what, name ? name : "(null)", nb_shape_fmt(t));
+    if (!valid_name(m, op, name)) {
         nb_free(t);
         return NULL;
     }
-    if (!append((void ***)&m->params, &m->param_names, &m->n_params, t, name)) {
+    if (!append((void ***)items, names, n, t, name)) {
         nb_free(t);
-        return nb_error(NB_ERR_MEMORY, "module_param: out of memory registering '%s'", name);
+        return nb_error(NB_ERR_MEMORY, "%s: out of memory registering '%s'", op, name);
     }
+    return t;
+}
+
+nb_tensor *nb_module_param(nb_module *m, const char *name, nb_tensor *t)
+{
+    if (!register_tensor(m, "module_param", "parameter", name, t, m ? &m->params : NULL,
+                         m ? &m->param_names : NULL, m ? &m->n_params : NULL))
+        return NULL;
     t->requires_grad = true;
+    return t;
+}
+
+nb_tensor *nb_module_buffer(nb_module *m, const char *name, nb_tensor *t)
+{
+    if (!register_tensor(m, "module_buffer", "buffer", name, t, m ? &m->buffers : NULL,
+                         m ? &m->buffer_names : NULL, m ? &m->n_buffers : NULL))
+        return NULL;
+    t->requires_grad = false;
     return t;
 }
 
@@ -175,6 +198,10 @@ void nb_module_free(nb_module *m)
         nb_free(m->params[i]);
         free(m->param_names[i]);
     }
+    for (int i = 0; i < m->n_buffers; i++) {
+        nb_free(m->buffers[i]);
+        free(m->buffer_names[i]);
+    }
     for (int i = 0; i < m->n_children; i++) {
         nb_module_free(m->children[i]);
         free(m->child_names[i]);
@@ -183,38 +210,47 @@ void nb_module_free(nb_module *m)
         m->free_user(m->user);
     free(m->params);
     free(m->param_names);
+    free(m->buffers);
+    free(m->buffer_names);
     free(m->children);
     free(m->child_names);
     free(m->kind);
     free(m);
 }
 
-static int count_params(const nb_module *m)
+/* Which of a module's tensors a listing takes. */
+enum { WITH_PARAMS = 1, WITH_BUFFERS = 2 };
+
+static int count_tensors(const nb_module *m, int what)
 {
-    int n = m->n_params;
+    int n = (what & WITH_PARAMS ? m->n_params : 0) + (what & WITH_BUFFERS ? m->n_buffers : 0);
     for (int i = 0; i < m->n_children; i++)
-        n += count_params(m->children[i]);
+        n += count_tensors(m->children[i], what);
     return n;
 }
 
-/* Fill list from index *k on with m's parameters, names prefixed "prefix". */
-static bool collect(nb_module *m, const char *prefix, nb_param_list *list, int *k)
+/* Fill list from index *k on with m's tensors (own parameters, own buffers,
+ * then each child's), names prefixed "prefix". */
+static bool collect(nb_module *m, const char *prefix, int what, nb_param_list *list, int *k)
 {
+    int np = what & WITH_PARAMS ? m->n_params : 0, nbuf = what & WITH_BUFFERS ? m->n_buffers : 0;
     size_t plen = strlen(prefix);
-    for (int i = 0; i < m->n_params + m->n_children; i++) {
-        const char *name = i < m->n_params ? m->param_names[i] : m->child_names[i - m->n_params];
+    for (int i = 0; i < np + nbuf + m->n_children; i++) {
+        const char *name = i < np          ? m->param_names[i]
+                           : i < np + nbuf ? m->buffer_names[i - np]
+                                           : m->child_names[i - np - nbuf];
         char *full = malloc(plen + strlen(name) + 2);
         if (!full)
             return false;
         memcpy(full, prefix, plen);
         strcpy(full + plen, name);
         bool ok = true;
-        if (i < m->n_params) {
-            list->tensors[*k] = m->params[i];
+        if (i < np + nbuf) {
+            list->tensors[*k] = i < np ? m->params[i] : m->buffers[i - np];
             list->names[(*k)++] = full;
         } else {
             strcat(full, ".");
-            ok = collect(m->children[i - m->n_params], full, list, k);
+            ok = collect(m->children[i - np - nbuf], full, what, list, k);
             free(full);
         }
         if (!ok)
@@ -223,28 +259,43 @@ static bool collect(nb_module *m, const char *prefix, nb_param_list *list, int *
     return true;
 }
 
-int nb_module_parameters(nb_module *m, nb_param_list *out)
+static int list_tensors(const char *op, nb_module *m, int what, nb_param_list *out)
 {
     if (!out) {
-        nb_error(NB_ERR_NULL, "module_parameters: out is NULL");
+        nb_error(NB_ERR_NULL, "%s: out is NULL", op);
         return -1;
     }
     *out = (nb_param_list){0};
     if (!m) {
-        nb_error(NB_ERR_NULL, "module_parameters: module is NULL");
+        nb_error(NB_ERR_NULL, "%s: module is NULL", op);
         return -1;
     }
-    int n = count_params(m), k = 0;
+    int n = count_tensors(m, what), k = 0;
     out->tensors = calloc((size_t)(n ? n : 1), sizeof *out->tensors);
     out->names = calloc((size_t)(n ? n : 1), sizeof *out->names);
-    if (!out->tensors || !out->names || !collect(m, "", out, &k)) {
+    if (!out->tensors || !out->names || !collect(m, "", what, out, &k)) {
         out->count = k;
         nb_param_list_free(out);
-        nb_error(NB_ERR_MEMORY, "module_parameters: out of memory listing %d parameters", n);
+        nb_error(NB_ERR_MEMORY, "%s: out of memory listing %d tensors", op, n);
         return -1;
     }
     out->count = n;
     return n;
+}
+
+int nb_module_parameters(nb_module *m, nb_param_list *out)
+{
+    return list_tensors("module_parameters", m, WITH_PARAMS, out);
+}
+
+int nb_module_buffers(nb_module *m, nb_param_list *out)
+{
+    return list_tensors("module_buffers", m, WITH_BUFFERS, out);
+}
+
+int nb_module_state_dict(nb_module *m, nb_param_list *out)
+{
+    return list_tensors("module_state_dict", m, WITH_PARAMS | WITH_BUFFERS, out);
 }
 
 void nb_param_list_free(nb_param_list *list)
@@ -295,7 +346,10 @@ nb_tensor *nb_module_get(nb_module *m, const char *name)
     for (int i = 0; owner && i < owner->n_params; i++)
         if (strcmp(owner->param_names[i], leaf) == 0)
             return owner->params[i];
-    return nb_error(NB_ERR_ARG, "module_get: %s has no parameter '%s'", m->kind, name);
+    for (int i = 0; owner && i < owner->n_buffers; i++)
+        if (strcmp(owner->buffer_names[i], leaf) == 0)
+            return owner->buffers[i];
+    return nb_error(NB_ERR_ARG, "module_get: %s has no parameter or buffer '%s'", m->kind, name);
 }
 
 int64_t nb_module_num_params(const nb_module *m)
