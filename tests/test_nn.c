@@ -161,7 +161,7 @@ Test(nn, sequential_names_and_count)
     assert_shape(nb_module_get(m, "2.weight"), 2, (int64_t[]){128, 256});
     cr_assert_str_eq(nb_module_child(m, "3")->kind, "relu");
     cr_assert_null(nb_module_get(m, "2.wieght"));
-    assert_error(NB_ERR_ARG, "module_get: Sequential has no parameter '2.wieght'");
+    assert_error(NB_ERR_ARG, "module_get: Sequential has no parameter or buffer '2.wieght'");
     nb_clear_error();
     cr_assert_null(nb_module_get(m, "9.weight"));
     assert_error(NB_ERR_ARG, "'9.weight'");
