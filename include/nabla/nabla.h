@@ -19,5 +19,6 @@
 #include "nn.h"
 #include "conv.h"
 #include "norm.h"
+#include "embedding.h"
 
 #endif

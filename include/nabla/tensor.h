@@ -42,6 +42,11 @@ nb_tensor *nb_zeros(int ndim, const int64_t *shape);
 nb_tensor *nb_ones(int ndim, const int64_t *shape);
 nb_tensor *nb_full(int ndim, const int64_t *shape, nb_real value);
 nb_tensor *nb_from_array(const nb_real *values, int ndim, const int64_t *shape); /* copies */
+/* Integer data (labels, token ids, indices), as torch.tensor(..., dtype=torch.long):
+ * stored as nb_real, exact; a value beyond 2^24 (float32) or 2^53 (float64) in
+ * magnitude is an error instead of a rounded index. */
+nb_tensor *nb_from_int64(const int64_t *values, int ndim, const int64_t *shape);
+nb_tensor *nb_from_int32(const int32_t *values, int ndim, const int64_t *shape);
 nb_tensor *nb_scalar(nb_real value);                           /* rank 0 */
 nb_tensor *nb_arange(double start, double end, double step);   /* [start, end) like torch.arange */
 nb_tensor *nb_linspace(double start, double end, int64_t steps);

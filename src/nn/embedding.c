@@ -1,0 +1,47 @@
+/* nn/embedding.c — torch.nn.Embedding over nb_embedding_op, initialised as
+ * torch/nn/modules/sparse.py reset_parameters(): weight ~ N(0, 1), then the
+ * padding_idx row set to zeros. */
+#include "nabla/embedding.h"
+#include "nn/layer.h"
+
+typedef struct embedding_state {
+    nb_tensor *weight;
+    nb_embedding_opts opts;
+} embedding_state;
+
+static nb_tensor *embedding_forward(nb_module *m, nb_tensor *indices)
+{
+    embedding_state *s = m->user;
+    return nb_embedding_op(indices, s->weight, s->opts);
+}
+
+nb_module *nb_embedding_ex(int64_t num, int64_t dim, nb_embedding_opts o, nb_generator *g)
+{
+    if (num < 1 || dim < 1)
+        return nb_error(NB_ERR_ARG, "Embedding: num_embeddings %lld and embedding_dim %lld must be >= 1",
+                        (long long)num, (long long)dim);
+    if (o.padding_idx != NB_NO_PADDING_IDX && (o.padding_idx < -num || o.padding_idx >= num))
+        return nb_error(NB_ERR_ARG, "Embedding: padding_idx %lld must be within num_embeddings %lld",
+                        (long long)o.padding_idx, (long long)num);
+    nb_module *m = nb_layer_new("Embedding", embedding_forward, sizeof(embedding_state));
+    if (!m)
+        return NULL;
+    embedding_state *s = m->user;
+    s->opts = o;
+    s->weight = nb_module_param(m, "weight", nb_empty(NB_SHAPE(num, dim)));
+    if (!s->weight || !nb_init_normal_(s->weight, 0, 1, g)) {
+        nb_module_free(m);
+        return NULL;
+    }
+    if (o.padding_idx != NB_NO_PADDING_IDX) {
+        int64_t row = o.padding_idx < 0 ? o.padding_idx + num : o.padding_idx;
+        for (int64_t d = 0; d < dim; d++)
+            s->weight->data[row * dim + d] = 0;
+    }
+    return m;
+}
+
+nb_module *nb_embedding(int64_t num, int64_t dim)
+{
+    return nb_embedding_ex(num, dim, nb_embedding_defaults(), NULL);
+}
