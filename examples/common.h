@@ -15,18 +15,25 @@ static inline double ex_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* A new dataset holding a copy of the first n rows of ds. */
+static inline nb_dataset *ex_head(const nb_dataset *ds, int64_t n)
+{
+    nb_tensor *x = nb_keep(nb_slice(ds->x, 0, 0, n)), *y = nb_keep(nb_slice(ds->y, 0, 0, n));
+    EX_CHECK(x && y);
+    nb_step_end();
+    nb_dataset *sub = nb_dataset_new(x, y, true);
+    EX_CHECK(sub);
+    return sub;
+}
+
 /* A dataset of the first n rows of ds (ds itself if n <= 0 or n >= its
  * length); frees ds otherwise. */
 static inline nb_dataset *ex_first_rows(nb_dataset *ds, int64_t n)
 {
     if (n <= 0 || n >= nb_dataset_len(ds))
         return ds;
-    nb_tensor *x = nb_keep(nb_slice(ds->x, 0, 0, n)), *y = nb_keep(nb_slice(ds->y, 0, 0, n));
-    EX_CHECK(x && y);
-    nb_step_end();
+    nb_dataset *sub = ex_head(ds, n);
     nb_dataset_free(ds);
-    nb_dataset *sub = nb_dataset_new(x, y, true);
-    EX_CHECK(sub);
     return sub;
 }
 

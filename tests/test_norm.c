@@ -212,6 +212,22 @@ Test(norm, buffers_are_in_the_state_dict_not_the_parameters)
     nb_module_free(net);
 }
 
+/* torchsummary's forward would update the running statistics; ours runs in
+ * eval mode (so a batch of one works) and restores every training flag. */
+Test(norm, summary_leaves_batch_norm_untouched)
+{
+    nb_module *net = nb_sequential(2, nb_linear(4, 3), nb_batch_norm1d(3));
+    nb_module_train(net->children[0], false);
+    FILE *f = tmpfile();
+    cr_assert_eq(nb_module_summary(net, f, NB_SHAPE(1, 4)), 0);
+    fclose(f);
+    cr_assert_eq(nb_module_get(net, "1.num_batches_tracked")->data[0], 0);
+    assert_close_array(nb_module_get(net, "1.running_mean")->data, (double[]){0, 0, 0}, 3, 0);
+    assert_close_array(nb_module_get(net, "1.running_var")->data, (double[]){1, 1, 1}, 3, 0);
+    cr_assert(net->training && !net->children[0]->training && net->children[1]->training);
+    nb_module_free(net);
+}
+
 Test(norm, checkpoints_restore_running_statistics)
 {
     nb_module *a = nb_sequential(2, nb_linear(3, 2), nb_batch_norm1d(2));

@@ -1,8 +1,10 @@
 /* nn/summary.c — nb_module_summary, after torchsummary's summary(): a forward
- * pass on a zero input in no-grad mode, recording each layer as its forward
- * returns (so numbered in completion order, containers left out), then the
- * totals. The pass leaves no trace: step memory is rewound and the generators
- * of stochastic layers are restored. */
+ * pass on a zero input in no-grad and eval mode, recording each layer as its
+ * forward returns (so numbered in completion order, containers left out), then
+ * the totals. The pass leaves no trace: in eval mode BatchNorm's running
+ * statistics stay as they are (and a batch of one is valid), step memory is
+ * rewound, and the generators of stochastic layers and every module's
+ * training flag are restored. */
 #include <stdlib.h>
 #include <string.h>
 #include "nn/layer.h"
@@ -56,6 +58,19 @@ static int generators(nb_module *m, nb_generator *saved, int k, bool restore)
     return k;
 }
 
+/* The training flags of the tree, saved (and set to eval) or restored, depth first. */
+static int training_flags(nb_module *m, bool *saved, int k, bool restore)
+{
+    if (saved && restore)
+        m->training = saved[k];
+    else if (saved)
+        saved[k] = m->training, m->training = false;
+    k++;
+    for (int i = 0; i < m->n_children; i++)
+        k = training_flags(m->children[i], saved, k, restore);
+    return k;
+}
+
 /* n with thousands separators: 235146 -> "235,146". */
 static const char *grouped(int64_t n, char *buf)
 {
@@ -87,14 +102,17 @@ int nb_module_summary(nb_module *m, FILE *f, int ndim, const int64_t *input_shap
     nb_tensor *x = nb_zeros(ndim, input_shape);
     int n_gen = generators(m, NULL, 0, false);
     nb_generator *saved = malloc((size_t)(n_gen ? n_gen : 1) * sizeof *saved);
-    if (!x || !saved) {
+    bool *flags = malloc((size_t)training_flags(m, NULL, 0, false) * sizeof *flags);
+    if (!x || !saved || !flags) {
         nb_free(x);
         free(saved);
+        free(flags);
         if (nb_last_error() == NB_OK)
             nb_error(NB_ERR_MEMORY, "module_summary: out of memory");
         return -1;
     }
     generators(m, saved, 0, false);
+    training_flags(m, flags, 0, false);
     recorder r = {.root = m};
     void *prev_ctx;
     nb_forward_hook prev = nb_set_forward_hook(record, &r, &prev_ctx);
@@ -110,7 +128,9 @@ int nb_module_summary(nb_module *m, FILE *f, int ndim, const int64_t *input_shap
     }
     nb_arena_rewind(mark);
     generators(m, saved, 0, true);
+    training_flags(m, flags, 0, true);
     free(saved);
+    free(flags);
     nb_free(x);
     if (!y || r.failed) {
         free(r.rows);
