@@ -1,5 +1,5 @@
-/* autograd.c — the tape of the current step, recording, backward in reverse
- * tape order, gradient buffers, grad mode and the end of a step.
+/* autograd.c — recording nodes on the step's tape, backward in reverse tape
+ * order, gradient buffers and grad mode.
  *
  * Nodes are appended to the tape as ops run, so the tape is already a
  * topological order: backward walks it once from the loss's node down to the
@@ -9,26 +9,9 @@
 #include <string.h>
 #include "internal.h"
 
-static NB_TLS nb_context ctx = {.step = 1};
-
-nb_context *nb_ctx(void) { return &ctx; }
-
-bool nb_check_input(const char *op, int i, const nb_tensor *t)
-{
-    if (!t) {
-        if (nb_last_error() == NB_OK)
-            nb_error(NB_ERR_NULL, "%s: argument %d is NULL", op, i);
-        return false;
-    }
-    if (!t->persistent && t->step != ctx.step) {
-        nb_error(NB_ERR_STATE,
-                 "%s: argument %d is a step tensor freed by nb_step_end() (made in step %llu, now step %llu); "
-                 "keep it with nb_keep()",
-                 op, i, (unsigned long long)t->step, (unsigned long long)ctx.step);
-        return false;
-    }
-    return true;
-}
+/* Grad mode and the number of the running (or last) backward pass. */
+static NB_TLS bool grad_disabled;
+static NB_TLS uint64_t grad_pass;
 
 nb_tensor *nb_requires_grad(nb_tensor *t, bool flag)
 {
@@ -44,22 +27,18 @@ nb_tensor *nb_requires_grad(nb_tensor *t, bool flag)
 
 bool nb_set_grad_enabled(bool enabled)
 {
-    bool prev = !ctx.grad_disabled;
-    ctx.grad_disabled = !enabled;
+    bool prev = !grad_disabled;
+    grad_disabled = !enabled;
     return prev;
 }
 
-bool nb_is_grad_enabled(void) { return !ctx.grad_disabled; }
+bool nb_is_grad_enabled(void) { return !grad_disabled; }
 
 void *nb_step_alloc(size_t bytes) { return nb_arena_alloc(bytes); }
 
-size_t nb_step_arena_bytes(void) { return nb_arena_capacity(); }
-
-void nb_step_end(void)
+nb_tensor *nb_op_output(int ndim, const int64_t *shape)
 {
-    ctx.tape_len = 0;
-    ctx.step++;
-    nb_arena_reset();
+    return nb_tensor_alloc("op output", ndim, shape, false);
 }
 
 nb_tensor *nb_detach(nb_tensor *t)
@@ -69,24 +48,9 @@ nb_tensor *nb_detach(nb_tensor *t)
     return nb_tensor_view_of("detach", t, t->ndim, t->shape);
 }
 
-static bool tape_push(nb_node *n)
-{
-    if (ctx.tape_len == ctx.tape_cap) {
-        size_t cap = ctx.tape_cap ? ctx.tape_cap * 2 : 1024;
-        nb_node **tape = realloc(ctx.tape, cap * sizeof *tape);
-        if (!tape)
-            return false;
-        ctx.tape = tape;
-        ctx.tape_cap = cap;
-    }
-    n->index = ctx.tape_len;
-    ctx.tape[ctx.tape_len++] = n;
-    return true;
-}
-
 nb_node *nb_record(const nb_op *op, nb_tensor *out, int n_in, nb_tensor *const *in)
 {
-    if (ctx.grad_disabled || !out)
+    if (grad_disabled || !out)
         return NULL;
     bool need = false;
     for (int i = 0; i < n_in; i++)
@@ -106,7 +70,7 @@ nb_node *nb_record(const nb_op *op, nb_tensor *out, int n_in, nb_tensor *const *
     if (!n->in)
         return NULL;
     memcpy(n->in, in, (size_t)n_in * sizeof *in);
-    if (!tape_push(n)) {
+    if (!nb_tape_push(n, &n->index)) {
         nb_error(NB_ERR_MEMORY, "%s: out of memory growing the tape", op->name);
         return NULL;
     }
@@ -128,11 +92,11 @@ static nb_real *grad_buffer(nb_tensor *t)
             return NULL;
         }
         memset(t->grad, 0, bytes);
-        t->grad_pass = ctx.grad_pass;
+        t->grad_pass = grad_pass;
     }
-    if (t->node && t->grad_pass != ctx.grad_pass) {
+    if (t->node && t->grad_pass != grad_pass) {
         memset(t->grad, 0, bytes);
-        t->grad_pass = ctx.grad_pass;
+        t->grad_pass = grad_pass;
     }
     return t->grad;
 }
@@ -176,7 +140,7 @@ int nb_backward_grad(nb_tensor *t, const nb_tensor *grad)
         }
     }
     uint64_t errors = nb_error_count();
-    ctx.grad_pass++;
+    grad_pass++;
     nb_real *g = grad_buffer(t);
     if (!g)
         return -1;
@@ -187,8 +151,8 @@ int nb_backward_grad(nb_tensor *t, const nb_tensor *grad)
     if (!t->node)
         return 0;
     for (size_t k = t->node->index + 1; k-- > 0;) {
-        nb_node *n = ctx.tape[k];
-        if (n->out->grad && n->out->grad_pass == ctx.grad_pass)
+        nb_node *n = nb_tape_at(k);
+        if (n->out->grad && n->out->grad_pass == grad_pass)
             n->op->backward(n);
     }
     return nb_error_count() == errors ? 0 : -1;

@@ -3,7 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include "internal.h"
+#include "core.h"
 
 static NB_TLS nb_status last_code = NB_OK;
 static _Thread_local char last_message[512];

@@ -102,11 +102,11 @@ static bool numeric_compare(nb_gradcheck_fn fn, int n, nb_tensor *const *in, voi
             nb_real x0 = in[i]->data[j];
             double f[2];
             for (int s = 0; s < 2; s++) {
-                nb_arena_mark m = nb_arena_get_mark();
+                nb_step_mark m = nb_step_get_mark();
                 in[i]->data[j] = (nb_real)((double)x0 + (s ? -o->eps : o->eps));
                 nb_tensor *out = fn(in, n, ctx);
                 f[s] = out && out->numel == out_numel ? weighted(out, w) : NAN;
-                nb_arena_rewind(m);
+                nb_step_rewind(m);
             }
             in[i]->data[j] = x0;
             if (isnan(f[0]) || isnan(f[1])) {
@@ -164,12 +164,12 @@ nb_gradcheck_result nb_gradcheck(nb_gradcheck_fn fn, int n, nb_tensor *const *in
             if (in[i]->grad)
                 memset(in[i]->grad, 0, (size_t)in[i]->numel * sizeof(nb_real));
         }
-    nb_arena_mark m = nb_arena_get_mark();
+    nb_step_mark m = nb_step_get_mark();
     if (!saved || !grads)
         fail(&r, "out of memory");
     else if (analytic_grads(fn, n, in, ctx, saved, grads, &w, &out_numel, &r))
         numeric_compare(fn, n, in, ctx, grads, w, out_numel, &o, &r);
-    nb_arena_rewind(m);
+    nb_step_rewind(m);
     for (int i = 0; saved && grads && i < n; i++) {
         free(saved[i]);
         free(grads[i]);

@@ -3,7 +3,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include "internal.h"
+#include "core.h"
 
 enum { SUMMARY_AT = 1000, EDGE = 3 };
 

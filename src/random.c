@@ -2,7 +2,7 @@
  * uniform doubles from the top 53 bits, normals by Marsaglia's polar method.
  * Pure integer arithmetic plus log and sqrt: the same numbers on every machine. */
 #include <math.h>
-#include "internal.h"
+#include "core.h"
 
 static uint64_t splitmix64(uint64_t *x)
 {

@@ -1,10 +1,28 @@
-/* tensor.c — tensor headers and buffers (heap or step arena), the creation
+/* tensor.c — tensor headers and buffers (heap or step arena), the check that
+ * a tensor is usable (not NULL, not from an ended step), the creation
  * functions, fills and copies. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "internal.h"
+#include "core.h"
+
+bool nb_check_input(const char *op, int i, const nb_tensor *t)
+{
+    if (!t) {
+        if (nb_last_error() == NB_OK)
+            nb_error(NB_ERR_NULL, "%s: argument %d is NULL", op, i);
+        return false;
+    }
+    if (nb_tensor_stale(t)) {
+        nb_error(NB_ERR_STATE,
+                 "%s: argument %d is a step tensor freed by nb_step_end() (made in step %llu, now step %llu); "
+                 "keep it with nb_keep()",
+                 op, i, (unsigned long long)t->step, (unsigned long long)nb_step_number());
+        return false;
+    }
+    return true;
+}
 
 /* The product of the non-zero sizes is bounded too: a shape [0, 2^62, 2^62]
  * holds no element, but flatten or a reduction would multiply its sizes. */
@@ -118,7 +136,7 @@ nb_tensor *nb_tensor_alloc(const char *op, int ndim, const int64_t *shape, bool 
         t = (nb_tensor *)block;
         memset(t, 0, sizeof *t);
         t->data = (nb_real *)(block + HEADER);
-        t->step = nb_ctx()->step;
+        t->step = nb_step_number();
     }
     t->owns_data = true;
     t->ndim = ndim;
@@ -142,13 +160,8 @@ nb_tensor *nb_tensor_view_of(const char *op, nb_tensor *base, int ndim, const in
     for (int i = 0; i < ndim; i++)
         t->shape[i] = shape[i];
     t->numel = numel;
-    t->step = nb_ctx()->step;
+    t->step = nb_step_number();
     return t;
-}
-
-nb_tensor *nb_op_output(int ndim, const int64_t *shape)
-{
-    return nb_tensor_alloc("op output", ndim, shape, false);
 }
 
 nb_tensor *nb_empty(int ndim, const int64_t *shape)

@@ -2,7 +2,7 @@
  * nabla's tensors hold nb_real, which represents every integer up to 2^24
  * (float32) or 2^53 (float64) exactly; larger magnitudes are refused rather
  * than rounded. */
-#include "internal.h"
+#include "core.h"
 
 /* The largest integer magnitude nb_real holds exactly. */
 #define NB_EXACT_INT ((int64_t)1 << (sizeof(nb_real) == sizeof(float) ? 24 : 53))

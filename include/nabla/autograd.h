@@ -1,5 +1,5 @@
 /* nabla/autograd.h — reverse-mode autodiff: recording, backward, no-grad mode,
- * the step arena, and the interface for writing ops of your own. */
+ * and the interface for writing ops of your own. */
 #ifndef NABLA_AUTOGRAD_H
 #define NABLA_AUTOGRAD_H
 
@@ -34,12 +34,6 @@ bool nb_is_grad_enabled(void);
 /* A step tensor sharing t's data, outside any graph. */
 nb_tensor *nb_detach(nb_tensor *t);
 
-/* Free every step tensor and graph node made since the last nb_step_end().
- * Memory is reused: a training loop runs in constant memory. */
-void nb_step_end(void);
-/* Bytes the step arena holds now (for tests and benchmarks). */
-size_t nb_step_arena_bytes(void);
-
 /* ---- Writing an op -------------------------------------------------------
  * An op computes its output eagerly into a tensor from nb_op_output(), then
  * calls nb_record() with a constant nb_op. If any input requires a gradient,
@@ -72,10 +66,7 @@ void *nb_step_alloc(size_t bytes);
 nb_node *nb_record(const nb_op *op, nb_tensor *out, int n_in, nb_tensor *const *in);
 /* Gradient buffer of input i, allocated zeroed on first use; NULL if not needed. */
 nb_real *nb_input_grad(nb_node *n, int i);
-/* Validate an op's input: NULL passes a pending error on (or records
- * "<op>: argument <i> is NULL"); a step tensor from a finished step is an error.
- * Returns true when t is usable. */
-bool nb_check_input(const char *op, int i, const nb_tensor *t);
+/* An op validates each input with nb_check_input() (nabla/tensor.h). */
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,8 @@
 #ifndef NABLA_IO_H
 #define NABLA_IO_H
 
+#include "nn.h"
+#include "optim.h"
 #include "tensor.h"
 
 #ifdef __cplusplus
@@ -95,6 +97,26 @@ int nb_safetensors_read_into(nb_safetensors *st, const char *name, nb_tensor *ds
  *   file but [128,784] in the model
  * Tensors of the file that are not named are ignored. Returns 0 or -1. */
 int nb_load_into(const char *path, int n, const char *const *names, nb_tensor *const *tensors);
+
+/* ---- Checkpoints ---------------------------------------------------------
+ * One safetensors file (written atomically) holding
+ *   "model.<name>"  every parameter and buffer under its state_dict name
+ *                   ("model.0.weight", "model.1.running_mean")
+ *   "optim.<name>"  the optimizer's state (nb_optim_state names, which are
+ *                   PyTorch's: "optim.state.0.exp_avg", "optim.state.0.step")
+ *   metadata        metadata_json (NULL or a JSON object of strings, e.g.
+ *                   {"epoch": "3"}; read it back with nb_safetensors_metadata),
+ *                   plus nabla's reserved "nabla.*" keys: the optimizer's lr and
+ *                   the state of each dropout generator.
+ * In Python: d = safetensors.torch.load_file(path);
+ *   model.load_state_dict({k[6:]: v for k, v in d.items() if k.startswith("model.")})
+ * Loading restores parameters, optimizer state (when optim is not NULL: it must
+ * be made over nb_module_parameters(model) in that order, with the same
+ * options), lr and generators, so that training resumes bit for bit. It fails
+ * with nothing changed when a tensor is missing, mis-shaped, or in the file
+ * under "model." ("optim.") without a counterpart. Return 0, or -1. */
+int nb_save_checkpoint(const char *path, nb_module *model, nb_optim *optim, const char *metadata_json);
+int nb_load_checkpoint(const char *path, nb_module *model, nb_optim *optim);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,6 @@
 /* nabla/nn.h — models and layers (torch.nn): the module tree with named
- * parameters, the built-in layers, initialisers (torch.nn.init), and
- * checkpoints of a training run.
+ * parameters, the built-in layers and initialisers (torch.nn.init).
+ * Checkpoints of a training run are in nabla/io.h.
  *
  * A module owns its parameters (persistent tensors with requires_grad), its
  * children and its state; nb_module_free() frees all of it. Parameter names are
@@ -11,7 +11,6 @@
 
 #include <stdio.h>
 #include "activations.h"
-#include "optim.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -178,26 +177,6 @@ nb_tensor *nb_init_kaiming_normal_(nb_tensor *t, double a, nb_fan_mode mode,
                                    const char *nonlinearity, nb_generator *g);
 /* LeCun normal, for SELU networks: N(0, 1 / fan_in). */
 nb_tensor *nb_init_lecun_normal_(nb_tensor *t, nb_generator *g);
-
-/* ---- Checkpoints ---------------------------------------------------------
- * One safetensors file (nabla/io.h; written atomically) holding
- *   "model.<name>"  every parameter and buffer under its state_dict name
- *                   ("model.0.weight", "model.1.running_mean")
- *   "optim.<name>"  the optimizer's state (nb_optim_state names, which are
- *                   PyTorch's: "optim.state.0.exp_avg", "optim.state.0.step")
- *   metadata        metadata_json (NULL or a JSON object of strings, e.g.
- *                   {"epoch": "3"}; read it back with nb_safetensors_metadata),
- *                   plus nabla's reserved "nabla.*" keys: the optimizer's lr and
- *                   the state of each dropout generator.
- * In Python: d = safetensors.torch.load_file(path);
- *   model.load_state_dict({k[6:]: v for k, v in d.items() if k.startswith("model.")})
- * Loading restores parameters, optimizer state (when optim is not NULL: it must
- * be made over nb_module_parameters(model) in that order, with the same
- * options), lr and generators, so that training resumes bit for bit. It fails
- * with nothing changed when a tensor is missing, mis-shaped, or in the file
- * under "model." ("optim.") without a counterpart. Return 0, or -1. */
-int nb_save_checkpoint(const char *path, nb_module *model, nb_optim *optim, const char *metadata_json);
-int nb_load_checkpoint(const char *path, nb_module *model, nb_optim *optim);
 
 #ifdef __cplusplus
 }

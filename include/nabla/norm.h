@@ -1,40 +1,17 @@
-/* nabla/norm.h — normalization: the ops (torch.nn.functional.batch_norm,
- * layer_norm, group_norm, rms_norm) and their layers (torch.nn.BatchNorm1d,
- * BatchNorm2d, LayerNorm, GroupNorm, RMSNorm), with PyTorch's definitions,
- * defaults, parameter and buffer names, so that state_dicts carry over.
- * Each op's backward is one fused pass. */
+/* nabla/norm.h — the normalization layers (torch.nn.BatchNorm1d, BatchNorm2d,
+ * LayerNorm, GroupNorm, RMSNorm), with PyTorch's definitions, defaults,
+ * parameter and buffer names, so that state_dicts carry over. Their ops
+ * (nb_batch_norm, nb_layer_norm, nb_group_norm, nb_rms_norm) are in
+ * nabla/ops.h. */
 #ifndef NABLA_NORM_H
 #define NABLA_NORM_H
 
 #include "nn.h"
+#include "ops.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* ---- Ops ------------------------------------------------------------------ */
-
-/* F.batch_norm on x [N, C, *], per channel over the N * prod(*) elements:
- * y = (x - mean) / sqrt(var + eps) * weight + bias. training: mean and var
- * are the batch's (var biased), and when running_mean/running_var ([C]) are
- * given they are updated in place, without gradient:
- *   running = (1 - momentum) running + momentum batch_statistic
- * with the unbiased variance for running_var. Not training: running_mean and
- * running_var (required) are used. weight, bias [C] or NULL. */
-nb_tensor *nb_batch_norm(nb_tensor *x, nb_tensor *running_mean, nb_tensor *running_var, nb_tensor *weight,
-                         nb_tensor *bias, bool training, double momentum, double eps);
-/* F.layer_norm: over the last nd dims of x, which must equal normalized_shape;
- * weight, bias of normalized_shape or NULL. */
-nb_tensor *nb_layer_norm(nb_tensor *x, int nd, const int64_t *normalized_shape, nb_tensor *weight,
-                         nb_tensor *bias, double eps);
-/* F.group_norm on x [N, C, *]: the C channels in num_groups groups of C /
- * num_groups, each normalised over its channels and positions, per sample;
- * weight, bias [C] or NULL. */
-nb_tensor *nb_group_norm(nb_tensor *x, int64_t num_groups, nb_tensor *weight, nb_tensor *bias, double eps);
-/* F.rms_norm: y = x / sqrt(mean(x^2) + eps) * weight over the last nd dims
- * (normalized_shape); weight or NULL; eps NAN means PyTorch's None, the
- * epsilon of nb_real (2^-23 in float32). */
-nb_tensor *nb_rms_norm(nb_tensor *x, int nd, const int64_t *normalized_shape, nb_tensor *weight, double eps);
 
 /* ---- Layers --------------------------------------------------------------- */
 

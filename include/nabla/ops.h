@@ -61,6 +61,85 @@ nb_tensor *nb_stack(int n, nb_tensor *const *xs, int dim);
  * values of the same rank as x. */
 nb_tensor *nb_gather(nb_tensor *x, int dim, nb_tensor *index);
 
+/* ---- Convolution and pooling over images [N,C,H,W] ----------------------
+ * (torch.nn.functional.conv2d, max_pool2d, avg_pool2d; their layers are in
+ * nabla/conv.h). Output sizes follow PyTorch (floor mode): along each spatial
+ * dim, out = floor((in + 2 padding - dilation (kernel - 1) - 1) / stride) + 1. */
+
+/* Options of nb_conv2d, per spatial dim ([0] height, [1] width). A zero
+ * component means PyTorch's default: stride 1, padding 0, dilation 1. So
+ * (nb_conv2d_opts){0} is F.conv2d's default, and
+ * (nb_conv2d_opts){.stride = {2, 2}, .padding = {1, 1}} is stride=2, padding=1.
+ * Write both components: {.stride = {2}} is stride (2, 1). */
+typedef struct nb_conv2d_opts {
+    int64_t stride[2];
+    int64_t padding[2];
+    int64_t dilation[2];
+} nb_conv2d_opts;
+
+/* torch.nn.functional.conv2d with groups = 1 (a cross-correlation):
+ *   y[n,o,i,j] = b[o] + sum_{c,p,q} w[o,c,p,q] x[n,c, i s0 - p0 + p d0, j s1 - p1 + q d1]
+ * x [N,C,H,W], w [O,C,kh,kw], b [O] or NULL -> y [N,O,Ho,Wo], zero padding. */
+nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_conv2d_opts opts);
+
+/* torch.nn.functional.max_pool2d(x, kernel, stride, padding) on x [N,C,H,W]:
+ * the maximum of each kernel x kernel window (padding counts as -inf);
+ * stride 0 means stride = kernel; padding at most kernel / 2. The gradient goes
+ * to the window's maximum, the first one in row-major order on ties (a NaN
+ * counts as a maximum, as in PyTorch). */
+nb_tensor *nb_max_pool2d(nb_tensor *x, int kernel, int stride, int padding);
+/* torch.nn.functional.avg_pool2d(x, kernel, stride, padding) with PyTorch's
+ * defaults ceil_mode = false, count_include_pad = true: the sum of each window
+ * divided by kernel^2, padded zeros included. */
+nb_tensor *nb_avg_pool2d(nb_tensor *x, int kernel, int stride, int padding);
+
+/* ---- Normalization (torch.nn.functional.batch_norm, layer_norm, group_norm,
+ * rms_norm; their layers are in nabla/norm.h). Each op's backward is one
+ * fused pass. ---------------------------------------------------------------- */
+
+/* F.batch_norm on x [N, C, *], per channel over the N * prod(*) elements:
+ * y = (x - mean) / sqrt(var + eps) * weight + bias. training: mean and var
+ * are the batch's (var biased), and when running_mean/running_var ([C]) are
+ * given they are updated in place, without gradient:
+ *   running = (1 - momentum) running + momentum batch_statistic
+ * with the unbiased variance for running_var. Not training: running_mean and
+ * running_var (required) are used. weight, bias [C] or NULL. */
+nb_tensor *nb_batch_norm(nb_tensor *x, nb_tensor *running_mean, nb_tensor *running_var, nb_tensor *weight,
+                         nb_tensor *bias, bool training, double momentum, double eps);
+/* F.layer_norm: over the last nd dims of x, which must equal normalized_shape;
+ * weight, bias of normalized_shape or NULL. */
+nb_tensor *nb_layer_norm(nb_tensor *x, int nd, const int64_t *normalized_shape, nb_tensor *weight,
+                         nb_tensor *bias, double eps);
+/* F.group_norm on x [N, C, *]: the C channels in num_groups groups of C /
+ * num_groups, each normalised over its channels and positions, per sample;
+ * weight, bias [C] or NULL. */
+nb_tensor *nb_group_norm(nb_tensor *x, int64_t num_groups, nb_tensor *weight, nb_tensor *bias, double eps);
+/* F.rms_norm: y = x / sqrt(mean(x^2) + eps) * weight over the last nd dims
+ * (normalized_shape); weight or NULL; eps NAN means PyTorch's None, the
+ * epsilon of nb_real (2^-23 in float32). */
+nb_tensor *nb_rms_norm(nb_tensor *x, int nd, const int64_t *normalized_shape, nb_tensor *weight, double eps);
+
+/* ---- Embedding lookup (torch.nn.functional.embedding; the layer is in
+ * nabla/embedding.h) --------------------------------------------------------- */
+
+/* padding_idx meaning PyTorch's None. */
+#define NB_NO_PADDING_IDX INT64_MIN
+
+/* Options, as F.embedding's keyword arguments; start from
+ * nb_embedding_defaults() and set what differs:
+ *   nb_embedding_opts o = nb_embedding_defaults(); o.padding_idx = 0; */
+typedef struct nb_embedding_opts {
+    int64_t padding_idx;   /* this row gets no gradient (negative: from the end); NB_NO_PADDING_IDX: none */
+    double max_norm;       /* rows looked up with a larger norm are rescaled to it in place; NAN: None */
+    double norm_type;      /* the p of that norm (INFINITY allowed); 2 */
+} nb_embedding_opts;
+nb_embedding_opts nb_embedding_defaults(void);
+
+/* F.embedding: y = weight[indices], of shape indices.shape + [embedding_dim];
+ * weight [num_embeddings, embedding_dim]. The backward adds dy into the rows
+ * of dweight (deterministically for any thread count), none into padding_idx. */
+nb_tensor *nb_embedding_op(nb_tensor *indices, nb_tensor *weight, nb_embedding_opts opts);
+
 #ifdef __cplusplus
 }
 #endif

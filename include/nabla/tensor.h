@@ -76,6 +76,16 @@ bool nb_same_shape(const nb_tensor *a, const nb_tensor *b);
 /* "[2,3]": written into buf (at least 8 + 21 * NB_MAX_DIMS bytes), returned. */
 char *nb_shape_str(const nb_tensor *t, char *buf, size_t size);
 
+/* The end of a step: free every step tensor and graph node made since the last
+ * nb_step_end(). Memory is reused: a training loop runs in constant memory. */
+void nb_step_end(void);
+/* Bytes the step arena holds now (for tests and benchmarks). */
+size_t nb_step_arena_bytes(void);
+/* Validate an op's input: NULL passes a pending error on (or records
+ * "<op>: argument <i> is NULL"); a step tensor from a finished step is an error.
+ * Returns true when t is usable. */
+bool nb_check_input(const char *op, int i, const nb_tensor *t);
+
 /* Printing, like torch's repr with the shape:
  *   tensor([[1.0000, 2.0000],
  *           [3.0000, 4.0000]], shape=[2,2])                                      */

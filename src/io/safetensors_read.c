@@ -151,7 +151,7 @@ int nb_load_into(const char *path, int n, const char *const *names, nb_tensor *c
         if (!names[i] || !tensors[i]) {
             snprintf(why, sizeof why, "entry %d has a NULL name or tensor", i);
             c = NB_ERR_NULL;
-        } else if (!tensors[i]->persistent && tensors[i]->step != nb_ctx()->step) {
+        } else if (nb_tensor_stale(tensors[i])) {
             snprintf(why, sizeof why, "tensor '%s' is a step tensor freed by nb_step_end()", names[i]);
             c = NB_ERR_STATE;
         } else if (!e) {

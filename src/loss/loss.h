@@ -5,7 +5,7 @@
 #ifndef NB_LOSS_LOSS_H
 #define NB_LOSS_LOSS_H
 
-#include "internal.h"
+#include "ops/op.h"
 #include "kernels/simd.h"
 #include "nabla/loss.h"
 

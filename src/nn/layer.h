@@ -4,8 +4,9 @@
 #ifndef NB_NN_LAYER_H
 #define NB_NN_LAYER_H
 
-#include "internal.h"
+#include "nabla/conv.h"
 #include "nabla/nn.h"
+#include "ops/op.h"
 
 /* nb_module_new() with user = `state_size` zeroed bytes freed with the module. */
 nb_module *nb_layer_new(const char *kind, nb_forward_fn forward, size_t state_size);

@@ -116,7 +116,7 @@ int nb_module_summary(nb_module *m, FILE *f, int ndim, const int64_t *input_shap
     recorder r = {.root = m};
     void *prev_ctx;
     nb_forward_hook prev = nb_set_forward_hook(record, &r, &prev_ctx);
-    nb_arena_mark mark = nb_arena_get_mark();
+    nb_step_mark mark = nb_step_get_mark();
     bool grad = nb_set_grad_enabled(false);
     nb_tensor *y = nb_forward(m, x);
     nb_set_grad_enabled(grad);
@@ -126,7 +126,7 @@ int nb_module_summary(nb_module *m, FILE *f, int ndim, const int64_t *input_shap
         out.ndim = y->ndim;
         memcpy(out.shape, y->shape, sizeof out.shape);
     }
-    nb_arena_rewind(mark);
+    nb_step_rewind(mark);
     generators(m, saved, 0, true);
     training_flags(m, flags, 0, true);
     free(saved);

@@ -13,7 +13,7 @@
  *   dweight = sum dy xhat,  dbias = sum dy. */
 #include <math.h>
 #include "kernels/parallel.h"
-#include "internal.h"
+#include "ops/op.h"
 
 typedef struct batch_norm_saved {
     int64_t N, C, S;     /* x viewed as [N, C, S] */

@@ -4,7 +4,7 @@
 #ifndef NB_OPS_BROADCAST_H
 #define NB_OPS_BROADCAST_H
 
-#include "internal.h"
+#include "ops/op.h"
 
 typedef struct nb_bcast {
     int ndim;                        /* of the result */

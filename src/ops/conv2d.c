@@ -18,11 +18,12 @@
  * group order. So every result is bit-identical for any thread count, and
  * nothing of the size of the column matrices outlives the forward pass. */
 #include <string.h>
-#include "kernels/lanesum.h"
-#include "internal.h"
 #include "kernels/gemm.h"
+#include "kernels/lanesum.h"
 #include "kernels/parallel.h"
 #include "kernels/simd.h"
+#include "nabla/threads.h"
+#include "ops/op.h"
 
 /* Sizes of one convolution. CK = C kh kw (rows of cols), HW = Ho Wo. */
 typedef struct geom {

@@ -4,7 +4,7 @@
 #ifndef NB_OPS_DIM_H
 #define NB_OPS_DIM_H
 
-#include "internal.h"
+#include "ops/op.h"
 
 /* dim of x for `op`, in 0..max(rank,1)-1 (extra = 1: 0..rank, for stack's new
  * dim); -1 with "<op>: dim 5 is out of range for shape [2,3]" recorded. */

@@ -11,7 +11,7 @@
 #include <math.h>
 #include <string.h>
 #include "kernels/parallel.h"
-#include "internal.h"
+#include "ops/op.h"
 
 typedef struct embedding_saved {
     int64_t n;              /* number of indices */

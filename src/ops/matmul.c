@@ -16,7 +16,7 @@
  * each matrix has its own output. */
 #include "kernels/gemm.h"
 #include "kernels/parallel.h"
-#include "internal.h"
+#include "ops/op.h"
 
 typedef struct mm {
     int64_t n, k, m;

@@ -5,7 +5,7 @@
 #ifndef NB_OPS_POINTWISE_H
 #define NB_OPS_POINTWISE_H
 
-#include "internal.h"
+#include "ops/op.h"
 #include "kernels/simd.h"
 
 #define NB_POINTWISE_MAX_PARAMS 4

@@ -17,7 +17,7 @@
  * sum runs in a fixed order, so results do not depend on the thread count. */
 #include <math.h>
 #include <string.h>
-#include "internal.h"
+#include "ops/op.h"
 #include "kernels/parallel.h"
 #include "kernels/simd.h"
 

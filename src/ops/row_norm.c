@@ -16,7 +16,7 @@
 #include <math.h>
 #include <string.h>
 #include "kernels/parallel.h"
-#include "internal.h"
+#include "ops/op.h"
 
 typedef struct row_norm_saved {
     int64_t R, K;        /* rows and their length */

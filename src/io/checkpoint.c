@@ -1,4 +1,4 @@
-/* nn/checkpoint.c — a training run saved to and restored from one safetensors
+/* io/checkpoint.c — a training run saved to and restored from one safetensors
  * file (nabla/io.h writes it atomically):
  *   "model.<name>"  each parameter and buffer under its state_dict name
  *                   ("model.0.weight", "model.1.running_mean")

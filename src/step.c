@@ -1,9 +1,12 @@
-/* arena.c — the per-thread step arena: a bump allocator over a list of chunks.
- * nb_step_end() resets it; when a step needed several chunks they are merged
- * into one, so a steady training loop does no malloc at all. */
+/* step.c — the step: its number, its arena (a per-thread bump allocator over
+ * a list of chunks), its tape, marks, and nb_step_end(), which resets the
+ * arena and the tape; when a step needed several chunks they are merged into
+ * one, so a steady training loop does no malloc at all. */
 #include <stdlib.h>
 #include <string.h>
-#include "internal.h"
+#include "core.h"
+
+NB_TLS nb_step_state nb__step = {.number = 1};
 
 typedef struct chunk {
     struct chunk *prev;
@@ -31,10 +34,9 @@ static void free_chunks(void)
 static void free_at_exit(void)
 {
     free_chunks();
-    nb_context *c = nb_ctx();
-    free(c->tape);
-    c->tape = NULL;
-    c->tape_len = c->tape_cap = 0;
+    free(nb__step.tape);
+    nb__step.tape = NULL;
+    nb__step.tape_len = nb__step.tape_cap = 0;
 }
 
 static chunk *new_chunk(size_t size)
@@ -76,7 +78,7 @@ void *nb_arena_alloc(size_t bytes)
     return p;
 }
 
-void nb_arena_reset(void)
+static void arena_reset(void)
 {
     if (head && head->prev) {   /* merge: next step fits in one chunk */
         size_t size = total_size;
@@ -88,7 +90,25 @@ void nb_arena_reset(void)
         head->used = 0;
 }
 
-size_t nb_arena_capacity(void) { return total_size; }
+size_t nb_step_arena_bytes(void) { return total_size; }
+
+void nb_step_end(void)
+{
+    nb__step.tape_len = 0;
+    nb__step.number++;
+    arena_reset();
+}
+
+bool nb__tape_grow(void)
+{
+    size_t cap = nb__step.tape_cap ? nb__step.tape_cap * 2 : 1024;
+    nb_node **tape = realloc(nb__step.tape, cap * sizeof *tape);
+    if (!tape)
+        return false;
+    nb__step.tape = tape;
+    nb__step.tape_cap = cap;
+    return true;
+}
 
 void *nb_aligned_alloc(size_t bytes)
 {
@@ -98,13 +118,13 @@ void *nb_aligned_alloc(size_t bytes)
     return aligned_alloc(NB_ALIGN, size ? size : NB_ALIGN);
 }
 
-nb_arena_mark nb_arena_get_mark(void)
+nb_step_mark nb_step_get_mark(void)
 {
-    return (nb_arena_mark){.chunk = head, .used = head ? head->used : 0,
-                           .tape_len = nb_ctx()->tape_len};
+    return (nb_step_mark){.chunk = head, .used = head ? head->used : 0,
+                          .tape_len = nb__step.tape_len};
 }
 
-void nb_arena_rewind(nb_arena_mark m)
+void nb_step_rewind(nb_step_mark m)
 {
     while (head && head != (chunk *)m.chunk) {
         chunk *p = head->prev;
@@ -115,5 +135,5 @@ void nb_arena_rewind(nb_arena_mark m)
     }
     if (head)
         head->used = m.used;
-    nb_ctx()->tape_len = m.tape_len;
+    nb__step.tape_len = m.tape_len;
 }
