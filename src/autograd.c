@@ -50,6 +50,12 @@ nb_tensor *nb_detach(nb_tensor *t)
 
 nb_node *nb_record(const nb_op *op, nb_tensor *out, int n_in, nb_tensor *const *in)
 {
+    return nb_record_saved(op, out, n_in, in, 0);
+}
+
+nb_node *nb_record_saved(const nb_op *op, nb_tensor *out, int n_in, nb_tensor *const *in,
+                         size_t saved_size)
+{
     if (grad_disabled || !out)
         return NULL;
     bool need = false;
@@ -57,12 +63,14 @@ nb_node *nb_record(const nb_op *op, nb_tensor *out, int n_in, nb_tensor *const *
         need |= in[i] && in[i]->requires_grad;
     if (!need)
         return NULL;
-    nb_node *n = nb_arena_alloc(sizeof *n);
+    /* the node, then the op's saved state, in one allocation */
+    enum { NODE = (sizeof(nb_node) + _Alignof(max_align_t) - 1) / _Alignof(max_align_t) * _Alignof(max_align_t) };
+    if (saved_size > SIZE_MAX - NODE)
+        return nb_error(NB_ERR_MEMORY, "%s: %zu bytes of saved state are too many", op->name, saved_size);
+    nb_node *n = nb_arena_alloc(NODE + saved_size);
     if (!n)
         return NULL;
-    n->saved = NULL;
-    memset(n->attr, 0, sizeof n->attr);
-    memset(n->iattr, 0, sizeof n->iattr);
+    n->saved = saved_size ? memset((unsigned char *)n + NODE, 0, saved_size) : NULL;
     n->op = op;
     n->out = out;
     n->n_in = n_in;

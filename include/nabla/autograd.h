@@ -37,7 +37,9 @@ nb_tensor *nb_detach(nb_tensor *t);
 /* ---- Writing an op -------------------------------------------------------
  * An op computes its output eagerly into a tensor from nb_op_output(), then
  * calls nb_record() with a constant nb_op. If any input requires a gradient,
- * nb_record() returns a node: keep in it what the backward needs. The backward
+ * nb_record() returns a node. What the backward needs beyond the inputs and
+ * the output (n->in[i], n->out) is the op's saved state: a struct with named
+ * fields, allocated with the node by nb_record_saved() and filled after it. The backward
  * adds dL/d(input) into nb_input_grad(n, i) (NULL when input i needs none),
  * reading dL/d(output) from n->out->grad. */
 #define NB_NODE_MAX_INPUTS 4
@@ -52,9 +54,7 @@ struct nb_node {
     nb_tensor **in;              /* n_in inputs */
     int n_in;
     nb_tensor *in_inline[NB_NODE_MAX_INPUTS];
-    double attr[4];              /* scalar attributes of the op */
-    int64_t iattr[4];
-    void *saved;                 /* extra state, from nb_step_alloc */
+    void *saved;                 /* the op's saved state (nb_record_saved), or NULL */
     size_t index;                /* position in the step's tape */
 };
 
@@ -64,6 +64,14 @@ nb_tensor *nb_op_output(int ndim, const int64_t *shape);
 void *nb_step_alloc(size_t bytes);
 /* Record out = op(in...). Returns NULL when nothing needs a gradient. */
 nb_node *nb_record(const nb_op *op, nb_tensor *out, int n_in, nb_tensor *const *in);
+/* The same with saved_size zeroed bytes of saved state allocated with the
+ * node, at n->saved (suitably aligned for any type):
+ *     typedef struct { int64_t start; int dim; } slice_saved;
+ *     nb_node *n = nb_record_saved(&op_slice, y, 1, &x, sizeof(slice_saved));
+ *     if (n)
+ *         *(slice_saved *)n->saved = (slice_saved){.start = start, .dim = d};  */
+nb_node *nb_record_saved(const nb_op *op, nb_tensor *out, int n_in, nb_tensor *const *in,
+                         size_t saved_size);
 /* Gradient buffer of input i, allocated zeroed on first use; NULL if not needed. */
 nb_real *nb_input_grad(nb_node *n, int i);
 /* An op validates each input with nb_check_input() (nabla/tensor.h). */

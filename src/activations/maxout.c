@@ -49,12 +49,17 @@ static void backward_range(void *c, int64_t b, int64_t e)
 
 static int64_t grain_for(int64_t k) { return k >= GRAIN ? 1 : GRAIN / k; }
 
+/* Each output is the maximum of k consecutive inputs. */
+typedef struct maxout_saved {
+    int64_t k;
+} maxout_saved;
+
 static void maxout_backward(nb_node *n)
 {
     nb_real *dx = nb_input_grad(n, 0);
     if (!dx)
         return;
-    job j = {.k = n->iattr[0], .x = n->in[0]->data, .dy = n->out->grad, .out = dx};
+    job j = {.k = ((const maxout_saved *)n->saved)->k, .x = n->in[0]->data, .dy = n->out->grad, .out = dx};
     nb_parallel_for(n->out->numel, grain_for(j.k), backward_range, &j);
 }
 
@@ -82,9 +87,9 @@ nb_tensor *nb_maxout(nb_tensor *x, int k)
         return NULL;
     job j = {.k = k, .x = x->data, .out = y->data};
     nb_parallel_for(y->numel, grain_for(k), forward_range, &j);
-    nb_node *n = nb_record(&op_maxout, y, 1, &x);
+    nb_node *n = nb_record_saved(&op_maxout, y, 1, &x, sizeof(maxout_saved));
     if (n)
-        n->iattr[0] = k;
+        ((maxout_saved *)n->saved)->k = k;
     return y;
 }
 

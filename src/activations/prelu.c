@@ -119,10 +119,16 @@ NB_VECTORIZE static void blocks_backward(void *c, int64_t b, int64_t e)
     }
 }
 
+/* x seen as [outer, C, inner], alpha[c] applying to channel c (C = 1: shared). */
+typedef struct prelu_saved {
+    int64_t outer, C, inner;
+} prelu_saved;
+
 static void prelu_backward(nb_node *n)
 {
+    const prelu_saved *s = n->saved;
     nb_real *dx = nb_input_grad(n, 0), *da = nb_input_grad(n, 1);
-    job j = {.outer = n->iattr[0], .C = n->iattr[1], .inner = n->iattr[2],
+    job j = {.outer = s->outer, .C = s->C, .inner = s->inner,
              .x = n->in[0]->data, .a = n->in[1]->data, .dy = n->out->grad, .dx = dx};
     int64_t numel = n->out->numel;
     if (numel == 0 || (!dx && !da))
@@ -187,12 +193,9 @@ nb_tensor *nb_prelu(nb_tensor *x, nb_tensor *alpha)
         return NULL;
     j.y = y->data;
     nb_parallel_for(x->numel, GRAIN, forward_range, &j);
-    nb_node *n = nb_record(&op_prelu, y, 2, (nb_tensor *[]){x, alpha});
-    if (n) {
-        n->iattr[0] = j.outer;
-        n->iattr[1] = j.C;
-        n->iattr[2] = j.inner;
-    }
+    nb_node *n = nb_record_saved(&op_prelu, y, 2, (nb_tensor *[]){x, alpha}, sizeof(prelu_saved));
+    if (n)
+        *(prelu_saved *)n->saved = (prelu_saved){j.outer, j.C, j.inner};
     return y;
 }
 

@@ -188,13 +188,19 @@ static void cols_backward_range(void *c, int64_t b, int64_t e) { cols_range(c, b
 
 static int64_t grain_for(int64_t n) { return n >= GRAIN ? 1 : GRAIN / (n > 0 ? n : 1); }
 
+/* x seen as [outer, n, inner], normalised over n. */
+typedef struct softmax_saved {
+    int64_t outer, n, inner;
+} softmax_saved;
+
 static void softmax_backward(nb_node *node)
 {
     const sm_op *op = (const sm_op *)node->op;
+    const softmax_saved *s = node->saved;
     nb_real *dx = nb_input_grad(node, 0);
     if (!dx)
         return;
-    int64_t outer = node->iattr[0], n = node->iattr[1], inner = node->iattr[2];
+    int64_t outer = s->outer, n = s->n, inner = s->inner;
     job j = {.log = op->log, .n = n, .inner = inner, .y = node->out->data, .dy = node->out->grad,
              .out = dx};
     if (inner == 1) {
@@ -242,12 +248,9 @@ static nb_tensor *softmax_impl(const sm_op *op, nb_tensor *x, int dim)
         j.s = j.m + outer * inner;
         nb_parallel_for(outer * inner, grain_for(n), cols_forward_range, &j);
     }
-    nb_node *node = nb_record(&op->op, y, 1, &x);
-    if (node) {
-        node->iattr[0] = outer;
-        node->iattr[1] = n;
-        node->iattr[2] = inner;
-    }
+    nb_node *node = nb_record_saved(&op->op, y, 1, &x, sizeof(softmax_saved));
+    if (node)
+        *(softmax_saved *)node->saved = (softmax_saved){outer, n, inner};
     return y;
 }
 

@@ -50,12 +50,13 @@ nb_tensor *nb_elem_loss_apply(const nb_elem_loss *el, nb_tensor *x, nb_tensor *t
         double s = nb_loss_sum(l, x->numel);
         y->data[0] = (nb_real)(reduction == NB_SUM ? s : s / (double)x->numel);
     }
-    nb_node *n = nb_record(&el->op, y, 2, (nb_tensor *[]){x, t});
+    nb_node *n = nb_record_saved(&el->op, y, 2, (nb_tensor *[]){x, t}, sizeof(nb_elem_loss_saved));
     if (n) {
+        nb_elem_loss_saved *s = n->saved;
         for (int k = 0; k < el->n_params; k++)
-            n->attr[k] = p[k];
-        n->iattr[0] = reduction;
-        n->saved = (void *)w;
+            s->p[k] = p[k];
+        s->reduction = reduction;
+        s->w = w;
     }
     return y;
 }
@@ -63,13 +64,11 @@ nb_tensor *nb_elem_loss_apply(const nb_elem_loss *el, nb_tensor *x, nb_tensor *t
 void nb_elem_loss_backward(nb_node *n)
 {
     const nb_elem_loss *el = (const nb_elem_loss *)n->op;
+    const nb_elem_loss_saved *s = n->saved;
     nb_tensor *x = n->in[0], *t = n->in[1];
-    nb_real p[NB_ELEM_LOSS_MAX_PARAMS];
-    for (int k = 0; k < el->n_params; k++)
-        p[k] = (nb_real)n->attr[k];
-    nb_reduction r = (nb_reduction)n->iattr[0];
+    nb_reduction r = s->reduction;
     const nb_real *dy = n->out->grad;
-    job j = {.el = el, .x = x->data, .t = t->data, .w = n->saved, .dy = dy, .p = p,
+    job j = {.el = el, .x = x->data, .t = t->data, .w = s->w, .dy = dy, .p = s->p,
              .per_item = r == NB_NONE,
              .g = r == NB_MEAN ? (nb_real)((double)dy[0] / (double)x->numel) : dy[0]};
     for (int which = 0; which < 2; which++) {

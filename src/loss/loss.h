@@ -81,6 +81,12 @@ nb_tensor *nb_elem_loss_apply(const nb_elem_loss *el, nb_tensor *x, nb_tensor *t
     static const nb_elem_loss nb_el_##name = {                                              \
         {#name, nb_elem_loss_backward}, name##_forward, name##_backward, nparams}
 
+/* What the generic backward reads. */
+typedef struct nb_elem_loss_saved {
+    nb_real p[NB_ELEM_LOSS_MAX_PARAMS];   /* the loss's scalar parameters */
+    nb_reduction reduction;
+    const nb_real *w;                     /* per-element weights, or NULL */
+} nb_elem_loss_saved;
 void nb_elem_loss_backward(nb_node *n);
 
 /* ---- Class-index targets ------------------------------------------------- */

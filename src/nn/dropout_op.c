@@ -11,10 +11,14 @@
 #include <math.h>
 #include "nn/layer.h"
 
+typedef struct dropout_saved {
+    const nb_real *scale;   /* s_i of every element */
+} dropout_saved;
+
 static void dropout_backward(nb_node *n)
 {
     nb_real *dx = nb_input_grad(n, 0);
-    const nb_real *dy = n->out->grad, *s = n->saved;
+    const nb_real *dy = n->out->grad, *s = ((const dropout_saved *)n->saved)->scale;
     if (dx)
         for (int64_t i = 0; i < n->out->numel; i++)
             dx[i] += dy[i] * s[i];
@@ -53,9 +57,9 @@ static nb_tensor *dropout(const nb_op *op, nb_tensor *x, double p, bool training
         s[i] = (nb_real)(k ? keep : 0);
         y->data[i] = s[i] * x->data[i] + (nb_real)(k ? shift_keep : shift_drop);
     }
-    nb_node *n = nb_record(op, y, 1, &x);
+    nb_node *n = nb_record_saved(op, y, 1, &x, sizeof(dropout_saved));
     if (n)
-        n->saved = s;
+        ((dropout_saved *)n->saved)->scale = s;
     return y;
 }
 

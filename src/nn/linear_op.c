@@ -18,11 +18,16 @@ NB_VECTORIZE static void sum_rows(nb_real *restrict db, const nb_real *restrict 
             db[j] += dy[r * cols + j];
 }
 
+/* X is x seen as M rows of in_features. */
+typedef struct linear_saved {
+    int64_t M;
+} linear_saved;
+
 static void linear_backward(nb_node *n)
 {
     nb_tensor *x = n->in[0], *w = n->in[1];
     const nb_real *dy = n->out->grad;
-    int64_t out = w->shape[0], in = w->shape[1], M = n->iattr[0];
+    int64_t out = w->shape[0], in = w->shape[1], M = ((const linear_saved *)n->saved)->M;
     nb_real *dx = nb_input_grad(n, 0), *dw = nb_input_grad(n, 1);
     if (dx)
         nb_gemm(false, false, M, in, out, 1, dy, out, w->data, in, 1, dx, in);
@@ -67,8 +72,8 @@ nb_tensor *nb_linear_op(nb_tensor *x, nb_tensor *w, nb_tensor *b)
         for (int64_t r = 0; r < M; r++)
             memcpy(y->data + r * out, b->data, (size_t)out * sizeof(nb_real));
     nb_gemm(false, true, M, out, in, 1, x->data, in, w->data, in, b ? 1 : 0, y->data, out);
-    nb_node *n = nb_record(&op_linear, y, b ? 3 : 2, (nb_tensor *[]){x, w, b});
+    nb_node *n = nb_record_saved(&op_linear, y, b ? 3 : 2, (nb_tensor *[]){x, w, b}, sizeof(linear_saved));
     if (n)
-        n->iattr[0] = M;
+        ((linear_saved *)n->saved)->M = M;
     return y;
 }

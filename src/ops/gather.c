@@ -5,13 +5,16 @@
  * in [0, x.size(dim)) stored as nb_real. It gets no gradient. */
 #include "ops/dim.h"
 
-/* Offsets into x of every element of index, kept in n->saved. */
+typedef struct gather_saved {
+    const int64_t *offsets;   /* into x, of every element of index (y's numel) */
+} gather_saved;
+
 static void gather_backward(nb_node *n)
 {
     nb_real *dx = nb_input_grad(n, 0);
     if (!dx)
         return;
-    const int64_t *off = n->saved;
+    const int64_t *off = ((const gather_saved *)n->saved)->offsets;
     const nb_real *dy = n->out->grad;
     for (int64_t p = 0; p < n->out->numel; p++)
         dx[off[p]] += dy[p];
@@ -79,8 +82,8 @@ nb_tensor *nb_gather(nb_tensor *x, int dim, nb_tensor *index)
         return NULL;
     for (int64_t p = 0; p < y->numel; p++)
         y->data[p] = x->data[off[p]];
-    nb_node *n = nb_record(&op_gather, y, 1, &x);
+    nb_node *n = nb_record_saved(&op_gather, y, 1, &x, sizeof(gather_saved));
     if (n)
-        n->saved = off;
+        ((gather_saved *)n->saved)->offsets = off;
     return y;
 }

@@ -1,5 +1,6 @@
 /* ops/pointwise.c — running a pointwise op: the output, the split over the
  * thread pool for large tensors, the node, and the generic backward. */
+#include <string.h>
 #include "ops/pointwise.h"
 #include "kernels/parallel.h"
 
@@ -32,10 +33,9 @@ nb_tensor *nb_pointwise(const nb_pointwise_op *pw, nb_tensor *x, const nb_real *
         return NULL;
     job j = {.pw = pw, .y = y->data, .x = x->data, .p = p};
     nb_parallel_for(x->numel, GRAIN, forward_range, &j);
-    nb_node *n = nb_record(&pw->op, y, 1, &x);
-    if (n)
-        for (int k = 0; k < pw->n_params; k++)
-            n->attr[k] = p[k];
+    nb_node *n = nb_record_saved(&pw->op, y, 1, &x, (size_t)pw->n_params * sizeof(nb_real));
+    if (n && pw->n_params)   /* saved state: the n_params scalar parameters */
+        memcpy(n->saved, p, (size_t)pw->n_params * sizeof *p);
     return y;
 }
 
@@ -45,9 +45,7 @@ void nb_pointwise_backward(nb_node *n)
     nb_real *dx = nb_input_grad(n, 0);
     if (!dx)
         return;
-    nb_real p[NB_POINTWISE_MAX_PARAMS];
-    for (int k = 0; k < pw->n_params; k++)
-        p[k] = (nb_real)n->attr[k];
-    job j = {.pw = pw, .dx = dx, .x = n->in[0]->data, .yc = n->out->data, .dy = n->out->grad, .p = p};
+    job j = {.pw = pw, .dx = dx, .x = n->in[0]->data, .yc = n->out->data, .dy = n->out->grad,
+             .p = n->saved};
     nb_parallel_for(n->out->numel, GRAIN, backward_range, &j);
 }

@@ -317,16 +317,24 @@ NB_VECTORIZE static void spread_task(void *c, int64_t begin, int64_t end)
     }
 }
 
+/* What the backward of a reduction reads: x seen as [outer, d, inner] reduced
+ * over d, and for max/min the winner's index along d of each output. */
+typedef struct reduce_saved {
+    int64_t outer, d, inner;
+    const int64_t *idx;   /* [outer * inner], max and min only */
+} reduce_saved;
+
 static void reduce_backward(nb_node *n)
 {
     const reduce_op *op = (const reduce_op *)n->op;
+    const reduce_saved *s = n->saved;
     nb_real *dx = nb_input_grad(n, 0);
     if (!dx)
         return;
-    int64_t outer = n->iattr[0], d = n->iattr[1], inner = n->iattr[2];
+    int64_t outer = s->outer, d = s->d, inner = s->inner;
     const nb_real *dy = n->out->grad;
     if (op->k == MAX || op->k == MIN) {
-        const int64_t *idx = n->saved;
+        const int64_t *idx = s->idx;
         for (int64_t o = 0; o < outer; o++)
             for (int64_t i = 0; i < inner; i++)
                 dx[(o * d + idx[o * inner + i]) * inner + i] += dy[o * inner + i];
@@ -400,13 +408,9 @@ static nb_tensor *reduce(const reduce_op *op, nb_tensor *x, bool all, int dim, b
     }
     if (!run(&j))
         return NULL;
-    nb_node *n = nb_record(&op->op, y, 1, &x);
-    if (n) {
-        n->iattr[0] = j.outer;
-        n->iattr[1] = j.d;
-        n->iattr[2] = j.inner;
-        n->saved = j.idx;
-    }
+    nb_node *n = nb_record_saved(&op->op, y, 1, &x, sizeof(reduce_saved));
+    if (n)
+        *(reduce_saved *)n->saved = (reduce_saved){j.outer, j.d, j.inner, j.idx};
     return y;
 }
 

@@ -253,15 +253,20 @@ static void permute_into(nb_real *dst, const nb_real *src, int nd, const int64_t
     }
 }
 
-/* The permutation is kept in iattr[0], 4 bits per dim. */
+/* y's dim k is x's dim perm[k]. */
+typedef struct permute_saved {
+    int perm[NB_MAX_DIMS];
+} permute_saved;
+
 static void permute_backward(nb_node *n)
 {
+    const permute_saved *s = n->saved;
     nb_real *dx = nb_input_grad(n, 0);
     if (!dx)
         return;
     int nd = n->out->ndim, inv[NB_MAX_DIMS];
     for (int k = 0; k < nd; k++)
-        inv[(n->iattr[0] >> (4 * k)) & 15] = k;
+        inv[s->perm[k]] = k;
     permute_into(dx, n->out->grad, nd, n->out->shape, inv, true);
 }
 
@@ -271,18 +276,18 @@ static const nb_op op_transpose = {"transpose", permute_backward};
 static nb_tensor *permute(const nb_op *op, nb_tensor *x, const int *perm)
 {
     int64_t shape[NB_MAX_DIMS];
-    int64_t packed = 0;
-    for (int k = 0; k < x->ndim; k++) {
+    for (int k = 0; k < x->ndim; k++)
         shape[k] = x->shape[perm[k]];
-        packed |= (int64_t)perm[k] << (4 * k);
-    }
     nb_tensor *y = nb_tensor_alloc(op->name, x->ndim, shape, false);
     if (!y)
         return NULL;
     permute_into(y->data, x->data, x->ndim, x->shape, perm, false);
-    nb_node *n = nb_record(op, y, 1, &x);
-    if (n)
-        n->iattr[0] = packed;
+    nb_node *n = nb_record_saved(op, y, 1, &x, sizeof(permute_saved));
+    if (n) {
+        permute_saved *s = n->saved;
+        for (int k = 0; k < x->ndim; k++)
+            s->perm[k] = perm[k];
+    }
     return y;
 }
 

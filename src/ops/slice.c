@@ -11,17 +11,24 @@ enum { GRAIN = 1 << 14 };
 
 /* ---- slice ---------------------------------------------------------------- */
 
+/* y is x[start : start + y.size(dim)] along dim. */
+typedef struct slice_saved {
+    int64_t start;
+    int dim;
+} slice_saved;
+
 static void slice_backward(nb_node *n)
 {
+    const slice_saved *s = n->saved;
     nb_real *dx = nb_input_grad(n, 0);
     if (!dx)
         return;
     const nb_tensor *x = n->in[0];
-    int64_t outer, size, inner, start = n->iattr[0];
-    nb_dim_split(x, (int)n->iattr[1], &outer, &size, &inner);
-    int64_t len = n->out->shape[n->iattr[1]] * inner;
+    int64_t outer, size, inner;
+    nb_dim_split(x, s->dim, &outer, &size, &inner);
+    int64_t len = n->out->shape[s->dim] * inner;
     for (int64_t o = 0; o < outer; o++)
-        nb_accumulate(dx + (o * size + start) * inner, n->out->grad + o * len, len);
+        nb_accumulate(dx + (o * size + s->start) * inner, n->out->grad + o * len, len);
 }
 
 static const nb_op op_slice = {"slice", slice_backward};
@@ -52,11 +59,9 @@ nb_tensor *nb_slice(nb_tensor *x, int dim, int64_t start, int64_t end)
     int64_t len = (end - start) * inner;
     for (int64_t o = 0; o < outer && len > 0; o++)
         memcpy(y->data + o * len, x->data + (o * size + start) * inner, (size_t)len * sizeof(nb_real));
-    nb_node *n = nb_record(&op_slice, y, 1, &x);
-    if (n) {
-        n->iattr[0] = start;
-        n->iattr[1] = d;
-    }
+    nb_node *n = nb_record_saved(&op_slice, y, 1, &x, sizeof(slice_saved));
+    if (n)
+        *(slice_saved *)n->saved = (slice_saved){.start = start, .dim = d};
     return y;
 }
 
@@ -108,10 +113,14 @@ static void join_run(join *j, int64_t outer)
     nb_parallel_for(outer, GRAIN / (j->row + 1) + 1, join_rows, j);
 }
 
-/* iattr[0] = outer */
+/* The output seen as [outer, ...]: outer blocks, each the inputs' rows in turn. */
+typedef struct join_saved {
+    int64_t outer;
+} join_saved;
+
 static void join_backward(nb_node *n)
 {
-    int64_t outer = n->iattr[0];
+    int64_t outer = ((const join_saved *)n->saved)->outer;
     join j;
     if (outer == 0 || !join_setup(&j, n->n_in, n->in, outer, n->out->grad, n->out->numel / outer))
         return;
@@ -149,9 +158,9 @@ static nb_tensor *join_tensors(const nb_op *op, int n, nb_tensor *const *xs, int
             return NULL;
         join_run(&j, outer);
     }
-    nb_node *node = nb_record(op, y, n, xs);
+    nb_node *node = nb_record_saved(op, y, n, xs, sizeof(join_saved));
     if (node)
-        node->iattr[0] = outer;
+        ((join_saved *)node->saved)->outer = outer;
     return y;
 }
 
