@@ -21,7 +21,8 @@ static inline void quiet(void)
     nb_clear_error();
 }
 
-/* Free the step and check no error is left pending (use as .fini). */
+/* Free the step (use as .fini). It does not check for a pending error: a test
+ * that cares asserts nb_last_error() itself. */
 static inline void end_step(void) { nb_step_end(); }
 
 static inline void assert_close_array(const nb_real *got, const double *want, int64_t n, double tol)

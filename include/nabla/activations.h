@@ -9,6 +9,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+NB_API_BEGIN
 
 /* Pointwise. */
 nb_tensor *nb_step(nb_tensor *x);          /* Heaviside: 1 for x > 0 else 0; gradient 0 */
@@ -83,6 +84,7 @@ int nb_activation_register(const nb_activation *a);
  * weight of learnable_init. */
 nb_tensor *nb_activation_apply(const nb_activation *a, nb_tensor *x);
 
+NB_API_END
 #ifdef __cplusplus
 }
 #endif

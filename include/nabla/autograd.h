@@ -8,6 +8,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+NB_API_BEGIN
 
 /* Mark a leaf as needing a gradient (torch: t.requires_grad_(flag)). Returns t. */
 nb_tensor *nb_requires_grad(nb_tensor *t, bool flag);
@@ -76,6 +77,7 @@ nb_node *nb_record_saved(const nb_op *op, nb_tensor *out, int n_in, nb_tensor *c
 nb_real *nb_input_grad(nb_node *n, int i);
 /* An op validates each input with nb_check_input() (nabla/tensor.h). */
 
+NB_API_END
 #ifdef __cplusplus
 }
 #endif

@@ -19,6 +19,16 @@ typedef float nb_real;
 #define NB_REAL_NAME "float32"
 #endif
 
+/* nabla is built with -fvisibility=hidden: the shared library exports only
+ * what the public headers declare between NB_API_BEGIN and NB_API_END. */
+#if defined(__GNUC__)
+#define NB_API_BEGIN _Pragma("GCC visibility push(default)")
+#define NB_API_END _Pragma("GCC visibility pop")
+#else
+#define NB_API_BEGIN
+#define NB_API_END
+#endif
+
 #define NB_MAX_DIMS 8  /* highest tensor rank */
 #define NB_ALIGN 64    /* every tensor buffer starts on a 64-byte boundary */
 

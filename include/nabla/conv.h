@@ -10,6 +10,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+NB_API_BEGIN
 
 /* ---- Layers ---------------------------------------------------------------- */
 
@@ -32,6 +33,7 @@ nb_module *nb_avg_pool2d_layer(int kernel, int stride);
 nb_module *nb_max_pool2d_layer_ex(int kernel, int stride, int padding);
 nb_module *nb_avg_pool2d_layer_ex(int kernel, int stride, int padding);
 
+NB_API_END
 #ifdef __cplusplus
 }
 #endif

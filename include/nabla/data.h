@@ -8,6 +8,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+NB_API_BEGIN
 
 /* ---- Datasets ------------------------------------------------------------
  * Row i of the dataset is (x[i], y[i]): inputs x [N, ...] and targets y [N, ...]
@@ -106,6 +107,7 @@ typedef struct nb_mnist_options {
 /* dir NULL means NB_FASHION_MNIST_DIR. opts may be NULL. */
 nb_dataset *nb_mnist_load(const char *dir, bool train, const nb_mnist_options *opts);
 
+NB_API_END
 #ifdef __cplusplus
 }
 #endif

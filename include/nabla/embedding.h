@@ -12,6 +12,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+NB_API_BEGIN
 
 /* torch.nn.Embedding(num_embeddings, embedding_dim): parameter "weight"
  * [num_embeddings, embedding_dim] drawn from N(0, 1), the padding_idx row
@@ -21,6 +22,7 @@ nb_module *nb_embedding(int64_t num_embeddings, int64_t embedding_dim);
 nb_module *nb_embedding_ex(int64_t num_embeddings, int64_t embedding_dim, nb_embedding_opts opts,
                            nb_generator *g);
 
+NB_API_END
 #ifdef __cplusplus
 }
 #endif

@@ -8,6 +8,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+NB_API_BEGIN
 
 typedef enum nb_status {
     NB_OK = 0,
@@ -43,6 +44,7 @@ void *nb_error(nb_status code, const char *fmt, ...)
 #endif
     ;
 
+NB_API_END
 #ifdef __cplusplus
 }
 #endif

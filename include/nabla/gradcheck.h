@@ -9,6 +9,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+NB_API_BEGIN
 
 /* The function under test: builds its output from the inputs with nabla ops. */
 typedef nb_tensor *(*nb_gradcheck_fn)(nb_tensor *const *inputs, int n_inputs, void *ctx);
@@ -37,6 +38,7 @@ typedef struct nb_gradcheck_result {
 nb_gradcheck_result nb_gradcheck(nb_gradcheck_fn fn, int n_inputs, nb_tensor *const *inputs,
                                  void *ctx, const nb_gradcheck_opts *opts);
 
+NB_API_END
 #ifdef __cplusplus
 }
 #endif

@@ -15,6 +15,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+NB_API_BEGIN
 
 /* ---- IDX (the MNIST format) --------------------------------------------
  * http://yann.lecun.com/exdb/mnist/ : bytes 0 0 <type> <ndim>, ndim big-endian
@@ -118,6 +119,7 @@ int nb_load_into(const char *path, int n, const char *const *names, nb_tensor *c
 int nb_save_checkpoint(const char *path, nb_module *model, nb_optim *optim, const char *metadata_json);
 int nb_load_checkpoint(const char *path, nb_module *model, nb_optim *optim);
 
+NB_API_END
 #ifdef __cplusplus
 }
 #endif

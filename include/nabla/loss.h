@@ -10,6 +10,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+NB_API_BEGIN
 
 /* How the per-element (or per-row) losses are combined. Zero is PyTorch's
  * default, 'mean'. NB_NONE returns the unreduced losses (shape of the input for
@@ -66,6 +67,7 @@ nb_tensor *nb_cross_entropy(nb_tensor *logits, nb_tensor *target, nb_cross_entro
 /* loss_i = -log_probs[i, y_i]; ignore_index -100 as PyTorch's default. */
 nb_tensor *nb_nll_loss(nb_tensor *log_probs, nb_tensor *target, nb_reduction reduction);
 
+NB_API_END
 #ifdef __cplusplus
 }
 #endif

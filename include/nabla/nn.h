@@ -15,6 +15,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+NB_API_BEGIN
 
 typedef struct nb_module nb_module;
 
@@ -178,6 +179,7 @@ nb_tensor *nb_init_kaiming_normal_(nb_tensor *t, double a, nb_fan_mode mode,
 /* LeCun normal, for SELU networks: N(0, 1 / fan_in). */
 nb_tensor *nb_init_lecun_normal_(nb_tensor *t, nb_generator *g);
 
+NB_API_END
 #ifdef __cplusplus
 }
 #endif

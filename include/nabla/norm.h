@@ -12,6 +12,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+NB_API_BEGIN
 
 /* ---- Layers --------------------------------------------------------------- */
 
@@ -45,6 +46,7 @@ nb_module *nb_group_norm_layer_ex(int64_t num_groups, int64_t num_channels, doub
 nb_module *nb_rms_norm_layer(int nd, const int64_t *normalized_shape);
 nb_module *nb_rms_norm_layer_ex(int nd, const int64_t *normalized_shape, double eps, bool elementwise_affine);
 
+NB_API_END
 #ifdef __cplusplus
 }
 #endif

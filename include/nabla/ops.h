@@ -10,6 +10,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+NB_API_BEGIN
 
 /* Arithmetic, broadcasting. */
 nb_tensor *nb_add(nb_tensor *a, nb_tensor *b);
@@ -140,6 +141,7 @@ nb_embedding_opts nb_embedding_defaults(void);
  * of dweight (deterministically for any thread count), none into padding_idx. */
 nb_tensor *nb_embedding_op(nb_tensor *indices, nb_tensor *weight, nb_embedding_opts opts);
 
+NB_API_END
 #ifdef __cplusplus
 }
 #endif

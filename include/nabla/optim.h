@@ -24,6 +24,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+NB_API_BEGIN
 
 #define NB_ZERO (-0.0)
 
@@ -166,6 +167,7 @@ void nb_scheduler_free(nb_scheduler *s);
  * (NaN with an error for bad arguments). */
 nb_real nb_clip_grad_norm(nb_tensor *const *params, int n_params, nb_real max_norm);
 
+NB_API_END
 #ifdef __cplusplus
 }
 #endif

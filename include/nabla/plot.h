@@ -20,6 +20,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+NB_API_BEGIN
 
 typedef struct nb_plot nb_plot;
 
@@ -75,6 +76,7 @@ int nb_plot_yrange(nb_plot *p, double lo, double hi);
  * naming the path. */
 int nb_plot_save(const nb_plot *p, const char *path);
 
+NB_API_END
 #ifdef __cplusplus
 }
 #endif

@@ -8,6 +8,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+NB_API_BEGIN
 
 typedef struct nb_generator {
     uint64_t s[4];
@@ -25,6 +26,7 @@ uint64_t nb_generator_below(nb_generator *g, uint64_t n); /* uniform in [0, n), 
 nb_generator *nb_default_generator(void);
 void nb_manual_seed(uint64_t seed);
 
+NB_API_END
 #ifdef __cplusplus
 }
 #endif

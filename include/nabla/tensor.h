@@ -16,6 +16,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+NB_API_BEGIN
 
 typedef struct nb_node nb_node;
 
@@ -92,6 +93,7 @@ bool nb_check_input(const char *op, int i, const nb_tensor *t);
 void nb_print(const nb_tensor *t);
 void nb_fprint(FILE *f, const nb_tensor *t);
 
+NB_API_END
 #ifdef __cplusplus
 }
 #endif

@@ -5,20 +5,22 @@
  * (nb__sel, see below), bit casts go through memcpy, integer work is done on
  * 32-bit lanes. A loop
  *     for (i = 0; i < n; i++) y[i] = nb_vtanh(x[i]);
- * compiled at -O2/-O3 (GCC >= 12) inside a function marked
- *     __attribute__((target_clones("avx512f", "avx2", "default")))
+ * compiled at -O2/-O3 (GCC >= 12) inside a function marked NB_VECTORIZE
+ * (kernels/simd.h:
+ *     __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))))
  * or target("avx2,fma") is auto-vectorized (8 or 16 lanes). No libm call is
  * made in the float32 build. Do not compile with -ffast-math: NaN/inf
  * handling relies on IEEE comparisons and the "x + 0x1.8p23 - 0x1.8p23"
  * rounding trick, which -ffast-math folds away.
  *
  * No fmaf() is used on purpose: the code is accurate with separately rounded
- * multiply and add, so the "default", "avx2" and "avx512f" clones (and
+ * multiply and add, so the "default", "arch=x86-64-v3" (AVX2) and
+ * "arch=x86-64-v4" (AVX-512) clones (and
  * -march=native builds, since the project compiles in ISO C11 mode where GCC
  * does not contract a*b+c) return bit-identical results. Exception: the
  * transcendental activation loops are compiled with NB_VECTORIZE_FMA
  * (kernels/simd.h), which lets GCC contract a*b+c into fused multiply-adds in
- * their AVX2 and AVX-512 clones; there these functions round differently (by
+ * their x86-64-v3 and v4 clones; there these functions round differently (by
  * a bit, not beyond the activations' bounds in tests/test_act_ulp.c) from
  * the default clone. The bounds below are for separate roundings.
  *
