@@ -109,8 +109,7 @@ int nb_module_summary(nb_module *m, FILE *f, int ndim, const int64_t *input_shap
 nb_module *nb_linear(int64_t in_features, int64_t out_features);
 /* With or without the bias, initialised from g (NULL: default generator). */
 nb_module *nb_linear_ex(int64_t in_features, int64_t out_features, bool bias, nb_generator *g);
-/* The fused op behind it: x [..., in], w [out,in], b [out] or NULL. */
-nb_tensor *nb_linear_op(nb_tensor *x, nb_tensor *w, nb_tensor *b);
+/* The fused op behind it is nb_linear_op (nabla/ops.h). */
 
 /* An activation of the registry as a layer: nb_act("relu"); NULL (with the
  * registry's error) for an unknown name. params: the activation's scalar
@@ -134,10 +133,7 @@ nb_module *nb_dropout(double p);
 /* torch.nn.AlphaDropout(p), for SELU networks: keeps zero mean and unit
  * variance; the identity in eval mode. */
 nb_module *nb_alpha_dropout(double p);
-/* The ops behind them (torch.nn.functional.dropout / alpha_dropout), drawing
- * the mask from g (NULL: default generator); the identity unless training. */
-nb_tensor *nb_dropout_op(nb_tensor *x, double p, bool training, nb_generator *g);
-nb_tensor *nb_alpha_dropout_op(nb_tensor *x, double p, bool training, nb_generator *g);
+/* The ops behind them are nb_dropout_op and nb_alpha_dropout_op (nabla/ops.h). */
 
 /* torch.nn.Sequential: takes ownership of the n layers (children "0", "1", ...).
  * If one of them is NULL, frees the others and returns NULL (passing the

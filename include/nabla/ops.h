@@ -141,6 +141,18 @@ nb_embedding_opts nb_embedding_defaults(void);
  * of dweight (deterministically for any thread count), none into padding_idx. */
 nb_tensor *nb_embedding_op(nb_tensor *indices, nb_tensor *weight, nb_embedding_opts opts);
 
+/* ---- The ops behind layers ------------------------------------------------ */
+
+/* torch.nn.functional.linear, fused: x W^T + b with x [..., in], w [out,in],
+ * b [out] or NULL (the op of nb_linear, nabla/nn.h). */
+nb_tensor *nb_linear_op(nb_tensor *x, nb_tensor *w, nb_tensor *b);
+/* torch.nn.functional.dropout / alpha_dropout (the ops of nb_dropout and
+ * nb_alpha_dropout, nabla/nn.h): in training mode, zero each element with
+ * probability p (alpha dropout: set it to SELU's saturation) and rescale,
+ * drawing the mask from g (NULL: default generator); the identity otherwise. */
+nb_tensor *nb_dropout_op(nb_tensor *x, double p, bool training, nb_generator *g);
+nb_tensor *nb_alpha_dropout_op(nb_tensor *x, double p, bool training, nb_generator *g);
+
 NB_API_END
 #ifdef __cplusplus
 }

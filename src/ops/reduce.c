@@ -23,6 +23,7 @@
  * running sum over k, vectorized across neighbouring outputs. Threads split
  * rows, blocks or column tiles, never one accumulation. */
 #include <string.h>
+#include "kernels/extremum.h"
 #include "kernels/lanesum.h"
 #include "kernels/parallel.h"
 #include "kernels/simd.h"
@@ -30,106 +31,7 @@
 
 typedef enum kind { SUM, MEAN, MAX, MIN } kind;
 
-enum { BLOCK = 4096, LANES = 16, TILE = 256, SCAN = 256, GRAIN = 1 << 14 };
-
-/* v beats the current extremum b: strictly (so the first one stays), and a NaN
- * beats any number. */
-static inline bool beats(bool is_max, nb_real v, nb_real b)
-{
-    return (is_max ? v > b : v < b) || (v != v && b == b);
-}
-
-
-/* Floats compared as integers: for non-NaN values, key(bits(v)) orders as v
- * does except that -0 < +0 (harmless below: the value found is then looked up
- * with ==, which equates them). GCC vectorizes integer max/min, but not float
- * ones without -ffinite-math-only. key is its own inverse. */
-#ifdef NABLA_F64
-typedef int64_t bits;
-#define MAGNITUDE INT64_MAX
-#define INF_BITS INT64_C(0x7ff0000000000000)
-#else
-typedef int32_t bits;
-#define MAGNITUDE INT32_MAX
-#define INF_BITS INT32_C(0x7f800000)
-#endif
-
-static inline bits bits_of(nb_real v)
-{
-    bits b;
-    memcpy(&b, &v, sizeof b);
-    return b;
-}
-
-static inline bits key(bits b) { return b < 0 ? b ^ MAGNITUDE : b; }
-
-/* The first i with x[i] == v, or with x[i] a NaN when nan; one must exist.
- * Chunks of SCAN elements are tested whole (vectorized), then the hit is
- * located in its chunk. */
-NB_VECTORIZE static int64_t first_index(const nb_real *restrict x, int64_t n, nb_real v, bool nan)
-{
-    int64_t i = 0;
-    for (; i + SCAN <= n; i += SCAN) {
-        int hit = 0;
-        if (nan)
-            for (int j = 0; j < SCAN; j++)
-                hit |= (bits_of(x[i + j]) & MAGNITUDE) > INF_BITS;
-        else
-            for (int j = 0; j < SCAN; j++)
-                hit |= x[i + j] == v;
-        if (hit)
-            break;
-    }
-    while (nan ? x[i] == x[i] : x[i] != v)
-        i++;
-    return i;
-}
-
-/* Index of the first extremum of x[0..n), n >= 1: one vectorized pass for the
- * extremal key per lane and whether a NaN occurs, then the first index holding
- * that value (or the first NaN). */
-NB_VECTORIZE static int64_t block_arg(const nb_real *restrict x, int64_t n, bool is_max)
-{
-    bits m[LANES];
-    int nan = 0;
-    int64_t i = 0;
-    if (n < 2 * LANES) {   /* short rows (class scores): a plain scan is faster */
-        for (int64_t k = 1; k < n; k++)
-            i = beats(is_max, x[k], x[i]) ? k : i;
-        return i;
-    }
-    for (int j = 0; j < LANES; j++)
-        m[j] = key(bits_of(x[0]));
-    if (is_max) {
-        for (; i + LANES <= n; i += LANES)
-            for (int j = 0; j < LANES; j++) {
-                bits b = bits_of(x[i + j]), k = key(b);
-                m[j] = k > m[j] ? k : m[j];
-                nan |= (b & MAGNITUDE) > INF_BITS;
-            }
-    } else {
-        for (; i + LANES <= n; i += LANES)
-            for (int j = 0; j < LANES; j++) {
-                bits b = bits_of(x[i + j]), k = key(b);
-                m[j] = k < m[j] ? k : m[j];
-                nan |= (b & MAGNITUDE) > INF_BITS;
-            }
-    }
-    for (; i < n; i++) {
-        bits b = bits_of(x[i]), k = key(b);
-        m[0] = (is_max ? k > m[0] : k < m[0]) ? k : m[0];
-        nan |= (b & MAGNITUDE) > INF_BITS;
-    }
-    if (nan)
-        return first_index(x, n, 0, true);
-    bits best = m[0];
-    for (int j = 1; j < LANES; j++)
-        best = (is_max ? m[j] > best : m[j] < best) ? m[j] : best;
-    nb_real v;
-    best = key(best);
-    memcpy(&v, &best, sizeof v);
-    return first_index(x, n, v, false);
-}
+enum { BLOCK = 4096, TILE = NB_COL_TILE, GRAIN = 1 << 14 };
 
 static nb_real finish(kind k, double s, int64_t d)
 {
@@ -165,7 +67,7 @@ static void rows_task(void *c, int64_t begin, int64_t end)
             else
                 j->y[o] = finish(j->k, s, j->d);
         } else {
-            int64_t i = b0 + block_arg(row + b0, len, is_max);
+            int64_t i = b0 + nb_block_arg(row + b0, len, is_max);
             if (j->nb > 1) {
                 j->pidx[t] = i;
                 continue;
@@ -194,7 +96,7 @@ static void rows_fold(const job *j)
         int64_t i = j->pidx[o * j->nb];
         for (int64_t b = 1; b < j->nb; b++) {
             int64_t c = j->pidx[o * j->nb + b];
-            if (beats(is_max, row[c], row[i]))
+            if (nb_beats(is_max, row[c], row[i]))
                 i = c;
         }
         if (j->y)
@@ -202,37 +104,6 @@ static void rows_fold(const job *j)
         if (j->idx)
             j->idx[o] = i;
     }
-}
-
-NB_VECTORIZE static void col_sum(nb_real *restrict y, const nb_real *restrict x, int64_t d,
-                                 int64_t stride, int64_t w, kind k)
-{
-    double acc[TILE];
-    for (int64_t i = 0; i < w; i++)
-        acc[i] = 0;
-    for (int64_t r = 0; r < d; r++)
-        for (int64_t i = 0; i < w; i++)
-            acc[i] += (double)x[r * stride + i];
-    for (int64_t i = 0; i < w; i++)
-        y[i] = finish(k, acc[i], d);
-}
-
-NB_VECTORIZE static void col_arg(nb_real *restrict best, int64_t *restrict arg,
-                                 const nb_real *restrict x, int64_t d, int64_t stride, int64_t w,
-                                 bool is_max)
-{
-    for (int64_t i = 0; i < w; i++) {
-        best[i] = x[i];
-        arg[i] = 0;
-    }
-    for (int64_t r = 1; r < d; r++)
-        for (int64_t i = 0; i < w; i++) {
-            nb_real v = x[r * stride + i];
-            if (beats(is_max, v, best[i])) {
-                best[i] = v;
-                arg[i] = r;
-            }
-        }
 }
 
 /* inner > 1: task t is column tile t % nb of slab t / nb. */
@@ -245,12 +116,12 @@ static void cols_task(void *c, int64_t begin, int64_t end)
         const nb_real *x = j->x + o * j->d * j->inner + c0;
         int64_t out = o * j->inner + c0;
         if (j->k == SUM || j->k == MEAN) {
-            col_sum(j->y + out, x, j->d, j->inner, w, j->k);
+            nb_col_sum(j->y + out, x, j->d, j->inner, w, j->k == MEAN ? (double)j->d : 1);
             continue;
         }
         nb_real best[TILE];
         int64_t arg[TILE];
-        col_arg(best, arg, x, j->d, j->inner, w, j->k == MAX);
+        nb_col_arg(best, arg, x, j->d, j->inner, w, j->k == MAX);
         if (j->y)
             memcpy(j->y + out, best, (size_t)w * sizeof *best);
         if (j->idx)

@@ -1,4 +1,4 @@
-/* nn/linear_op.c — nb_linear_op, the fused op of torch.nn.functional.linear:
+/* ops/linear.c — nb_linear_op, the fused op of torch.nn.functional.linear:
  * one GEMM with the weight transposed in place, the bias broadcast first.
  *   forward:  Y = X W^T + b         X [M,in] (leading dims of x flattened), W [out,in]
  *   backward: dX += dY W            [M,out] x [out,in]
@@ -7,7 +7,7 @@
 #include <string.h>
 #include "kernels/gemm.h"
 #include "kernels/simd.h"
-#include "nn/layer.h"
+#include "ops/op.h"
 
 /* db[j] += sum_r dy[r][j], rows in order (same bits for any thread count). */
 NB_VECTORIZE static void sum_rows(nb_real *restrict db, const nb_real *restrict dy, int64_t rows,

@@ -1,4 +1,4 @@
-/* nn/dropout_op.c — dropout and alpha dropout as ops (torch.nn.functional).
+/* ops/dropout.c — dropout and alpha dropout as ops (torch.nn.functional).
  * Both draw a keep mask m_i ~ Bernoulli(1 - p) and compute y = s_i x + c_i:
  *   dropout (Srivastava et al., 2014):  s_i = m_i / (1 - p), c_i = 0
  *   alpha dropout (Klambauer et al., 2017, section "New Dropout Technique"):
@@ -9,7 +9,7 @@
  *     (PyTorch's constants and form: aten/src/ATen/native/Dropout.cpp, _dropout_impl).
  * p = 1 gives zeros, as PyTorch. Backward: dx += dy * s_i (the saved scales). */
 #include <math.h>
-#include "nn/layer.h"
+#include "ops/op.h"
 
 typedef struct dropout_saved {
     const nb_real *scale;   /* s_i of every element */
