@@ -34,6 +34,29 @@ static inline void nb_act_sigmoid2(nb_real x, nb_real *s, nb_real *sn)
     *sn = nb_act_sel(x >= 0, e, 1) / d;
 }
 
+/* The ELU family (elu, celu, selu), computed as PyTorch computes all three:
+ * elu(x, alpha, scale, input_scale) =
+ *     scale x                                 for x > 0
+ *     scale alpha (e^(x input_scale) - 1)     otherwise (0 included)
+ * with derivative scale, or scale alpha input_scale e^(x input_scale).
+ * The callers pass the coefficients PyTorch precomputes: pos = scale,
+ * neg = scale alpha, dneg = scale alpha input_scale, and the input scale as
+ * a divisor (div = 1 / input_scale: celu's x / alpha, exactly). Constant
+ * coefficients of 1 fold away, so elu and selu compute what they always did.
+ * The exponentials take 0 on the x > 0 branch, which therefore never
+ * overflows. The backward multiplies dy on both sides: one unconditional load
+ * of dy, not two masked ones, which the hardware prefetcher does not follow. */
+static inline nb_real nb_act_elu_f(nb_real x, nb_real pos, nb_real neg, nb_real div)
+{
+    nb_real z = nb_act_sel(x > 0, 0, x / div);
+    return nb_act_sel(x > 0, pos * x, neg * nb_vexpm1(z));
+}
+static inline nb_real nb_act_elu_b(nb_real x, nb_real dy, nb_real pos, nb_real dneg, nb_real div)
+{
+    nb_real z = nb_act_sel(x > 0, 0, x / div);
+    return dy * nb_act_sel(x > 0, pos, dneg * nb_vexp(z));
+}
+
 /* Pointwise, scalar hyper-parameters only. */
 extern const nb_activation nb_act_step;
 extern const nb_activation nb_act_sigmoid;

@@ -7,16 +7,13 @@
  * branch not taken never overflows, whatever the sign of alpha. */
 #include "activations/activation.h"
 
-static inline nb_real celu_f(nb_real x, const nb_real *p)
-{
-    nb_real z = nb_act_sel(x > 0, 0, x / p[0]);
-    return nb_act_sel(x > 0, x, p[0] * nb_vexpm1(z));
-}
+/* elu(x, alpha, scale = 1, input_scale = 1/alpha) of the family (activation.h):
+ * the negative side's derivative coefficient alpha / alpha is exactly 1 */
+static inline nb_real celu_f(nb_real x, const nb_real *p) { return nb_act_elu_f(x, 1, p[0], p[0]); }
 static inline nb_real celu_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
 {
     (void)y;
-    nb_real z = nb_act_sel(x > 0, 0, x / p[0]);
-    return dy * nb_act_sel(x > 0, 1, nb_vexp(z));   /* one unmasked load of dy (see elu.c) */
+    return nb_act_elu_b(x, dy, 1, 1, p[0]);
 }
 NB_DEFINE_POINTWISE_FMA(celu, celu_f, celu_b, 1);
 

@@ -8,18 +8,12 @@
  * for other alphas 0 is a kink. */
 #include "activations/activation.h"
 
-static inline nb_real elu_f(nb_real x, const nb_real *p)
-{
-    nb_real z = nb_act_sel(x > 0, 0, x);
-    return nb_act_sel(x > 0, x, p[0] * nb_vexpm1(z));
-}
+/* elu(x, alpha, scale = 1, input_scale = 1) of the family (activation.h) */
+static inline nb_real elu_f(nb_real x, const nb_real *p) { return nb_act_elu_f(x, 1, p[0], 1); }
 static inline nb_real elu_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
 {
     (void)y;
-    nb_real z = nb_act_sel(x > 0, 0, x);
-    /* dy multiplies both sides (dy * 1 = dy): an unconditional load of dy,
-     * not two masked ones, which the hardware prefetcher does not follow */
-    return dy * nb_act_sel(x > 0, 1, p[0] * nb_vexp(z));
+    return nb_act_elu_b(x, dy, 1, p[0], 1);
 }
 NB_DEFINE_POINTWISE_FMA(elu, elu_f, elu_b, 1);
 

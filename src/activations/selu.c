@@ -11,19 +11,17 @@
 #define SELU_ALPHA 1.6732632423543772848170429916717
 #define SELU_SCALE 1.0507009873554804934193349852946
 
+/* elu(x, SELU_ALPHA, SELU_SCALE, 1) of the family (activation.h), the
+ * product scale alpha taken in full precision, then rounded */
 static inline nb_real selu_f(nb_real x, const nb_real *p)
 {
     (void)p;
-    nb_real z = nb_act_sel(x > 0, 0, x);
-    return nb_act_sel(x > 0, (nb_real)SELU_SCALE * x,
-                      (nb_real)(SELU_SCALE * SELU_ALPHA) * nb_vexpm1(z));
+    return nb_act_elu_f(x, (nb_real)SELU_SCALE, (nb_real)(SELU_SCALE * SELU_ALPHA), 1);
 }
 static inline nb_real selu_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
 {
     (void)y; (void)p;
-    nb_real z = nb_act_sel(x > 0, 0, x);
-    return dy * nb_act_sel(x > 0, (nb_real)SELU_SCALE,
-                           (nb_real)(SELU_SCALE * SELU_ALPHA) * nb_vexp(z));
+    return nb_act_elu_b(x, dy, (nb_real)SELU_SCALE, (nb_real)(SELU_SCALE * SELU_ALPHA), 1);
 }
 NB_DEFINE_POINTWISE_FMA(selu, selu_f, selu_b, 0);
 
