@@ -4,6 +4,7 @@
  * kaiming_uniform_(weight, a=sqrt(5)), i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in))
  * with fan_in = in_channels kh kw, then bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)). */
 #include "nn/layer.h"
+#include "ops/conv2d.h"
 
 typedef struct conv_state {
     nb_tensor *weight, *bias;
@@ -23,14 +24,8 @@ nb_module *nb_conv2d_layer_ex(int64_t in, int64_t out, int kh, int kw, nb_conv2d
         return nb_error(NB_ERR_ARG,
                         "Conv2d: in_channels %lld, out_channels %lld and kernel (%d,%d) must be >= 1",
                         (long long)in, (long long)out, kh, kw);
-    for (int k = 0; k < 2; k++)
-        if (opts.stride[k] < 0 || opts.padding[k] < 0 || opts.dilation[k] < 0)
-            return nb_error(NB_ERR_ARG,
-                            "Conv2d: stride (%lld,%lld), padding (%lld,%lld) and dilation (%lld,%lld) "
-                            "must be non-negative",
-                            (long long)opts.stride[0], (long long)opts.stride[1],
-                            (long long)opts.padding[0], (long long)opts.padding[1],
-                            (long long)opts.dilation[0], (long long)opts.dilation[1]);
+    if (!nb_conv2d_resolve_opts(opts, NULL, NULL, NULL))   /* the op's rule, checked now */
+        return NULL;
     nb_module *m = nb_layer_new("Conv2d", conv_forward, sizeof(conv_state));
     if (!m)
         return NULL;

@@ -23,7 +23,7 @@
 #include "kernels/parallel.h"
 #include "kernels/simd.h"
 #include "nabla/threads.h"
-#include "ops/op.h"
+#include "ops/conv2d.h"
 
 /* Sizes of one convolution. CK = C kh kw (rows of cols), HW = Ho Wo. */
 typedef struct geom {
@@ -31,6 +31,26 @@ typedef struct geom {
     int64_t s[2], p[2], d[2];
     int64_t CK, HW;
 } geom;
+
+bool nb_conv2d_resolve_opts(nb_conv2d_opts opts, int64_t *s, int64_t *d, int64_t *p)
+{
+    const int64_t big = (int64_t)1 << 30;
+    for (int k = 0; k < 2; k++) {
+        int64_t sk = opts.stride[k] ? opts.stride[k] : 1, dk = opts.dilation[k] ? opts.dilation[k] : 1;
+        int64_t pk = opts.padding[k];
+        if (sk < 1 || sk > big || dk < 1 || dk > big || pk < 0 || pk > big) {
+            nb_error(NB_ERR_ARG,
+                     "conv2d: stride (%lld,%lld) and dilation (%lld,%lld) must be positive and "
+                     "padding (%lld,%lld) non-negative (each at most 2^30)",
+                     (long long)opts.stride[0], (long long)opts.stride[1], (long long)opts.dilation[0],
+                     (long long)opts.dilation[1], (long long)opts.padding[0], (long long)opts.padding[1]);
+            return false;
+        }
+        if (s)
+            s[k] = sk, d[k] = dk, p[k] = pk;
+    }
+    return true;
+}
 
 /* The output columns [lo, hi) of kernel column offset woff = q d1 - p1 whose
  * input column iw = ow s1 + woff lies inside [0, W): one contiguous range. */
@@ -223,19 +243,8 @@ nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_conv2d_opts op
     if (b && (b->ndim != 1 || b->shape[0] != g.O))
         return nb_error(NB_ERR_SHAPE, "conv2d: bias %s must be [%lld] for weight %s", nb_shape_fmt(b),
                         (long long)g.O, nb_shape_fmt(w));
-    const int64_t big = (int64_t)1 << 30;
-    for (int k = 0; k < 2; k++) {
-        g.s[k] = opts.stride[k] ? opts.stride[k] : 1;
-        g.d[k] = opts.dilation[k] ? opts.dilation[k] : 1;
-        g.p[k] = opts.padding[k];
-        if (g.s[k] < 1 || g.s[k] > big || g.d[k] < 1 || g.d[k] > big || g.p[k] < 0 || g.p[k] > big)
-            return nb_error(NB_ERR_ARG,
-                            "conv2d: stride (%lld,%lld) and dilation (%lld,%lld) must be positive and "
-                            "padding (%lld,%lld) non-negative (each at most 2^30)",
-                            (long long)opts.stride[0], (long long)opts.stride[1],
-                            (long long)opts.dilation[0], (long long)opts.dilation[1],
-                            (long long)opts.padding[0], (long long)opts.padding[1]);
-    }
+    if (!nb_conv2d_resolve_opts(opts, g.s, g.d, g.p))
+        return NULL;
     int64_t ekh = g.d[0] * (g.kh - 1) + 1, ekw = g.d[1] * (g.kw - 1) + 1;   /* dilated kernel */
     if (g.H + 2 * g.p[0] < ekh || g.W + 2 * g.p[1] < ekw)
         return nb_error(NB_ERR_SHAPE,
