@@ -171,18 +171,15 @@ static inline float nb_vexpm1f(float x) {
 
 /* ---- log -------------------------------------------------------------- */
 
-/* x = 2^e m, m in [sqrt(1/2), sqrt(2)) found by one integer subtraction of
- * bits(sqrt(1/2)); f = m - 1 (exact); log(x) = e ln2 + f - f^2/2 + f^3 P(f),
- * P of degree 8 (Cephes logf). Subnormal x are prescaled by 2^23.
- * log(0) = -inf, log(x<0) = NaN, log(+inf) = +inf, NaN -> NaN.
- * Measured: <= 1 ulp for all positive x. */
-static inline float nb_vlogf(float x) {
-    int sub = x < 0x1p-126f;
-    float xs = nb__sel(sub, x * 0x1p23f, x);
-    uint32_t ix = nb__f2u(xs) - 0x3f3504f3u;
-    int32_t e = (int32_t)ix >> 23;          /* arithmetic shift (GCC) */
-    float f = nb__u2f((ix & 0x007fffffu) + 0x3f3504f3u) - 1.0f;
-    float ef = (float)(e - 23 * sub);
+/* The core shared by log and log1p: log(u) + c for u = 2^e m, given
+ * iu = bits(u) - bits(sqrt(1/2)) (so that m is in [sqrt(1/2), sqrt(2)) and
+ * f = m - 1 is exact) and the exponent correction eadj (log's prescaling of
+ * subnormals): e ln2 + f - f^2/2 + f^3 P(f), P of degree 8 (Cephes logf),
+ * with c added to the low-order part. */
+static inline float nb__log_core(uint32_t iu, int32_t eadj, float c) {
+    int32_t e = (int32_t)iu >> 23;          /* arithmetic shift (GCC) */
+    float f = nb__u2f((iu & 0x007fffffu) + 0x3f3504f3u) - 1.0f;
+    float ef = (float)(e + eadj);
     float z = f * f;
     float p = 7.0376836292e-2f;
     p = p * f - 1.1514610310e-1f;
@@ -193,9 +190,18 @@ static inline float nb_vlogf(float x) {
     p = p * f + 2.0000714765e-1f;
     p = p * f - 2.4999993993e-1f;
     p = p * f + 3.3333331174e-1f;
-    float y = p * f * z + ef * NB__LN2LO;   /* ln2 = LN2HI + LN2LO */
+    float y = p * f * z + (c + ef * NB__LN2LO);   /* ln2 = LN2HI + LN2LO */
     y = y - 0.5f * z;
-    y = (f + y) + ef * NB__LN2HI;
+    return (f + y) + ef * NB__LN2HI;
+}
+
+/* log(x): the core with c = 0 (0 + ef LN2LO is ef LN2LO exactly: ef is never
+ * -0). Subnormal x are prescaled by 2^23. log(0) = -inf, log(x<0) = NaN,
+ * log(+inf) = +inf, NaN -> NaN. Measured: <= 1 ulp for all positive x. */
+static inline float nb_vlogf(float x) {
+    int sub = x < 0x1p-126f;
+    float xs = nb__sel(sub, x * 0x1p23f, x);
+    float y = nb__log_core(nb__f2u(xs) - 0x3f3504f3u, -23 * sub, 0.0f);
     float special = nb__sel(x == 0.0f, -INFINITY, nb__sel(x < 0.0f, NAN, x));
     return nb__sel((x > 0.0f) & (x < INFINITY), y, special);
 }
@@ -203,29 +209,13 @@ static inline float nb_vlogf(float x) {
 /* ---- log1p ------------------------------------------------------------ */
 
 /* u = 1 + x (rounded), c = x - (u - 1) (or 1 - (u - x) when u >= 2: exact
- * rounding error of the sum), log1p(x) = log(u) + c/u. log(u) is the core
- * above; for |x| < 2^-24, u = 1 and the result is c = x exactly.
+ * rounding error of the sum), log1p(x) = log(u) + c/u: the core above
+ * with c/u; for |x| < 2^-24, u = 1 and the result is c = x exactly.
  * log1p(-1) = -inf, x < -1 -> NaN, +inf -> +inf. Measured: <= 1 ulp. */
 static inline float nb_vlog1pf(float x) {
     float u = 1.0f + x;
     float c = nb__sel(u >= 2.0f, 1.0f - (u - x), x - (u - 1.0f));
-    uint32_t iu = nb__f2u(u) - 0x3f3504f3u;
-    int32_t e = (int32_t)iu >> 23;
-    float f = nb__u2f((iu & 0x007fffffu) + 0x3f3504f3u) - 1.0f;
-    float ef = (float)e;
-    float z = f * f;
-    float p = 7.0376836292e-2f;
-    p = p * f - 1.1514610310e-1f;
-    p = p * f + 1.1676998740e-1f;
-    p = p * f - 1.2420140846e-1f;
-    p = p * f + 1.4249322787e-1f;
-    p = p * f - 1.6668057665e-1f;
-    p = p * f + 2.0000714765e-1f;
-    p = p * f - 2.4999993993e-1f;
-    p = p * f + 3.3333331174e-1f;
-    float y = p * f * z + (c / u + ef * NB__LN2LO);
-    y = y - 0.5f * z;
-    y = (f + y) + ef * NB__LN2HI;
+    float y = nb__log_core(nb__f2u(u) - 0x3f3504f3u, 0, c / u);
     y = nb__orsignf(y, x);                  /* log1p(-0) = -0 */
     float special = nb__sel(x == -1.0f, -INFINITY, nb__sel(x < -1.0f, NAN, x));
     return nb__sel((x > -1.0f) & (x < INFINITY), y, special);
