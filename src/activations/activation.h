@@ -4,8 +4,8 @@
  *
  * A new activation is one small file (its mathematics, f and dy*f' as static
  * inline functions, one NB_DEFINE_POINTWISE line or its own op, the public
- * function and `const nb_activation nb_act_<name>`), its extern line here and
- * one line in the table of registry.c. */
+ * function and `const nb_activation nb_act_<name>`) and one line in
+ * activations/list.h. */
 #ifndef NB_ACTIVATIONS_ACTIVATION_H
 #define NB_ACTIVATIONS_ACTIVATION_H
 
@@ -57,35 +57,10 @@ static inline nb_real nb_act_elu_b(nb_real x, nb_real dy, nb_real pos, nb_real d
     return dy * nb_act_sel(x > 0, pos, dneg * nb_vexp(z));
 }
 
-/* Pointwise, scalar hyper-parameters only. */
-extern const nb_activation nb_act_step;
-extern const nb_activation nb_act_sigmoid;
-extern const nb_activation nb_act_tanh;
-extern const nb_activation nb_act_logsigmoid;
-extern const nb_activation nb_act_relu;
-extern const nb_activation nb_act_relu6;
-extern const nb_activation nb_act_leaky_relu;
-extern const nb_activation nb_act_hardtanh;
-extern const nb_activation nb_act_elu;
-extern const nb_activation nb_act_celu;
-extern const nb_activation nb_act_selu;
-extern const nb_activation nb_act_gelu;
-extern const nb_activation nb_act_gelu_tanh;
-extern const nb_activation nb_act_silu;
-extern const nb_activation nb_act_softplus;
-extern const nb_activation nb_act_mish;
-extern const nb_activation nb_act_softsign;
-extern const nb_activation nb_act_hardsigmoid;
-extern const nb_activation nb_act_hardswish;
-extern const nb_activation nb_act_bent_identity;
-extern const nb_activation nb_act_sinusoid;
-extern const nb_activation nb_act_identity;
-/* With a learnable tensor parameter. */
-extern const nb_activation nb_act_prelu;
-extern const nb_activation nb_act_swish;
-/* Along a dim. */
-extern const nb_activation nb_act_softmax;
-extern const nb_activation nb_act_log_softmax;
-extern const nb_activation nb_act_maxout;
+/* const nb_activation nb_act_<name> of every built-in activation
+ * (activations/list.h). */
+#define NB_ACT(name, file) extern const nb_activation nb_act_##name;
+#include "activations/list.h"
+#undef NB_ACT
 
 #endif

@@ -1,43 +1,23 @@
-/* activations/registry.c — the table of every activation, in the order
- * nb_activation_at() lists them, and lookup by name. Adding an activation:
- * its file defines `const nb_activation nb_act_<name>` (declared in
- * activations/activation.h) and gets one line here. Programs add their own
+/* activations/registry.c — the table of every activation, made from
+ * activations/list.h in its order, and lookup by name. Programs add their own
  * at run time with nb_activation_register(). */
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 #include "activations/activation.h"
 
+#define NB_ACT(name, file) &nb_act_##name,
 static const nb_activation *const table[] = {
-    &nb_act_step,
-    &nb_act_sigmoid,
-    &nb_act_tanh,
-    &nb_act_logsigmoid,
-    &nb_act_relu,
-    &nb_act_relu6,
-    &nb_act_leaky_relu,
-    &nb_act_hardtanh,
-    &nb_act_elu,
-    &nb_act_celu,
-    &nb_act_selu,
-    &nb_act_gelu,
-    &nb_act_gelu_tanh,
-    &nb_act_silu,
-    &nb_act_softplus,
-    &nb_act_mish,
-    &nb_act_softsign,
-    &nb_act_hardsigmoid,
-    &nb_act_hardswish,
-    &nb_act_bent_identity,
-    &nb_act_sinusoid,
-    &nb_act_identity,
-    &nb_act_prelu,
-    &nb_act_swish,
-    &nb_act_softmax,
-    &nb_act_log_softmax,
-    &nb_act_maxout,
+#include "activations/list.h"
 };
+#undef NB_ACT
 
-enum { COUNT = (int)(sizeof table / sizeof table[0]), USER_MAX = 64 };
+#define NB_ACT(name, file) +1
+enum { COUNT = 0
+#include "activations/list.h"
+       , USER_MAX = 64 };
+#undef NB_ACT
+static_assert(sizeof table / sizeof table[0] == COUNT, "the table has one entry per line of activations/list.h");
 
 /* Activations registered by the program, after the built-in ones. */
 static const nb_activation *user[USER_MAX];
