@@ -33,10 +33,4 @@ NB_DEFINE_POINTWISE(bent_identity, bent_identity_f, bent_identity_b, 0);
 
 nb_tensor *nb_bent_identity(nb_tensor *x) { return nb_pointwise(&nb_pw_bent_identity, x, NULL); }
 
-static nb_tensor *apply(nb_tensor *x, const nb_real *p, nb_tensor *w)
-{
-    (void)p; (void)w;
-    return nb_bent_identity(x);
-}
-const nb_activation nb_act_bent_identity = {
-    .name = "bent_identity", .apply = apply, .pointwise = true};
+NB_POINTWISE_ACTIVATION(bent_identity, .n_kinks = 0);

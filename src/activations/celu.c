@@ -15,27 +15,20 @@ static inline nb_real celu_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
     (void)y;
     return nb_act_elu_b(x, dy, 1, 1, p[0]);
 }
-NB_DEFINE_POINTWISE_FMA(celu, celu_f, celu_b, 1);
-
-nb_tensor *nb_celu(nb_tensor *x, nb_real alpha)
+static bool celu_check(const nb_tensor *x, const nb_real *p)
 {
-    if (!nb_check_input("celu", 1, x))
-        return NULL;
-    if (alpha == 0)
-        return nb_error(NB_ERR_ARG, "celu: %s: alpha is 0 (it divides x)", nb_shape_fmt(x));
-    return nb_pointwise(&nb_pw_celu, x, &alpha);
+    if (p[0] == 0) {
+        nb_error(NB_ERR_ARG, "celu: %s: alpha is 0 (it divides x)", nb_shape_fmt(x));
+        return false;
+    }
+    return true;
 }
+NB_DEFINE_POINTWISE_FMA_CHECKED(celu, celu_f, celu_b, 1, celu_check);
 
-static nb_tensor *apply(nb_tensor *x, const nb_real *p, nb_tensor *w)
-{
-    (void)w;
-    return nb_celu(x, p[0]);
-}
-const nb_activation nb_act_celu = {.name = "celu",
-                                   .n_params = 1,
-                                   .param_names = {"alpha"},
-                                   .defaults = {1},
-                                   .apply = apply,
-                                   .n_kinks = 1,
-                                   .kinks = {0},
-                                   .pointwise = true};
+nb_tensor *nb_celu(nb_tensor *x, nb_real alpha) { return nb_pointwise(&nb_pw_celu, x, &alpha); }
+
+NB_POINTWISE_ACTIVATION(celu,
+                        .param_names = {"alpha"},
+                        .defaults = {1},
+                        .n_kinks = 1,
+                        .kinks = {0});

@@ -19,16 +19,8 @@ NB_DEFINE_POINTWISE_FMA(elu, elu_f, elu_b, 1);
 
 nb_tensor *nb_elu(nb_tensor *x, nb_real alpha) { return nb_pointwise(&nb_pw_elu, x, &alpha); }
 
-static nb_tensor *apply(nb_tensor *x, const nb_real *p, nb_tensor *w)
-{
-    (void)w;
-    return nb_elu(x, p[0]);
-}
-const nb_activation nb_act_elu = {.name = "elu",
-                                  .n_params = 1,
-                                  .param_names = {"alpha"},
-                                  .defaults = {1},
-                                  .apply = apply,
-                                  .n_kinks = 1,
-                                  .kinks = {0},
-                                  .pointwise = true};
+NB_POINTWISE_ACTIVATION(elu,
+                        .param_names = {"alpha"},
+                        .defaults = {1},
+                        .n_kinks = 1,
+                        .kinks = {0});

@@ -44,9 +44,4 @@ NB_DEFINE_POINTWISE_FMA(gelu, gelu_f, gelu_b, 0);
 
 nb_tensor *nb_gelu(nb_tensor *x) { return nb_pointwise(&nb_pw_gelu, x, NULL); }
 
-static nb_tensor *apply(nb_tensor *x, const nb_real *p, nb_tensor *w)
-{
-    (void)p; (void)w;
-    return nb_gelu(x);
-}
-const nb_activation nb_act_gelu = {.name = "gelu", .apply = apply, .pointwise = true};
+NB_POINTWISE_ACTIVATION(gelu, .n_kinks = 0);

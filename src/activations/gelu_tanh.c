@@ -41,9 +41,4 @@ NB_DEFINE_POINTWISE_FMA(gelu_tanh, gelu_tanh_f, gelu_tanh_b, 0);
 
 nb_tensor *nb_gelu_tanh(nb_tensor *x) { return nb_pointwise(&nb_pw_gelu_tanh, x, NULL); }
 
-static nb_tensor *apply(nb_tensor *x, const nb_real *p, nb_tensor *w)
-{
-    (void)p; (void)w;
-    return nb_gelu_tanh(x);
-}
-const nb_activation nb_act_gelu_tanh = {.name = "gelu_tanh", .apply = apply, .pointwise = true};
+NB_POINTWISE_ACTIVATION(gelu_tanh, .n_kinks = 0);

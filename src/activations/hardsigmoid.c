@@ -21,10 +21,4 @@ NB_DEFINE_POINTWISE(hardsigmoid, hardsigmoid_f, hardsigmoid_b, 0);
 
 nb_tensor *nb_hardsigmoid(nb_tensor *x) { return nb_pointwise(&nb_pw_hardsigmoid, x, NULL); }
 
-static nb_tensor *apply(nb_tensor *x, const nb_real *p, nb_tensor *w)
-{
-    (void)p; (void)w;
-    return nb_hardsigmoid(x);
-}
-const nb_activation nb_act_hardsigmoid = {
-    .name = "hardsigmoid", .apply = apply, .n_kinks = 2, .kinks = {-3, 3}, .pointwise = true};
+NB_POINTWISE_ACTIVATION(hardsigmoid, .n_kinks = 2, .kinks = {-3, 3});

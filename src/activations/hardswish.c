@@ -25,10 +25,4 @@ NB_DEFINE_POINTWISE(hardswish, hardswish_f, hardswish_b, 0);
 
 nb_tensor *nb_hardswish(nb_tensor *x) { return nb_pointwise(&nb_pw_hardswish, x, NULL); }
 
-static nb_tensor *apply(nb_tensor *x, const nb_real *p, nb_tensor *w)
-{
-    (void)p; (void)w;
-    return nb_hardswish(x);
-}
-const nb_activation nb_act_hardswish = {
-    .name = "hardswish", .apply = apply, .n_kinks = 2, .kinks = {-3, 3}, .pointwise = true};
+NB_POINTWISE_ACTIVATION(hardswish, .n_kinks = 2, .kinks = {-3, 3});

@@ -16,28 +16,24 @@ static inline nb_real hardtanh_b(nb_real x, nb_real y, nb_real dy, const nb_real
     (void)y;
     return nb_act_sel((x > p[0]) & (x < p[1]), dy, 0);
 }
-NB_DEFINE_POINTWISE(hardtanh, hardtanh_f, hardtanh_b, 2);
+static bool hardtanh_check(const nb_tensor *x, const nb_real *p)
+{
+    if (!(p[0] <= p[1])) {
+        nb_error(NB_ERR_ARG, "hardtanh: %s: min_val %g is not <= max_val %g", nb_shape_fmt(x),
+                 (double)p[0], (double)p[1]);
+        return false;
+    }
+    return true;
+}
+NB_DEFINE_POINTWISE_CHECKED(hardtanh, hardtanh_f, hardtanh_b, 2, hardtanh_check);
 
 nb_tensor *nb_hardtanh(nb_tensor *x, nb_real min_val, nb_real max_val)
 {
-    if (!nb_check_input("hardtanh", 1, x))
-        return NULL;
-    if (!(min_val <= max_val))
-        return nb_error(NB_ERR_ARG, "hardtanh: %s: min_val %g is not <= max_val %g",
-                        nb_shape_fmt(x), (double)min_val, (double)max_val);
     return nb_pointwise(&nb_pw_hardtanh, x, (nb_real[]){min_val, max_val});
 }
 
-static nb_tensor *apply(nb_tensor *x, const nb_real *p, nb_tensor *w)
-{
-    (void)w;
-    return nb_hardtanh(x, p[0], p[1]);
-}
-const nb_activation nb_act_hardtanh = {.name = "hardtanh",
-                                       .n_params = 2,
-                                       .param_names = {"min_val", "max_val"},
-                                       .defaults = {-1, 1},
-                                       .apply = apply,
-                                       .n_kinks = 2,
-                                       .kinks = {-1, 1},
-                                       .pointwise = true};
+NB_POINTWISE_ACTIVATION(hardtanh,
+                        .param_names = {"min_val", "max_val"},
+                        .defaults = {-1, 1},
+                        .n_kinks = 2,
+                        .kinks = {-1, 1});

@@ -16,9 +16,4 @@ NB_DEFINE_POINTWISE(identity, identity_f, identity_b, 0);
 
 nb_tensor *nb_identity(nb_tensor *x) { return nb_pointwise(&nb_pw_identity, x, NULL); }
 
-static nb_tensor *apply(nb_tensor *x, const nb_real *p, nb_tensor *w)
-{
-    (void)p; (void)w;
-    return nb_identity(x);
-}
-const nb_activation nb_act_identity = {.name = "identity", .apply = apply, .pointwise = true};
+NB_POINTWISE_ACTIVATION(identity, .n_kinks = 0);

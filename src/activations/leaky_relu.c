@@ -20,16 +20,8 @@ nb_tensor *nb_leaky_relu(nb_tensor *x, nb_real negative_slope)
     return nb_pointwise(&nb_pw_leaky_relu, x, &negative_slope);
 }
 
-static nb_tensor *apply(nb_tensor *x, const nb_real *p, nb_tensor *w)
-{
-    (void)w;
-    return nb_leaky_relu(x, p[0]);
-}
-const nb_activation nb_act_leaky_relu = {.name = "leaky_relu",
-                                         .n_params = 1,
-                                         .param_names = {"negative_slope"},
-                                         .defaults = {0.01},
-                                         .apply = apply,
-                                         .n_kinks = 1,
-                                         .kinks = {0},
-                                         .pointwise = true};
+NB_POINTWISE_ACTIVATION(leaky_relu,
+                        .param_names = {"negative_slope"},
+                        .defaults = {0.01},
+                        .n_kinks = 1,
+                        .kinks = {0});

@@ -24,9 +24,4 @@ NB_DEFINE_POINTWISE_FMA(logsigmoid, logsigmoid_f, logsigmoid_b, 0);
 
 nb_tensor *nb_logsigmoid(nb_tensor *x) { return nb_pointwise(&nb_pw_logsigmoid, x, NULL); }
 
-static nb_tensor *apply(nb_tensor *x, const nb_real *p, nb_tensor *w)
-{
-    (void)p; (void)w;
-    return nb_logsigmoid(x);
-}
-const nb_activation nb_act_logsigmoid = {.name = "logsigmoid", .apply = apply, .pointwise = true};
+NB_POINTWISE_ACTIVATION(logsigmoid, .n_kinks = 0);

@@ -36,9 +36,4 @@ NB_DEFINE_POINTWISE_FMA(mish, mish_f, mish_b, 0);
 
 nb_tensor *nb_mish(nb_tensor *x) { return nb_pointwise(&nb_pw_mish, x, NULL); }
 
-static nb_tensor *apply(nb_tensor *x, const nb_real *p, nb_tensor *w)
-{
-    (void)p; (void)w;
-    return nb_mish(x);
-}
-const nb_activation nb_act_mish = {.name = "mish", .apply = apply, .pointwise = true};
+NB_POINTWISE_ACTIVATION(mish, .n_kinks = 0);

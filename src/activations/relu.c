@@ -18,10 +18,4 @@ NB_DEFINE_POINTWISE(relu, relu_f, relu_b, 0);
 
 nb_tensor *nb_relu(nb_tensor *x) { return nb_pointwise(&nb_pw_relu, x, NULL); }
 
-static nb_tensor *apply(nb_tensor *x, const nb_real *p, nb_tensor *w)
-{
-    (void)p; (void)w;
-    return nb_relu(x);
-}
-const nb_activation nb_act_relu = {
-    .name = "relu", .apply = apply, .n_kinks = 1, .kinks = {0}, .pointwise = true};
+NB_POINTWISE_ACTIVATION(relu, .n_kinks = 1, .kinks = {0});

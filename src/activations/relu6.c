@@ -19,10 +19,4 @@ NB_DEFINE_POINTWISE(relu6, relu6_f, relu6_b, 0);
 
 nb_tensor *nb_relu6(nb_tensor *x) { return nb_pointwise(&nb_pw_relu6, x, NULL); }
 
-static nb_tensor *apply(nb_tensor *x, const nb_real *p, nb_tensor *w)
-{
-    (void)p; (void)w;
-    return nb_relu6(x);
-}
-const nb_activation nb_act_relu6 = {
-    .name = "relu6", .apply = apply, .n_kinks = 2, .kinks = {0, 6}, .pointwise = true};
+NB_POINTWISE_ACTIVATION(relu6, .n_kinks = 2, .kinks = {0, 6});

@@ -27,10 +27,4 @@ NB_DEFINE_POINTWISE_FMA(selu, selu_f, selu_b, 0);
 
 nb_tensor *nb_selu(nb_tensor *x) { return nb_pointwise(&nb_pw_selu, x, NULL); }
 
-static nb_tensor *apply(nb_tensor *x, const nb_real *p, nb_tensor *w)
-{
-    (void)p; (void)w;
-    return nb_selu(x);
-}
-const nb_activation nb_act_selu = {
-    .name = "selu", .apply = apply, .n_kinks = 1, .kinks = {0}, .pointwise = true};
+NB_POINTWISE_ACTIVATION(selu, .n_kinks = 1, .kinks = {0});

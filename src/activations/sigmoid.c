@@ -19,9 +19,4 @@ NB_DEFINE_POINTWISE_FMA(sigmoid, sigmoid_f, sigmoid_b, 0);
 
 nb_tensor *nb_sigmoid(nb_tensor *x) { return nb_pointwise(&nb_pw_sigmoid, x, NULL); }
 
-static nb_tensor *apply(nb_tensor *x, const nb_real *p, nb_tensor *w)
-{
-    (void)p; (void)w;
-    return nb_sigmoid(x);
-}
-const nb_activation nb_act_sigmoid = {.name = "sigmoid", .apply = apply, .pointwise = true};
+NB_POINTWISE_ACTIVATION(sigmoid, .n_kinks = 0);

@@ -23,9 +23,4 @@ NB_DEFINE_POINTWISE_FMA(silu, silu_f, silu_b, 0);
 
 nb_tensor *nb_silu(nb_tensor *x) { return nb_pointwise(&nb_pw_silu, x, NULL); }
 
-static nb_tensor *apply(nb_tensor *x, const nb_real *p, nb_tensor *w)
-{
-    (void)p; (void)w;
-    return nb_silu(x);
-}
-const nb_activation nb_act_silu = {.name = "silu", .apply = apply, .pointwise = true};
+NB_POINTWISE_ACTIVATION(silu, .n_kinks = 0);

@@ -25,9 +25,4 @@ NB_DEFINE_POINTWISE(sinusoid, sinusoid_f, sinusoid_b, 0);
 
 nb_tensor *nb_sinusoid(nb_tensor *x) { return nb_pointwise(&nb_pw_sinusoid, x, NULL); }
 
-static nb_tensor *apply(nb_tensor *x, const nb_real *p, nb_tensor *w)
-{
-    (void)p; (void)w;
-    return nb_sinusoid(x);
-}
-const nb_activation nb_act_sinusoid = {.name = "sinusoid", .apply = apply, .pointwise = true};
+NB_POINTWISE_ACTIVATION(sinusoid, .n_kinks = 0);

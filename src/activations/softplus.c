@@ -20,27 +20,23 @@ static inline nb_real softplus_b(nb_real x, nb_real y, nb_real dy, const nb_real
     nb_real t = x * p[0];
     return dy * nb_act_sel(t > p[1], 1, nb_vsigmoid(t));   /* one unmasked load of dy (see elu.c) */
 }
-NB_DEFINE_POINTWISE_FMA(softplus, softplus_f, softplus_b, 2);
+static bool softplus_check(const nb_tensor *x, const nb_real *p)
+{
+    if (p[0] == 0) {
+        nb_error(NB_ERR_ARG, "softplus: %s: beta is 0 (it divides)", nb_shape_fmt(x));
+        return false;
+    }
+    return true;
+}
+NB_DEFINE_POINTWISE_FMA_CHECKED(softplus, softplus_f, softplus_b, 2, softplus_check);
 
 nb_tensor *nb_softplus(nb_tensor *x, nb_real beta, nb_real threshold)
 {
-    if (!nb_check_input("softplus", 1, x))
-        return NULL;
-    if (beta == 0)
-        return nb_error(NB_ERR_ARG, "softplus: %s: beta is 0 (it divides)", nb_shape_fmt(x));
     return nb_pointwise(&nb_pw_softplus, x, (nb_real[]){beta, threshold});
 }
 
-static nb_tensor *apply(nb_tensor *x, const nb_real *p, nb_tensor *w)
-{
-    (void)w;
-    return nb_softplus(x, p[0], p[1]);
-}
-const nb_activation nb_act_softplus = {.name = "softplus",
-                                       .n_params = 2,
-                                       .param_names = {"beta", "threshold"},
-                                       .defaults = {1, 20},
-                                       .apply = apply,
-                                       .n_kinks = 1,
-                                       .kinks = {20},
-                                       .pointwise = true};
+NB_POINTWISE_ACTIVATION(softplus,
+                        .param_names = {"beta", "threshold"},
+                        .defaults = {1, 20},
+                        .n_kinks = 1,
+                        .kinks = {20});

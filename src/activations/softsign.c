@@ -20,9 +20,4 @@ NB_DEFINE_POINTWISE(softsign, softsign_f, softsign_b, 0);
 
 nb_tensor *nb_softsign(nb_tensor *x) { return nb_pointwise(&nb_pw_softsign, x, NULL); }
 
-static nb_tensor *apply(nb_tensor *x, const nb_real *p, nb_tensor *w)
-{
-    (void)p; (void)w;
-    return nb_softsign(x);
-}
-const nb_activation nb_act_softsign = {.name = "softsign", .apply = apply, .pointwise = true};
+NB_POINTWISE_ACTIVATION(softsign, .n_kinks = 0);

@@ -23,10 +23,4 @@ NB_DEFINE_POINTWISE(step, step_f, step_b, 0);
 
 nb_tensor *nb_step(nb_tensor *x) { return nb_pointwise(&nb_pw_step, x, NULL); }
 
-static nb_tensor *apply(nb_tensor *x, const nb_real *p, nb_tensor *w)
-{
-    (void)p; (void)w;
-    return nb_step(x);
-}
-const nb_activation nb_act_step = {
-    .name = "step", .apply = apply, .n_kinks = 1, .kinks = {0}, .pointwise = true};
+NB_POINTWISE_ACTIVATION(step, .n_kinks = 1, .kinks = {0});

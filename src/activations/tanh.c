@@ -17,9 +17,4 @@ NB_DEFINE_POINTWISE_FMA(tanh, tanh_f, tanh_b, 0);
 
 nb_tensor *nb_tanh(nb_tensor *x) { return nb_pointwise(&nb_pw_tanh, x, NULL); }
 
-static nb_tensor *apply(nb_tensor *x, const nb_real *p, nb_tensor *w)
-{
-    (void)p; (void)w;
-    return nb_tanh(x);
-}
-const nb_activation nb_act_tanh = {.name = "tanh", .apply = apply, .pointwise = true};
+NB_POINTWISE_ACTIVATION(tanh, .n_kinks = 0);

@@ -26,7 +26,7 @@ static void backward_range(void *c, int64_t b, int64_t e)
 
 nb_tensor *nb_pointwise(const nb_pointwise_op *pw, nb_tensor *x, const nb_real *p)
 {
-    if (!nb_check_input(pw->op.name, 1, x))
+    if (!nb_check_input(pw->op.name, 1, x) || (pw->check && !pw->check(x, p)))
         return NULL;
     nb_tensor *y = nb_tensor_alloc(pw->op.name, x->ndim, x->shape, false);
     if (!y)

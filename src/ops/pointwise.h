@@ -17,6 +17,8 @@ typedef struct nb_pointwise_op {
     void (*backward)(nb_real *restrict dx, const nb_real *restrict x, const nb_real *restrict y,
                      const nb_real *restrict dy, int64_t n, const nb_real *p);
     int n_params;
+    /* NULL, or the check of the parameters (records the error, returns false) */
+    bool (*check)(const nb_tensor *x, const nb_real *p);
 } nb_pointwise_op;
 
 /* Apply pw to x with its scalar parameters p (n_params of them). */
@@ -31,10 +33,16 @@ void nb_pointwise_backward(nb_node *n);
  * for the transcendental activations, whose loops are bound by the latency of
  * their polynomial chains. */
 #define NB_DEFINE_POINTWISE(name, FWD, BWD, nparams) \
-    NB__DEFINE_POINTWISE(name, FWD, BWD, nparams, NB_VECTORIZE)
+    NB__DEFINE_POINTWISE(name, FWD, BWD, nparams, NB_VECTORIZE, NULL)
 #define NB_DEFINE_POINTWISE_FMA(name, FWD, BWD, nparams) \
-    NB__DEFINE_POINTWISE(name, FWD, BWD, nparams, NB_VECTORIZE_FMA)
-#define NB__DEFINE_POINTWISE(name, FWD, BWD, nparams, ATTR)                                   \
+    NB__DEFINE_POINTWISE(name, FWD, BWD, nparams, NB_VECTORIZE_FMA, NULL)
+/* ... with CHECK(x, p), which nb_pointwise() runs before anything else */
+#define NB_DEFINE_POINTWISE_CHECKED(name, FWD, BWD, nparams, CHECK) \
+    NB__DEFINE_POINTWISE(name, FWD, BWD, nparams, NB_VECTORIZE, CHECK)
+#define NB_DEFINE_POINTWISE_FMA_CHECKED(name, FWD, BWD, nparams, CHECK) \
+    NB__DEFINE_POINTWISE(name, FWD, BWD, nparams, NB_VECTORIZE_FMA, CHECK)
+#define NB__DEFINE_POINTWISE(name, FWD, BWD, nparams, ATTR, CHECK)                            \
+    enum { name##_n_params = nparams };                                                         \
     ATTR static void name##_forward(nb_real *restrict y, const nb_real *restrict x,             \
                                     int64_t n, const nb_real *p)                                \
     {                                                                                           \
@@ -50,6 +58,6 @@ void nb_pointwise_backward(nb_node *n);
             dx[i] += BWD(x[i], y[i], dy[i], p);                                                 \
     }                                                                                           \
     const nb_pointwise_op nb_pw_##name = {                                                      \
-        {#name, nb_pointwise_backward}, name##_forward, name##_backward, nparams}
+        {#name, nb_pointwise_backward}, name##_forward, name##_backward, nparams, CHECK}
 
 #endif
