@@ -90,6 +90,12 @@ static const nb_activation bent_a_activation = {
     .pointwise = true,
 };
 
+/* The program's own activations, listed once (as the library lists its own in
+ * src/activations/list.h): one line each here, and main registers them all. */
+#define MY_ACTIVATIONS(X) X(bent_a_activation)
+#define AS_POINTER(a) &a,
+static const nb_activation *const my_activations[] = {MY_ACTIVATIONS(AS_POINTER)};
+
 /* ---- 4. Training ------------------------------------------------------------ */
 
 int main(int argc, char **argv)
@@ -129,7 +135,8 @@ int main(int argc, char **argv)
     EX_CHECK(xcol);
     nb_step_end();
 
-    EX_CHECK(nb_activation_register(&bent_a_activation) == 0);
+    for (size_t i = 0; i < sizeof my_activations / sizeof *my_activations; i++)
+        EX_CHECK(nb_activation_register(my_activations[i]) == 0);
     printf("registered '%s': the registry now holds %d activations\n",
            nb_activation_find("bent_identity_a")->name, nb_activation_count());
     nb_manual_seed(1);
