@@ -156,7 +156,7 @@ nb_tensor *nb_recurrent_forward(nb_module *m, nb_tensor *x, const int64_t *lengt
     int64_t H = s->hidden;
     nb_tensor *seq = unbatched ? nb_reshape(x, 3, (const int64_t[]){x->shape[0], 1, x->shape[1]})
                      : s->batch_first ? nb_transpose(x, 0, 1) : x;
-    int64_t T = seq ? seq->shape[0] : 0, B = seq ? seq->shape[1] : 0;
+    int64_t T = seq ? seq->shape[0] : 0;
     if (unbatched && h0)
         h0 = nb_reshape(h0, 3, (const int64_t[]){h0->shape[0], 1, H});
     if (unbatched && c0)
@@ -198,7 +198,6 @@ nb_tensor *nb_recurrent_forward(nb_module *m, nb_tensor *x, const int64_t *lengt
             *c_n = NULL;
         return NULL;
     }
-    (void)B;
     return out;
 }
 
