@@ -19,6 +19,11 @@ Modes:
            pad 1) ReLU MaxPool2d(2) Conv2d(16,32,3,pad 1) ReLU MaxPool2d(2)
            Flatten Linear(1568,128) ReLU Linear(128,10), Adam(lr 1e-3),
            cross-entropy; the same thread settings as mlp, and "cnn_best".
+  lstm     --data DIR --batch B --epochs E [--hidden 128]
+           the LSTM of examples/sequence_mnist.c: each image as 28 steps of
+           28 pixels, nn.LSTM(28, H, batch_first=True), the last hidden state
+           into Linear(H, 10), Adam(lr 1e-3), cross-entropy; the same thread
+           settings as mlp, and "lstm_best".
   housing  --csv PATH --steps N
            y = k2 * sigmoid(k1 * x + b1) + b2 by full-batch gradient descent
            on MSE (the one-neuron housing regression).
@@ -174,8 +179,36 @@ def run_cnn_child(a):
     print(json.dumps({"epoch_times": times, "final_loss": loss, "test_acc": acc}))
 
 
+def lstm_model(torch, hidden):
+    """The network of examples/sequence_mnist.c and bench/lstm.c."""
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = torch.nn.LSTM(28, hidden, batch_first=True)
+            self.fc = torch.nn.Linear(hidden, 10)
+
+        def forward(self, x):
+            _, (h_n, _) = self.lstm(x)
+            return self.fc(h_n[-1])
+    return Net()
+
+
+def run_lstm_child(a):
+    import torch
+    torch.set_num_threads(a.torch_threads)
+    torch.manual_seed(a.seed)
+    hidden = int(a.hidden.split(",")[0])
+    x, y = images(a, "train-images-idx3-ubyte", (-1, 28, 28)), labels(a, "train-labels-idx1-ubyte")
+    model = lstm_model(torch, hidden)
+    times, loss = train(model, x, y, a)
+    xt, yt = images(a, "t10k-images-idx3-ubyte", (-1, 28, 28)), labels(a, "t10k-labels-idx1-ubyte")
+    with torch.no_grad():
+        acc = float((model(xt).argmax(1) == yt).float().mean())
+    print(json.dumps({"epoch_times": times, "final_loss": loss, "test_acc": acc}))
+
+
 def run_settings(a):
-    """Every torch x OpenBLAS thread setting of a.mode ("mlp" or "cnn"), each in
+    """Every torch x OpenBLAS thread setting of a.mode ("mlp", "cnn" or "lstm"), each in
     a fresh process (OpenBLAS reads its thread count at load time), and the best."""
     results = []
     for tt in (1, 2):
@@ -243,7 +276,8 @@ def run_overhead(a):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("mode", choices=["mlp", "mlp-child", "cnn", "cnn-child", "housing", "overhead"])
+    p.add_argument("mode", choices=["mlp", "mlp-child", "cnn", "cnn-child", "lstm", "lstm-child", "housing",
+                                    "overhead"])
     p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--epochs", type=int, default=3)
@@ -258,6 +292,7 @@ def main():
     p.add_argument("--iters", type=int, default=100000)
     a = p.parse_args()
     {"mlp": run_settings, "mlp-child": run_mlp_child, "cnn": run_settings, "cnn-child": run_cnn_child,
+     "lstm": run_settings, "lstm-child": run_lstm_child,
      "housing": run_housing,
      "overhead": run_overhead}[a.mode](a)
 

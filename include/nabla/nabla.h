@@ -20,5 +20,6 @@
 #include "conv.h"
 #include "norm.h"
 #include "embedding.h"
+#include "rnn.h"
 
 #endif

@@ -1,0 +1,128 @@
+/* bench/lstm.c — seconds per epoch of the LSTM of examples/sequence_mnist.c
+ * (Fashion-MNIST as 28 steps of 28 pixels, LSTM(28, 128, batch_first), the
+ * last hidden state into Linear(128, 10); Adam lr 1e-3, cross-entropy,
+ * shuffled batches), with 1 and 2 threads, against PyTorch's nn.LSTM training
+ * the same network on the same data in the same batch order
+ * (compare_torch.py lstm), and the test accuracy reached.
+ * Usage: lstm [--batch 128] [--epochs 2] [--hidden 128] [--threads 1,2] [--data DIR] [--no-torch] */
+#include <nabla/nabla.h>
+#include "bench.h"
+
+typedef struct config {
+    int64_t batch, hidden;
+    int epochs;
+    char threads[16];
+    const char *data;
+    bool torch;
+} config;
+
+static nb_tensor *classifier_forward(nb_module *m, nb_tensor *x)
+{
+    nb_tensor *h_n;
+    if (!nb_lstm_forward(m->children[0], x, NULL, NULL, &h_n, NULL))
+        return NULL;
+    return nb_forward(m->children[1], nb_reshape(h_n, NB_SHAPE(x->shape[0], -1)));
+}
+
+static nb_module *build(int64_t hidden)
+{
+    nb_module *m = nb_module_new("LSTMClassifier", classifier_forward, NULL);
+    if (!m || nb_module_add(m, "lstm", nb_lstm(28, hidden, &(nb_rnn_opts){.batch_first = true})) != 0 ||
+        nb_module_add(m, "fc", nb_linear(hidden, 10)) != 0) {
+        fprintf(stderr, "lstm: %s\n", nb_last_error_message());
+        exit(1);
+    }
+    return m;
+}
+
+static double accuracy(nb_module *model, const nb_dataset *test)
+{
+    nb_loader *ld = nb_loader_new(test, 500, NULL);
+    int64_t correct = 0, total = 0;
+    nb_tensor *x, *y;
+    while (nb_loader_next(ld, &x, &y)) {
+        nb_tensor *pred = NULL;
+        NB_NO_GRAD {
+            pred = nb_argmax(nb_forward(model, x), 1, false);
+        }
+        for (int64_t i = 0; pred && i < pred->numel; i++)
+            correct += pred->data[i] == y->data[i];
+        total += y->shape[0];
+        nb_step_end();
+    }
+    nb_loader_free(ld);
+    return (double)correct / (double)total;
+}
+
+typedef struct epoch_ctx { int threads; const nb_dataset *test; double acc; } epoch_ctx;
+
+static void report(void *c, nb_module *model, int epoch, double seconds, double loss)
+{
+    epoch_ctx *e = c;
+    e->acc = accuracy(model, e->test);
+    printf("  nabla %d thread%s epoch %d: %.3f s, loss %.4f, test accuracy %.4f\n", e->threads,
+           e->threads > 1 ? "s" : "", epoch, seconds, loss, e->acc);
+}
+
+int main(int argc, char **argv)
+{
+    config c = {.batch = 128, .hidden = 128, .epochs = 2, .threads = "1,2",
+                .data = "/usr/share/datasets/fashion-mnist", .torch = true};
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : "";
+        if (!strcmp(argv[i], "--batch")) c.batch = atoll(v), i++;
+        else if (!strcmp(argv[i], "--hidden")) c.hidden = atoll(v), i++;
+        else if (!strcmp(argv[i], "--epochs")) c.epochs = atoi(v), i++;
+        else if (!strcmp(argv[i], "--threads")) snprintf(c.threads, sizeof c.threads, "%s", v), i++;
+        else if (!strcmp(argv[i], "--data")) c.data = v, i++;
+        else if (!strcmp(argv[i], "--no-torch")) c.torch = false;
+        else { fprintf(stderr, "usage: see the comment at the top of bench/lstm.c\n"); return 2; }
+    }
+    nb_mnist_options mo = {.keep_shape = true};
+    nb_dataset *ds = nb_mnist_load(c.data, true, &mo), *test = ds ? nb_mnist_load(c.data, false, &mo) : NULL;
+    if (!test) {
+        fprintf(stderr, "lstm: %s\n", nb_last_error_message());
+        nb_dataset_free(ds);
+        return 1;
+    }
+    double load = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &load) != 1)
+            load = -1;
+        fclose(f);
+    }
+    printf("LSTM(28, %lld) on 28 rows, Linear(%lld, 10), Adam, batch %lld, %lld training images, %d epochs; "
+           "load average %.2f\n", (long long)c.hidden, (long long)c.hidden, (long long)c.batch,
+           (long long)nb_dataset_len(ds), c.epochs, load);
+    int nt[2], n_threads = sscanf(c.threads, "%d,%d", &nt[0], &nt[1]);
+    double med[2], acc[2];
+    for (int i = 0; i < n_threads; i++) {
+        nb_set_num_threads(nt[i]);
+        nb_manual_seed(1);
+        epoch_ctx e = {nt[i], test, 0};
+        med[i] = bench_train(build(c.hidden), ds, c.batch, c.epochs, NULL, report, &e);
+        acc[i] = e.acc;
+    }
+    double best = -1;
+    if (c.torch) {
+        char args[512];
+        snprintf(args, sizeof args, "lstm --data %s --batch %lld --epochs %d --hidden %lld", c.data,
+                 (long long)c.batch, c.epochs, (long long)c.hidden);
+        bench_result res[8];
+        int n = bench_torch(args, res, 8);
+        best = bench_find(res, n, "lstm_best");
+    }
+    for (int i = 0; i < n_threads; i++) {
+        printf("RESULT lstm_b%lld_nabla%d %.4f s/epoch (test accuracy %.4f)", (long long)c.batch, nt[i], med[i],
+               acc[i]);
+        if (best > 0)
+            printf("  ratio nabla/PyTorch-best %.3f", med[i] / best);
+        printf("\n");
+    }
+    if (best <= 0 && c.torch)
+        printf("PyTorch: not available (scripts/install-deps --bench installs python3-torch)\n");
+    nb_dataset_free(ds);
+    nb_dataset_free(test);
+    return 0;
+}
