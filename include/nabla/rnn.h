@@ -24,6 +24,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+NB_API_BEGIN
 
 /* Options; zero fields are PyTorch's defaults (opts NULL: all defaults). */
 typedef struct nb_rnn_opts {
@@ -71,6 +72,7 @@ nb_module *nb_gru_cell(int64_t input_size, int64_t hidden_size, const nb_rnn_opt
 nb_tensor *nb_rnn_cell_forward(nb_module *m, nb_tensor *x, nb_tensor *h);   /* RNNCell, GRUCell */
 nb_tensor *nb_lstm_cell_forward(nb_module *m, nb_tensor *x, nb_tensor *h, nb_tensor *c, nb_tensor **c_out);
 
+NB_API_END
 #ifdef __cplusplus
 }
 #endif

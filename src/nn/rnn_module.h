@@ -3,6 +3,7 @@
 #ifndef NB_NN_RNN_MODULE_H
 #define NB_NN_RNN_MODULE_H
 
+#include "nabla/rnn.h"
 #include "nn/layer.h"
 #include "ops/rnn.h"
 
