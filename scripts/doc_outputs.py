@@ -3,6 +3,7 @@
 examples print: runs each marked command and compares, or rewrites the blocks.
 
     scripts/doc_outputs.py --check  BUILD_DIR FILE.md...   (the test suite)
+    scripts/doc_outputs.py --check-slow BUILD_DIR FILE.md... (also the slow blocks: -Dslow_tests=true)
     scripts/doc_outputs.py --update BUILD_DIR FILE.md...   (meson compile -C build docs)
 
 A fenced block is checked when the line before it is a marker
@@ -14,7 +15,9 @@ BUILD_DIR and `data` is the repository's data/, with NABLA_NUM_THREADS=2, so it
 reads as the docs print it and writes nothing into the source tree. Its
 standard output and error together are its output. Markers of one file run in
 order in one scratch directory (a later command may read a file an earlier one
-wrote); consecutive markers of the same command are pieces of one run.
+wrote); consecutive markers of the same command are pieces of one run. A
+marker `<!-- output of (slow): CMD -->` is a run of minutes: --check skips it
+and says so, --check-slow and --update run it.
 
 A block matches when its lines appear in the output, in order and
 consecutively, except that a line `...` stands for any number of lines.
@@ -34,7 +37,7 @@ import subprocess
 import sys
 import tempfile
 
-MARKER = re.compile(r'^<!-- output of: (.*) -->$')
+MARKER = re.compile(r'^<!-- output of( \(slow\))?: (.*) -->$')
 TIMING = re.compile(r'\s*\d+(?:\.\d+)?\s*(?:s|ms|us|[A-Za-z]+/s)\b|ETA \d+:\d+')
 ELIDED = '...'
 # The CPU features the docs' numbers depend on: with them nabla dispatches to the
@@ -49,7 +52,7 @@ def untimed(line):
 
 
 def blocks(lines):
-    """(command, first line index, end index) of every marked fenced block."""
+    """(command, slow, first line index, end index) of every marked fenced block."""
     out = []
     for i, line in enumerate(lines):
         m = MARKER.match(line.rstrip('\n'))
@@ -60,7 +63,7 @@ def blocks(lines):
         end = next((j for j in range(i + 2, len(lines)) if lines[j].rstrip() == '```'), None)
         if end is None:
             sys.exit(f'line {i + 2}: the fenced block never ends')
-        out.append((m.group(1), i + 2, end))
+        out.append((m.group(2), bool(m.group(1)), i + 2, end))
     return out
 
 
@@ -131,16 +134,19 @@ def run(command, scratch):
     return [l.rstrip() for l in proc.stdout.split('\n')]
 
 
-def process(path, build, update):
+def process(path, build, update, slow):
     with open(path) as f:
         lines = f.read().split('\n')
-    failures = checked = 0
+    failures = checked = skipped = 0
     with tempfile.TemporaryDirectory() as scratch:
         os.symlink(os.path.abspath(build), os.path.join(scratch, 'build'))
         os.symlink(os.path.join(REPO, 'data'), os.path.join(scratch, 'data'))
         previous, output = None, []
         edits = []
-        for command, first, end in blocks(lines):
+        for command, is_slow, first, end in blocks(lines):
+            if is_slow and not slow:
+                skipped += 1
+                continue
             if command != previous:
                 print(f'{path}:{first - 1}: {command}', flush=True)
                 output = run(command, scratch)
@@ -164,7 +170,8 @@ def process(path, build, update):
     if edits:
         with open(path, 'w') as f:
             f.write('\n'.join(lines))
-    print(f'{path}: {checked - failures} of {checked} output blocks match')
+    print(f'{path}: {checked - failures} of {checked} output blocks match'
+          + (f'; {skipped} slow block(s) not run (--check-slow runs them)' if skipped else ''))
     return failures
 
 
@@ -177,7 +184,7 @@ def cpu_flags():
 
 
 def main(argv):
-    if len(argv) < 4 or argv[1] not in ('--check', '--update'):
+    if len(argv) < 4 or argv[1] not in ('--check', '--check-slow', '--update'):
         sys.exit(__doc__)
     missing = sorted(SAME_ROUNDING - cpu_flags())
     if missing:
@@ -185,7 +192,8 @@ def main(argv):
               f' this one lacks {" ".join(missing)}, so its kernels (GEMM blocking, vector'
               ' clones) round differently and the last digits would not compare')
         return 77
-    failures = sum(process(path, argv[2], argv[1] == '--update') for path in argv[3:])
+    update = argv[1] == '--update'
+    failures = sum(process(path, argv[2], update, update or argv[1] == '--check-slow') for path in argv[3:])
     if failures:
         print(f'{failures} block(s) differ from the programs\' output'
               + ('' if argv[1] == '--update' else '; regenerate with `meson compile -C build docs`'))
