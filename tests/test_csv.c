@@ -151,6 +151,55 @@ Test(csv, empty_file_header_only_and_open_quote)
     assert_error(NB_ERR_IO, "absent.csv: cannot open");
 }
 
+/* Issue 10: the tensor is sized by the rows really present, not by the lines:
+ * a 10,000-column header, one row and 3,000,000 blank lines is [1, 10000]. */
+Test(csv, blank_lines_do_not_size_the_tensor)
+{
+    enum { COLS = 10000, BLANK = 3000000 };
+    static char text[COLS * 8 + COLS * 2 + BLANK + 16];
+    size_t k = 0;
+    for (int j = 0; j < COLS; j++)
+        k += (size_t)snprintf(text + k, sizeof text - k, j ? ",c%d" : "c%d", j);
+    text[k++] = '\n';
+    for (int j = 0; j < COLS; j++)
+        k += (size_t)snprintf(text + k, sizeof text - k, j ? ",%d" : "%d", j % 10);
+    char *p = text + k;
+    memset(p, '\n', BLANK);
+    p[BLANK] = '\0';
+    const char *path = write_text("blank.csv", text);
+    nb_tensor *t = nb_load_csv(path, NULL, NULL);
+    cr_assert_not_null(t, "%s", nb_last_error_message());
+    assert_shape(t, 2, (int64_t[]){1, COLS});
+    for (int j = 0; j < COLS; j++)
+        cr_assert_eq(t->data[j], (nb_real)(j % 10));
+    nb_free(t);
+}
+
+Test(csv, dev_zero_is_refused_as_not_text, .timeout = 20)
+{
+    cr_assert_null(nb_load_csv("/dev/zero", NULL, NULL));
+    assert_error(NB_ERR_FORMAT, "csv: /dev/zero: line 1: byte 0 is a NUL byte: not a text file");
+}
+
+Test(csv, pipe_is_streamed_and_quotes_span_lines)
+{
+    static const char text[] = "\"x\ny\",a\"b\n1,2\n\n3,4\n";
+    pid_t pid;
+    char **names;
+    nb_tensor *t = nb_load_csv(fifo_feed("in.fifo", text, sizeof text - 1, &pid), NULL, &names);
+    fifo_done(pid);
+    cr_assert_not_null(t, "%s", nb_last_error_message());
+    assert_shape(t, 2, (int64_t[]){2, 2});
+    assert_close_array(t->data, (double[]){1, 2, 3, 4}, 4, 0);
+    cr_assert_str_eq(names[0], "x\ny");
+    cr_assert_str_eq(names[1], "a\"b");   /* a quote inside an unquoted field is text */
+    free(names);
+    nb_free(t);
+    /* line numbers count the newline inside the quoted name */
+    cr_assert_null(nb_load_csv(write_text("l.csv", "\"x\ny\",z\n1,2\n3,q\n"), NULL, NULL));
+    assert_error(NB_ERR_FORMAT, "l.csv: line 4, column 2 (\"z\"): \"q\" is not a number");
+}
+
 #ifdef NABLA_HAVE_ZLIB
 Test(csv, gzip_compressed)
 {

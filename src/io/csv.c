@@ -1,11 +1,13 @@
 /* io/csv.c — nb_load_csv: a header row, then rows of numbers, into a
- * [rows, columns] tensor. The whole file is read into memory and tokenised in
- * place: quoted fields are unescaped where they lie and every field is
- * NUL-terminated, so cells are parsed by strtod without copies. */
+ * [rows, columns] tensor. The input is read one record at a time
+ * (io/records.c) and each record tokenised in place: quoted fields are
+ * unescaped where they lie and every field is NUL-terminated, so cells are
+ * parsed by strtod without copies. The values grow with the rows really
+ * present; the tensor is made once they are all read. */
 #include <locale.h>
 #include <stdlib.h>
 #include <string.h>
-#include "io/reader.h"
+#include "io/records.h"
 
 typedef struct csv {
     const char *path;
@@ -165,17 +167,52 @@ static int *choose(const csv *c, const nb_csv_options *o, char *const *names, in
     return cols;
 }
 
-/* Parses the data rows into t (capacity rows_cap); returns the row count or -1. */
-static int64_t rows(csv *c, char *const *names, int n, const int *cols, int n_cols, nb_tensor *t,
-                    int64_t rows_cap)
+/* The values read so far, rows of n_cols, growing by doubling. */
+typedef struct values {
+    nb_real *v;
+    int64_t rows, cap;   /* cap in rows */
+} values;
+
+static bool add_row(values *vs, const csv *c, int n_cols, const double *row, const int *cols)
+{
+    if (vs->rows == vs->cap) {
+        int64_t cap = vs->cap ? 2 * vs->cap : 64;
+        nb_real *grown = (uint64_t)cap * (uint64_t)n_cols < SIZE_MAX / sizeof(nb_real) / 2
+                             ? realloc(vs->v, (size_t)cap * (size_t)n_cols * sizeof(nb_real))
+                             : NULL;
+        if (!grown) {
+            nb_error(NB_ERR_MEMORY, "csv: %s: line %lld: out of memory for %lld rows of %d values", c->path,
+                     (long long)c->line, (long long)cap, n_cols);
+            return false;
+        }
+        vs->v = grown;
+        vs->cap = cap;
+    }
+    for (int j = 0; j < n_cols; j++)
+        vs->v[vs->rows * n_cols + j] = (nb_real)row[cols[j]];
+    vs->rows++;
+    return true;
+}
+
+/* Parses the data rows (the rest of the input) into vs; false on error. */
+static bool rows(csv *c, nb_records *rs, char *const *names, int n, const int *cols, int n_cols, values *vs)
 {
     double *row = malloc((size_t)n * sizeof *row);
     if (!row) {
         nb_error(NB_ERR_MEMORY, "csv: %s: out of memory", c->path);
-        return -1;
+        return false;
     }
-    int64_t r = 0;
-    while (next_row(c)) {
+    for (;;) {
+        if (!next_row(c)) {   /* this record is blank: the next one */
+            int k = nb_records_next(rs, c->line);
+            if (k <= 0) {
+                free(row);
+                return k == 0;
+            }
+            c->p = rs->line;
+            c->end = rs->line + rs->len;
+            continue;
+        }
         int64_t line = c->line;
         bool last = false;
         int i = 0;
@@ -198,19 +235,12 @@ static int64_t rows(csv *c, char *const *names, int n, const int *cols, int n_co
                      (long long)line, i, n);
             goto fail;
         }
-        if (r == rows_cap) {   /* cannot happen: every row ends a line or the file */
-            nb_error(NB_ERR_STATE, "csv: %s: line %lld: more rows than lines", c->path, (long long)line);
+        if (!add_row(vs, c, n_cols, row, cols))
             goto fail;
-        }
-        for (int j = 0; j < n_cols; j++)
-            t->data[r * n_cols + j] = (nb_real)row[cols[j]];
-        r++;
     }
-    free(row);
-    return r;
 fail:
     free(row);
-    return -1;
+    return false;
 }
 
 /* The chosen names as one NULL-terminated block. */
@@ -245,66 +275,69 @@ nb_tensor *nb_load_csv(const char *path, const nb_csv_options *opts, char ***nam
     nb_reader r;
     if (nb_reader_open(&r, "csv", path) != 0)
         return NULL;
-    size_t len;
-    bool more;
-    char *text = nb_reader_read_rest(&r, (uint64_t)1 << 40, &len, &more);
-    nb_reader_close(&r);
-    if (!text)
-        return NULL;
+    nb_records *rs = calloc(1, sizeof *rs);
     nb_tensor *t = NULL;
-    char **names = NULL;
+    char **names = NULL, *head = NULL;
     int *cols = NULL;
-    if (more) {
-        nb_error(NB_ERR_ARG, "csv: %s: the file is larger than 1 TiB", path);
+    values vs = {0};
+    locale_t cloc = (locale_t)0, prev = (locale_t)0;
+    if (!rs) {
+        nb_error(NB_ERR_MEMORY, "csv: %s: out of memory", path);
         goto out;
     }
-    csv c = {.path = path, .p = text, .end = text + len, .delim = o.delimiter ? o.delimiter : ',', .line = 1};
-    for (int i = 0; i < o.skip_rows; i++) {
-        char *nl = memchr(c.p, '\n', (size_t)(c.end - c.p));
-        c.p = nl ? nl + 1 : c.end;
-        c.line++;
+    *rs = (nb_records){.r = &r, .delim = o.delimiter ? o.delimiter : ','};
+    csv c = {.path = path, .delim = rs->delim, .line = 1 + o.skip_rows};
+    if (nb_records_skip_lines(rs, o.skip_rows) != 0)
+        goto out;
+    int k;
+    while ((k = nb_records_next(rs, c.line)) > 0) {   /* the first record that is not blank */
+        c.p = rs->line;
+        c.end = rs->line + rs->len;
+        if (next_row(&c))
+            break;
     }
-    if (!next_row(&c)) {
+    if (k < 0)
+        goto out;
+    if (k == 0) {
         nb_error(NB_ERR_FORMAT, "csv: %s: no header row%s", path,
-                 len == 0 ? " (the file is empty)" : o.skip_rows ? " after the skipped lines" : "");
+                 rs->consumed == 0 ? " (the file is empty)" : o.skip_rows ? " after the skipped lines" : "");
         goto out;
     }
+    head = nb_records_take(rs);   /* the names point into it */
     int n, n_cols;
     int64_t header_line = c.line;
     names = header(&c, &n);
     if (!names || !(cols = choose(&c, &o, names, n, &n_cols)))
         goto out;
-    int64_t cap = 1;   /* rows <= lines left */
-    for (const char *q = c.p; (q = memchr(q, '\n', (size_t)(c.end - q))); q++)
-        cap++;
-    t = nb_tensor_alloc("csv", 2, (int64_t[]){cap, n_cols}, true);
-    if (!t)
-        goto out;
+    c.p = c.end;   /* the header record is done */
     /* strtod reads the decimal point of the C locale, whatever the program's */
-    locale_t cloc = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
-    locale_t prev = cloc ? uselocale(cloc) : (locale_t)0;
-    int64_t count = rows(&c, names, n, cols, n_cols, t, cap);
-    if (cloc) {
-        uselocale(prev);
-        freelocale(cloc);
-    }
-    if (count == 0)
+    cloc = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+    prev = cloc ? uselocale(cloc) : (locale_t)0;
+    bool ok = rows(&c, rs, names, n, cols, n_cols, &vs);
+    if (ok && vs.rows == 0)
         nb_error(NB_ERR_FORMAT, "csv: %s: no data rows after the header (line %lld)", path,
                  (long long)header_line);
-    if (count <= 0) {
-        nb_free(t);
-        t = NULL;
+    if (!ok || vs.rows == 0)
         goto out;
-    }
-    t->shape[0] = count;
-    t->numel = count * n_cols;
-    if (names_out && !(*names_out = copy_names(path, names, cols, n_cols))) {
+    t = nb_tensor_alloc("csv", 2, (int64_t[]){vs.rows, n_cols}, true);
+    if (t)
+        memcpy(t->data, vs.v, (size_t)t->numel * sizeof(nb_real));
+    if (t && names_out && !(*names_out = copy_names(path, names, cols, n_cols))) {
         nb_free(t);
         t = NULL;
     }
 out:
+    if (cloc) {
+        uselocale(prev);
+        freelocale(cloc);
+    }
+    if (rs)
+        nb_records_free(rs);
+    free(rs);
+    nb_reader_close(&r);
+    free(vs.v);
     free(cols);
     free(names);
-    free(text);
+    free(head);
     return t;
 }

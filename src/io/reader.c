@@ -86,55 +86,6 @@ int64_t nb_reader_read(nb_reader *r, void *buf, size_t n)
     return (int64_t)got;
 }
 
-char *nb_reader_read_rest(nb_reader *r, uint64_t max, size_t *len, bool *more)
-{
-    *more = false;
-    /* A plain file's size gives the capacity at once; a stream grows by doubling. */
-    uint64_t cap = r->size >= 0 && (uint64_t)r->size >= r->pos ? (uint64_t)r->size - r->pos + 1
-                                                               : (uint64_t)1 << 20;
-    if (cap > max + 1)
-        cap = max + 1;
-    uint64_t used = 0;
-    char *buf = malloc((size_t)cap);
-    for (;;) {
-        if (!buf) {
-            nb_error(NB_ERR_MEMORY, "%s: %s: out of memory reading %llu bytes", r->op, r->path,
-                     (unsigned long long)cap);
-            return NULL;
-        }
-        int64_t k = nb_reader_read(r, buf + used, (size_t)(cap - 1 - used));
-        if (k < 0)
-            break;
-        used += (uint64_t)k;
-        if (used < cap - 1)
-            goto done;
-        char extra;   /* the buffer is full: is there more? */
-        k = nb_reader_read(r, &extra, 1);
-        if (k <= 0) {
-            if (k == 0)
-                goto done;
-            break;
-        }
-        if (used == max) {
-            *more = true;
-            goto done;
-        }
-        cap = cap > max / 2 ? max + 1 : cap * 2;
-        char *grown = realloc(buf, (size_t)cap);
-        if (!grown)
-            free(buf);
-        buf = grown;
-        if (buf)
-            buf[used++] = extra;
-    }
-    free(buf);
-    return NULL;
-done:
-    buf[used] = '\0';
-    *len = (size_t)used;
-    return buf;
-}
-
 void nb_reader_close(nb_reader *r)
 {
     if (r->file)

@@ -21,10 +21,6 @@ int nb_reader_open(nb_reader *r, const char *op, const char *path);
 /* Read up to n bytes into buf: fewer only at the end of the data. -1 on a read
  * error or corrupt compressed data (recorded). */
 int64_t nb_reader_read(nb_reader *r, void *buf, size_t n);
-/* Read the rest of the data, at most max bytes, into one heap block with a NUL
- * after the *len bytes read; *more tells whether data go on past max. The block
- * grows with the data read, never beyond it. NULL on error. */
-char *nb_reader_read_rest(nb_reader *r, uint64_t max, size_t *len, bool *more);
 void nb_reader_close(nb_reader *r);
 
 /* "byte 12" for plain files, "byte 12 of the uncompressed data" for gzip ones. */
