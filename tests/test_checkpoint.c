@@ -242,3 +242,88 @@ Test(checkpoint, save_errors)
     cr_assert_eq(access(file("f.safetensors"), F_OK), -1, "no file after failed saves");
     nb_module_free(m);
 }
+
+/* Issue 10: a caller's metadata may not use nabla's own namespace. */
+Test(checkpoint, caller_keys_in_the_nabla_namespace_are_refused)
+{
+    run r = start(8, 1e-3);
+    cr_assert_eq(nb_save_checkpoint(file("n.safetensors"), r.model, r.opt, "{\"nabla.optim.lr\": \"1e999\"}"), -1);
+    assert_error(NB_ERR_ARG, "save_checkpoint: metadata key 'nabla.optim.lr' is in the namespace 'nabla.', which "
+                             "nabla reserves for its own keys");
+    nb_clear_error();
+    cr_assert_eq(nb_save_checkpoint(file("n.safetensors"), r.model, NULL, "{\"a\": \"1\", \"nabla.x\": \"2\"}"), -1);
+    assert_error(NB_ERR_ARG, "metadata key 'nabla.x' is in the namespace 'nabla.'");
+    nb_clear_error();
+    cr_assert_eq(nb_save_checkpoint(file("n.safetensors"), r.model, NULL, "{\"a\": \"1\", \"a\": \"2\"}"), -1);
+    assert_error(NB_ERR_FORMAT, "save_checkpoint: metadata: metadata key 'a' appears twice");
+    cr_assert_eq(access(file("n.safetensors"), F_OK), -1, "no file after refused saves");
+    nb_clear_error();
+    cr_assert_eq(nb_save_checkpoint(file("n.safetensors"), r.model, NULL, "{\"nabla\": \"ok\"}"), 0);
+    finish(&r);
+}
+
+/* A copy of checkpoint src at dst with other metadata (written by the plain
+ * safetensors writer, as another program could). */
+static void rewrite(const char *src_name, const char *dst_name, const char *json)
+{
+    char dst[128];
+    snprintf(dst, sizeof dst, "%s", file(dst_name));
+    nb_safetensors *st = nb_safetensors_open(file(src_name));
+    cr_assert_not_null(st);
+    int n = nb_safetensors_count(st);
+    const char **names = malloc((size_t)n * sizeof *names);
+    nb_tensor **ts = malloc((size_t)n * sizeof *ts);
+    for (int i = 0; i < n; i++) {
+        names[i] = nb_safetensors_entry_at(st, i)->name;
+        ts[i] = nb_safetensors_get(st, names[i]);
+    }
+    cr_assert_eq(nb_save_safetensors(dst, n, names, ts, json), 0, "%s", nb_last_error_message());
+    for (int i = 0; i < n; i++)
+        nb_free(ts[i]);
+    free(names), free(ts);
+    nb_safetensors_close(st);
+}
+
+/* Issue 10: the library's own keys are checked: a finite learning rate, a
+ * generator state that can draw. A refused file changes nothing. */
+Test(checkpoint, non_finite_lr_and_dead_generator_states_are_refused)
+{
+    run r = start(9, 1e-3);
+    cr_assert_eq(nb_save_checkpoint(file("g.safetensors"), r.model, r.opt, NULL), 0);
+    nb_safetensors *st = nb_safetensors_open(file("g.safetensors"));
+    char gen[200];
+    snprintf(gen, sizeof gen, "%s", nb_safetensors_metadata(st, "nabla.generator.2"));
+    nb_safetensors_close(st);
+    static const char zero[] = "0000000000000000 0000000000000000 0000000000000000 0000000000000000 0 "
+                               "0000000000000000";
+    char json[600];
+    snprintf(json, sizeof json, "{\"nabla.optim.lr\": \"1e999\", \"nabla.generator.2\": \"%s\"}", gen);
+    rewrite("g.safetensors", "inf.safetensors", json);
+    snprintf(json, sizeof json, "{\"nabla.optim.lr\": \"0.001\", \"nabla.generator.2\": \"%s\"}", zero);
+    rewrite("g.safetensors", "zero.safetensors", json);
+    snprintf(json, sizeof json, "{\"nabla.optim.lr\": \"0.001\", \"nabla.generator.2\": \"%.68s1 7ff0000000000000\"}",
+             gen);   /* a spare normal of +inf */
+    rewrite("g.safetensors", "spare.safetensors", json);
+
+    nb_optim_set_lr(r.opt, 0.5);
+    int64_t n;
+    nb_real *before = snapshot(&r, &n);
+    nb_generator g0 = *r.model->children[2]->generator;
+    cr_assert_eq(nb_load_checkpoint(file("inf.safetensors"), r.model, r.opt), -1);
+    assert_error(NB_ERR_FORMAT, "inf.safetensors: metadata 'nabla.optim.lr' is not a finite learning rate >= 0: "
+                                "\"1e999\"");
+    nb_clear_error();
+    cr_assert_eq(nb_load_checkpoint(file("zero.safetensors"), r.model, r.opt), -1);
+    assert_error(NB_ERR_FORMAT, "zero.safetensors: metadata 'nabla.generator.2' is not a valid generator state");
+    nb_clear_error();
+    cr_assert_eq(nb_load_checkpoint(file("spare.safetensors"), r.model, r.opt), -1);
+    assert_error(NB_ERR_FORMAT, "spare.safetensors: metadata 'nabla.generator.2' is not a valid generator state");
+    nb_clear_error();
+    nb_real *after = snapshot(&r, &n);
+    cr_assert_arr_eq(before, after, (size_t)n * sizeof *before, "a refused file changed the model");
+    cr_assert_eq(nb_optim_get_lr(r.opt), 0.5);
+    nb_generator g1 = *r.model->children[2]->generator;
+    cr_assert_arr_eq(&g0, &g1, sizeof g0);
+    free(before), free(after);
+    finish(&r);
+}

@@ -202,6 +202,8 @@ Test(safetensors, inconsistent_descriptions)
     bad("d10", "{\"a\":{\"dtype\":\"F32\",\"shape\":[0,4611686018427387904,4611686018427387904],"
         "\"data_offsets\":[0,0]}}", zeros, 0, true, NB_ERR_FORMAT,
         "tensor 'a': shape [0,4611686018427387904,4611686018427387904] has too many elements");
+    bad("m1", "{\"__metadata__\":{\"a\":\"1\",\"b\":\"2\",\"a\":\"3\"}}", zeros, 0, true, NB_ERR_FORMAT,
+        "m1: metadata key 'a' appears twice");
     bad("d9", "{\"__metadata__\":{\"k\":1}}", zeros, 0, true, NB_ERR_FORMAT, "metadata values must be strings");
 }
 

@@ -7,13 +7,20 @@
  *   metadata        the caller's keys, "nabla.optim.lr", and one
  *                   "nabla.generator[.<module path>]" per dropout generator
  *                   (xoshiro state, so that a resumed run draws the same masks).
+ *                   Keys starting "nabla." are the library's: a caller's key
+ *                   there is refused.
  * Loading checks everything (missing, unexpected and mis-shaped tensors,
- * malformed metadata) before anything changes. */
+ * malformed metadata, a non-finite learning rate, an invalid generator state)
+ * before anything changes. */
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "io/safetensors.h"
 #include "nabla/io.h"
 #include "nn/layer.h"
+
+#define RESERVED "nabla."
 
 /* Every named tensor of a checkpoint: the model's state_dict, then the optimizer's state. */
 typedef struct entries {
@@ -146,6 +153,27 @@ static void json_pair(FILE *f, bool *first, const char *key, const char *value)
     json_string(f, value);
 }
 
+/* The caller's keys may not enter nabla's namespace. False with an error. */
+static bool user_keys_allowed(const char *user)
+{
+    nb_json j = {.s = user, .len = strlen(user), .where = "save_checkpoint: metadata"};
+    char *strings = malloc(j.len + 1), *dst = strings;
+    int n = 0;
+    nb_st_meta *meta = strings ? nb_st_parse_metadata(&j, &dst, &n) : NULL;
+    if (!strings)
+        nb_error(NB_ERR_MEMORY, "save_checkpoint: out of memory for the metadata");
+    bool ok = meta != NULL;
+    for (int i = 0; ok && i < n; i++)
+        if (strncmp(meta[i].key, RESERVED, strlen(RESERVED)) == 0) {
+            nb_error(NB_ERR_ARG, "save_checkpoint: metadata key '%s' is in the namespace '" RESERVED "', which "
+                     "nabla reserves for its own keys (learning rate, generators)", meta[i].key);
+            ok = false;
+        }
+    free(meta);
+    free(strings);
+    return ok;
+}
+
 /* The caller's metadata object with nabla's keys appended; NULL with an error. */
 static char *metadata(const char *user, nb_optim *optim, const gen_list *g)
 {
@@ -154,6 +182,8 @@ static char *metadata(const char *user, nb_optim *optim, const gen_list *g)
     if (*open != '{' || !close || close[1 + strspn(close + 1, " \t\r\n")] != '\0')
         return nb_error(NB_ERR_ARG, "save_checkpoint: metadata must be a JSON object of strings, "
                                     "such as {\"epoch\": \"3\"}");
+    if (user && !user_keys_allowed(user))
+        return NULL;
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
@@ -217,12 +247,15 @@ static bool parse_generator(const char *s, nb_generator *out)
     if (sscanf(s, "%16llx %16llx %16llx %16llx %d %16llx%n", &v[0], &v[1], &v[2], &v[3], &spare_flag,
                &v[4], &used) != 6 || used != (int)strlen(s) || (spare_flag != 0 && spare_flag != 1))
         return false;
+    /* xoshiro's all-zero state is a fixed point: every draw would be 0 */
+    if ((v[0] | v[1] | v[2] | v[3]) == 0)
+        return false;
     for (int i = 0; i < 4; i++)
         out->s[i] = v[i];
     uint64_t bits = v[4];
     memcpy(&out->spare, &bits, sizeof bits);
     out->has_spare = spare_flag;
-    return true;
+    return !out->has_spare || isfinite(out->spare);
 }
 
 /* Tensors of the file under "model." (and "optim." when loading an optimizer)
@@ -269,16 +302,17 @@ int nb_load_checkpoint(const char *path, nb_module *model, nb_optim *optim)
         const char *s = nb_safetensors_metadata(st, g.paths[i]);
         states[i] = *g.gens[i];   /* absent (a file from elsewhere): left as is */
         if (s && !parse_generator(s, &states[i])) {
-            nb_error(NB_ERR_FORMAT, "load_checkpoint: %s: metadata '%s' is not a generator state: \"%s\"",
+            nb_error(NB_ERR_FORMAT, "load_checkpoint: %s: metadata '%s' is not a valid generator state "
+                     "(four 64-bit hex words not all zero, a 0/1 flag, a finite spare normal): \"%s\"",
                      path, g.paths[i], s);
             goto done;
         }
     }
     const char *lr_text = optim ? nb_safetensors_metadata(st, "nabla.optim.lr") : NULL;
     char *end = NULL;
-    if (lr_text && (lr = strtod(lr_text, &end), end == lr_text || *end != '\0' || !(lr >= 0))) {
-        nb_error(NB_ERR_FORMAT, "load_checkpoint: %s: metadata 'nabla.optim.lr' is not a learning rate: \"%s\"",
-                 path, lr_text);
+    if (lr_text && (lr = strtod(lr_text, &end), end == lr_text || *end != '\0' || !(lr >= 0) || !isfinite(lr))) {
+        nb_error(NB_ERR_FORMAT, "load_checkpoint: %s: metadata 'nabla.optim.lr' is not a finite learning rate "
+                 ">= 0: \"%s\"", path, lr_text);
         goto done;
     }
     if (nb_load_into(path, e.n, (const char *const *)e.names, e.tensors) != 0)

@@ -34,7 +34,8 @@ struct nb_safetensors {
 };
 
 /* Parse a metadata object of string values from j (its strings decoded at
- * *dst, see nb_json_string) into a heap array of *n pairs. NULL on error. */
+ * *dst, see nb_json_string) into a heap array of *n pairs; a key given twice
+ * is an error. NULL on error. */
 nb_st_meta *nb_st_parse_metadata(nb_json *j, char **dst, int *n);
 
 #endif

@@ -11,6 +11,33 @@
 
 enum { MAX_HEADER = 100000000 };   /* the reference implementation's limit */
 
+static int by_key(const void *a, const void *b)
+{
+    return strcmp((*(const nb_st_meta *const *)a)->key, (*(const nb_st_meta *const *)b)->key);
+}
+
+/* A key given twice is an error (JSON leaves it open; readers would disagree
+ * on which value wins). Sorted copies of the pointers: O(n log n). */
+static bool unique_keys(const nb_json *j, const nb_st_meta *meta, int n)
+{
+    const nb_st_meta **order = malloc((size_t)(n ? n : 1) * sizeof *order);
+    if (!order) {
+        nb_error(NB_ERR_MEMORY, "%s: out of memory", j->where);
+        return false;
+    }
+    for (int i = 0; i < n; i++)
+        order[i] = &meta[i];
+    qsort(order, (size_t)n, sizeof *order, by_key);
+    const char *twice = NULL;
+    for (int i = 1; i < n && !twice; i++)
+        if (strcmp(order[i - 1]->key, order[i]->key) == 0)
+            twice = order[i]->key;
+    if (twice)
+        nb_error(NB_ERR_FORMAT, "%s: metadata key '%s' appears twice", j->where, twice);
+    free(order);
+    return !twice;
+}
+
 nb_st_meta *nb_st_parse_metadata(nb_json *j, char **dst, int *n)
 {
     int cap = 8;
@@ -45,7 +72,7 @@ nb_st_meta *nb_st_parse_metadata(nb_json *j, char **dst, int *n)
         ++*n;
         if (nb_json_accept(j, ','))
             continue;
-        if (!nb_json_expect(j, '}', "',' or '}' in the metadata"))
+        if (!nb_json_expect(j, '}', "',' or '}' in the metadata") || !unique_keys(j, meta, *n))
             goto fail;
         return meta;
     }
