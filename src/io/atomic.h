@@ -1,6 +1,8 @@
-/* io/atomic.h — replacing a file atomically: write "<path>.tmp.<pid>", flush
- * it to disk, rename it over path, sync the directory. Readers see the old
- * file or the new one, never a mix; a failure leaves the old one untouched. */
+/* io/atomic.h — replacing a file atomically: write a temporary
+ * "<path>.nabla-tmp.<pid>.<8 hex>" created exclusively (O_EXCL|O_NOFOLLOW),
+ * flush it to disk, rename it over path, sync the directory. Readers see the
+ * old file or the new one, never a mix; a failure leaves the old one
+ * untouched; concurrent saves to one path each write their own temporary. */
 #ifndef NB_IO_ATOMIC_H
 #define NB_IO_ATOMIC_H
 
@@ -8,6 +10,8 @@
 
 typedef struct nb_atomic_file {
     FILE *f;             /* write the new contents here */
+    int fd;              /* the temporary's descriptor, under f */
+    int write_errno;     /* the first write error, for the message */
     char *tmp;
     const char *path;
     const char *op;      /* first word of error messages */
