@@ -48,6 +48,19 @@ nb_tensor *nb_detach(nb_tensor *t)
     return nb_tensor_view_of("detach", t, t->ndim, t->shape);
 }
 
+/* A node that could not be recorded (out of memory) leaves the step's graph
+ * incomplete: its op still returned a result, so backward must refuse the
+ * step rather than give partial gradients. */
+static NB_TLS uint64_t broken_step;
+static NB_TLS const char *broken_op;
+
+static nb_node *record_failed(const nb_op *op)
+{
+    broken_step = nb_step_number();
+    broken_op = op->name;
+    return NULL;
+}
+
 nb_node *nb_record(const nb_op *op, nb_tensor *out, int n_in, nb_tensor *const *in)
 {
     return nb_record_saved(op, out, n_in, in, 0);
@@ -69,18 +82,18 @@ nb_node *nb_record_saved(const nb_op *op, nb_tensor *out, int n_in, nb_tensor *c
         return nb_error(NB_ERR_MEMORY, "%s: %zu bytes of saved state are too many", op->name, saved_size);
     nb_node *n = nb_arena_alloc(NODE + saved_size);
     if (!n)
-        return NULL;
+        return record_failed(op);
     n->saved = saved_size ? memset((unsigned char *)n + NODE, 0, saved_size) : NULL;
     n->op = op;
     n->out = out;
     n->n_in = n_in;
     n->in = n_in <= NB_NODE_MAX_INPUTS ? n->in_inline : nb_arena_alloc((size_t)n_in * sizeof *n->in);
     if (!n->in)
-        return NULL;
+        return record_failed(op);
     memcpy(n->in, in, (size_t)n_in * sizeof *in);
     if (!nb_tape_push(n, &n->index)) {
         nb_error(NB_ERR_MEMORY, "%s: out of memory growing the tape", op->name);
-        return NULL;
+        return record_failed(op);
     }
     out->node = n;
     out->requires_grad = true;
@@ -146,6 +159,11 @@ int nb_backward_grad(nb_tensor *t, const nb_tensor *grad)
                      nb_shape_fmt(grad), nb_shape_fmt(t));
             return -1;
         }
+    }
+    if (broken_step == nb_step_number()) {
+        nb_error(NB_ERR_MEMORY, "backward: not run: %s could not be recorded in this step (out of memory), so "
+                 "the gradients would be incomplete", broken_op);
+        return -1;
     }
     uint64_t errors = nb_error_count();
     grad_pass++;

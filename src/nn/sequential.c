@@ -29,10 +29,14 @@ nb_module *nb_sequential(int n, ...)
     if (n < 0)
         return nb_error(NB_ERR_ARG, "Sequential: layer count %d is negative", n);
     nb_module **layers = calloc((size_t)(n ? n : 1), sizeof *layers);
-    if (!layers)
-        return nb_error(NB_ERR_MEMORY, "Sequential: out of memory for %d layers", n);
     va_list ap;
     va_start(ap, n);
+    if (!layers) {   /* the layers are ours all the same: free them */
+        for (int i = 0; i < n; i++)
+            nb_module_free(va_arg(ap, nb_module *));
+        va_end(ap);
+        return nb_error(NB_ERR_MEMORY, "Sequential: out of memory for %d layers", n);
+    }
     int missing = -1;
     for (int i = 0; i < n; i++) {
         layers[i] = va_arg(ap, nb_module *);
