@@ -97,6 +97,8 @@ nb_node *nb_record_saved(const nb_op *op, nb_tensor *out, int n_in, nb_tensor *c
     }
     out->node = n;
     out->requires_grad = true;
+    if (nb_is_anomaly_enabled())
+        nb_anomaly_check_forward(n);   /* the first NaN/inf of a step: backward will refuse it */
     return n;
 }
 
@@ -160,6 +162,8 @@ int nb_backward_grad(nb_tensor *t, const nb_tensor *grad)
             return -1;
         }
     }
+    if (nb_anomaly_refuse_backward())
+        return -1;
     if (broken_step == nb_step_number()) {
         nb_error(NB_ERR_MEMORY, "backward: not run: %s could not be recorded in this step (out of memory), so "
                  "the gradients would be incomplete", broken_op);
@@ -178,8 +182,11 @@ int nb_backward_grad(nb_tensor *t, const nb_tensor *grad)
         return 0;
     for (size_t k = t->node->index + 1; k-- > 0;) {
         nb_node *n = nb_tape_at(k);
-        if (n->out->grad && n->out->grad_pass == grad_pass)
+        if (n->out->grad && n->out->grad_pass == grad_pass) {
             n->op->backward(n);
+            if (nb_is_anomaly_enabled() && !nb_anomaly_check_backward(n))
+                return -1;
+        }
     }
     return nb_error_count() == errors ? 0 : -1;
 }

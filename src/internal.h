@@ -8,4 +8,11 @@
 #include "nabla/autograd.h"
 #include "nabla/gradcheck.h"
 
+/* Anomaly mode (anomaly.c): the checks nb_record and backward run when it is
+ * on. False after recording the error; nb_anomaly_refuse_backward() records
+ * one and returns true when this step already had an anomaly. */
+bool nb_anomaly_check_forward(const nb_node *n);
+bool nb_anomaly_check_backward(const nb_node *n);
+bool nb_anomaly_refuse_backward(void);
+
 #endif

@@ -26,6 +26,15 @@ void nb_zero_grad(nb_tensor *t);
  * Returns the previous setting. */
 bool nb_set_grad_enabled(bool enabled);
 bool nb_is_grad_enabled(void);
+
+/* Anomaly mode (torch.autograd.set_detect_anomaly): when on, the first op of
+ * a step whose forward output, or whose backward's gradient for an input,
+ * holds NaN or infinity is an NB_ERR_STATE error naming the op, its input
+ * shapes and the ops that made them; nb_backward then returns -1 for that
+ * step instead of training on. Off by default; NABLA_DETECT_ANOMALY=1 in the
+ * environment turns it on. It costs one pass over every output and gradient. */
+void nb_set_detect_anomaly(bool enabled);
+bool nb_is_anomaly_enabled(void);
 /* NB_NO_GRAD { ... } runs the block with recording off (do not `return` or
  * `break` out of it: that would skip restoring the mode). */
 #define NB_NO_GRAD                                                            \

@@ -1,0 +1,24 @@
+/* env_flag.h — a debug switch read once from the environment ("1", or any
+ * value but "0", turns it on) unless the program set it first. */
+#ifndef NB_ENV_FLAG_H
+#define NB_ENV_FLAG_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* *mode: -1 until read, then 0 or 1. */
+static inline bool nb_env_flag(atomic_int *mode, const char *name)
+{
+    int m = atomic_load_explicit(mode, memory_order_relaxed);
+    if (m < 0) {
+        const char *e = getenv(name);
+        int expected = -1;
+        atomic_compare_exchange_strong(mode, &expected, e && *e && strcmp(e, "0") != 0);
+        m = atomic_load(mode);
+    }
+    return m == 1;
+}
+
+#endif
