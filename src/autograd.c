@@ -114,6 +114,8 @@ static nb_real *grad_buffer(nb_tensor *t)
                      nb_shape_fmt(t));
             return NULL;
         }
+        if (!t->persistent && nb_stale_guard_on())
+            nb_stale_guard_track(t->grad, bytes);
         memset(t->grad, 0, bytes);
         t->grad_pass = grad_pass;
     }
@@ -170,6 +172,7 @@ int nb_backward_grad(nb_tensor *t, const nb_tensor *grad)
         return -1;
     }
     uint64_t errors = nb_error_count();
+    nb_step_note_backward();
     grad_pass++;
     nb_real *g = grad_buffer(t);
     if (!g)

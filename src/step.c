@@ -1,7 +1,9 @@
 /* step.c — the step: its number, its arena (a per-thread bump allocator over
  * a list of chunks), its tape, marks, and nb_step_end(), which resets the
  * arena and the tape; when a step needed several chunks they are merged into
- * one, so a steady training loop does no malloc at all. */
+ * one, so a steady training loop does no malloc at all. Under the stale guard
+ * (stale_guard.c) the ended step's chunks are kept aside, poisoned, for one
+ * more step instead of being reused at once. */
 #include <stdlib.h>
 #include <string.h>
 #include "core.h"
@@ -17,23 +19,33 @@ typedef struct chunk {
 static NB_TLS chunk *head;        /* chunk being filled */
 static NB_TLS size_t total_size;  /* bytes of all chunks */
 static NB_TLS bool exit_hook;
+static NB_TLS chunk *aside;       /* stale guard: the previous step's chunks */
 
 enum { MIN_CHUNK = 1 << 20 };
 
+static void free_list(chunk *c)
+{
+    while (c) {
+        chunk *p = c->prev;
+        free(c->base);
+        free(c);
+        c = p;
+    }
+}
+
 static void free_chunks(void)
 {
-    while (head) {
-        chunk *p = head->prev;
-        free(head->base);
-        free(head);
-        head = p;
-    }
+    free_list(head);
+    head = NULL;
     total_size = 0;
 }
 
 static void free_at_exit(void)
 {
     free_chunks();
+    free_list(aside);
+    aside = NULL;
+    nb_stale_guard_release();
     free(nb__step.tape);
     nb__step.tape = NULL;
     nb__step.tape_len = nb__step.tape_cap = 0;
@@ -72,6 +84,7 @@ void *nb_arena_alloc(size_t bytes)
             size = need;
         if (!new_chunk(size))
             return nb_error(NB_ERR_MEMORY, "step arena: out of memory allocating %zu bytes", size);
+        nb_step_note_growth(total_size);
     }
     void *p = head->base + head->used;
     head->used += need;
@@ -80,6 +93,15 @@ void *nb_arena_alloc(size_t bytes)
 
 static void arena_reset(void)
 {
+    nb_step_note_end();
+    if (nb_stale_guard_on()) {   /* poison, set aside for a step, start afresh */
+        nb_stale_guard_poison();
+        free_list(aside);
+        aside = head;
+        head = NULL;
+        total_size = 0;
+        return;
+    }
     if (head && head->prev) {   /* merge: next step fits in one chunk */
         size_t size = total_size;
         free_chunks();

@@ -52,4 +52,18 @@ typedef struct nb_step_mark { void *chunk; size_t used; size_t tape_len; } nb_st
 nb_step_mark nb_step_get_mark(void);
 void nb_step_rewind(nb_step_mark m);
 
+
+/* The stale-pointer guard (stale_guard.c, NABLA_STALE_GUARD=1): list a step
+ * tensor's data or gradient, fill the listed memory with a signalling NaN at
+ * the end of the step, free the list at thread exit. */
+bool nb_stale_guard_on(void);
+void nb_stale_guard_track(void *p, size_t bytes);
+void nb_stale_guard_poison(void);
+void nb_stale_guard_release(void);
+/* The warning, once, for an arena that grows over many backward passes
+ * without nb_step_end(). */
+void nb_step_note_backward(void);
+void nb_step_note_end(void);
+void nb_step_note_growth(size_t total);
+
 #endif

@@ -137,6 +137,8 @@ nb_tensor *nb_tensor_alloc(const char *op, int ndim, const int64_t *shape, bool 
         memset(t, 0, sizeof *t);
         t->data = (nb_real *)(block + HEADER);
         t->step = nb_step_number();
+        if (nb_stale_guard_on())
+            nb_stale_guard_track(t->data, bytes);
     }
     t->owns_data = true;
     t->ndim = ndim;
