@@ -12,10 +12,11 @@ import sys
 # The levels of docs/design.md, by path (the first matching prefix wins).
 LEVELS = [
     (1, 'kernels', ['src/kernels/', 'include/nabla/config.h', 'include/nabla/threads.h']),
-    (2, 'tensor', ['src/step.', 'src/core.h', 'src/error.c', 'src/tensor.c', 'src/tensor_int.c', 'src/random.c',
+    (2, 'tensor', ['src/step.', 'src/core.h', 'src/env_flag.h', 'src/stale_guard.c', 'src/error.c', 'src/tensor.c',
+                   'src/tensor_int.c', 'src/random.c',
                    'src/print.c', 'include/nabla/error.h', 'include/nabla/random.h',
                    'include/nabla/tensor.h']),
-    (3, 'autograd', ['src/internal.h', 'src/autograd.c', 'src/gradcheck.c',
+    (3, 'autograd', ['src/internal.h', 'src/autograd.c', 'src/anomaly.c', 'src/gradcheck.c',
                      'include/nabla/autograd.h', 'include/nabla/gradcheck.h']),
     (4, 'ops', ['src/ops/', 'src/activations/', 'src/loss/', 'include/nabla/ops.h',
                 'include/nabla/activations.h', 'include/nabla/loss.h']),
