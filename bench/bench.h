@@ -123,4 +123,41 @@ static inline double bench_find(const bench_result *res, int n, const char *name
 }
 #endif
 
+/* Test accuracy of model on test, in batches of 500 with gradients off; input
+ * reshapes a batch for the model (NULL: as it is). */
+static inline double bench_accuracy(nb_module *model, const nb_dataset *test, nb_tensor *(*input)(nb_tensor *))
+{
+    nb_loader *ld = nb_loader_new(test, 500, NULL);
+    int64_t correct = 0, total = 0;
+    nb_tensor *x, *y;
+    while (nb_loader_next(ld, &x, &y)) {
+        nb_tensor *pred = NULL;
+        NB_NO_GRAD {
+            pred = nb_argmax(nb_forward(model, input ? input(x) : x), 1, false);
+        }
+        for (int64_t i = 0; pred && i < pred->numel; i++)
+            correct += pred->data[i] == y->data[i];
+        total += y->shape[0];
+        nb_step_end();
+    }
+    nb_loader_free(ld);
+    return (double)correct / (double)total;
+}
+
+/* A bench_report that prints each epoch with its test accuracy, kept in acc. */
+typedef struct bench_epoch {
+    int threads;
+    const nb_dataset *test;
+    nb_tensor *(*input)(nb_tensor *);
+    double acc;
+} bench_epoch;
+
+static inline void bench_report_accuracy(void *c, nb_module *model, int epoch, double seconds, double loss)
+{
+    bench_epoch *e = c;
+    e->acc = bench_accuracy(model, e->test, e->input);
+    printf("  nabla %d thread%s epoch %d: %.3f s, loss %.4f, test accuracy %.4f\n", e->threads,
+           e->threads > 1 ? "s" : "", epoch, seconds, loss, e->acc);
+}
+
 #endif

@@ -29,42 +29,13 @@ static nb_tensor *as_images(nb_tensor *x)
     return nb_reshape(x, NB_SHAPE(x->shape[0], 1, 28, 28));
 }
 
-static double accuracy(nb_module *model, const nb_dataset *test)
-{
-    nb_loader *ld = nb_loader_new(test, 500, NULL);
-    int64_t correct = 0, total = 0;
-    nb_tensor *x, *y;
-    while (nb_loader_next(ld, &x, &y)) {
-        nb_tensor *pred = NULL;
-        NB_NO_GRAD {
-            pred = nb_argmax(nb_forward(model, as_images(x)), 1, false);
-        }
-        for (int64_t i = 0; pred && i < pred->numel; i++)
-            correct += pred->data[i] == y->data[i];
-        total += y->shape[0];
-        nb_step_end();
-    }
-    nb_loader_free(ld);
-    return (double)correct / (double)total;
-}
-
-typedef struct epoch_ctx { int threads; const nb_dataset *test; double acc; } epoch_ctx;
-
-static void report(void *c, nb_module *model, int epoch, double seconds, double loss)
-{
-    epoch_ctx *e = c;
-    e->acc = accuracy(model, e->test);
-    printf("  nabla %d thread%s epoch %d: %.3f s, loss %.4f, test accuracy %.4f\n", e->threads,
-           e->threads > 1 ? "s" : "", epoch, seconds, loss, e->acc);
-}
-
 /* Trains `epochs` epochs; returns the median epoch time (the first excluded). */
 static double train(const config *c, const nb_dataset *ds, const nb_dataset *test, int threads, double *acc)
 {
     nb_set_num_threads(threads);
     nb_manual_seed(1);
-    epoch_ctx e = {threads, test, 0};
-    double med = bench_train(build(), ds, c->batch, c->epochs, as_images, report, &e);
+    bench_epoch e = {threads, test, as_images, 0};
+    double med = bench_train(build(), ds, c->batch, c->epochs, as_images, bench_report_accuracy, &e);
     *acc = e.acc;
     return med;
 }

@@ -35,35 +35,6 @@ static nb_module *build(int64_t hidden)
     return m;
 }
 
-static double accuracy(nb_module *model, const nb_dataset *test)
-{
-    nb_loader *ld = nb_loader_new(test, 500, NULL);
-    int64_t correct = 0, total = 0;
-    nb_tensor *x, *y;
-    while (nb_loader_next(ld, &x, &y)) {
-        nb_tensor *pred = NULL;
-        NB_NO_GRAD {
-            pred = nb_argmax(nb_forward(model, x), 1, false);
-        }
-        for (int64_t i = 0; pred && i < pred->numel; i++)
-            correct += pred->data[i] == y->data[i];
-        total += y->shape[0];
-        nb_step_end();
-    }
-    nb_loader_free(ld);
-    return (double)correct / (double)total;
-}
-
-typedef struct epoch_ctx { int threads; const nb_dataset *test; double acc; } epoch_ctx;
-
-static void report(void *c, nb_module *model, int epoch, double seconds, double loss)
-{
-    epoch_ctx *e = c;
-    e->acc = accuracy(model, e->test);
-    printf("  nabla %d thread%s epoch %d: %.3f s, loss %.4f, test accuracy %.4f\n", e->threads,
-           e->threads > 1 ? "s" : "", epoch, seconds, loss, e->acc);
-}
-
 int main(int argc, char **argv)
 {
     config c = {.batch = 128, .hidden = 128, .epochs = 2, .threads = "1,2",
@@ -100,8 +71,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < n_threads; i++) {
         nb_set_num_threads(nt[i]);
         nb_manual_seed(1);
-        epoch_ctx e = {nt[i], test, 0};
-        med[i] = bench_train(build(c.hidden), ds, c.batch, c.epochs, NULL, report, &e);
+        bench_epoch e = {nt[i], test, NULL, 0};
+        med[i] = bench_train(build(c.hidden), ds, c.batch, c.epochs, NULL, bench_report_accuracy, &e);
         acc[i] = e.acc;
     }
     double best = -1;
