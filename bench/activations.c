@@ -21,7 +21,10 @@
 
 enum { N = 1 << 22, ROWS = 4096, MAX_REPS = 101 };
 
-typedef struct copy_job { float *dst; const float *src; } copy_job;
+typedef struct copy_job {
+    float *dst;
+    const float *src;
+} copy_job;
 
 static void copy_range(void *c, int64_t b, int64_t e)
 {
@@ -43,16 +46,16 @@ static double copy_time(int reps, float *dst, const float *src)
 }
 
 /* median seconds of the forward and of the backward of entry a on x */
-static void time_entry(const nb_activation *a, nb_tensor *x, const nb_tensor *dy, int reps,
-                       double *fwd, double *bwd)
+static void time_entry(const nb_activation *a, nb_tensor *x, const nb_tensor *dy, int reps, double *fwd,
+                       double *bwd)
 {
     double tf[MAX_REPS], tb[MAX_REPS];
     nb_tensor *w = a->learnable ? nb_full(NB_SHAPE(1), a->learnable_init) : NULL;
-    for (int r = -1; r < reps; r++) {   /* r = -1: warm-up (arena, page faults) */
+    for (int r = -1; r < reps; r++) { /* r = -1: warm-up (arena, page faults) */
         double t0 = bench_now();
         nb_tensor *y = a->apply(x, a->defaults, w);
         double t1 = bench_now();
-        y->grad = dy->data;             /* dy in place, as backward would leave it */
+        y->grad = dy->data; /* dy in place, as backward would leave it */
         y->node->op->backward(y->node);
         double t2 = bench_now();
         y->grad = NULL;
@@ -75,11 +78,11 @@ int main(int argc, char **argv)
     nb_generator_seed(&g, 1);
     nb_tensor *x = nb_requires_grad(nb_randn(&g, NB_SHAPE(N)), true);
     for (int64_t i = 0; i < N; i++)
-        x->data[i] *= 3;                /* most of [-6, 6]: both sides of every kink */
+        x->data[i] *= 3; /* most of [-6, 6]: both sides of every kink */
     nb_tensor *x2 = nb_requires_grad(nb_empty(NB_SHAPE(ROWS, N / ROWS)), true);
     memcpy(x2->data, x->data, N * sizeof(nb_real));
     nb_tensor *dy = nb_randn(&g, NB_SHAPE(N));
-    x->grad = calloc(N, sizeof(nb_real));   /* leaf gradients: accumulated into, never reallocated */
+    x->grad = calloc(N, sizeof(nb_real)); /* leaf gradients: accumulated into, never reallocated */
     x2->grad = calloc(N, sizeof(nb_real));
     float *src = malloc(N * sizeof(float)), *dst = malloc(N * sizeof(float));
     for (int64_t i = 0; i < N; i++)
@@ -91,8 +94,8 @@ int main(int argc, char **argv)
         copy_time(1, dst, src);
         copy_bw[t] = 8.0 * N / copy_time(reps, dst, src) / 1e9;
     }
-    printf("%d elements (%s), median of %d runs. Copy: %.1f GB/s (1 thread), %.1f GB/s (2 threads)\n\n",
-           N, NB_REAL_NAME, reps, copy_bw[0], copy_bw[1]);
+    printf("%d elements (%s), median of %d runs. Copy: %.1f GB/s (1 thread), %.1f GB/s (2 threads)\n\n", N,
+           NB_REAL_NAME, reps, copy_bw[0], copy_bw[1]);
     printf("| activation | fwd ns/elem 1T | fwd GB/s 1T (%% copy) | fwd ns/elem 2T | fwd GB/s 2T (%% copy) "
            "| bwd ns/elem 1T | bwd GB/s 1T (%% copy) | bwd ns/elem 2T | bwd GB/s 2T (%% copy) |\n");
     printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");

@@ -64,8 +64,8 @@ static inline double bench_train(nb_module *model, const nb_dataset *ds, int64_t
         nb_tensor *x, *y;
         double loss = 0, t0 = bench_now();
         while (nb_loader_next(ld, &x, &y)) {
-            nb_tensor *l = nb_cross_entropy(nb_forward(model, input ? input(x) : x), y,
-                                            (nb_cross_entropy_opts){0});
+            nb_tensor *l =
+                nb_cross_entropy(nb_forward(model, input ? input(x) : x), y, (nb_cross_entropy_opts){0});
             nb_optim_zero_grad(opt);
             if (!l || nb_backward(l) != 0) {
                 fprintf(stderr, "bench: %s\n", nb_last_error_message());
@@ -125,16 +125,15 @@ static inline double bench_find(const bench_result *res, int n, const char *name
 
 /* Test accuracy of model on test, in batches of 500 with gradients off; input
  * reshapes a batch for the model (NULL: as it is). */
-static inline double bench_accuracy(nb_module *model, const nb_dataset *test, nb_tensor *(*input)(nb_tensor *))
+static inline double bench_accuracy(nb_module *model, const nb_dataset *test,
+                                    nb_tensor *(*input)(nb_tensor *))
 {
     nb_loader *ld = nb_loader_new(test, 500, NULL);
     int64_t correct = 0, total = 0;
     nb_tensor *x, *y;
     while (nb_loader_next(ld, &x, &y)) {
         nb_tensor *pred = NULL;
-        NB_NO_GRAD {
-            pred = nb_argmax(nb_forward(model, input ? input(x) : x), 1, false);
-        }
+        NB_NO_GRAD { pred = nb_argmax(nb_forward(model, input ? input(x) : x), 1, false); }
         for (int64_t i = 0; pred && i < pred->numel; i++)
             correct += pred->data[i] == y->data[i];
         total += y->shape[0];

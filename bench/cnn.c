@@ -24,10 +24,7 @@ static nb_module *build(void)
                          nb_linear(128, 10));
 }
 
-static nb_tensor *as_images(nb_tensor *x)
-{
-    return nb_reshape(x, NB_SHAPE(x->shape[0], 1, 28, 28));
-}
+static nb_tensor *as_images(nb_tensor *x) { return nb_reshape(x, NB_SHAPE(x->shape[0], 1, 28, 28)); }
 
 /* Trains `epochs` epochs; returns the median epoch time (the first excluded). */
 static double train(const config *c, const nb_dataset *ds, const nb_dataset *test, int threads, double *acc)
@@ -42,16 +39,27 @@ static double train(const config *c, const nb_dataset *ds, const nb_dataset *tes
 
 int main(int argc, char **argv)
 {
-    config c = {.batch = 128, .epochs = 2, .threads = "1,2", .data = "/usr/share/datasets/fashion-mnist",
+    config c = {.batch = 128,
+                .epochs = 2,
+                .threads = "1,2",
+                .data = "/usr/share/datasets/fashion-mnist",
                 .torch = true};
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : "";
-        if (!strcmp(argv[i], "--batch")) c.batch = atoll(v), i++;
-        else if (!strcmp(argv[i], "--epochs")) c.epochs = atoi(v), i++;
-        else if (!strcmp(argv[i], "--threads")) snprintf(c.threads, sizeof c.threads, "%s", v), i++;
-        else if (!strcmp(argv[i], "--data")) c.data = v, i++;
-        else if (!strcmp(argv[i], "--no-torch")) c.torch = false;
-        else { fprintf(stderr, "usage: see the comment at the top of bench/cnn.c\n"); return 2; }
+        if (!strcmp(argv[i], "--batch"))
+            c.batch = atoll(v), i++;
+        else if (!strcmp(argv[i], "--epochs"))
+            c.epochs = atoi(v), i++;
+        else if (!strcmp(argv[i], "--threads"))
+            snprintf(c.threads, sizeof c.threads, "%s", v), i++;
+        else if (!strcmp(argv[i], "--data"))
+            c.data = v, i++;
+        else if (!strcmp(argv[i], "--no-torch"))
+            c.torch = false;
+        else {
+            fprintf(stderr, "usage: see the comment at the top of bench/cnn.c\n");
+            return 2;
+        }
     }
     nb_mnist_options mo = {.keep_shape = true};
     nb_dataset *ds = nb_mnist_load(c.data, true, &mo), *test = ds ? nb_mnist_load(c.data, false, &mo) : NULL;
@@ -68,7 +76,8 @@ int main(int argc, char **argv)
         fclose(f);
     }
     printf("CNN conv16-pool-conv32-pool-fc128-10, Adam, batch %lld, %lld training images, %d epochs; "
-           "load average %.2f\n", (long long)c.batch, (long long)nb_dataset_len(ds), c.epochs, load[0]);
+           "load average %.2f\n",
+           (long long)c.batch, (long long)nb_dataset_len(ds), c.epochs, load[0]);
     int nt[2], n_threads = sscanf(c.threads, "%d,%d", &nt[0], &nt[1]);
     double med[2], acc[2];
     for (int i = 0; i < n_threads; i++)
@@ -84,8 +93,8 @@ int main(int argc, char **argv)
         best = bench_find(res, n, "cnn_best");
     }
     for (int i = 0; i < n_threads; i++) {
-        printf("RESULT cnn_b%lld_nabla%d %.4f s/epoch (test accuracy %.4f)", (long long)c.batch, nt[i], med[i],
-               acc[i]);
+        printf("RESULT cnn_b%lld_nabla%d %.4f s/epoch (test accuracy %.4f)", (long long)c.batch, nt[i],
+               med[i], acc[i]);
         if (best > 0)
             printf("  ratio nabla/PyTorch-best %.3f", med[i] / best);
         printf("\n");

@@ -22,11 +22,14 @@ void openblas_set_num_threads(int num_threads);
 #endif
 
 /* Prints the load average (Linux): the figures mean little on a busy machine. */
-static void print_load(const char *when) {
+static void print_load(const char *when)
+{
     FILE *f = fopen("/proc/loadavg", "r");
     char buf[128];
-    if (f && fgets(buf, sizeof buf, f)) printf("load average %s: %s", when, buf);
-    if (f) fclose(f);
+    if (f && fgets(buf, sizeof buf, f))
+        printf("load average %s: %s", when, buf);
+    if (f)
+        fclose(f);
 }
 
 typedef struct {
@@ -41,22 +44,25 @@ typedef struct {
     int64_t lda, ldb, ldc;
 } problem;
 
-static void run_nabla(const problem *p) {
+static void run_nabla(const problem *p)
+{
     const shape *s = p->s;
     nb_gemm(s->ta, s->tb, s->M, s->N, s->K, 1.0f, p->A, p->lda, p->B, p->ldb, 0.0f, p->C, p->ldc);
 }
 
 #ifdef NB_BENCH_OPENBLAS
-static void run_openblas(const problem *p) {
+static void run_openblas(const problem *p)
+{
     const shape *s = p->s;
     cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans, s->tb ? CblasTrans : CblasNoTrans,
-                (int)s->M, (int)s->N, (int)s->K, 1.0f, p->A, (int)p->lda, p->B, (int)p->ldb, 0.0f,
-                p->C, (int)p->ldc);
+                (int)s->M, (int)s->N, (int)s->K, 1.0f, p->A, (int)p->lda, p->B, (int)p->ldb, 0.0f, p->C,
+                (int)p->ldc);
 }
 #endif
 
 /* Median GFLOP/s over `reps` timings, each of enough calls to last ~target s. */
-static double measure(void (*fn)(const problem *), const problem *p, double target) {
+static double measure(void (*fn)(const problem *), const problem *p, double target)
+{
     const shape *s = p->s;
     double flops = 2.0 * (double)s->M * (double)s->N * (double)s->K;
     fn(p); /* warm-up: pool start, packing buffers, caches */
@@ -64,13 +70,16 @@ static double measure(void (*fn)(const problem *), const problem *p, double targ
     fn(p);
     double one = bench_now() - t0;
     int calls = (int)(target / (one > 1e-7 ? one : 1e-7));
-    if (calls < 1) calls = 1;
-    if (calls > 100000) calls = 100000;
+    if (calls < 1)
+        calls = 1;
+    if (calls > 100000)
+        calls = 100000;
     enum { REPS = 7 };
     double g[REPS];
     for (int r = 0; r < REPS; r++) {
         t0 = bench_now();
-        for (int c = 0; c < calls; c++) fn(p);
+        for (int c = 0; c < calls; c++)
+            fn(p);
         double dt = bench_now() - t0;
         g[r] = flops * calls / dt * 1e-9;
     }
@@ -78,17 +87,20 @@ static double measure(void (*fn)(const problem *), const problem *p, double targ
     return g[REPS / 2];
 }
 
-static float *rand_matrix(size_t n) {
+static float *rand_matrix(size_t n)
+{
     float *m = aligned_alloc(64, ((n * sizeof(float)) + 63) & ~(size_t)63);
     if (!m) {
         fprintf(stderr, "out of memory\n");
         exit(1);
     }
-    for (size_t i = 0; i < n; i++) m[i] = (float)((double)rand() / RAND_MAX - 0.5);
+    for (size_t i = 0; i < n; i++)
+        m[i] = (float)((double)rand() / RAND_MAX - 0.5);
     return m;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     if (argc > 1 && nb_gemm_set_kernel(argv[1]) != 0) {
         fprintf(stderr, "kernel %s not available on this CPU\n", argv[1]);
         return 1;
@@ -117,11 +129,9 @@ int main(int argc, char **argv) {
         {"b32 dX dY[32,128]W[128,256]", false, false, 32, 256, 128},
     };
     const int nshapes = (int)(sizeof shapes / sizeof shapes[0]);
-    printf("nb_gemm float32, micro-kernel %s; median of 7 timings; GFLOP/s\n",
-           nb_gemm_kernel_name());
+    printf("nb_gemm float32, micro-kernel %s; median of 7 timings; GFLOP/s\n", nb_gemm_kernel_name());
 #ifdef NB_BENCH_OPENBLAS
-    printf("%-34s %3s %9s %9s %6s\n", "shape (op(A)[M,K] op(B)[K,N])", "thr", "nabla", "openblas",
-           "ratio");
+    printf("%-34s %3s %9s %9s %6s\n", "shape (op(A)[M,K] op(B)[K,N])", "thr", "nabla", "openblas", "ratio");
 #else
     printf("%-34s %3s %9s   (OpenBLAS not found: no comparison)\n", "shape", "thr", "nabla");
 #endif
@@ -130,7 +140,8 @@ int main(int argc, char **argv) {
     for (int i = 0; i < nshapes; i++) {
         const shape *s = &shapes[i];
         const char *filter = getenv("NB_BENCH_FILTER"); /* substring of the shape name */
-        if (filter && !strstr(s->name, filter)) continue;
+        if (filter && !strstr(s->name, filter))
+            continue;
         problem p = {.s = s};
         size_t asz = (size_t)(s->M * s->K), bsz = (size_t)(s->K * s->N);
         p.A = rand_matrix(asz);
@@ -142,7 +153,8 @@ int main(int argc, char **argv) {
         double target = s->M * s->N * s->K >= (int64_t)1 << 30 ? 0.15 : 0.04;
         const char *ntenv = getenv("NB_BENCH_THREADS"); /* only this thread count */
         for (int nt = 1; nt <= 2; nt++) {
-            if (ntenv && atoi(ntenv) != nt) continue;
+            if (ntenv && atoi(ntenv) != nt)
+                continue;
             nb_set_num_threads(nt);
             double gn = measure(run_nabla, &p, target);
 #ifdef NB_BENCH_OPENBLAS

@@ -37,17 +37,30 @@ static nb_module *build(int64_t hidden)
 
 int main(int argc, char **argv)
 {
-    config c = {.batch = 128, .hidden = 128, .epochs = 2, .threads = "1,2",
-                .data = "/usr/share/datasets/fashion-mnist", .torch = true};
+    config c = {.batch = 128,
+                .hidden = 128,
+                .epochs = 2,
+                .threads = "1,2",
+                .data = "/usr/share/datasets/fashion-mnist",
+                .torch = true};
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : "";
-        if (!strcmp(argv[i], "--batch")) c.batch = atoll(v), i++;
-        else if (!strcmp(argv[i], "--hidden")) c.hidden = atoll(v), i++;
-        else if (!strcmp(argv[i], "--epochs")) c.epochs = atoi(v), i++;
-        else if (!strcmp(argv[i], "--threads")) snprintf(c.threads, sizeof c.threads, "%s", v), i++;
-        else if (!strcmp(argv[i], "--data")) c.data = v, i++;
-        else if (!strcmp(argv[i], "--no-torch")) c.torch = false;
-        else { fprintf(stderr, "usage: see the comment at the top of bench/lstm.c\n"); return 2; }
+        if (!strcmp(argv[i], "--batch"))
+            c.batch = atoll(v), i++;
+        else if (!strcmp(argv[i], "--hidden"))
+            c.hidden = atoll(v), i++;
+        else if (!strcmp(argv[i], "--epochs"))
+            c.epochs = atoi(v), i++;
+        else if (!strcmp(argv[i], "--threads"))
+            snprintf(c.threads, sizeof c.threads, "%s", v), i++;
+        else if (!strcmp(argv[i], "--data"))
+            c.data = v, i++;
+        else if (!strcmp(argv[i], "--no-torch"))
+            c.torch = false;
+        else {
+            fprintf(stderr, "usage: see the comment at the top of bench/lstm.c\n");
+            return 2;
+        }
     }
     nb_mnist_options mo = {.keep_shape = true};
     nb_dataset *ds = nb_mnist_load(c.data, true, &mo), *test = ds ? nb_mnist_load(c.data, false, &mo) : NULL;
@@ -64,8 +77,9 @@ int main(int argc, char **argv)
         fclose(f);
     }
     printf("LSTM(28, %lld) on 28 rows, Linear(%lld, 10), Adam, batch %lld, %lld training images, %d epochs; "
-           "load average %.2f\n", (long long)c.hidden, (long long)c.hidden, (long long)c.batch,
-           (long long)nb_dataset_len(ds), c.epochs, load);
+           "load average %.2f\n",
+           (long long)c.hidden, (long long)c.hidden, (long long)c.batch, (long long)nb_dataset_len(ds),
+           c.epochs, load);
     int nt[2], n_threads = sscanf(c.threads, "%d,%d", &nt[0], &nt[1]);
     double med[2], acc[2];
     for (int i = 0; i < n_threads; i++) {
@@ -85,8 +99,8 @@ int main(int argc, char **argv)
         best = bench_find(res, n, "lstm_best");
     }
     for (int i = 0; i < n_threads; i++) {
-        printf("RESULT lstm_b%lld_nabla%d %.4f s/epoch (test accuracy %.4f)", (long long)c.batch, nt[i], med[i],
-               acc[i]);
+        printf("RESULT lstm_b%lld_nabla%d %.4f s/epoch (test accuracy %.4f)", (long long)c.batch, nt[i],
+               med[i], acc[i]);
         if (best > 0)
             printf("  ratio nabla/PyTorch-best %.3f", med[i] / best);
         printf("\n");

@@ -45,7 +45,10 @@ static nb_module *build(const char *hidden, int64_t *n_layers_out)
     return m;
 }
 
-typedef struct epoch_ctx { int threads; double loss; } epoch_ctx;
+typedef struct epoch_ctx {
+    int threads;
+    double loss;
+} epoch_ctx;
 
 static void report(void *c, nb_module *model, int epoch, double seconds, double loss)
 {
@@ -70,17 +73,30 @@ static double train(const config *c, const nb_dataset *ds, int threads, double *
 
 int main(int argc, char **argv)
 {
-    config c = {.batch = 128, .epochs = 4, .hidden = "256,128", .threads = "1,2",
-                .data = "/usr/share/datasets/fashion-mnist", .torch = true};
+    config c = {.batch = 128,
+                .epochs = 4,
+                .hidden = "256,128",
+                .threads = "1,2",
+                .data = "/usr/share/datasets/fashion-mnist",
+                .torch = true};
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : "";
-        if (!strcmp(argv[i], "--batch")) c.batch = atoll(v), i++;
-        else if (!strcmp(argv[i], "--epochs")) c.epochs = atoi(v), i++;
-        else if (!strcmp(argv[i], "--hidden")) snprintf(c.hidden, sizeof c.hidden, "%s", v), i++;
-        else if (!strcmp(argv[i], "--threads")) snprintf(c.threads, sizeof c.threads, "%s", v), i++;
-        else if (!strcmp(argv[i], "--data")) c.data = v, i++;
-        else if (!strcmp(argv[i], "--no-torch")) c.torch = false;
-        else { fprintf(stderr, "usage: see the comment at the top of bench/mlp.c\n"); return 2; }
+        if (!strcmp(argv[i], "--batch"))
+            c.batch = atoll(v), i++;
+        else if (!strcmp(argv[i], "--epochs"))
+            c.epochs = atoi(v), i++;
+        else if (!strcmp(argv[i], "--hidden"))
+            snprintf(c.hidden, sizeof c.hidden, "%s", v), i++;
+        else if (!strcmp(argv[i], "--threads"))
+            snprintf(c.threads, sizeof c.threads, "%s", v), i++;
+        else if (!strcmp(argv[i], "--data"))
+            c.data = v, i++;
+        else if (!strcmp(argv[i], "--no-torch"))
+            c.torch = false;
+        else {
+            fprintf(stderr, "usage: see the comment at the top of bench/mlp.c\n");
+            return 2;
+        }
     }
     nb_dataset *ds = nb_mnist_load(c.data, true, NULL);
     if (!ds) {

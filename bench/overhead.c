@@ -53,7 +53,8 @@ int main(int argc, char **argv)
     int n = bench_torch(args, res, 4);
     double t = bench_find(res, n, "overhead_torch");
     if (t > 0)
-        printf("ratio nabla/PyTorch per recorded op: %.4f (PyTorch %.3f us, %.1fx faster)\n", f / t, t, t / f);
+        printf("ratio nabla/PyTorch per recorded op: %.4f (PyTorch %.3f us, %.1fx faster)\n", f / t, t,
+               t / f);
     else
         printf("PyTorch: not available (apt-get install python3-torch)\n");
     return 0;

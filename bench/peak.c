@@ -42,8 +42,16 @@ __attribute__((target("avx2,fma"))) static double fma256(void)
     return sink;
 }
 
-typedef struct job { double (*fn)(void); double sink; } job;
-static void *run(void *p) { job *j = p; j->sink = j->fn(); return NULL; }
+typedef struct job {
+    double (*fn)(void);
+    double sink;
+} job;
+static void *run(void *p)
+{
+    job *j = p;
+    j->sink = j->fn();
+    return NULL;
+}
 
 /* GFLOP/s of fn on `threads` threads at once (2 flops per lane per FMA). */
 static double gflops(double (*fn)(void), int lanes, int threads)
@@ -61,8 +69,17 @@ static double gflops(double (*fn)(void), int lanes, int threads)
 }
 #endif
 
-typedef struct cjob { char *dst; const char *src; size_t n; } cjob;
-static void *copy(void *p) { cjob *c = p; memcpy(c->dst, c->src, c->n); return NULL; }
+typedef struct cjob {
+    char *dst;
+    const char *src;
+    size_t n;
+} cjob;
+static void *copy(void *p)
+{
+    cjob *c = p;
+    memcpy(c->dst, c->src, c->n);
+    return NULL;
+}
 
 static double copy_gbs(char *dst, const char *src, size_t n, int threads)
 {
@@ -76,7 +93,7 @@ static double copy_gbs(char *dst, const char *src, size_t n, int threads)
         copy(&c[0]);
         if (threads == 2)
             pthread_join(t[1], NULL);
-        double gbs = 2.0 * (double)n / (bench_now() - t0) / 1e9;  /* read + write */
+        double gbs = 2.0 * (double)n / (bench_now() - t0) / 1e9; /* read + write */
         best = gbs > best ? gbs : best;
     }
     return best;

@@ -16,23 +16,41 @@
 
 #define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 
-static float sigmoid_libm(float x) {
+static float sigmoid_libm(float x)
+{
     float e = expf(-fabsf(x));
     return (x >= 0.0f ? 1.0f : e) / (1.0f + e);
 }
-static float softplus_libm(float x) {
-    return (x > 0.0f ? x : 0.0f) + log1pf(expf(-fabsf(x)));
-}
+static float softplus_libm(float x) { return (x > 0.0f ? x : 0.0f) + log1pf(expf(-fabsf(x))); }
 
-enum { LIBM_EXP, LIBM_EXPM1, LIBM_LOG, LIBM_LOG1P, LIBM_TANH, LIBM_ERF, LIBM_SIGMOID,
-       LIBM_SOFTPLUS, NB_EXP, NB_EXPM1, NB_LOG, NB_LOG1P, NB_TANH, NB_ERF, NB_SIGMOID,
-       NB_SOFTPLUS };
+enum {
+    LIBM_EXP,
+    LIBM_EXPM1,
+    LIBM_LOG,
+    LIBM_LOG1P,
+    LIBM_TANH,
+    LIBM_ERF,
+    LIBM_SIGMOID,
+    LIBM_SOFTPLUS,
+    NB_EXP,
+    NB_EXPM1,
+    NB_LOG,
+    NB_LOG1P,
+    NB_TANH,
+    NB_ERF,
+    NB_SIGMOID,
+    NB_SOFTPLUS
+};
 
-#define LOOP(f) for (size_t i = 0; i < n; i++) y[i] = f(x[i]); break
+#define LOOP(f)                                                                                              \
+    for (size_t i = 0; i < n; i++)                                                                           \
+        y[i] = f(x[i]);                                                                                      \
+    break
 
 /* One dispatching function: GCC 12 mis-names the default clone of several
  * target_clones functions whose addresses are taken in one table. */
-CLONES static void run_kernel(int k, const float *restrict x, float *restrict y, size_t n) {
+CLONES static void run_kernel(int k, const float *restrict x, float *restrict y, size_t n)
+{
     switch (k) {
     case LIBM_EXP: LOOP(expf);
     case LIBM_EXPM1: LOOP(expm1f);
@@ -54,42 +72,45 @@ CLONES static void run_kernel(int k, const float *restrict x, float *restrict y,
 }
 
 /* best of reps, ns per element */
-static double time_kernel(int k, const float *x, float *y, size_t n, int reps) {
+static double time_kernel(int k, const float *x, float *y, size_t n, int reps)
+{
     double best = 1e30;
     for (int r = 0; r < reps; r++) {
         double t0 = bench_now();
         run_kernel(k, x, y, n);
         double t = bench_now() - t0;
-        if (t < best) best = t;
+        if (t < best)
+            best = t;
     }
     return best * 1e9 / (double)n;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     size_t n = argc > 1 ? (size_t)atol(argv[1]) : (size_t)1 << 22;
     int reps = argc > 2 ? atoi(argv[2]) : 7;
     float *xs = malloc(n * sizeof *xs), *xp = malloc(n * sizeof *xp);
     float *y = malloc(n * sizeof *y);
-    if (!xs || !xp || !y) return 1;
+    if (!xs || !xp || !y)
+        return 1;
     uint64_t s = 0x9E3779B97F4A7C15u;
     for (size_t i = 0; i < n; i++) {
         s = s * 6364136223846793005u + 1442695040888963407u;
-        double u = (double)(s >> 11) * 0x1p-53;      /* [0, 1) */
-        xs[i] = (float)(-10.0 + 20.0 * u);            /* signed args: [-10, 10) */
-        xp[i] = (float)exp(-7.0 + 12.0 * u);          /* positive args: [1e-3, 160) */
+        double u = (double)(s >> 11) * 0x1p-53; /* [0, 1) */
+        xs[i] = (float)(-10.0 + 20.0 * u);      /* signed args: [-10, 10) */
+        xp[i] = (float)exp(-7.0 + 12.0 * u);    /* positive args: [1e-3, 160) */
     }
-    static const char *const names[] = {"exp", "expm1", "log", "log1p",
-                                        "tanh", "erf", "sigmoid", "softplus"};
+    static const char *const names[] = {"exp", "expm1", "log", "log1p", "tanh", "erf", "sigmoid", "softplus"};
     printf("n = %zu floats, best of %d runs, single thread\n\n", n, reps);
     printf("| function | args | libm (ns/elem) | nabla vmath (ns/elem) | speed-up |\n");
     printf("|---|---|---:|---:|---:|\n");
     for (int r = 0; r < 8; r++) {
-        int positive = r == 2 || r == 3;             /* log, log1p */
+        int positive = r == 2 || r == 3; /* log, log1p */
         const float *x = positive ? xp : xs;
         double tl = time_kernel(LIBM_EXP + r, x, y, n, reps);
         double tn = time_kernel(NB_EXP + r, x, y, n, reps);
-        printf("| %s | %s | %.2f | %.3f | %.1fx |\n", names[r], positive ? "[1e-3,160)" : "[-10,10)",
-               tl, tn, tl / tn);
+        printf("| %s | %s | %.2f | %.3f | %.1fx |\n", names[r], positive ? "[1e-3,160)" : "[-10,10)", tl, tn,
+               tl / tn);
     }
     free(xs);
     free(xp);

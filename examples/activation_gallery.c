@@ -47,7 +47,7 @@ static int along_dim(const nb_activation *a, nb_tensor *x, nb_real *y, nb_real *
     int rc = -1;
     if (out && g) {
         for (int i = 0; i < N; i++)
-            g->data[3 * i] = 1;   /* pick output 0 of each row */
+            g->data[3 * i] = 1; /* pick output 0 of each row */
         rc = nb_backward_grad(out, g);
     }
     if (rc == 0)
@@ -99,13 +99,13 @@ static int draw(const nb_activation *a, const char *dir)
         snprintf(title, sizeof title, "%s: output 0 of %s([x, 0, 1])", a->name, a->name);
     }
     if (rc == 0) {
-        nb_plot *p = nb_plot_new(&(nb_plot_opts){.title = title, .xlabel = "x",
-                                                  .legend = NB_LEGEND_BEST});
+        nb_plot *p = nb_plot_new(&(nb_plot_opts){.title = title, .xlabel = "x", .legend = NB_LEGEND_BEST});
         rc = p ? 0 : -1;
         rc = rc ? rc : nb_plot_add_real(p, x->data, y, N, &(nb_series_opts){.label = "f(x)"});
-        rc = rc ? rc : nb_plot_add_real(p, x->data, dy, N,
-                                        &(nb_series_opts){.label = "f'(x) by nb_backward",
-                                                          .style = NB_SERIES_DASHED});
+        rc = rc ? rc
+                : nb_plot_add_real(
+                      p, x->data, dy, N,
+                      &(nb_series_opts){.label = "f'(x) by nb_backward", .style = NB_SERIES_DASHED});
         rc = rc ? rc : nb_plot_xrange(p, -6, 6);
         snprintf(path, sizeof path, "%s/%s.svg", dir, a->name);
         rc = rc ? rc : nb_plot_save(p, path);
@@ -131,6 +131,6 @@ int main(int argc, char **argv)
     }
     int failed = 0;
     for (int i = 0; i < nb_activation_count(); i++)
-        failed += draw(nb_activation_at(i), dir) != 0;   /* the error was printed */
+        failed += draw(nb_activation_at(i), dir) != 0; /* the error was printed */
     return failed ? 1 : 0;
 }

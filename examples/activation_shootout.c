@@ -47,7 +47,7 @@ enum { MAX_ACTS = 32, MAX_LAYERS = 8, PROBE = 1000, POINTS_PER_EPOCH = 10 };
 typedef struct result {
     const char *name;
     double acc, loss, sec_per_epoch, dead, grad0;
-    double *curve;   /* loss per tenth of an epoch */
+    double *curve; /* loss per tenth of an epoch */
     int n_curve;
 } result;
 
@@ -76,7 +76,8 @@ static nb_module *build(const nb_activation *a, const int64_t *sizes, int n, int
 static double dead_fraction(nb_module *m, const nb_activation *a, nb_tensor *probe)
 {
     double dead = 0;
-    NB_NO_GRAD {
+    NB_NO_GRAD
+    {
         nb_tensor *h = nb_forward(nb_module_child(m, "0"), probe);
         if (strcmp(a->name, "maxout") != 0)
             h = nb_forward(nb_module_child(m, "1"), h);
@@ -102,7 +103,8 @@ static result run(const nb_activation *a, const int64_t *sizes, int n, const nb_
     nb_param_list pl;
     EX_CHECK(nb_module_parameters(m, &pl) >= 0);
     nb_optim *opt = nb_adam(pl.tensors, pl.count, (nb_adam_opts){.lr = lr});
-    nb_loader *ld = nb_loader_new(train, batch, &(nb_loader_options){.shuffle = true, .seed = (uint64_t)seed});
+    nb_loader *ld =
+        nb_loader_new(train, batch, &(nb_loader_options){.shuffle = true, .seed = (uint64_t)seed});
     EX_CHECK(opt && ld);
     int64_t nbatch = nb_loader_batches(ld);
     int64_t chunk = nbatch / POINTS_PER_EPOCH > 0 ? nbatch / POINTS_PER_EPOCH : 1;
@@ -118,7 +120,7 @@ static result run(const nb_activation *a, const int64_t *sizes, int n, const nb_
             EX_CHECK(loss);
             nb_optim_zero_grad(opt);
             EX_CHECK(nb_backward(loss) == 0);
-            if (e == 0 && b == 0) {   /* the first layer's weight gradient before any update */
+            if (e == 0 && b == 0) { /* the first layer's weight gradient before any update */
                 const nb_tensor *w = pl.tensors[0];
                 double s2 = 0;
                 for (int64_t i = 0; w->grad && i < w->numel; i++)
@@ -192,7 +194,8 @@ int main(int argc, char **argv)
     nb_dataset *train = nb_mnist_load(data, true, NULL);
     nb_dataset *test = train ? nb_mnist_load(data, false, NULL) : NULL;
     if (!test) {
-        fprintf(stderr, "Fashion-MNIST not found: sudo apt-get install dataset-fashion-mnist, or --data DIR\n");
+        fprintf(stderr,
+                "Fashion-MNIST not found: sudo apt-get install dataset-fashion-mnist, or --data DIR\n");
         nb_dataset_free(train);
         return 1;
     }
@@ -205,9 +208,11 @@ int main(int argc, char **argv)
     printf("MLP 784");
     for (int i = 1; i < n; i++)
         printf("-%lld", (long long)sizes[i]);
-    printf(", Adam lr %g, batch %d, %d epoch(s) on %lld images, tested on %lld, seed %d\n", lr, batch, epochs, (long long)nb_dataset_len(train), (long long)nb_dataset_len(test), seed);
+    printf(", Adam lr %g, batch %d, %d epoch(s) on %lld images, tested on %lld, seed %d\n", lr, batch, epochs,
+           (long long)nb_dataset_len(train), (long long)nb_dataset_len(test), seed);
     printf("dead: first-layer units outputting exactly 0 on all %lld probe images\n\n", (long long)n_probe);
-    printf("%-14s %8s %8s %10s %7s %10s\n", "activation", "test acc", "loss", "time/epoch", "dead", "|grad W1|");
+    printf("%-14s %8s %8s %10s %7s %10s\n", "activation", "test acc", "loss", "time/epoch", "dead",
+           "|grad W1|");
 
     result res[MAX_ACTS];
     int nr = 0;
@@ -224,8 +229,11 @@ int main(int argc, char **argv)
 
     /* Learning curves: 10 colours, then the same colours dashed, then with points. */
     nb_plot *p = nb_plot_new(&(nb_plot_opts){.title = "Activation shootout: training loss",
-                                             .xlabel = "epoch", .ylabel = "cross-entropy",
-                                             .log_y = true, .width = 900, .height = 600});
+                                             .xlabel = "epoch",
+                                             .ylabel = "cross-entropy",
+                                             .log_y = true,
+                                             .width = 900,
+                                             .height = 600});
     EX_CHECK(p);
     static const nb_series_style styles[3] = {NB_SERIES_LINE, NB_SERIES_DASHED, NB_SERIES_LINE_POINTS};
     for (int k = 0; k < nr; k++) {
@@ -234,11 +242,11 @@ int main(int argc, char **argv)
         for (int j = 0; j < res[k].n_curve; j++)
             xs[j] = (j + 1.0) * epochs / res[k].n_curve;
         EX_CHECK(nb_plot_add(p, xs, res[k].curve, res[k].n_curve,
-                             &(nb_series_opts){.label = res[k].name, .style = styles[(k / 10) % 3],
-                                               .width = 1.5}) == 0);
+                             &(nb_series_opts){
+                                 .label = res[k].name, .style = styles[(k / 10) % 3], .width = 1.5}) == 0);
         free(xs);
     }
-    EX_CHECK(nb_plot_xrange(p, 0, epochs * 1.3) == 0);   /* room on the right for the legend */
+    EX_CHECK(nb_plot_xrange(p, 0, epochs * 1.3) == 0); /* room on the right for the legend */
     char path[1024];
     snprintf(path, sizeof path, "%s/activation_shootout.svg", out);
     EX_CHECK(nb_plot_save(p, path) == 0);

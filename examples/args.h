@@ -24,9 +24,9 @@
 typedef enum ex_arg_type { EX_FLAG, EX_INT, EX_DOUBLE, EX_STR } ex_arg_type;
 
 typedef struct ex_arg {
-    const char *name;    /* without the leading "--" */
-    ex_arg_type type;    /* EX_FLAG: bool *, EX_INT: int *, EX_DOUBLE: double *, EX_STR: const char ** */
-    void *value;         /* holds the default on entry */
+    const char *name; /* without the leading "--" */
+    ex_arg_type type; /* EX_FLAG: bool *, EX_INT: int *, EX_DOUBLE: double *, EX_STR: const char ** */
+    void *value;      /* holds the default on entry */
     const char *help;
 } ex_arg;
 
@@ -99,12 +99,12 @@ static void ex_parse(int argc, char **argv, const ex_arg *args, int n, const cha
 }
 
 /* Print nabla's pending error and exit 1: the examples' answer to a NULL or -1. */
-#define EX_CHECK(cond)                                                                    \
-    do {                                                                                  \
-        if (!(cond)) {                                                                    \
-            fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, nb_last_error_message());  \
-            exit(1);                                                                      \
-        }                                                                                 \
+#define EX_CHECK(cond)                                                                                       \
+    do {                                                                                                     \
+        if (!(cond)) {                                                                                       \
+            fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, nb_last_error_message());                     \
+            exit(1);                                                                                         \
+        }                                                                                                    \
     } while (0)
 
 #endif

@@ -44,16 +44,14 @@ static inline nb_dataset *ex_first_rows(nb_dataset *ds, int64_t n)
 static inline double ex_accuracy(nb_module *model, const nb_dataset *ds, int64_t batch,
                                  nb_tensor *(*input)(nb_tensor *x), int64_t *confusion, int classes)
 {
-    nb_loader *ld = nb_loader_new(ds, batch, NULL);   /* in order, no shuffle */
+    nb_loader *ld = nb_loader_new(ds, batch, NULL); /* in order, no shuffle */
     EX_CHECK(ld);
     nb_module_train(model, false);
     int64_t correct = 0, total = 0;
     nb_tensor *x, *y;
     while (nb_loader_next(ld, &x, &y)) {
         nb_tensor *pred = NULL;
-        NB_NO_GRAD {
-            pred = nb_argmax(nb_forward(model, input ? input(x) : x), 1, false);
-        }
+        NB_NO_GRAD { pred = nb_argmax(nb_forward(model, input ? input(x) : x), 1, false); }
         EX_CHECK(pred);
         for (int64_t i = 0; i < pred->numel; i++) {
             int p = (int)pred->data[i], t = (int)y->data[i];

@@ -33,13 +33,13 @@ static void bent_a_backward(nb_node *n)
 {
     const nb_tensor *x = n->in[0];
     const nb_real a = n->in[1]->data[0], *dy = n->out->grad;
-    nb_real *dx = nb_input_grad(n, 0), *da = nb_input_grad(n, 1);   /* NULL: not needed */
+    nb_real *dx = nb_input_grad(n, 0), *da = nb_input_grad(n, 1); /* NULL: not needed */
     nb_real sum_da = 0;
     for (int64_t i = 0; i < x->numel; i++) {
         nb_real v = x->data[i], r = sqrt(v * v + 1);
         if (dx)
             dx[i] += dy[i] * (a * v / (2 * r) + 1);
-        sum_da += dy[i] * (r - 1) / 2;   /* a is shared by every element: sum */
+        sum_da += dy[i] * (r - 1) / 2; /* a is shared by every element: sum */
     }
     if (da)
         da[0] += sum_da;
@@ -84,8 +84,8 @@ static nb_tensor *bent_a_apply(nb_tensor *x, const nb_real *params, nb_tensor *w
 
 static const nb_activation bent_a_activation = {
     .name = "bent_identity_a",
-    .learnable = 1,          /* the layer owns a one-element parameter "weight"... */
-    .learnable_init = 1.0,   /* ...initialised to 1: the plain bent identity */
+    .learnable = 1,        /* the layer owns a one-element parameter "weight"... */
+    .learnable_init = 1.0, /* ...initialised to 1: the plain bent identity */
     .apply = bent_a_apply,
     .pointwise = true,
 };
@@ -119,7 +119,8 @@ int main(int argc, char **argv)
     EX_CHECK(x && a);
     nb_gradcheck_result r = nb_gradcheck(check_fn, 2, (nb_tensor *[]){x, a}, NULL, NULL);
     printf("gradcheck of bent_identity_a: %s (%lld gradient elements, worst |analytic - numeric| "
-           "%.2e)\n", r.ok ? "ok" : "FAILED", (long long)r.checked, fabs(r.analytic - r.numeric));
+           "%.2e)\n",
+           r.ok ? "ok" : "FAILED", (long long)r.checked, fabs(r.analytic - r.numeric));
     if (!r.ok)
         printf("  %s\n", r.message);
     nb_free(x);
@@ -140,9 +141,8 @@ int main(int argc, char **argv)
     printf("registered '%s': the registry now holds %d activations\n",
            nb_activation_find("bent_identity_a")->name, nb_activation_count());
     nb_manual_seed(1);
-    nb_module *net = nb_sequential(5, nb_linear(1, 16), nb_act("bent_identity_a"),
-                                   nb_linear(16, 16), nb_act("bent_identity_a"),
-                                   nb_linear(16, 1));
+    nb_module *net = nb_sequential(5, nb_linear(1, 16), nb_act("bent_identity_a"), nb_linear(16, 16),
+                                   nb_act("bent_identity_a"), nb_linear(16, 1));
     EX_CHECK(net);
     nb_param_list pl;
     EX_CHECK(nb_module_parameters(net, &pl) >= 0);

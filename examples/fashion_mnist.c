@@ -34,19 +34,18 @@
 
 enum { CLASSES = 10, MAX_HIDDEN = 16, MAX_EPOCHS = 1000, EVAL_BATCH = 100 };
 
-static const char *const class_names[CLASSES] = {
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
+static const char *const class_names[CLASSES] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                                 "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
 
 /* What defines a run; saved in the checkpoint's metadata so --resume needs nothing else. */
 typedef struct config {
-    char hidden[128];   /* "256,128" */
+    char hidden[128]; /* "256,128" */
     char act[32];
     char optim[16];
-    char schedule[16];  /* "cosine" or "none" */
+    char schedule[16]; /* "cosine" or "none" */
     double lr;
     int batch, seed, epochs, epochs_done;
-    double loss[MAX_EPOCHS], acc[MAX_EPOCHS];   /* history, for the learning curve */
+    double loss[MAX_EPOCHS], acc[MAX_EPOCHS]; /* history, for the learning curve */
 } config;
 
 /* Linear(784, h1) act Linear(h1, h2) act ... Linear(hk, 10), initialised from seed. */
@@ -66,7 +65,7 @@ static nb_module *build_model(const config *c)
         p = *end ? end + 1 : end;
     }
     sizes[n++] = CLASSES;
-    nb_manual_seed((uint64_t)c->seed);   /* layers initialise from the default generator */
+    nb_manual_seed((uint64_t)c->seed); /* layers initialise from the default generator */
     nb_module *m = nb_sequential(0);
     EX_CHECK(m);
     for (int i = 0; i + 1 < n; i++) {
@@ -120,8 +119,7 @@ static const char *hms(double seconds, char *buf)
     return buf;
 }
 
-static void progress(int epoch, int epochs, int64_t b, int64_t nb, double loss, double rate,
-                     double eta)
+static void progress(int epoch, int epochs, int64_t b, int64_t nb, double loss, double rate, double eta)
 {
     enum { WIDTH = 24 };
     char bar[WIDTH + 1], t[32];
@@ -143,8 +141,9 @@ static char *config_json(const config *c)
     n += (size_t)snprintf(s + n, cap - n,
                           "{\"hidden\": \"%s\", \"act\": \"%s\", \"optim\": \"%s\", \"lr\": \"%.17g\", "
                           "\"schedule\": \"%s\", \"batch\": \"%d\", \"seed\": \"%d\", \"epochs\": \"%d\", "
-                          "\"epoch\": \"%d\", \"train_loss\": \"", c->hidden, c->act, c->optim, c->lr,
-                          c->schedule, c->batch, c->seed, c->epochs, c->epochs_done);
+                          "\"epoch\": \"%d\", \"train_loss\": \"",
+                          c->hidden, c->act, c->optim, c->lr, c->schedule, c->batch, c->seed, c->epochs,
+                          c->epochs_done);
     for (int e = 0; e < c->epochs_done; e++)
         n += (size_t)snprintf(s + n, cap - n, "%s%.17g", e ? "," : "", c->loss[e]);
     n += (size_t)snprintf(s + n, cap - n, "\", \"test_acc\": \"");
@@ -206,7 +205,8 @@ int main(int argc, char **argv)
         {"seed", EX_INT, &c.seed, "seed of the initial weights and of the shuffling"},
         {"checkpoint", EX_STR, &ckpt, "save model + optimizer + epoch here after every epoch"},
         {"resume", EX_STR, &resume, "continue the run saved in this checkpoint (with its settings)"},
-        {"stop-after", EX_INT, &stop_after, "stop after this many epochs of this run, as an interrupted run would"},
+        {"stop-after", EX_INT, &stop_after,
+         "stop after this many epochs of this run, as an interrupted run would"},
         {"out", EX_STR, &out, "directory for fashion_mnist_curve.svg"},
         {"data", EX_STR, &data, "directory of the four (Fashion-)MNIST IDX files"},
         {"quick", EX_FLAG, &quick, "5000 training and 1000 test images, 2 epochs"},
@@ -228,17 +228,19 @@ int main(int argc, char **argv)
     if (threads > 0)
         nb_set_num_threads(threads);
     if (!nb_activation_find(c.act))
-        return 2;   /* the registry's message lists the known names */
+        return 2; /* the registry's message lists the known names */
 
     /* Data: x [N, 784] in [0, 1], y [N] class numbers. */
     nb_dataset *train = nb_mnist_load(data, true, NULL);
     nb_dataset *test = train ? nb_mnist_load(data, false, NULL) : NULL;
     if (!test) {
-        fprintf(stderr, "\nFashion-MNIST was not found in %s. Install it with\n"
+        fprintf(stderr,
+                "\nFashion-MNIST was not found in %s. Install it with\n"
                 "    sudo apt-get install dataset-fashion-mnist\n"
                 "or pass --data DIR, a directory holding train-images-idx3-ubyte(.gz),\n"
                 "train-labels-idx1-ubyte(.gz), t10k-images-idx3-ubyte(.gz) and\n"
-                "t10k-labels-idx1-ubyte(.gz) of Fashion-MNIST or MNIST.\n", data);
+                "t10k-labels-idx1-ubyte(.gz) of Fashion-MNIST or MNIST.\n",
+                data);
         nb_dataset_free(train);
         return 1;
     }
@@ -264,23 +266,23 @@ int main(int argc, char **argv)
         if (sched)
             nb_scheduler_set_last_epoch(sched, c.epochs_done);
         printf("resumed %s: %d epoch(s) done; its settings: --hidden %s --act %s --optim %s"
-               " --lr %g --schedule %s --batch %d --seed %d --epochs %d\n", resume, c.epochs_done,
-               c.hidden, c.act, c.optim, c.lr, c.schedule, c.batch, c.seed, c.epochs);
+               " --lr %g --schedule %s --batch %d --seed %d --epochs %d\n",
+               resume, c.epochs_done, c.hidden, c.act, c.optim, c.lr, c.schedule, c.batch, c.seed, c.epochs);
     }
-    printf("Fashion-MNIST: %lld training, %lld test images; %d thread(s)\n",
-           (long long)nb_dataset_len(train), (long long)nb_dataset_len(test), nb_get_num_threads());
+    printf("Fashion-MNIST: %lld training, %lld test images; %d thread(s)\n", (long long)nb_dataset_len(train),
+           (long long)nb_dataset_len(test), nb_get_num_threads());
     EX_CHECK(nb_module_summary(model, stdout, NB_SHAPE(1, 784)) == 0);
-    printf("optimizer %s, lr %g (schedule %s), batch %d, seed %d, %d epochs\n\n", c.optim, c.lr,
-           c.schedule, c.batch, c.seed, c.epochs);
+    printf("optimizer %s, lr %g (schedule %s), batch %d, seed %d, %d epochs\n\n", c.optim, c.lr, c.schedule,
+           c.batch, c.seed, c.epochs);
 
-    nb_loader *ld = nb_loader_new(train, c.batch,
-                                  &(nb_loader_options){.shuffle = true, .seed = (uint64_t)c.seed});
+    nb_loader *ld =
+        nb_loader_new(train, c.batch, &(nb_loader_options){.shuffle = true, .seed = (uint64_t)c.seed});
     EX_CHECK(ld);
-    nb_loader_reset(ld, (uint64_t)c.epochs_done);   /* a resumed run replays the same order */
+    nb_loader_reset(ld, (uint64_t)c.epochs_done); /* a resumed run replays the same order */
     bool tty = isatty(STDOUT_FILENO);
     int64_t nbatch = nb_loader_batches(ld);
     double t_start = ex_now(), t_train = 0;
-    int64_t steps = 0;   /* batches trained in this run, for the ETA */
+    int64_t steps = 0; /* batches trained in this run, for the ETA */
     double acc = c.epochs_done ? c.acc[c.epochs_done - 1] : 0;
 
     for (int epoch = c.epochs_done; epoch < last; epoch++) {
@@ -314,7 +316,7 @@ int main(int argc, char **argv)
         c.epochs_done = epoch + 1;
         double lr = nb_optim_get_lr(opt);
         if (sched)
-            nb_scheduler_step(sched);   /* the lr of the next epoch, saved with the checkpoint */
+            nb_scheduler_step(sched); /* the lr of the next epoch, saved with the checkpoint */
         if (ckpt) {
             char *json = config_json(&c);
             EX_CHECK(nb_save_checkpoint(ckpt, model, opt, json) == 0);
@@ -330,7 +332,8 @@ int main(int argc, char **argv)
     int status = 0;
     if (c.epochs_done < c.epochs) {
         printf("stopped after epoch %d of %d%s%s\n", c.epochs_done, c.epochs,
-               ckpt ? "; continue with --resume " : " (no --checkpoint: nothing to resume)", ckpt ? ckpt : "");
+               ckpt ? "; continue with --resume " : " (no --checkpoint: nothing to resume)",
+               ckpt ? ckpt : "");
         goto done;
     }
 
@@ -354,8 +357,8 @@ int main(int argc, char **argv)
     double ex[MAX_EPOCHS];
     for (int e = 0; e < c.epochs_done; e++)
         ex[e] = e + 1;
-    nb_plot *p = nb_plot_new(&(nb_plot_opts){.title = "Fashion-MNIST: MLP learning curve",
-                                             .xlabel = "epoch", .legend = NB_LEGEND_BEST});
+    nb_plot *p = nb_plot_new(&(nb_plot_opts){
+        .title = "Fashion-MNIST: MLP learning curve", .xlabel = "epoch", .legend = NB_LEGEND_BEST});
     EX_CHECK(p);
     EX_CHECK(nb_plot_add(p, ex, c.loss, c.epochs_done,
                          &(nb_series_opts){.label = "train loss", .style = NB_SERIES_LINE_POINTS}) == 0);

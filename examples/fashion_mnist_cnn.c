@@ -46,7 +46,7 @@ static nb_module *conv_block(int64_t in, int64_t out, bool bn)
 
 static nb_module *build_model(int seed, bool bn)
 {
-    nb_manual_seed((uint64_t)seed);   /* layers initialise from the default generator */
+    nb_manual_seed((uint64_t)seed); /* layers initialise from the default generator */
     nb_module *m = nb_sequential(6, conv_block(1, 16, bn), conv_block(16, 32, bn), nb_flatten_layer(1, -1),
                                  nb_linear(32 * 7 * 7, 128), bn ? nb_batch_norm1d(128) : nb_act("identity"),
                                  nb_sequential(3, nb_act("relu"), nb_dropout(0.3), nb_linear(128, CLASSES)));
@@ -55,19 +55,16 @@ static nb_module *build_model(int seed, bool bn)
 }
 
 /* A batch x [B,28,28] as [B,1,28,28] (a view: no copy). */
-static nb_tensor *as_images(nb_tensor *x)
-{
-    return nb_reshape(x, NB_SHAPE(x->shape[0], 1, 28, 28));
-}
+static nb_tensor *as_images(nb_tensor *x) { return nb_reshape(x, NB_SHAPE(x->shape[0], 1, 28, 28)); }
 
 typedef struct run {
-    double loss, acc[64];   /* last epoch's train loss; test accuracy after each epoch */
+    double loss, acc[64]; /* last epoch's train loss; test accuracy after each epoch */
 } run;
 
 /* Train a fresh model for `epochs` with Adam at lr (cosine-annealed), printing
  * each epoch's line when verbose. */
-static run train(const nb_dataset *train_set, const nb_dataset *test, bool bn, int epochs, int batch, double lr,
-                 int seed, bool verbose)
+static run train(const nb_dataset *train_set, const nb_dataset *test, bool bn, int epochs, int batch,
+                 double lr, int seed, bool verbose)
 {
     nb_module *model = build_model(seed, bn);
     nb_param_list pl;
@@ -82,7 +79,8 @@ static run train(const nb_dataset *train_set, const nb_dataset *test, bool bn, i
         printf("Adam, lr %g (cosine), batch %d, seed %d, %d epoch(s)%s\n\n", lr, batch, seed, epochs,
                bn ? "" : ", no BatchNorm");
     }
-    nb_loader *ld = nb_loader_new(train_set, batch, &(nb_loader_options){.shuffle = true, .seed = (uint64_t)seed});
+    nb_loader *ld =
+        nb_loader_new(train_set, batch, &(nb_loader_options){.shuffle = true, .seed = (uint64_t)seed});
     EX_CHECK(ld);
     run r = {0};
     double t_train = 0;
@@ -91,7 +89,8 @@ static run train(const nb_dataset *train_set, const nb_dataset *test, bool bn, i
         int64_t count = 0;
         nb_tensor *x, *y;
         while (nb_loader_next(ld, &x, &y)) {
-            nb_tensor *loss = nb_cross_entropy(nb_forward(model, as_images(x)), y, (nb_cross_entropy_opts){0});
+            nb_tensor *loss =
+                nb_cross_entropy(nb_forward(model, as_images(x)), y, (nb_cross_entropy_opts){0});
             EX_CHECK(loss);
             nb_optim_zero_grad(opt);
             EX_CHECK(nb_backward(loss) == 0);
@@ -164,7 +163,8 @@ int main(int argc, char **argv)
         {"seed", EX_INT, &seed, "seed of the initial weights and of the shuffling"},
         {"data", EX_STR, &data, "directory of the four (Fashion-)MNIST IDX files"},
         {"no-bn", EX_FLAG, &no_bn, "the same network without BatchNorm"},
-        {"compare", EX_FLAG, &compare_mode, "with and without BatchNorm: accuracy per epoch, largest stable lr"},
+        {"compare", EX_FLAG, &compare_mode,
+         "with and without BatchNorm: accuracy per epoch, largest stable lr"},
         {"quick", EX_FLAG, &quick, "5000 training and 1000 test images, 1 epoch"},
     };
     ex_parse(argc, argv, args, EX_COUNT(args), "train a CNN on Fashion-MNIST");
@@ -181,7 +181,8 @@ int main(int argc, char **argv)
     nb_dataset *train_set = nb_mnist_load(data, true, &mo);
     nb_dataset *test = train_set ? nb_mnist_load(data, false, &mo) : NULL;
     if (!test) {
-        fprintf(stderr, "\nFashion-MNIST was not found in %s. Install it with\n"
+        fprintf(stderr,
+                "\nFashion-MNIST was not found in %s. Install it with\n"
                 "    sudo apt-get install dataset-fashion-mnist\n"
                 "or pass --data DIR, a directory holding the four IDX files of Fashion-MNIST or MNIST.\n",
                 data);

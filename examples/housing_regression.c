@@ -50,8 +50,8 @@ static nb_module *neuron_new(const nb_real init[4])
 
 /* Full-batch training: returns the loss before each step in losses[0..steps-1]
  * and the final loss in losses[steps]. */
-static void fit(nb_module *m, nb_optim *opt, nb_tensor *x, nb_tensor *y, int steps,
-                double *losses, const char *name)
+static void fit(nb_module *m, nb_optim *opt, nb_tensor *x, nb_tensor *y, int steps, double *losses,
+                const char *name)
 {
     printf("\n%s\n      step  loss (mean squared error, $1000s^2)\n", name);
     for (int step = 0; step <= steps; step++) {
@@ -80,8 +80,8 @@ static void print_formula(nb_module *m, const nb_norm *norm)
     double k1 = m->params[0]->data[0], b1 = m->params[1]->data[0];
     double k2 = m->params[2]->data[0], b2 = m->params[3]->data[0];
     double mean = norm->shift->data[0], std = norm->scale->data[0];
-    printf("  MEDV ≈ %.2f * sigmoid(%.3f * RM' %+.3f) %+.2f   with RM' = (RM - %.3f) / %.3f\n",
-           k2, k1, b1, b2, mean, std);
+    printf("  MEDV ≈ %.2f * sigmoid(%.3f * RM' %+.3f) %+.2f   with RM' = (RM - %.3f) / %.3f\n", k2, k1, b1,
+           b2, mean, std);
     printf("       = %.2f * sigmoid(%.3f * RM %+.3f) %+.2f\n", k2, k1 / std, b1 - k1 * mean / std, b2);
 }
 
@@ -93,7 +93,8 @@ static void predict(nb_module *m, const nb_norm *norm, const double *rm, double 
     for (int i = 0; i < n; i++)
         x->data[i] = (nb_real)rm[i];
     EX_CHECK(nb_norm_apply_(norm, x));
-    NB_NO_GRAD {
+    NB_NO_GRAD
+    {
         nb_tensor *y = nb_forward(m, x);
         EX_CHECK(y);
         for (int i = 0; i < n; i++)
@@ -157,9 +158,10 @@ int main(int argc, char **argv)
     double slope = sxy / sxx, line_loss = y_var - slope * sxy / n;
     printf("%d rows: RM in [%.3f, %.3f], MEDV mean %.2f\n", n, rm_min, rm_max, y_mean);
     printf("baselines: best constant loss %.4f, best straight line loss %.4f"
-           " (MEDV = %.2f * RM %+.2f)\n", y_var, line_loss, slope, y_mean - slope * x_mean);
+           " (MEDV = %.2f * RM %+.2f)\n",
+           y_var, line_loss, slope, y_mean - slope * x_mean);
 
-    nb_norm *norm = nb_standardize(x);   /* x is now RM' */
+    nb_norm *norm = nb_standardize(x); /* x is now RM' */
     EX_CHECK(norm);
 
     /* Both fits start from the same random parameters. */
@@ -196,15 +198,18 @@ int main(int argc, char **argv)
     char path[1024];
     nb_plot *p = nb_plot_new(&(nb_plot_opts){.title = "Boston housing: MEDV ≈ k2 sigmoid(k1 RM' + b1) + b2",
                                              .xlabel = "RM (average rooms per dwelling)",
-                                             .ylabel = "MEDV ($1000s)", .legend = NB_LEGEND_TOP_LEFT});
+                                             .ylabel = "MEDV ($1000s)",
+                                             .legend = NB_LEGEND_TOP_LEFT});
     EX_CHECK(p);
-    EX_CHECK(nb_plot_add(p, rm, medv, n, &(nb_series_opts){.label = "506 tracts",
-                                                            .style = NB_SERIES_POINTS,
-                                                            .color = "#9aa7b8", .width = 2}) == 0);
-    EX_CHECK(nb_plot_add(p, cx, cy_sgd, CURVE, &(nb_series_opts){.label = "gradient descent",
-                                                                   .color = GD_COLOR}) == 0);
-    EX_CHECK(nb_plot_add(p, cx, cy_adam, CURVE, &(nb_series_opts){.label = "Adam", .color = ADAM_COLOR,
-                                                                  .style = NB_SERIES_DASHED}) == 0);
+    EX_CHECK(nb_plot_add(
+                 p, rm, medv, n,
+                 &(nb_series_opts){
+                     .label = "506 tracts", .style = NB_SERIES_POINTS, .color = "#9aa7b8", .width = 2}) == 0);
+    EX_CHECK(nb_plot_add(p, cx, cy_sgd, CURVE,
+                         &(nb_series_opts){.label = "gradient descent", .color = GD_COLOR}) == 0);
+    EX_CHECK(
+        nb_plot_add(p, cx, cy_adam, CURVE,
+                    &(nb_series_opts){.label = "Adam", .color = ADAM_COLOR, .style = NB_SERIES_DASHED}) == 0);
     snprintf(path, sizeof path, "%s/housing_fit.svg", out);
     EX_CHECK(nb_plot_save(p, path) == 0);
     nb_plot_free(p);
@@ -216,10 +221,13 @@ int main(int argc, char **argv)
     EX_CHECK(sx);
     for (int i = 0; i <= steps; i += stride, m++)
         sx[m] = i, s1[m] = loss_sgd[i], s2[m] = loss_adam[i];
-    p = nb_plot_new(&(nb_plot_opts){.title = "Boston housing: training loss", .xlabel = "step",
-                                    .ylabel = "mean squared error", .log_y = true});
+    p = nb_plot_new(&(nb_plot_opts){.title = "Boston housing: training loss",
+                                    .xlabel = "step",
+                                    .ylabel = "mean squared error",
+                                    .log_y = true});
     EX_CHECK(p);
-    EX_CHECK(nb_plot_add(p, sx, s1, m, &(nb_series_opts){.label = "gradient descent", .color = GD_COLOR}) == 0);
+    EX_CHECK(nb_plot_add(p, sx, s1, m, &(nb_series_opts){.label = "gradient descent", .color = GD_COLOR}) ==
+             0);
     EX_CHECK(nb_plot_add(p, sx, s2, m, &(nb_series_opts){.label = "Adam", .color = ADAM_COLOR}) == 0);
     snprintf(path, sizeof path, "%s/housing_loss.svg", out);
     EX_CHECK(nb_plot_save(p, path) == 0);
@@ -230,8 +238,10 @@ int main(int argc, char **argv)
     double final_sgd = loss_sgd[steps], final_adam = loss_adam[steps];
     int status = 0;
     if (!(final_sgd < line_loss && final_adam < line_loss && final_sgd < loss_sgd[0])) {
-        fprintf(stderr, "FAIL: final losses %.4f (gradient descent), %.4f (Adam) are not below"
-                " the straight line's %.4f\n", final_sgd, final_adam, line_loss);
+        fprintf(stderr,
+                "FAIL: final losses %.4f (gradient descent), %.4f (Adam) are not below"
+                " the straight line's %.4f\n",
+                final_sgd, final_adam, line_loss);
         status = 1;
     }
 

@@ -64,8 +64,9 @@ static nb_module *build(int kind, int hidden)
     nb_rnn_opts o = {.batch_first = true, .nonlinearity = kind == RNN_RELU ? "relu" : NULL};
     nb_module *m = nb_module_new("SequenceClassifier", classifier_forward, NULL);
     EX_CHECK(m);
-    nb_module *rnn = kind == LSTM ? nb_lstm(PIXELS, hidden, &o) : kind == GRU ? nb_gru(PIXELS, hidden, &o)
-                                                                            : nb_rnn(PIXELS, hidden, &o);
+    nb_module *rnn = kind == LSTM  ? nb_lstm(PIXELS, hidden, &o)
+                     : kind == GRU ? nb_gru(PIXELS, hidden, &o)
+                                   : nb_rnn(PIXELS, hidden, &o);
     EX_CHECK(nb_module_add(m, "rnn", rnn) == 0);
     EX_CHECK(nb_module_add(m, "fc", nb_linear(hidden, CLASSES)) == 0);
     return m;
@@ -74,7 +75,7 @@ static nb_module *build(int kind, int hidden)
 /* ---- training ----------------------------------------------------------- */
 
 typedef struct outcome {
-    double loss, max_norm, acc;   /* last epoch's mean loss; largest gradient norm seen */
+    double loss, max_norm, acc; /* last epoch's mean loss; largest gradient norm seen */
     bool finite;
 } outcome;
 
@@ -86,7 +87,8 @@ static outcome train(nb_module *m, nb_dataset *train_ds, nb_dataset *test, doubl
     nb_param_list pl;
     EX_CHECK(nb_module_parameters(m, &pl) >= 0);
     nb_optim *opt = nb_adam(pl.tensors, pl.count, (nb_adam_opts){.lr = lr});
-    nb_loader *ld = nb_loader_new(train_ds, batch, &(nb_loader_options){.shuffle = true, .seed = (uint64_t)seed});
+    nb_loader *ld =
+        nb_loader_new(train_ds, batch, &(nb_loader_options){.shuffle = true, .seed = (uint64_t)seed});
     EX_CHECK(opt && ld);
     /* cosine annealing to 0 over the run, stepped per batch */
     int64_t total = steps > 0 ? steps : epochs * ((nb_dataset_len(train_ds) + batch - 1) / batch);
@@ -120,14 +122,15 @@ static outcome train(nb_module *m, nb_dataset *train_ds, nb_dataset *test, doubl
             done++;
         }
         if (steps > 0 && done >= steps)
-            epochs = epoch + 1;   /* the last (partial) epoch */
+            epochs = epoch + 1; /* the last (partial) epoch */
         double dt = ex_now() - t0;
         o.loss = o.finite ? sum / (double)count : NAN;
         o.acc = o.finite ? ex_accuracy(m, test, EVAL_BATCH, NULL, NULL, 0) : 0;
         if (verbose)
             printf("  epoch %d/%d  train loss %.4f  test accuracy %.4f  grad norm mean %.3f max %.3f  %5.1f s"
-                   "  %5.0f images/s\n", epoch + 1, epochs, o.loss, o.acc, norms / (double)batches, o.max_norm,
-                   dt, (double)count / dt);
+                   "  %5.0f images/s\n",
+                   epoch + 1, epochs, o.loss, o.acc, norms / (double)batches, o.max_norm, dt,
+                   (double)count / dt);
         fflush(stdout);
     }
     nb_scheduler_free(sched);
@@ -144,8 +147,9 @@ static outcome train(nb_module *m, nb_dataset *train_ds, nb_dataset *test, doubl
 static void grad_over_time(nb_module *m, int kind, int hidden, nb_tensor *x, nb_tensor *y, double *norms)
 {
     nb_rnn_opts o = {.nonlinearity = kind == RNN_RELU ? "relu" : NULL};
-    nb_module *cell = kind == LSTM ? nb_lstm_cell(PIXELS, hidden, &o)
-                      : kind == GRU ? nb_gru_cell(PIXELS, hidden, &o) : nb_rnn_cell(PIXELS, hidden, &o);
+    nb_module *cell = kind == LSTM  ? nb_lstm_cell(PIXELS, hidden, &o)
+                      : kind == GRU ? nb_gru_cell(PIXELS, hidden, &o)
+                                    : nb_rnn_cell(PIXELS, hidden, &o);
     EX_CHECK(cell);
     static const char *const names[4] = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"};
     for (int p = 0; p < 4; p++) {
@@ -157,10 +161,12 @@ static void grad_over_time(nb_module *m, int kind, int hidden, nb_tensor *x, nb_
     nb_tensor *h = NULL, *c = NULL, *hs[T];
     for (int t = 0; t < T; t++) {
         nb_tensor *xt = nb_reshape(nb_slice(x, 1, t, t + 1), NB_SHAPE(P, PIXELS));
-        h = hs[t] = kind == LSTM ? nb_lstm_cell_forward(cell, xt, h, c, &c) : nb_rnn_cell_forward(cell, xt, h);
+        h = hs[t] =
+            kind == LSTM ? nb_lstm_cell_forward(cell, xt, h, c, &c) : nb_rnn_cell_forward(cell, xt, h);
         EX_CHECK(h);
     }
-    nb_tensor *loss = nb_cross_entropy(nb_forward(nb_module_child(m, "fc"), h), y, (nb_cross_entropy_opts){0});
+    nb_tensor *loss =
+        nb_cross_entropy(nb_forward(nb_module_child(m, "fc"), h), y, (nb_cross_entropy_opts){0});
     EX_CHECK(loss && nb_backward(loss) == 0);
     for (int t = 0; t < T; t++) {
         double sq = 0;
@@ -201,11 +207,12 @@ int main(int argc, char **argv)
     if (threads > 0)
         nb_set_num_threads(threads);
 
-    nb_mnist_options mo = {.keep_shape = true};   /* x [N,28,28]: 28 steps of 28 pixels */
+    nb_mnist_options mo = {.keep_shape = true}; /* x [N,28,28]: 28 steps of 28 pixels */
     nb_dataset *train_ds = nb_mnist_load(data, true, &mo);
     nb_dataset *test = train_ds ? nb_mnist_load(data, false, &mo) : NULL;
     if (!test) {
-        fprintf(stderr, "\nFashion-MNIST was not found in %s. Install it with\n"
+        fprintf(stderr,
+                "\nFashion-MNIST was not found in %s. Install it with\n"
                 "    sudo apt-get install dataset-fashion-mnist\n"
                 "or pass --data DIR, a directory holding the four IDX files of Fashion-MNIST or MNIST.\n",
                 data);
@@ -219,12 +226,15 @@ int main(int argc, char **argv)
     /* pixel by pixel to mean 0, std 1 (the training split's statistics) */
     nb_norm *norm = nb_standardize(train_ds->x);
     EX_CHECK(norm && nb_norm_apply_(norm, test->x));
-    nb_tensor *px = nb_keep(nb_slice(train_ds->x, 0, 0, PROBE)), *py = nb_keep(nb_slice(train_ds->y, 0, 0, PROBE));
+    nb_tensor *px = nb_keep(nb_slice(train_ds->x, 0, 0, PROBE)),
+              *py = nb_keep(nb_slice(train_ds->y, 0, 0, PROBE));
     EX_CHECK(px && py);
     nb_step_end();
-    printf("Fashion-MNIST as sequences of %d rows of %d pixels: %lld training, %lld test images; %d thread(s)\n"
-           "hidden %d, batch %d, Adam lr %g\n", T, PIXELS, (long long)nb_dataset_len(train_ds),
-           (long long)nb_dataset_len(test), nb_get_num_threads(), hidden, batch, lr);
+    printf(
+        "Fashion-MNIST as sequences of %d rows of %d pixels: %lld training, %lld test images; %d thread(s)\n"
+        "hidden %d, batch %d, Adam lr %g\n",
+        T, PIXELS, (long long)nb_dataset_len(train_ds), (long long)nb_dataset_len(test), nb_get_num_threads(),
+        hidden, batch, lr);
 
     nb_module *models[KINDS] = {0};
     double norms[KINDS][T], t0;
@@ -241,14 +251,15 @@ int main(int argc, char **argv)
 
     printf("\nplain RNN, no clipping, %d steps per run; init: PyTorch's U(-1/sqrt(H), 1/sqrt(H)), or\n"
            "W_hh = identity as in IRNN (Le et al., 2015)\n"
-           "  network    init      lr        final loss  test acc  largest grad norm\n", rnn_steps);
+           "  network    init      lr        final loss  test acc  largest grad norm\n",
+           rnn_steps);
     const double rates[N_RATES] = {5 * lr, lr, lr / 10};
     for (int k = RNN_TANH; k <= RNN_RELU; k++)
         for (int identity = 0; identity < 2; identity++)
             for (int r = 0; r < N_RATES; r++) {
                 nb_manual_seed((uint64_t)seed);
                 nb_module *m = build(k, hidden);
-                if (identity) {   /* W_hh = I: the recurrence starts as h_t = f(h_t-1 + W_ih x_t + b) */
+                if (identity) { /* W_hh = I: the recurrence starts as h_t = f(h_t-1 + W_ih x_t + b) */
                     nb_tensor *w = nb_module_get(m, "rnn.weight_hh_l0");
                     EX_CHECK(w && nb_init_constant_(w, 0));
                     for (int64_t j = 0; j < hidden; j++)
@@ -259,8 +270,9 @@ int main(int argc, char **argv)
                 if (o.finite)
                     printf("%10.4f  %8.4f  %17.3g\n", o.loss, o.acc, o.max_norm);
                 else
-                    printf("diverged: a non-finite loss or gradient (largest finite norm %.3g)\n", o.max_norm);
-                if (!identity && r == 1)   /* PyTorch's init at the LSTM's lr: probed below */
+                    printf("diverged: a non-finite loss or gradient (largest finite norm %.3g)\n",
+                           o.max_norm);
+                if (!identity && r == 1) /* PyTorch's init at the LSTM's lr: probed below */
                     models[k] = m;
                 else
                     nb_module_free(m);
@@ -276,8 +288,8 @@ int main(int argc, char **argv)
         grad_over_time(models[k], k, hidden, px, py, norms[k]);
     }
     printf("\n||dL/dh_t|| on %d training images (t = 28 is the last step; RNNs: PyTorch's init at lr %g)\n"
-           "        %-21s %-21s %-21s %s\n   t ", PROBE, lr, kind_names[0], kind_names[1], kind_names[2],
-           kind_names[3]);
+           "        %-21s %-21s %-21s %s\n   t ",
+           PROBE, lr, kind_names[0], kind_names[1], kind_names[2], kind_names[3]);
     for (int k = 0; k < KINDS; k++)
         printf("   initial   trained%s", k < KINDS - 1 ? " " : "\n");
     for (int t = 0; t < T; t++) {
@@ -295,7 +307,8 @@ int main(int argc, char **argv)
 
     nb_plot *p = nb_plot_new(&(nb_plot_opts){.title = "Gradient w.r.t. the hidden state (dashed: untrained)",
                                              .xlabel = "time step t (row of the image)",
-                                             .ylabel = "||dL/dh_t||", .log_y = true,
+                                             .ylabel = "||dL/dh_t||",
+                                             .log_y = true,
                                              .legend = NB_LEGEND_BOTTOM_RIGHT});
     EX_CHECK(p);
     static const char *const colors[KINDS] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e"};
@@ -303,10 +316,12 @@ int main(int argc, char **argv)
     for (int t = 0; t < T; t++)
         ts[t] = t + 1;
     for (int k = 0; k < KINDS; k++) {
-        EX_CHECK(nb_plot_add(p, ts, norms[k], T, &(nb_series_opts){.label = kind_names[k], .color = colors[k],
-                                                                  .style = NB_SERIES_LINE_POINTS}) == 0);
-        EX_CHECK(nb_plot_add(p, ts, init[k], T, &(nb_series_opts){.color = colors[k],
-                                                                 .style = NB_SERIES_DASHED}) == 0);
+        EX_CHECK(nb_plot_add(p, ts, norms[k], T,
+                             &(nb_series_opts){.label = kind_names[k],
+                                               .color = colors[k],
+                                               .style = NB_SERIES_LINE_POINTS}) == 0);
+        EX_CHECK(nb_plot_add(p, ts, init[k], T,
+                             &(nb_series_opts){.color = colors[k], .style = NB_SERIES_DASHED}) == 0);
     }
     char path[1024];
     snprintf(path, sizeof path, "%s/sequence_mnist_grad.svg", out);

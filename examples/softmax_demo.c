@@ -49,10 +49,8 @@ int main(int argc, char **argv)
     ex_parse(argc, argv, args, EX_COUNT(args), "softmax, cross-entropy and the max trick");
 
     /* Row i: the scores of picture i for chicken, duck, goose. */
-    nb_tensor *logits = nb_from_array((nb_real[]){10, 8, 6,
-                                                  7, 9, 5,
-                                                  5, 4, 10}, NB_SHAPE(3, 3));
-    nb_tensor *labels = nb_from_array((nb_real[]){0, 1, 2}, NB_SHAPE(3));  /* chicken, duck, goose */
+    nb_tensor *logits = nb_from_array((nb_real[]){10, 8, 6, 7, 9, 5, 5, 4, 10}, NB_SHAPE(3, 3));
+    nb_tensor *labels = nb_from_array((nb_real[]){0, 1, 2}, NB_SHAPE(3)); /* chicken, duck, goose */
     EX_CHECK(logits && labels);
     nb_requires_grad(logits, true);
 
@@ -83,7 +81,8 @@ int main(int argc, char **argv)
     for (int j = 0; j < 3; j++)
         sum += e[j] = expf(z[j]);
     printf("\nlogits [1000, 1001, 1002]\n  naive exp(z) / sum exp(z): exp(1000) = %g, so"
-           " [%g, %g, %g]\n", (double)e[0], (double)(e[0] / sum), (double)(e[1] / sum), (double)(e[2] / sum));
+           " [%g, %g, %g]\n",
+           (double)e[0], (double)(e[0] / sum), (double)(e[1] / sum), (double)(e[2] / sum));
     if (!isnan(e[0] / sum)) {
         fprintf(stderr, "FAIL: the naive softmax did not overflow\n");
         failures++;

@@ -42,8 +42,8 @@ enum { MAX_DEPTH = 64, PROBE = 512, N_ACTS = 4 };
 static const char *const acts[N_ACTS] = {"sigmoid", "tanh", "relu", "selu"};
 
 typedef struct stats {
-    double grad[MAX_DEPTH];          /* ||dL/dW|| of Linear layer l */
-    double mean[MAX_DEPTH], std[MAX_DEPTH];   /* output of the activation after layer l */
+    double grad[MAX_DEPTH];                 /* ||dL/dW|| of Linear layer l */
+    double mean[MAX_DEPTH], std[MAX_DEPTH]; /* output of the activation after layer l */
 } stats;
 
 /* depth Linear layers with the activation's initialisation. */
@@ -80,7 +80,7 @@ static void measure(nb_module *m, nb_tensor *x, nb_tensor *y, int depth, stats *
     for (int k = 0; k < m->n_children; k++) {
         h = nb_forward(m->children[k], h);
         EX_CHECK(h);
-        if (k % 2 == 1) {   /* an activation: children are Linear, act, Linear, act, ... */
+        if (k % 2 == 1) { /* an activation: children are Linear, act, Linear, act, ... */
             double sum = 0, sq = 0;
             for (int64_t i = 0; i < h->numel; i++)
                 sum += h->data[i], sq += (double)h->data[i] * h->data[i];
@@ -136,7 +136,8 @@ int main(int argc, char **argv)
     nb_dataset *train = nb_mnist_load(data, true, NULL);
     nb_dataset *test = train ? nb_mnist_load(data, false, NULL) : NULL;
     if (!test) {
-        fprintf(stderr, "Fashion-MNIST not found: sudo apt-get install dataset-fashion-mnist, or --data DIR\n");
+        fprintf(stderr,
+                "Fashion-MNIST not found: sudo apt-get install dataset-fashion-mnist, or --data DIR\n");
         nb_dataset_free(train);
         return 1;
     }
@@ -163,11 +164,12 @@ int main(int argc, char **argv)
         nb_param_list pl;
         EX_CHECK(nb_module_parameters(m, &pl) >= 0);
         nb_optim *opt = nb_sgd(pl.tensors, pl.count, (nb_sgd_opts){.lr = 0.01, .momentum = 0.9});
-        nb_loader *ld = nb_loader_new(train, 64, &(nb_loader_options){.shuffle = true, .seed = (uint64_t)seed});
+        nb_loader *ld =
+            nb_loader_new(train, 64, &(nb_loader_options){.shuffle = true, .seed = (uint64_t)seed});
         EX_CHECK(opt && ld);
         nb_tensor *x, *y;
         for (int step = 0; step < steps; step++) {
-            if (!nb_loader_next(ld, &x, &y))   /* end of an epoch: the next call starts another */
+            if (!nb_loader_next(ld, &x, &y)) /* end of an epoch: the next call starts another */
                 EX_CHECK(nb_loader_next(ld, &x, &y));
             nb_tensor *loss = nb_cross_entropy(nb_forward(m, x), y, (nb_cross_entropy_opts){0});
             EX_CHECK(loss);
@@ -180,7 +182,10 @@ int main(int argc, char **argv)
         acc[a] = ex_accuracy(m, test, 1000, NULL, NULL, 0);
 
         printf("\n%s (%s)\n  layer   |grad W| init  trained    act mean  std init    mean  std trained\n",
-               acts[a], a < 2 ? "Xavier normal" : a == 2 ? "Kaiming normal" : "LeCun normal");
+               acts[a],
+               a < 2    ? "Xavier normal"
+               : a == 2 ? "Kaiming normal"
+                        : "LeCun normal");
         for (int l = 0; l < depth; l++) {
             printf("  %5d   %10.3e %10.3e", l + 1, before[a].grad[l], after[a].grad[l]);
             if (l < depth - 1)
@@ -189,8 +194,9 @@ int main(int argc, char **argv)
             printf("\n");
         }
         printf("  gradient factor per layer, going down: %.3f at init, %.3f trained;"
-               " layer 1 / layer %d: %.2e at init\n", shrink(&before[a], depth), shrink(&after[a], depth),
-               depth - 1, before[a].grad[0] / before[a].grad[depth - 2]);
+               " layer 1 / layer %d: %.2e at init\n",
+               shrink(&before[a], depth), shrink(&after[a], depth), depth - 1,
+               before[a].grad[0] / before[a].grad[depth - 2]);
         printf("  test accuracy after training: %.4f\n", acc[a]);
 
         nb_loader_free(ld);
@@ -199,7 +205,8 @@ int main(int argc, char **argv)
         nb_module_free(m);
     }
 
-    printf("\nsummary          factor/layer (init)  first/top hidden (init)  last hidden mean, std (init)  test acc\n");
+    printf(
+        "\nsummary          factor/layer (init)  first/top hidden (init)  last hidden mean, std (init)  test acc\n");
     for (int a = 0; a < N_ACTS; a++)
         printf("  %-8s %20.3f %24.2e %16.3f, %.3f %19.4f\n", acts[a], shrink(&before[a], depth),
                before[a].grad[0] / before[a].grad[depth - 2], before[a].mean[depth - 2],
@@ -208,7 +215,8 @@ int main(int argc, char **argv)
     /* Gradient norm per layer, log y. */
     nb_plot *p = nb_plot_new(&(nb_plot_opts){.title = "Gradient norm per layer (dashed: after training)",
                                              .xlabel = "Linear layer (1 = input side)",
-                                             .ylabel = "||dL/dW||", .log_y = true,
+                                             .ylabel = "||dL/dW||",
+                                             .log_y = true,
                                              .legend = NB_LEGEND_BOTTOM_RIGHT});
     EX_CHECK(p);
     static const char *const colors[N_ACTS] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"};
@@ -216,10 +224,11 @@ int main(int argc, char **argv)
     for (int l = 0; l < depth; l++)
         xs[l] = l + 1;
     for (int a = 0; a < N_ACTS; a++) {
-        EX_CHECK(nb_plot_add(p, xs, before[a].grad, depth, &(nb_series_opts){.label = acts[a],
-                             .color = colors[a], .style = NB_SERIES_LINE_POINTS}) == 0);
-        EX_CHECK(nb_plot_add(p, xs, after[a].grad, depth, &(nb_series_opts){.color = colors[a],
-                             .style = NB_SERIES_DASHED}) == 0);
+        EX_CHECK(nb_plot_add(p, xs, before[a].grad, depth,
+                             &(nb_series_opts){
+                                 .label = acts[a], .color = colors[a], .style = NB_SERIES_LINE_POINTS}) == 0);
+        EX_CHECK(nb_plot_add(p, xs, after[a].grad, depth,
+                             &(nb_series_opts){.color = colors[a], .style = NB_SERIES_DASHED}) == 0);
     }
     char path[1024];
     snprintf(path, sizeof path, "%s/vanishing_gradients.svg", out);
@@ -229,10 +238,13 @@ int main(int argc, char **argv)
 
     /* The claims. */
     int status = 0;
-    double sig = shrink(&before[0], depth), relu = shrink(&before[2], depth), selu = shrink(&before[3], depth);
+    double sig = shrink(&before[0], depth), relu = shrink(&before[2], depth),
+           selu = shrink(&before[3], depth);
     if (!(sig < 1 && sig < relu && sig < selu)) {
-        fprintf(stderr, "FAIL: sigmoid's gradient factor %.3f is not below 1 and below relu's %.3f"
-                " and selu's %.3f\n", sig, relu, selu);
+        fprintf(stderr,
+                "FAIL: sigmoid's gradient factor %.3f is not below 1 and below relu's %.3f"
+                " and selu's %.3f\n",
+                sig, relu, selu);
         status = 1;
     }
     double m = before[3].mean[depth - 2], s = before[3].std[depth - 2];

@@ -26,7 +26,7 @@ static int train_xor(const char *act, int steps, int seed)
     nb_tensor *x = nb_from_array((nb_real[]){0, 0, 0, 1, 1, 0, 1, 1}, NB_SHAPE(4, 2));
     nb_tensor *y = nb_from_array((nb_real[]){0, 1, 1, 0}, NB_SHAPE(4, 1));
     EX_CHECK(x && y);
-    nb_manual_seed((uint64_t)seed);   /* same initial weights for every activation */
+    nb_manual_seed((uint64_t)seed); /* same initial weights for every activation */
     nb_module *net = nb_sequential(3, nb_linear(2, 8), nb_act(act), nb_linear(8, 1));
     EX_CHECK(net);
     nb_param_list pl;
@@ -47,14 +47,15 @@ static int train_xor(const char *act, int steps, int seed)
 
     int right = 0;
     printf("\n%s (final loss %.4f)\n   x1 x2  xor  P(1)  predicted\n", act, loss);
-    NB_NO_GRAD {
+    NB_NO_GRAD
+    {
         nb_tensor *p = nb_sigmoid(nb_forward(net, x));
         EX_CHECK(p);
         for (int i = 0; i < 4; i++) {
             int pred = p->data[i] > 0.5, want = (int)y->data[i];
             right += pred == want;
-            printf("   %2.0f %2.0f  %3d  %.3f  %d%s\n", x->data[2 * i], x->data[2 * i + 1], want,
-                   p->data[i], pred, pred == want ? "" : "   wrong");
+            printf("   %2.0f %2.0f  %3d  %.3f  %d%s\n", x->data[2 * i], x->data[2 * i + 1], want, p->data[i],
+                   pred, pred == want ? "" : "   wrong");
         }
     }
     nb_step_end();

@@ -11,14 +11,14 @@
 #include "env_flag.h"
 #include "internal.h"
 
-static atomic_int mode = -1;   /* -1: the environment not read yet */
+static atomic_int mode = -1; /* -1: the environment not read yet */
 
 void nb_set_detect_anomaly(bool enabled) { atomic_store(&mode, enabled ? 1 : 0); }
 
 bool nb_is_anomaly_enabled(void) { return nb_env_flag(&mode, "NABLA_DETECT_ANOMALY"); }
 
-static NB_TLS uint64_t flagged_step;          /* the step of this thread's anomaly; 0: none */
-static _Thread_local char first[1024];        /* its message */
+static NB_TLS uint64_t flagged_step;   /* the step of this thread's anomaly; 0: none */
+static _Thread_local char first[1024]; /* its message */
 
 static int64_t first_bad(const nb_real *v, int64_t n)
 {
@@ -38,10 +38,14 @@ static size_t describe(char *buf, size_t size, const nb_tensor *t)
     int64_t bad = first_bad(t->data, t->numel);
     char holds[64] = "";
     if (bad >= 0)
-        if (snprintf(holds, sizeof holds, ", holding %s at element %lld", value_name(t->data[bad]), (long long)bad) < 0)
+        if (snprintf(holds, sizeof holds, ", holding %s at element %lld", value_name(t->data[bad]),
+                     (long long)bad) < 0)
             holds[0] = '\0';
     return (size_t)snprintf(buf, size, "%s %s%s", nb_shape_fmt(t),
-                            t->node ? t->node->op->name : t->requires_grad ? "(a leaf)" : "(no grad)", holds);
+                            t->node            ? t->node->op->name
+                            : t->requires_grad ? "(a leaf)"
+                                               : "(no grad)",
+                            holds);
 }
 
 static void inputs(char *buf, size_t size, const nb_node *n)
@@ -57,7 +61,7 @@ static void inputs(char *buf, size_t size, const nb_node *n)
 
 static bool flag(const char *fmt, const char *op, const char *what, const char *ins)
 {
-    if (snprintf(first, sizeof first, fmt, op, what, ins) < 0)   /* a long message is cut */
+    if (snprintf(first, sizeof first, fmt, op, what, ins) < 0) /* a long message is cut */
         first[0] = '\0';
     flagged_step = nb_step_number();
     nb_error(NB_ERR_STATE, "%s", first);
@@ -67,7 +71,7 @@ static bool flag(const char *fmt, const char *op, const char *what, const char *
 bool nb_anomaly_check_forward(const nb_node *n)
 {
     if (flagged_step == nb_step_number())
-        return false;   /* only the first of a step is reported */
+        return false; /* only the first of a step is reported */
     int64_t bad = first_bad(n->out->data, n->out->numel);
     if (bad < 0)
         return true;
@@ -88,8 +92,10 @@ bool nb_anomaly_check_backward(const nb_node *n)
             continue;
         char what[320], ins[320];
         int64_t up = first_bad(n->out->grad, n->out->numel);
-        if (snprintf(what, sizeof what, "of input %d has %s at element %lld (the gradient from its output, of "
-                     "shape %s, is %s)", i + 1, value_name(t->grad[bad]), (long long)bad, nb_shape_fmt(n->out),
+        if (snprintf(what, sizeof what,
+                     "of input %d has %s at element %lld (the gradient from its output, of "
+                     "shape %s, is %s)",
+                     i + 1, value_name(t->grad[bad]), (long long)bad, nb_shape_fmt(n->out),
                      up < 0 ? "finite" : value_name(n->out->grad[up])) < 0)
             what[0] = '\0';
         inputs(ins, sizeof ins, n);

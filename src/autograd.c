@@ -66,8 +66,7 @@ nb_node *nb_record(const nb_op *op, nb_tensor *out, int n_in, nb_tensor *const *
     return nb_record_saved(op, out, n_in, in, 0);
 }
 
-nb_node *nb_record_saved(const nb_op *op, nb_tensor *out, int n_in, nb_tensor *const *in,
-                         size_t saved_size)
+nb_node *nb_record_saved(const nb_op *op, nb_tensor *out, int n_in, nb_tensor *const *in, size_t saved_size)
 {
     if (grad_disabled || !out)
         return NULL;
@@ -77,7 +76,9 @@ nb_node *nb_record_saved(const nb_op *op, nb_tensor *out, int n_in, nb_tensor *c
     if (!need)
         return NULL;
     /* the node, then the op's saved state, in one allocation */
-    enum { NODE = (sizeof(nb_node) + _Alignof(max_align_t) - 1) / _Alignof(max_align_t) * _Alignof(max_align_t) };
+    enum {
+        NODE = (sizeof(nb_node) + _Alignof(max_align_t) - 1) / _Alignof(max_align_t) * _Alignof(max_align_t)
+    };
     if (saved_size > SIZE_MAX - NODE)
         return nb_error(NB_ERR_MEMORY, "%s: %zu bytes of saved state are too many", op->name, saved_size);
     nb_node *n = nb_arena_alloc(NODE + saved_size);
@@ -98,7 +99,7 @@ nb_node *nb_record_saved(const nb_op *op, nb_tensor *out, int n_in, nb_tensor *c
     out->node = n;
     out->requires_grad = true;
     if (nb_is_anomaly_enabled())
-        nb_anomaly_check_forward(n);   /* the first NaN/inf of a step: backward will refuse it */
+        nb_anomaly_check_forward(n); /* the first NaN/inf of a step: backward will refuse it */
     return n;
 }
 
@@ -167,8 +168,10 @@ int nb_backward_grad(nb_tensor *t, const nb_tensor *grad)
     if (nb_anomaly_refuse_backward())
         return -1;
     if (broken_step == nb_step_number()) {
-        nb_error(NB_ERR_MEMORY, "backward: not run: %s could not be recorded in this step (out of memory), so "
-                 "the gradients would be incomplete", broken_op);
+        nb_error(NB_ERR_MEMORY,
+                 "backward: not run: %s could not be recorded in this step (out of memory), so "
+                 "the gradients would be incomplete",
+                 broken_op);
         return -1;
     }
     uint64_t errors = nb_error_count();

@@ -39,9 +39,8 @@ static bool fail(nb_gradcheck_result *r, const char *msg)
 }
 
 /* One analytic pass: the gradient of every input, copied out. */
-static bool analytic_grads(nb_gradcheck_fn fn, int n, nb_tensor *const *in, void *ctx,
-                           nb_real **saved, nb_real **grads, nb_real **w, int64_t *out_numel,
-                           nb_gradcheck_result *r)
+static bool analytic_grads(nb_gradcheck_fn fn, int n, nb_tensor *const *in, void *ctx, nb_real **saved,
+                           nb_real **grads, nb_real **w, int64_t *out_numel, nb_gradcheck_result *r)
 {
     for (int i = 0; i < n; i++) {
         if (in[i]->grad) {
@@ -65,7 +64,7 @@ static bool analytic_grads(nb_gradcheck_fn fn, int n, nb_tensor *const *in, void
     if (!any)
         return fail(r, "no input has requires_grad");
     if (out->requires_grad) {
-        nb_tensor wt = *out;   /* a header over w with out's shape, for nb_backward_grad */
+        nb_tensor wt = *out; /* a header over w with out's shape, for nb_backward_grad */
         wt.data = *w;
         wt.grad = NULL;
         wt.node = NULL;
@@ -89,9 +88,9 @@ static bool analytic_grads(nb_gradcheck_fn fn, int n, nb_tensor *const *in, void
     return true;
 }
 
-static bool numeric_compare(nb_gradcheck_fn fn, int n, nb_tensor *const *in, void *ctx,
-                            nb_real **grads, const nb_real *w, int64_t out_numel,
-                            const nb_gradcheck_opts *o, nb_gradcheck_result *r)
+static bool numeric_compare(nb_gradcheck_fn fn, int n, nb_tensor *const *in, void *ctx, nb_real **grads,
+                            const nb_real *w, int64_t out_numel, const nb_gradcheck_opts *o,
+                            nb_gradcheck_result *r)
 {
     double worst = -INFINITY;
     bool prev = nb_set_grad_enabled(false);
@@ -133,8 +132,8 @@ static bool numeric_compare(nb_gradcheck_fn fn, int n, nb_tensor *const *in, voi
         snprintf(r->message, sizeof r->message,
                  "gradcheck %s: %lld elements (%lld non-zero); worst: input %d index %lld: analytic %.10g, "
                  "numeric %.10g",
-                 r->ok ? "passed" : "FAILED", (long long)r->checked, (long long)r->nonzero,
-                 r->worst_input, (long long)r->worst_index, r->analytic, r->numeric);
+                 r->ok ? "passed" : "FAILED", (long long)r->checked, (long long)r->nonzero, r->worst_input,
+                 (long long)r->worst_index, r->analytic, r->numeric);
     return r->ok;
 }
 
@@ -158,7 +157,7 @@ nb_gradcheck_result nb_gradcheck(nb_gradcheck_fn fn, int n, nb_tensor *const *in
     nb_real **saved = calloc((size_t)n, sizeof *saved), **grads = calloc((size_t)n, sizeof *grads);
     nb_real *w = NULL;
     int64_t out_numel = 0;
-    for (int i = 0; i < n; i++)   /* a step leaf's gradient must outlive the rewinds below */
+    for (int i = 0; i < n; i++) /* a step leaf's gradient must outlive the rewinds below */
         if (in[i]->requires_grad && !in[i]->grad && !in[i]->persistent && !in[i]->node) {
             in[i]->grad = nb_arena_alloc((size_t)in[i]->numel * sizeof(nb_real));
             if (in[i]->grad)

@@ -8,7 +8,7 @@
 enum { SUMMARY_AT = 1000, EDGE = 3 };
 
 typedef struct fmt {
-    const char *spec;  /* printf format of one number */
+    const char *spec; /* printf format of one number */
     int width;
     bool integral;
     bool summarize;
@@ -52,8 +52,7 @@ static void choose_format(const nb_tensor *t, fmt *f)
     }
 }
 
-static void print_dim(FILE *out, const nb_tensor *t, const fmt *f, int dim, int64_t offset,
-                      int indent)
+static void print_dim(FILE *out, const nb_tensor *t, const fmt *f, int dim, int64_t offset, int indent)
 {
     char buf[64];
     if (t->ndim == 0) {

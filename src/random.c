@@ -36,16 +36,13 @@ uint64_t nb_generator_next(nb_generator *g)
     return result;
 }
 
-double nb_generator_uniform(nb_generator *g)
-{
-    return (double)(nb_generator_next(g) >> 11) * 0x1.0p-53;
-}
+double nb_generator_uniform(nb_generator *g) { return (double)(nb_generator_next(g) >> 11) * 0x1.0p-53; }
 
 uint64_t nb_generator_below(nb_generator *g, uint64_t n)
 {
     if (n == 0)
         return 0;
-    uint64_t limit = UINT64_MAX - UINT64_MAX % n;  /* reject the biased tail */
+    uint64_t limit = UINT64_MAX - UINT64_MAX % n; /* reject the biased tail */
     uint64_t r;
     do
         r = nb_generator_next(g);

@@ -31,7 +31,7 @@ void nb_stale_guard_track(void *p, size_t bytes)
         size_t cap = cap_regions ? 2 * cap_regions : 256;
         region *grown = realloc(regions, cap * sizeof *grown);
         if (!grown)
-            return;   /* a debug aid: this region just stays as it is */
+            return; /* a debug aid: this region just stays as it is */
         regions = grown;
         cap_regions = cap;
     }
@@ -73,7 +73,8 @@ void nb_step_note_growth(size_t total)
     static atomic_bool warned;
     if (passes < PASSES || atomic_exchange(&warned, true))
         return;
-    fprintf(stderr, "nabla: warning: the step arena has grown to %zu MB over %u backward passes without "
+    fprintf(stderr,
+            "nabla: warning: the step arena has grown to %zu MB over %u backward passes without "
             "nb_step_end(); call nb_step_end() after each training step (nb_keep() what must outlive it)\n",
             total >> 20, passes);
 }

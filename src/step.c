@@ -13,13 +13,13 @@ NB_TLS nb_step_state nb__step = {.number = 1};
 typedef struct chunk {
     struct chunk *prev;
     size_t size, used;
-    unsigned char *base;   /* NB_ALIGN-aligned */
+    unsigned char *base; /* NB_ALIGN-aligned */
 } chunk;
 
-static NB_TLS chunk *head;        /* chunk being filled */
-static NB_TLS size_t total_size;  /* bytes of all chunks */
+static NB_TLS chunk *head;       /* chunk being filled */
+static NB_TLS size_t total_size; /* bytes of all chunks */
 static NB_TLS bool exit_hook;
-static NB_TLS chunk *aside;       /* stale guard: the previous step's chunks */
+static NB_TLS chunk *aside; /* stale guard: the previous step's chunks */
 
 enum { MIN_CHUNK = 1 << 20 };
 
@@ -68,7 +68,7 @@ static chunk *new_chunk(size_t size)
     total_size += size;
     if (!exit_hook) {
         exit_hook = true;
-        atexit(free_at_exit);  /* the main thread's arena; leak checkers stay quiet */
+        atexit(free_at_exit); /* the main thread's arena; leak checkers stay quiet */
     }
     return c;
 }
@@ -94,7 +94,7 @@ void *nb_arena_alloc(size_t bytes)
 static void arena_reset(void)
 {
     nb_step_note_end();
-    if (nb_stale_guard_on()) {   /* poison, set aside for a step, start afresh */
+    if (nb_stale_guard_on()) { /* poison, set aside for a step, start afresh */
         nb_stale_guard_poison();
         free_list(aside);
         aside = head;
@@ -102,11 +102,11 @@ static void arena_reset(void)
         total_size = 0;
         return;
     }
-    if (head && head->prev) {   /* merge: next step fits in one chunk */
+    if (head && head->prev) { /* merge: next step fits in one chunk */
         size_t size = total_size;
         free_chunks();
         if (!new_chunk(size))
-            return;             /* the next alloc will report it */
+            return; /* the next alloc will report it */
     }
     if (head)
         head->used = 0;
@@ -142,8 +142,7 @@ void *nb_aligned_alloc(size_t bytes)
 
 nb_step_mark nb_step_get_mark(void)
 {
-    return (nb_step_mark){.chunk = head, .used = head ? head->used : 0,
-                          .tape_len = nb__step.tape_len};
+    return (nb_step_mark){.chunk = head, .used = head ? head->used : 0, .tape_len = nb__step.tape_len};
 }
 
 void nb_step_rewind(nb_step_mark m)

@@ -20,7 +20,7 @@ typedef struct nb_node nb_node;
  * creation order (a topological order: a node's inputs exist before it).
  * Read it through the functions below; step.c alone writes it. */
 typedef struct nb_step_state {
-    uint64_t number;      /* current step number; step tensors carry theirs */
+    uint64_t number; /* current step number; step tensors carry theirs */
     nb_node **tape;
     size_t tape_len, tape_cap;
 } nb_step_state;
@@ -48,10 +48,13 @@ static inline nb_node *nb_tape_at(size_t k) { return nb__step.tape[k]; }
 
 /* Rewind the arena and the tape to an earlier point (nb_gradcheck's many
  * evaluations, nb_module_summary's trial forward). */
-typedef struct nb_step_mark { void *chunk; size_t used; size_t tape_len; } nb_step_mark;
+typedef struct nb_step_mark {
+    void *chunk;
+    size_t used;
+    size_t tape_len;
+} nb_step_mark;
 nb_step_mark nb_step_get_mark(void);
 void nb_step_rewind(nb_step_mark m);
-
 
 /* The stale-pointer guard (stale_guard.c, NABLA_STALE_GUARD=1): list a step
  * tensor's data or gradient, fill the listed memory with a signalling NaN at

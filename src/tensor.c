@@ -15,10 +15,11 @@ bool nb_check_input(const char *op, int i, const nb_tensor *t)
         return false;
     }
     if (nb_tensor_stale(t)) {
-        nb_error(NB_ERR_STATE,
-                 "%s: argument %d is a step tensor freed by nb_step_end() (made in step %llu, now step %llu); "
-                 "keep it with nb_keep()",
-                 op, i, (unsigned long long)t->step, (unsigned long long)nb_step_number());
+        nb_error(
+            NB_ERR_STATE,
+            "%s: argument %d is a step tensor freed by nb_step_end() (made in step %llu, now step %llu); "
+            "keep it with nb_keep()",
+            op, i, (unsigned long long)t->step, (unsigned long long)nb_step_number());
         return false;
     }
     return true;
@@ -79,10 +80,7 @@ const char *nb_dims_fmt(int ndim, const int64_t *shape)
     return nb_shape_str(&t, buf, sizeof ring[0]);
 }
 
-const char *nb_shape_fmt(const nb_tensor *t)
-{
-    return t ? nb_dims_fmt(t->ndim, t->shape) : "NULL";
-}
+const char *nb_shape_fmt(const nb_tensor *t) { return t ? nb_dims_fmt(t->ndim, t->shape) : "NULL"; }
 
 static bool check_shape(const char *op, int ndim, const int64_t *shape, int64_t *numel)
 {
@@ -129,8 +127,9 @@ nb_tensor *nb_tensor_alloc(const char *op, int ndim, const int64_t *shape, bool 
     } else {
         enum { HEADER = (sizeof(nb_tensor) + NB_ALIGN - 1) / NB_ALIGN * NB_ALIGN };
         if (bytes > SIZE_MAX - HEADER)
-            return nb_error(NB_ERR_MEMORY, "%s: tensor of shape %s is too large", op, nb_dims_fmt(ndim, shape));
-        unsigned char *block = nb_arena_alloc(HEADER + bytes);   /* header, then data */
+            return nb_error(NB_ERR_MEMORY, "%s: tensor of shape %s is too large", op,
+                            nb_dims_fmt(ndim, shape));
+        unsigned char *block = nb_arena_alloc(HEADER + bytes); /* header, then data */
         if (!block)
             return NULL;
         t = (nb_tensor *)block;
@@ -166,10 +165,7 @@ nb_tensor *nb_tensor_view_of(const char *op, nb_tensor *base, int ndim, const in
     return t;
 }
 
-nb_tensor *nb_empty(int ndim, const int64_t *shape)
-{
-    return nb_tensor_alloc("empty", ndim, shape, true);
-}
+nb_tensor *nb_empty(int ndim, const int64_t *shape) { return nb_tensor_alloc("empty", ndim, shape, true); }
 
 nb_tensor *nb_fill_(nb_tensor *t, nb_real value)
 {
@@ -200,10 +196,7 @@ nb_tensor *nb_ones(int ndim, const int64_t *shape)
     return t ? nb_fill_(t, 1) : NULL;
 }
 
-nb_tensor *nb_scalar(nb_real value)
-{
-    return nb_full(0, NULL, value);
-}
+nb_tensor *nb_scalar(nb_real value) { return nb_full(0, NULL, value); }
 
 nb_tensor *nb_from_array(const nb_real *values, int ndim, const int64_t *shape)
 {
@@ -223,8 +216,8 @@ nb_tensor *nb_arange(double start, double end, double step)
                         start, end, step);
     double count = ceil((end - start) / step);
     if (count < 0)
-        return nb_error(NB_ERR_ARG, "arange: start %g, end %g, step %g: step has the wrong sign",
-                        start, end, step);
+        return nb_error(NB_ERR_ARG, "arange: start %g, end %g, step %g: step has the wrong sign", start, end,
+                        step);
     if (count > (double)(INT64_MAX / 16))
         return nb_error(NB_ERR_ARG, "arange: %g elements are too many", count);
     int64_t n = (int64_t)count;
@@ -245,10 +238,9 @@ nb_tensor *nb_linspace(double start, double end, int64_t steps)
     if (!t)
         return NULL;
     double delta = steps > 1 ? (end - start) / (double)(steps - 1) : 0;
-    int64_t half = steps == 1 ? 1 : steps / 2;  /* one step: just start, as torch */
+    int64_t half = steps == 1 ? 1 : steps / 2; /* one step: just start, as torch */
     for (int64_t i = 0; i < steps; i++)
-        t->data[i] = (nb_real)(i < half ? start + delta * (double)i
-                                        : end - delta * (double)(steps - 1 - i));
+        t->data[i] = (nb_real)(i < half ? start + delta * (double)i : end - delta * (double)(steps - 1 - i));
     return t;
 }
 
@@ -292,8 +284,7 @@ nb_tensor *nb_copy_(nb_tensor *dst, const nb_tensor *src)
         return NULL;
     if (dst->numel != src->numel)
         return nb_error(NB_ERR_SHAPE, "copy_: %s from %s: element counts differ (%lld vs %lld)",
-                        nb_shape_fmt(dst), nb_shape_fmt(src), (long long)dst->numel,
-                        (long long)src->numel);
+                        nb_shape_fmt(dst), nb_shape_fmt(src), (long long)dst->numel, (long long)src->numel);
     memmove(dst->data, src->data, (size_t)src->numel * sizeof(nb_real));
     return dst;
 }

@@ -19,8 +19,10 @@ static nb_tensor *from_ints(const char *op, const void *values, bool wide, int n
         int64_t v = wide ? ((const int64_t *)values)[i] : ((const int32_t *)values)[i];
         if (v > NB_EXACT_INT || v < -NB_EXACT_INT) {
             nb_free(t);
-            return nb_error(NB_ERR_ARG, "%s: value %lld at position %lld is beyond +-%lld, the integers " NB_REAL_NAME
-                            " holds exactly", op, (long long)v, (long long)i, (long long)NB_EXACT_INT);
+            return nb_error(NB_ERR_ARG,
+                            "%s: value %lld at position %lld is beyond +-%lld, the integers " NB_REAL_NAME
+                            " holds exactly",
+                            op, (long long)v, (long long)i, (long long)NB_EXACT_INT);
         }
         t->data[i] = (nb_real)v;
     }

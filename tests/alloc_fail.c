@@ -15,8 +15,8 @@
 #include <zlib.h>
 #include "nabla/nabla.h"
 
-static long count, fail_at;   /* allocations so far in this run; which one fails (0: none) */
-static bool failed;           /* the injected failure happened in this run */
+static long count, fail_at; /* allocations so far in this run; which one fails (0: none) */
+static bool failed;         /* the injected failure happened in this run */
 
 static bool inject(void)
 {
@@ -35,7 +35,10 @@ void *__wrap_malloc(size_t n) { return inject() ? NULL : __real_malloc(n); }
 void *__wrap_calloc(size_t k, size_t n) { return inject() ? NULL : __real_calloc(k, n); }
 void *__wrap_realloc(void *p, size_t n) { return inject() ? NULL : __real_realloc(p, n); }
 void *__wrap_aligned_alloc(size_t a, size_t n) { return inject() ? NULL : __real_aligned_alloc(a, n); }
-int __wrap_posix_memalign(void **p, size_t a, size_t n) { return inject() ? 12 /* ENOMEM */ : __real_posix_memalign(p, a, n); }
+int __wrap_posix_memalign(void **p, size_t a, size_t n)
+{
+    return inject() ? 12 /* ENOMEM */ : __real_posix_memalign(p, a, n);
+}
 
 static char dir[64];
 static const char *file(const char *name)
@@ -58,8 +61,14 @@ static unsigned char *slurp(const char *path, size_t *n)
     return buf;
 }
 
-#define CHECK(c) do { if (!(c)) { fprintf(stderr, "alloc_fail: %s:%d: %s (failing allocation %ld)\n", \
-    __FILE__, __LINE__, #c, fail_at); exit(1); } } while (0)
+#define CHECK(c)                                                                                             \
+    do {                                                                                                     \
+        if (!(c)) {                                                                                          \
+            fprintf(stderr, "alloc_fail: %s:%d: %s (failing allocation %ld)\n", __FILE__, __LINE__, #c,      \
+                    fail_at);                                                                                \
+            exit(1);                                                                                         \
+        }                                                                                                    \
+    } while (0)
 
 /* ---- scenarios: true when everything worked, false after a clean failure ---- */
 
@@ -101,7 +110,7 @@ static bool arena_growth(void)
     if (a) {
         nb_tensor *y = nb_mul(nb_exp(a), nb_add(a, a));
         nb_tensor *s = nb_sum(nb_mul(y, y));
-        double want = (double)size * 4 * 7.38905609893065;   /* (2e)^2 per element */
+        double want = (double)size * 4 * 7.38905609893065; /* (2e)^2 per element */
         ok = s && fabs((double)nb_item(s) - want) <= 1e-4 * want;
     }
     nb_step_end();
@@ -145,8 +154,9 @@ static bool train_step(void)
 {
     nb_module *m = mlp();
     nb_param_list p = {0};
-    nb_optim *o = m && nb_module_parameters(m, &p) >= 0 ? nb_adam(p.tensors, p.count, (nb_adam_opts){.lr = 1e-2})
-                                                        : NULL;
+    nb_optim *o = m && nb_module_parameters(m, &p) >= 0
+                      ? nb_adam(p.tensors, p.count, (nb_adam_opts){.lr = 1e-2})
+                      : NULL;
     nb_tensor *x = nb_randn(NULL, NB_SHAPE(4, 6)), *y = nb_from_array((nb_real[]){0, 2, 1, 2}, NB_SHAPE(4));
     bool ok = false;
     if (o && x && y) {
@@ -174,7 +184,7 @@ static bool checkpoint_save(void)
     unsigned char *now = slurp(file("c.st"), &n);
     if (!ok)
         CHECK(now && n == good_len && memcmp(now, good, n) == 0);
-    else if (now && n <= sizeof good)   /* the new file is the good one now */
+    else if (now && n <= sizeof good) /* the new file is the good one now */
         memcpy(good, now, good_len = n);
     nb_module_free(m);
     return ok;
@@ -190,7 +200,7 @@ static bool checkpoint_load(void)
     if (!ok && before)
         CHECK(memcmp(before->data, w->data, (size_t)w->numel * sizeof(nb_real)) == 0);
     if (ok)
-        CHECK(w->data[0] == 0.5);   /* other.st holds 0.5 everywhere */
+        CHECK(w->data[0] == 0.5); /* other.st holds 0.5 everywhere */
     nb_free(before);
     nb_module_free(m);
     return ok;
@@ -215,8 +225,8 @@ static bool load_idx_gzip(void)
 static bool load_csv(void)
 {
     char **names = NULL;
-    nb_tensor *t = nb_load_csv(file("a.csv"), &(nb_csv_options){.columns = (const char *[]){"b"}, .n_columns = 1},
-                               &names);
+    nb_tensor *t = nb_load_csv(file("a.csv"),
+                               &(nb_csv_options){.columns = (const char *[]){"b"}, .n_columns = 1}, &names);
     CHECK(!t || (t->numel == 2 && t->data[1] == 4 && names && strcmp(names[0], "b") == 0));
     CHECK(t || !names);
     free(names);
@@ -265,7 +275,8 @@ static void make_files(void)
     write_file(file("a.idx"), idx, sizeof idx);
     write_gz(file("a.idx.gz"), idx, sizeof idx);
     write_file(file("a.csv"), "a,b\n1,2\n\n3,4\n", 13);
-    static const unsigned char images[] = {0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 2, 0, 64, 128, 255, 1, 2, 3, 4};
+    static const unsigned char images[] = {0, 0, 8, 3, 0, 0,  0,   2,   0, 0, 0, 2,
+                                           0, 0, 0, 2, 0, 64, 128, 255, 1, 2, 3, 4};
     static const unsigned char labels[] = {0, 0, 8, 1, 0, 0, 0, 2, 3, 7};
     write_gz(file("train-images-idx3-ubyte.gz"), images, sizeof images);
     write_gz(file("train-labels-idx1-ubyte.gz"), labels, sizeof labels);
@@ -290,14 +301,20 @@ typedef struct scenario {
 int main(void)
 {
     static const scenario scenarios[] = {
-        {"tensor ops and backward", ops}, {"a step that outgrows the step arena", arena_growth},
-        {"a step that outgrows the tape", tape_growth}, {"a training step (MLP, dropout, cross-entropy, Adam)", train_step},
-        {"checkpoint save over a good one", checkpoint_save}, {"checkpoint load", checkpoint_load},
-        {"IDX plain", load_idx_plain}, {"IDX gzip", load_idx_gzip}, {"CSV", load_csv},
-        {"safetensors open and read", load_safetensors}, {"MNIST directory and a loader", mnist_and_loader},
+        {"tensor ops and backward", ops},
+        {"a step that outgrows the step arena", arena_growth},
+        {"a step that outgrows the tape", tape_growth},
+        {"a training step (MLP, dropout, cross-entropy, Adam)", train_step},
+        {"checkpoint save over a good one", checkpoint_save},
+        {"checkpoint load", checkpoint_load},
+        {"IDX plain", load_idx_plain},
+        {"IDX gzip", load_idx_gzip},
+        {"CSV", load_csv},
+        {"safetensors open and read", load_safetensors},
+        {"MNIST directory and a loader", mnist_and_loader},
     };
     nb_set_error_handler(NULL, NULL);
-    nb_set_num_threads(1);   /* the thread pool's own allocations happen once; keep runs repeatable */
+    nb_set_num_threads(1); /* the thread pool's own allocations happen once; keep runs repeatable */
     snprintf(dir, sizeof dir, "/tmp/nabla-allocfail-XXXXXX");
     CHECK(mkdtemp(dir));
     make_files();
@@ -305,31 +322,38 @@ int main(void)
     for (size_t s = 0; s < sizeof scenarios / sizeof scenarios[0]; s++) {
         const scenario *sc = &scenarios[s];
         fail_at = 0, count = 0;
-        CHECK(sc->run());   /* without failures it works */
+        CHECK(sc->run()); /* without failures it works */
         long n_allocs = count, n;
         for (n = 1;; n++) {
             fail_at = n, count = 0, failed = false;
             nb_clear_error();
             bool ok = sc->run();
             if (!failed)
-                break;   /* fewer than n allocations: every one has failed once */
+                break; /* fewer than n allocations: every one has failed once */
             if (!ok && (nb_last_error() == NB_OK || !nb_last_error_message()[0])) {
-                fprintf(stderr, "alloc_fail: %s: allocation %ld failed and the call failed without a message\n",
+                fprintf(stderr,
+                        "alloc_fail: %s: allocation %ld failed and the call failed without a message\n",
                         sc->name, n);
                 return 1;
             }
             if (!ok && nb_last_error() != NB_ERR_MEMORY && !strstr(nb_last_error_message(), "memory"))
-                fprintf(stderr, "alloc_fail: note: %s, allocation %ld: %s\n", sc->name, n, nb_last_error_message());
+                fprintf(stderr, "alloc_fail: note: %s, allocation %ld: %s\n", sc->name, n,
+                        nb_last_error_message());
         }
         printf("%-52s %4ld allocations, each failed once\n", sc->name, n_allocs);
         total += n - 1;
     }
     fail_at = 0;
     printf("%ld runs with one failing allocation: no crash, every failure reported\n", total);
-    static const char *names[] = {"a.idx", "a.idx.gz", "a.csv", "c.st", "other.st", "train-images-idx3-ubyte.gz",
+    static const char *names[] = {"a.idx",
+                                  "a.idx.gz",
+                                  "a.csv",
+                                  "c.st",
+                                  "other.st",
+                                  "train-images-idx3-ubyte.gz",
                                   "train-labels-idx1-ubyte.gz"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         unlink(file(names[i]));
-    CHECK(rmdir(dir) == 0);   /* also: no temporary file was left behind */
+    CHECK(rmdir(dir) == 0); /* also: no temporary file was left behind */
     return 0;
 }

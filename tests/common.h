@@ -29,8 +29,8 @@ static inline void assert_close_array(const nb_real *got, const double *want, in
 {
     for (int64_t i = 0; i < n; i++) {
         double scale = fabs(want[i]) > 1 ? fabs(want[i]) : 1;
-        cr_assert(fabs((double)got[i] - want[i]) <= tol * scale,
-                  "element %lld: got %.17g, want %.17g", (long long)i, (double)got[i], want[i]);
+        cr_assert(fabs((double)got[i] - want[i]) <= tol * scale, "element %lld: got %.17g, want %.17g",
+                  (long long)i, (double)got[i], want[i]);
     }
 }
 
@@ -48,8 +48,8 @@ static inline void assert_error(nb_status code, const char *text)
 {
     cr_assert_eq(nb_last_error(), code, "error code %d, want %d (message: %s)", nb_last_error(), code,
                  nb_last_error_message());
-    cr_assert(strstr(nb_last_error_message(), text), "message \"%s\" lacks \"%s\"",
-              nb_last_error_message(), text);
+    cr_assert(strstr(nb_last_error_message(), text), "message \"%s\" lacks \"%s\"", nb_last_error_message(),
+              text);
 }
 
 #endif

@@ -8,7 +8,7 @@ int main()
 {
     nb_tensor *x = nb_ones(NB_SHAPE(2, 3));
     nb_requires_grad(x, true);
-    nb_tensor *y = nb_sum(nb_mul(x, x));   /* y = sum x^2 = 6, dy/dx = 2x = 2 */
+    nb_tensor *y = nb_sum(nb_mul(x, x)); /* y = sum x^2 = 6, dy/dx = 2x = 2 */
     if (!y || nb_backward(y) != 0)
         return 1;
     std::printf("y = %g, dy/dx[5] = %g\n", (double)nb_item(y), (double)x->grad[5]);

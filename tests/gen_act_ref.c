@@ -26,10 +26,9 @@
 
 _Static_assert(sizeof(nb_real) == sizeof(double), "gen_act_ref links against nabla64");
 
-static const double special[] = {0,   1e-3, -1e-3, 1e-30, -1e-30, 3,    -3,    6,
-                                 -6,  20,   -20,   30,    -30,    40,   -40,   88.7,
-                                 -88.7, 104, -104,  1e-8,  -1e-8,  0.625, -0.625, 4,
-                                 -4,  0.921875, -0.921875, 18, -18, 1000, -1000, 1};
+static const double special[] = {
+    0,     1e-3, -1e-3, 1e-30, -1e-30, 3,     -3,     6, -6, 20,       -20,       30, -30, 40,   -40,   88.7,
+    -88.7, 104,  -104,  1e-8,  -1e-8,  0.625, -0.625, 4, -4, 0.921875, -0.921875, 18, -18, 1000, -1000, 1};
 
 static int64_t grid(double *x)
 {
@@ -49,8 +48,7 @@ enum { MAXN = 70000 };
 #define DELTA 0x1p-20
 
 /* y = a(x) for the [n/4, 4] tensor t holding x; cond as above. Returns m. */
-static int64_t evaluate(const nb_activation *a, nb_tensor *t, const double *x, double *y,
-                        double *cond)
+static int64_t evaluate(const nb_activation *a, nb_tensor *t, const double *x, double *y, double *cond)
 {
     nb_tensor *out = nb_activation_apply(a, t);
     if (!out)

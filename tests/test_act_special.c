@@ -17,11 +17,12 @@ Test(act_special, softmax_tutorial_figures)
     nb_tensor *y = nb_softmax(a, -1);
     /* the figure tutorials quote, to 4 decimals */
     assert_close_array(y->data, (double[]){0.8668, 0.1173, 0.0159}, 3, 5e-5);
-    assert_close_array(y->data, (double[]){0.8668133321973347, 0.11731042782619835, 0.015876239976466762},
-                       3, TOL);
+    assert_close_array(y->data, (double[]){0.8668133321973347, 0.11731042782619835, 0.015876239976466762}, 3,
+                       TOL);
     nb_tensor *b = vec(3, (nb_real[]){0.4, 2, 5});
     y = nb_softmax(b, 0);
-    assert_close_array(y->data, (double[]){0.00948431, 0.04697607, 0.94353962}, 3, 1e-8 > TOL ? 1e-8 : TOL * 10);
+    assert_close_array(y->data, (double[]){0.00948431, 0.04697607, 0.94353962}, 3,
+                       1e-8 > TOL ? 1e-8 : TOL * 10);
     nb_free(a), nb_free(b);
 }
 
@@ -80,7 +81,7 @@ Test(act_special, softmax_along_dim1_of_2x3x4)
 {
     nb_real v[24];
     for (int i = 0; i < 24; i++)
-        v[i] = (nb_real)((i % 7) * 0.5);   /* x[i][j][k] = ((12i + 4j + k) mod 7) / 2 */
+        v[i] = (nb_real)((i % 7) * 0.5); /* x[i][j][k] = ((12i + 4j + k) mod 7) / 2 */
     nb_tensor *x = nb_from_array(v, NB_SHAPE(2, 3, 4));
     nb_tensor *y = nb_softmax(x, 1);
     assert_close_array(
@@ -131,7 +132,8 @@ Test(act_special, prelu_errors)
 {
     nb_tensor *x = nb_zeros(NB_SHAPE(2, 4)), *a3 = nb_zeros(NB_SHAPE(3)), *a22 = nb_zeros(NB_SHAPE(2, 2));
     cr_assert_null(nb_prelu(x, a3));
-    assert_error(NB_ERR_SHAPE, "prelu: x [2,4], alpha [3]: alpha needs 1 element or one per channel (dim 1 of x: 4)");
+    assert_error(NB_ERR_SHAPE,
+                 "prelu: x [2,4], alpha [3]: alpha needs 1 element or one per channel (dim 1 of x: 4)");
     nb_clear_error();
     cr_assert_null(nb_prelu(x, a22));
     assert_error(NB_ERR_SHAPE, "prelu: x [2,4], alpha [2,2]: alpha must be a scalar or 1-D tensor");
@@ -151,15 +153,15 @@ Test(act_special, swish_values_and_extremes)
     nb_tensor *x = vec(3, (nb_real[]){1, -2, 0.5});
     nb_tensor *b1 = nb_scalar(1), *b2 = nb_from_array((nb_real[]){2}, NB_SHAPE(1));
     nb_tensor *y = nb_swish(x, b1);
-    cr_assert_float_eq(y->data[0], 0.7310585786300049, TOL);            /* 1 * sigmoid(1) */
+    cr_assert_float_eq(y->data[0], 0.7310585786300049, TOL); /* 1 * sigmoid(1) */
     y = nb_swish(x, b2);
-    cr_assert_float_eq(y->data[1], -0.03597241992418312, TOL);          /* -2 * sigmoid(-4) */
+    cr_assert_float_eq(y->data[1], -0.03597241992418312, TOL); /* -2 * sigmoid(-4) */
     nb_tensor *ext = nb_requires_grad(vec(2, (nb_real[]){1000, -1000}), true);
     y = nb_swish(ext, b1);
     assert_close_array(y->data, (double[]){1000, 0}, 2, TOL);
     nb_tensor *ones = nb_ones(NB_SHAPE(2));
     cr_assert_eq(nb_backward_grad(y, ones), 0);
-    assert_close_array(ext->grad, (double[]){1, 0}, 2, TOL);           /* finite, no inf*0 */
+    assert_close_array(ext->grad, (double[]){1, 0}, 2, TOL); /* finite, no inf*0 */
     nb_tensor *b3 = nb_zeros(NB_SHAPE(3));
     cr_assert_null(nb_swish(x, b3));
     assert_error(NB_ERR_SHAPE, "swish: x [3], beta [3]: beta must have one element");
@@ -194,8 +196,10 @@ static void run(nb_tensor *x, nb_tensor *w, int which, nb_real *out, int64_t nou
 {
     nb_zero_grad(x);
     nb_zero_grad(w);
-    nb_tensor *y = which == 0 ? nb_softmax(x, -1) : which == 1 ? nb_log_softmax(x, 0)
-                 : which == 2 ? nb_prelu(x, w) : nb_swish(x, w);
+    nb_tensor *y = which == 0   ? nb_softmax(x, -1)
+                   : which == 1 ? nb_log_softmax(x, 0)
+                   : which == 2 ? nb_prelu(x, w)
+                                : nb_swish(x, w);
     nb_tensor *g = nb_ones(y->ndim, y->shape);
     for (int64_t i = 0; i < g->numel; i++)
         g->data[i] = (nb_real)((i % 13) - 6);
@@ -224,8 +228,8 @@ Test(act_special, thread_count_does_not_change_results)
         nb_set_num_threads(2);
         run(x, ws[which], which, r2, n, &g2);
         cr_assert(memcmp(r1, r2, 2 * (size_t)n * sizeof(nb_real)) == 0, "op %d differs", which);
-        cr_assert(memcmp(&g1, &g2, sizeof g1) == 0, "op %d: weight gradient %.9g vs %.9g", which,
-                  (double)g1, (double)g2);
+        cr_assert(memcmp(&g1, &g2, sizeof g1) == 0, "op %d: weight gradient %.9g vs %.9g", which, (double)g1,
+                  (double)g2);
     }
     nb_set_num_threads(0);
     free(r1), free(r2);
@@ -249,7 +253,7 @@ Test(act_special, weight_gradients_match_a_direct_sum)
         want_a[(i / 20000) % 4] += v < 0 ? v : 0;
         want_b += v * v * s * (1 - s);
     }
-    double tol = sizeof(nb_real) == 4 ? 1e-4 : 1e-10;   /* sums of 60000 terms */
+    double tol = sizeof(nb_real) == 4 ? 1e-4 : 1e-10; /* sums of 60000 terms */
     assert_close_array(a->grad, want_a, 4, tol);
     cr_assert(fabs(b->grad[0] - want_b) <= tol * fabs(want_b), "%g vs %g", (double)b->grad[0], want_b);
     nb_free(x), nb_free(a), nb_free(b), nb_free(ones);
@@ -257,7 +261,9 @@ Test(act_special, weight_gradients_match_a_direct_sum)
 
 /* ---- gradient checks (float64) ----------------------------------------- */
 #ifdef NABLA_F64
-typedef struct spec { int which, arg; } spec;
+typedef struct spec {
+    int which, arg;
+} spec;
 
 static nb_tensor *f_op(nb_tensor *const *in, int n, void *ctx)
 {
@@ -292,9 +298,9 @@ Test(act_special, gradcheck_softmax_and_log_softmax)
     nb_generator g;
     nb_generator_seed(&g, 1);
     for (int which = 0; which < 2; which++) {
-        check(which, -1, rnd(&g, NB_SHAPE(3, 5)), NULL);      /* rows */
-        check(which, 0, rnd(&g, NB_SHAPE(4, 3)), NULL);       /* columns */
-        check(which, 1, rnd(&g, NB_SHAPE(2, 3, 4)), NULL);    /* middle dim */
+        check(which, -1, rnd(&g, NB_SHAPE(3, 5)), NULL);   /* rows */
+        check(which, 0, rnd(&g, NB_SHAPE(4, 3)), NULL);    /* columns */
+        check(which, 1, rnd(&g, NB_SHAPE(2, 3, 4)), NULL); /* middle dim */
         check(which, 0, rnd(&g, NB_SHAPE(6)), NULL);
     }
 }
@@ -304,8 +310,10 @@ Test(act_special, gradcheck_prelu_x_and_alpha)
     nb_generator g;
     nb_generator_seed(&g, 2);
     check(2, 0, rnd(&g, NB_SHAPE(3, 4)), nb_requires_grad(nb_full(NB_SHAPE(1), 0.25), true));
-    check(2, 0, rnd(&g, NB_SHAPE(3, 4)), nb_requires_grad(nb_from_array((nb_real[]){0.1, 0.2, 0.3, 0.4}, NB_SHAPE(4)), true));
-    check(2, 0, rnd(&g, NB_SHAPE(2, 3, 5)), nb_requires_grad(nb_from_array((nb_real[]){0.1, -0.2, 0.3}, NB_SHAPE(3)), true));
+    check(2, 0, rnd(&g, NB_SHAPE(3, 4)),
+          nb_requires_grad(nb_from_array((nb_real[]){0.1, 0.2, 0.3, 0.4}, NB_SHAPE(4)), true));
+    check(2, 0, rnd(&g, NB_SHAPE(2, 3, 5)),
+          nb_requires_grad(nb_from_array((nb_real[]){0.1, -0.2, 0.3}, NB_SHAPE(3)), true));
     check(2, 0, rnd(&g, NB_SHAPE(5)), nb_requires_grad(nb_scalar(0.25), true));
 }
 

@@ -60,8 +60,7 @@ static void read_exact(FILE *f, void *p, size_t size, size_t count)
 
 /* The error of one output is within the criterion above; *ratio gets its
  * error over the allowance when it is more than 4 ulp, else 0. */
-static bool accept(float y, double r, double cond, double scale, double a, int64_t *ulps,
-                   double *ratio)
+static bool accept(float y, double r, double cond, double scale, double a, int64_t *ulps, double *ratio)
 {
     *ratio = 0;
     if (isnan(r)) {
@@ -125,8 +124,8 @@ Test(act_ulp, float32_within_a_few_ulp_of_float64_from_minus_1000_to_1000)
         cr_assert_not_null(a, "%s is in the reference but not in the registry", name);
         nb_tensor *y = nb_activation_apply(a, t);
         cr_assert_not_null(y, "%s: %s", name, nb_last_error_message());
-        cr_assert_eq((uint64_t)y->numel, m, "%s: %lld outputs, reference %llu", name,
-                     (long long)y->numel, (unsigned long long)m);
+        cr_assert_eq((uint64_t)y->numel, m, "%s: %lld outputs, reference %llu", name, (long long)y->numel,
+                     (unsigned long long)m);
         int64_t per_row = (int64_t)m / rows, worst = 0, worst_i = 0, beyond = 0, bad = 0, bad_i = 0;
         double worst_ratio = 0, ca = cancel_allowance(name);
         for (int64_t i = 0; i < (int64_t)m; i++) {
@@ -143,9 +142,10 @@ Test(act_ulp, float32_within_a_few_ulp_of_float64_from_minus_1000_to_1000)
                "%6lld points beyond 4 ulp, worst at %.2f of the allowance\n",
                name, (long long)worst, x[worst_i / per_row * 4 + worst_i % per_row * 4 / per_row],
                (double)y->data[worst_i], r[worst_i], (long long)beyond, worst_ratio);
-        cr_expect_eq(bad, 0, "%s: %lld points outside the criterion, first at output %lld: "
-                     "float32 %.9g, float64 %.17g", name, (long long)bad, (long long)bad_i,
-                     (double)y->data[bad_i], r[bad_i]);
+        cr_expect_eq(bad, 0,
+                     "%s: %lld points outside the criterion, first at output %lld: "
+                     "float32 %.9g, float64 %.17g",
+                     name, (long long)bad, (long long)bad_i, (double)y->data[bad_i], r[bad_i]);
         failures += bad != 0;
         nb_step_end();
     }

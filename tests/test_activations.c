@@ -80,8 +80,7 @@ static void assert_nonzero(const nb_activation *a, int64_t nonzero, const char *
 
 Test(activations, gradcheck_every_entry_at_random_and_extreme_points)
 {
-    static const double extreme[12] = {1000, -1000, 30,   -30,  1e-3, -1e-3,
-                                       1000, -30,   -1000, 30, -1e-3, 1e-3};
+    static const double extreme[12] = {1000, -1000, 30, -30, 1e-3, -1e-3, 1000, -30, -1000, 30, -1e-3, 1e-3};
     nb_generator g;
     nb_generator_seed(&g, 20240611);
     for (int i = 0; i < nb_activation_count(); i++) {
@@ -112,10 +111,9 @@ Test(activations, gradcheck_every_entry_at_random_and_extreme_points)
 enum { SWEEP_ROWS = 1010 };
 static void sweep_values(double *v)
 {
-    static const double special[] = {0,    -0.0, 1e-3, -1e-3, 1e-30, -1e-30, 3,   -3,
-                                     6,    -6,   20,   -20,   40,    -40,    88.7, -88.7,
-                                     104,  -104, 1,    -1,    0.5,   -0.5,   10,   -10,
-                                     1e20, -1e20, 710, -710,  1e-8,  -1e-8,  2,    -2};
+    static const double special[] = {0,   -0.0, 1e-3, -1e-3, 1e-30, -1e-30, 3,    -3,    6,  -6,  20,
+                                     -20, 40,   -40,  88.7,  -88.7, 104,    -104, 1,     -1, 0.5, -0.5,
+                                     10,  -10,  1e20, -1e20, 710,   -710,   1e-8, -1e-8, 2,  -2};
     int n = 0;
     for (; n < 4001; n++)
         v[n] = -1000 + 0.5 * n;
@@ -135,14 +133,14 @@ Test(activations, forward_and_backward_finite_from_minus_1000_to_1000)
         nb_tensor *y = nb_activation_apply(a, x);
         cr_assert_not_null(y, "%s: %s", a->name, nb_last_error_message());
         for (int64_t j = 0; j < y->numel; j++)
-            cr_assert(isfinite((double)y->data[j]), "%s: forward %g at element %lld",
-                      a->name, (double)y->data[j], (long long)j);
+            cr_assert(isfinite((double)y->data[j]), "%s: forward %g at element %lld", a->name,
+                      (double)y->data[j], (long long)j);
         nb_tensor *g = nb_ones(y->ndim, y->shape);
         cr_assert_eq(nb_backward_grad(y, g), 0, "%s: %s", a->name, nb_last_error_message());
         cr_assert_not_null(x->grad);
         for (int64_t j = 0; j < x->numel; j++)
-            cr_assert(isfinite((double)x->grad[j]), "%s: gradient %g at x = %g", a->name,
-                      (double)x->grad[j], v[j]);
+            cr_assert(isfinite((double)x->grad[j]), "%s: gradient %g at x = %g", a->name, (double)x->grad[j],
+                      v[j]);
         nb_free(g);
         nb_free(x);
         nb_step_end();
@@ -150,8 +148,8 @@ Test(activations, forward_and_backward_finite_from_minus_1000_to_1000)
 }
 
 /* Forward values and input gradients of entry a with n threads. */
-static int64_t run_threads(const nb_activation *a, const double *v, int64_t rows, int threads,
-                           nb_real *y_out, nb_real *g_out)
+static int64_t run_threads(const nb_activation *a, const double *v, int64_t rows, int threads, nb_real *y_out,
+                           nb_real *g_out)
 {
     nb_set_num_threads(threads);
     nb_tensor *x = input(v, rows);
@@ -171,7 +169,7 @@ static int64_t run_threads(const nb_activation *a, const double *v, int64_t rows
 
 Test(activations, bit_identical_for_one_and_two_threads)
 {
-    enum { ROWS = 20000 };   /* 80000 elements: several chunks of the pool */
+    enum { ROWS = 20000 }; /* 80000 elements: several chunks of the pool */
     static double v[ROWS * 4];
     static nb_real y1[ROWS * 4], y2[ROWS * 4], g1[ROWS * 4], g2[ROWS * 4];
     nb_generator gen;
@@ -184,19 +182,17 @@ Test(activations, bit_identical_for_one_and_two_threads)
         cr_assert_eq(run_threads(a, v, ROWS, 2, y2, g2), n);
         cr_assert(memcmp(y1, y2, (size_t)n * sizeof(nb_real)) == 0,
                   "%s: outputs differ between 1 and 2 threads", a->name);
-        cr_assert(memcmp(g1, g2, sizeof g1) == 0, "%s: gradients differ between 1 and 2 threads",
-                  a->name);
+        cr_assert(memcmp(g1, g2, sizeof g1) == 0, "%s: gradients differ between 1 and 2 threads", a->name);
     }
 }
 
 Test(activations, registry_lists_unique_complete_entries)
 {
     static const char *const expected[] = {
-        "step",     "sigmoid",   "tanh",        "logsigmoid", "relu",          "relu6",
-        "leaky_relu", "hardtanh", "elu",        "celu",       "selu",          "gelu",
-        "gelu_tanh", "silu",     "softplus",    "mish",       "softsign",      "hardsigmoid",
-        "hardswish", "bent_identity", "sinusoid", "identity", "prelu",         "swish",
-        "softmax",  "log_softmax", "maxout"};
+        "step",     "sigmoid", "tanh",     "logsigmoid",  "relu",        "relu6",         "leaky_relu",
+        "hardtanh", "elu",     "celu",     "selu",        "gelu",        "gelu_tanh",     "silu",
+        "softplus", "mish",    "softsign", "hardsigmoid", "hardswish",   "bent_identity", "sinusoid",
+        "identity", "prelu",   "swish",    "softmax",     "log_softmax", "maxout"};
     int n = (int)(sizeof expected / sizeof expected[0]);
     cr_assert_geq(nb_activation_count(), n);
     for (int i = 0; i < n; i++)
@@ -242,8 +238,8 @@ Test(activations, unknown_name_and_bad_index_are_errors)
     cr_assert_null(nb_activation_find("foo"));
     assert_error(NB_ERR_ARG, "act: unknown activation 'foo' (known: step, sigmoid, tanh,");
     for (int i = 0; i < nb_activation_count(); i++)
-        cr_assert(strstr(nb_last_error_message(), nb_activation_at(i)->name),
-                  "the message does not list %s", nb_activation_at(i)->name);
+        cr_assert(strstr(nb_last_error_message(), nb_activation_at(i)->name), "the message does not list %s",
+                  nb_activation_at(i)->name);
     nb_clear_error();
     cr_assert_null(nb_activation_find(NULL));
     assert_error(NB_ERR_NULL, "act: the activation name is NULL");
@@ -271,60 +267,113 @@ Test(activations, unknown_name_and_bad_index_are_errors)
 typedef struct ref {
     const char *name;
     double x, want;
-    double rtol32;   /* float32 relative tolerance when not 1e-5 */
+    double rtol32; /* float32 relative tolerance when not 1e-5 */
 } ref;
 
 static const ref refs[] = {
-    {"step", -1, 0, 0}, {"step", 0, 0, 0}, {"step", 1e-30, 1, 0}, {"step", 1000, 1, 0},
-    {"sigmoid", 0, 0.5, 0}, {"sigmoid", 1, 0.73105857863000488, 0},
-    {"sigmoid", -1, 0.26894142136999512, 0}, {"sigmoid", -20, 2.0611536181902036e-9, 0},
-    {"sigmoid", 30, 0.99999999999990642, 0}, {"sigmoid", -1000, 0, 0}, {"sigmoid", 1000, 1, 0},
-    {"tanh", 0.5, 0.46211715726000976, 0}, {"tanh", -2, -0.96402758007581688, 0},
-    {"tanh", 1000, 1, 0}, {"tanh", -1000, -1, 0},
-    {"logsigmoid", 1, -0.31326168751822283, 0}, {"logsigmoid", -1, -1.3132616875182228, 0},
-    {"logsigmoid", -30, -30.000000000000094, 0}, {"logsigmoid", 30, -9.3576229688397368e-14, 0},
-    {"logsigmoid", -1000, -1000, 0}, {"logsigmoid", 1000, 0, 0},
-    {"relu", -1, 0, 0}, {"relu", 2.5, 2.5, 0}, {"relu", 0, 0, 0},
-    {"relu6", -2, 0, 0}, {"relu6", 3, 3, 0}, {"relu6", 7, 6, 0}, {"relu6", 1000, 6, 0},
-    {"leaky_relu", -2, -0.02, 0}, {"leaky_relu", 3, 3, 0}, {"leaky_relu", -1000, -10, 0},
-    {"hardtanh", -2, -1, 0}, {"hardtanh", 0.5, 0.5, 0}, {"hardtanh", 3, 1, 0},
-    {"elu", -1, -0.63212055882855768, 0}, {"elu", -1e-3, -0.00099950016662500835, 0},
-    {"elu", 2, 2, 0}, {"elu", -1000, -1, 0},
-    {"celu", -1, -0.63212055882855768, 0}, {"celu", -5, -0.99326205300091453, 0},
+    {"step", -1, 0, 0},
+    {"step", 0, 0, 0},
+    {"step", 1e-30, 1, 0},
+    {"step", 1000, 1, 0},
+    {"sigmoid", 0, 0.5, 0},
+    {"sigmoid", 1, 0.73105857863000488, 0},
+    {"sigmoid", -1, 0.26894142136999512, 0},
+    {"sigmoid", -20, 2.0611536181902036e-9, 0},
+    {"sigmoid", 30, 0.99999999999990642, 0},
+    {"sigmoid", -1000, 0, 0},
+    {"sigmoid", 1000, 1, 0},
+    {"tanh", 0.5, 0.46211715726000976, 0},
+    {"tanh", -2, -0.96402758007581688, 0},
+    {"tanh", 1000, 1, 0},
+    {"tanh", -1000, -1, 0},
+    {"logsigmoid", 1, -0.31326168751822283, 0},
+    {"logsigmoid", -1, -1.3132616875182228, 0},
+    {"logsigmoid", -30, -30.000000000000094, 0},
+    {"logsigmoid", 30, -9.3576229688397368e-14, 0},
+    {"logsigmoid", -1000, -1000, 0},
+    {"logsigmoid", 1000, 0, 0},
+    {"relu", -1, 0, 0},
+    {"relu", 2.5, 2.5, 0},
+    {"relu", 0, 0, 0},
+    {"relu6", -2, 0, 0},
+    {"relu6", 3, 3, 0},
+    {"relu6", 7, 6, 0},
+    {"relu6", 1000, 6, 0},
+    {"leaky_relu", -2, -0.02, 0},
+    {"leaky_relu", 3, 3, 0},
+    {"leaky_relu", -1000, -10, 0},
+    {"hardtanh", -2, -1, 0},
+    {"hardtanh", 0.5, 0.5, 0},
+    {"hardtanh", 3, 1, 0},
+    {"elu", -1, -0.63212055882855768, 0},
+    {"elu", -1e-3, -0.00099950016662500835, 0},
+    {"elu", 2, 2, 0},
+    {"elu", -1000, -1, 0},
+    {"celu", -1, -0.63212055882855768, 0},
+    {"celu", -5, -0.99326205300091453, 0},
     {"celu", 2, 2, 0},
-    {"selu", 1, 1.0507009873554805, 0}, {"selu", -1, -1.1113307378125628, 0},
-    {"selu", -1e-3, -0.0017572205841202705, 0}, {"selu", -1000, -1.7580993408473769, 0},
-    {"gelu", 1, 0.84134474606854295, 0}, {"gelu", -1, -0.15865525393145705, 0},
-    {"gelu", 3, 2.9959503059051097, 0}, {"gelu", 0.5, 0.34573123063700655, 0},
+    {"selu", 1, 1.0507009873554805, 0},
+    {"selu", -1, -1.1113307378125628, 0},
+    {"selu", -1e-3, -0.0017572205841202705, 0},
+    {"selu", -1000, -1.7580993408473769, 0},
+    {"gelu", 1, 0.84134474606854295, 0},
+    {"gelu", -1, -0.15865525393145705, 0},
+    {"gelu", 3, 2.9959503059051097, 0},
+    {"gelu", 0.5, 0.34573123063700655, 0},
     /* 1 + erf(-2.12) cancels (PyTorch's formula): ~4 ulp of 1 relative to 0.0027 */
     {"gelu", -3, -0.0040496940948902836, 1e-4},
-    {"gelu", 1000, 1000, 0}, {"gelu", -1000, 0, 0},
-    {"gelu_tanh", 1, 0.8411919906082767, 0}, {"gelu_tanh", -1, -0.1588080093917233, 0},
-    {"gelu_tanh", 3, 2.996362607918227, 0}, {"gelu_tanh", -3, -0.0036373920817730188, 0},
-    {"gelu_tanh", 1000, 1000, 0}, {"gelu_tanh", -1000, 0, 0},
-    {"silu", 1, 0.73105857863000488, 0}, {"silu", -1, -0.26894142136999512, 0},
-    {"silu", -30, -2.8072868906517897e-12, 0}, {"silu", 1000, 1000, 0}, {"silu", -1000, 0, 0},
-    {"softplus", 0, 0.69314718055994531, 0}, {"softplus", 1, 1.3132616875182228, 0},
-    {"softplus", -30, 9.3576229688397368e-14, 0}, {"softplus", -5, 0.0067153484891180686, 0},
-    {"softplus", 20, 20.000000002061154, 0},   /* beta x = threshold: still log1p(e^x) */
-    {"softplus", 21, 21, 0},                   /* above the threshold: x exactly */
-    {"softplus", 1000, 1000, 0}, {"softplus", -1000, 0, 0},
-    {"mish", 1, 0.86509838826731035, 0}, {"mish", -1, -0.30340146137410892, 0},
-    {"mish", -30, -2.807286890651921e-12, 0}, {"mish", 5, 4.9995520775294057, 0},
-    {"mish", 1000, 1000, 0}, {"mish", -1000, 0, 0},
-    {"softsign", 1, 0.5, 0}, {"softsign", -3, -0.75, 0}, {"softsign", 1000, 1000.0 / 1001, 0},
-    {"hardsigmoid", 0, 0.5, 0}, {"hardsigmoid", 1, 4.0 / 6, 0}, {"hardsigmoid", -4, 0, 0},
+    {"gelu", 1000, 1000, 0},
+    {"gelu", -1000, 0, 0},
+    {"gelu_tanh", 1, 0.8411919906082767, 0},
+    {"gelu_tanh", -1, -0.1588080093917233, 0},
+    {"gelu_tanh", 3, 2.996362607918227, 0},
+    {"gelu_tanh", -3, -0.0036373920817730188, 0},
+    {"gelu_tanh", 1000, 1000, 0},
+    {"gelu_tanh", -1000, 0, 0},
+    {"silu", 1, 0.73105857863000488, 0},
+    {"silu", -1, -0.26894142136999512, 0},
+    {"silu", -30, -2.8072868906517897e-12, 0},
+    {"silu", 1000, 1000, 0},
+    {"silu", -1000, 0, 0},
+    {"softplus", 0, 0.69314718055994531, 0},
+    {"softplus", 1, 1.3132616875182228, 0},
+    {"softplus", -30, 9.3576229688397368e-14, 0},
+    {"softplus", -5, 0.0067153484891180686, 0},
+    {"softplus", 20, 20.000000002061154, 0}, /* beta x = threshold: still log1p(e^x) */
+    {"softplus", 21, 21, 0},                 /* above the threshold: x exactly */
+    {"softplus", 1000, 1000, 0},
+    {"softplus", -1000, 0, 0},
+    {"mish", 1, 0.86509838826731035, 0},
+    {"mish", -1, -0.30340146137410892, 0},
+    {"mish", -30, -2.807286890651921e-12, 0},
+    {"mish", 5, 4.9995520775294057, 0},
+    {"mish", 1000, 1000, 0},
+    {"mish", -1000, 0, 0},
+    {"softsign", 1, 0.5, 0},
+    {"softsign", -3, -0.75, 0},
+    {"softsign", 1000, 1000.0 / 1001, 0},
+    {"hardsigmoid", 0, 0.5, 0},
+    {"hardsigmoid", 1, 4.0 / 6, 0},
+    {"hardsigmoid", -4, 0, 0},
     {"hardsigmoid", 4, 1, 0},
-    {"hardswish", 1, 4.0 / 6, 0}, {"hardswish", -1, -1.0 / 3, 0}, {"hardswish", -4, 0, 0},
+    {"hardswish", 1, 4.0 / 6, 0},
+    {"hardswish", -1, -1.0 / 3, 0},
+    {"hardswish", -4, 0, 0},
     {"hardswish", 4, 4, 0},
-    {"bent_identity", 0, 0, 0}, {"bent_identity", 1, 1.2071067811865475, 0},
+    {"bent_identity", 0, 0, 0},
+    {"bent_identity", 1, 1.2071067811865475, 0},
     {"bent_identity", -1, -0.79289321881345248, 0},
     {"bent_identity", 1e-3, 0.0010002499999375001, 0},
-    {"bent_identity", 1000, 1499.5002499999375, 0}, {"bent_identity", -1000, -500.4997500000625, 0},
-    {"sinusoid", 1, 0.84147098480789651, 0}, {"sinusoid", 1000, 0.82687954053200256, 0},
-    {"identity", 3.25, 3.25, 0}, {"identity", -1000, -1000, 0},
+    {"bent_identity", 1000, 1499.5002499999375, 0},
+    {"bent_identity", -1000, -500.4997500000625, 0},
+    {"sinusoid", 1, 0.84147098480789651, 0},
+    {"sinusoid", 1000, 0.82687954053200256, 0},
+    {"identity", 3.25, 3.25, 0},
+    {"identity", -1000, -1000, 0},
     /* learnable, at their initial weights: prelu alpha 0.25, swish beta 1 (= silu) */
-    {"prelu", -2, -0.5, 0}, {"prelu", 3, 3, 0}, {"swish", 1, 0.73105857863000488, 0},
+    {"prelu", -2, -0.5, 0},
+    {"prelu", 3, 3, 0},
+    {"swish", 1, 0.73105857863000488, 0},
 };
 
 Test(activations, forward_values_match_independent_references)
@@ -344,8 +393,8 @@ Test(activations, forward_values_match_independent_references)
         if (r->rtol32 > 0)
             tol = r->rtol32;
 #endif
-        cr_assert(fabs(got - r->want) <= tol * fabs(r->want), "%s(%g) = %.17g, want %.17g",
-                  r->name, r->x, got, r->want);
+        cr_assert(fabs(got - r->want) <= tol * fabs(r->want), "%s(%g) = %.17g, want %.17g", r->name, r->x,
+                  got, r->want);
         nb_free(x);
     }
 }
@@ -361,7 +410,7 @@ Test(activations, parameters_change_the_function)
     nb_fill_(x, 1);
     /* log(1 + e^2)/2 */
     cr_assert_float_eq(nb_softplus(x, 2, 20)->data[0], 1.0634640055214862, 1e-6);
-    nb_fill_(x, 15);   /* beta x = 30 > 20: x */
+    nb_fill_(x, 15); /* beta x = 30 > 20: x */
     cr_assert_eq(nb_softplus(x, 2, 20)->data[0], 15);
     nb_free(x);
 }
@@ -408,7 +457,7 @@ Test(activations, kink_conventions_are_pytorchs)
     cr_assert_eq(grad_at(elu2, 0), 2);
     cr_assert_eq(grad_at(elu2, 1e-30), 1);
     cr_assert_eq(grad_at(celu1, 0), 1);
-    cr_assert_float_eq(grad_at(nb_selu, 0), 1.7580993408473769, 1e-6);   /* scale alpha */
+    cr_assert_float_eq(grad_at(nb_selu, 0), 1.7580993408473769, 1e-6); /* scale alpha */
     cr_assert_float_eq(grad_at(nb_selu, 1e-30), 1.0507009873554805, 1e-6);
     /* hardsigmoid: 1/6 strictly inside (-3, 3) */
     cr_assert_eq(grad_at(nb_hardsigmoid, -3), 0);

@@ -13,11 +13,13 @@ Test(anomaly, forward_inf_names_the_op_and_its_input)
     nb_tensor *x = nb_requires_grad(nb_from_array((nb_real[]){1, 0, 2}, NB_SHAPE(3)), true);
     nb_tensor *y = nb_log(x);
     cr_assert_not_null(y);
-    assert_error(NB_ERR_STATE, "anomaly: log: the forward output of shape [3] has -inf at element 1; inputs: [3] (a leaf)");
-    nb_tensor *loss = nb_sum(nb_mul(y, y));   /* more infinities: not reported again */
+    assert_error(NB_ERR_STATE,
+                 "anomaly: log: the forward output of shape [3] has -inf at element 1; inputs: [3] (a leaf)");
+    nb_tensor *loss = nb_sum(nb_mul(y, y)); /* more infinities: not reported again */
     assert_error(NB_ERR_STATE, "anomaly: log:");
     cr_assert_eq(nb_backward(loss), -1);
-    assert_error(NB_ERR_STATE, "backward: not run: this step has an anomaly (anomaly: log: the forward output");
+    assert_error(NB_ERR_STATE,
+                 "backward: not run: this step has an anomaly (anomaly: log: the forward output");
     cr_assert_null(x->grad, "backward trained on");
     nb_step_end();
     nb_clear_error();
@@ -45,7 +47,7 @@ Test(anomaly, backward_gradient_names_the_op)
 {
     nb_set_detect_anomaly(true);
     nb_tensor *x = nb_requires_grad(nb_from_array((nb_real[]){0, 4}, NB_SHAPE(2)), true);
-    nb_tensor *loss = nb_sum(nb_sqrt(x));   /* sqrt(0) = 0 is finite; its derivative is not */
+    nb_tensor *loss = nb_sum(nb_sqrt(x)); /* sqrt(0) = 0 is finite; its derivative is not */
     cr_assert_eq(nb_last_error(), NB_OK, "%s", nb_last_error_message());
     cr_assert_eq(nb_backward(loss), -1);
     assert_error(NB_ERR_STATE, "anomaly: backward of sqrt: the gradient of input 1 has inf at element 0 (the "

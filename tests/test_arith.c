@@ -55,15 +55,10 @@ Test(arith, row_against_matrix)
     nb_tensor *a = arr((nb_real[]){1, 2, 3, 4, 5, 6}, NB_SHAPE(2, 3));
     nb_tensor *r = arr((nb_real[]){10, 20, 30}, NB_SHAPE(3));
     check_all(a, r, 2, (int64_t[]){2, 3},
-              (double[]){11, 22, 33, 14, 25, 36,
-                         -9, -18, -27, -6, -15, -24,
-                         10, 40, 90, 40, 100, 180,
-                         0.1, 0.1, 0.1, 0.4, 0.25, 0.2});
-    check_all(r, a, 2, (int64_t[]){2, 3},
-              (double[]){11, 22, 33, 14, 25, 36,
-                         9, 18, 27, 6, 15, 24,
-                         10, 40, 90, 40, 100, 180,
-                         10, 10, 10, 2.5, 4, 5});
+              (double[]){11, 22, 33, 14, 25,  36,  -9,  -18, -27, -6,  -15,  -24,
+                         10, 40, 90, 40, 100, 180, 0.1, 0.1, 0.1, 0.4, 0.25, 0.2});
+    check_all(r, a, 2, (int64_t[]){2, 3}, (double[]){11, 22, 33, 14, 25,  36,  9,  18, 27, 6,   15, 24,
+                                                     10, 40, 90, 40, 100, 180, 10, 10, 10, 2.5, 4,  5});
     nb_free(a), nb_free(r);
 }
 
@@ -73,10 +68,8 @@ Test(arith, column_against_row_makes_a_matrix)
     nb_tensor *c = arr((nb_real[]){1, 2}, NB_SHAPE(2, 1));
     nb_tensor *r = arr((nb_real[]){10, 20, 30}, NB_SHAPE(1, 3));
     check_all(c, r, 2, (int64_t[]){2, 3},
-              (double[]){11, 21, 31, 12, 22, 32,
-                         -9, -19, -29, -8, -18, -28,
-                         10, 20, 30, 20, 40, 60,
-                         0.1, 0.05, 1. / 30, 0.2, 0.1, 2. / 30});
+              (double[]){11, 21, 31, 12, 22, 32, -9,  -19,  -29,     -8,  -18, -28,
+                         10, 20, 30, 20, 40, 60, 0.1, 0.05, 1. / 30, 0.2, 0.1, 2. / 30});
     nb_free(c), nb_free(r);
 }
 
@@ -150,10 +143,11 @@ Test(arith, pointwise_forward_by_hand)
     assert_close_array(nb_sqrt(p)->data, (double[]){0.5, 1, 2, 3}, 4, TOL);
     assert_close_array(nb_pow(p, 0.5)->data, (double[]){0.5, 1, 2, 3}, 4, TOL);
     assert_close_array(nb_pow(p, -1)->data, (double[]){4, 1, 0.25, 1. / 9}, 4, TOL);
-    assert_close_array(nb_log(p)->data, (double[]){-1.3862943611198906, 0, 1.3862943611198906,
-                                                   2.1972245773362196}, 4, TOL);
-    assert_close_array(nb_exp(x)->data, (double[]){0.1353352832366127, 0.6065306597126334, 1,
-                                                   2.718281828459045, 54.598150033144236}, 5, TOL);
+    assert_close_array(nb_log(p)->data,
+                       (double[]){-1.3862943611198906, 0, 1.3862943611198906, 2.1972245773362196}, 4, TOL);
+    assert_close_array(
+        nb_exp(x)->data,
+        (double[]){0.1353352832366127, 0.6065306597126334, 1, 2.718281828459045, 54.598150033144236}, 5, TOL);
     nb_tensor *zero = nb_scalar(0);
     cr_assert(isinf(nb_item(nb_log(zero))) && nb_item(nb_log(zero)) < 0);
     nb_free(x), nb_free(p), nb_free(zero);
@@ -173,7 +167,7 @@ Test(arith, kink_conventions)
     nb_backward_grad(nb_clamp(x, -0.5, 0.5), g);
     assert_close_array(x->grad, (double[]){0, 1, 0}, 3, 0);
     nb_zero_grad(x);
-    nb_backward_grad(nb_pow(x, 0), g);   /* d/dx x^0 = 0, even at 0 */
+    nb_backward_grad(nb_pow(x, 0), g); /* d/dx x^0 = 0, even at 0 */
     assert_close_array(x->grad, (double[]){0, 0, 0}, 3, 0);
     cr_assert_null(nb_clamp(x, 1, -1));
     assert_error(NB_ERR_ARG, "clamp: min 1 is greater than max -1");
@@ -275,13 +269,13 @@ Test(arith, gradcheck_pointwise)
 {
     nb_generator g;
     nb_generator_seed(&g, 14);
-    nb_tensor *x = away(&g, NB_SHAPE(3, 4));   /* no element within 0.5 of the kinks */
+    nb_tensor *x = away(&g, NB_SHAPE(3, 4)); /* no element within 0.5 of the kinks */
     nb_tensor *pos = away(&g, NB_SHAPE(3, 4));
     for (int64_t i = 0; i < pos->numel; i++)
         pos->data[i] = (nb_real)fabs((double)pos->data[i]);
-    const pw cases[] = {{0, 0, 0}, {1, 2, 0}, {1, 3, 0}, {1, 0.5, 0}, {1, -1.5, 0}, {2, 0, 0}, {3, 0, 0},
-                        {4, 0, 0}, {5, 0, 0}, {6, -1, 1}, {6, -0.9, 0.8}, {6, -INFINITY, 0.1},
-                        {7, 2.5, 0}, {8, -3, 0}};
+    const pw cases[] = {{0, 0, 0},      {1, 2, 0},           {1, 3, 0},   {1, 0.5, 0}, {1, -1.5, 0},
+                        {2, 0, 0},      {3, 0, 0},           {4, 0, 0},   {5, 0, 0},   {6, -1, 1},
+                        {6, -0.9, 0.8}, {6, -INFINITY, 0.1}, {7, 2.5, 0}, {8, -3, 0}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         /* x^0.5 and x^-1.5 need x > 0 */
         nb_tensor *in = cases[c].which == 1 && cases[c].p0 != (nb_real)(int)cases[c].p0 ? pos : x;

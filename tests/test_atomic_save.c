@@ -3,7 +3,7 @@
  * FIFOs and symlinks are never opened, temporaries of killed processes are
  * cleaned up by the next save, and a full disk is reported as such with the
  * previous file intact. write(2) is interposed here to simulate the full disk. */
-#define _GNU_SOURCE   /* syscall */
+#define _GNU_SOURCE /* syscall */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -71,7 +71,7 @@ Test(atomic_save, concurrent_saves_to_one_path_never_corrupt_it)
     for (int i = 0; i < 2; i++)
         cr_assert_eq(pthread_create(&th[i], NULL, save_loop, &s[i]), 0);
     int reads = 0;
-    while (atomic_load(&finished) < 2) {   /* read while they write: always one whole file */
+    while (atomic_load(&finished) < 2) { /* read while they write: always one whole file */
         nb_tensor *t = load_x(path);
         if (t) {
             for (int k = 1; k < N; k++)
@@ -81,7 +81,8 @@ Test(atomic_save, concurrent_saves_to_one_path_never_corrupt_it)
             nb_free(t);
             reads++;
         } else {
-            cr_assert(strstr(nb_last_error_message(), "cannot open"), "a reader saw: %s", nb_last_error_message());
+            cr_assert(strstr(nb_last_error_message(), "cannot open"), "a reader saw: %s",
+                      nb_last_error_message());
             nb_clear_error();
         }
     }

@@ -148,7 +148,7 @@ Test(autograd, second_backward_through_same_graph_does_not_reuse_stale_grads)
 {
     nb_tensor *x = nb_requires_grad(nb_scalar(3), true);
     nb_tensor *h = nb_mul_scalar(x, 2);
-    nb_tensor *y = nb_mul(h, h);       /* y = 4x^2, dy/dx = 8x = 24 */
+    nb_tensor *y = nb_mul(h, h); /* y = 4x^2, dy/dx = 8x = 24 */
     nb_backward(y);
     nb_backward(y);
     cr_assert_float_eq(x->grad[0], 48, TOL);
@@ -187,7 +187,8 @@ Test(autograd, large_elementwise_results_are_bit_identical_for_1_and_2_threads)
         nb_zero_grad(a), nb_zero_grad(b);
         nb_tensor *y = nb_exp(nb_div(nb_mul(a, b), nb_add_scalar(nb_abs(b), 1)));
         nb_backward_grad(y, w);
-        out[t] = malloc(N * sizeof(nb_real)), ga[t] = malloc(N * sizeof(nb_real)), gb[t] = malloc(N * sizeof(nb_real));
+        out[t] = malloc(N * sizeof(nb_real)), ga[t] = malloc(N * sizeof(nb_real)),
+        gb[t] = malloc(N * sizeof(nb_real));
         memcpy(out[t], y->data, N * sizeof(nb_real));
         memcpy(ga[t], a->grad, N * sizeof(nb_real));
         memcpy(gb[t], b->grad, N * sizeof(nb_real));

@@ -131,7 +131,8 @@ Test(checkpoint, resume_is_bit_identical)
     nb_real *pb = snapshot(&b, &nb);
     finish(&b);
     cr_assert_eq(na, nb);
-    cr_assert(memcmp(pa, pb, (size_t)na * sizeof *pa) == 0, "resumed parameters differ from the uninterrupted run");
+    cr_assert(memcmp(pa, pb, (size_t)na * sizeof *pa) == 0,
+              "resumed parameters differ from the uninterrupted run");
 
     /* the same without the optimizer's state (or the dropout generator): different bits,
      * so the comparison above has teeth */
@@ -151,9 +152,10 @@ Test(checkpoint, file_contents_and_metadata)
     cr_assert_eq(nb_save_checkpoint(file("c.safetensors"), r.model, r.opt, " { \"epoch\": \"2\" } "), 0);
     nb_safetensors *st = nb_safetensors_open(file("c.safetensors"));
     cr_assert_not_null(st);
-    const char *want[] = {"model.0.weight", "model.0.bias", "model.3.weight", "model.3.bias",
-                          "optim.state.0.step", "optim.state.0.exp_avg", "optim.state.0.exp_avg_sq",
-                          "optim.state.3.exp_avg_sq"};
+    const char *want[] = {"model.0.weight",           "model.0.bias",
+                          "model.3.weight",           "model.3.bias",
+                          "optim.state.0.step",       "optim.state.0.exp_avg",
+                          "optim.state.0.exp_avg_sq", "optim.state.3.exp_avg_sq"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         cr_assert_not_null(nb_safetensors_find(st, want[i]), "no '%s'", want[i]);
     cr_assert_eq(nb_safetensors_count(st), 4 + 4 * 3);
@@ -247,14 +249,18 @@ Test(checkpoint, save_errors)
 Test(checkpoint, caller_keys_in_the_nabla_namespace_are_refused)
 {
     run r = start(8, 1e-3);
-    cr_assert_eq(nb_save_checkpoint(file("n.safetensors"), r.model, r.opt, "{\"nabla.optim.lr\": \"1e999\"}"), -1);
-    assert_error(NB_ERR_ARG, "save_checkpoint: metadata key 'nabla.optim.lr' is in the namespace 'nabla.', which "
-                             "nabla reserves for its own keys");
+    cr_assert_eq(nb_save_checkpoint(file("n.safetensors"), r.model, r.opt, "{\"nabla.optim.lr\": \"1e999\"}"),
+                 -1);
+    assert_error(NB_ERR_ARG,
+                 "save_checkpoint: metadata key 'nabla.optim.lr' is in the namespace 'nabla.', which "
+                 "nabla reserves for its own keys");
     nb_clear_error();
-    cr_assert_eq(nb_save_checkpoint(file("n.safetensors"), r.model, NULL, "{\"a\": \"1\", \"nabla.x\": \"2\"}"), -1);
+    cr_assert_eq(
+        nb_save_checkpoint(file("n.safetensors"), r.model, NULL, "{\"a\": \"1\", \"nabla.x\": \"2\"}"), -1);
     assert_error(NB_ERR_ARG, "metadata key 'nabla.x' is in the namespace 'nabla.'");
     nb_clear_error();
-    cr_assert_eq(nb_save_checkpoint(file("n.safetensors"), r.model, NULL, "{\"a\": \"1\", \"a\": \"2\"}"), -1);
+    cr_assert_eq(nb_save_checkpoint(file("n.safetensors"), r.model, NULL, "{\"a\": \"1\", \"a\": \"2\"}"),
+                 -1);
     assert_error(NB_ERR_FORMAT, "save_checkpoint: metadata: metadata key 'a' appears twice");
     cr_assert_eq(access(file("n.safetensors"), F_OK), -1, "no file after refused saves");
     nb_clear_error();
@@ -301,8 +307,9 @@ Test(checkpoint, non_finite_lr_and_dead_generator_states_are_refused)
     rewrite("g.safetensors", "inf.safetensors", json);
     snprintf(json, sizeof json, "{\"nabla.optim.lr\": \"0.001\", \"nabla.generator.2\": \"%s\"}", zero);
     rewrite("g.safetensors", "zero.safetensors", json);
-    snprintf(json, sizeof json, "{\"nabla.optim.lr\": \"0.001\", \"nabla.generator.2\": \"%.68s1 7ff0000000000000\"}",
-             gen);   /* a spare normal of +inf */
+    snprintf(json, sizeof json,
+             "{\"nabla.optim.lr\": \"0.001\", \"nabla.generator.2\": \"%.68s1 7ff0000000000000\"}",
+             gen); /* a spare normal of +inf */
     rewrite("g.safetensors", "spare.safetensors", json);
 
     nb_optim_set_lr(r.opt, 0.5);
@@ -310,14 +317,17 @@ Test(checkpoint, non_finite_lr_and_dead_generator_states_are_refused)
     nb_real *before = snapshot(&r, &n);
     nb_generator g0 = *r.model->children[2]->generator;
     cr_assert_eq(nb_load_checkpoint(file("inf.safetensors"), r.model, r.opt), -1);
-    assert_error(NB_ERR_FORMAT, "inf.safetensors: metadata 'nabla.optim.lr' is not a finite learning rate >= 0: "
-                                "\"1e999\"");
+    assert_error(NB_ERR_FORMAT,
+                 "inf.safetensors: metadata 'nabla.optim.lr' is not a finite learning rate >= 0: "
+                 "\"1e999\"");
     nb_clear_error();
     cr_assert_eq(nb_load_checkpoint(file("zero.safetensors"), r.model, r.opt), -1);
-    assert_error(NB_ERR_FORMAT, "zero.safetensors: metadata 'nabla.generator.2' is not a valid generator state");
+    assert_error(NB_ERR_FORMAT,
+                 "zero.safetensors: metadata 'nabla.generator.2' is not a valid generator state");
     nb_clear_error();
     cr_assert_eq(nb_load_checkpoint(file("spare.safetensors"), r.model, r.opt), -1);
-    assert_error(NB_ERR_FORMAT, "spare.safetensors: metadata 'nabla.generator.2' is not a valid generator state");
+    assert_error(NB_ERR_FORMAT,
+                 "spare.safetensors: metadata 'nabla.generator.2' is not a valid generator state");
     nb_clear_error();
     nb_real *after = snapshot(&r, &n);
     cr_assert_arr_eq(before, after, (size_t)n * sizeof *before, "a refused file changed the model");

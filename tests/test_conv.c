@@ -57,8 +57,8 @@ static double *naive_conv(const ccase *t, const nb_real *x, const nb_real *w, co
 }
 
 /* Gradients of sum(y * g) by the chain rule written out directly. */
-static void naive_conv_grad(const ccase *t, const nb_real *x, const nb_real *w, const nb_real *g,
-                            double *dx, double *dwt, double *db)
+static void naive_conv_grad(const ccase *t, const nb_real *x, const nb_real *w, const nb_real *g, double *dx,
+                            double *dwt, double *db)
 {
     int64_t Ho, Wo;
     out_size(t, &Ho, &Wo);
@@ -89,15 +89,15 @@ static const ccase cases[] = {
     {1, 1, 5, 5, 1, 3, 3, {.padding = {0, 0}}, false},
     {2, 3, 7, 6, 4, 3, 3, {.padding = {0, 0}}, true},
     {2, 3, 7, 6, 4, 3, 3, {.padding = {1, 1}}, true},
-    {3, 2, 9, 8, 5, 3, 2, {.stride = {2, 2}, .padding = {1, 0}}, true},      /* non-square kernel */
-    {2, 2, 10, 9, 3, 2, 3, {.stride = {1, 3}, .padding = {0, 2}}, false},    /* non-square stride */
-    {2, 3, 11, 10, 2, 3, 3, {.dilation = {2, 2}, .padding = {2, 1}}, true},  /* dilation */
+    {3, 2, 9, 8, 5, 3, 2, {.stride = {2, 2}, .padding = {1, 0}}, true},     /* non-square kernel */
+    {2, 2, 10, 9, 3, 2, 3, {.stride = {1, 3}, .padding = {0, 2}}, false},   /* non-square stride */
+    {2, 3, 11, 10, 2, 3, 3, {.dilation = {2, 2}, .padding = {2, 1}}, true}, /* dilation */
     {1, 2, 9, 12, 3, 2, 2, {.stride = {3, 2}, .dilation = {3, 2}, .padding = {1, 2}}, true},
-    {2, 4, 6, 6, 3, 1, 1, {.padding = {0, 0}}, true},                                       /* 1x1 */
-    {2, 3, 5, 5, 2, 5, 5, {.padding = {0, 0}}, true},                                       /* kernel = image */
-    {2, 1, 4, 4, 2, 3, 3, {.padding = {2, 2}}, true},                        /* padding > image/2 */
-    {1, 2, 3, 4, 2, 4, 2, {.stride = {5, 5}, .padding = {1, 1}}, true},      /* stride > kernel */
-    {4, 8, 14, 14, 16, 3, 3, {.padding = {1, 1}}, true},                     /* blocked GEMM sizes */
+    {2, 4, 6, 6, 3, 1, 1, {.padding = {0, 0}}, true},                   /* 1x1 */
+    {2, 3, 5, 5, 2, 5, 5, {.padding = {0, 0}}, true},                   /* kernel = image */
+    {2, 1, 4, 4, 2, 3, 3, {.padding = {2, 2}}, true},                   /* padding > image/2 */
+    {1, 2, 3, 4, 2, 4, 2, {.stride = {5, 5}, .padding = {1, 1}}, true}, /* stride > kernel */
+    {4, 8, 14, 14, 16, 3, 3, {.padding = {1, 1}}, true},                /* blocked GEMM sizes */
 };
 enum { NCASES = sizeof cases / sizeof cases[0] };
 
@@ -293,9 +293,9 @@ typedef struct pcase {
 } pcase;
 
 static const pcase pcases[] = {
-    {2, 3, 8, 8, 2, 0, 0}, {1, 2, 7, 9, 3, 2, 1}, {2, 2, 9, 7, 3, 1, 1}, {1, 3, 10, 10, 4, 3, 2},
-    {2, 1, 5, 6, 2, 1, 0}, {1, 2, 6, 5, 5, 1, 2}, {3, 2, 4, 4, 1, 1, 0}, {1, 1, 7, 7, 3, 4, 0},
-    {2, 2, 7, 9, 2, 2, 0}, {1, 1, 4, 40, 2, 0, 0},   /* the 2x2 path: odd sizes, rows past 16 lanes */
+    {2, 3, 8, 8, 2, 0, 0}, {1, 2, 7, 9, 3, 2, 1},  {2, 2, 9, 7, 3, 1, 1}, {1, 3, 10, 10, 4, 3, 2},
+    {2, 1, 5, 6, 2, 1, 0}, {1, 2, 6, 5, 5, 1, 2},  {3, 2, 4, 4, 1, 1, 0}, {1, 1, 7, 7, 3, 4, 0},
+    {2, 2, 7, 9, 2, 2, 0}, {1, 1, 4, 40, 2, 0, 0}, /* the 2x2 path: odd sizes, rows past 16 lanes */
 };
 enum { NPCASES = sizeof pcases / sizeof pcases[0] };
 
@@ -500,9 +500,9 @@ Test(conv, layers_in_a_sequential)
     close(cfd);
     cr_assert_eq(nb_save_checkpoint(ck, m, NULL, NULL), 0, "%s", nb_last_error_message());
     nb_manual_seed(4);
-    nb_module *m2 = nb_sequential(7, nb_conv2d_layer(1, 4, 3, 1, 1), nb_act("relu"), nb_max_pool2d_layer(2, 0),
-                                  nb_conv2d_layer(4, 6, 3, 2, 0), nb_avg_pool2d_layer(2, 2),
-                                  nb_flatten_layer(1, -1), nb_linear(6, 3));
+    nb_module *m2 = nb_sequential(7, nb_conv2d_layer(1, 4, 3, 1, 1), nb_act("relu"),
+                                  nb_max_pool2d_layer(2, 0), nb_conv2d_layer(4, 6, 3, 2, 0),
+                                  nb_avg_pool2d_layer(2, 2), nb_flatten_layer(1, -1), nb_linear(6, 3));
     cr_assert_eq(nb_load_checkpoint(ck, m2, NULL), 0, "%s", nb_last_error_message());
     remove(ck);
     nb_tensor *y2 = NULL;
@@ -580,7 +580,7 @@ Test(conv, gradcheck_every_case)
     for (int c = 0; c < NCASES; c++) {
         const ccase *t = &cases[c];
         if (t->N * t->C * t->H * t->W > 400)
-            continue;   /* the blocked-GEMM case: covered by the chain-rule test */
+            continue; /* the blocked-GEMM case: covered by the chain-rule test */
         nb_tensor *in[3];
         make(t, &g, &in[0], &in[1], &in[2]);
         for (int i = 0; i < (t->bias ? 3 : 2); i++)

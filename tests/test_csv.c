@@ -20,7 +20,9 @@ Test(csv, all_columns_and_their_names)
     nb_tensor *t = nb_load_csv(path, NULL, &names);
     assert_shape(t, 2, (int64_t[]){2, 3});
     assert_close_array(t->data, (double[]){1, 2, 3, 4.5, -0.5, 6}, 6, 0);
-    cr_assert_str_eq(names[0], "a"); cr_assert_str_eq(names[1], "b"); cr_assert_str_eq(names[2], "c");
+    cr_assert_str_eq(names[0], "a");
+    cr_assert_str_eq(names[1], "b");
+    cr_assert_str_eq(names[2], "c");
     cr_assert_null(names[3]);
     free(names);
     nb_free(t);
@@ -38,14 +40,17 @@ Test(csv, quotes_crlf_blank_lines_and_spaces)
     cr_assert_not_null(t, "%s", nb_last_error_message());
     assert_shape(t, 2, (int64_t[]){2, 3});
     assert_close_array(t->data, (double[]){1, 2, 3, 4, 5, 6}, 6, 0);
-    cr_assert_str_eq(names[0], "x"); cr_assert_str_eq(names[1], "y,\"z\""); cr_assert_str_eq(names[2], "w");
+    cr_assert_str_eq(names[0], "x");
+    cr_assert_str_eq(names[1], "y,\"z\"");
+    cr_assert_str_eq(names[2], "w");
     free(names);
     nb_free(t);
 }
 
 Test(csv, no_newline_at_the_end)
 {
-    nb_tensor *t = nb_load_csv(write_text("n.csv", "a;b\n1;2\n3;4"), &(nb_csv_options){.delimiter = ';'}, NULL);
+    nb_tensor *t =
+        nb_load_csv(write_text("n.csv", "a;b\n1;2\n3;4"), &(nb_csv_options){.delimiter = ';'}, NULL);
     assert_shape(t, 2, (int64_t[]){2, 2});
     assert_close_array(t->data, (double[]){1, 2, 3, 4}, 4, 0);
     nb_free(t);
@@ -55,11 +60,13 @@ Test(csv, columns_by_name_and_by_index)
 {
     const char *path = write_text("c.csv", "a,b,c\n1,2,3\n4,5,6\n");
     char **names;
-    nb_tensor *t = nb_load_csv(path, &(nb_csv_options){.columns = (const char *[]){"c", "a"}, .n_columns = 2},
-                               &names);
+    nb_tensor *t =
+        nb_load_csv(path, &(nb_csv_options){.columns = (const char *[]){"c", "a"}, .n_columns = 2}, &names);
     assert_shape(t, 2, (int64_t[]){2, 2});
     assert_close_array(t->data, (double[]){3, 1, 6, 4}, 4, 0);
-    cr_assert_str_eq(names[0], "c"); cr_assert_str_eq(names[1], "a"); cr_assert_null(names[2]);
+    cr_assert_str_eq(names[0], "c");
+    cr_assert_str_eq(names[1], "a");
+    cr_assert_null(names[2]);
     free(names);
     nb_free(t);
     t = nb_load_csv(path, &(nb_csv_options){.column_indices = (const int[]){1}, .n_columns = 1}, NULL);
@@ -75,10 +82,11 @@ Test(csv, boston_layout_with_a_line_before_the_header)
                                                 "0.00632,18,24\n"
                                                 "0.02731,0,21.6\n"
                                                 "0.02729,0,34.7\n");
-    nb_tensor *x = nb_load_csv(path, &(nb_csv_options){.skip_rows = 1, .columns = (const char *[]){"CRIM", "ZN"},
-                                                       .n_columns = 2}, NULL);
-    nb_tensor *y = nb_load_csv(path, &(nb_csv_options){.skip_rows = 1, .columns = (const char *[]){"MEDV"},
-                                                       .n_columns = 1}, NULL);
+    nb_tensor *x = nb_load_csv(
+        path, &(nb_csv_options){.skip_rows = 1, .columns = (const char *[]){"CRIM", "ZN"}, .n_columns = 2},
+        NULL);
+    nb_tensor *y = nb_load_csv(
+        path, &(nb_csv_options){.skip_rows = 1, .columns = (const char *[]){"MEDV"}, .n_columns = 1}, NULL);
     assert_shape(x, 2, (int64_t[]){3, 2});
     assert_shape(y, 2, (int64_t[]){3, 1});
     assert_close_array(x->data, (double[]){0.00632, 18, 0.02731, 0, 0.02729, 0}, 6, TOL);
@@ -93,13 +101,15 @@ Test(csv, numbers_in_the_c_locale_whatever_the_program_locale)
 {
     const char *path = write_text("l.csv", "a,b\n1.5,nan\n-inf,2.25\n");
     char *saved = strdup(setlocale(LC_NUMERIC, NULL));
-    setlocale(LC_NUMERIC, "de_DE.UTF-8");   /* decimal comma, where installed */
+    setlocale(LC_NUMERIC, "de_DE.UTF-8"); /* decimal comma, where installed */
     nb_tensor *t = nb_load_csv(path, NULL, NULL);
     setlocale(LC_NUMERIC, saved);
     free(saved);
     cr_assert_not_null(t, "%s", nb_last_error_message());
-    cr_assert_eq(t->data[0], 1.5); cr_assert(isnan(t->data[1]));
-    cr_assert(isinf(t->data[2]) && t->data[2] < 0); cr_assert_eq(t->data[3], 2.25);
+    cr_assert_eq(t->data[0], 1.5);
+    cr_assert(isnan(t->data[1]));
+    cr_assert(isinf(t->data[2]) && t->data[2] < 0);
+    cr_assert_eq(t->data[3], 2.25);
     nb_free(t);
 }
 
@@ -128,11 +138,12 @@ Test(csv, ragged_rows)
 Test(csv, unknown_column_lists_the_columns)
 {
     const char *path = write_text("u.csv", "CRIM,ZN,MEDV\n1,2,3\n");
-    cr_assert_null(nb_load_csv(path, &(nb_csv_options){.columns = (const char *[]){"ZN", "PRICE"}, .n_columns = 2},
-                               NULL));
+    cr_assert_null(nb_load_csv(
+        path, &(nb_csv_options){.columns = (const char *[]){"ZN", "PRICE"}, .n_columns = 2}, NULL));
     assert_error(NB_ERR_ARG, "u.csv: no column named \"PRICE\"; the columns are \"CRIM\", \"ZN\", \"MEDV\"");
     nb_clear_error();
-    cr_assert_null(nb_load_csv(path, &(nb_csv_options){.column_indices = (const int[]){3}, .n_columns = 1}, NULL));
+    cr_assert_null(
+        nb_load_csv(path, &(nb_csv_options){.column_indices = (const int[]){3}, .n_columns = 1}, NULL));
     assert_error(NB_ERR_ARG, "column index 3 is outside 0..2");
 }
 
@@ -192,7 +203,7 @@ Test(csv, pipe_is_streamed_and_quotes_span_lines)
     assert_shape(t, 2, (int64_t[]){2, 2});
     assert_close_array(t->data, (double[]){1, 2, 3, 4}, 4, 0);
     cr_assert_str_eq(names[0], "x\ny");
-    cr_assert_str_eq(names[1], "a\"b");   /* a quote inside an unquoted field is text */
+    cr_assert_str_eq(names[1], "a\"b"); /* a quote inside an unquoted field is text */
     free(names);
     nb_free(t);
     /* line numbers count the newline inside the quoted name */
@@ -212,7 +223,8 @@ Test(csv, gzip_compressed)
     gzclose(gz);
     nb_tensor *t = nb_load_csv(path, NULL, NULL);
     assert_shape(t, 2, (int64_t[]){1000, 2});
-    cr_assert_eq(t->data[2 * 999], 999); cr_assert_eq(t->data[2 * 999 + 1], -999.5);
+    cr_assert_eq(t->data[2 * 999], 999);
+    cr_assert_eq(t->data[2 * 999 + 1], -999.5);
     nb_free(t);
 }
 #endif

@@ -7,7 +7,7 @@
 
 TestSuite(embedding, .init = quiet, .fini = end_step);
 
-static nb_tensor *table(void)   /* weight [4,3]: row r is (10r, 10r+1, 10r+2) */
+static nb_tensor *table(void) /* weight [4,3]: row r is (10r, 10r+1, 10r+2) */
 {
     return nb_from_array((nb_real[]){0, 1, 2, 10, 11, 12, 20, 21, 22, 30, 31, 32}, NB_SHAPE(4, 3));
 }
@@ -26,13 +26,15 @@ Test(embedding, backward_adds_repeated_rows_and_skips_padding)
 {
     nb_tensor *w = nb_requires_grad(table(), true);
     nb_tensor *idx = nb_from_int64((int64_t[]){1, 1, 2, 0, 1}, NB_SHAPE(5));
-    nb_tensor *dy = nb_from_array((nb_real[]){1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, NB_SHAPE(5, 3));
+    nb_tensor *dy =
+        nb_from_array((nb_real[]){1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, NB_SHAPE(5, 3));
     cr_assert_eq(nb_backward_grad(nb_embedding_op(idx, w, nb_embedding_defaults()), dy), 0);
     /* row 1 = dy[0] + dy[1] + dy[4], row 2 = dy[2], row 0 = dy[3], row 3 untouched */
-    assert_close_array(w->grad, (double[]){10, 11, 12, 1 + 4 + 13, 2 + 5 + 14, 3 + 6 + 15, 7, 8, 9, 0, 0, 0}, 12, 0);
+    assert_close_array(w->grad, (double[]){10, 11, 12, 1 + 4 + 13, 2 + 5 + 14, 3 + 6 + 15, 7, 8, 9, 0, 0, 0},
+                       12, 0);
     nb_zero_grad(w);
     nb_embedding_opts o = nb_embedding_defaults();
-    o.padding_idx = -3;   /* row 1, counted from the end as in PyTorch */
+    o.padding_idx = -3; /* row 1, counted from the end as in PyTorch */
     cr_assert_eq(nb_backward_grad(nb_embedding_op(idx, w, o), dy), 0);
     assert_close_array(w->grad, (double[]){10, 11, 12, 0, 0, 0, 7, 8, 9, 0, 0, 0}, 12, 0);
     nb_free(w), nb_free(idx), nb_free(dy);
@@ -50,7 +52,7 @@ Test(embedding, max_norm_renormalises_the_rows_looked_up_in_place)
     double k = 1 / (5 + 1e-7);
     assert_close_array(w->data, (double[]){0, 0.5, 0, 30, 40, 0, 3 * k, 4 * k, 0}, 9, TOL);
     assert_close_array(y->data, (double[]){3 * k, 4 * k, 0, 0, 0.5, 0, 3 * k, 4 * k, 0}, 9, TOL);
-    o.norm_type = INFINITY;   /* row 1's largest magnitude is 40 */
+    o.norm_type = INFINITY; /* row 1's largest magnitude is 40 */
     nb_embedding_op(nb_from_int64((int64_t[]){1}, NB_SHAPE(1)), w, o);
     assert_close_array(w->data + 3, (double[]){30 / (40 + 1e-7), 40 / (40 + 1e-7), 0}, 3, TOL);
     nb_free(w), nb_free(idx);
@@ -86,7 +88,8 @@ Test(embedding, errors_name_the_index_and_the_shapes)
     nb_tensor *w = table();
     nb_tensor *bad = nb_from_array((nb_real[]){1, 4}, NB_SHAPE(2));
     cr_assert_null(nb_embedding_op(bad, w, nb_embedding_defaults()));
-    assert_error(NB_ERR_ARG, "embedding: indices [2] hold 4 at position 1: not an integer in 0..3 (weight [4,3])");
+    assert_error(NB_ERR_ARG,
+                 "embedding: indices [2] hold 4 at position 1: not an integer in 0..3 (weight [4,3])");
     nb_tensor *frac = nb_from_array((nb_real[]){0.5}, NB_SHAPE(1));
     cr_assert_null(nb_embedding_op(frac, w, nb_embedding_defaults()));
     assert_error(NB_ERR_ARG, "hold 0.5 at position 0");
@@ -129,7 +132,7 @@ Test(embedding, layer_is_normal_initialised_with_a_zero_padding_row)
 static nb_tensor *f_emb(nb_tensor *const *in, int n, void *ctx)
 {
     (void)n;
-    return nb_tanh(nb_embedding_op(ctx, in[0], nb_embedding_defaults()));   /* a non-linear use of each row */
+    return nb_tanh(nb_embedding_op(ctx, in[0], nb_embedding_defaults())); /* a non-linear use of each row */
 }
 
 /* (padding_idx is left out: its row is looked up but, by definition, gets no

@@ -16,24 +16,28 @@
 #endif
 
 static uint64_t rng_state = 88172645463325252ull;
-static double urand(void) { /* xorshift64, in [-1, 1) */
+static double urand(void)
+{ /* xorshift64, in [-1, 1) */
     rng_state ^= rng_state << 13;
     rng_state ^= rng_state >> 7;
     rng_state ^= rng_state << 17;
     return (double)(rng_state >> 11) / (double)(1ull << 52) - 1.0;
 }
 
-static nb_real *alloc_fill(int64_t n) {
+static nb_real *alloc_fill(int64_t n)
+{
     nb_real *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(nb_real));
     cr_assert_not_null(p);
-    for (int64_t i = 0; i < n; i++) p[i] = (nb_real)urand();
+    for (int64_t i = 0; i < n; i++)
+        p[i] = (nb_real)urand();
     return p;
 }
 
 /* Runs one case and checks every element of C (and that padding between rows
  * of C, beyond column N, is untouched). */
-static void check_case(bool ta, bool tb, int64_t M, int64_t N, int64_t K, nb_real alpha,
-                       nb_real beta, int64_t pad, bool nan_c) {
+static void check_case(bool ta, bool tb, int64_t M, int64_t N, int64_t K, nb_real alpha, nb_real beta,
+                       int64_t pad, bool nan_c)
+{
     int64_t lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
     int64_t arows = ta ? K : M, brows = tb ? N : K;
     nb_real *A = alloc_fill(arows * lda);
@@ -41,7 +45,8 @@ static void check_case(bool ta, bool tb, int64_t M, int64_t N, int64_t K, nb_rea
     nb_real *C = alloc_fill(M * ldc);
     if (nan_c)
         for (int64_t i = 0; i < M * ldc; i++)
-            if (i % ldc < N) C[i] = (nb_real)NAN;
+            if (i % ldc < N)
+                C[i] = (nb_real)NAN;
     nb_real *C0 = malloc((size_t)(M * ldc > 0 ? M * ldc : 1) * sizeof(nb_real));
     cr_assert_not_null(C0);
     memcpy(C0, C, (size_t)(M * ldc) * sizeof(nb_real));
@@ -52,8 +57,8 @@ static void check_case(bool ta, bool tb, int64_t M, int64_t N, int64_t K, nb_rea
         for (int64_t j = 0; j < ldc; j++) {
             nb_real got = C[i * ldc + j];
             if (j >= N) {
-                cr_assert(memcmp(&got, &C0[i * ldc + j], sizeof got) == 0,
-                          "padding C[%ld,%ld] modified", (long)i, (long)j);
+                cr_assert(memcmp(&got, &C0[i * ldc + j], sizeof got) == 0, "padding C[%ld,%ld] modified",
+                          (long)i, (long)j);
                 continue;
             }
             double s = 0, mag = 0;
@@ -71,9 +76,9 @@ static void check_case(bool ta, bool tb, int64_t M, int64_t N, int64_t K, nb_rea
             }
             double err = fabs((double)got - want);
             cr_assert(err <= TOL * (wmag + 1e-30) + 1e-30,
-                      "ta=%d tb=%d M=%ld N=%ld K=%ld alpha=%g beta=%g pad=%ld: C[%ld,%ld]=%.9g want %.9g",
-                      ta, tb, (long)M, (long)N, (long)K, (double)alpha, (double)beta, (long)pad,
-                      (long)i, (long)j, (double)got, want);
+                      "ta=%d tb=%d M=%ld N=%ld K=%ld alpha=%g beta=%g pad=%ld: C[%ld,%ld]=%.9g want %.9g", ta,
+                      tb, (long)M, (long)N, (long)K, (double)alpha, (double)beta, (long)pad, (long)i, (long)j,
+                      (double)got, want);
         }
     }
     free(A);
@@ -85,7 +90,8 @@ static void check_case(bool ta, bool tb, int64_t M, int64_t N, int64_t K, nb_rea
 static const int64_t dims[] = {0, 1, 2, 3, 5, 6, 7, 8, 12, 13, 16, 17, 31, 32, 33, 47, 64, 100};
 #define NDIMS ((int)(sizeof dims / sizeof dims[0]))
 
-static void sweep_small(void) {
+static void sweep_small(void)
+{
     for (int t = 0; t < 4; t++) {
         bool ta = t & 1, tb = t & 2;
         for (int im = 0; im < NDIMS; im++)
@@ -97,7 +103,8 @@ static void sweep_small(void) {
 
 Test(gemm, small_shapes_all_transposes) { sweep_small(); }
 
-Test(gemm, alpha_beta_cases) {
+Test(gemm, alpha_beta_cases)
+{
     const nb_real ab[][2] = {{1, 0}, {1, 1}, {2.5, 0}, {-0.5, 1}, {1, -2}, {0.75, 0.25}, {0, 0}, {0, 3}};
     for (int t = 0; t < 4; t++)
         for (size_t c = 0; c < sizeof ab / sizeof ab[0]; c++) {
@@ -107,16 +114,18 @@ Test(gemm, alpha_beta_cases) {
         }
 }
 
-Test(gemm, beta_zero_ignores_nan) {
+Test(gemm, beta_zero_ignores_nan)
+{
     for (int t = 0; t < 4; t++) {
         check_case(t & 1, t & 2, 70, 90, 50, 1, 0, 0, true);
         check_case(t & 1, t & 2, 3, 2, 5, 2, 0, 0, true);
-        check_case(t & 1, t & 2, 17, 33, 0, 1, 0, 0, true);   /* K == 0 */
-        check_case(t & 1, t & 2, 17, 33, 20, 0, 0, 0, true);  /* alpha == 0 */
+        check_case(t & 1, t & 2, 17, 33, 0, 1, 0, 0, true);  /* K == 0 */
+        check_case(t & 1, t & 2, 17, 33, 20, 0, 0, 0, true); /* alpha == 0 */
     }
 }
 
-Test(gemm, tiny_products) {
+Test(gemm, tiny_products)
+{
     for (int t = 0; t < 4; t++) {
         check_case(t & 1, t & 2, 506, 1, 1, 1, 0, 0, true);
         check_case(t & 1, t & 2, 1, 506, 1, 1, 1, 0, false);
@@ -126,9 +135,10 @@ Test(gemm, tiny_products) {
     }
 }
 
-Test(gemm, strided_larger_shapes) {
+Test(gemm, strided_larger_shapes)
+{
     const int64_t big[][3] = {{128, 256, 784}, {256, 784, 32}, {200, 301, 257}, {517, 130, 641},
-                              {32, 784, 256}, {128, 10, 128}, {10, 128, 128}, {97, 1000, 5}};
+                              {32, 784, 256},  {128, 10, 128}, {10, 128, 128},  {97, 1000, 5}};
     for (size_t s = 0; s < sizeof big / sizeof big[0]; s++)
         for (int t = 0; t < 4; t++)
             check_case(t & 1, t & 2, big[s][0], big[s][1], big[s][2], 1, (s % 2) ? 0.5 : 0,
@@ -137,10 +147,12 @@ Test(gemm, strided_larger_shapes) {
 
 /* Every micro-kernel this CPU has, on shapes that hit full and edge tiles and
  * several K blocks. */
-Test(gemm, every_kernel) {
+Test(gemm, every_kernel)
+{
     const char *names[] = {"generic", "avx2", "avx512"};
     for (size_t n = 0; n < sizeof names / sizeof names[0]; n++) {
-        if (nb_gemm_set_kernel(names[n]) != 0) continue;
+        if (nb_gemm_set_kernel(names[n]) != 0)
+            continue;
         cr_assert_str_eq(nb_gemm_kernel_name(), names[n]);
         for (int t = 0; t < 4; t++) {
             check_case(t & 1, t & 2, 77, 83, 700, 1, 0, 1, true);
@@ -153,7 +165,8 @@ Test(gemm, every_kernel) {
 }
 
 /* The same C, bit for bit, with 1 and 2 threads (and 3). */
-static void check_bit_identical(bool ta, bool tb, int64_t M, int64_t N, int64_t K, nb_real beta) {
+static void check_bit_identical(bool ta, bool tb, int64_t M, int64_t N, int64_t K, nb_real beta)
+{
     int64_t lda = ta ? M : K, ldb = tb ? K : N, ldc = N;
     nb_real *A = alloc_fill((ta ? K : M) * lda);
     nb_real *B = alloc_fill((tb ? N : K) * ldb);
@@ -171,8 +184,8 @@ static void check_bit_identical(bool ta, bool tb, int64_t M, int64_t N, int64_t 
         cr_assert_eq(nb_get_num_threads(), nts[i]);
         nb_gemm(ta, tb, M, N, K, (nb_real)0.7, A, lda, B, ldb, beta, C2, ldc);
         cr_assert(memcmp(C1, C2, (size_t)(M * ldc) * sizeof(nb_real)) == 0,
-                  "threads=%d differs: ta=%d tb=%d M=%ld N=%ld K=%ld", nts[i], ta, tb, (long)M,
-                  (long)N, (long)K);
+                  "threads=%d differs: ta=%d tb=%d M=%ld N=%ld K=%ld", nts[i], ta, tb, (long)M, (long)N,
+                  (long)K);
     }
     nb_set_num_threads(0);
     free(A);
@@ -182,8 +195,9 @@ static void check_bit_identical(bool ta, bool tb, int64_t M, int64_t N, int64_t 
     free(C2);
 }
 
-Test(gemm, bit_identical_across_threads) {
-    const int64_t shapes[][3] = {{128, 256, 784}, {256, 784, 32}, {1000, 999, 333},
+Test(gemm, bit_identical_across_threads)
+{
+    const int64_t shapes[][3] = {{128, 256, 784}, {256, 784, 32},  {1000, 999, 333},
                                  {37, 1200, 700}, {1200, 37, 500}, {512, 512, 512}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int t = 0; t < 4; t++)

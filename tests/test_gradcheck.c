@@ -72,8 +72,16 @@ static nb_tensor *square_with(const nb_op *op, nb_tensor *x)
     nb_record(op, y, 1, &x);
     return y;
 }
-static nb_tensor *f_wrong(nb_tensor *const *in, int n, void *ctx) { (void)n, (void)ctx; return square_with(&wrong_square, in[0]); }
-static nb_tensor *f_silent(nb_tensor *const *in, int n, void *ctx) { (void)n, (void)ctx; return square_with(&silent_square, in[0]); }
+static nb_tensor *f_wrong(nb_tensor *const *in, int n, void *ctx)
+{
+    (void)n, (void)ctx;
+    return square_with(&wrong_square, in[0]);
+}
+static nb_tensor *f_silent(nb_tensor *const *in, int n, void *ctx)
+{
+    (void)n, (void)ctx;
+    return square_with(&silent_square, in[0]);
+}
 
 Test(gradcheck, fails_a_wrong_backward_and_names_the_worst_element)
 {
@@ -101,7 +109,8 @@ Test(gradcheck, tolerances_are_honoured)
 {
     /* with rtol 0.6 the factor-2 error of wrong_square passes: |a-n| = |n|/2 <= 0.6|n| */
     nb_tensor *x = nb_requires_grad(nb_from_array((nb_real[]){0.5, -2, 1}, NB_SHAPE(3)), true);
-    nb_gradcheck_result r = nb_gradcheck(f_wrong, 1, &x, NULL, &(nb_gradcheck_opts){.rtol = 0.6, .quiet = true});
+    nb_gradcheck_result r =
+        nb_gradcheck(f_wrong, 1, &x, NULL, &(nb_gradcheck_opts){.rtol = 0.6, .quiet = true});
     cr_assert(r.ok, "%s", r.message);
     nb_free(x);
 }

@@ -26,7 +26,7 @@ Test(idx, u8_tensor_keeps_shape_and_values)
     unsigned char b[64];
     size_t n = header(b, 0x08, 3, (uint32_t[]){2, 2, 3});
     for (int i = 0; i < 12; i++)
-        b[n + i] = (unsigned char)(i * 20 + 15);   /* up to 235: values as stored, not scaled */
+        b[n + i] = (unsigned char)(i * 20 + 15); /* up to 235: values as stored, not scaled */
     nb_tensor *t = nb_load_idx(write_bytes("a.idx", b, n + 12));
     assert_shape(t, 3, (int64_t[]){2, 2, 3});
     for (int i = 0; i < 12; i++)
@@ -43,26 +43,30 @@ Test(idx, signed_and_float_types_are_big_endian)
     b[n] = 0xFE, b[n + 1] = 0x7F;
     nb_tensor *t = nb_load_idx(write_bytes("i8", b, n + 2));
     cr_assert_not_null(t);
-    cr_assert_eq(t->data[0], -2); cr_assert_eq(t->data[1], 127);
+    cr_assert_eq(t->data[0], -2);
+    cr_assert_eq(t->data[1], 127);
     nb_free(t);
     /* i16: 0xFF38 = -200, 0x0102 = 258 */
     n = header(b, 0x0B, 1, (uint32_t[]){2});
     memcpy(b + n, "\xFF\x38\x01\x02", 4);
     t = nb_load_idx(write_bytes("i16", b, n + 4));
-    cr_assert_eq(t->data[0], -200); cr_assert_eq(t->data[1], 258);
+    cr_assert_eq(t->data[0], -200);
+    cr_assert_eq(t->data[1], 258);
     nb_free(t);
     /* i32: 0xFFFFFFFF = -1, 0x00010000 = 65536 */
     n = header(b, 0x0C, 2, (uint32_t[]){1, 2});
     memcpy(b + n, "\xFF\xFF\xFF\xFF\x00\x01\x00\x00", 8);
     t = nb_load_idx(write_bytes("i32", b, n + 8));
     assert_shape(t, 2, (int64_t[]){1, 2});
-    cr_assert_eq(t->data[0], -1); cr_assert_eq(t->data[1], 65536);
+    cr_assert_eq(t->data[0], -1);
+    cr_assert_eq(t->data[1], 65536);
     nb_free(t);
     /* f32: 0x3FC00000 = 1.5, 0xC0200000 = -2.5 */
     n = header(b, 0x0D, 1, (uint32_t[]){2});
     memcpy(b + n, "\x3F\xC0\x00\x00\xC0\x20\x00\x00", 8);
     t = nb_load_idx(write_bytes("f32", b, n + 8));
-    cr_assert_eq(t->data[0], 1.5); cr_assert_eq(t->data[1], -2.5);
+    cr_assert_eq(t->data[0], 1.5);
+    cr_assert_eq(t->data[1], -2.5);
     nb_free(t);
     /* f64: 0x3FF8000000000000 = 1.5 */
     n = header(b, 0x0E, 1, (uint32_t[]){1});
@@ -122,10 +126,12 @@ Test(idx, truncated_data_and_trailing_bytes)
     unsigned char b[64] = {0};
     size_t n = header(b, 0x08, 2, (uint32_t[]){3, 4});
     cr_assert_null(nb_load_idx(write_bytes("short", b, n + 5)));
-    assert_error(NB_ERR_FORMAT, "short: byte 12: shape [3,4] of u8 needs 12 bytes of data but the file holds 5 (truncated)");
+    assert_error(NB_ERR_FORMAT,
+                 "short: byte 12: shape [3,4] of u8 needs 12 bytes of data but the file holds 5 (truncated)");
     nb_clear_error();
     cr_assert_null(nb_load_idx(write_bytes("long", b, n + 13)));
-    assert_error(NB_ERR_FORMAT, "needs 12 bytes of data but the file holds 13 (trailing bytes after the data)");
+    assert_error(NB_ERR_FORMAT,
+                 "needs 12 bytes of data but the file holds 13 (trailing bytes after the data)");
     nb_clear_error();
     n = header(b, 0x0E, 1, (uint32_t[]){2});
     cr_assert_null(nb_load_idx(write_bytes("f64short", b, n + 15)));
@@ -174,16 +180,21 @@ Test(idx, gzip_truncated_trailing_and_huge)
     unsigned char b[64] = {0};
     size_t n = header(b, 0x08, 2, (uint32_t[]){3, 4});
     cr_assert_null(nb_load_idx(write_gz("short.gz", b, n + 5)));
-    assert_error(NB_ERR_FORMAT, "byte 17 of the uncompressed data: shape [3,4] of u8 needs 12 bytes of data but the data end here (truncated)");
+    assert_error(
+        NB_ERR_FORMAT,
+        "byte 17 of the uncompressed data: shape [3,4] of u8 needs 12 bytes of data but the data end here (truncated)");
     nb_clear_error();
     cr_assert_null(nb_load_idx(write_gz("long.gz", b, n + 14)));
-    assert_error(NB_ERR_FORMAT, "byte 24 of the uncompressed data: shape [3,4] of u8 needs 12 bytes of data but more follow (trailing bytes after the data)");
+    assert_error(
+        NB_ERR_FORMAT,
+        "byte 24 of the uncompressed data: shape [3,4] of u8 needs 12 bytes of data but more follow (trailing bytes after the data)");
     nb_clear_error();
     /* 2^35 declared bytes in a 30-byte file: refused before any allocation,
      * since deflate cannot expand that much */
     n = header(b, 0x0C, 2, (uint32_t[]){0x80000000u, 4});
     cr_assert_null(nb_load_idx(write_gz("huge.gz", b, n + 4)));
-    assert_error(NB_ERR_FORMAT, "byte 4: shape [2147483648,4] of i32 needs 34359738368 bytes of data, more than a");
+    assert_error(NB_ERR_FORMAT,
+                 "byte 4: shape [2147483648,4] of i32 needs 34359738368 bytes of data, more than a");
     cr_assert(strstr(nb_last_error_message(), "-byte gzip file can hold"), "%s", nb_last_error_message());
 }
 
@@ -218,14 +229,14 @@ Test(idx, gzip_stream_must_end_with_its_verified_trailer)
     assert_error(NB_ERR_FORMAT, "(byte 48 of the uncompressed data): the gzip stream ends before its CRC and "
                                 "length trailer (truncated)");
     nb_clear_error();
-    z[len - 8] ^= 1;   /* the CRC no longer matches the data */
+    z[len - 8] ^= 1; /* the CRC no longer matches the data */
     write_bytes("crc.gz", z, len);
     cr_assert_null(nb_load_idx(tmp_path("crc.gz")));
     assert_error(NB_ERR_FORMAT, "crc.gz: corrupt gzip data near byte");
     assert_error(NB_ERR_FORMAT, "incorrect data check");
     nb_clear_error();
     z[len - 8] ^= 1;
-    z[len - 4] ^= 1;   /* nor does the length */
+    z[len - 4] ^= 1; /* nor does the length */
     write_bytes("len.gz", z, len);
     cr_assert_null(nb_load_idx(tmp_path("len.gz")));
     assert_error(NB_ERR_FORMAT, "incorrect length check");
@@ -245,8 +256,10 @@ Test(idx, bytes_after_the_gzip_stream_are_an_error_naming_the_byte)
     write_bytes("garbage.gz", more, len + 3);
     cr_assert_null(nb_load_idx(tmp_path("garbage.gz")));
     char want[160];
-    snprintf(want, sizeof want, "garbage.gz: byte %zu of the file: 0x78 after the end of the gzip stream "
-             "(trailing bytes)", len);
+    snprintf(want, sizeof want,
+             "garbage.gz: byte %zu of the file: 0x78 after the end of the gzip stream "
+             "(trailing bytes)",
+             len);
     assert_error(NB_ERR_FORMAT, want);
     nb_clear_error();
     /* two members one after the other are one stream, as for gzip -d: the data
@@ -280,7 +293,7 @@ Test(idx, gzip_declaring_more_than_it_holds_allocates_only_what_arrives)
     unsigned char *b = malloc(DATA + 16);
     size_t n = header(b, 0x08, 1, (uint32_t[]){200000000u});
     uint64_t x = 88172645463325252ull;
-    for (size_t i = 0; i < DATA; i++) {   /* xorshift: incompressible */
+    for (size_t i = 0; i < DATA; i++) { /* xorshift: incompressible */
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         b[n + i] = (unsigned char)x;
     }
@@ -307,7 +320,7 @@ static void write_mnist(const char *prefix, uint32_t n_images, uint32_t n_labels
     char name[64];
     size_t h = header(b, 0x08, 3, (uint32_t[]){n_images, 2, 3});
     for (uint32_t i = 0; i < 6 * n_images; i++)
-        b[h + i] = (unsigned char)(i * 51);   /* 0, 51, ..., 255 */
+        b[h + i] = (unsigned char)(i * 51); /* 0, 51, ..., 255 */
     snprintf(name, sizeof name, "%s-images-idx3-ubyte", prefix);
     write_bytes(name, b, h + 6 * n_images);
     h = header(b, 0x08, 1, (uint32_t[]){n_labels});
@@ -352,12 +365,12 @@ static void check_fashion(bool train, int64_t n)
 {
     struct stat st;
     if (stat(NB_FASHION_MNIST_DIR, &st) != 0) {
-        tmp_clean();   /* .fini does not run after cr_skip */
+        tmp_clean(); /* .fini does not run after cr_skip */
         cr_skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)");
     }
     nb_dataset *ds = nb_mnist_load(NULL, train, NULL);
     if (!ds && strstr(nb_last_error_message(), "built without zlib")) {
-        tmp_clean();   /* .fini does not run after cr_skip */
+        tmp_clean(); /* .fini does not run after cr_skip */
         cr_skip("Fashion-MNIST is gzip-compressed and nabla was built without zlib");
     }
     cr_assert_not_null(ds, "%s", nb_last_error_message());
@@ -369,14 +382,15 @@ static void check_fashion(bool train, int64_t n)
         cr_assert(c >= 0 && c <= 9 && c == (int)c, "label %lld is %g", (long long)i, (double)c);
         per_class[(int)c]++;
     }
-    for (int c = 0; c < 10; c++)   /* Fashion-MNIST is balanced: n / 10 images per class */
+    for (int c = 0; c < 10; c++) /* Fashion-MNIST is balanced: n / 10 images per class */
         cr_assert_eq(per_class[c], n / 10, "class %d has %lld images", c, (long long)per_class[c]);
     nb_real lo = 1, hi = 0;
     for (int64_t i = 0; i < ds->x->numel; i++) {
         lo = ds->x->data[i] < lo ? ds->x->data[i] : lo;
         hi = ds->x->data[i] > hi ? ds->x->data[i] : hi;
     }
-    cr_assert_eq(lo, 0); cr_assert_eq(hi, 1);
+    cr_assert_eq(lo, 0);
+    cr_assert_eq(hi, 1);
     nb_dataset_free(ds);
 }
 
@@ -397,11 +411,12 @@ Test(idx, fifo_is_read_as_a_stream_bounded_by_its_data)
     assert_shape(t, 2, (int64_t[]){2, 3});
     assert_close_array(t->data, (double[]){1, 2, 3, 4, 5, 6}, 6, 0);
     nb_free(t);
-    n = header(b, 0x08, 2, (uint32_t[]){100000u, 10000u});   /* 10^9 u8, 4 GB of float32 */
+    n = header(b, 0x08, 2, (uint32_t[]){100000u, 10000u}); /* 10^9 u8, 4 GB of float32 */
     memset(b + n, 7, 10);
     limit_memory((size_t)300 << 20);
     cr_assert_null(nb_load_idx(fifo_feed("lie.fifo", b, n + 10, &pid)));
     fifo_done(pid);
-    assert_error(NB_ERR_FORMAT, "lie.fifo: byte 22: shape [100000,10000] of u8 needs 1000000000 bytes of data "
-                                "but the data end here (truncated)");
+    assert_error(NB_ERR_FORMAT,
+                 "lie.fifo: byte 22: shape [100000,10000] of u8 needs 1000000000 bytes of data "
+                 "but the data end here (truncated)");
 }

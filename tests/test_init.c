@@ -28,8 +28,8 @@ static double max_abs(const nb_tensor *t)
 
 Test(init, calculate_gain_table)
 {
-    const char *unit[] = {"linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
-                          "conv_transpose2d", "conv_transpose3d", "sigmoid"};
+    const char *unit[] = {"linear",           "conv1d",           "conv2d",           "conv3d",
+                          "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "sigmoid"};
     for (size_t i = 0; i < sizeof unit / sizeof unit[0]; i++)
         cr_assert_eq(nb_calculate_gain(unit[i], NAN), 1.0, "%s", unit[i]);
     cr_assert_float_eq(nb_calculate_gain("tanh", NAN), 5.0 / 3, 1e-15);
@@ -60,7 +60,7 @@ Test(init, fan_in_fan_out)
     cr_assert_eq(nb_calculate_fan(w, &fi, &fo), 0);
     cr_assert_eq(fi, 5);
     cr_assert_eq(fo, 3);
-    nb_tensor *conv = nb_empty(NB_SHAPE(16, 8, 3, 3));   /* [out, in, kh, kw] */
+    nb_tensor *conv = nb_empty(NB_SHAPE(16, 8, 3, 3)); /* [out, in, kh, kw] */
     cr_assert_eq(nb_calculate_fan(conv, &fi, &fo), 0);
     cr_assert_eq(fi, 72);
     cr_assert_eq(fo, 144);
@@ -124,7 +124,7 @@ Test(init, xavier_uniform_and_normal)
 {
     nb_generator g;
     nb_generator_seed(&g, 2);
-    nb_tensor *w = nb_empty(NB_SHAPE(64, 32, 8));   /* fan_in 256, fan_out 512 */
+    nb_tensor *w = nb_empty(NB_SHAPE(64, 32, 8)); /* fan_in 256, fan_out 512 */
     cr_assert_not_null(nb_init_xavier_uniform_(w, 1, &g));
     check_uniform(w, sqrt(6.0 / 768));
     cr_assert_not_null(nb_init_xavier_normal_(w, nb_calculate_gain("tanh", NAN), &g));
@@ -166,14 +166,20 @@ Test(init, uniform_normal_constant)
     nb_clear_error();
     cr_assert_null(nb_init_normal_(w, 0, -1, &g));
     assert_error(NB_ERR_ARG, "init_normal_: mean 0, std -1");
-    for (int64_t i = 0; i < w->numel; i++)   /* failed calls left the values alone */
+    for (int64_t i = 0; i < w->numel; i++) /* failed calls left the values alone */
         cr_assert_eq(w->data[i], (nb_real)0.25);
     nb_free(w);
 }
 
 typedef nb_tensor *(*init_fn)(nb_tensor *t, nb_generator *g);
-static nb_tensor *ku(nb_tensor *t, nb_generator *g) { return nb_init_kaiming_uniform_(t, 0, NB_FAN_IN, NULL, g); }
-static nb_tensor *kn(nb_tensor *t, nb_generator *g) { return nb_init_kaiming_normal_(t, 0, NB_FAN_IN, NULL, g); }
+static nb_tensor *ku(nb_tensor *t, nb_generator *g)
+{
+    return nb_init_kaiming_uniform_(t, 0, NB_FAN_IN, NULL, g);
+}
+static nb_tensor *kn(nb_tensor *t, nb_generator *g)
+{
+    return nb_init_kaiming_normal_(t, 0, NB_FAN_IN, NULL, g);
+}
 static nb_tensor *xu(nb_tensor *t, nb_generator *g) { return nb_init_xavier_uniform_(t, 1, g); }
 static nb_tensor *xn(nb_tensor *t, nb_generator *g) { return nb_init_xavier_normal_(t, 1, g); }
 
@@ -188,7 +194,7 @@ Test(init, same_seed_same_bits)
         fns[f](a, &g1);
         fns[f](b, &g2);
         cr_assert(memcmp(a->data, b->data, (size_t)a->numel * sizeof(nb_real)) == 0, "fn %zu", f);
-        fns[f](b, &g2);   /* the generator moved on: different values */
+        fns[f](b, &g2); /* the generator moved on: different values */
         cr_assert(memcmp(a->data, b->data, (size_t)a->numel * sizeof(nb_real)) != 0, "fn %zu", f);
         /* NULL: the default generator, reset by nb_manual_seed */
         nb_manual_seed(9);

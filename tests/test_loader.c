@@ -54,7 +54,8 @@ Test(loader, every_row_once_per_epoch_with_a_short_last_batch)
     int64_t order[10], sizes[4];
     for (int e = 0; e < 3; e++) {
         cr_assert_eq(epoch_order(ld, order, sizes), 4);
-        cr_assert_eq(sizes[0], 3); cr_assert_eq(sizes[3], 1);
+        cr_assert_eq(sizes[0], 3);
+        cr_assert_eq(sizes[3], 1);
         assert_permutation(order, 10);
     }
     nb_loader_free(ld);
@@ -71,10 +72,10 @@ Test(loader, same_seed_same_order_new_epoch_new_order)
     epoch_order(b, ob, NULL);
     cr_assert_arr_eq(oa, ob, sizeof oa, "the batch size changed the order");
     cr_assert_eq(nb_loader_epoch(a), 0);
-    epoch_order(a, oa2, NULL);   /* the call after the end started epoch 1 */
+    epoch_order(a, oa2, NULL); /* the call after the end started epoch 1 */
     cr_assert_eq(nb_loader_epoch(a), 1);
     cr_assert(memcmp(oa, oa2, sizeof oa) != 0, "epochs 0 and 1 have the same order");
-    nb_loader_reset(a, 0);       /* resuming replays an epoch's order */
+    nb_loader_reset(a, 0); /* resuming replays an epoch's order */
     epoch_order(a, oa2, NULL);
     cr_assert_arr_eq(oa, oa2, sizeof oa);
     nb_loader_free(b);
@@ -93,9 +94,9 @@ Test(loader, order_is_pinned_across_machines)
     int64_t order[8];
     epoch_order(ld, order, NULL);
     static const int64_t want[8] = {7, 1, 3, 5, 2, 6, 4, 0};
-    cr_assert_arr_eq(order, want, sizeof want, "got %lld %lld %lld %lld %lld %lld %lld %lld", (long long)order[0],
-                     (long long)order[1], (long long)order[2], (long long)order[3], (long long)order[4],
-                     (long long)order[5], (long long)order[6], (long long)order[7]);
+    cr_assert_arr_eq(order, want, sizeof want, "got %lld %lld %lld %lld %lld %lld %lld %lld",
+                     (long long)order[0], (long long)order[1], (long long)order[2], (long long)order[3],
+                     (long long)order[4], (long long)order[5], (long long)order[6], (long long)order[7]);
     nb_loader_free(ld);
     nb_dataset_free(ds);
 }
@@ -132,9 +133,12 @@ Test(loader, batches_reuse_the_same_buffers)
     nb_real *data = x1->data;
     cr_assert(nb_loader_next(ld, &x2, &y2));
     cr_assert(nb_loader_next(ld, &x2, &y2));
-    cr_assert_eq(x1, x2); cr_assert_eq(x2->data, data); cr_assert_eq(y1, y2);
+    cr_assert_eq(x1, x2);
+    cr_assert_eq(x2->data, data);
+    cr_assert_eq(y1, y2);
     cr_assert_eq(x2->shape[0], 2);
-    cr_assert_eq(x2->data[0], 8); cr_assert_eq(y2->data[1], 9);
+    cr_assert_eq(x2->data[0], 8);
+    cr_assert_eq(y2->data[1], 9);
     nb_loader_free(ld);
     nb_dataset_free(ds);
 }
@@ -145,7 +149,7 @@ Test(loader, nb_free_of_a_batch_leaves_the_loader_working)
     nb_loader *ld = nb_loader_new(ds, 4, NULL);
     nb_tensor *x, *y;
     cr_assert(nb_loader_next(ld, &x, &y));
-    nb_free(x);   /* a user's mistake: the batch belongs to the loader */
+    nb_free(x); /* a user's mistake: the batch belongs to the loader */
     nb_free(y);
     cr_assert(nb_loader_next(ld, &x, &y));
     cr_assert_eq(x->shape[0], 2);
@@ -165,7 +169,7 @@ Test(loader, dataset_without_targets)
     assert_shape(xb, 1, (int64_t[]){4});
     nb_loader_free(ld);
     nb_dataset_free(ds);
-    cr_assert_eq(x->data[5], 5);   /* borrowed: still alive */
+    cr_assert_eq(x->data[5], 5); /* borrowed: still alive */
     nb_free(x);
 }
 
@@ -182,7 +186,8 @@ Test(loader, argument_errors)
     nb_dataset *a, *b;
     cr_assert_eq(nb_dataset_split(ds, 1.5, 1, &a, &b), -1);
     assert_error(NB_ERR_ARG, "dataset_split: fraction 1.5 is outside [0, 1]");
-    cr_assert_null(a); cr_assert_null(b);
+    cr_assert_null(a);
+    cr_assert_null(b);
     nb_dataset_free(ds);
     nb_free(y);
 }
@@ -191,11 +196,12 @@ Test(loader, split_sizes_disjoint_and_reproducible)
 {
     nb_dataset *ds = rows(10), *tr, *va, *tr2, *va2;
     cr_assert_eq(nb_dataset_split(ds, 0.8, 5, &tr, &va), 0);
-    cr_assert_eq(nb_dataset_len(tr), 8); cr_assert_eq(nb_dataset_len(va), 2);
+    cr_assert_eq(nb_dataset_len(tr), 8);
+    cr_assert_eq(nb_dataset_len(va), 2);
     assert_shape(tr->x, 2, (int64_t[]){8, 2});
     int64_t all[10];
     for (int i = 0; i < 8; i++) {
-        cr_assert_eq(tr->x->data[2 * i], tr->y->data[i]);   /* rows stay paired */
+        cr_assert_eq(tr->x->data[2 * i], tr->y->data[i]); /* rows stay paired */
         all[i] = (int64_t)tr->y->data[i];
     }
     for (int i = 0; i < 2; i++)
@@ -208,8 +214,9 @@ Test(loader, split_sizes_disjoint_and_reproducible)
         shuffled |= tr->y->data[i] != i;
     cr_assert(shuffled);
     nb_dataset_free(tr), nb_dataset_free(va), nb_dataset_free(tr2), nb_dataset_free(va2);
-    cr_assert_eq(nb_dataset_split(ds, 0, 5, &tr, &va), 0);   /* everything in the second part */
-    cr_assert_eq(nb_dataset_len(tr), 0); cr_assert_eq(nb_dataset_len(va), 10);
+    cr_assert_eq(nb_dataset_split(ds, 0, 5, &tr, &va), 0); /* everything in the second part */
+    cr_assert_eq(nb_dataset_len(tr), 0);
+    cr_assert_eq(nb_dataset_len(va), 10);
     nb_dataset_free(tr), nb_dataset_free(va);
     nb_dataset_free(ds);
 }

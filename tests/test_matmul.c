@@ -31,11 +31,11 @@ Test(matmul, vectors_by_hand)
     nb_tensor *d = nb_matmul(u, v);
     assert_shape(d, 0, NULL);
     cr_assert_float_eq(nb_item(d), 32, TOL);
-    nb_tensor *r = nb_matmul(u, m);   /* [3] x [3,2] -> [2] */
+    nb_tensor *r = nb_matmul(u, m); /* [3] x [3,2] -> [2] */
     assert_shape(r, 1, (int64_t[]){2});
     assert_close_array(r->data, (double[]){7, 8}, 2, TOL);
     nb_tensor *mt = nb_from_array((nb_real[]){1, 0, 2, 0, 1, 2}, NB_SHAPE(2, 3));
-    nb_tensor *c = nb_matmul(mt, v);  /* [2,3] x [3] -> [2] */
+    nb_tensor *c = nb_matmul(mt, v); /* [2,3] x [3] -> [2] */
     assert_shape(c, 1, (int64_t[]){2});
     assert_close_array(c->data, (double[]){16, 17}, 2, TOL);
     nb_free(u), nb_free(v), nb_free(m), nb_free(mt);
@@ -88,18 +88,18 @@ typedef struct mcase {
 static const mcase cases[] = {
     {2, {5, 7}, 2, {7, 3}, 2, {5, 3}},
     {3, {4, 5, 7}, 3, {4, 7, 3}, 3, {4, 5, 3}},
-    {2, {5, 7}, 3, {4, 7, 3}, 3, {4, 5, 3}},          /* 2-D a against a batch of b */
-    {3, {1, 5, 7}, 3, {4, 7, 3}, 3, {4, 5, 3}},       /* [1,n,k] against [b,k,m] */
-    {3, {4, 5, 7}, 2, {7, 3}, 3, {4, 5, 3}},          /* batch against one b: folded */
+    {2, {5, 7}, 3, {4, 7, 3}, 3, {4, 5, 3}},    /* 2-D a against a batch of b */
+    {3, {1, 5, 7}, 3, {4, 7, 3}, 3, {4, 5, 3}}, /* [1,n,k] against [b,k,m] */
+    {3, {4, 5, 7}, 2, {7, 3}, 3, {4, 5, 3}},    /* batch against one b: folded */
     {3, {4, 5, 7}, 3, {1, 7, 3}, 3, {4, 5, 3}},
     {4, {2, 1, 5, 7}, 3, {3, 7, 3}, 4, {2, 3, 5, 3}}, /* rank-4 batch broadcasting */
     {4, {2, 3, 5, 7}, 4, {2, 3, 7, 3}, 4, {2, 3, 5, 3}},
-    {1, {7}, 3, {4, 7, 3}, 2, {4, 3}},                /* 1-D against a batch */
+    {1, {7}, 3, {4, 7, 3}, 2, {4, 3}}, /* 1-D against a batch */
     {3, {4, 5, 7}, 1, {7}, 2, {4, 5}},
     {1, {7}, 2, {7, 3}, 1, {3}},
     {2, {5, 7}, 1, {7}, 1, {5}},
     {1, {7}, 1, {7}, 0, {0}},
-    {2, {5, 0}, 2, {0, 3}, 2, {5, 3}},                /* k = 0: zeros */
+    {2, {5, 0}, 2, {0, 3}, 2, {5, 3}}, /* k = 0: zeros */
     {3, {0, 5, 7}, 2, {7, 3}, 3, {0, 5, 3}},
 };
 
@@ -168,7 +168,8 @@ Test(matmul, errors)
     nb_clear_error();
     nb_tensor *p = nb_zeros(NB_SHAPE(2, 3, 4)), *q = nb_zeros(NB_SHAPE(3, 4, 5));
     cr_assert_null(nb_matmul(p, q));
-    assert_error(NB_ERR_SHAPE, "matmul: [2,3,4] x [3,4,5]: batch dimensions cannot be broadcast (dim -3: 2 vs 3)");
+    assert_error(NB_ERR_SHAPE,
+                 "matmul: [2,3,4] x [3,4,5]: batch dimensions cannot be broadcast (dim -3: 2 vs 3)");
     nb_clear_error();
     nb_tensor *s = nb_scalar(1), *v = nb_zeros(NB_SHAPE(3));
     cr_assert_null(nb_matmul(s, v));

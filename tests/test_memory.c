@@ -25,12 +25,12 @@ Test(memory, a_million_tiny_steps_stay_flat, .timeout = 240)
     nb_tensor *x = nb_from_array((nb_real[]){-1, 0, 1, 2}, NB_SHAPE(4));
     nb_tensor *t = nb_from_array((nb_real[]){-1, 1, 3, 5}, NB_SHAPE(4));
     nb_tensor *k = nb_requires_grad(nb_scalar(0), true), *b = nb_requires_grad(nb_scalar(0), true);
-    nb_tensor *w = nb_full(NB_SHAPE(4), 0.25);   /* mean as a weighted sum */
+    nb_tensor *w = nb_full(NB_SHAPE(4), 0.25); /* mean as a weighted sum */
     size_t arena_after_first = 0;
     long rss_start = 0;
     for (long step = 0; step < 1000000; step++) {
         nb_tensor *err = nb_sub(nb_add(nb_mul(k, x), b), t);
-        nb_tensor *loss = nb_mul(nb_mul(err, err), w);   /* per-element weighted squares */
+        nb_tensor *loss = nb_mul(nb_mul(err, err), w); /* per-element weighted squares */
         nb_zero_grad(k), nb_zero_grad(b);
         cr_assert_eq(nb_backward_grad(loss, nb_detach(w)), 0);
         k->data[0] -= (nb_real)0.1 * k->grad[0];
@@ -53,7 +53,7 @@ Test(memory, a_big_step_is_merged_into_one_chunk_and_reused)
 {
     nb_tensor *a = nb_ones(NB_SHAPE(1 << 20));
     for (int i = 0; i < 3; i++)
-        nb_mul_scalar(a, 2);   /* 3 x 4 MiB: the arena chains chunks */
+        nb_mul_scalar(a, 2); /* 3 x 4 MiB: the arena chains chunks */
     nb_step_end();
     size_t merged = nb_step_arena_bytes();
     for (int round = 0; round < 5; round++) {

@@ -95,7 +95,7 @@ Test(nn, linear_same_seed_same_bits)
     nb_module *a = nb_linear_ex(30, 20, true, &g1), *b = nb_linear_ex(30, 20, true, &g2);
     cr_assert(same_bits(nb_module_get(a, "weight"), nb_module_get(b, "weight")));
     cr_assert(same_bits(nb_module_get(a, "bias"), nb_module_get(b, "bias")));
-    nb_module *c = nb_linear_ex(30, 20, false, &g1);   /* g1 moved on */
+    nb_module *c = nb_linear_ex(30, 20, false, &g1); /* g1 moved on */
     cr_assert_eq(c->n_params, 1);
     cr_assert(!same_bits(nb_module_get(a, "weight"), nb_module_get(c, "weight")));
     nb_module_free(a), nb_module_free(b), nb_module_free(c);
@@ -187,7 +187,7 @@ Test(nn, sequential_with_a_null_layer_frees_the_rest)
     assert_error(NB_ERR_ARG, "unknown activation 'no_such_act'");
     nb_clear_error();
     nb_module *fc = nb_linear(2, 2);
-    cr_assert_eq(nb_sequential_add(fc, nb_linear(2, 2)), -1);   /* not a Sequential; frees the layer */
+    cr_assert_eq(nb_sequential_add(fc, nb_linear(2, 2)), -1); /* not a Sequential; frees the layer */
     assert_error(NB_ERR_ARG, "sequential_add: Linear is not a Sequential");
     nb_module_free(fc);
 }
@@ -455,7 +455,7 @@ Test(nn, activation_layers)
     nb_module *lr = nb_act_layer(nb_activation_find("leaky_relu"), (nb_real[]){0.1});
     nb_tensor *y = nb_forward(lr, x);
     assert_close_array(y->data, (double[]){-0.2, -0.05, 0.5, 2}, 4, TOL);
-    nb_module *lr_default = nb_act("leaky_relu");   /* PyTorch's 0.01 */
+    nb_module *lr_default = nb_act("leaky_relu"); /* PyTorch's 0.01 */
     y = nb_forward(lr_default, x);
     assert_close_array(y->data, (double[]){-0.02, -0.005, 0.5, 2}, 4, TOL);
     cr_assert_eq(nb_module_num_params(lr), 0);
@@ -586,8 +586,8 @@ Test(nn, gradcheck_dropout_fixed_mask)
 Test(nn, gradcheck_learnable_layers)
 {
     /* inputs away from 0 (prelu's kink) */
-    nb_tensor *x = nb_from_array((nb_real[]){-1.5, 0.7, -0.3, 2.1, 1.2, -0.8, 0.4, -2.2, 0.9, -0.6, 1.7, -1.1},
-                                 NB_SHAPE(3, 4));
+    nb_tensor *x = nb_from_array(
+        (nb_real[]){-1.5, 0.7, -0.3, 2.1, 1.2, -0.8, 0.4, -2.2, 0.9, -0.6, 1.7, -1.1}, NB_SHAPE(3, 4));
     nb_requires_grad(x, true);
     nb_module *pr = nb_prelu_layer(4);
     nb_tensor *pw = nb_module_get(pr, "weight");
@@ -603,9 +603,11 @@ Test(nn, gradcheck_learnable_layers)
     nb_module *mo = nb_maxout_layer(4, 3, 2);
     nb_init_normal_(nb_module_get(mo, "linear.weight"), 0, 1, &g);
     assert_gradcheck(module_fn, 3,
-                     (nb_tensor *[]){x, nb_module_get(mo, "linear.weight"), nb_module_get(mo, "linear.bias")}, mo);
+                     (nb_tensor *[]){x, nb_module_get(mo, "linear.weight"), nb_module_get(mo, "linear.bias")},
+                     mo);
     /* a whole MLP's parameters */
-    nb_module *net = nb_sequential(3, nb_linear_ex(4, 6, true, &g), nb_act("tanh"), nb_linear_ex(6, 2, true, &g));
+    nb_module *net =
+        nb_sequential(3, nb_linear_ex(4, 6, true, &g), nb_act("tanh"), nb_linear_ex(6, 2, true, &g));
     nb_param_list l;
     nb_module_parameters(net, &l);
     nb_tensor *in[5] = {x, l.tensors[0], l.tensors[1], l.tensors[2], l.tensors[3]};

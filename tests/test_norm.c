@@ -31,8 +31,8 @@ Test(norm, layer_norm_by_hand)
     nb_tensor *y = nb_layer_norm(x, NB_SHAPE(3), w, b, 1e-5);
     assert_shape(y, 2, (int64_t[]){2, 3});
     assert_close_array(y->data,
-                       (double[]){-0.5123678429541951, 0.0, 2.3494713718167803, -0.5123712875007069,
-                                  0.0, 2.3494851500028275},
+                       (double[]){-0.5123678429541951, 0.0, 2.3494713718167803, -0.5123712875007069, 0.0,
+                                  2.3494851500028275},
                        6, NTOL);
     nb_free(x), nb_free(w), nb_free(b);
 }
@@ -44,8 +44,8 @@ Test(norm, rms_norm_by_hand)
     nb_tensor *w = nb_from_array((nb_real[]){0.5, 1, 2}, NB_SHAPE(3));
     nb_tensor *y = nb_rms_norm(x, NB_SHAPE(3), w, 1e-6);
     assert_close_array(y->data,
-                       (double[]){0.23145500014438916, 0.9258200005775566, 2.77746000173267, 0.3216337562922813,
-                                  0.9649012688768439, 2.5730700503382504},
+                       (double[]){0.23145500014438916, 0.9258200005775566, 2.77746000173267,
+                                  0.3216337562922813, 0.9649012688768439, 2.5730700503382504},
                        6, NTOL);
     nb_free(x), nb_free(w);
 }
@@ -62,12 +62,13 @@ Test(norm, batch_norm1d_train_then_eval)
     nb_tensor *x = nb_from_array((nb_real[]){1, -2, 3, 0, 5, 4, 7, 2}, NB_SHAPE(4, 2));
     nb_tensor *y = nb_forward(bn, x);
     assert_close_array(y->data,
-                       (double[]){-1.6832788897221995, -1.6708197224305499, 0.10557370342593342, -1.2236065741435167,
-                                  1.8944262965740666, -0.3291802775694501, 3.6832788897221995, -0.7763934258564833},
+                       (double[]){-1.6832788897221995, -1.6708197224305499, 0.10557370342593342,
+                                  -1.2236065741435167, 1.8944262965740666, -0.3291802775694501,
+                                  3.6832788897221995, -0.7763934258564833},
                        8, NTOL);
     assert_close_array(nb_module_get(bn, "running_mean")->data, (double[]){0.4, 0.1}, 2, NTOL);
-    assert_close_array(nb_module_get(bn, "running_var")->data, (double[]){1.5666666666666669, 1.5666666666666669}, 2,
-                       NTOL);
+    assert_close_array(nb_module_get(bn, "running_var")->data,
+                       (double[]){1.5666666666666669, 1.5666666666666669}, 2, NTOL);
     cr_assert_eq(nb_module_get(bn, "num_batches_tracked")->data[0], 1);
 
     nb_module_train(bn, false);
@@ -199,7 +200,12 @@ Test(norm, buffers_are_in_the_state_dict_not_the_parameters)
     cr_assert_eq(nb_module_parameters(net, &p), 4);
     cr_assert_eq(nb_module_buffers(net, &bu), 3);
     cr_assert_eq(nb_module_state_dict(net, &sd), 7);
-    const char *want[] = {"0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean", "1.running_var",
+    const char *want[] = {"0.weight",
+                          "0.bias",
+                          "1.weight",
+                          "1.bias",
+                          "1.running_mean",
+                          "1.running_var",
                           "1.num_batches_tracked"};
     for (int i = 0; i < 7; i++)
         cr_assert_str_eq(sd.names[i], want[i]);
@@ -265,9 +271,9 @@ Test(norm, one_and_two_threads_are_bit_identical)
     nb_real *out[2][4];
     for (int t = 1; t <= 2; t++) {
         nb_set_num_threads(t);
-        nb_tensor *ys[4] = {nb_batch_norm(x, NULL, NULL, w, NULL, true, 0.1, 1e-5),
-                            nb_group_norm(x, 4, w, NULL, 1e-5), nb_layer_norm(x, NB_SHAPE(12, 12), NULL, NULL, 1e-5),
-                            nb_rms_norm(x, NB_SHAPE(12), NULL, NAN)};
+        nb_tensor *ys[4] = {
+            nb_batch_norm(x, NULL, NULL, w, NULL, true, 0.1, 1e-5), nb_group_norm(x, 4, w, NULL, 1e-5),
+            nb_layer_norm(x, NB_SHAPE(12, 12), NULL, NULL, 1e-5), nb_rms_norm(x, NB_SHAPE(12), NULL, NAN)};
         for (int k = 0; k < 4; k++) {
             nb_zero_grad(x), nb_zero_grad(w);
             cr_assert_eq(nb_backward(nb_sum(nb_mul(ys[k], ys[k]))), 0);
@@ -318,7 +324,7 @@ Test(norm, errors_name_the_op_and_shapes)
 
 #ifdef NABLA_F64
 typedef struct gctx {
-    int op;          /* 0 batch_norm train, 1 batch_norm eval, 2 layer_norm, 3 group_norm, 4 rms_norm */
+    int op; /* 0 batch_norm train, 1 batch_norm eval, 2 layer_norm, 3 group_norm, 4 rms_norm */
     bool affine;
     nb_tensor *rm, *rv;
 } gctx;

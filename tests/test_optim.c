@@ -36,11 +36,14 @@ typedef struct cfg {
     algo a;
     double lr, momentum, dampening, weight_decay, beta1, beta2, eps, alpha, lr_decay, init_acc;
     bool nesterov, maximize, amsgrad, centered;
-    int base;   /* index of the configuration this one must differ from, -1 none */
+    int base; /* index of the configuration this one must differ from, -1 none */
 } cfg;
 
 /* The pseudo-code of the torch.optim docs, per coordinate, in double. */
-typedef struct ref { double w[3], b[3], m[3], v[3], vmax[3], gavg[3], sum[3]; int t; } ref;
+typedef struct ref {
+    double w[3], b[3], m[3], v[3], vmax[3], gavg[3], sum[3];
+    int t;
+} ref;
 
 static void ref_step(const cfg *c, ref *r)
 {
@@ -145,18 +148,18 @@ static const cfg cfgs[] = {
     /* 7 */ {"adam default", ADAM_D, .base = -1},
     /* 8 */ {"adam lr", ADAM_D, .lr = 0.05, .base = 7},
     /* amsgrad matters only where v falls: with a short β2 */
-    /* 9 */ {"adam amsgrad", ADAM_D, .lr = 0.05, .beta1 = 0.5, .beta2 = 0.9, .amsgrad = true,
-             .base = 11},
+    /* 9 */ {"adam amsgrad", ADAM_D, .lr = 0.05, .beta1 = 0.5, .beta2 = 0.9, .amsgrad = true, .base = 11},
     /* 10 */ {"adam weight_decay", ADAM_D, .lr = 0.05, .weight_decay = 0.1, .base = 8},
     /* 11 */ {"adam betas", ADAM_D, .lr = 0.05, .beta1 = 0.5, .beta2 = 0.9, .base = 8},
     /* 12 */ {"adam eps", ADAM_D, .lr = 0.05, .eps = 0.1, .base = 8},
     /* 13 */ {"adam maximize", ADAM_D, .lr = 0.05, .maximize = true, .base = 8},
     /* 14 */ {"adamw default", ADAMW_D, .base = 7},
     /* 15 */ {"adamw weight_decay", ADAMW_D, .lr = 0.05, .weight_decay = 0.5, .base = 8},
-    /* 16 */ {"adamw amsgrad", ADAMW_D, .lr = 0.05, .beta1 = 0.5, .beta2 = 0.9, .weight_decay = 0.5,
-              .amsgrad = true, .base = 17},
-    /* 17 */ {"adamw betas", ADAMW_D, .lr = 0.05, .beta1 = 0.5, .beta2 = 0.9, .weight_decay = 0.5,
-              .base = 15},
+    /* 16 */
+    {"adamw amsgrad", ADAMW_D, .lr = 0.05, .beta1 = 0.5, .beta2 = 0.9, .weight_decay = 0.5, .amsgrad = true,
+     .base = 17},
+    /* 17 */
+    {"adamw betas", ADAMW_D, .lr = 0.05, .beta1 = 0.5, .beta2 = 0.9, .weight_decay = 0.5, .base = 15},
     /* 18 */ {"rmsprop default", RMS_D, .base = -1},
     /* 19 */ {"rmsprop centered", RMS_D, .centered = true, .base = 18},
     /* 20 */ {"rmsprop momentum", RMS_D, .momentum = 0.5, .base = 18},
@@ -178,9 +181,13 @@ static nb_optim *make(const cfg *c, nb_tensor *w)
     double lr = c->lr;
     switch (c->a) {
     case SGD:
-        return nb_sgd(p, 1, (nb_sgd_opts){.lr = lr == 1e-3 ? 0 : lr, .momentum = c->momentum,
-                                          .dampening = c->dampening, .weight_decay = c->weight_decay,
-                                          .nesterov = c->nesterov, .maximize = c->maximize});
+        return nb_sgd(p, 1,
+                      (nb_sgd_opts){.lr = lr == 1e-3 ? 0 : lr,
+                                    .momentum = c->momentum,
+                                    .dampening = c->dampening,
+                                    .weight_decay = c->weight_decay,
+                                    .nesterov = c->nesterov,
+                                    .maximize = c->maximize});
     case ADAM:
     case ADAMW: {
         nb_adam_opts o = {.lr = lr == 1e-3 ? 0 : lr, .amsgrad = c->amsgrad, .maximize = c->maximize};
@@ -193,14 +200,17 @@ static nb_optim *make(const cfg *c, nb_tensor *w)
         return c->a == ADAM ? nb_adam(p, 1, o) : nb_adamw(p, 1, o);
     }
     case RMSPROP:
-        return nb_rmsprop(p, 1, (nb_rmsprop_opts){.alpha = c->alpha == 0.99 ? 0 : c->alpha,
-                                                  .weight_decay = c->weight_decay,
-                                                  .momentum = c->momentum, .centered = c->centered});
+        return nb_rmsprop(p, 1,
+                          (nb_rmsprop_opts){.alpha = c->alpha == 0.99 ? 0 : c->alpha,
+                                            .weight_decay = c->weight_decay,
+                                            .momentum = c->momentum,
+                                            .centered = c->centered});
     case ADAGRAD:
-        return nb_adagrad(p, 1, (nb_adagrad_opts){.lr_decay = c->lr_decay,
-                                                  .weight_decay = c->weight_decay,
-                                                  .initial_accumulator_value = c->init_acc,
-                                                  .eps = c->eps == 1e-10 ? 0 : c->eps});
+        return nb_adagrad(p, 1,
+                          (nb_adagrad_opts){.lr_decay = c->lr_decay,
+                                            .weight_decay = c->weight_decay,
+                                            .initial_accumulator_value = c->init_acc,
+                                            .eps = c->eps == 1e-10 ? 0 : c->eps});
     }
     return NULL;
 }
@@ -236,7 +246,7 @@ Test(optim, every_option_follows_the_documented_update)
 #ifdef NABLA_F64
     const double tol = 1e-12;
 #else
-    const double tol = 2e-5;   /* ten float32 steps */
+    const double tol = 2e-5; /* ten float32 steps */
 #endif
     static double lib[N_CFG][STEPS][3];
     for (int k = 0; k < N_CFG; k++) {
@@ -249,8 +259,8 @@ Test(optim, every_option_follows_the_documented_update)
             ref_step(c, &r);
             for (int j = 0; j < 3; j++)
                 cr_assert(fabs(lib[k][s][j] - r.w[j]) <= tol * fmax(1, fabs(r.w[j])),
-                          "%s: step %d w[%d] = %.17g, reference %.17g", c->label, s + 1, j,
-                          lib[k][s][j], r.w[j]);
+                          "%s: step %d w[%d] = %.17g, reference %.17g", c->label, s + 1, j, lib[k][s][j],
+                          r.w[j]);
         }
         /* the option matters: the final point differs from its base configuration's */
         if (c->base >= 0) {
@@ -282,7 +292,7 @@ Test(optim, nb_zero_requests_a_literal_zero)
     /* β1 = β2 = 0: m = g, v = g², the first step moves each coordinate by lr·g/(|g| + eps) */
     nb_tensor *c = nb_requires_grad(nb_from_array((nb_real[]){3}, NB_SHAPE(1)), true);
     nb_optim *oc = nb_adam(&c, 1, (nb_adam_opts){.lr = 0.1, .betas = {NB_ZERO, NB_ZERO}});
-    nb_backward(nb_sum(nb_mul(c, c)));   /* g = 6 */
+    nb_backward(nb_sum(nb_mul(c, c))); /* g = 6 */
     nb_optim_step(oc);
     cr_assert_float_eq(c->data[0], 3 - 0.1 * 6 / (6 + 1e-8), TOL);
     nb_optim_free(oc);
@@ -293,12 +303,12 @@ Test(optim, params_without_grad_are_untouched)
 {
     nb_tensor *a = nb_requires_grad(nb_from_array((nb_real[]){1, 2}, NB_SHAPE(2)), true);
     nb_tensor *b = nb_requires_grad(nb_from_array((nb_real[]){5, 6}, NB_SHAPE(2)), true);
-    nb_optim *o = nb_adamw(
-        (nb_tensor *[]){a, b}, 2, (nb_adam_opts){.lr = 0.1, .weight_decay = 0.5});
-    nb_backward(nb_sum(a));   /* b gets no gradient: its grad stays NULL */
+    nb_optim *o = nb_adamw((nb_tensor *[]){a, b}, 2, (nb_adam_opts){.lr = 0.1, .weight_decay = 0.5});
+    nb_backward(nb_sum(a)); /* b gets no gradient: its grad stays NULL */
     cr_assert_null(b->grad);
     cr_assert_eq(nb_optim_step(o), 0);
-    cr_assert_eq(b->data[0], 5); cr_assert_eq(b->data[1], 6);   /* not even decayed */
+    cr_assert_eq(b->data[0], 5);
+    cr_assert_eq(b->data[1], 6); /* not even decayed */
     cr_assert_neq(a->data[0], 1);
     const char *name;
     cr_assert_eq(nb_item(nb_optim_state(o, 0, &name)), 1);
@@ -317,7 +327,8 @@ Test(optim, zero_grad_zeroes_in_place)
     nb_real *buf = a->grad;
     nb_optim_zero_grad(o);
     cr_assert_eq(a->grad, buf);
-    cr_assert_eq(a->grad[0], 0); cr_assert_eq(a->grad[1], 0);
+    cr_assert_eq(a->grad[0], 0);
+    cr_assert_eq(a->grad[1], 0);
     /* gradients accumulate until zeroed: two backwards make 2 · 2a */
     nb_backward(nb_sum(nb_mul(a, a)));
     nb_backward(nb_sum(nb_mul(a, a)));
@@ -331,16 +342,23 @@ Test(optim, zero_grad_zeroes_in_place)
 Test(optim, state_names_follow_pytorch)
 {
     nb_tensor *a = nb_zeros(NB_SHAPE(2, 3)), *b = nb_zeros(NB_SHAPE(4));
-    struct { nb_optim *o; const char *names[8]; int n; } cases[] = {
+    struct {
+        nb_optim *o;
+        const char *names[8];
+        int n;
+    } cases[] = {
         {nb_adam((nb_tensor *[]){a, b}, 2, (nb_adam_opts){.amsgrad = true}),
-         {"state.0.step", "state.0.exp_avg", "state.0.exp_avg_sq", "state.0.max_exp_avg_sq",
-          "state.1.step", "state.1.exp_avg", "state.1.exp_avg_sq", "state.1.max_exp_avg_sq"}, 8},
+         {"state.0.step", "state.0.exp_avg", "state.0.exp_avg_sq", "state.0.max_exp_avg_sq", "state.1.step",
+          "state.1.exp_avg", "state.1.exp_avg_sq", "state.1.max_exp_avg_sq"},
+         8},
         {nb_sgd(&a, 1, (nb_sgd_opts){.momentum = 0.9}), {"state.0.step", "state.0.momentum_buffer"}, 2},
         {nb_sgd(&a, 1, (nb_sgd_opts){0}), {"state.0.step"}, 1},
         {nb_rmsprop(&a, 1, (nb_rmsprop_opts){.momentum = 0.9, .centered = true}),
-         {"state.0.step", "state.0.square_avg", "state.0.momentum_buffer", "state.0.grad_avg"}, 4},
+         {"state.0.step", "state.0.square_avg", "state.0.momentum_buffer", "state.0.grad_avg"},
+         4},
         {nb_adagrad(&b, 1, (nb_adagrad_opts){.initial_accumulator_value = 0.25}),
-         {"state.0.step", "state.0.sum"}, 2},
+         {"state.0.step", "state.0.sum"},
+         2},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         cr_assert_eq(nb_optim_state_count(cases[k].o), cases[k].n);
@@ -348,7 +366,7 @@ Test(optim, state_names_follow_pytorch)
             const char *name;
             nb_tensor *t = nb_optim_state(cases[k].o, i, &name);
             cr_assert_str_eq(name, cases[k].names[i]);
-            bool of_b = strncmp(name, "state.1", 7) == 0 || k == 4;   /* b [4], else a [2,3] */
+            bool of_b = strncmp(name, "state.1", 7) == 0 || k == 4; /* b [4], else a [2,3] */
             if (strstr(name, "step"))
                 cr_assert_eq(t->ndim, 0);
             else
@@ -471,7 +489,7 @@ Test(optim, clip_grad_norm_by_hand)
     /* grads [3, 4] and [12]: norm √(9 + 16 + 144) = 13 */
     nb_tensor *a = nb_requires_grad(nb_zeros(NB_SHAPE(2)), true);
     nb_tensor *b = nb_requires_grad(nb_zeros(NB_SHAPE(1)), true);
-    nb_tensor *c = nb_requires_grad(nb_zeros(NB_SHAPE(3)), true);   /* no grad: skipped */
+    nb_tensor *c = nb_requires_grad(nb_zeros(NB_SHAPE(3)), true); /* no grad: skipped */
     nb_tensor *w = nb_from_array((nb_real[]){3, 4}, NB_SHAPE(2));
     nb_backward(nb_sum(nb_mul(a, w)));
     nb_backward(nb_sum(nb_mul_scalar(b, 12)));
@@ -480,7 +498,8 @@ Test(optim, clip_grad_norm_by_hand)
     nb_real norm = nb_clip_grad_norm(ps, 3, 26);
     cr_assert_float_eq(norm, 13, TOL);
     /* max_norm 26 > 13: coefficient 26/(13 + 1e-6) clamped to 1, untouched */
-    cr_assert_eq(a->grad[0], 3); cr_assert_eq(b->grad[0], 12);
+    cr_assert_eq(a->grad[0], 3);
+    cr_assert_eq(b->grad[0], 12);
     /* max_norm 6.5: every grad scaled by 6.5/(13 + 1e-6) */
     norm = nb_clip_grad_norm(ps, 3, 6.5);
     cr_assert_float_eq(norm, 13, TOL);

@@ -97,11 +97,13 @@ Test(plot, lines_ticks_legend_and_balance, .fini = remove_dir)
     for (int i = 0; i < 50; i++) {
         x[i] = 10.0 * i / 49;
         y[i] = sin(x[i]);
-        z[i] = i == 20 ? NAN : cos(x[i]);   /* a hole: two polylines */
+        z[i] = i == 20 ? NAN : cos(x[i]); /* a hole: two polylines */
     }
     cr_assert_eq(nb_plot_add(p, x, y, 50, &(nb_series_opts){.label = "sin"}), 0);
-    cr_assert_eq(nb_plot_add(p, x, z, 50, &(nb_series_opts){.label = "a<b", .style = NB_SERIES_DASHED,
-                                                           .color = "#123456"}), 0);
+    cr_assert_eq(
+        nb_plot_add(p, x, z, 50,
+                    &(nb_series_opts){.label = "a<b", .style = NB_SERIES_DASHED, .color = "#123456"}),
+        0);
     cr_assert_eq(nb_plot_add(p, x, y, 10, &(nb_series_opts){.style = NB_SERIES_POINTS}), 0);
     cr_assert_eq(nb_plot_save(p, path), 0, "%s", nb_last_error_message());
     nb_plot_free(p);
@@ -141,13 +143,13 @@ Test(plot, log_axis_and_fixed_ranges, .fini = remove_dir)
     nb_plot *p = nb_plot_new(&(nb_plot_opts){.log_y = true, .legend = NB_LEGEND_NONE});
     double y[5] = {100, 10, 1, 0.1, 0.01}, bad[3] = {1, -1, 2};
     cr_assert_eq(nb_plot_add(p, NULL, y, 5, NULL), 0);
-    cr_assert_eq(nb_plot_add(p, NULL, bad, 3, NULL), 0);   /* -1 has no log: skipped, line split */
+    cr_assert_eq(nb_plot_add(p, NULL, bad, 3, NULL), 0); /* -1 has no log: skipped, line split */
     cr_assert_eq(nb_plot_save(p, path), 0);
     char *s = slurp(path), buf[512];
     texts(s, "tick-y", buf, sizeof buf);
     cr_assert_str_eq(buf, "0.01|0.1|1|10|100");
     texts(s, "tick-x", buf, sizeof buf);
-    cr_assert_str_eq(buf, "0|1|2|3|4");   /* 4/6 per tick rounds up to 1 */
+    cr_assert_str_eq(buf, "0|1|2|3|4"); /* 4/6 per tick rounds up to 1 */
     cr_assert_eq(count(s, "<polyline"), 3);
     free(s);
     cr_assert_eq(nb_plot_xrange(p, -6, 6), 0);
@@ -170,13 +172,14 @@ Test(plot, best_legend_corner_avoids_the_data, .fini = remove_dir)
     nb_plot *p = nb_plot_new(&(nb_plot_opts){.legend = NB_LEGEND_BEST});
     double y[101];
     for (int i = 0; i <= 100; i++)
-        y[i] = i;   /* the diagonal: bottom-left and top-right are taken */
+        y[i] = i; /* the diagonal: bottom-left and top-right are taken */
     cr_assert_eq(nb_plot_add(p, NULL, y, 101, &(nb_series_opts){.label = "y = x"}), 0);
     cr_assert_eq(nb_plot_save(p, path), 0);
     nb_plot_free(p);
     char *s = slurp(path);
     /* top-left: 8 px inside the plot area, whose corner is (72, 44) */
-    cr_assert(strstr(s, "<g class=\"legend\">\n<rect x=\"80.0\" y=\"52.0\""), "%s", strstr(s, "<g class=\"legend\">"));
+    cr_assert(strstr(s, "<g class=\"legend\">\n<rect x=\"80.0\" y=\"52.0\""), "%s",
+              strstr(s, "<g class=\"legend\">"));
     free(s);
 }
 

@@ -171,15 +171,17 @@ Test(reduce, large_shapes_match_a_naive_loop)
 {
     nb_generator g;
     nb_generator_seed(&g, 11);
-    const int64_t shapes[][3] = {{1, 10007, 1}, {3, 9001, 1}, {5, 7, 600}, {2, 33, 257}, {129, 17, 1}, {4, 1, 3}};
+    const int64_t shapes[][3] = {{1, 10007, 1}, {3, 9001, 1}, {5, 7, 600},
+                                 {2, 33, 257},  {129, 17, 1}, {4, 1, 3}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int64_t o = shapes[s][0], d = shapes[s][1], in = shapes[s][2];
         nb_tensor *x = nb_randn(&g, NB_SHAPE(o, d, in));
         double *want = malloc((size_t)(o * in) * sizeof *want);
         for (int kind = 0; kind < 3; kind++) {
             naive(x, o, d, in, kind, want);
-            nb_tensor *y = kind == 0 ? nb_sum_dim(x, 1, false) : kind == 1 ? nb_max_dim(x, 1, false)
-                                                                           : nb_min_dim(x, 1, false);
+            nb_tensor *y = kind == 0   ? nb_sum_dim(x, 1, false)
+                           : kind == 1 ? nb_max_dim(x, 1, false)
+                                       : nb_min_dim(x, 1, false);
             assert_shape(y, 2, (int64_t[]){o, in});
             assert_close_array(y->data, want, o * in, kind == 0 ? TOL * 10 : 0);
         }
@@ -320,7 +322,7 @@ Test(reduce, errors)
 
 #ifdef NABLA_F64
 typedef struct red {
-    int which;   /* 0 sum 1 mean 2 max 3 min, +4: along dim */
+    int which; /* 0 sum 1 mean 2 max 3 min, +4: along dim */
     int dim;
     bool keepdim;
 } red;

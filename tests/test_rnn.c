@@ -104,8 +104,9 @@ static void ref_module(int kind, nb_module *m, int L, int D, int T, int B, int i
             double *h = hn + k * B * H, *c = cn + k * B * H;
             for (int i = 0; i < B * H; i++)
                 h[i] = h0 ? h0[k * B * H + i] : 0, c[i] = c0 ? c0[k * B * H + i] : 0;
-            ref_layer(kind, T, B, lin, H, seq, param(m, "weight_ih_l%d%s", l, sfx), param(m, "weight_hh_l%d%s", l, sfx),
-                      param(m, "bias_ih_l%d%s", l, sfx), param(m, "bias_hh_l%d%s", l, sfx), d == 1, len, o, h, c);
+            ref_layer(kind, T, B, lin, H, seq, param(m, "weight_ih_l%d%s", l, sfx),
+                      param(m, "weight_hh_l%d%s", l, sfx), param(m, "bias_ih_l%d%s", l, sfx),
+                      param(m, "bias_hh_l%d%s", l, sfx), d == 1, len, o, h, c);
             for (int tb = 0; tb < T * B; tb++)
                 for (int j = 0; j < H; j++)
                     next[tb * D * H + d * H + j] = o[tb * H + j];
@@ -149,10 +150,8 @@ typedef struct config {
 } config;
 
 static const config configs[] = {
-    {1, false, false, false, false, false},
-    {2, true, false, true, false, false},
-    {1, false, true, true, true, false},
-    {2, false, false, false, false, true},
+    {1, false, false, false, false, false}, {2, true, false, true, false, false},
+    {1, false, true, true, true, false},    {2, false, false, false, false, true},
     {1, true, true, true, false, true},
 };
 enum { NCONFIGS = sizeof configs / sizeof configs[0] };
@@ -168,23 +167,30 @@ Test(rnn, forward_matches_the_reference_for_every_kind_and_option)
         for (int c = 0; c < NCONFIGS; c++) {
             const config *cf = &configs[c];
             int D = cf->bidirectional ? 2 : 1, L = cf->layers;
-            nb_module *m = make(kind, in, H, (nb_rnn_opts){.num_layers = L, .bidirectional = cf->bidirectional,
-                                                           .batch_first = cf->batch_first, .no_bias = cf->no_bias});
+            nb_module *m = make(kind, in, H,
+                                (nb_rnn_opts){.num_layers = L,
+                                              .bidirectional = cf->bidirectional,
+                                              .batch_first = cf->batch_first,
+                                              .no_bias = cf->no_bias});
             cr_assert_not_null(m);
             double *x = random_doubles(&g, T * B * in), *h0 = random_doubles(&g, L * D * B * H);
             double *c0 = random_doubles(&g, L * D * B * H);
             double *want = malloc(sizeof(double) * (size_t)(T * B * D * H));
-            double *hn = malloc(sizeof(double) * (size_t)(L * D * B * H)), *cn = malloc(sizeof(double) * (size_t)(L * D * B * H));
+            double *hn = malloc(sizeof(double) * (size_t)(L * D * B * H)),
+                   *cn = malloc(sizeof(double) * (size_t)(L * D * B * H));
             const int64_t *len = cf->lengths ? lens : NULL;
-            ref_module(kind, m, L, D, T, B, in, H, x, cf->states ? h0 : NULL, cf->states ? c0 : NULL, len, want, hn, cn);
+            ref_module(kind, m, L, D, T, B, in, H, x, cf->states ? h0 : NULL, cf->states ? c0 : NULL, len,
+                       want, hn, cn);
             double *xin = cf->batch_first ? batch_major(x, T, B, in) : x;
-            nb_tensor *xt = tensor_of(xin, 3, cf->batch_first ? (const int64_t[]){B, T, in} : (const int64_t[]){T, B, in});
+            nb_tensor *xt = tensor_of(
+                xin, 3, cf->batch_first ? (const int64_t[]){B, T, in} : (const int64_t[]){T, B, in});
             nb_tensor *h0t = cf->states ? tensor_of(h0, NB_SHAPE(L * D, B, H)) : NULL;
             nb_tensor *c0t = cf->states && kind == LSTM ? tensor_of(c0, NB_SHAPE(L * D, B, H)) : NULL;
             nb_tensor *h_n, *c_n = NULL;
             nb_tensor *y = nb_recurrent_forward(m, xt, len, h0t, c0t, &h_n, kind == LSTM ? &c_n : NULL);
             cr_assert_not_null(y, "%s config %d: %s", kind_names[kind], c, nb_last_error_message());
-            assert_shape(y, 3, cf->batch_first ? (const int64_t[]){B, T, D * H} : (const int64_t[]){T, B, D * H});
+            assert_shape(y, 3,
+                         cf->batch_first ? (const int64_t[]){B, T, D * H} : (const int64_t[]){T, B, D * H});
             assert_shape(h_n, NB_SHAPE(L * D, B, H));
             double *w = cf->batch_first ? batch_major(want, T, B, D * H) : want;
             assert_close_array(y->data, w, T * B * D * H, 1e-5);
@@ -231,7 +237,8 @@ Test(rnn, lengths_equal_each_sequence_alone)
         nb_module_zero_grad(m);
         for (int b = 0; b < B; b++) {
             /* sequence b alone, unbatched: x[:len_b, b], h0[:, b] */
-            nb_tensor *xb = nb_reshape(nb_slice(nb_slice(x, 1, b, b + 1), 0, 0, len[b]), NB_SHAPE(len[b], in));
+            nb_tensor *xb =
+                nb_reshape(nb_slice(nb_slice(x, 1, b, b + 1), 0, 0, len[b]), NB_SHAPE(len[b], in));
             nb_tensor *hb = nb_reshape(nb_slice(h0, 1, b, b + 1), NB_SHAPE(4, H));
             nb_tensor *cb = c0 ? nb_reshape(nb_slice(c0, 1, b, b + 1), NB_SHAPE(4, H)) : NULL;
             nb_tensor *hnb, *cnb = NULL;
@@ -239,9 +246,10 @@ Test(rnn, lengths_equal_each_sequence_alone)
             cr_assert_not_null(yb, "%s", nb_last_error_message());
             for (int t = 0; t < T; t++)
                 for (int j = 0; j < 2 * H; j++) {
-                    double got = y->data[(t * B + b) * 2 * H + j], want = t < len[b] ? yb->data[t * 2 * H + j] : 0;
-                    cr_assert(fabs(got - want) <= 1e-6, "%s: output t %d b %d j %d: %g vs %g", kind_names[kind], t,
-                              b, j, got, want);
+                    double got = y->data[(t * B + b) * 2 * H + j],
+                           want = t < len[b] ? yb->data[t * 2 * H + j] : 0;
+                    cr_assert(fabs(got - want) <= 1e-6, "%s: output t %d b %d j %d: %g vs %g",
+                              kind_names[kind], t, b, j, got, want);
                 }
             for (int k = 0; k < 4; k++)
                 for (int j = 0; j < H; j++) {
@@ -250,13 +258,13 @@ Test(rnn, lengths_equal_each_sequence_alone)
                     if (kind == LSTM)
                         cr_assert(fabs(c_n->data[(k * B + b) * H + j] - cnb->data[k * H + j]) <= 1e-6);
                 }
-            cr_assert_eq(nb_backward(sq_loss(yb, hnb, cnb)), 0);   /* the gradients add up over b */
+            cr_assert_eq(nb_backward(sq_loss(yb, hnb, cnb)), 0); /* the gradients add up over b */
         }
         for (int p = 0; p < pl.count; p++) {
             for (int64_t i = 0; i < pl.tensors[p]->numel; i++)
                 cr_assert(fabs(pl.tensors[p]->grad[i] - batched[p][i]) <= 1e-5 * fmax(1, fabs(batched[p][i])),
-                          "%s: gradient of %s[%lld]: %g batched, %g one by one", kind_names[kind], pl.names[p],
-                          (long long)i, batched[p][i], pl.tensors[p]->grad[i]);
+                          "%s: gradient of %s[%lld]: %g batched, %g one by one", kind_names[kind],
+                          pl.names[p], (long long)i, batched[p][i], pl.tensors[p]->grad[i]);
             free(batched[p]);
         }
         nb_param_list_free(&pl);
@@ -309,8 +317,9 @@ Test(rnn, cells_equal_a_one_layer_module_stepped_by_hand)
     for (int kind = 0; kind < 4; kind++) {
         nb_rnn_opts o = {.nonlinearity = kind == RELU ? "relu" : NULL};
         nb_module *m = make(kind, in, H, (nb_rnn_opts){0});
-        nb_module *cell = kind == LSTM ? nb_lstm_cell(in, H, &o) : kind == GRU ? nb_gru_cell(in, H, &o)
-                                                                              : nb_rnn_cell(in, H, &o);
+        nb_module *cell = kind == LSTM  ? nb_lstm_cell(in, H, &o)
+                          : kind == GRU ? nb_gru_cell(in, H, &o)
+                                        : nb_rnn_cell(in, H, &o);
         cr_assert_not_null(cell, "%s", nb_last_error_message());
         static const char *const names[4] = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"};
         for (int p = 0; p < 4; p++) {
@@ -327,7 +336,8 @@ Test(rnn, cells_equal_a_one_layer_module_stepped_by_hand)
             cr_assert_not_null(h, "%s", nb_last_error_message());
             assert_shape(h, NB_SHAPE(B, H));
             for (int i = 0; i < B * H; i++)
-                cr_assert(fabs(h->data[i] - y->data[t * B * H + i]) <= 1e-6, "%s step %d", kind_names[kind], t);
+                cr_assert(fabs(h->data[i] - y->data[t * B * H + i]) <= 1e-6, "%s step %d", kind_names[kind],
+                          t);
         }
         if (kind == LSTM)
             for (int i = 0; i < B * H; i++)
@@ -350,13 +360,14 @@ Test(rnn, names_shapes_and_init_bounds_as_pytorch)
     nb_module *m = nb_gru(10, 20, &(nb_rnn_opts){.num_layers = 2, .bidirectional = true});
     nb_param_list pl;
     cr_assert_eq(nb_module_parameters(m, &pl), 16);
-    const char *want[] = {"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0",
-                          "weight_ih_l0_reverse", "weight_hh_l0_reverse", "bias_ih_l0_reverse",
-                          "bias_hh_l0_reverse", "weight_ih_l1", "weight_hh_l1"};
+    const char *want[] = {"weight_ih_l0",       "weight_hh_l0",         "bias_ih_l0",
+                          "bias_hh_l0",         "weight_ih_l0_reverse", "weight_hh_l0_reverse",
+                          "bias_ih_l0_reverse", "bias_hh_l0_reverse",   "weight_ih_l1",
+                          "weight_hh_l1"};
     for (int i = 0; i < 10; i++)
         cr_assert_str_eq(pl.names[i], want[i]);
     assert_shape(nb_module_get(m, "weight_ih_l0"), NB_SHAPE(60, 10));
-    assert_shape(nb_module_get(m, "weight_ih_l1"), NB_SHAPE(60, 40));   /* 2 directions x 20 */
+    assert_shape(nb_module_get(m, "weight_ih_l1"), NB_SHAPE(60, 40)); /* 2 directions x 20 */
     assert_shape(nb_module_get(m, "weight_hh_l1_reverse"), NB_SHAPE(60, 20));
     assert_shape(nb_module_get(m, "bias_hh_l1_reverse"), NB_SHAPE(60));
     /* every parameter U(-1/sqrt(20), 1/sqrt(20)), and not all in a small range */
@@ -520,9 +531,9 @@ static nb_tensor *f_module(nb_tensor *const *in, int n, void *ctx)
     (void)n;
     gctx *g = ctx;
     nb_tensor *h_n, *c_n = NULL;
-    nb_tensor *y = nb_recurrent_forward(g->m, in[0], g->cf->lengths ? lens : NULL, g->cf->states ? in[1] : NULL,
-                                        g->cf->states && g->kind == LSTM ? in[2] : NULL, &h_n,
-                                        g->kind == LSTM ? &c_n : NULL);
+    nb_tensor *y = nb_recurrent_forward(
+        g->m, in[0], g->cf->lengths ? lens : NULL, g->cf->states ? in[1] : NULL,
+        g->cf->states && g->kind == LSTM ? in[2] : NULL, &h_n, g->kind == LSTM ? &c_n : NULL);
     nb_tensor *parts[3] = {nb_flatten(y, 0, -1), nb_flatten(h_n, 0, -1), c_n ? nb_flatten(c_n, 0, -1) : NULL};
     return nb_cat(c_n ? 3 : 2, parts, 0);
 }
@@ -546,17 +557,21 @@ Test(rnn, gradcheck_every_kind_and_option)
         for (int c = 0; c < NCONFIGS; c++) {
             const config *cf = &configs[c];
             int D = cf->bidirectional ? 2 : 1, L = cf->layers;
-            nb_module *m = make(kind, in, H, (nb_rnn_opts){.num_layers = L, .bidirectional = cf->bidirectional,
-                                                           .batch_first = cf->batch_first, .no_bias = cf->no_bias,
-                                                           .generator = &g});
+            nb_module *m = make(kind, in, H,
+                                (nb_rnn_opts){.num_layers = L,
+                                              .bidirectional = cf->bidirectional,
+                                              .batch_first = cf->batch_first,
+                                              .no_bias = cf->no_bias,
+                                              .generator = &g});
             nb_param_list pl;
             nb_module_parameters(m, &pl);
             nb_tensor *inputs[3 + 64];
-            inputs[0] = nb_requires_grad(nb_randn(&g, 3, cf->batch_first ? (const int64_t[]){B, T, in}
-                                                                         : (const int64_t[]){T, B, in}), true);
+            inputs[0] = nb_requires_grad(
+                nb_randn(&g, 3, cf->batch_first ? (const int64_t[]){B, T, in} : (const int64_t[]){T, B, in}),
+                true);
             inputs[1] = nb_requires_grad(nb_randn(&g, NB_SHAPE(L * D, B, H)), true);
             inputs[2] = nb_requires_grad(nb_randn(&g, NB_SHAPE(L * D, B, H)), true);
-            if (kind == RELU)   /* keep relu's kinks away from the finite differences */
+            if (kind == RELU) /* keep relu's kinks away from the finite differences */
                 for (int p = 0; p < pl.count; p++)
                     if (strncmp(pl.names[p], "bias", 4) == 0)
                         nb_fill_(pl.tensors[p], 0.5);
@@ -585,7 +600,8 @@ static nb_tensor *f_cell(nb_tensor *const *in, int n, void *ctx)
     nb_tensor *h = in[1], *c = in[2];
     for (int t = 0; t < 2; t++) {
         nb_tensor *xt = nb_reshape(nb_slice(in[0], 0, t, t + 1), NB_SHAPE(in[0]->shape[1], in[0]->shape[2]));
-        h = g->kind == LSTM ? nb_lstm_cell_forward(g->cell, xt, h, c, &c) : nb_rnn_cell_forward(g->cell, xt, h);
+        h = g->kind == LSTM ? nb_lstm_cell_forward(g->cell, xt, h, c, &c)
+                            : nb_rnn_cell_forward(g->cell, xt, h);
     }
     return g->kind == LSTM ? nb_add(nb_mul(h, h), c) : h;
 }
@@ -599,8 +615,9 @@ Test(rnn, gradcheck_cells)
     nb_generator_seed(&g, 13);
     for (int kind = 0; kind < 4; kind++) {
         nb_rnn_opts o = {.nonlinearity = kind == RELU ? "relu" : NULL, .generator = &g};
-        nb_module *cell = kind == LSTM ? nb_lstm_cell(3, 2, &o) : kind == GRU ? nb_gru_cell(3, 2, &o)
-                                                                             : nb_rnn_cell(3, 2, &o);
+        nb_module *cell = kind == LSTM  ? nb_lstm_cell(3, 2, &o)
+                          : kind == GRU ? nb_gru_cell(3, 2, &o)
+                                        : nb_rnn_cell(3, 2, &o);
         nb_param_list pl;
         nb_module_parameters(cell, &pl);
         if (kind == RELU)

@@ -48,7 +48,7 @@ Test(schedule, step_lr_docs_example)
 
 Test(schedule, step_lr_default_gamma_and_exponential)
 {
-    nb_scheduler *s = nb_step_lr(opt, 3, 0);   /* gamma 0: PyTorch's default 0.1 */
+    nb_scheduler *s = nb_step_lr(opt, 3, 0); /* gamma 0: PyTorch's default 0.1 */
     for (int64_t e = 0; e < 10; e++, nb_scheduler_step(s))
         assert_lr(s, e, 0.1 * pow(0.1, (double)(e / 3)));
     nb_scheduler_free(s);
@@ -67,7 +67,7 @@ Test(schedule, cosine_annealing_closed_form)
     for (int64_t e = 0; e <= 20; e++, nb_scheduler_step(s))
         assert_lr(s, e, 0.001 + (0.1 - 0.001) * (1 + cos(3.14159265358979323846 * (double)e / 10)) / 2);
     nb_scheduler_set_last_epoch(s, 5);
-    assert_lr(s, 5, (0.1 + 0.001) / 2);   /* half way: the mean of the ends */
+    assert_lr(s, 5, (0.1 + 0.001) / 2); /* half way: the mean of the ends */
     nb_scheduler_set_last_epoch(s, 10);
     assert_lr(s, 10, 0.001);
     nb_scheduler_free(s);
@@ -81,7 +81,7 @@ Test(schedule, linear_lr_defaults)
         assert_lr(s, e, 0.1 * (1.0 / 3 + (1 - 1.0 / 3) * (double)(e < 5 ? e : 5) / 5));
     nb_scheduler_free(s);
     nb_optim_set_lr(opt, 0.1);
-    nb_scheduler *d = nb_linear_lr(opt, 1, NB_ZERO, 4);   /* decay to a literal 0 */
+    nb_scheduler *d = nb_linear_lr(opt, 1, NB_ZERO, 4); /* decay to a literal 0 */
     for (int64_t e = 0; e < 6; e++, nb_scheduler_step(d))
         assert_lr(d, e, 0.1 * (1 - (double)(e < 4 ? e : 4) / 4));
     nb_scheduler_free(d);
@@ -91,8 +91,9 @@ Test(schedule, warmup_then_cosine)
 {
     nb_scheduler *s = nb_warmup_cosine(opt, 4, 20, 0.01, 1e-4);
     for (int64_t e = 0; e < 25; e++, nb_scheduler_step(s)) {
-        double want = e < 4 ? 0.1 * (0.01 + 0.99 * (double)e / 4)
-                            : 1e-4 + (0.1 - 1e-4) * (1 + cos(3.14159265358979323846 * (double)(e - 4) / 16)) / 2;
+        double want =
+            e < 4 ? 0.1 * (0.01 + 0.99 * (double)e / 4)
+                  : 1e-4 + (0.1 - 1e-4) * (1 + cos(3.14159265358979323846 * (double)(e - 4) / 16)) / 2;
         assert_lr(s, e, want);
     }
     nb_scheduler_free(s);

@@ -30,7 +30,7 @@ Test(shape, reshape_shares_data_and_infers_one_dim)
     nb_tensor *s = nb_scalar(4);
     y = nb_reshape(s, NB_SHAPE(1, 1));
     assert_shape(y, 2, (int64_t[]){1, 1});
-    y = nb_reshape(y, 0, NULL);   /* rank 0 */
+    y = nb_reshape(y, 0, NULL); /* rank 0 */
     assert_shape(y, 0, NULL);
     cr_assert_eq(nb_item(y), 4);
     nb_tensor *e = nb_zeros(NB_SHAPE(0, 4));
@@ -85,7 +85,7 @@ Test(shape, flatten)
 
 Test(shape, transpose_2d_by_hand)
 {
-    nb_tensor *x = iota(NB_SHAPE(2, 3));   /* [[0,1,2],[3,4,5]] */
+    nb_tensor *x = iota(NB_SHAPE(2, 3)); /* [[0,1,2],[3,4,5]] */
     nb_tensor *y = nb_transpose(x, 0, 1);
     assert_shape(y, 2, (int64_t[]){3, 2});
     assert_close_array(y->data, (double[]){0, 3, 1, 4, 2, 5}, 6, 0);
@@ -117,8 +117,8 @@ static void check_permute(const int64_t *shape, const int *perm)
                         j[perm[k]] = i[k];
                     int64_t xi = ((j[0] * shape[1] + j[1]) * shape[2] + j[2]) * shape[3] + j[3];
                     int64_t yi = ((i[0] * ys[1] + i[1]) * ys[2] + i[2]) * ys[3] + i[3];
-                    cr_assert_eq(y->data[yi], x->data[xi], "perm %d%d%d%d at %lld", perm[0], perm[1],
-                                 perm[2], perm[3], (long long)yi);
+                    cr_assert_eq(y->data[yi], x->data[xi], "perm %d%d%d%d at %lld", perm[0], perm[1], perm[2],
+                                 perm[3], (long long)yi);
                 }
     nb_free(x);
 }
@@ -160,7 +160,7 @@ Test(shape, permute_errors_and_negative_dims)
     nb_tensor *x = iota(NB_SHAPE(2, 3, 4));
     nb_tensor *y = nb_permute(x, (const int[]){-1, 0, 1});
     assert_shape(y, 3, (int64_t[]){4, 2, 3});
-    cr_assert_eq(y->data[1], 4);   /* y[0,0,1] = x[0,1,0] */
+    cr_assert_eq(y->data[1], 4); /* y[0,0,1] = x[0,1,0] */
     cr_assert_null(nb_permute(x, (const int[]){0, 0, 1}));
     assert_error(NB_ERR_ARG, "permute: [2,3,4]: dim 0 appears twice");
     nb_clear_error();
@@ -181,15 +181,15 @@ Test(shape, slice_rows_and_python_bounds)
     nb_tensor *y = nb_slice(x, 0, 1, 3);
     assert_shape(y, 2, (int64_t[]){2, 3});
     assert_close_array(y->data, (double[]){3, 4, 5, 6, 7, 8}, 6, 0);
-    y = nb_slice(x, 1, -2, INT64_MAX);   /* x[:, -2:] */
+    y = nb_slice(x, 1, -2, INT64_MAX); /* x[:, -2:] */
     assert_shape(y, 2, (int64_t[]){4, 2});
     assert_close_array(y->data, (double[]){1, 2, 4, 5, 7, 8, 10, 11}, 8, 0);
-    y = nb_slice(x, -1, 0, -1);          /* x[:, :-1] */
+    y = nb_slice(x, -1, 0, -1); /* x[:, :-1] */
     assert_close_array(y->data, (double[]){0, 1, 3, 4, 6, 7, 9, 10}, 8, 0);
-    y = nb_slice(x, 0, -100, 100);       /* clamped: everything */
+    y = nb_slice(x, 0, -100, 100); /* clamped: everything */
     assert_shape(y, 2, (int64_t[]){4, 3});
-    assert_shape(nb_slice(x, 0, 3, 1), 2, (int64_t[]){0, 3});     /* end < start: empty */
-    assert_shape(nb_slice(x, 0, 7, 9), 2, (int64_t[]){0, 3});     /* past the end: empty */
+    assert_shape(nb_slice(x, 0, 3, 1), 2, (int64_t[]){0, 3}); /* end < start: empty */
+    assert_shape(nb_slice(x, 0, 7, 9), 2, (int64_t[]){0, 3}); /* past the end: empty */
     cr_assert_null(nb_slice(x, 2, 0, 1));
     assert_error(NB_ERR_ARG, "slice: dim 2 is out of range for shape [4,3]");
     nb_clear_error();
@@ -213,7 +213,7 @@ Test(shape, slice_backward_by_hand)
 
 Test(shape, cat_each_dim_by_hand)
 {
-    nb_tensor *a = iota(NB_SHAPE(2, 2));                                     /* [[0,1],[2,3]] */
+    nb_tensor *a = iota(NB_SHAPE(2, 2)); /* [[0,1],[2,3]] */
     nb_tensor *b = nb_from_array((nb_real[]){10, 11, 12, 13}, NB_SHAPE(2, 2));
     nb_tensor *c = nb_from_array((nb_real[]){20, 21}, NB_SHAPE(1, 2));
     nb_tensor *y = nb_cat(3, (nb_tensor *[]){a, b, c}, 0);
@@ -234,7 +234,8 @@ Test(shape, cat_errors)
     nb_tensor *a = iota(NB_SHAPE(2, 3)), *b = iota(NB_SHAPE(2, 4)), *v = iota(NB_SHAPE(2));
     nb_tensor *s = nb_scalar(1);
     cr_assert_null(nb_cat(2, (nb_tensor *[]){a, b}, 0));
-    assert_error(NB_ERR_SHAPE, "cat: [2,3] and [2,4] at position 1: sizes must match except in dim 0 (dim 1: 3 vs 4)");
+    assert_error(NB_ERR_SHAPE,
+                 "cat: [2,3] and [2,4] at position 1: sizes must match except in dim 0 (dim 1: 3 vs 4)");
     nb_clear_error();
     cr_assert_null(nb_cat(2, (nb_tensor *[]){a, v}, 0));
     assert_error(NB_ERR_SHAPE, "cat: [2,3] and [2] at position 1: ranks differ (2 vs 1)");
@@ -330,7 +331,8 @@ Test(shape, gather_errors)
     nb_tensor *x = iota(NB_SHAPE(2, 3));
     nb_tensor *bad = nb_from_array((nb_real[]){0, 1, 2, 3}, NB_SHAPE(2, 2));
     cr_assert_null(nb_gather(x, 1, bad));
-    assert_error(NB_ERR_ARG, "gather: index [2,2] holds 3 at position [1,1]: out of range for dim 1 of x [2,3]");
+    assert_error(NB_ERR_ARG,
+                 "gather: index [2,2] holds 3 at position [1,1]: out of range for dim 1 of x [2,3]");
     nb_clear_error();
     nb_tensor *neg = nb_from_array((nb_real[]){0, -1}, NB_SHAPE(1, 2));
     cr_assert_null(nb_gather(x, 1, neg));
@@ -376,7 +378,7 @@ static nb_tensor *rnd(nb_generator *g, int ndim, const int64_t *shape)
 static nb_tensor *f_views(nb_tensor *const *in, int n, void *ctx)
 {
     (void)n, (void)ctx;
-    nb_tensor *x = in[0];   /* [2,3,4] */
+    nb_tensor *x = in[0]; /* [2,3,4] */
     nb_tensor *a = nb_reshape(x, NB_SHAPE(4, -1));
     nb_tensor *b = nb_flatten(nb_view(a, NB_SHAPE(2, 3, 4)), 0, 1);
     nb_tensor *c = nb_reshape(nb_mul(b, b), NB_SHAPE(24));

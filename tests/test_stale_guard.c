@@ -70,7 +70,7 @@ static int count(const char *hay, const char *needle)
 Test(stale_guard, one_warning_when_the_arena_grows_over_many_passes_without_step_end)
 {
     nb_tensor *x = nb_requires_grad(nb_ones(NB_SHAPE(10000)), true);
-    for (int i = 0; i < 400; i++)   /* a training loop that forgot nb_step_end() */
+    for (int i = 0; i < 400; i++) /* a training loop that forgot nb_step_end() */
         cr_assert_eq(nb_backward(nb_sum(nb_mul(x, x))), 0);
     nb_step_end();
     for (int i = 0; i < 400; i++)
@@ -81,7 +81,8 @@ Test(stale_guard, one_warning_when_the_arena_grows_over_many_passes_without_step
     size_t n = fread(out, 1, sizeof out - 1, f);
     out[n] = '\0';
     cr_assert_eq(count(out, "nabla: warning: the step arena has grown to "), 1, "stderr: %s", out);
-    cr_assert(strstr(out, " backward passes without nb_step_end(); call nb_step_end() after each training step"),
-              "stderr: %s", out);
+    cr_assert(
+        strstr(out, " backward passes without nb_step_end(); call nb_step_end() after each training step"),
+        "stderr: %s", out);
     nb_free(x);
 }

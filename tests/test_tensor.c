@@ -7,7 +7,8 @@ TestSuite(tensor, .init = quiet, .fini = end_step);
 
 Test(tensor, zeros_ones_full_have_shape_and_values)
 {
-    nb_tensor *z = nb_zeros(NB_SHAPE(2, 3)), *o = nb_ones(NB_SHAPE(4)), *f = nb_full(NB_SHAPE(1, 2, 1, 2), 2.5);
+    nb_tensor *z = nb_zeros(NB_SHAPE(2, 3)), *o = nb_ones(NB_SHAPE(4)),
+              *f = nb_full(NB_SHAPE(1, 2, 1, 2), 2.5);
     assert_shape(z, 2, (int64_t[]){2, 3});
     assert_shape(f, 4, (int64_t[]){1, 2, 1, 2});
     cr_assert_eq(z->numel, 6);
@@ -191,7 +192,8 @@ Test(tensor, print_looks_like_torch_with_shape)
 Test(tensor, print_summarises_large_tensors)
 {
     nb_tensor *t = nb_arange(0, 2000, 1);
-    cr_assert_str_eq(print_to_string(t), "tensor([   0.,    1.,    2., ..., 1997., 1998., 1999.], shape=[2000])\n");
+    cr_assert_str_eq(print_to_string(t),
+                     "tensor([   0.,    1.,    2., ..., 1997., 1998., 1999.], shape=[2000])\n");
     nb_free(t);
 }
 
@@ -201,7 +203,8 @@ Test(tensor, bad_shapes_are_errors_not_crashes)
     assert_error(NB_ERR_ARG, "zeros: shape [2,-3] has a negative size");
     nb_clear_error();
     cr_assert_null(nb_zeros(NB_SHAPE(INT64_MAX / 2, 4)));
-    assert_error(NB_ERR_ARG, "zeros: shape [4611686018427387903,4]: the product of its non-zero sizes exceeds");
+    assert_error(NB_ERR_ARG,
+                 "zeros: shape [4611686018427387903,4]: the product of its non-zero sizes exceeds");
     nb_clear_error();
     cr_assert_null(nb_empty(9, (int64_t[9]){1}));
     assert_error(NB_ERR_ARG, "rank 9 is outside 0..8");

@@ -16,42 +16,54 @@ typedef struct {
     _Atomic int bad_range;
 } cover_ctx;
 
-static void cover_fn(void *ctx, int64_t b, int64_t e) {
+static void cover_fn(void *ctx, int64_t b, int64_t e)
+{
     cover_ctx *c = ctx;
     atomic_fetch_add(&c->calls, 1);
     if (b < 0 || e > c->n || b >= e) {
         atomic_fetch_add(&c->bad_range, 1);
         return;
     }
-    if (e - b < c->grain && e != c->n) atomic_fetch_add(&c->bad_range, 1);
-    for (int64_t i = b; i < e; i++) atomic_fetch_add(&c->hits[i], 1);
+    if (e - b < c->grain && e != c->n)
+        atomic_fetch_add(&c->bad_range, 1);
+    for (int64_t i = b; i < e; i++)
+        atomic_fetch_add(&c->hits[i], 1);
 }
 
 /* Returns 0 when [0, n) was covered exactly once in ranges >= grain (but the
  * last), else a nonzero code (usable from any thread). */
-static int cover_status(int64_t n, int64_t grain) {
+static int cover_status(int64_t n, int64_t grain)
+{
     cover_ctx c = {.n = n, .grain = grain};
     c.hits = calloc((size_t)(n > 0 ? n : 1), sizeof *c.hits);
-    if (!c.hits) return 1;
+    if (!c.hits)
+        return 1;
     nb_parallel_for(n, grain, cover_fn, &c);
     int st = 0;
     for (int64_t i = 0; i < n; i++)
-        if (atomic_load(&c.hits[i]) != 1) st = 2;
-    if (atomic_load(&c.bad_range) != 0) st = 3;
-    if (n <= 0 && atomic_load(&c.calls) != 0) st = 4;
-    if (n > 0 && n <= grain && atomic_load(&c.calls) != 1) st = 5;
+        if (atomic_load(&c.hits[i]) != 1)
+            st = 2;
+    if (atomic_load(&c.bad_range) != 0)
+        st = 3;
+    if (n <= 0 && atomic_load(&c.calls) != 0)
+        st = 4;
+    if (n > 0 && n <= grain && atomic_load(&c.calls) != 1)
+        st = 5;
     free(c.hits);
     return st;
 }
 
-static void check_cover(int64_t n, int64_t grain) {
+static void check_cover(int64_t n, int64_t grain)
+{
     int st = cover_status(n, grain);
-    cr_assert_eq(st, 0, "n=%ld grain=%ld threads=%d: failure %d (2: an index not hit once, "
-                 "3: bad range, 4/5: wrong call count)", (long)n, (long)grain,
-                 nb_get_num_threads(), st);
+    cr_assert_eq(st, 0,
+                 "n=%ld grain=%ld threads=%d: failure %d (2: an index not hit once, "
+                 "3: bad range, 4/5: wrong call count)",
+                 (long)n, (long)grain, nb_get_num_threads(), st);
 }
 
-Test(threads, covers_each_index_once) {
+Test(threads, covers_each_index_once)
+{
     const int64_t ns[] = {0, 1, 2, 3, 7, 8, 63, 64, 65, 1000, 4097, 100003};
     const int64_t grains[] = {0, 1, 2, 3, 16, 1000, 1 << 20};
     const int nts[] = {1, 2, 3, 4, 8};
@@ -64,9 +76,11 @@ Test(threads, covers_each_index_once) {
     nb_set_num_threads(0);
 }
 
-Test(threads, many_dispatches) {
+Test(threads, many_dispatches)
+{
     nb_set_num_threads(2);
-    for (int rep = 0; rep < 2000; rep++) check_cover(100 + rep % 37, 8);
+    for (int rep = 0; rep < 2000; rep++)
+        check_cover(100 + rep % 37, 8);
     nb_set_num_threads(0);
 }
 
@@ -77,20 +91,24 @@ typedef struct {
     _Atomic int inner_calls;
 } nest_ctx;
 
-static void inner_fn(void *ctx, int64_t b, int64_t e) {
+static void inner_fn(void *ctx, int64_t b, int64_t e)
+{
     nest_ctx *c = ctx;
     atomic_fetch_add(&c->inner_calls, 1);
-    for (int64_t i = b; i < e; i++) atomic_fetch_add(&c->sum, i);
+    for (int64_t i = b; i < e; i++)
+        atomic_fetch_add(&c->sum, i);
 }
 
-static void outer_fn(void *ctx, int64_t b, int64_t e) {
+static void outer_fn(void *ctx, int64_t b, int64_t e)
+{
     nest_ctx *c = ctx;
     for (int64_t i = b; i < e; i++) {
         nb_parallel_for(1000, 1, inner_fn, c); /* must run inline: one call */
     }
 }
 
-Test(threads, nested_runs_inline) {
+Test(threads, nested_runs_inline)
+{
     nb_set_num_threads(2);
     nest_ctx c = {0};
     nb_parallel_for(16, 1, outer_fn, &c);
@@ -102,7 +120,8 @@ Test(threads, nested_runs_inline) {
 
 /* ---- configuration ---- */
 
-Test(threads, set_get_round_trip) {
+Test(threads, set_get_round_trip)
+{
     nb_set_num_threads(3);
     cr_assert_eq(nb_get_num_threads(), 3);
     nb_set_num_threads(1);
@@ -117,7 +136,8 @@ Test(threads, set_get_round_trip) {
     nb_set_num_threads(0);
 }
 
-Test(threads, default_is_env_or_nproc) {
+Test(threads, default_is_env_or_nproc)
+{
     unsetenv("NABLA_NUM_THREADS");
     nb_set_num_threads(0);
     long nproc = sysconf(_SC_NPROCESSORS_ONLN);
@@ -141,19 +161,24 @@ Test(threads, default_is_env_or_nproc) {
 
 #include <pthread.h>
 
-static void *user_thread(void *arg) {
+static void *user_thread(void *arg)
+{
     _Atomic int *fails = arg;
     for (int rep = 0; rep < 300; rep++)
-        if (cover_status(513, 4) != 0) atomic_fetch_add(fails, 1);
+        if (cover_status(513, 4) != 0)
+            atomic_fetch_add(fails, 1);
     return NULL;
 }
 
-Test(threads, concurrent_callers) {
+Test(threads, concurrent_callers)
+{
     nb_set_num_threads(2);
     pthread_t th[3];
     _Atomic int fails = 0;
-    for (int i = 0; i < 3; i++) cr_assert_eq(pthread_create(&th[i], NULL, user_thread, &fails), 0);
-    for (int i = 0; i < 3; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(pthread_create(&th[i], NULL, user_thread, &fails), 0);
+    for (int i = 0; i < 3; i++)
+        pthread_join(th[i], NULL);
     cr_assert_eq(atomic_load(&fails), 0);
     nb_set_num_threads(0);
 }

@@ -12,19 +12,19 @@ extern "C" {
 NB_API_BEGIN
 
 /* Pointwise. */
-nb_tensor *nb_step(nb_tensor *x);          /* Heaviside: 1 for x > 0 else 0; gradient 0 */
+nb_tensor *nb_step(nb_tensor *x); /* Heaviside: 1 for x > 0 else 0; gradient 0 */
 nb_tensor *nb_sigmoid(nb_tensor *x);
 nb_tensor *nb_tanh(nb_tensor *x);
 nb_tensor *nb_logsigmoid(nb_tensor *x);
 nb_tensor *nb_relu(nb_tensor *x);
 nb_tensor *nb_relu6(nb_tensor *x);
-nb_tensor *nb_leaky_relu(nb_tensor *x, nb_real negative_slope);   /* torch default 0.01 */
+nb_tensor *nb_leaky_relu(nb_tensor *x, nb_real negative_slope);         /* torch default 0.01 */
 nb_tensor *nb_hardtanh(nb_tensor *x, nb_real min_val, nb_real max_val); /* -1, 1 */
-nb_tensor *nb_elu(nb_tensor *x, nb_real alpha);                   /* 1.0 */
-nb_tensor *nb_celu(nb_tensor *x, nb_real alpha);                  /* 1.0 */
+nb_tensor *nb_elu(nb_tensor *x, nb_real alpha);                         /* 1.0 */
+nb_tensor *nb_celu(nb_tensor *x, nb_real alpha);                        /* 1.0 */
 nb_tensor *nb_selu(nb_tensor *x);
-nb_tensor *nb_gelu(nb_tensor *x);                                 /* exact, erf */
-nb_tensor *nb_gelu_tanh(nb_tensor *x);                            /* approximate='tanh' */
+nb_tensor *nb_gelu(nb_tensor *x);      /* exact, erf */
+nb_tensor *nb_gelu_tanh(nb_tensor *x); /* approximate='tanh' */
 nb_tensor *nb_silu(nb_tensor *x);
 nb_tensor *nb_softplus(nb_tensor *x, nb_real beta, nb_real threshold); /* 1, 20 */
 nb_tensor *nb_mish(nb_tensor *x);
@@ -32,7 +32,7 @@ nb_tensor *nb_softsign(nb_tensor *x);
 nb_tensor *nb_hardsigmoid(nb_tensor *x);
 nb_tensor *nb_hardswish(nb_tensor *x);
 nb_tensor *nb_bent_identity(nb_tensor *x);
-nb_tensor *nb_sinusoid(nb_tensor *x);                             /* sin */
+nb_tensor *nb_sinusoid(nb_tensor *x); /* sin */
 nb_tensor *nb_identity(nb_tensor *x);
 
 /* With a learnable parameter, an ordinary input tensor of the node (its
@@ -54,10 +54,10 @@ nb_tensor *nb_maxout(nb_tensor *x, int k);
 #define NB_ACT_MAX_PARAMS 4
 
 typedef struct nb_activation {
-    const char *name;                          /* "leaky_relu" */
-    int n_params;                              /* scalar hyper-parameters */
+    const char *name; /* "leaky_relu" */
+    int n_params;     /* scalar hyper-parameters */
     const char *param_names[NB_ACT_MAX_PARAMS];
-    nb_real defaults[NB_ACT_MAX_PARAMS];       /* PyTorch's defaults */
+    nb_real defaults[NB_ACT_MAX_PARAMS]; /* PyTorch's defaults */
     /* learnable: 1 when the activation owns a tensor parameter (prelu's alpha,
      * swish's beta), initialised to `learnable_init` */
     int learnable;
@@ -67,7 +67,7 @@ typedef struct nb_activation {
     /* points where f' is discontinuous (gradient checks step around them) */
     int n_kinks;
     nb_real kinks[4];
-    bool pointwise;                            /* y[i] depends on x[i] only */
+    bool pointwise; /* y[i] depends on x[i] only */
 } nb_activation;
 
 int nb_activation_count(void);

@@ -37,8 +37,8 @@ void nb_set_detect_anomaly(bool enabled);
 bool nb_is_anomaly_enabled(void);
 /* NB_NO_GRAD { ... } runs the block with recording off (do not `return` or
  * `break` out of it: that would skip restoring the mode). */
-#define NB_NO_GRAD                                                            \
-    for (int nb__prev = nb_set_grad_enabled(false), nb__once = 1; nb__once;     \
+#define NB_NO_GRAD                                                                                           \
+    for (int nb__prev = nb_set_grad_enabled(false), nb__once = 1; nb__once;                                  \
          nb__once = 0, nb_set_grad_enabled(nb__prev))
 
 /* A step tensor sharing t's data, outside any graph. */
@@ -61,11 +61,11 @@ typedef struct nb_op {
 struct nb_node {
     const nb_op *op;
     nb_tensor *out;
-    nb_tensor **in;              /* n_in inputs */
+    nb_tensor **in; /* n_in inputs */
     int n_in;
     nb_tensor *in_inline[NB_NODE_MAX_INPUTS];
-    void *saved;                 /* the op's saved state (nb_record_saved), or NULL */
-    size_t index;                /* position in the step's tape */
+    void *saved;  /* the op's saved state (nb_record_saved), or NULL */
+    size_t index; /* position in the step's tape */
 };
 
 /* A fresh step tensor for an op's result (uninitialised data). */
@@ -80,8 +80,7 @@ nb_node *nb_record(const nb_op *op, nb_tensor *out, int n_in, nb_tensor *const *
  *     nb_node *n = nb_record_saved(&op_slice, y, 1, &x, sizeof(slice_saved));
  *     if (n)
  *         *(slice_saved *)n->saved = (slice_saved){.start = start, .dim = d};  */
-nb_node *nb_record_saved(const nb_op *op, nb_tensor *out, int n_in, nb_tensor *const *in,
-                         size_t saved_size);
+nb_node *nb_record_saved(const nb_op *op, nb_tensor *out, int n_in, nb_tensor *const *in, size_t saved_size);
 /* Gradient buffer of input i, allocated zeroed on first use; NULL if not needed. */
 nb_real *nb_input_grad(nb_node *n, int i);
 /* An op validates each input with nb_check_input() (nabla/tensor.h). */

@@ -29,18 +29,21 @@ typedef float nb_real;
 #define NB_API_END
 #endif
 
-#define NB_MAX_DIMS 8  /* highest tensor rank */
-#define NB_ALIGN 64    /* every tensor buffer starts on a 64-byte boundary */
+#define NB_MAX_DIMS 8 /* highest tensor rank */
+#define NB_ALIGN 64   /* every tensor buffer starts on a 64-byte boundary */
 
 /* NB_SHAPE(2, 3) expands to the (ndim, shape) pair that creation functions take:
  * nb_zeros(NB_SHAPE(2, 3)). For rank 0 pass (0, NULL), or use nb_scalar(). */
 #define NB__NARGS(...) NB__NARGS_(0, __VA_ARGS__, 8, 7, 6, 5, 4, 3, 2, 1, 0)
 #define NB__NARGS_(_0, _1, _2, _3, _4, _5, _6, _7, _8, N, ...) N
 #ifdef __cplusplus /* C++ has no compound literals: a temporary struct holds the dims */
-struct nb__shape { int64_t dims[NB_MAX_DIMS]; };
+struct nb__shape {
+    int64_t dims[NB_MAX_DIMS];
+};
 #define NB_SHAPE(...) NB__NARGS(__VA_ARGS__), (nb__shape{{__VA_ARGS__}}).dims
 #else
-#define NB_SHAPE(...) NB__NARGS(__VA_ARGS__), (const int64_t[NB_MAX_DIMS]){__VA_ARGS__}
+#define NB_SHAPE(...)                                                                                        \
+    NB__NARGS(__VA_ARGS__), (const int64_t[NB_MAX_DIMS]) { __VA_ARGS__ }
 #endif
 
 #ifdef __cplusplus

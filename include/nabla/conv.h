@@ -19,12 +19,11 @@ NB_API_BEGIN
  * as PyTorch does: kaiming_uniform(a = sqrt(5)) on the weight, i.e.
  * U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = in k k, and the bias from
  * the same distribution. stride 0 means 1. */
-nb_module *nb_conv2d_layer(int64_t in_channels, int64_t out_channels, int kernel, int stride,
-                           int padding);
+nb_module *nb_conv2d_layer(int64_t in_channels, int64_t out_channels, int kernel, int stride, int padding);
 /* The general form: kernel kh x kw, any nb_conv2d_opts, optional bias,
  * initialised from g (NULL: default generator). */
-nb_module *nb_conv2d_layer_ex(int64_t in_channels, int64_t out_channels, int kh, int kw,
-                              nb_conv2d_opts opts, bool bias, nb_generator *g);
+nb_module *nb_conv2d_layer_ex(int64_t in_channels, int64_t out_channels, int kh, int kw, nb_conv2d_opts opts,
+                              bool bias, nb_generator *g);
 /* torch.nn.MaxPool2d(kernel, stride) and AvgPool2d(kernel, stride);
  * stride 0 means kernel; no padding. */
 nb_module *nb_max_pool2d_layer(int kernel, int stride);

@@ -16,7 +16,7 @@ NB_API_BEGIN
 typedef struct nb_dataset {
     nb_tensor *x;
     nb_tensor *y;
-    bool owns;     /* nb_dataset_free frees x and y */
+    bool owns; /* nb_dataset_free frees x and y */
 } nb_dataset;
 
 /* A dataset over x and y (y may be NULL), which must have the same shape[0].
@@ -29,8 +29,8 @@ void nb_dataset_free(nb_dataset *ds);
 /* Shuffle the rows with seed, then put the first round(fraction * N) of them in
  * *first and the rest in *second: two new datasets owning copies of the rows.
  * 0 <= fraction <= 1. Returns 0, or -1 (and both outputs NULL). */
-int nb_dataset_split(const nb_dataset *ds, double fraction, uint64_t seed,
-                     nb_dataset **first, nb_dataset **second);
+int nb_dataset_split(const nb_dataset *ds, double fraction, uint64_t seed, nb_dataset **first,
+                     nb_dataset **second);
 
 /* ---- Normalisation -------------------------------------------------------
  * Per-feature statistics over dim 0 of x [N, ...]: every element of a row is a
@@ -42,7 +42,7 @@ int nb_dataset_split(const nb_dataset *ds, double fraction, uint64_t seed,
  * shift and scale have shape x.shape[1:]; save them with the model
  * (nb_save_safetensors) to normalise inputs the same way at inference. */
 typedef struct nb_norm {
-    nb_tensor *shift;   /* x' = (x - shift) / scale, feature by feature */
+    nb_tensor *shift; /* x' = (x - shift) / scale, feature by feature */
     nb_tensor *scale;
 } nb_norm;
 
@@ -71,9 +71,9 @@ nb_tensor *nb_scale_(nb_tensor *x, double factor);
  * size of the current batch. They belong to the loader (nb_free ignores
  * them); nb_keep() one to keep it. */
 typedef struct nb_loader_options {
-    bool shuffle;      /* a new order every epoch; false: rows in order */
-    uint64_t seed;     /* with shuffle: same seed and epoch, same order on every machine */
-    bool drop_last;    /* skip the last batch when it is smaller than batch_size */
+    bool shuffle;   /* a new order every epoch; false: rows in order */
+    uint64_t seed;  /* with shuffle: same seed and epoch, same order on every machine */
+    bool drop_last; /* skip the last batch when it is smaller than batch_size */
 } nb_loader_options;
 
 typedef struct nb_loader nb_loader;
@@ -97,11 +97,12 @@ void nb_loader_free(nb_loader *ld);
  * (or t10k-* when train is false): the four files of either dataset. Images
  * become x [N, 784] (or [N, 28, 28] with keep_shape) scaled to [0, 1], labels
  * y [N] holding the class numbers 0..9. */
-#define NB_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist" /* Debian: apt-get install dataset-fashion-mnist */
+#define NB_FASHION_MNIST_DIR                                                                                 \
+    "/usr/share/datasets/fashion-mnist" /* Debian: apt-get install dataset-fashion-mnist */
 
 typedef struct nb_mnist_options {
-    bool keep_shape;   /* images [N, 28, 28] rather than [N, 784] */
-    bool raw;          /* pixel values 0..255 rather than [0, 1] */
+    bool keep_shape; /* images [N, 28, 28] rather than [N, 784] */
+    bool raw;        /* pixel values 0..255 rather than [0, 1] */
 } nb_mnist_options;
 
 /* dir NULL means NB_FASHION_MNIST_DIR. opts may be NULL. */

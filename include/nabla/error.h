@@ -12,13 +12,13 @@ NB_API_BEGIN
 
 typedef enum nb_status {
     NB_OK = 0,
-    NB_ERR_NULL,     /* an argument was NULL */
-    NB_ERR_SHAPE,    /* shapes that do not fit the op */
-    NB_ERR_ARG,      /* a value out of range: dim, index, size, option */
-    NB_ERR_STATE,    /* the call is not valid now: freed step tensor, backward without grad... */
-    NB_ERR_MEMORY,   /* an allocation failed or would overflow */
-    NB_ERR_IO,       /* a file could not be opened, read or written */
-    NB_ERR_FORMAT    /* a file's contents are corrupt, truncated or inconsistent */
+    NB_ERR_NULL,   /* an argument was NULL */
+    NB_ERR_SHAPE,  /* shapes that do not fit the op */
+    NB_ERR_ARG,    /* a value out of range: dim, index, size, option */
+    NB_ERR_STATE,  /* the call is not valid now: freed step tensor, backward without grad... */
+    NB_ERR_MEMORY, /* an allocation failed or would overflow */
+    NB_ERR_IO,     /* a file could not be opened, read or written */
+    NB_ERR_FORMAT  /* a file's contents are corrupt, truncated or inconsistent */
 } nb_status;
 
 /* The last error of this thread: NB_OK when none is pending. */

@@ -15,28 +15,28 @@ NB_API_BEGIN
 typedef nb_tensor *(*nb_gradcheck_fn)(nb_tensor *const *inputs, int n_inputs, void *ctx);
 
 typedef struct nb_gradcheck_opts {
-    double eps;    /* finite-difference step, default 1e-6 */
-    double atol;   /* default 1e-5 */
-    double rtol;   /* default 1e-3 */
-    bool quiet;    /* do not print the report of a failure to stderr */
+    double eps;  /* finite-difference step, default 1e-6 */
+    double atol; /* default 1e-5 */
+    double rtol; /* default 1e-3 */
+    bool quiet;  /* do not print the report of a failure to stderr */
 } nb_gradcheck_opts;
 
 typedef struct nb_gradcheck_result {
     bool ok;
-    int64_t checked;     /* gradient elements compared */
-    int64_t nonzero;     /* of which had a non-zero numeric or analytic value */
+    int64_t checked; /* gradient elements compared */
+    int64_t nonzero; /* of which had a non-zero numeric or analytic value */
     /* The worst element: largest |analytic - numeric| - (atol + rtol |numeric|). */
     int worst_input;
     int64_t worst_index;
     double analytic, numeric;
-    char message[256];   /* a sentence describing the worst element */
+    char message[256]; /* a sentence describing the worst element */
 } nb_gradcheck_result;
 
 /* Checks d(sum(fn(inputs) * w))/d(input) for every input with requires_grad,
  * w a fixed pseudo-random weighting (so non-scalar outputs are checked in every
  * component). Inputs are modified during the check and restored. */
-nb_gradcheck_result nb_gradcheck(nb_gradcheck_fn fn, int n_inputs, nb_tensor *const *inputs,
-                                 void *ctx, const nb_gradcheck_opts *opts);
+nb_gradcheck_result nb_gradcheck(nb_gradcheck_fn fn, int n_inputs, nb_tensor *const *inputs, void *ctx,
+                                 const nb_gradcheck_opts *opts);
 
 NB_API_END
 #ifdef __cplusplus

@@ -31,12 +31,12 @@ nb_tensor *nb_load_idx(const char *path);
  * lines are ignored. Numbers are parsed in the C locale whatever the program's
  * locale; nan and inf are accepted. */
 typedef struct nb_csv_options {
-    const char *const *columns;  /* n_columns column names to read, in this order... */
-    const int *column_indices;   /* ...or n_columns 0-based column indices */
-    int n_columns;               /* 0: every column */
-    int skip_rows;               /* lines before the header, e.g. 1 for sklearn's
+    const char *const *columns; /* n_columns column names to read, in this order... */
+    const int *column_indices;  /* ...or n_columns 0-based column indices */
+    int n_columns;              /* 0: every column */
+    int skip_rows;              /* lines before the header, e.g. 1 for sklearn's
                                     boston_house_prices.csv, whose first line is "506,13" */
-    char delimiter;              /* 0: ',' */
+    char delimiter;             /* 0: ',' */
 } nb_csv_options;
 
 /* The chosen columns of every row as a persistent [rows, columns] tensor.
@@ -59,8 +59,8 @@ nb_tensor *nb_load_csv(const char *path, const nb_csv_options *opts, char ***nam
  * The write is atomic: the data go to "<path>.tmp.<pid>", are flushed to disk,
  * then renamed over path; on any failure path is left as it was.
  * Returns 0, or -1 with an error recorded. */
-int nb_save_safetensors(const char *path, int n, const char *const *names,
-                        nb_tensor *const *tensors, const char *metadata_json);
+int nb_save_safetensors(const char *path, int n, const char *const *names, nb_tensor *const *tensors,
+                        const char *metadata_json);
 
 /* An open checkpoint: its header is parsed and checked (offsets in range, no
  * holes or overlaps, sizes matching shapes) when it is opened; tensor data are
@@ -69,10 +69,10 @@ typedef struct nb_safetensors nb_safetensors;
 
 typedef struct nb_safetensors_entry {
     const char *name;
-    const char *dtype;            /* "F32", "F64", "F16", "BF16", "I64", ... */
+    const char *dtype; /* "F32", "F64", "F16", "BF16", "I64", ... */
     int ndim;
     int64_t shape[NB_MAX_DIMS];
-    uint64_t begin, end;          /* byte range within the data section */
+    uint64_t begin, end; /* byte range within the data section */
 } nb_safetensors_entry;
 
 nb_safetensors *nb_safetensors_open(const char *path);

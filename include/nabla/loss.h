@@ -27,10 +27,8 @@ typedef enum nb_reduction { NB_MEAN = 0, NB_SUM, NB_NONE } nb_reduction;
  * legal value, a negative β or a non-positive δ an error (as PyTorch). */
 nb_tensor *nb_mse_loss(nb_tensor *input, nb_tensor *target, nb_reduction reduction);
 nb_tensor *nb_l1_loss(nb_tensor *input, nb_tensor *target, nb_reduction reduction);
-nb_tensor *nb_smooth_l1_loss(nb_tensor *input, nb_tensor *target, nb_reduction reduction,
-                             nb_real beta);
-nb_tensor *nb_huber_loss(nb_tensor *input, nb_tensor *target, nb_reduction reduction,
-                         nb_real delta);
+nb_tensor *nb_smooth_l1_loss(nb_tensor *input, nb_tensor *target, nb_reduction reduction, nb_real beta);
+nb_tensor *nb_huber_loss(nb_tensor *input, nb_tensor *target, nb_reduction reduction, nb_real delta);
 
 /* Binary cross-entropy on probabilities in [0, 1]:
  *   -(t log p + (1 - t) log(1 - p)), each log clamped at -100 (as PyTorch), so
@@ -50,7 +48,7 @@ nb_tensor *nb_bce_with_logits(nb_tensor *logits, nb_tensor *target, nb_reduction
  * contribute nothing and are not counted by the mean (PyTorch's ignore_index,
  * default -100); a mean over no counted row is NaN, as in PyTorch. */
 typedef struct nb_cross_entropy_opts {
-    nb_reduction reduction;   /* NB_MEAN */
+    nb_reduction reduction; /* NB_MEAN */
     /* ε in [0, 1]: the target distribution is (1 - ε) one-hot + ε / C uniform,
      * so loss = (1 - ε) nll + ε mean_c(-log p_c). Default 0. */
     double label_smoothing;

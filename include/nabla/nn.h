@@ -24,21 +24,21 @@ typedef struct nb_module nb_module;
 typedef nb_tensor *(*nb_forward_fn)(nb_module *m, nb_tensor *x);
 
 struct nb_module {
-    char *kind;                  /* "Linear", "Sequential", "relu", a custom model's name */
-    bool training;               /* train (default) or eval mode: nb_module_train() */
+    char *kind;    /* "Linear", "Sequential", "relu", a custom model's name */
+    bool training; /* train (default) or eval mode: nb_module_train() */
     nb_forward_fn forward;
-    int n_params;                /* own parameters (children's not included) */
+    int n_params; /* own parameters (children's not included) */
     nb_tensor **params;
     char **param_names;
-    int n_buffers;               /* own buffers: state that is saved but not trained */
+    int n_buffers; /* own buffers: state that is saved but not trained */
     nb_tensor **buffers;
     char **buffer_names;
     int n_children;
     nb_module **children;
     char **child_names;
-    void *user;                  /* the forward function's state */
-    void (*free_user)(void *user);   /* if set, nb_module_free() calls it on user */
-    nb_generator *generator;     /* stochastic layers (dropout): their own, seeded generator */
+    void *user;                    /* the forward function's state */
+    void (*free_user)(void *user); /* if set, nb_module_free() calls it on user */
+    nb_generator *generator;       /* stochastic layers (dropout): their own, seeded generator */
 };
 
 /* ---- Modules ----------------------------------------------------------- */
@@ -168,10 +168,10 @@ nb_tensor *nb_init_xavier_normal_(nb_tensor *t, double gain, nb_generator *g);
 /* He: std = gain / sqrt(fan) with gain = calculate_gain(nonlinearity, a) and fan
  * the mode's; uniform on +-sqrt(3) std, or normal. PyTorch's defaults: a = 0,
  * NB_FAN_IN, "leaky_relu" (nonlinearity NULL means "leaky_relu"). */
-nb_tensor *nb_init_kaiming_uniform_(nb_tensor *t, double a, nb_fan_mode mode,
-                                    const char *nonlinearity, nb_generator *g);
-nb_tensor *nb_init_kaiming_normal_(nb_tensor *t, double a, nb_fan_mode mode,
-                                   const char *nonlinearity, nb_generator *g);
+nb_tensor *nb_init_kaiming_uniform_(nb_tensor *t, double a, nb_fan_mode mode, const char *nonlinearity,
+                                    nb_generator *g);
+nb_tensor *nb_init_kaiming_normal_(nb_tensor *t, double a, nb_fan_mode mode, const char *nonlinearity,
+                                   nb_generator *g);
 /* LeCun normal, for SELU networks: N(0, 1 / fan_in). */
 nb_tensor *nb_init_lecun_normal_(nb_tensor *t, nb_generator *g);
 

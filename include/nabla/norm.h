@@ -36,8 +36,8 @@ nb_module *nb_batch_norm2d_ex(int64_t num_features, double eps, double momentum,
  * (zeros) of normalized_shape, eps 1e-5. NB_SHAPE works for the shape:
  * nb_layer_norm_layer(NB_SHAPE(512)). */
 nb_module *nb_layer_norm_layer(int nd, const int64_t *normalized_shape);
-nb_module *nb_layer_norm_layer_ex(int nd, const int64_t *normalized_shape, double eps, bool elementwise_affine,
-                                  bool bias);
+nb_module *nb_layer_norm_layer_ex(int nd, const int64_t *normalized_shape, double eps,
+                                  bool elementwise_affine, bool bias);
 /* torch.nn.GroupNorm(num_groups, num_channels): "weight" (ones), "bias"
  * (zeros) [num_channels], eps 1e-5. */
 nb_module *nb_group_norm_layer(int64_t num_groups, int64_t num_channels);

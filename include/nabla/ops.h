@@ -27,7 +27,7 @@ nb_tensor *nb_pow(nb_tensor *x, nb_real exponent);
 nb_tensor *nb_exp(nb_tensor *x);
 nb_tensor *nb_log(nb_tensor *x);
 nb_tensor *nb_sqrt(nb_tensor *x);
-nb_tensor *nb_abs(nb_tensor *x);   /* d/dx = sign(x), 0 at 0 (as PyTorch) */
+nb_tensor *nb_abs(nb_tensor *x); /* d/dx = sign(x), 0 at 0 (as PyTorch) */
 /* clamp(x, lo, hi); the gradient passes where lo <= x <= hi (as PyTorch).
  * Use -INFINITY / INFINITY for a one-sided clamp. */
 nb_tensor *nb_clamp(nb_tensor *x, nb_real lo, nb_real hi);
@@ -39,11 +39,11 @@ nb_tensor *nb_matmul(nb_tensor *a, nb_tensor *b);
 /* Reductions: over everything (rank-0 result) or along a dim. */
 nb_tensor *nb_sum(nb_tensor *x);
 nb_tensor *nb_mean(nb_tensor *x);
-nb_tensor *nb_max(nb_tensor *x);    /* gradient to the first maximal element */
+nb_tensor *nb_max(nb_tensor *x); /* gradient to the first maximal element */
 nb_tensor *nb_min(nb_tensor *x);
 nb_tensor *nb_sum_dim(nb_tensor *x, int dim, bool keepdim);
 nb_tensor *nb_mean_dim(nb_tensor *x, int dim, bool keepdim);
-nb_tensor *nb_max_dim(nb_tensor *x, int dim, bool keepdim);  /* values; ties: first */
+nb_tensor *nb_max_dim(nb_tensor *x, int dim, bool keepdim); /* values; ties: first */
 nb_tensor *nb_min_dim(nb_tensor *x, int dim, bool keepdim);
 /* Index of the maximum along dim, as nb_real values (no gradient). */
 nb_tensor *nb_argmax(nb_tensor *x, int dim, bool keepdim);
@@ -53,7 +53,7 @@ nb_tensor *nb_reshape(nb_tensor *x, int ndim, const int64_t *shape);
 nb_tensor *nb_view(nb_tensor *x, int ndim, const int64_t *shape);
 nb_tensor *nb_flatten(nb_tensor *x, int start_dim, int end_dim);
 nb_tensor *nb_transpose(nb_tensor *x, int dim0, int dim1);
-nb_tensor *nb_permute(nb_tensor *x, const int *dims);  /* x->ndim entries */
+nb_tensor *nb_permute(nb_tensor *x, const int *dims); /* x->ndim entries */
 /* Rows [start, end) along dim (x[start:end] for dim 0). */
 nb_tensor *nb_slice(nb_tensor *x, int dim, int64_t start, int64_t end);
 nb_tensor *nb_cat(int n, nb_tensor *const *xs, int dim);
@@ -130,9 +130,9 @@ nb_tensor *nb_rms_norm(nb_tensor *x, int nd, const int64_t *normalized_shape, nb
  * nb_embedding_defaults() and set what differs:
  *   nb_embedding_opts o = nb_embedding_defaults(); o.padding_idx = 0; */
 typedef struct nb_embedding_opts {
-    int64_t padding_idx;   /* this row gets no gradient (negative: from the end); NB_NO_PADDING_IDX: none */
-    double max_norm;       /* rows looked up with a larger norm are rescaled to it in place; NAN: None */
-    double norm_type;      /* the p of that norm (INFINITY allowed); 2 */
+    int64_t padding_idx; /* this row gets no gradient (negative: from the end); NB_NO_PADDING_IDX: none */
+    double max_norm;     /* rows looked up with a larger norm are rescaled to it in place; NAN: None */
+    double norm_type;    /* the p of that norm (INFINITY allowed); 2 */
 } nb_embedding_opts;
 nb_embedding_opts nb_embedding_defaults(void);
 

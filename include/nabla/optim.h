@@ -34,11 +34,11 @@ typedef struct nb_optim nb_optim;
  * with momentum μ: b ← g at the first step, else μ b + (1 - dampening) g;
  * g ← g + μ b (nesterov) or b; θ ← θ - lr g. */
 typedef struct nb_sgd_opts {
-    double lr;            /* 1e-3 */
-    double momentum;      /* 0 */
-    double dampening;     /* 0 */
-    double weight_decay;  /* 0: L2 penalty added to the gradient */
-    bool nesterov;        /* needs momentum > 0 and dampening 0 */
+    double lr;           /* 1e-3 */
+    double momentum;     /* 0 */
+    double dampening;    /* 0 */
+    double weight_decay; /* 0: L2 penalty added to the gradient */
+    bool nesterov;       /* needs momentum > 0 and dampening 0 */
     bool maximize;
 } nb_sgd_opts;
 
@@ -47,10 +47,10 @@ typedef struct nb_sgd_opts {
  * Adam adds weight_decay·θ to g (L2); AdamW first scales θ by 1 - lr·weight_decay
  * (decoupled, Loshchilov & Hutter). */
 typedef struct nb_adam_opts {
-    double lr;            /* 1e-3 */
-    double betas[2];      /* 0.9, 0.999 */
-    double eps;           /* 1e-8 */
-    double weight_decay;  /* Adam: 0; AdamW: 1e-2 (NB_ZERO for none) */
+    double lr;           /* 1e-3 */
+    double betas[2];     /* 0.9, 0.999 */
+    double eps;          /* 1e-8 */
+    double weight_decay; /* Adam: 0; AdamW: 1e-2 (NB_ZERO for none) */
     bool amsgrad;
     bool maximize;
 } nb_adam_opts;
@@ -59,11 +59,11 @@ typedef struct nb_adam_opts {
  * v̂ = v - ḡ², else v̂ = v; with momentum μ: b ← μ b + g / (√v̂ + eps),
  * θ ← θ - lr b; without: θ ← θ - lr g / (√v̂ + eps). */
 typedef struct nb_rmsprop_opts {
-    double lr;            /* 1e-2 */
-    double alpha;         /* 0.99 */
-    double eps;           /* 1e-8 */
-    double weight_decay;  /* 0 */
-    double momentum;      /* 0 */
+    double lr;           /* 1e-2 */
+    double alpha;        /* 0.99 */
+    double eps;          /* 1e-8 */
+    double weight_decay; /* 0 */
+    double momentum;     /* 0 */
     bool centered;
     bool maximize;
 } nb_rmsprop_opts;
@@ -138,8 +138,7 @@ nb_scheduler *nb_exponential_lr(nb_optim *opt, double gamma);
 nb_scheduler *nb_cosine_annealing_lr(nb_optim *opt, int64_t T_max, double eta_min);
 /* LinearLR: base · (start + (end - start) · min(epoch, total_iters) / total_iters);
  * zero factors and total_iters take PyTorch's defaults 1/3, 1.0 and 5. */
-nb_scheduler *nb_linear_lr(nb_optim *opt, double start_factor, double end_factor,
-                           int64_t total_iters);
+nb_scheduler *nb_linear_lr(nb_optim *opt, double start_factor, double end_factor, int64_t total_iters);
 /* SequentialLR: schedulers[k] runs from milestones[k-1] (its own epoch counted
  * from there). Takes ownership of the n schedulers (made on the same
  * optimizer), also when it fails. */
@@ -149,8 +148,8 @@ nb_scheduler *nb_sequential_lr(nb_optim *opt, nb_scheduler *const *schedulers, i
  * cosine annealing to eta_min over the remaining total_iters - warmup_iters:
  * SequentialLR([LinearLR(start_factor, 1, warmup), CosineAnnealingLR(total -
  * warmup, eta_min)], [warmup]). */
-nb_scheduler *nb_warmup_cosine(nb_optim *opt, int64_t warmup_iters, int64_t total_iters,
-                               double start_factor, double eta_min);
+nb_scheduler *nb_warmup_cosine(nb_optim *opt, int64_t warmup_iters, int64_t total_iters, double start_factor,
+                               double eta_min);
 
 /* Next epoch: sets and returns the new lr. */
 double nb_scheduler_step(nb_scheduler *s);

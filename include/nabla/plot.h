@@ -25,34 +25,34 @@ NB_API_BEGIN
 typedef struct nb_plot nb_plot;
 
 typedef enum nb_legend_pos {
-    NB_LEGEND_TOP_RIGHT = 0,   /* inside the plot area */
+    NB_LEGEND_TOP_RIGHT = 0, /* inside the plot area */
     NB_LEGEND_TOP_LEFT,
     NB_LEGEND_BOTTOM_RIGHT,
     NB_LEGEND_BOTTOM_LEFT,
     NB_LEGEND_NONE,
-    NB_LEGEND_BEST             /* the corner covering the fewest data points */
+    NB_LEGEND_BEST /* the corner covering the fewest data points */
 } nb_legend_pos;
 
 typedef struct nb_plot_opts {
-    int width, height;               /* pixels; default 640 x 420 */
-    const char *title, *xlabel, *ylabel;   /* NULL: none */
-    bool log_y;                      /* logarithmic y axis (decades) */
+    int width, height;                   /* pixels; default 640 x 420 */
+    const char *title, *xlabel, *ylabel; /* NULL: none */
+    bool log_y;                          /* logarithmic y axis (decades) */
     nb_legend_pos legend;
 } nb_plot_opts;
 
 typedef enum nb_series_style {
     NB_SERIES_LINE = 0,
     NB_SERIES_DASHED,
-    NB_SERIES_POINTS,                /* scatter: a dot per point */
+    NB_SERIES_POINTS, /* scatter: a dot per point */
     NB_SERIES_LINE_POINTS
 } nb_series_style;
 
 typedef struct nb_series_opts {
-    const char *label;               /* legend text; NULL: not in the legend */
+    const char *label; /* legend text; NULL: not in the legend */
     nb_series_style style;
-    const char *color;               /* SVG colour ("#d62728", "teal"); NULL:
+    const char *color; /* SVG colour ("#d62728", "teal"); NULL:
                                         the next of a fixed 10-colour palette */
-    double width;                    /* line width, default 2; dot radius, default 3 */
+    double width;      /* line width, default 2; dot radius, default 3 */
 } nb_series_opts;
 
 /* A new empty figure (NULL opts: all defaults). NULL with an error on bad sizes. */
@@ -63,8 +63,7 @@ void nb_plot_free(nb_plot *p);
  * Returns 0, or -1 with an error. */
 int nb_plot_add(nb_plot *p, const double *x, const double *y, int64_t n, const nb_series_opts *opts);
 /* The same from nb_real arrays (tensor data). */
-int nb_plot_add_real(nb_plot *p, const nb_real *x, const nb_real *y, int64_t n,
-                     const nb_series_opts *opts);
+int nb_plot_add_real(nb_plot *p, const nb_real *x, const nb_real *y, int64_t n, const nb_series_opts *opts);
 
 /* Fix an axis range instead of fitting the data (lo < hi; on a log y axis
  * lo > 0). Series are clipped to it. Returns 0, or -1 with an error. */

@@ -28,13 +28,13 @@ NB_API_BEGIN
 
 /* Options; zero fields are PyTorch's defaults (opts NULL: all defaults). */
 typedef struct nb_rnn_opts {
-    int num_layers;               /* 0: 1 (at most 16) */
-    const char *nonlinearity;     /* RNN, RNNCell: "tanh" (NULL) or "relu" */
-    bool no_bias;                 /* bias=False: no bias_ih, bias_hh */
-    bool batch_first;             /* x and output [B, T, ...] */
-    double dropout;               /* on each layer's output but the last, in training */
+    int num_layers;           /* 0: 1 (at most 16) */
+    const char *nonlinearity; /* RNN, RNNCell: "tanh" (NULL) or "relu" */
+    bool no_bias;             /* bias=False: no bias_ih, bias_hh */
+    bool batch_first;         /* x and output [B, T, ...] */
+    double dropout;           /* on each layer's output but the last, in training */
     bool bidirectional;
-    nb_generator *generator;      /* the initialisation; NULL: the default generator */
+    nb_generator *generator; /* the initialisation; NULL: the default generator */
 } nb_rnn_opts;
 
 /* torch.nn.RNN / LSTM / GRU. Parameters, in PyTorch's order, for each layer k
@@ -69,7 +69,7 @@ nb_module *nb_gru_cell(int64_t input_size, int64_t hidden_size, const nb_rnn_opt
  * [hidden], NULL for zeros. Returns h' (PyTorch: h1 = cell(x, h)); the LSTM
  * cell returns c' through c_out (h1, c1 = cell(x, (h, c))). nb_forward(cell, x)
  * is a step from zero state, returning h'. */
-nb_tensor *nb_rnn_cell_forward(nb_module *m, nb_tensor *x, nb_tensor *h);   /* RNNCell, GRUCell */
+nb_tensor *nb_rnn_cell_forward(nb_module *m, nb_tensor *x, nb_tensor *h); /* RNNCell, GRUCell */
 nb_tensor *nb_lstm_cell_forward(nb_module *m, nb_tensor *x, nb_tensor *h, nb_tensor *c, nb_tensor **c_out);
 
 NB_API_END

@@ -21,24 +21,24 @@ NB_API_BEGIN
 typedef struct nb_node nb_node;
 
 typedef struct nb_tensor {
-    nb_real *data;                /* numel values, row-major */
-    nb_real *grad;                /* gradient, same shape; NULL until one arrives */
+    nb_real *data; /* numel values, row-major */
+    nb_real *grad; /* gradient, same shape; NULL until one arrives */
     int64_t shape[NB_MAX_DIMS];
     int64_t numel;
     int ndim;
     bool requires_grad;
     /* Below: bookkeeping of the library; read, never write. */
-    bool persistent;              /* heap tensor (nb_free) rather than step tensor */
-    bool owns_data;               /* false for views (reshape, detach) */
-    bool borrowed;                /* owned by another object (a loader's batch): nb_free ignores it */
-    nb_node *node;                /* the op that produced it, NULL for leaves */
-    uint64_t step;                /* step in which a step tensor was made */
-    uint64_t grad_pass;           /* backward pass that last wrote a non-leaf grad */
+    bool persistent;    /* heap tensor (nb_free) rather than step tensor */
+    bool owns_data;     /* false for views (reshape, detach) */
+    bool borrowed;      /* owned by another object (a loader's batch): nb_free ignores it */
+    nb_node *node;      /* the op that produced it, NULL for leaves */
+    uint64_t step;      /* step in which a step tensor was made */
+    uint64_t grad_pass; /* backward pass that last wrote a non-leaf grad */
 } nb_tensor;
 
 /* Creation (persistent tensors; free with nb_free). Shapes are (ndim, shape),
  * most easily written NB_SHAPE(d0, d1, ...). On error: NULL and nb_last_error(). */
-nb_tensor *nb_empty(int ndim, const int64_t *shape);           /* uninitialised */
+nb_tensor *nb_empty(int ndim, const int64_t *shape); /* uninitialised */
 nb_tensor *nb_zeros(int ndim, const int64_t *shape);
 nb_tensor *nb_ones(int ndim, const int64_t *shape);
 nb_tensor *nb_full(int ndim, const int64_t *shape, nb_real value);
@@ -48,12 +48,12 @@ nb_tensor *nb_from_array(const nb_real *values, int ndim, const int64_t *shape);
  * magnitude is an error instead of a rounded index. */
 nb_tensor *nb_from_int64(const int64_t *values, int ndim, const int64_t *shape);
 nb_tensor *nb_from_int32(const int32_t *values, int ndim, const int64_t *shape);
-nb_tensor *nb_scalar(nb_real value);                           /* rank 0 */
-nb_tensor *nb_arange(double start, double end, double step);   /* [start, end) like torch.arange */
+nb_tensor *nb_scalar(nb_real value);                         /* rank 0 */
+nb_tensor *nb_arange(double start, double end, double step); /* [start, end) like torch.arange */
 nb_tensor *nb_linspace(double start, double end, int64_t steps);
 /* Random tensors from g, or from the default generator when g is NULL. */
-nb_tensor *nb_rand(nb_generator *g, int ndim, const int64_t *shape);   /* U[0,1) */
-nb_tensor *nb_randn(nb_generator *g, int ndim, const int64_t *shape);  /* N(0,1) */
+nb_tensor *nb_rand(nb_generator *g, int ndim, const int64_t *shape);  /* U[0,1) */
+nb_tensor *nb_randn(nb_generator *g, int ndim, const int64_t *shape); /* N(0,1) */
 /* In-place fills, for any tensor (used by initialisers). Return t. */
 nb_tensor *nb_fill_(nb_tensor *t, nb_real value);
 nb_tensor *nb_uniform_(nb_tensor *t, double low, double high, nb_generator *g);
@@ -71,8 +71,8 @@ nb_tensor *nb_clone(const nb_tensor *t);
 void nb_free(nb_tensor *t);
 
 /* Reading. */
-nb_real nb_item(const nb_tensor *t);            /* the value of a one-element tensor */
-int64_t nb_size(const nb_tensor *t, int dim);   /* negative dims count from the end */
+nb_real nb_item(const nb_tensor *t);          /* the value of a one-element tensor */
+int64_t nb_size(const nb_tensor *t, int dim); /* negative dims count from the end */
 bool nb_same_shape(const nb_tensor *a, const nb_tensor *b);
 /* "[2,3]": written into buf (at least 8 + 21 * NB_MAX_DIMS bytes), returned. */
 char *nb_shape_str(const nb_tensor *t, char *buf, size_t size);

@@ -62,15 +62,14 @@ static inline nb_real nb_act_elu_b(nb_real x, nb_real dy, nb_real pos, nb_real d
  * with the entry's parameters (and the op's check of them); the arguments
  * after the name are the entry's other fields (.param_names, .defaults,
  * .n_kinks, .kinks). */
-#define NB_POINTWISE_ACTIVATION(act, ...)                                             \
-    static nb_tensor *act##_apply(nb_tensor *x, const nb_real *p, nb_tensor *w)       \
-    {                                                                                 \
-        (void)w;                                                                      \
-        return nb_pointwise(&nb_pw_##act, x, p);                                      \
-    }                                                                                 \
-    const nb_activation nb_act_##act = {.name = #act, .n_params = act##_n_params,      \
-                                        .apply = act##_apply, .pointwise = true,      \
-                                        __VA_ARGS__}
+#define NB_POINTWISE_ACTIVATION(act, ...)                                                                    \
+    static nb_tensor *act##_apply(nb_tensor *x, const nb_real *p, nb_tensor *w)                              \
+    {                                                                                                        \
+        (void)w;                                                                                             \
+        return nb_pointwise(&nb_pw_##act, x, p);                                                             \
+    }                                                                                                        \
+    const nb_activation nb_act_##act = {                                                                     \
+        .name = #act, .n_params = act##_n_params, .apply = act##_apply, .pointwise = true, __VA_ARGS__}
 
 /* const nb_activation nb_act_<name> of every built-in activation
  * (activations/list.h). */

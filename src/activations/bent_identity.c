@@ -15,7 +15,7 @@ static inline nb_real root(nb_real a, nb_real g, int big)
 static inline nb_real bent_identity_f(nb_real x, const nb_real *p)
 {
     (void)p;
-    nb_real a = fabs(x), g = 1 / a;   /* g = inf at 0: only in the branch not taken */
+    nb_real a = fabs(x), g = 1 / a; /* g = inf at 0: only in the branch not taken */
     int big = a > 1;
     nb_real r = root(a, g, big);
     nb_real c = nb_act_sel(big, 1 / (r + g), a / (r + 1));
@@ -23,7 +23,8 @@ static inline nb_real bent_identity_f(nb_real x, const nb_real *p)
 }
 static inline nb_real bent_identity_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
 {
-    (void)y; (void)p;
+    (void)y;
+    (void)p;
     nb_real a = fabs(x), g = 1 / a;
     int big = a > 1;
     nb_real num = nb_act_sel(big, nb_act_sel(x < 0, -1, 1), x);

@@ -10,7 +10,7 @@
  * e^(-x^2/2) -> 0): gelu(-1000) = -0, gelu'(-1000) = 0. */
 #include "activations/activation.h"
 
-#define INV_SQRT2PI 0.39894228040143267794   /* 1/sqrt(2 pi) */
+#define INV_SQRT2PI 0.39894228040143267794 /* 1/sqrt(2 pi) */
 /* lowest argument of nb_vexpn: in float32 -87 (normal results only); in
  * float64 (libm exp) where e^h underflows to 0 anyway */
 #ifdef NABLA_F64

@@ -28,7 +28,8 @@ static inline nb_real gelu_tanh_f(nb_real x, const nb_real *p)
 }
 static inline nb_real gelu_tanh_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
 {
-    (void)y; (void)p;
+    (void)y;
+    (void)p;
     nb_real u = inner(x), s, sn;
     nb_act_sigmoid2(u + u, &s, &sn);
     /* |x| > 30: s sn = 0 in both precisions (2|u| > 1000) while x^2 u' could

@@ -14,7 +14,8 @@ static inline nb_real hardsigmoid_f(nb_real x, const nb_real *p)
 }
 static inline nb_real hardsigmoid_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
 {
-    (void)y; (void)p;
+    (void)y;
+    (void)p;
     return nb_act_sel((x > -3) & (x < 3), dy * (nb_real)(1.0 / 6), 0);
 }
 NB_DEFINE_POINTWISE(hardsigmoid, hardsigmoid_f, hardsigmoid_b, 0);

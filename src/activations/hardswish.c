@@ -17,7 +17,8 @@ static inline nb_real hardswish_f(nb_real x, const nb_real *p)
 }
 static inline nb_real hardswish_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
 {
-    (void)y; (void)p;
+    (void)y;
+    (void)p;
     nb_real mid = dy * (x / 3 + (nb_real)0.5);
     return nb_act_sel(x < -3, 0, nb_act_sel(x <= 3, mid, dy));
 }

@@ -19,8 +19,8 @@ static inline nb_real hardtanh_b(nb_real x, nb_real y, nb_real dy, const nb_real
 static bool hardtanh_check(const nb_tensor *x, const nb_real *p)
 {
     if (!(p[0] <= p[1])) {
-        nb_error(NB_ERR_ARG, "hardtanh: %s: min_val %g is not <= max_val %g", nb_shape_fmt(x),
-                 (double)p[0], (double)p[1]);
+        nb_error(NB_ERR_ARG, "hardtanh: %s: min_val %g is not <= max_val %g", nb_shape_fmt(x), (double)p[0],
+                 (double)p[1]);
         return false;
     }
     return true;
@@ -32,8 +32,5 @@ nb_tensor *nb_hardtanh(nb_tensor *x, nb_real min_val, nb_real max_val)
     return nb_pointwise(&nb_pw_hardtanh, x, (nb_real[]){min_val, max_val});
 }
 
-NB_POINTWISE_ACTIVATION(hardtanh,
-                        .param_names = {"min_val", "max_val"},
-                        .defaults = {-1, 1},
-                        .n_kinks = 2,
+NB_POINTWISE_ACTIVATION(hardtanh, .param_names = {"min_val", "max_val"}, .defaults = {-1, 1}, .n_kinks = 2,
                         .kinks = {-1, 1});

@@ -9,7 +9,9 @@ static inline nb_real identity_f(nb_real x, const nb_real *p)
 }
 static inline nb_real identity_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
 {
-    (void)x; (void)y; (void)p;
+    (void)x;
+    (void)y;
+    (void)p;
     return dy;
 }
 NB_DEFINE_POINTWISE(identity, identity_f, identity_b, 0);

@@ -4,10 +4,7 @@
  * (aten/src/ATen/native/cpu/Activation.cpp). */
 #include "activations/activation.h"
 
-static inline nb_real leaky_relu_f(nb_real x, const nb_real *p)
-{
-    return nb_act_sel(x > 0, x, x * p[0]);
-}
+static inline nb_real leaky_relu_f(nb_real x, const nb_real *p) { return nb_act_sel(x > 0, x, x * p[0]); }
 static inline nb_real leaky_relu_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
 {
     (void)y;
@@ -20,8 +17,5 @@ nb_tensor *nb_leaky_relu(nb_tensor *x, nb_real negative_slope)
     return nb_pointwise(&nb_pw_leaky_relu, x, &negative_slope);
 }
 
-NB_POINTWISE_ACTIVATION(leaky_relu,
-                        .param_names = {"negative_slope"},
-                        .defaults = {0.01},
-                        .n_kinks = 1,
+NB_POINTWISE_ACTIVATION(leaky_relu, .param_names = {"negative_slope"}, .defaults = {0.01}, .n_kinks = 1,
                         .kinks = {0});

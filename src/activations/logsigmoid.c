@@ -11,11 +11,12 @@
 static inline nb_real logsigmoid_f(nb_real x, const nb_real *p)
 {
     (void)p;
-    return -nb_vsoftplus(-x);   /* = min(x, 0) - log1p(e^-|x|), bit for bit */
+    return -nb_vsoftplus(-x); /* = min(x, 0) - log1p(e^-|x|), bit for bit */
 }
 static inline nb_real logsigmoid_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
 {
-    (void)y; (void)p;
+    (void)y;
+    (void)p;
     nb_real s, sn;
     nb_act_sigmoid2(x, &s, &sn);
     return dy * sn;

@@ -70,8 +70,7 @@ nb_tensor *nb_maxout(nb_tensor *x, int k)
     if (!nb_check_input("maxout", 1, x))
         return NULL;
     if (k < 1)
-        return nb_error(NB_ERR_ARG, "maxout: x %s: k = %d pieces, must be at least 1",
-                        nb_shape_fmt(x), k);
+        return nb_error(NB_ERR_ARG, "maxout: x %s: k = %d pieces, must be at least 1", nb_shape_fmt(x), k);
     if (x->ndim < 1)
         return nb_error(NB_ERR_SHAPE, "maxout: x %s: needs at least one dim", nb_shape_fmt(x));
     int64_t last = x->shape[x->ndim - 1];
@@ -100,6 +99,9 @@ static nb_tensor *apply_maxout(nb_tensor *x, const nb_real *p, nb_tensor *w)
     return nb_maxout(x, (int)p[0]);
 }
 
-const nb_activation nb_act_maxout = {
-    .name = "maxout", .n_params = 1, .param_names = {"pieces"}, .defaults = {2},
-    .apply = apply_maxout, .pointwise = false};
+const nb_activation nb_act_maxout = {.name = "maxout",
+                                     .n_params = 1,
+                                     .param_names = {"pieces"},
+                                     .defaults = {2},
+                                     .apply = apply_maxout,
+                                     .pointwise = false};

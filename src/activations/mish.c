@@ -26,7 +26,8 @@ static inline nb_real mish_f(nb_real x, const nb_real *p)
 }
 static inline nb_real mish_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
 {
-    (void)y; (void)p;
+    (void)y;
+    (void)p;
     nb_real n, t = mish_t(x, &n);
     nb_real q = 2 / (n * (n + 2) + 2);
     nb_real s = n / (1 + n);

@@ -23,7 +23,7 @@
 enum { GRAIN = 1 << 14 };
 
 typedef struct job {
-    int64_t outer, C, inner, nblk;   /* nblk: NB_SUM_BLOCK blocks per [inner] run */
+    int64_t outer, C, inner, nblk; /* nblk: NB_SUM_BLOCK blocks per [inner] run */
     const nb_real *x, *a, *dy;
     nb_real *y, *dx, *part;
 } job;
@@ -47,8 +47,8 @@ NB_VECTORIZE static void seg_forward(nb_real *restrict y, const nb_real *restric
 
 /* dx[i] += dy[i] * (x > 0 ? 1 : a) */
 NB_VECTORIZE static void seg_backward(nb_real *restrict dx, const nb_real *restrict x,
-                                      const nb_real *restrict dy, const nb_real *restrict a,
-                                      int64_t sa, int64_t n)
+                                      const nb_real *restrict dy, const nb_real *restrict a, int64_t sa,
+                                      int64_t n)
 {
     if (sa == 0) {
         nb_real al = a[0];
@@ -128,8 +128,13 @@ static void prelu_backward(nb_node *n)
 {
     const prelu_saved *s = n->saved;
     nb_real *dx = nb_input_grad(n, 0), *da = nb_input_grad(n, 1);
-    job j = {.outer = s->outer, .C = s->C, .inner = s->inner,
-             .x = n->in[0]->data, .a = n->in[1]->data, .dy = n->out->grad, .dx = dx};
+    job j = {.outer = s->outer,
+             .C = s->C,
+             .inner = s->inner,
+             .x = n->in[0]->data,
+             .a = n->in[1]->data,
+             .dy = n->out->grad,
+             .dx = dx};
     int64_t numel = n->out->numel;
     if (numel == 0 || (!dx && !da))
         return;
@@ -206,6 +211,10 @@ static nb_tensor *apply_prelu(nb_tensor *x, const nb_real *p, nb_tensor *w)
     return nb_prelu(x, w);
 }
 
-const nb_activation nb_act_prelu = {
-    .name = "prelu", .learnable = 1, .learnable_init = 0.25, .apply = apply_prelu,
-    .n_kinks = 1, .kinks = {0}, .pointwise = true};
+const nb_activation nb_act_prelu = {.name = "prelu",
+                                    .learnable = 1,
+                                    .learnable_init = 0.25,
+                                    .apply = apply_prelu,
+                                    .n_kinks = 1,
+                                    .kinks = {0},
+                                    .pointwise = true};

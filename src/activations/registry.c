@@ -13,11 +13,15 @@ static const nb_activation *const table[] = {
 #undef NB_ACT
 
 #define NB_ACT(name, file) +1
-enum { COUNT = 0
+enum {
+    COUNT = 0
 #include "activations/list.h"
-       , USER_MAX = 64 };
+    ,
+    USER_MAX = 64
+};
 #undef NB_ACT
-static_assert(sizeof table / sizeof table[0] == COUNT, "the table has one entry per line of activations/list.h");
+static_assert(sizeof table / sizeof table[0] == COUNT,
+              "the table has one entry per line of activations/list.h");
 
 /* Activations registered by the program, after the built-in ones. */
 static const nb_activation *user[USER_MAX];

@@ -11,7 +11,8 @@ static inline nb_real relu_f(nb_real x, const nb_real *p)
 }
 static inline nb_real relu_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
 {
-    (void)x; (void)p;
+    (void)x;
+    (void)p;
     return nb_act_sel(y > 0, dy, 0);
 }
 NB_DEFINE_POINTWISE(relu, relu_f, relu_b, 0);

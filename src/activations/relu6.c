@@ -12,7 +12,8 @@ static inline nb_real relu6_f(nb_real x, const nb_real *p)
 }
 static inline nb_real relu6_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
 {
-    (void)y; (void)p;
+    (void)y;
+    (void)p;
     return nb_act_sel((x > 0) & (x < 6), dy, 0);
 }
 NB_DEFINE_POINTWISE(relu6, relu6_f, relu6_b, 0);

@@ -20,7 +20,8 @@ static inline nb_real selu_f(nb_real x, const nb_real *p)
 }
 static inline nb_real selu_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
 {
-    (void)y; (void)p;
+    (void)y;
+    (void)p;
     return nb_act_elu_b(x, dy, (nb_real)SELU_SCALE, (nb_real)(SELU_SCALE * SELU_ALPHA), 1);
 }
 NB_DEFINE_POINTWISE_FMA(selu, selu_f, selu_b, 0);

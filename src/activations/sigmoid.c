@@ -12,7 +12,8 @@ static inline nb_real sigmoid_f(nb_real x, const nb_real *p)
 }
 static inline nb_real sigmoid_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
 {
-    (void)x; (void)p;
+    (void)x;
+    (void)p;
     return dy * (y * (1 - y));
 }
 NB_DEFINE_POINTWISE_FMA(sigmoid, sigmoid_f, sigmoid_b, 0);

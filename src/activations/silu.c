@@ -14,7 +14,8 @@ static inline nb_real silu_f(nb_real x, const nb_real *p)
 }
 static inline nb_real silu_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
 {
-    (void)y; (void)p;
+    (void)y;
+    (void)p;
     nb_real s, sn;
     nb_act_sigmoid2(x, &s, &sn);
     return dy * (s * (1 + x * sn));

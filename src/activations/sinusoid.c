@@ -18,7 +18,8 @@ static inline nb_real sinusoid_f(nb_real x, const nb_real *p)
 }
 static inline nb_real sinusoid_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
 {
-    (void)y; (void)p;
+    (void)y;
+    (void)p;
     return dy * COS(x);
 }
 NB_DEFINE_POINTWISE(sinusoid, sinusoid_f, sinusoid_b, 0);

@@ -30,7 +30,7 @@
 enum { GRAIN = 1 << 14 };
 
 typedef struct sm_op {
-    nb_op op;   /* first: nodes point at it */
+    nb_op op; /* first: nodes point at it */
     bool log;
 } sm_op;
 
@@ -38,8 +38,8 @@ typedef struct job {
     bool log;
     int64_t n, inner;
     const nb_real *x, *y, *dy;
-    nb_real *out;          /* y (forward) or dx (backward) */
-    nb_real *m, *s;        /* per column scratch (general path) */
+    nb_real *out;   /* y (forward) or dx (backward) */
+    nb_real *m, *s; /* per column scratch (general path) */
 } job;
 
 static inline nb_real maxr(nb_real a, nb_real b) { return nb_act_sel(a > b, a, b); }
@@ -62,8 +62,7 @@ static inline nb_real lane_max(const nb_real *v, int64_t n)
 
 /* ---- last dim, contiguous rows --------------------------------------- */
 
-NB_VECTORIZE static void row_forward(nb_real *restrict y, const nb_real *restrict x, int64_t n,
-                                     bool log)
+NB_VECTORIZE static void row_forward(nb_real *restrict y, const nb_real *restrict x, int64_t n, bool log)
 {
     nb_real m = lane_max(x, n);
     for (int64_t i = 0; i < n; i++)
@@ -201,8 +200,7 @@ static void softmax_backward(nb_node *node)
     if (!dx)
         return;
     int64_t outer = s->outer, n = s->n, inner = s->inner;
-    job j = {.log = op->log, .n = n, .inner = inner, .y = node->out->data, .dy = node->out->grad,
-             .out = dx};
+    job j = {.log = op->log, .n = n, .inner = inner, .y = node->out->data, .dy = node->out->grad, .out = dx};
     if (inner == 1) {
         nb_parallel_for(outer, grain_for(n), rows_backward, &j);
         return;
@@ -227,8 +225,8 @@ static nb_tensor *softmax_impl(const sm_op *op, nb_tensor *x, int dim)
     /* a rank-0 tensor is one row of one element (PyTorch accepts dim 0 or -1) */
     int d = x->ndim == 0 ? (dim == 0 || dim == -1 ? 0 : -1) : nb_norm_dim(dim, x->ndim);
     if (d < 0)
-        return nb_error(NB_ERR_ARG, "%s: x %s: dim %d is out of range for rank %d", name,
-                        nb_shape_fmt(x), dim, x->ndim);
+        return nb_error(NB_ERR_ARG, "%s: x %s: dim %d is out of range for rank %d", name, nb_shape_fmt(x),
+                        dim, x->ndim);
     int64_t n = x->ndim ? x->shape[d] : 1, outer = 1, inner = 1;
     for (int i = 0; i < d; i++)
         outer *= x->shape[i];
@@ -271,10 +269,16 @@ static nb_tensor *apply_log_softmax(nb_tensor *x, const nb_real *p, nb_tensor *w
     return nb_log_softmax(x, (int)p[0]);
 }
 
-const nb_activation nb_act_softmax = {
-    .name = "softmax", .n_params = 1, .param_names = {"dim"}, .defaults = {-1},
-    .apply = apply_softmax, .pointwise = false};
+const nb_activation nb_act_softmax = {.name = "softmax",
+                                      .n_params = 1,
+                                      .param_names = {"dim"},
+                                      .defaults = {-1},
+                                      .apply = apply_softmax,
+                                      .pointwise = false};
 
-const nb_activation nb_act_log_softmax = {
-    .name = "log_softmax", .n_params = 1, .param_names = {"dim"}, .defaults = {-1},
-    .apply = apply_log_softmax, .pointwise = false};
+const nb_activation nb_act_log_softmax = {.name = "log_softmax",
+                                          .n_params = 1,
+                                          .param_names = {"dim"},
+                                          .defaults = {-1},
+                                          .apply = apply_log_softmax,
+                                          .pointwise = false};

@@ -18,7 +18,7 @@ static inline nb_real softplus_b(nb_real x, nb_real y, nb_real dy, const nb_real
 {
     (void)y;
     nb_real t = x * p[0];
-    return dy * nb_act_sel(t > p[1], 1, nb_vsigmoid(t));   /* one unmasked load of dy (see elu.c) */
+    return dy * nb_act_sel(t > p[1], 1, nb_vsigmoid(t)); /* one unmasked load of dy (see elu.c) */
 }
 static bool softplus_check(const nb_tensor *x, const nb_real *p)
 {
@@ -35,8 +35,5 @@ nb_tensor *nb_softplus(nb_tensor *x, nb_real beta, nb_real threshold)
     return nb_pointwise(&nb_pw_softplus, x, (nb_real[]){beta, threshold});
 }
 
-NB_POINTWISE_ACTIVATION(softplus,
-                        .param_names = {"beta", "threshold"},
-                        .defaults = {1, 20},
-                        .n_kinks = 1,
+NB_POINTWISE_ACTIVATION(softplus, .param_names = {"beta", "threshold"}, .defaults = {1, 20}, .n_kinks = 1,
                         .kinks = {20});

@@ -12,7 +12,8 @@ static inline nb_real softsign_f(nb_real x, const nb_real *p)
 }
 static inline nb_real softsign_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
 {
-    (void)y; (void)p;
+    (void)y;
+    (void)p;
     nb_real d = 1 + fabs(x);
     return dy / (d * d);
 }

@@ -16,7 +16,10 @@ static inline nb_real step_f(nb_real x, const nb_real *p)
 }
 static inline nb_real step_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
 {
-    (void)x; (void)y; (void)dy; (void)p;
+    (void)x;
+    (void)y;
+    (void)dy;
+    (void)p;
     return 0;
 }
 NB_DEFINE_POINTWISE(step, step_f, step_b, 0);

@@ -58,8 +58,7 @@ NB_VECTORIZE_FMA static void blocks_backward(void *c, int64_t b, int64_t e)
     for (int64_t q = b; q < e; q++) {
         int64_t start = q * NB_SUM_BLOCK, len = j->numel - start;
         len = len < NB_SUM_BLOCK ? len : NB_SUM_BLOCK;
-        const nb_real *restrict x = j->x + start, *restrict y = j->y + start,
-                                *restrict dy = j->dy + start;
+        const nb_real *restrict x = j->x + start, *restrict y = j->y + start, *restrict dy = j->dy + start;
         if (j->out) {
             nb_real *restrict dx = j->out + start;
             for (int64_t i = 0; i < len; i++)
@@ -75,8 +74,12 @@ static void swish_backward(nb_node *n)
     nb_real *dx = nb_input_grad(n, 0), *db = nb_input_grad(n, 1);
     nb_tensor *x = n->in[0];
     int64_t nblk = (x->numel + NB_SUM_BLOCK - 1) / NB_SUM_BLOCK;
-    job j = {.beta = n->in[1]->data[0], .numel = x->numel, .x = x->data, .y = n->out->data,
-             .dy = n->out->grad, .out = dx};
+    job j = {.beta = n->in[1]->data[0],
+             .numel = x->numel,
+             .x = x->data,
+             .y = n->out->data,
+             .dy = n->out->grad,
+             .out = dx};
     if (nblk == 0 || (!dx && !db))
         return;
     if (db && !(j.part = nb_step_alloc((size_t)nblk * sizeof(nb_real)))) {
@@ -99,8 +102,8 @@ nb_tensor *nb_swish(nb_tensor *x, nb_tensor *beta)
     if (!nb_check_input("swish", 1, x) || !nb_check_input("swish", 2, beta))
         return NULL;
     if (beta->numel != 1)
-        return nb_error(NB_ERR_SHAPE, "swish: x %s, beta %s: beta must have one element",
-                        nb_shape_fmt(x), nb_shape_fmt(beta));
+        return nb_error(NB_ERR_SHAPE, "swish: x %s, beta %s: beta must have one element", nb_shape_fmt(x),
+                        nb_shape_fmt(beta));
     nb_tensor *y = nb_tensor_alloc("swish", x->ndim, x->shape, false);
     if (!y)
         return NULL;
@@ -118,5 +121,4 @@ static nb_tensor *apply_swish(nb_tensor *x, const nb_real *p, nb_tensor *w)
 }
 
 const nb_activation nb_act_swish = {
-    .name = "swish", .learnable = 1, .learnable_init = 1, .apply = apply_swish,
-    .pointwise = true};
+    .name = "swish", .learnable = 1, .learnable_init = 1, .apply = apply_swish, .pointwise = true};

@@ -10,7 +10,8 @@ static inline nb_real tanh_f(nb_real x, const nb_real *p)
 }
 static inline nb_real tanh_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
 {
-    (void)x; (void)p;
+    (void)x;
+    (void)p;
     return dy * (1 - y * y);
 }
 NB_DEFINE_POINTWISE_FMA(tanh, tanh_f, tanh_b, 0);

@@ -9,8 +9,8 @@ struct nb_loader {
     const nb_dataset *ds;
     int64_t batch;
     nb_loader_options opts;
-    int64_t *order;     /* this epoch's row order */
-    int64_t next;       /* position in order of the next batch */
+    int64_t *order; /* this epoch's row order */
+    int64_t next;   /* position in order of the next batch */
     uint64_t epoch;
     bool ended;         /* the epoch's last batch was handed out; the next call starts a new epoch */
     nb_tensor *xb, *yb; /* full-batch buffers; shape[0] set per batch */
@@ -42,7 +42,7 @@ static nb_tensor *batch_buffer(const nb_tensor *t, int64_t batch)
     shape[0] = batch;
     nb_tensor *b = nb_tensor_alloc("loader", t->ndim, shape, true);
     if (b)
-        b->borrowed = true;   /* the loader's: a user's nb_free() leaves it alone */
+        b->borrowed = true; /* the loader's: a user's nb_free() leaves it alone */
     return b;
 }
 
@@ -53,7 +53,7 @@ nb_loader *nb_loader_new(const nb_dataset *ds, int64_t batch_size, const nb_load
     if (batch_size <= 0)
         return nb_error(NB_ERR_ARG, "loader: batch_size %lld must be positive", (long long)batch_size);
     int64_t n = nb_dataset_len(ds);
-    int64_t b = batch_size < n ? batch_size : (n ? n : 1);   /* no buffer larger than the data */
+    int64_t b = batch_size < n ? batch_size : (n ? n : 1); /* no buffer larger than the data */
     nb_loader *ld = calloc(1, sizeof *ld);
     if (!ld)
         return nb_error(NB_ERR_MEMORY, "loader: out of memory");

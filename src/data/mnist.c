@@ -8,8 +8,9 @@
 #include "nabla/data.h"
 #include "nabla/io.h"
 
-#define INSTALL_HINT "install Fashion-MNIST with `apt-get install dataset-fashion-mnist` (into " \
-                     NB_FASHION_MNIST_DIR ") or pass the directory that holds the MNIST files"
+#define INSTALL_HINT                                                                                         \
+    "install Fashion-MNIST with `apt-get install dataset-fashion-mnist` (into " NB_FASHION_MNIST_DIR         \
+    ") or pass the directory that holds the MNIST files"
 
 /* The first of the usual spellings of a file that exists, into buf. */
 static bool find_file(const char *dir, const char *prefix, const char *kind, char *buf, size_t size)
@@ -33,8 +34,8 @@ static nb_tensor *load(const char *dir, const char *prefix, const char *kind, in
         return nb_error(NB_ERR_IO, "mnist: %s is missing; " INSTALL_HINT, path);
     nb_tensor *t = nb_load_idx(path);
     if (t && t->ndim != rank) {
-        nb_error(NB_ERR_FORMAT, "mnist: %s holds a tensor of shape %s; expected rank %d", path, nb_shape_fmt(t),
-                 rank);
+        nb_error(NB_ERR_FORMAT, "mnist: %s holds a tensor of shape %s; expected rank %d", path,
+                 nb_shape_fmt(t), rank);
         nb_free(t);
         return NULL;
     }

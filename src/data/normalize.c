@@ -75,7 +75,7 @@ nb_norm *nb_minmax(nb_tensor *x)
     int64_t n = x->shape[0], f = norm->shift->numel;
     nb_real *lo = norm->shift->data, *range = norm->scale->data;
     memcpy(lo, x->data, (size_t)f * sizeof(nb_real));
-    memcpy(range, x->data, (size_t)f * sizeof(nb_real));   /* the max, for now */
+    memcpy(range, x->data, (size_t)f * sizeof(nb_real)); /* the max, for now */
     for (int64_t i = 1; i < n; i++)
         for (int64_t j = 0; j < f; j++) {
             nb_real v = x->data[i * f + j];

@@ -3,7 +3,7 @@
  * target, then the directory fsync'ed so that the rename survives a crash.
  * Temporaries left by a killed process are removed by the next save to the
  * same path. */
-#define _GNU_SOURCE   /* fopencookie: stdio on top of write(2), errno kept */
+#define _GNU_SOURCE /* fopencookie: stdio on top of write(2), errno kept */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,7 +16,7 @@
 #include <unistd.h>
 #include "io/atomic.h"
 
-#define TMP_TAG ".nabla-tmp."   /* <path>.nabla-tmp.<pid>.<8 hex digits> */
+#define TMP_TAG ".nabla-tmp." /* <path>.nabla-tmp.<pid>.<8 hex digits> */
 
 /* stdio's error flag forgets errno; writing through this cookie keeps the
  * first write error (ENOSPC, EDQUOT, EFBIG...) for the message. */
@@ -38,7 +38,7 @@ static ssize_t cookie_write(void *cookie, const char *buf, size_t n)
     return (ssize_t)done;
 }
 
-static uint64_t mix(uint64_t z)   /* splitmix64's finaliser */
+static uint64_t mix(uint64_t z) /* splitmix64's finaliser */
 {
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
@@ -75,7 +75,8 @@ static bool owner_gone(const char *rest)
 {
     char *end;
     long pid = strtol(rest, &end, 10);
-    if (end == rest || *end != '.' || pid <= 0 || strlen(end + 1) != 8 || strspn(end + 1, "0123456789abcdef") != 8)
+    if (end == rest || *end != '.' || pid <= 0 || strlen(end + 1) != 8 ||
+        strspn(end + 1, "0123456789abcdef") != 8)
         return false;
     return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
@@ -97,7 +98,8 @@ static void clean_stale(const char *path)
             !owner_gone(n + len + strlen(TMP_TAG)))
             continue;
         struct stat st;
-        if (fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid())
+        if (fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+            st.st_uid == geteuid())
             unlinkat(dirfd(d), n, 0);
     }
     closedir(d);
@@ -171,11 +173,11 @@ int nb_atomic_commit(nb_atomic_file *a)
     int err = 0;
     bool flushed = fflush(a->f) == 0 && !ferror(a->f);
     int flush_errno = errno;
-    if (!flushed)   /* the cookie saw the write's own errno; stdio's flag alone says EIO */
+    if (!flushed) /* the cookie saw the write's own errno; stdio's flag alone says EIO */
         err = a->write_errno ? a->write_errno : flush_errno ? flush_errno : EIO;
     else if ((step = "sync", fsync(a->fd) != 0))
         err = errno;
-    fclose(a->f);   /* the cookie has no close: the descriptor is ours */
+    fclose(a->f); /* the cookie has no close: the descriptor is ours */
     a->f = NULL;
     if (!err && close(a->fd) != 0) {
         step = "close";

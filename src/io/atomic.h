@@ -9,12 +9,12 @@
 #include "internal.h"
 
 typedef struct nb_atomic_file {
-    FILE *f;             /* write the new contents here */
-    int fd;              /* the temporary's descriptor, under f */
-    int write_errno;     /* the first write error, for the message */
+    FILE *f;         /* write the new contents here */
+    int fd;          /* the temporary's descriptor, under f */
+    int write_errno; /* the first write error, for the message */
     char *tmp;
     const char *path;
-    const char *op;      /* first word of error messages */
+    const char *op; /* first word of error messages */
 } nb_atomic_file;
 
 /* Create the temporary file. Returns 0, or -1 with an error recorded. */

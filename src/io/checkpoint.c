@@ -165,8 +165,10 @@ static bool user_keys_allowed(const char *user)
     bool ok = meta != NULL;
     for (int i = 0; ok && i < n; i++)
         if (strncmp(meta[i].key, RESERVED, strlen(RESERVED)) == 0) {
-            nb_error(NB_ERR_ARG, "save_checkpoint: metadata key '%s' is in the namespace '" RESERVED "', which "
-                     "nabla reserves for its own keys (learning rate, generators)", meta[i].key);
+            nb_error(NB_ERR_ARG,
+                     "save_checkpoint: metadata key '%s' is in the namespace '" RESERVED "', which "
+                     "nabla reserves for its own keys (learning rate, generators)",
+                     meta[i].key);
             ok = false;
         }
     free(meta);
@@ -202,8 +204,9 @@ static char *metadata(const char *user, nb_optim *optim, const gen_list *g)
         const nb_generator *r = g->gens[i];
         uint64_t spare;
         memcpy(&spare, &r->spare, sizeof spare);
-        snprintf(value, sizeof value, "%016" PRIx64 " %016" PRIx64 " %016" PRIx64 " %016" PRIx64 " %d %016" PRIx64,
-                 r->s[0], r->s[1], r->s[2], r->s[3], r->has_spare ? 1 : 0, spare);
+        snprintf(value, sizeof value,
+                 "%016" PRIx64 " %016" PRIx64 " %016" PRIx64 " %016" PRIx64 " %d %016" PRIx64, r->s[0],
+                 r->s[1], r->s[2], r->s[3], r->has_spare ? 1 : 0, spare);
         json_pair(f, &first, g->paths[i], value);
     }
     fputc('}', f);
@@ -244,8 +247,9 @@ static bool parse_generator(const char *s, nb_generator *out)
 {
     unsigned long long v[5];
     int spare_flag, used = -1;
-    if (sscanf(s, "%16llx %16llx %16llx %16llx %d %16llx%n", &v[0], &v[1], &v[2], &v[3], &spare_flag,
-               &v[4], &used) != 6 || used != (int)strlen(s) || (spare_flag != 0 && spare_flag != 1))
+    if (sscanf(s, "%16llx %16llx %16llx %16llx %d %16llx%n", &v[0], &v[1], &v[2], &v[3], &spare_flag, &v[4],
+               &used) != 6 ||
+        used != (int)strlen(s) || (spare_flag != 0 && spare_flag != 1))
         return false;
     /* xoshiro's all-zero state is a fixed point: every draw would be 0 */
     if ((v[0] | v[1] | v[2] | v[3]) == 0)
@@ -300,9 +304,10 @@ int nb_load_checkpoint(const char *path, nb_module *model, nb_optim *optim)
         goto done;
     for (int i = 0; i < g.n; i++) {
         const char *s = nb_safetensors_metadata(st, g.paths[i]);
-        states[i] = *g.gens[i];   /* absent (a file from elsewhere): left as is */
+        states[i] = *g.gens[i]; /* absent (a file from elsewhere): left as is */
         if (s && !parse_generator(s, &states[i])) {
-            nb_error(NB_ERR_FORMAT, "load_checkpoint: %s: metadata '%s' is not a valid generator state "
+            nb_error(NB_ERR_FORMAT,
+                     "load_checkpoint: %s: metadata '%s' is not a valid generator state "
                      "(four 64-bit hex words not all zero, a 0/1 flag, a finite spare normal): \"%s\"",
                      path, g.paths[i], s);
             goto done;
@@ -310,9 +315,12 @@ int nb_load_checkpoint(const char *path, nb_module *model, nb_optim *optim)
     }
     const char *lr_text = optim ? nb_safetensors_metadata(st, "nabla.optim.lr") : NULL;
     char *end = NULL;
-    if (lr_text && (lr = strtod(lr_text, &end), end == lr_text || *end != '\0' || !(lr >= 0) || !isfinite(lr))) {
-        nb_error(NB_ERR_FORMAT, "load_checkpoint: %s: metadata 'nabla.optim.lr' is not a finite learning rate "
-                 ">= 0: \"%s\"", path, lr_text);
+    if (lr_text &&
+        (lr = strtod(lr_text, &end), end == lr_text || *end != '\0' || !(lr >= 0) || !isfinite(lr))) {
+        nb_error(NB_ERR_FORMAT,
+                 "load_checkpoint: %s: metadata 'nabla.optim.lr' is not a finite learning rate "
+                 ">= 0: \"%s\"",
+                 path, lr_text);
         goto done;
     }
     if (nb_load_into(path, e.n, (const char *const *)e.names, e.tensors) != 0)

@@ -11,9 +11,9 @@
 
 typedef struct csv {
     const char *path;
-    char *p, *end;     /* cursor in the file's text */
+    char *p, *end; /* cursor in the file's text */
     char delim;
-    int64_t line;      /* 1-based line of the cursor */
+    int64_t line; /* 1-based line of the cursor */
 } csv;
 
 static bool blank(char c) { return c == ' ' || c == '\t'; }
@@ -32,8 +32,9 @@ static char *field(csv *c, bool *last, int column)
         start = out = ++c->p;
         for (;;) {
             if (c->p >= c->end) {
-                nb_error(NB_ERR_FORMAT, "csv: %s: line %lld, column %d: the quote opened here is never closed",
-                         c->path, (long long)open_line, column + 1);
+                nb_error(NB_ERR_FORMAT,
+                         "csv: %s: line %lld, column %d: the quote opened here is never closed", c->path,
+                         (long long)open_line, column + 1);
                 return NULL;
             }
             if (*c->p == '"') {
@@ -53,8 +54,8 @@ static char *field(csv *c, bool *last, int column)
         while (c->p < c->end && blank(*c->p))
             c->p++;
         if (c->p < c->end && *c->p != c->delim && *c->p != '\r' && *c->p != '\n') {
-            nb_error(NB_ERR_FORMAT, "csv: %s: line %lld, column %d: text after the closing quote",
-                     c->path, (long long)c->line, column + 1);
+            nb_error(NB_ERR_FORMAT, "csv: %s: line %lld, column %d: text after the closing quote", c->path,
+                     (long long)c->line, column + 1);
             return NULL;
         }
     } else {
@@ -73,7 +74,7 @@ static char *field(csv *c, bool *last, int column)
             c->line++;
         c->p++;
     }
-    *stop = '\0';   /* stop <= the delimiter or line end just passed: nothing unread is lost */
+    *stop = '\0'; /* stop <= the delimiter or line end just passed: nothing unread is lost */
     return start;
 }
 
@@ -170,7 +171,7 @@ static int *choose(const csv *c, const nb_csv_options *o, char *const *names, in
 /* The values read so far, rows of n_cols, growing by doubling. */
 typedef struct values {
     nb_real *v;
-    int64_t rows, cap;   /* cap in rows */
+    int64_t rows, cap; /* cap in rows */
 } values;
 
 static bool add_row(values *vs, const csv *c, int n_cols, const double *row, const int *cols)
@@ -203,7 +204,7 @@ static bool rows(csv *c, nb_records *rs, char *const *names, int n, const int *c
         return false;
     }
     for (;;) {
-        if (!next_row(c)) {   /* this record is blank: the next one */
+        if (!next_row(c)) { /* this record is blank: the next one */
             int k = nb_records_next(rs, c->line);
             if (k <= 0) {
                 free(row);
@@ -221,7 +222,7 @@ static bool rows(csv *c, nb_records *rs, char *const *names, int n, const int *c
             if (!f)
                 goto fail;
             if (i >= n)
-                continue;   /* counted below */
+                continue; /* counted below */
             char *endp;
             row[i] = strtod(f, &endp);
             if (*f == '\0' || *endp != '\0') {
@@ -290,7 +291,7 @@ nb_tensor *nb_load_csv(const char *path, const nb_csv_options *opts, char ***nam
     if (nb_records_skip_lines(rs, o.skip_rows) != 0)
         goto out;
     int k;
-    while ((k = nb_records_next(rs, c.line)) > 0) {   /* the first record that is not blank */
+    while ((k = nb_records_next(rs, c.line)) > 0) { /* the first record that is not blank */
         c.p = rs->line;
         c.end = rs->line + rs->len;
         if (next_row(&c))
@@ -300,16 +301,18 @@ nb_tensor *nb_load_csv(const char *path, const nb_csv_options *opts, char ***nam
         goto out;
     if (k == 0) {
         nb_error(NB_ERR_FORMAT, "csv: %s: no header row%s", path,
-                 rs->consumed == 0 ? " (the file is empty)" : o.skip_rows ? " after the skipped lines" : "");
+                 rs->consumed == 0 ? " (the file is empty)"
+                 : o.skip_rows     ? " after the skipped lines"
+                                   : "");
         goto out;
     }
-    head = nb_records_take(rs);   /* the names point into it */
+    head = nb_records_take(rs); /* the names point into it */
     int n, n_cols;
     int64_t header_line = c.line;
     names = header(&c, &n);
     if (!names || !(cols = choose(&c, &o, names, n, &n_cols)))
         goto out;
-    c.p = c.end;   /* the header record is done */
+    c.p = c.end; /* the header record is done */
     /* strtod reads the decimal point of the C locale, whatever the program's */
     cloc = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
     prev = cloc ? uselocale(cloc) : (locale_t)0;

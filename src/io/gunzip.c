@@ -14,8 +14,8 @@ struct nb_gunzip {
     z_stream z;
     int fd;
     const char *op, *path;
-    uint64_t file_read;    /* compressed bytes read from fd */
-    bool in_member;        /* inside a member: its trailer is still to come */
+    uint64_t file_read; /* compressed bytes read from fd */
+    bool in_member;     /* inside a member: its trailer is still to come */
     bool eof, done;
     unsigned char in[1 << 16];
 };
@@ -66,8 +66,10 @@ static int next_member(nb_gunzip *g)
         return 0;
     }
     if (g->z.next_in[0] != 0x1f) {
-        nb_error(NB_ERR_FORMAT, "%s: %s: byte %llu of the file: 0x%02x after the end of the gzip stream "
-                 "(trailing bytes)", g->op, g->path, (unsigned long long)file_pos(g), g->z.next_in[0]);
+        nb_error(NB_ERR_FORMAT,
+                 "%s: %s: byte %llu of the file: 0x%02x after the end of the gzip stream "
+                 "(trailing bytes)",
+                 g->op, g->path, (unsigned long long)file_pos(g), g->z.next_in[0]);
         return -1;
     }
     inflateReset(&g->z);
@@ -88,9 +90,10 @@ int64_t nb_gunzip_read(nb_gunzip *g, void *buf, size_t n, uint64_t at)
         if (g->z.avail_in == 0 && !g->eof && fill(g) != 0)
             return -1;
         if (g->z.avail_in == 0 && g->eof) {
-            nb_error(NB_ERR_FORMAT, "%s: %s: byte %llu of the file (byte %llu of the uncompressed data): the "
-                     "gzip stream ends before its CRC and length trailer (truncated)", g->op, g->path,
-                     (unsigned long long)g->file_read, (unsigned long long)(at + got));
+            nb_error(NB_ERR_FORMAT,
+                     "%s: %s: byte %llu of the file (byte %llu of the uncompressed data): the "
+                     "gzip stream ends before its CRC and length trailer (truncated)",
+                     g->op, g->path, (unsigned long long)g->file_read, (unsigned long long)(at + got));
             return -1;
         }
         size_t want = n - got < (1u << 30) ? n - got : (1u << 30);
@@ -103,9 +106,11 @@ int64_t nb_gunzip_read(nb_gunzip *g, void *buf, size_t n, uint64_t at)
         } else if (ret != Z_OK && ret != Z_BUF_ERROR) {
             nb_error(ret == Z_MEM_ERROR ? NB_ERR_MEMORY : NB_ERR_FORMAT,
                      "%s: %s: corrupt gzip data near byte %llu of the file (byte %llu of the uncompressed "
-                     "data): %s", g->op, g->path, (unsigned long long)file_pos(g),
-                     (unsigned long long)(at + got), g->z.msg ? g->z.msg : ret == Z_MEM_ERROR ? "out of memory"
-                                                                                         : "invalid data");
+                     "data): %s",
+                     g->op, g->path, (unsigned long long)file_pos(g), (unsigned long long)(at + got),
+                     g->z.msg             ? g->z.msg
+                     : ret == Z_MEM_ERROR ? "out of memory"
+                                          : "invalid data");
             return -1;
         }
     }

@@ -61,8 +61,10 @@ static int read_header(nb_reader *r, const idx_type **type, int *ndim, int64_t *
         return -1;
     }
     if (head[0] != 0 || head[1] != 0) {
-        nb_error(NB_ERR_FORMAT, "idx: %s: %s: magic number starts with 0x%02x 0x%02x, not 0x00 0x00: "
-                 "not an IDX file", r->path, nb_reader_where(r, head[0] ? 0 : 1), head[0], head[1]);
+        nb_error(NB_ERR_FORMAT,
+                 "idx: %s: %s: magic number starts with 0x%02x 0x%02x, not 0x00 0x00: "
+                 "not an IDX file",
+                 r->path, nb_reader_where(r, head[0] ? 0 : 1), head[0], head[1]);
         return -1;
     }
     *type = NULL;
@@ -70,8 +72,10 @@ static int read_header(nb_reader *r, const idx_type **type, int *ndim, int64_t *
         if (types[i].code == head[2])
             *type = &types[i];
     if (!*type) {
-        nb_error(NB_ERR_FORMAT, "idx: %s: %s: unknown type code 0x%02x (known: 0x08 u8, 0x09 i8, "
-                 "0x0B i16, 0x0C i32, 0x0D f32, 0x0E f64)", r->path, nb_reader_where(r, 2), head[2]);
+        nb_error(NB_ERR_FORMAT,
+                 "idx: %s: %s: unknown type code 0x%02x (known: 0x08 u8, 0x09 i8, "
+                 "0x0B i16, 0x0C i32, 0x0D f32, 0x0E f64)",
+                 r->path, nb_reader_where(r, 2), head[2]);
         return -1;
     }
     *ndim = head[3];
@@ -100,7 +104,8 @@ static void size_error(nb_reader *r, uint64_t head, uint64_t done, bool more, in
 {
     nb_error(NB_ERR_FORMAT, "idx: %s: %s: shape %s of %s needs %llu bytes of data but %s (%s)", r->path,
              nb_reader_where(r, head + done), nb_dims_fmt(ndim, shape), type->name, (unsigned long long)need,
-             more ? "more follow" : "the data end here", more ? "trailing bytes after the data" : "truncated");
+             more ? "more follow" : "the data end here",
+             more ? "trailing bytes after the data" : "truncated");
 }
 
 /* True when the data end exactly here (nothing follows); else error recorded. */
@@ -114,7 +119,8 @@ static bool at_end(nb_reader *r, uint64_t head, int ndim, const int64_t *shape, 
     return after == 0;
 }
 
-static void decode_run(const idx_type *type, const unsigned char *raw, uint64_t bytes, uint64_t at, nb_real *out)
+static void decode_run(const idx_type *type, const unsigned char *raw, uint64_t bytes, uint64_t at,
+                       nb_real *out)
 {
     for (uint64_t i = 0; i + (uint64_t)type->size <= bytes; i += (uint64_t)type->size)
         out[(at + i) / (uint64_t)type->size] = decode(type, raw + i);
@@ -122,24 +128,24 @@ static void decode_run(const idx_type *type, const unsigned char *raw, uint64_t 
 
 /* A plain file whose size matched: decode chunk by chunk into the tensor,
  * so that peak memory is the tensor alone. */
-static nb_tensor *read_sized(nb_reader *r, uint64_t head, int ndim, const int64_t *shape, const idx_type *type,
-                             uint64_t need)
+static nb_tensor *read_sized(nb_reader *r, uint64_t head, int ndim, const int64_t *shape,
+                             const idx_type *type, uint64_t need)
 {
     enum { CHUNK = 1 << 16 };
     nb_tensor *t = nb_tensor_alloc("idx", ndim, shape, true);
     unsigned char *raw = t ? malloc(CHUNK) : NULL;
     if (t && !raw)
         nb_error(NB_ERR_MEMORY, "idx: %s: out of memory", r->path);
-    uint64_t done = 0;   /* bytes decoded */
+    uint64_t done = 0; /* bytes decoded */
     while (raw && done < need) {
         size_t want = need - done < CHUNK ? (size_t)(need - done) : CHUNK - CHUNK % (size_t)type->size;
         int64_t k = nb_reader_read(r, raw, want);
         if (k < 0)
-            break;   /* recorded by the reader */
+            break; /* recorded by the reader */
         decode_run(type, raw, (uint64_t)k, done, t->data);
         done += (uint64_t)k;
         if ((size_t)k < want) {
-            size_error(r, head, done, false, ndim, shape, type, need);   /* the file shrank */
+            size_error(r, head, done, false, ndim, shape, type, need); /* the file shrank */
             break;
         }
     }
@@ -155,10 +161,10 @@ static nb_tensor *read_sized(nb_reader *r, uint64_t head, int ndim, const int64_
 /* A stream of unknown length (gzip, a pipe): the raw bytes are gathered in
  * chunks of growing size as they arrive, so that memory follows the data
  * really present; the tensor is allocated once all of them are there. */
-static nb_tensor *read_stream(nb_reader *r, uint64_t head, int ndim, const int64_t *shape, const idx_type *type,
-                              uint64_t need)
+static nb_tensor *read_stream(nb_reader *r, uint64_t head, int ndim, const int64_t *shape,
+                              const idx_type *type, uint64_t need)
 {
-    enum { FIRST = 1 << 16, DOUBLINGS = 14, MAX_CHUNKS = 128 };   /* 64 KiB doubling to 1 GiB */
+    enum { FIRST = 1 << 16, DOUBLINGS = 14, MAX_CHUNKS = 128 }; /* 64 KiB doubling to 1 GiB */
     unsigned char *chunk[MAX_CHUNKS];
     uint64_t len[MAX_CHUNKS];
     int n = 0;
@@ -185,8 +191,8 @@ static nb_tensor *read_stream(nb_reader *r, uint64_t head, int ndim, const int64
         }
         done += len[n - 1];
     }
-    nb_tensor *t = ok && at_end(r, head, ndim, shape, type, need) ? nb_tensor_alloc("idx", ndim, shape, true)
-                                                                   : NULL;
+    nb_tensor *t =
+        ok && at_end(r, head, ndim, shape, type, need) ? nb_tensor_alloc("idx", ndim, shape, true) : NULL;
     uint64_t at = 0;
     for (int i = 0; i < n; i++) {
         if (t)
@@ -209,7 +215,7 @@ nb_tensor *nb_load_idx(const char *path)
     if (read_header(&r, &type, &ndim, shape) != 0)
         goto out;
     uint64_t head = r.pos;
-    int64_t numel = nb_shape_numel(ndim, shape);   /* dims < 2^32 each: only the product can overflow */
+    int64_t numel = nb_shape_numel(ndim, shape); /* dims < 2^32 each: only the product can overflow */
     if (numel < 0) {
         nb_error(NB_ERR_FORMAT, "idx: %s: byte 4: shape %s has too many elements", path,
                  nb_dims_fmt(ndim, shape));
@@ -218,8 +224,10 @@ nb_tensor *nb_load_idx(const char *path)
     uint64_t need = (uint64_t)numel * (uint64_t)type->size;
     if (r.size >= 0 && (uint64_t)r.size - head != need) {
         uint64_t have = (uint64_t)r.size - head;
-        nb_error(NB_ERR_FORMAT, "idx: %s: byte %llu: shape %s of %s needs %llu bytes of data but the file "
-                 "holds %llu (%s)", path, (unsigned long long)head, nb_dims_fmt(ndim, shape), type->name,
+        nb_error(NB_ERR_FORMAT,
+                 "idx: %s: byte %llu: shape %s of %s needs %llu bytes of data but the file "
+                 "holds %llu (%s)",
+                 path, (unsigned long long)head, nb_dims_fmt(ndim, shape), type->name,
                  (unsigned long long)need, (unsigned long long)have,
                  have < need ? "truncated" : "trailing bytes after the data");
         goto out;
@@ -227,12 +235,15 @@ nb_tensor *nb_load_idx(const char *path)
     /* deflate expands at most ~1032:1, so a gzip stream of this size cannot hold
      * more than this: a header that plainly lies is refused at once */
     if (r.size < 0 && r.file_bytes >= 0 && need > 1100 * (uint64_t)r.file_bytes + 4096) {
-        nb_error(NB_ERR_FORMAT, "idx: %s: byte 4: shape %s of %s needs %llu bytes of data, more than a "
-                 "%lld-byte gzip file can hold (the header declares more than the file holds)", path,
-                 nb_dims_fmt(ndim, shape), type->name, (unsigned long long)need, (long long)r.file_bytes);
+        nb_error(NB_ERR_FORMAT,
+                 "idx: %s: byte 4: shape %s of %s needs %llu bytes of data, more than a "
+                 "%lld-byte gzip file can hold (the header declares more than the file holds)",
+                 path, nb_dims_fmt(ndim, shape), type->name, (unsigned long long)need,
+                 (long long)r.file_bytes);
         goto out;
     }
-    t = r.size >= 0 ? read_sized(&r, head, ndim, shape, type, need) : read_stream(&r, head, ndim, shape, type, need);
+    t = r.size >= 0 ? read_sized(&r, head, ndim, shape, type, need)
+                    : read_stream(&r, head, ndim, shape, type, need);
 out:
     nb_reader_close(&r);
     return t;

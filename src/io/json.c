@@ -12,13 +12,14 @@ void *nb_json_fail(const nb_json *j, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return nb_error(NB_ERR_FORMAT, "%s: byte %llu: %s", j->where, (unsigned long long)(j->base + j->pos), msg);
+    return nb_error(NB_ERR_FORMAT, "%s: byte %llu: %s", j->where, (unsigned long long)(j->base + j->pos),
+                    msg);
 }
 
 static void skip_ws(nb_json *j)
 {
-    while (j->pos < j->len && (j->s[j->pos] == ' ' || j->s[j->pos] == '\t' || j->s[j->pos] == '\n' ||
-                               j->s[j->pos] == '\r'))
+    while (j->pos < j->len &&
+           (j->s[j->pos] == ' ' || j->s[j->pos] == '\t' || j->s[j->pos] == '\n' || j->s[j->pos] == '\r'))
         j->pos++;
 }
 
@@ -84,8 +85,10 @@ static int hex4(const char *p)
     int v = 0;
     for (int i = 0; i < 4; i++) {
         char c = p[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-              : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
         if (d < 0)
             return -1;
         v = v * 16 + d;
@@ -106,7 +109,8 @@ static bool unicode_escape(nb_json *j, uint32_t *cp)
         return nb_json_fail(j, "\\u%04x is a lone low surrogate", hi), false;
     if (hi >= 0xd800 && hi <= 0xdbff) {
         int lo = j->pos + 6 <= j->len && j->s[j->pos] == '\\' && j->s[j->pos + 1] == 'u'
-                     ? hex4(j->s + j->pos + 2) : -1;
+                     ? hex4(j->s + j->pos + 2)
+                     : -1;
         if (lo < 0xdc00 || lo > 0xdfff)
             return nb_json_fail(j, "\\u%04x is a high surrogate without its low half", hi), false;
         j->pos += 6;

@@ -9,8 +9,8 @@
 typedef struct nb_json {
     const char *s;
     size_t len, pos;
-    uint64_t base;       /* file offset of s[0], for messages */
-    const char *where;   /* "load: ckpt.safetensors", first words of messages */
+    uint64_t base;     /* file offset of s[0], for messages */
+    const char *where; /* "load: ckpt.safetensors", first words of messages */
 } nb_json;
 
 /* Record a format error at the cursor: "<where>: byte <n>: <message>". NULL. */

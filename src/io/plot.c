@@ -35,11 +35,11 @@ struct nb_plot {
 };
 
 typedef struct axis {
-    double lo, hi;          /* in data units */
+    double lo, hi; /* in data units */
     bool log;
     double ticks[MAX_TICKS];
     int nt;
-    int decimals;           /* -1: %g labels */
+    int decimals; /* -1: %g labels */
 } axis;
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
@@ -114,7 +114,8 @@ static int add(nb_plot *p, const void *x, const void *y, int64_t n, const nb_ser
         return nb_error(NB_ERR_ARG, "plot_add: series style %d is unknown", (int)o.style), -1;
     if (o.color && !color_ok(o.color))
         return nb_error(NB_ERR_ARG, "plot_add: colour \"%.40s\" is not a CSS colour name or #rrggbb",
-                        o.color), -1;
+                        o.color),
+               -1;
     if (p->ns == p->cap) {
         int cap = p->cap ? 2 * p->cap : 8;
         series *s = realloc(p->s, (size_t)cap * sizeof *s);
@@ -150,8 +151,7 @@ int nb_plot_add(nb_plot *p, const double *x, const double *y, int64_t n, const n
     return add(p, x, y, n, opts, get_double);
 }
 
-int nb_plot_add_real(nb_plot *p, const nb_real *x, const nb_real *y, int64_t n,
-                     const nb_series_opts *opts)
+int nb_plot_add_real(nb_plot *p, const nb_real *x, const nb_real *y, int64_t n, const nb_series_opts *opts)
 {
     return add(p, x, y, n, opts, get_real);
 }
@@ -204,7 +204,7 @@ static void linear_axis(axis *a, double lo, double hi, bool fixed, int target)
     a->hi = hi;
     a->nt = 0;
     for (double k = ceil(lo / step - 1e-9); k * step <= hi + step * 1e-9 && a->nt < MAX_TICKS; k++)
-        a->ticks[a->nt++] = fabs(k) < 0.5 ? 0 : k * step;   /* never "-0" */
+        a->ticks[a->nt++] = fabs(k) < 0.5 ? 0 : k * step; /* never "-0" */
     double big = fabs(lo) > fabs(hi) ? fabs(lo) : fabs(hi);
     a->decimals = big >= 1e6 || step < 1e-5 ? -1 : (int)fmax(0, -floor(log10(step) + 1e-9));
 }
@@ -221,7 +221,7 @@ static void log_axis(axis *a, double lo, double hi, bool fixed)
     a->lo = lo;
     a->hi = hi;
     a->nt = 0;
-    bool minor = k1 - k0 <= 2;   /* few decades: label 2 and 5 too */
+    bool minor = k1 - k0 <= 2; /* few decades: label 2 and 5 too */
     for (int k = k0; k <= k1; k++)
         for (int m = 1; m <= 5; m += m == 1 ? 1 : 3) {
             double v = m * pow(10, k);
@@ -238,7 +238,7 @@ static void make_axes(const nb_plot *p, axis *ax, axis *ay)
         for (int64_t j = 0; j < p->s[i].n; j++) {
             double x = p->s[i].x[j], y = p->s[i].y[j];
             if (!usable(p, x, y) || (p->fixed[0] && (x < p->lo[0] || x > p->hi[0])))
-                continue;   /* y fits the points inside a fixed x range */
+                continue; /* y fits the points inside a fixed x range */
             lo[0] = fmin(lo[0], x), hi[0] = fmax(hi[0], x);
             lo[1] = fmin(lo[1], y), hi[1] = fmax(hi[1], y);
         }
@@ -246,7 +246,7 @@ static void make_axes(const nb_plot *p, axis *ax, axis *ay)
         if (p->fixed[w]) {
             lo[w] = p->lo[w];
             hi[w] = p->hi[w];
-        } else if (lo[w] > hi[w]) {   /* no data */
+        } else if (lo[w] > hi[w]) { /* no data */
             lo[w] = w && p->log_y ? 1 : 0;
             hi[w] = w && p->log_y ? 10 : 1;
         }
@@ -306,9 +306,10 @@ static void write_series(FILE *out, const nb_plot *p, const frame *f, const seri
         for (int64_t j = 0; j <= s->n; j++) {
             bool ok = j < s->n && usable(p, s->x[j], s->y[j]);
             if (ok && !open) {
-                fprintf(out, "<polyline class=\"series\" fill=\"none\" stroke=\"%s\" stroke-width=\"%g\"%s "
-                        "stroke-linejoin=\"round\" points=\"", s->color, s->width,
-                        s->style == NB_SERIES_DASHED ? " stroke-dasharray=\"6,4\"" : "");
+                fprintf(out,
+                        "<polyline class=\"series\" fill=\"none\" stroke=\"%s\" stroke-width=\"%g\"%s "
+                        "stroke-linejoin=\"round\" points=\"",
+                        s->color, s->width, s->style == NB_SERIES_DASHED ? " stroke-dasharray=\"6,4\"" : "");
                 open = true;
             } else if (ok) {
                 fputc(' ', out);
@@ -376,8 +377,10 @@ static void write_legend(FILE *out, const nb_plot *p, const frame *f)
         return;
     double w = 44 + 7.0 * (double)longest, h = 8 + 18.0 * n, x, y;
     legend_box(f, p->legend == NB_LEGEND_BEST ? best_corner(p, f, w, h) : p->legend, w, h, &x, &y);
-    fprintf(out, "<g class=\"legend\">\n<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-            "fill=\"white\" fill-opacity=\"0.85\" stroke=\"#bbbbbb\"/>\n", x, y, w, h);
+    fprintf(out,
+            "<g class=\"legend\">\n<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+            "fill=\"white\" fill-opacity=\"0.85\" stroke=\"#bbbbbb\"/>\n",
+            x, y, w, h);
     int row = 0;
     for (int i = 0; i < p->ns; i++) {
         const series *s = &p->s[i];
@@ -385,9 +388,11 @@ static void write_legend(FILE *out, const nb_plot *p, const frame *f)
             continue;
         double cy = y + 13 + 18.0 * row++;
         if (s->style != NB_SERIES_POINTS)
-            fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"%g\"%s/>\n",
-                    x + 8, cy, x + 32, cy, s->color, s->width,
-                    s->style == NB_SERIES_DASHED ? " stroke-dasharray=\"6,4\"" : "");
+            fprintf(
+                out,
+                "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"%g\"%s/>\n",
+                x + 8, cy, x + 32, cy, s->color, s->width,
+                s->style == NB_SERIES_DASHED ? " stroke-dasharray=\"6,4\"" : "");
         if (s->style >= NB_SERIES_POINTS)
             fprintf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n", x + 20, cy, s->color);
         fprintf(out, "<text class=\"legend-label\" x=\"%.1f\" y=\"%.1f\">", x + 38, cy + 4);
@@ -401,12 +406,14 @@ static void write_svg(FILE *out, const nb_plot *p)
 {
     frame f = {.left = LEFT, .top = TOP, .w = p->width - LEFT - RIGHT, .h = p->height - TOP - BOTTOM};
     make_axes(p, &f.ax, &f.ay);
-    fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-            "font-family=\"sans-serif\" font-size=\"12\">\n"
-            "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
-            "<defs><clipPath id=\"area\"><rect x=\"%g\" y=\"%g\" width=\"%g\" height=\"%g\"/></clipPath></defs>\n",
-            p->width, p->height, p->width, p->height, f.left, f.top, f.w, f.h);
+    fprintf(
+        out,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+        "font-family=\"sans-serif\" font-size=\"12\">\n"
+        "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
+        "<defs><clipPath id=\"area\"><rect x=\"%g\" y=\"%g\" width=\"%g\" height=\"%g\"/></clipPath></defs>\n",
+        p->width, p->height, p->width, p->height, f.left, f.top, f.w, f.h);
     char buf[64];
     fputs("<g class=\"grid\" stroke=\"#e5e5e5\" stroke-width=\"1\">\n", out);
     for (int i = 0; i < f.ax.nt; i++)
@@ -425,7 +432,8 @@ static void write_svg(FILE *out, const nb_plot *p)
     fputs("</g>\n<g clip-path=\"url(#area)\">\n", out);
     for (int i = 0; i < p->ns; i++)
         write_series(out, p, &f, &p->s[i]);
-    fprintf(out, "</g>\n<rect x=\"%g\" y=\"%g\" width=\"%g\" height=\"%g\" fill=\"none\" stroke=\"#333333\"/>\n",
+    fprintf(out,
+            "</g>\n<rect x=\"%g\" y=\"%g\" width=\"%g\" height=\"%g\" fill=\"none\" stroke=\"#333333\"/>\n",
             f.left, f.top, f.w, f.h);
     fputs("<g class=\"ticks\" fill=\"#333333\">\n", out);
     for (int i = 0; i < f.ax.nt; i++) {
@@ -452,8 +460,10 @@ static void write_svg(FILE *out, const nb_plot *p)
         fputs("</text>\n", out);
     }
     if (p->ylabel) {
-        fprintf(out, "<text class=\"ylabel\" x=\"18\" y=\"%g\" text-anchor=\"middle\" "
-                "transform=\"rotate(-90 18 %g)\">", f.top + f.h / 2, f.top + f.h / 2);
+        fprintf(out,
+                "<text class=\"ylabel\" x=\"18\" y=\"%g\" text-anchor=\"middle\" "
+                "transform=\"rotate(-90 18 %g)\">",
+                f.top + f.h / 2, f.top + f.h / 2);
         put_text(out, p->ylabel);
         fputs("</text>\n", out);
     }

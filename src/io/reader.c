@@ -44,13 +44,15 @@ int nb_reader_open(nb_reader *r, const char *op, const char *path)
         return 0;
     }
 #ifdef NABLA_HAVE_ZLIB
-    if (!(r->gz = nb_gunzip_open(fd, op, path)))   /* owns fd from here on */
+    if (!(r->gz = nb_gunzip_open(fd, op, path))) /* owns fd from here on */
         return -1;
     return 0;
 #else
     close(fd);
-    nb_error(NB_ERR_IO, "%s: %s: the file is gzip-compressed but nabla was built without zlib; "
-             "decompress it (gunzip) or rebuild nabla with zlib (meson setup -Dzlib=enabled)", op, path);
+    nb_error(NB_ERR_IO,
+             "%s: %s: the file is gzip-compressed but nabla was built without zlib; "
+             "decompress it (gunzip) or rebuild nabla with zlib (meson setup -Dzlib=enabled)",
+             op, path);
     return -1;
 #endif
 }

@@ -7,13 +7,13 @@
 #include "nabla/io.h"
 
 typedef struct nb_reader {
-    const char *op;      /* "idx", "csv": first word of error messages */
+    const char *op; /* "idx", "csv": first word of error messages */
     const char *path;
-    FILE *file;          /* plain file, or NULL */
+    FILE *file;           /* plain file, or NULL */
     struct nb_gunzip *gz; /* the decoder of a compressed one, or NULL */
-    int64_t size;        /* bytes in a plain file; -1 for compressed ones (unknown) */
-    int64_t file_bytes;  /* bytes of the file on disk (compressed or not); -1 if not regular */
-    uint64_t pos;        /* (uncompressed) bytes delivered so far */
+    int64_t size;         /* bytes in a plain file; -1 for compressed ones (unknown) */
+    int64_t file_bytes;   /* bytes of the file on disk (compressed or not); -1 if not regular */
+    uint64_t pos;         /* (uncompressed) bytes delivered so far */
 } nb_reader;
 
 /* Open path for reading. Returns 0, or -1 with an error recorded. */

@@ -11,9 +11,10 @@ static int next_byte(nb_records *rs, int64_t line)
         if (rs->eof)
             return -1;
         if (rs->r->file_bytes < 0 && rs->consumed >= NB_CSV_MAX_STREAM) {
-            nb_error(NB_ERR_ARG, "csv: %s: line %lld: the input is not a regular file and goes on past "
-                     "%llu bytes, the limit for pipes and devices", rs->r->path, (long long)line,
-                     (unsigned long long)NB_CSV_MAX_STREAM);
+            nb_error(NB_ERR_ARG,
+                     "csv: %s: line %lld: the input is not a regular file and goes on past "
+                     "%llu bytes, the limit for pipes and devices",
+                     rs->r->path, (long long)line, (unsigned long long)NB_CSV_MAX_STREAM);
             return -2;
         }
         int64_t k = nb_reader_read(rs->r, rs->buf, sizeof rs->buf);
@@ -39,8 +40,9 @@ static bool append(nb_records *rs, char c, int64_t line)
 {
     if (rs->len + 2 > rs->cap) {
         if (rs->cap >= NB_CSV_MAX_RECORD) {
-            nb_error(NB_ERR_FORMAT, "csv: %s: line %lld: the row is longer than %zu bytes (an unclosed quote?)",
-                     rs->r->path, (long long)line, NB_CSV_MAX_RECORD);
+            nb_error(NB_ERR_FORMAT,
+                     "csv: %s: line %lld: the row is longer than %zu bytes (an unclosed quote?)", rs->r->path,
+                     (long long)line, NB_CSV_MAX_RECORD);
             return false;
         }
         size_t cap = rs->cap ? 2 * rs->cap : 256;
@@ -73,7 +75,7 @@ int nb_records_next(nb_records *rs, int64_t line)
             state = c == '"' ? QUOTE_SEEN : QUOTED;
             continue;
         }
-        if (state == QUOTE_SEEN && c == '"') {   /* "" inside quotes */
+        if (state == QUOTE_SEEN && c == '"') { /* "" inside quotes */
             state = QUOTED;
             continue;
         }

@@ -14,9 +14,9 @@
 typedef struct nb_records {
     nb_reader *r;
     char delim;
-    char *line;           /* the current record, NUL-terminated, newline kept */
+    char *line; /* the current record, NUL-terminated, newline kept */
     size_t len, cap;
-    uint64_t consumed;    /* bytes of the input taken so far */
+    uint64_t consumed; /* bytes of the input taken so far */
     size_t bpos, blen;
     bool eof;
     unsigned char buf[1 << 16];

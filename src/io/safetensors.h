@@ -24,13 +24,13 @@ typedef struct nb_st_meta {
 struct nb_safetensors {
     char *path;
     FILE *file;
-    uint64_t data_start;            /* 8 + header length */
+    uint64_t data_start; /* 8 + header length */
     uint64_t data_len;
-    nb_safetensors_entry *entries;  /* sorted by name */
+    nb_safetensors_entry *entries; /* sorted by name */
     int n;
     nb_st_meta *meta;
     int n_meta;
-    char *strings;                  /* decoded names, dtypes, metadata */
+    char *strings; /* decoded names, dtypes, metadata */
 };
 
 /* Parse a metadata object of string values from j (its strings decoded at

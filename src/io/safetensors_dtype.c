@@ -28,13 +28,13 @@ static double half_value(uint16_t h)
     return h & 0x8000 ? -v : v;
 }
 
-#define DECODER(name, size, expr)                                              \
-    static void name(const unsigned char *p, size_t n, nb_real *out)          \
-    {                                                                          \
-        for (size_t i = 0; i < n; i++, p += (size)) {                          \
-            uint64_t v = le(p, size);                                          \
-            out[i] = (nb_real)(expr);                                          \
-        }                                                                      \
+#define DECODER(name, size, expr)                                                                            \
+    static void name(const unsigned char *p, size_t n, nb_real *out)                                         \
+    {                                                                                                        \
+        for (size_t i = 0; i < n; i++, p += (size)) {                                                        \
+            uint64_t v = le(p, size);                                                                        \
+            out[i] = (nb_real)(expr);                                                                        \
+        }                                                                                                    \
     }
 
 static double f64_of_bits(uint64_t u)
@@ -59,9 +59,9 @@ DECODER(dec_u8, 1, v)
 DECODER(dec_bool, 1, v != 0)
 
 static const nb_st_dtype dtypes[] = {
-    {"F64", 8, dec_f64}, {"F32", 4, dec_f32}, {"F16", 2, dec_f16}, {"BF16", 2, dec_bf16},
-    {"I64", 8, dec_i64}, {"I32", 4, dec_i32}, {"I16", 2, dec_i16}, {"I8", 1, dec_i8},
-    {"U64", 8, dec_u64}, {"U32", 4, dec_u32}, {"U16", 2, dec_u16}, {"U8", 1, dec_u8},
+    {"F64", 8, dec_f64},   {"F32", 4, dec_f32},  {"F16", 2, dec_f16},  {"BF16", 2, dec_bf16},
+    {"I64", 8, dec_i64},   {"I32", 4, dec_i32},  {"I16", 2, dec_i16},  {"I8", 1, dec_i8},
+    {"U64", 8, dec_u64},   {"U32", 4, dec_u32},  {"U16", 2, dec_u16},  {"U8", 1, dec_u8},
     {"BOOL", 1, dec_bool}, {"F8_E5M2", 1, NULL}, {"F8_E4M3", 1, NULL},
 };
 

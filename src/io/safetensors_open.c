@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include "io/safetensors.h"
 
-enum { MAX_HEADER = 100000000 };   /* the reference implementation's limit */
+enum { MAX_HEADER = 100000000 }; /* the reference implementation's limit */
 
 static int by_key(const void *a, const void *b)
 {
@@ -98,8 +98,10 @@ static bool parse_entry(nb_json *j, char **dst, nb_safetensors_entry *e)
             k++;
         if (k == 3 || seen[k]) {
             j->pos = at;
-            nb_json_fail(j, k == 3 ? "unexpected key \"%s\" (a tensor has dtype, shape and data_offsets)"
-                                   : "key \"%s\" appears twice", key);
+            nb_json_fail(j,
+                         k == 3 ? "unexpected key \"%s\" (a tensor has dtype, shape and data_offsets)"
+                                : "key \"%s\" appears twice",
+                         key);
             return false;
         }
         seen[k] = true;
@@ -225,9 +227,11 @@ static bool check_layout(nb_safetensors *st, const char *where)
         }
         uint64_t bytes = (uint64_t)numel * (uint64_t)nb_st_dtype_find(e->dtype)->size;
         if (e->end - e->begin != bytes) {
-            nb_error(NB_ERR_FORMAT, "%s: tensor '%s': shape %s of %s is %llu bytes but data_offsets "
-                     "[%llu, %llu] span %llu", where, e->name, nb_dims_fmt(e->ndim, e->shape), e->dtype,
-                     (unsigned long long)bytes, (unsigned long long)e->begin, (unsigned long long)e->end,
+            nb_error(NB_ERR_FORMAT,
+                     "%s: tensor '%s': shape %s of %s is %llu bytes but data_offsets "
+                     "[%llu, %llu] span %llu",
+                     where, e->name, nb_dims_fmt(e->ndim, e->shape), e->dtype, (unsigned long long)bytes,
+                     (unsigned long long)e->begin, (unsigned long long)e->end,
                      (unsigned long long)(e->end - e->begin));
             return false;
         }
@@ -259,17 +263,21 @@ static bool check_layout(nb_safetensors *st, const char *where)
             nb_error(NB_ERR_FORMAT, "%s: data bytes %llu..%llu belong to no tensor", where,
                      (unsigned long long)pos, (unsigned long long)e->begin);
         else if (e->end > st->data_len)
-            nb_error(NB_ERR_FORMAT, "%s: tensor '%s' has data_offsets [%llu, %llu] but the file holds "
-                     "%llu bytes of data", where, e->name, (unsigned long long)e->begin,
-                     (unsigned long long)e->end, (unsigned long long)st->data_len);
+            nb_error(NB_ERR_FORMAT,
+                     "%s: tensor '%s' has data_offsets [%llu, %llu] but the file holds "
+                     "%llu bytes of data",
+                     where, e->name, (unsigned long long)e->begin, (unsigned long long)e->end,
+                     (unsigned long long)st->data_len);
         ok = e->begin == pos && e->end <= st->data_len;
         pos = e->end;
         prev = e->name;
     }
     free(order);
     if (ok && pos != st->data_len)
-        nb_error(NB_ERR_FORMAT, "%s: the tensors end at data byte %llu but the file holds %llu bytes of data "
-                 "(trailing bytes)", where, (unsigned long long)pos, (unsigned long long)st->data_len);
+        nb_error(NB_ERR_FORMAT,
+                 "%s: the tensors end at data byte %llu but the file holds %llu bytes of data "
+                 "(trailing bytes)",
+                 where, (unsigned long long)pos, (unsigned long long)st->data_len);
     return ok && pos == st->data_len;
 }
 

@@ -31,14 +31,16 @@ static int by_str(const void *a, const void *b) { return strcmp(*(char *const *)
 static bool check_inputs(const char *path, int n, const char *const *names, nb_tensor *const *tensors)
 {
     if (n < 0 || (n > 0 && (!names || !tensors))) {
-        nb_error(NB_ERR_ARG, "save: %s: %d tensors with names %p and tensors %p", path, n, (const void *)names,
-                 (const void *)tensors);
+        nb_error(NB_ERR_ARG, "save: %s: %d tensors with names %p and tensors %p", path, n,
+                 (const void *)names, (const void *)tensors);
         return false;
     }
     for (int i = 0; i < n; i++) {
         if (!names[i] || !*names[i] || strcmp(names[i], "__metadata__") == 0 || !valid_utf8(names[i])) {
-            nb_error(NB_ERR_ARG, "save: %s: name %d (%s) must be a non-empty UTF-8 string other than "
-                     "__metadata__", path, i, names[i] ? names[i] : "NULL");
+            nb_error(NB_ERR_ARG,
+                     "save: %s: name %d (%s) must be a non-empty UTF-8 string other than "
+                     "__metadata__",
+                     path, i, names[i] ? names[i] : "NULL");
             return false;
         }
         if (!nb_check_input("save", i + 1, tensors[i]))

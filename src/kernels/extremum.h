@@ -18,7 +18,6 @@ static inline bool nb_beats(bool is_max, nb_real v, nb_real b)
     return (is_max ? v > b : v < b) || (v != v && b == b);
 }
 
-
 /* Floats compared as integers: for non-NaN values, nb_key(nb_bits(v)) orders as v
  * does except that -0 < +0 (harmless below: the value found is then looked up
  * with ==, which equates them). GCC vectorizes integer max/min, but not float
@@ -72,7 +71,7 @@ NB_VECTORIZE static int64_t nb_block_arg(const nb_real *restrict x, int64_t n, b
     nb_bits m[NB_ARG_LANES];
     int nan = 0;
     int64_t i = 0;
-    if (n < 2 * NB_ARG_LANES) {   /* short rows (class scores): a plain scan is faster */
+    if (n < 2 * NB_ARG_LANES) { /* short rows (class scores): a plain scan is faster */
         for (int64_t k = 1; k < n; k++)
             i = nb_beats(is_max, x[k], x[i]) ? k : i;
         return i;
@@ -112,8 +111,8 @@ NB_VECTORIZE static int64_t nb_block_arg(const nb_real *restrict x, int64_t n, b
 
 /* y[i] = (sum over r < d of x[r * stride + i], in double) / divisor, for
  * i < w <= NB_COL_TILE: a running sum per column, vectorized across columns. */
-NB_VECTORIZE static void nb_col_sum(nb_real *restrict y, const nb_real *restrict x, int64_t d,
-                                    int64_t stride, int64_t w, double divisor)
+NB_VECTORIZE static void nb_col_sum(nb_real *restrict y, const nb_real *restrict x, int64_t d, int64_t stride,
+                                    int64_t w, double divisor)
 {
     double acc[NB_COL_TILE];
     for (int64_t i = 0; i < w; i++)
@@ -126,9 +125,8 @@ NB_VECTORIZE static void nb_col_sum(nb_real *restrict y, const nb_real *restrict
 }
 
 /* best[i], arg[i]: the first extremum of column i of x[r * stride + i], r < d. */
-NB_VECTORIZE static void nb_col_arg(nb_real *restrict best, int64_t *restrict arg,
-                                 const nb_real *restrict x, int64_t d, int64_t stride, int64_t w,
-                                 bool is_max)
+NB_VECTORIZE static void nb_col_arg(nb_real *restrict best, int64_t *restrict arg, const nb_real *restrict x,
+                                    int64_t d, int64_t stride, int64_t w, bool is_max)
 {
     for (int64_t i = 0; i < w; i++) {
         best[i] = x[i];

@@ -45,24 +45,29 @@
 #endif
 
 static void ukernel_generic(int64_t kc, const nb_real *restrict a, const nb_real *restrict b,
-                            nb_real *restrict c, int64_t ldc, nb_real alpha, nb_real beta) {
+                            nb_real *restrict c, int64_t ldc, nb_real alpha, nb_real beta)
+{
     nb_real acc[G_MR][G_NR];
     for (int r = 0; r < G_MR; r++)
-        for (int j = 0; j < G_NR; j++) acc[r][j] = 0;
+        for (int j = 0; j < G_NR; j++)
+            acc[r][j] = 0;
     for (int64_t k = 0; k < kc; k++) {
         const nb_real *bk = b + k * G_NR;
         const nb_real *ak = a + k * G_MR;
         for (int r = 0; r < G_MR; r++) {
             nb_real ar = ak[r];
-            for (int j = 0; j < G_NR; j++) acc[r][j] += ar * bk[j];
+            for (int j = 0; j < G_NR; j++)
+                acc[r][j] += ar * bk[j];
         }
     }
     for (int r = 0; r < G_MR; r++) {
         nb_real *cr = c + r * ldc;
         if (beta == 0) {
-            for (int j = 0; j < G_NR; j++) cr[j] = alpha * acc[r][j];
+            for (int j = 0; j < G_NR; j++)
+                cr[j] = alpha * acc[r][j];
         } else {
-            for (int j = 0; j < G_NR; j++) cr[j] = alpha * acc[r][j] + beta * cr[j];
+            for (int j = 0; j < G_NR; j++)
+                cr[j] = alpha * acc[r][j] + beta * cr[j];
         }
     }
 }
@@ -76,7 +81,8 @@ static const nb_gemm_ukernel ukernel_generic_desc = {
 static const nb_gemm_ukernel *g_kernel = NULL;
 static pthread_once_t g_kernel_once = PTHREAD_ONCE_INIT;
 
-static const nb_gemm_ukernel *best_kernel(void) {
+static const nb_gemm_ukernel *best_kernel(void)
+{
 #ifdef NB_GEMM_X86
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
@@ -88,16 +94,20 @@ static const nb_gemm_ukernel *best_kernel(void) {
     return &ukernel_generic_desc;
 }
 
-static void kernel_init(void) {
-    if (!g_kernel) g_kernel = best_kernel();
+static void kernel_init(void)
+{
+    if (!g_kernel)
+        g_kernel = best_kernel();
 }
 
-static const nb_gemm_ukernel *get_kernel(void) {
+static const nb_gemm_ukernel *get_kernel(void)
+{
     pthread_once(&g_kernel_once, kernel_init);
     return g_kernel;
 }
 
-int nb_gemm_set_kernel(const char *name) {
+int nb_gemm_set_kernel(const char *name)
+{
     pthread_once(&g_kernel_once, kernel_init);
     if (!name) {
         g_kernel = best_kernel();
@@ -109,8 +119,7 @@ int nb_gemm_set_kernel(const char *name) {
     }
 #ifdef NB_GEMM_X86
     __builtin_cpu_init();
-    if (strcmp(name, "avx2") == 0 && __builtin_cpu_supports("avx2") &&
-        __builtin_cpu_supports("fma")) {
+    if (strcmp(name, "avx2") == 0 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         g_kernel = &nb_gemm_ukernel_avx2;
         return 0;
     }
@@ -140,31 +149,37 @@ static _Thread_local pack_buf tl_buf;
 static pthread_key_t g_buf_key;
 static pthread_once_t g_buf_once = PTHREAD_ONCE_INIT;
 
-static void buf_destroy(void *p) {
+static void buf_destroy(void *p)
+{
     pack_buf *b = p;
     free(b->mem);
     b->mem = NULL;
     b->cap = 0;
 }
 
-static void buf_atexit(void) {
+static void buf_atexit(void)
+{
     if (tl_buf.mem) {
         pthread_setspecific(g_buf_key, NULL);
         buf_destroy(&tl_buf);
     }
 }
 
-static void buf_key_init(void) {
+static void buf_key_init(void)
+{
     pthread_key_create(&g_buf_key, buf_destroy);
     atexit(buf_atexit);
 }
 
-static nb_real *get_buf(size_t n) {
-    if (tl_buf.cap >= n) return tl_buf.mem;
+static nb_real *get_buf(size_t n)
+{
+    if (tl_buf.cap >= n)
+        return tl_buf.mem;
     pthread_once(&g_buf_once, buf_key_init);
     size_t bytes = (n * sizeof(nb_real) + 63) & ~(size_t)63;
     nb_real *m = aligned_alloc(64, bytes);
-    if (!m) return NULL;
+    if (!m)
+        return NULL;
     free(tl_buf.mem);
     tl_buf.mem = m;
     tl_buf.cap = bytes / sizeof(nb_real);
@@ -175,15 +190,18 @@ static nb_real *get_buf(size_t n) {
 /* ---- packing ------------------------------------------------------------ */
 
 /* dst[k*W + c] = src[k*ld + c] for a compile-time W (after inlining). */
-static inline __attribute__((always_inline)) void copy_w(const nb_real *restrict src, int64_t ld,
-                                                         int64_t kc, nb_real *restrict dst, const int W) {
+static inline __attribute__((always_inline)) void copy_w(const nb_real *restrict src, int64_t ld, int64_t kc,
+                                                         nb_real *restrict dst, const int W)
+{
     for (int64_t k = 0; k < kc; k++)
-        for (int c = 0; c < W; c++) dst[k * W + c] = src[k * ld + c];
+        for (int c = 0; c < W; c++)
+            dst[k * W + c] = src[k * ld + c];
 }
 
 /* Panel from rows of k: dst[k*w + c] = src[k*ld + c] for c < cols, 0 for cols <= c < w. */
 static void pack_copy(const nb_real *restrict src, int64_t ld, int cols, int w, int64_t kc,
-                      nb_real *restrict dst) {
+                      nb_real *restrict dst)
+{
     if (cols == w) {
         switch (w) {
         case 4: copy_w(src, ld, kc, dst, 4); return;
@@ -197,15 +215,18 @@ static void pack_copy(const nb_real *restrict src, int64_t ld, int cols, int w, 
     }
     for (int64_t k = 0; k < kc; k++) {
         int c = 0;
-        for (; c < cols; c++) dst[k * w + c] = src[k * ld + c];
-        for (; c < w; c++) dst[k * w + c] = 0;
+        for (; c < cols; c++)
+            dst[k * w + c] = src[k * ld + c];
+        for (; c < w; c++)
+            dst[k * w + c] = 0;
     }
 }
 
 /* Panel from rows of r (a transpose): dst[k*w + r] = src[r*ld + k] for
  * r < rows, 0 for rows <= r < w. */
 static void pack_transpose(const nb_real *restrict src, int64_t ld, int rows, int w, int64_t kc,
-                           nb_real *restrict dst) {
+                           nb_real *restrict dst)
+{
     int r = 0;
 #if defined(NB_GEMM_X86)
     /* 4 x 4 SSE transposes (SSE is baseline on x86-64) */
@@ -231,42 +252,45 @@ static void pack_transpose(const nb_real *restrict src, int64_t ld, int rows, in
 #endif
     for (; r < rows; r++) {
         const nb_real *s = src + r * ld;
-        for (int64_t k = 0; k < kc; k++) dst[k * w + r] = s[k];
+        for (int64_t k = 0; k < kc; k++)
+            dst[k * w + r] = s[k];
     }
     for (; r < w; r++)
-        for (int64_t k = 0; k < kc; k++) dst[k * w + r] = 0;
+        for (int64_t k = 0; k < kc; k++)
+            dst[k * w + r] = 0;
 }
 
 /* op(A)[i0:i0+mc, p0:p0+kc] into ceil(mc/MR) panels of kc x MR (zero padded). */
-static void pack_a(int mr, bool trans, const nb_real *A, int64_t lda, int64_t i0, int64_t p0,
-                   int64_t mc, int64_t kc, nb_real *restrict dst) {
+static void pack_a(int mr, bool trans, const nb_real *A, int64_t lda, int64_t i0, int64_t p0, int64_t mc,
+                   int64_t kc, nb_real *restrict dst)
+{
     for (int64_t i = 0; i < mc; i += mr) {
         int m = (int)(mc - i < mr ? mc - i : mr);
         if (trans) /* op(A)[i][k] = A[k*lda + i] */
             pack_copy(A + p0 * lda + i0 + i, lda, m, mr, kc, dst);
-        else       /* op(A)[i][k] = A[i*lda + k] */
+        else /* op(A)[i][k] = A[i*lda + k] */
             pack_transpose(A + (i0 + i) * lda + p0, lda, m, mr, kc, dst);
         dst += kc * mr;
     }
 }
 
 /* op(B)[p0:p0+kc, j0:j0+nc] into ceil(nc/NR) panels of kc x NR (zero padded). */
-static void pack_b(int nr, bool trans, const nb_real *B, int64_t ldb, int64_t p0, int64_t j0,
-                   int64_t kc, int64_t nc, nb_real *restrict dst) {
+static void pack_b(int nr, bool trans, const nb_real *B, int64_t ldb, int64_t p0, int64_t j0, int64_t kc,
+                   int64_t nc, nb_real *restrict dst)
+{
     for (int64_t j = 0; j < nc; j += nr) {
         int n = (int)(nc - j < nr ? nc - j : nr);
         if (!trans) /* op(B)[k][j] = B[k*ldb + j] */
             pack_copy(B + p0 * ldb + j0 + j, ldb, n, nr, kc, dst);
-        else        /* op(B)[k][j] = B[j*ldb + k] */
+        else /* op(B)[k][j] = B[j*ldb + k] */
             pack_transpose(B + (j0 + j) * ldb + p0, ldb, n, nr, kc, dst);
         dst += kc * nr;
     }
 }
 
-NB_VECTORIZE static void gemm_small(bool ta, bool tb, int64_t M, int64_t N, int64_t K,
-                                    nb_real alpha, const nb_real *A, int64_t lda,
-                                    const nb_real *B, int64_t ldb, nb_real beta, nb_real *C,
-                                    int64_t ldc);
+NB_VECTORIZE static void gemm_small(bool ta, bool tb, int64_t M, int64_t N, int64_t K, nb_real alpha,
+                                    const nb_real *A, int64_t lda, const nb_real *B, int64_t ldb,
+                                    nb_real beta, nb_real *C, int64_t ldc);
 
 /* ---- blocked driver ----------------------------------------------------- */
 
@@ -284,7 +308,8 @@ typedef struct {
     int64_t tm, tn;
 } gemm_job;
 
-static void split(int64_t n, int64_t unit, int64_t parts, int64_t idx, int64_t *b, int64_t *e) {
+static void split(int64_t n, int64_t unit, int64_t parts, int64_t idx, int64_t *b, int64_t *e)
+{
     int64_t units = (n + unit - 1) / unit;
     int64_t q = units / parts, r = units % parts;
     int64_t ub = idx * q + (idx < r ? idx : r);
@@ -293,12 +318,14 @@ static void split(int64_t n, int64_t unit, int64_t parts, int64_t idx, int64_t *
     *e = ue * unit < n ? ue * unit : n;
 }
 
-static void gemm_region(gemm_job *job, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+static void gemm_region(gemm_job *job, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
+{
     const nb_gemm_ukernel *uk = job->uk;
     const int mr = uk->mr, nr = uk->nr;
     const int64_t K = job->K, kcb = job->kc;
     const int64_t MC = uk->mc, NC = uk->nc;
-    if (m1 <= m0 || n1 <= n0) return;
+    if (m1 <= m0 || n1 <= n0)
+        return;
     int64_t mcmax = m1 - m0 < MC ? m1 - m0 : MC;
     int64_t ncmax = n1 - n0 < NC ? n1 - n0 : NC;
     mcmax = (mcmax + mr - 1) / mr * mr;
@@ -321,8 +348,8 @@ static void gemm_region(gemm_job *job, int64_t m0, int64_t m1, int64_t n0, int64
     if (!abuf) { /* no memory for packing: slow but correct, nothing written yet */
         const nb_real *A = job->ta ? job->A + m0 : job->A + m0 * job->lda;
         const nb_real *B = job->tb ? job->B + n0 * job->ldb : job->B + n0;
-        gemm_small(job->ta, job->tb, m1 - m0, n1 - n0, K, job->alpha, A, job->lda, B,
-                   job->ldb, job->beta, job->C + m0 * job->ldc + n0, job->ldc);
+        gemm_small(job->ta, job->tb, m1 - m0, n1 - n0, K, job->alpha, A, job->lda, B, job->ldb, job->beta,
+                   job->C + m0 * job->ldc + n0, job->ldc);
         return;
     }
     nb_real *bbuf = abuf + asz;
@@ -364,10 +391,12 @@ static void gemm_region(gemm_job *job, int64_t m0, int64_t m1, int64_t n0, int64
                             nb_real *cp = C + (jc + jr) * ldc + ic + ir;
                             if (beta != 0)
                                 for (int64_t r = 0; r < mm; r++)
-                                    for (int64_t c = 0; c < nn; c++) ctmp[r * nr + c] = cp[c * ldc + r];
+                                    for (int64_t c = 0; c < nn; c++)
+                                        ctmp[r * nr + c] = cp[c * ldc + r];
                             uk->fn(kc, ap, bp, ctmp, nr, alpha, beta);
                             for (int64_t c = 0; c < nn; c++)
-                                for (int64_t r = 0; r < mm; r++) cp[c * ldc + r] = ctmp[r * nr + c];
+                                for (int64_t r = 0; r < mm; r++)
+                                    cp[c * ldc + r] = ctmp[r * nr + c];
                         }
                     }
                 }
@@ -376,7 +405,8 @@ static void gemm_region(gemm_job *job, int64_t m0, int64_t m1, int64_t n0, int64
     }
 }
 
-static void gemm_task(void *ctx, int64_t begin, int64_t end) {
+static void gemm_task(void *ctx, int64_t begin, int64_t end)
+{
     gemm_job *job = ctx;
     for (int64_t t = begin; t < end; t++) {
         int64_t ti = t / job->tn, tj = t % job->tn;
@@ -393,10 +423,10 @@ static void gemm_task(void *ctx, int64_t begin, int64_t end) {
 
 /* Compiled for AVX-512, AVX2 and baseline (NB_VECTORIZE); no FMA contraction in
  * C11 mode, so every clone rounds alike. */
-NB_VECTORIZE static void gemm_small(bool ta, bool tb, int64_t M, int64_t N, int64_t K,
-                                    nb_real alpha, const nb_real *A, int64_t lda,
-                                    const nb_real *B, int64_t ldb, nb_real beta, nb_real *C,
-                                    int64_t ldc) {
+NB_VECTORIZE static void gemm_small(bool ta, bool tb, int64_t M, int64_t N, int64_t K, nb_real alpha,
+                                    const nb_real *A, int64_t lda, const nb_real *B, int64_t ldb,
+                                    nb_real beta, nb_real *C, int64_t ldc)
+{
     if (!tb) {
         /* row of C = sum_k op(A)[i,k] * B[k,:], vectorized along N */
         nb_real acc[SMALL_NB];
@@ -404,16 +434,20 @@ NB_VECTORIZE static void gemm_small(bool ta, bool tb, int64_t M, int64_t N, int6
             nb_real *ci = C + i * ldc;
             for (int64_t j0 = 0; j0 < N; j0 += SMALL_NB) {
                 int64_t nb = N - j0 < SMALL_NB ? N - j0 : SMALL_NB;
-                for (int64_t j = 0; j < nb; j++) acc[j] = 0;
+                for (int64_t j = 0; j < nb; j++)
+                    acc[j] = 0;
                 for (int64_t k = 0; k < K; k++) {
                     nb_real a = ta ? A[k * lda + i] : A[i * lda + k];
                     const nb_real *bk = B + k * ldb + j0;
-                    for (int64_t j = 0; j < nb; j++) acc[j] += a * bk[j];
+                    for (int64_t j = 0; j < nb; j++)
+                        acc[j] += a * bk[j];
                 }
                 if (beta == 0)
-                    for (int64_t j = 0; j < nb; j++) ci[j0 + j] = alpha * acc[j];
+                    for (int64_t j = 0; j < nb; j++)
+                        ci[j0 + j] = alpha * acc[j];
                 else
-                    for (int64_t j = 0; j < nb; j++) ci[j0 + j] = alpha * acc[j] + beta * ci[j0 + j];
+                    for (int64_t j = 0; j < nb; j++)
+                        ci[j0 + j] = alpha * acc[j] + beta * ci[j0 + j];
             }
         }
     } else {
@@ -427,10 +461,13 @@ NB_VECTORIZE static void gemm_small(bool ta, bool tb, int64_t M, int64_t N, int6
                 if (!ta) {
                     const nb_real *ai = A + i * lda;
                     for (; k + 8 <= K; k += 8)
-                        for (int u = 0; u < 8; u++) s[u] += ai[k + u] * bj[k + u];
-                    for (; k < K; k++) s[0] += ai[k] * bj[k];
+                        for (int u = 0; u < 8; u++)
+                            s[u] += ai[k + u] * bj[k + u];
+                    for (; k < K; k++)
+                        s[0] += ai[k] * bj[k];
                 } else {
-                    for (; k < K; k++) s[0] += A[k * lda + i] * bj[k];
+                    for (; k < K; k++)
+                        s[0] += A[k * lda + i] * bj[k];
                 }
                 nb_real d = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
                 ci[j] = beta == 0 ? alpha * d : alpha * d + beta * ci[j];
@@ -439,23 +476,26 @@ NB_VECTORIZE static void gemm_small(bool ta, bool tb, int64_t M, int64_t N, int6
     }
 }
 
-static void scale_c(int64_t M, int64_t N, nb_real beta, nb_real *C, int64_t ldc) {
+static void scale_c(int64_t M, int64_t N, nb_real beta, nb_real *C, int64_t ldc)
+{
     for (int64_t i = 0; i < M; i++) {
         nb_real *ci = C + i * ldc;
         if (beta == 0)
-            for (int64_t j = 0; j < N; j++) ci[j] = 0;
+            for (int64_t j = 0; j < N; j++)
+                ci[j] = 0;
         else if (beta != 1)
-            for (int64_t j = 0; j < N; j++) ci[j] *= beta;
+            for (int64_t j = 0; j < N; j++)
+                ci[j] *= beta;
     }
 }
 
 /* ---- entry point -------------------------------------------------------- */
 
-void nb_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
-             nb_real alpha, const nb_real *A, int64_t lda,
-             const nb_real *B, int64_t ldb,
-             nb_real beta, nb_real *C, int64_t ldc) {
-    if (M <= 0 || N <= 0) return;
+void nb_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, nb_real alpha, const nb_real *A,
+             int64_t lda, const nb_real *B, int64_t ldb, nb_real beta, nb_real *C, int64_t ldc)
+{
+    if (M <= 0 || N <= 0)
+        return;
     if (K <= 0 || alpha == 0) {
         scale_c(M, N, beta, C, ldc);
         return;
@@ -468,9 +508,23 @@ void nb_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
     }
     const nb_gemm_ukernel *uk = get_kernel();
     gemm_job job = {
-        .uk = uk, .ta = trans_a, .tb = trans_b, .M = M, .N = N, .K = K,
-        .alpha = alpha, .beta = beta, .A = A, .B = B, .lda = lda, .ldb = ldb,
-        .C = C, .ldc = ldc, .ct = false, .tm = 1, .tn = 1,
+        .uk = uk,
+        .ta = trans_a,
+        .tb = trans_b,
+        .M = M,
+        .N = N,
+        .K = K,
+        .alpha = alpha,
+        .beta = beta,
+        .A = A,
+        .B = B,
+        .lda = lda,
+        .ldb = ldb,
+        .C = C,
+        .ldc = ldc,
+        .ct = false,
+        .tm = 1,
+        .tn = 1,
     };
     /* Narrow C (e.g. N = 10 against NR = 32): compute C^T = op(B)^T op(A)^T
      * when that wastes much less of the register tiles. op(B)^T is op'(B)
@@ -501,19 +555,24 @@ void nb_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
     /* threads: at most one per ~2 MFLOP, split along the longer side of C */
     int64_t nt = nb_get_num_threads();
     int64_t by_work = (int64_t)(work / (1 << 20));
-    if (nt > by_work) nt = by_work;
+    if (nt > by_work)
+        nt = by_work;
     int64_t mt = (M + uk->mr - 1) / uk->mr, ntl = (N + uk->nr - 1) / uk->nr;
-    if (nt > mt * ntl) nt = mt * ntl;
-    if (nt < 1) nt = 1;
+    if (nt > mt * ntl)
+        nt = mt * ntl;
+    if (nt < 1)
+        nt = 1;
     if (nt > 1) {
         /* choose tm x tn = nt (tm | nt) minimizing the duplicated packing
          * tn*M + tm*N, tiles allowing */
         int64_t best_tm = 1;
         double best = -1;
         for (int64_t tm = 1; tm <= nt; tm++) {
-            if (nt % tm) continue;
+            if (nt % tm)
+                continue;
             int64_t tn = nt / tm;
-            if (tm > mt || tn > ntl) continue;
+            if (tm > mt || tn > ntl)
+                continue;
             double cost = (double)tn * M + (double)tm * N;
             if (best < 0 || cost < best) {
                 best = cost;

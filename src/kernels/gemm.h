@@ -11,9 +11,7 @@
  * [K,N] with row stride ldb, or [N,K] when trans_b. beta == 0 ignores C's old
  * contents (NaN-safe). Uses the thread pool; each element of C is computed by
  * the same sequence of operations for any thread count (bit-identical). */
-void nb_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
-             nb_real alpha, const nb_real *A, int64_t lda,
-             const nb_real *B, int64_t ldb,
-             nb_real beta, nb_real *C, int64_t ldc);
+void nb_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, nb_real alpha, const nb_real *A,
+             int64_t lda, const nb_real *B, int64_t ldb, nb_real beta, nb_real *C, int64_t ldc);
 
 #endif

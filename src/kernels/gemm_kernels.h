@@ -11,18 +11,18 @@
 #include <stdint.h>
 #include "nabla/config.h"
 
-typedef void (*nb_ukernel_fn)(int64_t kc, const nb_real *a, const nb_real *b,
-                              nb_real *c, int64_t ldc, nb_real alpha, nb_real beta);
+typedef void (*nb_ukernel_fn)(int64_t kc, const nb_real *a, const nb_real *b, nb_real *c, int64_t ldc,
+                              nb_real alpha, nb_real beta);
 
 typedef struct {
     const char *name;
-    int mr, nr;             /* register tile */
-    int64_t kc, mc, nc;     /* cache blocks: kc (L1), mc (L2), nc (L3); mc % mr == 0, nc % nr == 0 */
+    int mr, nr;         /* register tile */
+    int64_t kc, mc, nc; /* cache blocks: kc (L1), mc (L2), nc (L3); mc % mr == 0, nc % nr == 0 */
     nb_ukernel_fn fn;
 } nb_gemm_ukernel;
 
-#if (defined(__x86_64__) || defined(__i386__)) && !defined(NABLA_F64) && defined(__GNUC__) \
-    && !defined(NB_GEMM_NO_SIMD) /* -DNB_GEMM_NO_SIMD: the portable path only */
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(NABLA_F64) && defined(__GNUC__) &&                \
+    !defined(NB_GEMM_NO_SIMD) /* -DNB_GEMM_NO_SIMD: the portable path only */
 #define NB_GEMM_X86 1
 extern const nb_gemm_ukernel nb_gemm_ukernel_avx2;
 extern const nb_gemm_ukernel nb_gemm_ukernel_avx512;

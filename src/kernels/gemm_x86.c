@@ -18,45 +18,49 @@
 #define AVX2_MR 6
 #define AVX2_NR 16
 
-__attribute__((target("avx2,fma")))
-static inline void avx2_store(float *c, __m256 acc, __m256 va, __m256 vb, int beta0) {
+__attribute__((target("avx2,fma"))) static inline void avx2_store(float *c, __m256 acc, __m256 va, __m256 vb,
+                                                                  int beta0)
+{
     __m256 t = _mm256_mul_ps(acc, va);
-    if (!beta0) t = _mm256_fmadd_ps(_mm256_loadu_ps(c), vb, t);
+    if (!beta0)
+        t = _mm256_fmadd_ps(_mm256_loadu_ps(c), vb, t);
     _mm256_storeu_ps(c, t);
 }
 
-__attribute__((target("avx2,fma")))
-static void ukernel_avx2_6x16(int64_t kc, const float *restrict a, const float *restrict b,
-                              float *restrict c, int64_t ldc, float alpha, float beta) {
+__attribute__((target("avx2,fma"))) static void ukernel_avx2_6x16(int64_t kc, const float *restrict a,
+                                                                  const float *restrict b, float *restrict c,
+                                                                  int64_t ldc, float alpha, float beta)
+{
     __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
     __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
     __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
     __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
     __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
     __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
-    for (int r = 0; r < AVX2_MR; r++) _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
-#define AVX2_STEP(k)                                                   \
-    do {                                                               \
-        __m256 b0 = _mm256_load_ps(b + (k) * 16);                      \
-        __m256 b1 = _mm256_load_ps(b + (k) * 16 + 8);                  \
-        __m256 a0 = _mm256_broadcast_ss(a + (k) * 6 + 0);              \
-        __m256 a1 = _mm256_broadcast_ss(a + (k) * 6 + 1);              \
-        c00 = _mm256_fmadd_ps(a0, b0, c00);                            \
-        c01 = _mm256_fmadd_ps(a0, b1, c01);                            \
-        c10 = _mm256_fmadd_ps(a1, b0, c10);                            \
-        c11 = _mm256_fmadd_ps(a1, b1, c11);                            \
-        a0 = _mm256_broadcast_ss(a + (k) * 6 + 2);                     \
-        a1 = _mm256_broadcast_ss(a + (k) * 6 + 3);                     \
-        c20 = _mm256_fmadd_ps(a0, b0, c20);                            \
-        c21 = _mm256_fmadd_ps(a0, b1, c21);                            \
-        c30 = _mm256_fmadd_ps(a1, b0, c30);                            \
-        c31 = _mm256_fmadd_ps(a1, b1, c31);                            \
-        a0 = _mm256_broadcast_ss(a + (k) * 6 + 4);                     \
-        a1 = _mm256_broadcast_ss(a + (k) * 6 + 5);                     \
-        c40 = _mm256_fmadd_ps(a0, b0, c40);                            \
-        c41 = _mm256_fmadd_ps(a0, b1, c41);                            \
-        c50 = _mm256_fmadd_ps(a1, b0, c50);                            \
-        c51 = _mm256_fmadd_ps(a1, b1, c51);                            \
+    for (int r = 0; r < AVX2_MR; r++)
+        _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
+#define AVX2_STEP(k)                                                                                         \
+    do {                                                                                                     \
+        __m256 b0 = _mm256_load_ps(b + (k)*16);                                                              \
+        __m256 b1 = _mm256_load_ps(b + (k)*16 + 8);                                                          \
+        __m256 a0 = _mm256_broadcast_ss(a + (k)*6 + 0);                                                      \
+        __m256 a1 = _mm256_broadcast_ss(a + (k)*6 + 1);                                                      \
+        c00 = _mm256_fmadd_ps(a0, b0, c00);                                                                  \
+        c01 = _mm256_fmadd_ps(a0, b1, c01);                                                                  \
+        c10 = _mm256_fmadd_ps(a1, b0, c10);                                                                  \
+        c11 = _mm256_fmadd_ps(a1, b1, c11);                                                                  \
+        a0 = _mm256_broadcast_ss(a + (k)*6 + 2);                                                             \
+        a1 = _mm256_broadcast_ss(a + (k)*6 + 3);                                                             \
+        c20 = _mm256_fmadd_ps(a0, b0, c20);                                                                  \
+        c21 = _mm256_fmadd_ps(a0, b1, c21);                                                                  \
+        c30 = _mm256_fmadd_ps(a1, b0, c30);                                                                  \
+        c31 = _mm256_fmadd_ps(a1, b1, c31);                                                                  \
+        a0 = _mm256_broadcast_ss(a + (k)*6 + 4);                                                             \
+        a1 = _mm256_broadcast_ss(a + (k)*6 + 5);                                                             \
+        c40 = _mm256_fmadd_ps(a0, b0, c40);                                                                  \
+        c41 = _mm256_fmadd_ps(a0, b1, c41);                                                                  \
+        c50 = _mm256_fmadd_ps(a1, b0, c50);                                                                  \
+        c51 = _mm256_fmadd_ps(a1, b1, c51);                                                                  \
     } while (0)
     int64_t k = 0;
     for (; k + 4 <= kc; k += 4) {
@@ -101,29 +105,32 @@ const nb_gemm_ukernel nb_gemm_ukernel_avx2 = {
 #define AVX512_MR 12
 #define AVX512_NR 32
 
-__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma")))
-static inline void avx512_store(float *c, __m512 acc, __m512 va, __m512 vb, int beta0) {
+__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma"))) static inline void
+avx512_store(float *c, __m512 acc, __m512 va, __m512 vb, int beta0)
+{
     __m512 t = _mm512_mul_ps(acc, va);
-    if (!beta0) t = _mm512_fmadd_ps(_mm512_loadu_ps(c), vb, t);
+    if (!beta0)
+        t = _mm512_fmadd_ps(_mm512_loadu_ps(c), vb, t);
     _mm512_storeu_ps(c, t);
 }
 
 #define AVX512_TGT __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma")))
 #define Z_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 #define Z_DECL(r) __m512 c##r##0 = _mm512_setzero_ps(), c##r##1 = _mm512_setzero_ps();
-#define Z_FMA(r)                                          \
-    {                                                     \
-        __m512 ar = _mm512_set1_ps(a[r]);                 \
-        c##r##0 = _mm512_fmadd_ps(ar, b0, c##r##0);       \
-        c##r##1 = _mm512_fmadd_ps(ar, b1, c##r##1);       \
+#define Z_FMA(r)                                                                                             \
+    {                                                                                                        \
+        __m512 ar = _mm512_set1_ps(a[r]);                                                                    \
+        c##r##0 = _mm512_fmadd_ps(ar, b0, c##r##0);                                                          \
+        c##r##1 = _mm512_fmadd_ps(ar, b1, c##r##1);                                                          \
     }
-#define Z_STORE(r)                                                \
-    avx512_store(c + (r) * ldc, c##r##0, va, vb, beta0);          \
-    avx512_store(c + (r) * ldc + 16, c##r##1, va, vb, beta0);
+#define Z_STORE(r)                                                                                           \
+    avx512_store(c + (r)*ldc, c##r##0, va, vb, beta0);                                                       \
+    avx512_store(c + (r)*ldc + 16, c##r##1, va, vb, beta0);
 
 AVX512_TGT
-static void ukernel_avx512(int64_t kc, const float *restrict a, const float *restrict b,
-                           float *restrict c, int64_t ldc, float alpha, float beta) {
+static void ukernel_avx512(int64_t kc, const float *restrict a, const float *restrict b, float *restrict c,
+                           int64_t ldc, float alpha, float beta)
+{
     Z_ROWS(Z_DECL)
     for (int64_t k = 0; k < kc; k++) {
         __m512 b0 = _mm512_load_ps(b);

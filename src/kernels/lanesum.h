@@ -14,19 +14,19 @@ enum { NB_SUM_BLOCK = 1 << 14, NB_LANES = 16 };
 
 /* result = the sum over nb_i in [0, n) of EXPR, an expression in nb_i, with
  * accumulators of type T (nb_real, or double for long sums). */
-#define NB_LANE_SUM_AS(T, result, n, EXPR)                                        \
-    do {                                                                          \
-        T nb_acc_[NB_LANES] = {0};                                                \
-        int64_t nb_n_ = (n), nb_b_ = 0;                                           \
-        for (; nb_b_ + NB_LANES <= nb_n_; nb_b_ += NB_LANES)                      \
-            for (int64_t nb_i = nb_b_; nb_i < nb_b_ + NB_LANES; nb_i++)           \
-                nb_acc_[nb_i - nb_b_] += (EXPR);                                  \
-        for (int64_t nb_i = nb_b_; nb_i < nb_n_; nb_i++)                          \
-            nb_acc_[nb_i - nb_b_] += (EXPR);                                      \
-        for (int nb_w_ = NB_LANES / 2; nb_w_ > 0; nb_w_ /= 2)                     \
-            for (int nb_k_ = 0; nb_k_ < nb_w_; nb_k_++)                           \
-                nb_acc_[nb_k_] += nb_acc_[nb_k_ + nb_w_];                         \
-        (result) = nb_acc_[0];                                                    \
+#define NB_LANE_SUM_AS(T, result, n, EXPR)                                                                   \
+    do {                                                                                                     \
+        T nb_acc_[NB_LANES] = {0};                                                                           \
+        int64_t nb_n_ = (n), nb_b_ = 0;                                                                      \
+        for (; nb_b_ + NB_LANES <= nb_n_; nb_b_ += NB_LANES)                                                 \
+            for (int64_t nb_i = nb_b_; nb_i < nb_b_ + NB_LANES; nb_i++)                                      \
+                nb_acc_[nb_i - nb_b_] += (EXPR);                                                             \
+        for (int64_t nb_i = nb_b_; nb_i < nb_n_; nb_i++)                                                     \
+            nb_acc_[nb_i - nb_b_] += (EXPR);                                                                 \
+        for (int nb_w_ = NB_LANES / 2; nb_w_ > 0; nb_w_ /= 2)                                                \
+            for (int nb_k_ = 0; nb_k_ < nb_w_; nb_k_++)                                                      \
+                nb_acc_[nb_k_] += nb_acc_[nb_k_ + nb_w_];                                                    \
+        (result) = nb_acc_[0];                                                                               \
     } while (0)
 
 #define NB_LANE_SUM(result, n, EXPR) NB_LANE_SUM_AS(nb_real, result, n, EXPR)

@@ -4,7 +4,7 @@
 #ifndef NB_KERNELS_SIMD_H
 #define NB_KERNELS_SIMD_H
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(NABLA_F64) && \
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(NABLA_F64) &&                \
     !defined(__SANITIZE_ADDRESS__)
 #define NB_VECTORIZE __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 /* The same clones with a*b + c contracted to one fused multiply-add where the
@@ -20,7 +20,7 @@
 #define NB_VECTORIZE_FMA NB_VECTORIZE __attribute__((optimize("fp-contract=fast")))
 #else
 #define NB_VECTORIZE
-#define NB_VECTORIZE_FMA   /* float64 (the libm reference), ASan, clang: no contraction */
+#define NB_VECTORIZE_FMA /* float64 (the libm reference), ASan, clang: no contraction */
 #endif
 
 #endif

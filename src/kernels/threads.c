@@ -37,10 +37,11 @@
 
 /* ---- configuration ----------------------------------------------------- */
 
-static _Atomic int g_requested = 0;   /* > 0: nb_set_num_threads value */
-static _Atomic int g_default = 0;     /* resolved default; 0 = not yet */
+static _Atomic int g_requested = 0; /* > 0: nb_set_num_threads value */
+static _Atomic int g_default = 0;   /* resolved default; 0 = not yet */
 
-static int resolve_default(void) {
+static int resolve_default(void)
+{
     const char *env = getenv("NABLA_NUM_THREADS");
     if (env && *env) {
         char *end = NULL;
@@ -49,11 +50,13 @@ static int resolve_default(void) {
             return v > NB_MAX_THREADS ? NB_MAX_THREADS : (int)v;
     }
     long n = sysconf(_SC_NPROCESSORS_ONLN);
-    if (n < 1) n = 1;
+    if (n < 1)
+        n = 1;
     return n > NB_MAX_THREADS ? NB_MAX_THREADS : (int)n;
 }
 
-void nb_set_num_threads(int n) {
+void nb_set_num_threads(int n)
+{
     if (n > 0) {
         atomic_store(&g_requested, n > NB_MAX_THREADS ? NB_MAX_THREADS : n);
     } else {
@@ -62,9 +65,11 @@ void nb_set_num_threads(int n) {
     }
 }
 
-int nb_get_num_threads(void) {
+int nb_get_num_threads(void)
+{
     int r = atomic_load(&g_requested);
-    if (r > 0) return r;
+    if (r > 0)
+        return r;
     int d = atomic_load(&g_default);
     if (d <= 0) {
         d = resolve_default();
@@ -102,16 +107,19 @@ static pthread_t *g_workers = NULL; /* all below guarded by g_dispatch_mu */
 static int g_nworkers = 0;          /* workers running */
 static int g_pool_size = 0;         /* nthreads the pool was built for; 0 = none */
 static bool g_atexit_done = false;
-static uint32_t g_start_gen = 0;    /* gen when the workers were created */
+static uint32_t g_start_gen = 0; /* gen when the workers were created */
 static _Thread_local bool tl_in_task = false;
 
 /* Claims and runs chunks of job `g` until none is left. */
-static void run_chunks(nb_pool *p, uint32_t g, nb_range_fn fn, void *ctx, int64_t n, int64_t nc) {
+static void run_chunks(nb_pool *p, uint32_t g, nb_range_fn fn, void *ctx, int64_t n, int64_t nc)
+{
     uint64_t t = atomic_load_explicit(&p->ticket, memory_order_acquire);
     for (;;) {
-        if ((uint32_t)(t >> 32) != g) return;
+        if ((uint32_t)(t >> 32) != g)
+            return;
         int64_t c = (int64_t)(uint32_t)t;
-        if (c >= nc) return;
+        if (c >= nc)
+            return;
         if (!atomic_compare_exchange_weak_explicit(&p->ticket, &t, t + 1, memory_order_acq_rel,
                                                    memory_order_acquire))
             continue;
@@ -127,15 +135,17 @@ static void run_chunks(nb_pool *p, uint32_t g, nb_range_fn fn, void *ctx, int64_
     }
 }
 
-static void *worker_main(void *arg) {
+static void *worker_main(void *arg)
+{
     nb_pool *p = arg;
-    tl_in_task = true; /* anything a worker runs is inside a task */
+    tl_in_task = true;           /* anything a worker runs is inside a task */
     uint32_t seen = g_start_gen; /* jobs are only published after creation */
     for (;;) {
         uint32_t g = seen;
         for (int i = 0; i < NB_SPIN_ITERS; i++) {
             g = atomic_load_explicit(&p->gen, memory_order_acquire);
-            if (g != seen || atomic_load_explicit(&p->stop, memory_order_relaxed)) break;
+            if (g != seen || atomic_load_explicit(&p->stop, memory_order_relaxed))
+                break;
             NB_CPU_RELAX();
         }
         if (g == seen && !atomic_load(&p->stop)) {
@@ -146,7 +156,8 @@ static void *worker_main(void *arg) {
             atomic_fetch_sub(&p->sleepers, 1);
             pthread_mutex_unlock(&p->mu);
         }
-        if (atomic_load(&p->stop)) break;
+        if (atomic_load(&p->stop))
+            break;
         seen = g;
         run_chunks(p, g, atomic_load_explicit(&p->fn, memory_order_relaxed),
                    atomic_load_explicit(&p->ctx, memory_order_relaxed),
@@ -157,14 +168,16 @@ static void *worker_main(void *arg) {
 }
 
 /* Joins all workers. Caller holds g_dispatch_mu. */
-static void pool_stop_locked(void) {
+static void pool_stop_locked(void)
+{
     nb_pool *p = &g_pool;
     if (g_nworkers > 0) {
         pthread_mutex_lock(&p->mu);
         atomic_store(&p->stop, 1);
         pthread_cond_broadcast(&p->cv_work);
         pthread_mutex_unlock(&p->mu);
-        for (int i = 0; i < g_nworkers; i++) pthread_join(g_workers[i], NULL);
+        for (int i = 0; i < g_nworkers; i++)
+            pthread_join(g_workers[i], NULL);
     }
     free(g_workers);
     g_workers = NULL;
@@ -173,7 +186,8 @@ static void pool_stop_locked(void) {
     atomic_store(&p->stop, 0);
 }
 
-static void pool_atexit(void) {
+static void pool_atexit(void)
+{
     pthread_mutex_lock(&g_dispatch_mu);
     pool_stop_locked();
     g_pool_size = -1; /* no restart during the rest of exit: run inline */
@@ -181,27 +195,35 @@ static void pool_atexit(void) {
 }
 
 /* Makes the pool match `want` threads. Caller holds g_dispatch_mu. */
-static void pool_ensure_locked(int want) {
-    if (g_pool_size == want || g_pool_size < 0) return;
+static void pool_ensure_locked(int want)
+{
+    if (g_pool_size == want || g_pool_size < 0)
+        return;
     pool_stop_locked();
     if (!g_atexit_done) {
         g_atexit_done = true;
         atexit(pool_atexit);
     }
     g_pool_size = want;
-    if (want <= 1) return;
+    if (want <= 1)
+        return;
     g_workers = malloc(sizeof(pthread_t) * (size_t)(want - 1));
-    if (!g_workers) return;
+    if (!g_workers)
+        return;
     g_start_gen = atomic_load(&g_pool.gen);
     for (int i = 0; i < want - 1; i++) {
-        if (pthread_create(&g_workers[i], NULL, worker_main, &g_pool) != 0) break;
+        if (pthread_create(&g_workers[i], NULL, worker_main, &g_pool) != 0)
+            break;
         g_nworkers++;
     }
 }
 
-void nb_parallel_for(int64_t n, int64_t grain, nb_range_fn fn, void *ctx) {
-    if (n <= 0) return;
-    if (grain < 1) grain = 1;
+void nb_parallel_for(int64_t n, int64_t grain, nb_range_fn fn, void *ctx)
+{
+    if (n <= 0)
+        return;
+    if (grain < 1)
+        grain = 1;
     int nt = nb_get_num_threads();
     if (n <= grain || nt <= 1 || tl_in_task) {
         fn(ctx, 0, n);
@@ -214,7 +236,8 @@ void nb_parallel_for(int64_t n, int64_t grain, nb_range_fn fn, void *ctx) {
     pool_ensure_locked(nt);
     int64_t nchunks = n / grain;
     int64_t maxc = 4 * (int64_t)(g_nworkers + 1);
-    if (nchunks > maxc) nchunks = maxc;
+    if (nchunks > maxc)
+        nchunks = maxc;
     if (g_nworkers == 0 || nchunks < 2) {
         pthread_mutex_unlock(&g_dispatch_mu);
         fn(ctx, 0, n);
@@ -243,7 +266,8 @@ void nb_parallel_for(int64_t n, int64_t grain, nb_range_fn fn, void *ctx) {
             continue;
         }
         pthread_mutex_lock(&p->mu);
-        while (atomic_load(&p->done) < nchunks) pthread_cond_wait(&p->cv_done, &p->mu);
+        while (atomic_load(&p->done) < nchunks)
+            pthread_cond_wait(&p->cv_done, &p->mu);
         pthread_mutex_unlock(&p->mu);
         break;
     }

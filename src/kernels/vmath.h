@@ -69,8 +69,18 @@
 
 /* ---- bit casts -------------------------------------------------------- */
 
-static inline uint32_t nb__f2u(float f) { uint32_t u; memcpy(&u, &f, sizeof u); return u; }
-static inline float nb__u2f(uint32_t u) { float f; memcpy(&f, &u, sizeof f); return f; }
+static inline uint32_t nb__f2u(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+static inline float nb__u2f(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
 
 /* c ? a : b as a bit blend. Plain ternaries on computed floats are turned
  * into branches by GCC (jump threading, sinking) and then, under the default
@@ -78,21 +88,20 @@ static inline float nb__u2f(uint32_t u) { float f; memcpy(&f, &u, sizeof f); ret
  * might raise a flag), which blocks vectorization on AVX2 and SSE. A blend
  * keeps both operands live, so both are computed and the loop vectorizes.
  * c must be 0 or 1 (a comparison); combine comparisons with & and |. */
-static inline float nb__sel(int c, float a, float b) {
+static inline float nb__sel(int c, float a, float b)
+{
     uint32_t m = (uint32_t)0 - (uint32_t)c;
     return nb__u2f((nb__f2u(a) & m) | (nb__f2u(b) & ~m));
 }
 
 /* x with the sign bit of s ORed in (for odd functions whose magnitude was
  * computed on |x|; also restores -0). */
-static inline float nb__orsignf(float x, float s) {
-    return nb__u2f(nb__f2u(x) | (nb__f2u(s) & 0x80000000u));
-}
+static inline float nb__orsignf(float x, float s) { return nb__u2f(nb__f2u(x) | (nb__f2u(s) & 0x80000000u)); }
 
-#define NB__SHIFTER 0x1.8p23f      /* adding it rounds |t| < 2^22 to an integer */
+#define NB__SHIFTER 0x1.8p23f /* adding it rounds |t| < 2^22 to an integer */
 #define NB__LOG2E 0x1.715476p0f
-#define NB__LN2HI 0x1.62e4p-1f     /* 15 significant bits: k*LN2HI exact, |k| <= 255 */
-#define NB__LN2LO 0x1.7f7d1cp-20f  /* ln2 - LN2HI */
+#define NB__LN2HI 0x1.62e4p-1f    /* 15 significant bits: k*LN2HI exact, |k| <= 255 */
+#define NB__LN2LO 0x1.7f7d1cp-20f /* ln2 - LN2HI */
 
 /* ---- exp -------------------------------------------------------------- */
 
@@ -106,7 +115,8 @@ static inline float nb__orsignf(float x, float s) {
 /* The shared core of nb_vexpf and nb__vexpnf: *k = rint(x / ln 2) and
  * e^r for r = x - k ln 2 (Cody-Waite, degree-7 Cephes polynomial), so that
  * e^x = e^r 2^k. */
-static inline float nb__exp_core(float x, int32_t *k) {
+static inline float nb__exp_core(float x, int32_t *k)
+{
     float kf = x * NB__LOG2E + NB__SHIFTER;
     *k = (int32_t)(nb__f2u(kf) - 0x4B400000u);
     kf -= NB__SHIFTER;
@@ -121,12 +131,13 @@ static inline float nb__exp_core(float x, int32_t *k) {
     return (p * (r * r) + r) + 1.0f;
 }
 
-static inline float nb_vexpf(float x) {
-    float xc = nb__sel(x > 89.0f, 89.0f, x);   /* NaN fails both compares */
+static inline float nb_vexpf(float x)
+{
+    float xc = nb__sel(x > 89.0f, 89.0f, x); /* NaN fails both compares */
     xc = nb__sel(xc < -104.0f, -104.0f, xc);
-    int32_t k;                                 /* rint(x/ln2) in [-150, 129] */
+    int32_t k; /* rint(x/ln2) in [-150, 129] */
     float y = nb__exp_core(xc, &k);
-    int32_t k1 = k >> 1, k2 = k - k1;      /* floor(k/2) in [-75, 64], k2 in [-75, 65] */
+    int32_t k1 = k >> 1, k2 = k - k1; /* floor(k/2) in [-75, 64], k2 in [-75, 65] */
     float s1 = nb__u2f((uint32_t)(k1 + 127) << 23);
     float s2 = nb__u2f((uint32_t)(k2 + 127) << 23);
     return (y * s1) * s2;
@@ -137,7 +148,8 @@ static inline float nb_vexpf(float x) {
  * [-126, 127]); NaN -> NaN. For callers whose argument is known to be in
  * range (erf's -B(|x|) in [-16.6, -0.8], gelu's clamped -x^2/2): bit-identical
  * to nb_vexpf there, about a third fewer operations. */
-static inline float nb__vexpnf(float x) {
+static inline float nb__vexpnf(float x)
+{
     int32_t k;
     float y = nb__exp_core(x, &k);
     return y * nb__u2f((uint32_t)(k + 127) << 23);
@@ -150,7 +162,8 @@ static inline float nb__vexpnf(float x) {
  * For k = 0 this is u itself (no cancellation near 0); t = 2^(k-1) keeps
  * k = 128 (x in (88.38, 88.72]) finite. x < -18 gives -1, x > 88.7228 +inf.
  * Measured: <= 1 ulp. */
-static inline float nb_vexpm1f(float x) {
+static inline float nb_vexpm1f(float x)
+{
     float xc = nb__sel(x > 89.0f, 89.0f, x);
     xc = nb__sel(xc < -18.0f, -18.0f, xc);
     float kf = xc * NB__LOG2E + NB__SHIFTER;
@@ -176,8 +189,9 @@ static inline float nb_vexpm1f(float x) {
  * f = m - 1 is exact) and the exponent correction eadj (log's prescaling of
  * subnormals): e ln2 + f - f^2/2 + f^3 P(f), P of degree 8 (Cephes logf),
  * with c added to the low-order part. */
-static inline float nb__log_core(uint32_t iu, int32_t eadj, float c) {
-    int32_t e = (int32_t)iu >> 23;          /* arithmetic shift (GCC) */
+static inline float nb__log_core(uint32_t iu, int32_t eadj, float c)
+{
+    int32_t e = (int32_t)iu >> 23; /* arithmetic shift (GCC) */
     float f = nb__u2f((iu & 0x007fffffu) + 0x3f3504f3u) - 1.0f;
     float ef = (float)(e + eadj);
     float z = f * f;
@@ -190,7 +204,7 @@ static inline float nb__log_core(uint32_t iu, int32_t eadj, float c) {
     p = p * f + 2.0000714765e-1f;
     p = p * f - 2.4999993993e-1f;
     p = p * f + 3.3333331174e-1f;
-    float y = p * f * z + (c + ef * NB__LN2LO);   /* ln2 = LN2HI + LN2LO */
+    float y = p * f * z + (c + ef * NB__LN2LO); /* ln2 = LN2HI + LN2LO */
     y = y - 0.5f * z;
     return (f + y) + ef * NB__LN2HI;
 }
@@ -198,7 +212,8 @@ static inline float nb__log_core(uint32_t iu, int32_t eadj, float c) {
 /* log(x): the core with c = 0 (0 + ef LN2LO is ef LN2LO exactly: ef is never
  * -0). Subnormal x are prescaled by 2^23. log(0) = -inf, log(x<0) = NaN,
  * log(+inf) = +inf, NaN -> NaN. Measured: <= 1 ulp for all positive x. */
-static inline float nb_vlogf(float x) {
+static inline float nb_vlogf(float x)
+{
     int sub = x < 0x1p-126f;
     float xs = nb__sel(sub, x * 0x1p23f, x);
     float y = nb__log_core(nb__f2u(xs) - 0x3f3504f3u, -23 * sub, 0.0f);
@@ -212,11 +227,12 @@ static inline float nb_vlogf(float x) {
  * rounding error of the sum), log1p(x) = log(u) + c/u: the core above
  * with c/u; for |x| < 2^-24, u = 1 and the result is c = x exactly.
  * log1p(-1) = -inf, x < -1 -> NaN, +inf -> +inf. Measured: <= 1 ulp. */
-static inline float nb_vlog1pf(float x) {
+static inline float nb_vlog1pf(float x)
+{
     float u = 1.0f + x;
     float c = nb__sel(u >= 2.0f, 1.0f - (u - x), x - (u - 1.0f));
     float y = nb__log_core(nb__f2u(u) - 0x3f3504f3u, 0, c / u);
-    y = nb__orsignf(y, x);                  /* log1p(-0) = -0 */
+    y = nb__orsignf(y, x); /* log1p(-0) = -0 */
     float special = nb__sel(x == -1.0f, -INFINITY, nb__sel(x < -1.0f, NAN, x));
     return nb__sel((x > -1.0f) & (x < INFINITY), y, special);
 }
@@ -227,7 +243,8 @@ static inline float nb_vlog1pf(float x) {
  * else 1 - 2/(e^(2|x|) + 1) with the sign of x; |x| is clamped at 10
  * (tanh(10) rounds to 1), so tanh(+-inf) = tanh(+-1000) = +-1 exactly.
  * Tiny x returns x (x^3 underflows), NaN -> NaN. Measured: <= 1 ulp. */
-static inline float nb_vtanhf(float x) {
+static inline float nb_vtanhf(float x)
+{
     float a = fabsf(x);
     float z = x * x;
     float p = -5.70498872745e-3f;
@@ -240,7 +257,7 @@ static inline float nb_vtanhf(float x) {
     float s = nb_vexpf(ac + ac);
     float big = 1.0f - 2.0f / (s + 1.0f);
     float r = nb__sel(a < 0.625f, small, big); /* NaN: big is NaN */
-    return nb__orsignf(r, x);               /* odd; keeps tanh(-0) = -0 */
+    return nb__orsignf(r, x);                  /* odd; keeps tanh(-0) = -0 */
 }
 
 /* ---- erf -------------------------------------------------------------- */
@@ -250,7 +267,8 @@ static inline float nb_vtanhf(float x) {
  * |x| >= 4: +-1 (erf(4) rounds to 1). Coefficients: ARM optimized-routines
  * erff_data.c. The argument of B is clamped at 4 so no inf/NaN arises there.
  * Measured: <= 1 ulp (no fma used). */
-static inline float nb_verff(float x) {
+static inline float nb_verff(float x)
+{
     float a = fabsf(x);
     float z = x * x;
     float p = -0x1.3a1a82p-11f;
@@ -269,7 +287,7 @@ static inline float nb_verff(float x) {
     q = q * ac + 0x1.450aa0p-1f;
     q = q * ac + 0x1.079d0cp-3f;
     q = q * ac + ac;
-    float big = 1.0f - nb__vexpnf(-q);       /* -q in [-16.6, -0.8] */
+    float big = 1.0f - nb__vexpnf(-q); /* -q in [-16.6, -0.8] */
     big = nb__sel(a >= 4.0f, 1.0f, big);
     big = nb__orsignf(big, x);
     return nb__sel(a < 0.921875f, small, big); /* NaN: big is NaN */
@@ -290,9 +308,10 @@ static inline float nb_verff(float x) {
  * ulp for x >= -1.5; for x < -1.5 the rounding of B (up to 16) dominates,
  * <= 7 ulp down to -2, 13 down to -3, 31 down to -4.5, 107 down to -5.5
  * (1 + erf(x/sqrt 2) lost every digit there: 5.6e6 ulp at -5.5). */
-static inline float nb_vncdff(float x) {
+static inline float nb_vncdff(float x)
+{
     float t = fabsf(x);
-    float tc = nb__sel(t > 5.65625f, 5.65625f, t);   /* NaN stays NaN */
+    float tc = nb__sel(t > 5.65625f, 5.65625f, t); /* NaN stays NaN */
     /* B(t)/t = E(t^2) + t O(t^2): two short chains instead of one Horner
      * chain of 11 (the loop is latency-bound: 20% faster, the tail error
      * below grows from 52 to 107 ulp) */
@@ -309,7 +328,7 @@ static inline float nb_vncdff(float x) {
     o = o * z - 0x1.3bf732p-8f;
     o = o * z + 0x1.45f0b4p-2f;
     float b = o * tc + e;
-    float h = 0.5f * nb__vexpnf(-(b * tc));        /* -B in [-16.6, 0] */
+    float h = 0.5f * nb__vexpnf(-(b * tc)); /* -B in [-16.6, 0] */
     float r = nb__sel(x >= 0.0f, 1.0f - h, h);
     return nb__sel(x < -5.65625f, 0.0f, r);
 }
@@ -320,7 +339,8 @@ static inline float nb_vncdff(float x) {
  * e = e^-|x| in (0, 1], sigma = (x >= 0 ? 1 : e) / (1 + e). No overflow, no
  * cancellation; tiny results (x < -87.3) inherit exp's gradual underflow.
  * sigmoid(-1000) = 0, sigmoid(1000) = 1, NaN -> NaN. Measured: <= 2 ulp. */
-static inline float nb_vsigmoidf(float x) {
+static inline float nb_vsigmoidf(float x)
+{
     float e = nb_vexpf(-fabsf(x));
     float num = nb__sel(x >= 0.0f, 1.0f, e);
     return num / (1.0f + e);
@@ -335,7 +355,8 @@ static inline float nb_vsigmoidf(float x) {
  * log1p is analytic on [0, 1], far enough from its singularity at -1.
  * e + e^2 P keeps the relative accuracy for tiny e (gives e), and NaN -> NaN.
  * Measured: <= 1 ulp on [0, 1] (every float). */
-static inline float nb__vlog1p01f(float e) {
+static inline float nb__vlog1p01f(float e)
+{
     float p = 0x1.6f3782p-9f;
     p = p * e - 0x1.198c0ap-6f;
     p = p * e + 0x1.93f282p-5f;
@@ -354,7 +375,8 @@ static inline float nb__vlog1p01f(float e) {
  * log1p is the short polynomial above, not the general nb_vlog1pf (its
  * reduction and its division cost as much as the exponential).
  * softplus(-inf) = 0, softplus(+inf) = +inf, NaN -> NaN. Measured: <= 2 ulp. */
-static inline float nb_vsoftplusf(float x) {
+static inline float nb_vsoftplusf(float x)
+{
     float e = nb_vexpf(-fabsf(x));
     float m = nb__sel(x > 0.0f, x, 0.0f);
     return m + nb__vlog1p01f(e);
@@ -371,13 +393,12 @@ static inline double nb_vlog1p(double x) { return log1p(x); }
 static inline double nb_vtanh(double x) { return tanh(x); }
 static inline double nb_verf(double x) { return erf(x); }
 static inline double nb_vncdf(double x) { return 0.5 * erfc(-x * 0.70710678118654752440); }
-static inline double nb_vsigmoid(double x) {
+static inline double nb_vsigmoid(double x)
+{
     double e = exp(-fabs(x));
     return (x >= 0.0 ? 1.0 : e) / (1.0 + e);
 }
-static inline double nb_vsoftplus(double x) {
-    return (x > 0.0 ? x : 0.0) + log1p(exp(-fabs(x)));
-}
+static inline double nb_vsoftplus(double x) { return (x > 0.0 ? x : 0.0) + log1p(exp(-fabs(x))); }
 #else
 static inline float nb_vexp(float x) { return nb_vexpf(x); }
 static inline float nb_vexpn(float x) { return nb__vexpnf(x); } /* x in [-87.33, 88.37] */

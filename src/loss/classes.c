@@ -3,8 +3,8 @@
 #include <math.h>
 #include "loss/loss.h"
 
-bool nb_class_target_read(const char *op, const nb_tensor *x, const nb_tensor *target,
-                          int64_t ignore_index, nb_class_target *ct)
+bool nb_class_target_read(const char *op, const nb_tensor *x, const nb_tensor *target, int64_t ignore_index,
+                          nb_class_target *ct)
 {
     if (x->ndim != 1 && x->ndim != 2) {
         nb_error(NB_ERR_SHAPE, "%s: input %s: expected [N,C] or [C]", op, nb_shape_fmt(x));
@@ -14,8 +14,8 @@ bool nb_class_target_read(const char *op, const nb_tensor *x, const nb_tensor *t
     ct->n = ct->batched ? x->shape[0] : 1;
     ct->c = x->shape[x->ndim - 1];
     if (target->ndim != x->ndim - 1 || (ct->batched && target->shape[0] != ct->n)) {
-        nb_error(NB_ERR_SHAPE, "%s: input %s and target %s: expected target %s", op,
-                 nb_shape_fmt(x), nb_shape_fmt(target), ct->batched ? nb_dims_fmt(1, &ct->n) : "[]");
+        nb_error(NB_ERR_SHAPE, "%s: input %s and target %s: expected target %s", op, nb_shape_fmt(x),
+                 nb_shape_fmt(target), ct->batched ? nb_dims_fmt(1, &ct->n) : "[]");
         return false;
     }
     if (ct->c == 0) {
@@ -36,8 +36,8 @@ bool nb_class_target_read(const char *op, const nb_tensor *x, const nb_tensor *t
         }
         if (!integral || k < 0 || k >= ct->c) {
             nb_error(NB_ERR_ARG,
-                     "%s: target[%lld] = %g is not a class index in 0..%lld (nor the ignore index %lld)",
-                     op, (long long)i, v, (long long)ct->c - 1, (long long)ignore_index);
+                     "%s: target[%lld] = %g is not a class index in 0..%lld (nor the ignore index %lld)", op,
+                     (long long)i, v, (long long)ct->c - 1, (long long)ignore_index);
             return false;
         }
         ct->y[i] = k;

@@ -19,7 +19,7 @@ enum { LANES = 16, GRAIN = 1 << 14 };
 
 typedef struct saved {
     nb_class_target ct;
-    nb_real *lse;       /* per row */
+    nb_real *lse; /* per row */
     double eps;
     nb_reduction reduction;
 } saved;
@@ -46,7 +46,7 @@ typedef struct job {
     const saved *s;
     const nb_real *x, *dy;
     nb_real *l, *dx;
-    nb_real g;          /* the upstream gradient of every row when reduced */
+    nb_real g; /* the upstream gradient of every row when reduced */
 } job;
 
 static void forward_rows(void *c, int64_t b, int64_t e)
@@ -69,8 +69,8 @@ static void forward_rows(void *c, int64_t b, int64_t e)
     }
 }
 
-NB_VECTORIZE static void row_grad(nb_real *restrict dx, const nb_real *restrict x, int64_t c,
-                                  nb_real lse, nb_real g, nb_real smooth)
+NB_VECTORIZE static void row_grad(nb_real *restrict dx, const nb_real *restrict x, int64_t c, nb_real lse,
+                                  nb_real g, nb_real smooth)
 {
     for (int64_t k = 0; k < c; k++)
         dx[k] += g * (nb_vexp(x[k] - lse) - smooth);
@@ -102,7 +102,10 @@ static void ce_backward(nb_node *n)
         return;
     const saved *s = n->saved;
     const nb_real *dy = n->out->grad;
-    job j = {.s = s, .x = n->in[0]->data, .dy = dy, .dx = dx,
+    job j = {.s = s,
+             .x = n->in[0]->data,
+             .dy = dy,
+             .dx = dx,
              .g = s->reduction == NB_MEAN ? (nb_real)((double)dy[0] / (double)s->ct.counted) : dy[0]};
     nb_parallel_for(s->ct.n, row_grain(s->ct.c), backward_rows, &j);
 }
@@ -117,11 +120,10 @@ nb_tensor *nb_cross_entropy(nb_tensor *logits, nb_tensor *target, nb_cross_entro
     if (!nb_check_reduction(op, opts.reduction))
         return NULL;
     if (!(opts.label_smoothing >= 0 && opts.label_smoothing <= 1))
-        return nb_error(NB_ERR_ARG, "%s: label_smoothing %g is outside [0, 1]", op,
-                        opts.label_smoothing);
+        return nb_error(NB_ERR_ARG, "%s: label_smoothing %g is outside [0, 1]", op, opts.label_smoothing);
     saved *s = nb_step_alloc(sizeof *s);
-    if (!s || !nb_class_target_read(op, logits, target,
-                                    opts.set_ignore_index ? opts.ignore_index : -100, &s->ct))
+    if (!s ||
+        !nb_class_target_read(op, logits, target, opts.set_ignore_index ? opts.ignore_index : -100, &s->ct))
         return NULL;
     s->eps = opts.label_smoothing;
     s->reduction = opts.reduction;

@@ -28,8 +28,8 @@ static void backward_range(void *c, int64_t b, int64_t e)
                     j->per_item ? j->dy + b : j->dy, j->per_item, j->g, e - b, j->p);
 }
 
-nb_tensor *nb_elem_loss_apply(const nb_elem_loss *el, nb_tensor *x, nb_tensor *t,
-                              const nb_real *w, nb_reduction reduction, const nb_real *p)
+nb_tensor *nb_elem_loss_apply(const nb_elem_loss *el, nb_tensor *x, nb_tensor *t, const nb_real *w,
+                              nb_reduction reduction, const nb_real *p)
 {
     const char *op = el->op.name;
     if (!nb_check_input(op, 1, x) || !nb_check_input(op, 2, t))
@@ -37,8 +37,8 @@ nb_tensor *nb_elem_loss_apply(const nb_elem_loss *el, nb_tensor *x, nb_tensor *t
     if (!nb_check_reduction(op, reduction))
         return NULL;
     if (!nb_same_shape(x, t))
-        return nb_error(NB_ERR_SHAPE, "%s: input %s and target %s: shapes differ", op,
-                        nb_shape_fmt(x), nb_shape_fmt(t));
+        return nb_error(NB_ERR_SHAPE, "%s: input %s and target %s: shapes differ", op, nb_shape_fmt(x),
+                        nb_shape_fmt(t));
     bool none = reduction == NB_NONE;
     nb_tensor *y = nb_tensor_alloc(op, none ? x->ndim : 0, x->shape, false);
     nb_real *l = none ? (y ? y->data : NULL) : nb_step_alloc((size_t)(x->numel ? x->numel : 1) * sizeof *l);
@@ -68,7 +68,12 @@ void nb_elem_loss_backward(nb_node *n)
     nb_tensor *x = n->in[0], *t = n->in[1];
     nb_reduction r = s->reduction;
     const nb_real *dy = n->out->grad;
-    job j = {.el = el, .x = x->data, .t = t->data, .w = s->w, .dy = dy, .p = s->p,
+    job j = {.el = el,
+             .x = x->data,
+             .t = t->data,
+             .w = s->w,
+             .dy = dy,
+             .p = s->p,
              .per_item = r == NB_NONE,
              .g = r == NB_MEAN ? (nb_real)((double)dy[0] / (double)x->numel) : dy[0]};
     for (int which = 0; which < 2; which++) {

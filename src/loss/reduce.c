@@ -14,7 +14,6 @@ bool nb_check_reduction(const char *op, nb_reduction r)
     return false;
 }
 
-
 double nb_loss_sum(const nb_real *l, int64_t n)
 {
     double s = 0;

@@ -8,7 +8,7 @@
 typedef struct act_state {
     const nb_activation *act;
     nb_real params[NB_ACT_MAX_PARAMS];
-    nb_tensor *weight;   /* a parameter of the module, or a fixed tensor owned here */
+    nb_tensor *weight; /* a parameter of the module, or a fixed tensor owned here */
     bool owns_weight;
 } act_state;
 
@@ -64,10 +64,7 @@ nb_module *nb_act_layer(const nb_activation *a, const nb_real *params)
     return act_new(a, params, 1, "weight");
 }
 
-nb_module *nb_act(const char *name)
-{
-    return act_new(nb_activation_find(name), NULL, 1, "weight");
-}
+nb_module *nb_act(const char *name) { return act_new(nb_activation_find(name), NULL, 1, "weight"); }
 
 nb_module *nb_prelu_layer(int64_t num_parameters)
 {

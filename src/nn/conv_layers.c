@@ -24,7 +24,7 @@ nb_module *nb_conv2d_layer_ex(int64_t in, int64_t out, int kh, int kw, nb_conv2d
         return nb_error(NB_ERR_ARG,
                         "Conv2d: in_channels %lld, out_channels %lld and kernel (%d,%d) must be >= 1",
                         (long long)in, (long long)out, kh, kw);
-    if (!nb_conv2d_resolve_opts(opts, NULL, NULL, NULL))   /* the op's rule, checked now */
+    if (!nb_conv2d_resolve_opts(opts, NULL, NULL, NULL)) /* the op's rule, checked now */
         return NULL;
     nb_module *m = nb_layer_new("Conv2d", conv_forward, sizeof(conv_state));
     if (!m)
@@ -84,12 +84,6 @@ nb_module *nb_avg_pool2d_layer_ex(int kernel, int stride, int padding)
     return pool_layer("AvgPool2d", avg_pool_forward, kernel, stride, padding);
 }
 
-nb_module *nb_max_pool2d_layer(int kernel, int stride)
-{
-    return nb_max_pool2d_layer_ex(kernel, stride, 0);
-}
+nb_module *nb_max_pool2d_layer(int kernel, int stride) { return nb_max_pool2d_layer_ex(kernel, stride, 0); }
 
-nb_module *nb_avg_pool2d_layer(int kernel, int stride)
-{
-    return nb_avg_pool2d_layer_ex(kernel, stride, 0);
-}
+nb_module *nb_avg_pool2d_layer(int kernel, int stride) { return nb_avg_pool2d_layer_ex(kernel, stride, 0); }

@@ -15,8 +15,7 @@ int nb_calculate_fan(const nb_tensor *t, int64_t *fan_in, int64_t *fan_out)
     if (!nb_check_input("calculate_fan", 1, t))
         return -1;
     if (t->ndim < 2) {
-        nb_error(NB_ERR_SHAPE,
-                 "calculate_fan: tensor %s: fan in and fan out need at least 2 dimensions",
+        nb_error(NB_ERR_SHAPE, "calculate_fan: tensor %s: fan in and fan out need at least 2 dimensions",
                  nb_shape_fmt(t));
         return -1;
     }
@@ -32,8 +31,8 @@ int nb_calculate_fan(const nb_tensor *t, int64_t *fan_in, int64_t *fan_out)
 
 double nb_calculate_gain(const char *nonlinearity, double param)
 {
-    static const char *const unit[] = {"linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
-                                       "conv_transpose2d", "conv_transpose3d", "sigmoid"};
+    static const char *const unit[] = {"linear",           "conv1d",           "conv2d",           "conv3d",
+                                       "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "sigmoid"};
     if (!nonlinearity) {
         nb_error(NB_ERR_NULL, "calculate_gain: nonlinearity is NULL");
         return NAN;
@@ -77,19 +76,15 @@ nb_tensor *nb_init_normal_(nb_tensor *t, double mean, double std, nb_generator *
     if (!nb_check_input("init_normal_", 1, t))
         return NULL;
     if (!(std >= 0) || !isfinite(std) || !isfinite(mean))
-        return nb_error(NB_ERR_ARG, "init_normal_: mean %g, std %g: must be finite, std >= 0", mean,
-                        std);
+        return nb_error(NB_ERR_ARG, "init_normal_: mean %g, std %g: must be finite, std >= 0", mean, std);
     return nb_normal_(t, mean, std, g);
 }
 
-nb_tensor *nb_init_constant_(nb_tensor *t, double value)
-{
-    return nb_fill_(t, (nb_real)value);
-}
+nb_tensor *nb_init_constant_(nb_tensor *t, double value) { return nb_fill_(t, (nb_real)value); }
 
 /* The std of xavier or kaiming initialisation of t; NAN on error. */
-static double init_std(const char *op, const nb_tensor *t, bool xavier, double gain_or_a,
-                       nb_fan_mode mode, const char *nonlinearity)
+static double init_std(const char *op, const nb_tensor *t, bool xavier, double gain_or_a, nb_fan_mode mode,
+                       const char *nonlinearity)
 {
     int64_t fan_in, fan_out;
     if (!nb_check_input(op, 1, t))
@@ -128,15 +123,15 @@ nb_tensor *nb_init_xavier_normal_(nb_tensor *t, double gain, nb_generator *g)
     return isnan(std) ? NULL : nb_normal_(t, 0, std, g);
 }
 
-nb_tensor *nb_init_kaiming_uniform_(nb_tensor *t, double a, nb_fan_mode mode,
-                                    const char *nonlinearity, nb_generator *g)
+nb_tensor *nb_init_kaiming_uniform_(nb_tensor *t, double a, nb_fan_mode mode, const char *nonlinearity,
+                                    nb_generator *g)
 {
     double std = init_std("init_kaiming_uniform_", t, false, a, mode, nonlinearity);
     return isnan(std) ? NULL : nb_uniform_(t, -sqrt(3.0) * std, sqrt(3.0) * std, g);
 }
 
-nb_tensor *nb_init_kaiming_normal_(nb_tensor *t, double a, nb_fan_mode mode,
-                                   const char *nonlinearity, nb_generator *g)
+nb_tensor *nb_init_kaiming_normal_(nb_tensor *t, double a, nb_fan_mode mode, const char *nonlinearity,
+                                   nb_generator *g)
 {
     double std = init_std("init_kaiming_normal_", t, false, a, mode, nonlinearity);
     return isnan(std) ? NULL : nb_normal_(t, 0, std, g);

@@ -49,10 +49,7 @@ bool nb_layer_weight_bias(nb_module *m, int ndim, const int64_t *shape, bool bia
     return w && (!bias || b);
 }
 
-nb_module *nb_linear(int64_t in, int64_t out)
-{
-    return nb_linear_ex(in, out, true, NULL);
-}
+nb_module *nb_linear(int64_t in, int64_t out) { return nb_linear_ex(in, out, true, NULL); }
 
 /* Maxout (Goodfellow et al., 2013): h_i = max_j z_ij over `pieces` affine maps
  * z_ij = x W_ij + b_ij, computed as one linear layer of out*pieces features

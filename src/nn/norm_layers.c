@@ -9,10 +9,10 @@
 #include "nn/layer.h"
 
 typedef struct batch_norm_state {
-    int dims;                        /* 1 or 2: the input ranks accepted */
-    double eps, momentum;            /* momentum NAN: cumulative moving average */
-    nb_tensor *weight, *bias;        /* NULL unless affine */
-    nb_tensor *running_mean, *running_var, *num_batches_tracked;   /* NULL unless tracking */
+    int dims;                                                    /* 1 or 2: the input ranks accepted */
+    double eps, momentum;                                        /* momentum NAN: cumulative moving average */
+    nb_tensor *weight, *bias;                                    /* NULL unless affine */
+    nb_tensor *running_mean, *running_var, *num_batches_tracked; /* NULL unless tracking */
 } batch_norm_state;
 
 static nb_tensor *batch_norm_forward(nb_module *m, nb_tensor *x)
@@ -33,12 +33,13 @@ static nb_tensor *batch_norm_forward(nb_module *m, nb_tensor *x)
     return nb_batch_norm(x, s->running_mean, s->running_var, s->weight, s->bias, batch_stats, factor, s->eps);
 }
 
-static nb_module *batch_norm_layer(const char *kind, int dims, int64_t C, double eps, double momentum, bool affine,
-                                   bool track)
+static nb_module *batch_norm_layer(const char *kind, int dims, int64_t C, double eps, double momentum,
+                                   bool affine, bool track)
 {
     if (C < 1 || !(eps > 0) || !(isnan(momentum) || (momentum >= 0 && momentum <= 1)))
-        return nb_error(NB_ERR_ARG, "%s: num_features %lld must be >= 1, eps %g > 0, momentum %g in [0, 1] or NAN",
-                        kind, (long long)C, eps, momentum);
+        return nb_error(NB_ERR_ARG,
+                        "%s: num_features %lld must be >= 1, eps %g > 0, momentum %g in [0, 1] or NAN", kind,
+                        (long long)C, eps, momentum);
     nb_module *m = nb_layer_new(kind, batch_norm_forward, sizeof(batch_norm_state));
     if (!m)
         return NULL;
@@ -106,7 +107,8 @@ static nb_module *last_dims_layer(const char *kind, nb_forward_fn forward, int n
 {
     if (nd < 1 || nd > NB_MAX_DIMS || !shape || nb_shape_numel(nd, shape) < 1)
         return nb_error(NB_ERR_ARG, "%s: normalized_shape %s must have 1..%d dims, all >= 1", kind,
-                        shape && nd >= 1 && nd <= NB_MAX_DIMS ? nb_dims_fmt(nd, shape) : "(invalid)", NB_MAX_DIMS);
+                        shape && nd >= 1 && nd <= NB_MAX_DIMS ? nb_dims_fmt(nd, shape) : "(invalid)",
+                        NB_MAX_DIMS);
     if (!(eps > 0) && !isnan(eps))
         return nb_error(NB_ERR_ARG, "%s: eps %g must be > 0", kind, eps);
     nb_module *m = nb_layer_new(kind, forward, sizeof(last_dims_state));
@@ -133,12 +135,13 @@ nb_module *nb_layer_norm_layer(int nd, const int64_t *normalized_shape)
     return last_dims_layer("LayerNorm", layer_norm_forward, nd, normalized_shape, 1e-5, true, true);
 }
 
-nb_module *nb_layer_norm_layer_ex(int nd, const int64_t *normalized_shape, double eps, bool elementwise_affine,
-                                  bool bias)
+nb_module *nb_layer_norm_layer_ex(int nd, const int64_t *normalized_shape, double eps,
+                                  bool elementwise_affine, bool bias)
 {
     if (!(eps > 0))
         return nb_error(NB_ERR_ARG, "LayerNorm: eps %g must be > 0", eps);
-    return last_dims_layer("LayerNorm", layer_norm_forward, nd, normalized_shape, eps, elementwise_affine, bias);
+    return last_dims_layer("LayerNorm", layer_norm_forward, nd, normalized_shape, eps, elementwise_affine,
+                           bias);
 }
 
 nb_module *nb_rms_norm_layer(int nd, const int64_t *normalized_shape)
@@ -166,9 +169,10 @@ static nb_tensor *group_norm_forward(nb_module *m, nb_tensor *x)
 nb_module *nb_group_norm_layer_ex(int64_t num_groups, int64_t num_channels, double eps, bool affine)
 {
     if (num_groups < 1 || num_channels < 1 || num_channels % num_groups != 0 || !(eps > 0))
-        return nb_error(NB_ERR_ARG,
-                        "GroupNorm: num_channels %lld must be a positive multiple of num_groups %lld, eps %g > 0",
-                        (long long)num_channels, (long long)num_groups, eps);
+        return nb_error(
+            NB_ERR_ARG,
+            "GroupNorm: num_channels %lld must be a positive multiple of num_groups %lld, eps %g > 0",
+            (long long)num_channels, (long long)num_groups, eps);
     nb_module *m = nb_layer_new("GroupNorm", group_norm_forward, sizeof(group_norm_state));
     if (!m)
         return NULL;

@@ -71,8 +71,13 @@ nb_module *nb_rnn_module_new(const char *kind, nb_rnn_mode mode, bool cell, int6
     if (!m)
         return NULL;
     rnn_module *s = m->user;
-    *s = (rnn_module){.mode = mode, .cell = cell, .input_size = input_size, .hidden = hidden_size,
-                      .layers = layers, .dirs = o.bidirectional ? 2 : 1, .batch_first = o.batch_first,
+    *s = (rnn_module){.mode = mode,
+                      .cell = cell,
+                      .input_size = input_size,
+                      .hidden = hidden_size,
+                      .layers = layers,
+                      .dirs = o.bidirectional ? 2 : 1,
+                      .batch_first = o.batch_first,
                       .dropout = o.dropout};
     if (!add_params(m, s, !o.no_bias, o.generator)) {
         nb_module_free(m);
@@ -110,8 +115,8 @@ static bool check_input(const rnn_module *s, const char *kind, const nb_tensor *
             continue;
         if (!nb_check_input(kind, 2 + k, h))
             return false;
-        bool ok = h->ndim == 3 - *unbatched && h->shape[0] == want[0] &&
-                  h->shape[h->ndim - 1] == want[2] && (*unbatched || h->shape[1] == B);
+        bool ok = h->ndim == 3 - *unbatched && h->shape[0] == want[0] && h->shape[h->ndim - 1] == want[2] &&
+                  (*unbatched || h->shape[1] == B);
         if (!ok) {
             nb_error(NB_ERR_SHAPE, "%s: %s %s must be %s (num_layers * num_directions, batch, hidden_size)",
                      kind, k ? "c0" : "h0", nb_shape_fmt(h),
@@ -154,8 +159,9 @@ nb_tensor *nb_recurrent_forward(nb_module *m, nb_tensor *x, const int64_t *lengt
     if (unbatched && lengths)
         return nb_error(NB_ERR_ARG, "%s: lengths need a batched input", m->kind);
     int64_t H = s->hidden;
-    nb_tensor *seq = unbatched ? nb_reshape(x, 3, (const int64_t[]){x->shape[0], 1, x->shape[1]})
-                     : s->batch_first ? nb_transpose(x, 0, 1) : x;
+    nb_tensor *seq = unbatched        ? nb_reshape(x, 3, (const int64_t[]){x->shape[0], 1, x->shape[1]})
+                     : s->batch_first ? nb_transpose(x, 0, 1)
+                                      : x;
     int64_t T = seq ? seq->shape[0] : 0;
     if (unbatched && h0)
         h0 = nb_reshape(h0, 3, (const int64_t[]){h0->shape[0], 1, H});
@@ -178,8 +184,9 @@ nb_tensor *nb_recurrent_forward(nb_module *m, nb_tensor *x, const int64_t *lengt
         if (l < s->layers - 1 && s->dropout > 0)
             seq = nb_dropout_op(seq, s->dropout, m->training, &s->gen);
     }
-    nb_tensor *out = unbatched ? nb_reshape(seq, 2, (const int64_t[]){T, s->dirs * H})
-                     : s->batch_first ? nb_transpose(seq, 0, 1) : seq;
+    nb_tensor *out = unbatched        ? nb_reshape(seq, 2, (const int64_t[]){T, s->dirs * H})
+                     : s->batch_first ? nb_transpose(seq, 0, 1)
+                                      : seq;
     int L = s->layers * s->dirs;
     if (h_n) {
         *h_n = cat_or_one(L, hn, 0);
@@ -224,15 +231,18 @@ static nb_tensor *recurrent_module_forward(nb_module *m, nb_tensor *x)
 
 nb_module *nb_rnn(int64_t input_size, int64_t hidden_size, const nb_rnn_opts *opts)
 {
-    return nb_rnn_module_new("RNN", NB_RNN_TANH, false, input_size, hidden_size, opts, recurrent_module_forward);
+    return nb_rnn_module_new("RNN", NB_RNN_TANH, false, input_size, hidden_size, opts,
+                             recurrent_module_forward);
 }
 
 nb_module *nb_lstm(int64_t input_size, int64_t hidden_size, const nb_rnn_opts *opts)
 {
-    return nb_rnn_module_new("LSTM", NB_RNN_LSTM, false, input_size, hidden_size, opts, recurrent_module_forward);
+    return nb_rnn_module_new("LSTM", NB_RNN_LSTM, false, input_size, hidden_size, opts,
+                             recurrent_module_forward);
 }
 
 nb_module *nb_gru(int64_t input_size, int64_t hidden_size, const nb_rnn_opts *opts)
 {
-    return nb_rnn_module_new("GRU", NB_RNN_GRU, false, input_size, hidden_size, opts, recurrent_module_forward);
+    return nb_rnn_module_new("GRU", NB_RNN_GRU, false, input_size, hidden_size, opts,
+                             recurrent_module_forward);
 }

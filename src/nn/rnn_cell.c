@@ -28,10 +28,9 @@ static nb_tensor *cell_step(nb_module *m, nb_tensor *x, nb_tensor *h, nb_tensor 
     for (int k = 0; k < 2; k++) {
         const nb_tensor *t = k ? c : h;
         if (t && (t->ndim != x->ndim || t->shape[t->ndim - 1] != H || (!unbatched && t->shape[0] != B)))
-            return nb_error(NB_ERR_SHAPE, "%s: %s %s must be %s for input %s", m->kind, k ? "c" : "h",
-                            nb_shape_fmt(t),
-                            unbatched ? nb_dims_fmt(1, &H) : nb_dims_fmt(2, (const int64_t[]){B, H}),
-                            nb_shape_fmt(x));
+            return nb_error(
+                NB_ERR_SHAPE, "%s: %s %s must be %s for input %s", m->kind, k ? "c" : "h", nb_shape_fmt(t),
+                unbatched ? nb_dims_fmt(1, &H) : nb_dims_fmt(2, (const int64_t[]){B, H}), nb_shape_fmt(x));
     }
     nb_tensor *const *w = s->w[0];
     int64_t GH = w[0]->shape[0];
@@ -65,12 +64,14 @@ static nb_tensor *cell_module_forward(nb_module *m, nb_tensor *x)
 
 nb_module *nb_rnn_cell(int64_t input_size, int64_t hidden_size, const nb_rnn_opts *opts)
 {
-    return nb_rnn_module_new("RNNCell", NB_RNN_TANH, true, input_size, hidden_size, opts, cell_module_forward);
+    return nb_rnn_module_new("RNNCell", NB_RNN_TANH, true, input_size, hidden_size, opts,
+                             cell_module_forward);
 }
 
 nb_module *nb_lstm_cell(int64_t input_size, int64_t hidden_size, const nb_rnn_opts *opts)
 {
-    return nb_rnn_module_new("LSTMCell", NB_RNN_LSTM, true, input_size, hidden_size, opts, cell_module_forward);
+    return nb_rnn_module_new("LSTMCell", NB_RNN_LSTM, true, input_size, hidden_size, opts,
+                             cell_module_forward);
 }
 
 nb_module *nb_gru_cell(int64_t input_size, int64_t hidden_size, const nb_rnn_opts *opts)

@@ -11,12 +11,12 @@ enum { NB_RNN_MAX_LAYERS = 16 };
 
 typedef struct rnn_module {
     nb_rnn_mode mode;
-    bool cell;                   /* RNNCell, LSTMCell, GRUCell */
+    bool cell; /* RNNCell, LSTMCell, GRUCell */
     int64_t input_size, hidden;
     int layers, dirs;
     bool batch_first;
     double dropout;
-    nb_generator gen;            /* the dropout masks between layers */
+    nb_generator gen; /* the dropout masks between layers */
     /* per layer l and direction d, at [l * dirs + d]: weight_ih, weight_hh,
      * bias_ih, bias_hh (the biases NULL without bias) */
     nb_tensor *w[2 * NB_RNN_MAX_LAYERS][4];

@@ -31,7 +31,7 @@ nb_module *nb_sequential(int n, ...)
     nb_module **layers = calloc((size_t)(n ? n : 1), sizeof *layers);
     va_list ap;
     va_start(ap, n);
-    if (!layers) {   /* the layers are ours all the same: free them */
+    if (!layers) { /* the layers are ours all the same: free them */
         for (int i = 0; i < n; i++)
             nb_module_free(va_arg(ap, nb_module *));
         va_end(ap);
@@ -49,7 +49,7 @@ nb_module *nb_sequential(int n, ...)
     for (; seq && i < n; i++)
         if (nb_sequential_add(seq, layers[i]) != 0)
             break;
-    if (!seq || i < n) {   /* free every layer not yet owned by seq, then seq */
+    if (!seq || i < n) { /* free every layer not yet owned by seq, then seq */
         for (int j = seq ? i + 1 : 0; j < n; j++)
             nb_module_free(layers[j]);
         nb_module_free(seq);

@@ -23,12 +23,24 @@ static nb_real apply(kind k, nb_real a, nb_real b)
 
 /* One row: y[i] = a[i*sa] (op) b[i*sb], strides 0 or 1 specialised so that the
  * loops vectorize. */
-#define ROW_LOOP(SA, SB)                                  \
-    switch (k) {                                          \
-    case ADD: for (int64_t i = 0; i < n; i++) y[i] = a[i * SA] + b[i * SB]; break; \
-    case SUB: for (int64_t i = 0; i < n; i++) y[i] = a[i * SA] - b[i * SB]; break; \
-    case MUL: for (int64_t i = 0; i < n; i++) y[i] = a[i * SA] * b[i * SB]; break; \
-    case DIV: for (int64_t i = 0; i < n; i++) y[i] = a[i * SA] / b[i * SB]; break; \
+#define ROW_LOOP(SA, SB)                                                                                     \
+    switch (k) {                                                                                             \
+    case ADD:                                                                                                \
+        for (int64_t i = 0; i < n; i++)                                                                      \
+            y[i] = a[i * SA] + b[i * SB];                                                                    \
+        break;                                                                                               \
+    case SUB:                                                                                                \
+        for (int64_t i = 0; i < n; i++)                                                                      \
+            y[i] = a[i * SA] - b[i * SB];                                                                    \
+        break;                                                                                               \
+    case MUL:                                                                                                \
+        for (int64_t i = 0; i < n; i++)                                                                      \
+            y[i] = a[i * SA] * b[i * SB];                                                                    \
+        break;                                                                                               \
+    case DIV:                                                                                                \
+        for (int64_t i = 0; i < n; i++)                                                                      \
+            y[i] = a[i * SA] / b[i * SB];                                                                    \
+        break;                                                                                               \
     }
 
 NB_VECTORIZE static void row_kernel(kind k, nb_real *restrict y, const nb_real *a, int64_t sa,
@@ -72,7 +84,7 @@ static void fwd_flat(void *c, int64_t begin, int64_t end)
 /* Backward rows: g[i*sg] += dy[i] * d(y)/d(this operand). */
 typedef struct bwd_ctx {
     kind k;
-    int which;                 /* 0: gradient of a, 1: of b */
+    int which; /* 0: gradient of a, 1: of b */
     nb_real *g;
     const nb_real *a, *b, *y, *dy;
 } bwd_ctx;
@@ -84,7 +96,8 @@ NB_VECTORIZE static nb_real row_reduction(const bwd_ctx *c, const nb_real *dy, c
 {
     nb_real t = 0;
     switch (c->k) {
-    case ADD: case SUB: NB_LANE_SUM(t, n, dy[nb_i]); break;
+    case ADD:
+    case SUB: NB_LANE_SUM(t, n, dy[nb_i]); break;
     case MUL: NB_LANE_SUM(t, n, dy[nb_i] * other[nb_i * so]); break;
     case DIV:
         if (c->which == 0)
@@ -110,17 +123,39 @@ NB_VECTORIZE static void bwd_kernel(const bwd_ctx *c, int64_t o, int64_t ia, int
     if (c->which == 0) {
         nb_real *g = c->g + ia;
         switch (c->k) {
-        case ADD: case SUB: for (int64_t i = 0; i < n; i++) g[i * sa] += dy[i]; break;
-        case MUL: for (int64_t i = 0; i < n; i++) g[i * sa] += dy[i] * b[i * sb]; break;
-        case DIV: for (int64_t i = 0; i < n; i++) g[i * sa] += dy[i] / b[i * sb]; break;
+        case ADD:
+        case SUB:
+            for (int64_t i = 0; i < n; i++)
+                g[i * sa] += dy[i];
+            break;
+        case MUL:
+            for (int64_t i = 0; i < n; i++)
+                g[i * sa] += dy[i] * b[i * sb];
+            break;
+        case DIV:
+            for (int64_t i = 0; i < n; i++)
+                g[i * sa] += dy[i] / b[i * sb];
+            break;
         }
     } else {
         nb_real *g = c->g + ib;
         switch (c->k) {
-        case ADD: for (int64_t i = 0; i < n; i++) g[i * sb] += dy[i]; break;
-        case SUB: for (int64_t i = 0; i < n; i++) g[i * sb] -= dy[i]; break;
-        case MUL: for (int64_t i = 0; i < n; i++) g[i * sb] += dy[i] * a[i * sa]; break;
-        case DIV: for (int64_t i = 0; i < n; i++) g[i * sb] -= dy[i] * y[i] / b[i * sb]; break;
+        case ADD:
+            for (int64_t i = 0; i < n; i++)
+                g[i * sb] += dy[i];
+            break;
+        case SUB:
+            for (int64_t i = 0; i < n; i++)
+                g[i * sb] -= dy[i];
+            break;
+        case MUL:
+            for (int64_t i = 0; i < n; i++)
+                g[i * sb] += dy[i] * a[i * sa];
+            break;
+        case DIV:
+            for (int64_t i = 0; i < n; i++)
+                g[i * sb] -= dy[i] * y[i] / b[i * sb];
+            break;
         }
     }
 }
@@ -152,7 +187,7 @@ static void binary_backward(nb_node *n)
         if (!g)
             continue;
         bwd_ctx c = {op->k, which, g, a->data, b->data, n->out->data, n->out->grad};
-        if (flat)   /* no reduction: rows are independent, split over threads */
+        if (flat) /* no reduction: rows are independent, split over threads */
             nb_parallel_for(bc.numel, GRAIN, bwd_flat, &c);
         else
             nb_bcast_rows(&bc, bwd_row, &c);
@@ -169,7 +204,7 @@ static nb_tensor *binary(const binop *op, nb_tensor *a, nb_tensor *b)
     const char *name = op->op.name;
     if (!nb_check_input(name, 1, a) || !nb_check_input(name, 2, b))
         return NULL;
-    if (nb_same_shape(a, b)) {   /* the common case: no broadcasting to work out */
+    if (nb_same_shape(a, b)) { /* the common case: no broadcasting to work out */
         nb_tensor *y = nb_tensor_alloc(name, a->ndim, a->shape, false);
         if (!y)
             return NULL;

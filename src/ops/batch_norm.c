@@ -16,11 +16,11 @@
 #include "ops/op.h"
 
 typedef struct batch_norm_saved {
-    int64_t N, C, S;     /* x viewed as [N, C, S] */
-    bool training;       /* whether mean/invstd are the batch's (so dx has the two extra terms) */
-    int w_in, b_in;      /* weight's and bias's input numbers, -1 when absent */
-    nb_real *mean;       /* [C] the mean used */
-    nb_real *invstd;     /* [C] 1 / sqrt(var + eps) */
+    int64_t N, C, S; /* x viewed as [N, C, S] */
+    bool training;   /* whether mean/invstd are the batch's (so dx has the two extra terms) */
+    int w_in, b_in;  /* weight's and bias's input numbers, -1 when absent */
+    nb_real *mean;   /* [C] the mean used */
+    nb_real *invstd; /* [C] 1 / sqrt(var + eps) */
 } batch_norm_saved;
 
 typedef struct bn_job {
@@ -145,28 +145,43 @@ nb_tensor *nb_batch_norm(nb_tensor *x, nb_tensor *running_mean, nb_tensor *runni
     int64_t N = x->shape[0], C = x->shape[1], S = 1;
     for (int k = 2; k < x->ndim; k++)
         S *= x->shape[k];
-    if (!channel_vector("running_mean", running_mean, x, C) || !channel_vector("running_var", running_var, x, C) ||
-        !channel_vector("weight", weight, x, C) || !channel_vector("bias", bias, x, C))
+    if (!channel_vector("running_mean", running_mean, x, C) ||
+        !channel_vector("running_var", running_var, x, C) || !channel_vector("weight", weight, x, C) ||
+        !channel_vector("bias", bias, x, C))
         return NULL;
     if (!running_mean != !running_var)
-        return nb_error(NB_ERR_ARG, "batch_norm: running_mean and running_var must both be given or both NULL");
+        return nb_error(NB_ERR_ARG,
+                        "batch_norm: running_mean and running_var must both be given or both NULL");
     if (!training && !running_mean)
-        return nb_error(NB_ERR_ARG, "batch_norm: eval mode (training false) needs running_mean and running_var");
+        return nb_error(NB_ERR_ARG,
+                        "batch_norm: eval mode (training false) needs running_mean and running_var");
     if (training && N * S <= 1)
         return nb_error(NB_ERR_SHAPE,
                         "batch_norm: input %s: expected more than 1 value per channel when training",
                         nb_shape_fmt(x));
     if (!(eps > 0) || !(momentum >= 0 && momentum <= 1))
-        return nb_error(NB_ERR_ARG, "batch_norm: eps %g must be > 0 and momentum %g in [0, 1]", eps, momentum);
+        return nb_error(NB_ERR_ARG, "batch_norm: eps %g must be > 0 and momentum %g in [0, 1]", eps,
+                        momentum);
     batch_norm_saved *s = nb_step_alloc(sizeof *s);
     nb_real *stats = nb_step_alloc(2 * (size_t)(C ? C : 1) * sizeof *stats);
     nb_tensor *y = s && stats ? nb_op_output(x->ndim, x->shape) : NULL;
     if (!y)
         return NULL;
-    *s = (batch_norm_saved){.N = N, .C = C, .S = S, .training = training, .w_in = -1, .b_in = -1,
-                            .mean = stats, .invstd = stats + C};
-    bn_job j = {.s = s, .x = x->data, .y = y->data, .w = weight ? weight->data : NULL,
-                .b = bias ? bias->data : NULL, .momentum = momentum, .eps = eps};
+    *s = (batch_norm_saved){.N = N,
+                            .C = C,
+                            .S = S,
+                            .training = training,
+                            .w_in = -1,
+                            .b_in = -1,
+                            .mean = stats,
+                            .invstd = stats + C};
+    bn_job j = {.s = s,
+                .x = x->data,
+                .y = y->data,
+                .w = weight ? weight->data : NULL,
+                .b = bias ? bias->data : NULL,
+                .momentum = momentum,
+                .eps = eps};
     if (training) {
         j.running_mean = running_mean ? running_mean->data : NULL;
         j.running_var = running_var ? running_var->data : NULL;

@@ -7,12 +7,12 @@ bool nb_broadcast(const char *op, const nb_tensor *a, const nb_tensor *b, nb_bca
     int64_t sa[NB_MAX_DIMS], sb[NB_MAX_DIMS];
     int64_t stride_a = 1, stride_b = 1;
     bc->ndim = nd;
-    for (int k = nd - 1; k >= 0; k--) {  /* align from the right */
+    for (int k = nd - 1; k >= 0; k--) { /* align from the right */
         int ia = k - (nd - a->ndim), ib = k - (nd - b->ndim);
         int64_t da = ia >= 0 ? a->shape[ia] : 1, db = ib >= 0 ? b->shape[ib] : 1;
         if (da != db && da != 1 && db != 1) {
-            nb_error(NB_ERR_SHAPE, "%s: %s and %s: shapes cannot be broadcast (dim %d: %lld vs %lld)",
-                     op, nb_shape_fmt(a), nb_shape_fmt(b), k - nd, (long long)da, (long long)db);
+            nb_error(NB_ERR_SHAPE, "%s: %s and %s: shapes cannot be broadcast (dim %d: %lld vs %lld)", op,
+                     nb_shape_fmt(a), nb_shape_fmt(b), k - nd, (long long)da, (long long)db);
             return false;
         }
         bc->shape[k] = da == 1 ? db : da;
@@ -23,9 +23,10 @@ bool nb_broadcast(const char *op, const nb_tensor *a, const nb_tensor *b, nb_bca
     }
     bc->numel = nb_shape_numel(nd, bc->shape);
     if (bc->numel < 0) {
-        nb_error(NB_ERR_SHAPE, "%s: %s and %s: the broadcast shape %s has more than %lld elements "
-                 "(counting its non-zero sizes)", op, nb_shape_fmt(a), nb_shape_fmt(b),
-                 nb_dims_fmt(nd, bc->shape), (long long)NB_MAX_NUMEL);
+        nb_error(NB_ERR_SHAPE,
+                 "%s: %s and %s: the broadcast shape %s has more than %lld elements "
+                 "(counting its non-zero sizes)",
+                 op, nb_shape_fmt(a), nb_shape_fmt(b), nb_dims_fmt(nd, bc->shape), (long long)NB_MAX_NUMEL);
         return false;
     }
     /* merge dim k into k+1 when both operands step through them as one run */
@@ -69,7 +70,7 @@ void nb_bcast_rows(const nb_bcast *bc, nb_bcast_row row, void *ctx)
     int64_t ia = 0, ib = 0;
     for (int64_t o = 0; o < bc->numel; o += len) {
         row(ctx, o, ia, ib, len, bc->sa[last], bc->sb[last]);
-        for (int k = last - 1; k >= 0; k--) {  /* odometer over the outer dims */
+        for (int k = last - 1; k >= 0; k--) { /* odometer over the outer dims */
             ia += bc->sa[k];
             ib += bc->sb[k];
             if (++idx[k] < bc->dims[k])

@@ -103,7 +103,8 @@ NB_VECTORIZE static void im2col(const geom *g, const nb_real *restrict x, nb_rea
 
 /* dx [C,H,W] += col2im(dcols): the transpose of im2col, the same traversal
  * adding instead of reading (in a fixed order). */
-NB_VECTORIZE static void col2im(const geom *g, const nb_real *restrict dcols, int64_t ld, nb_real *restrict dx)
+NB_VECTORIZE static void col2im(const geom *g, const nb_real *restrict dcols, int64_t ld,
+                                nb_real *restrict dx)
 {
     const int64_t H = g->H, W = g->W, Ho = g->Ho, Wo = g->Wo, sh = g->s[0], sw = g->s[1];
     for (int64_t c = 0; c < g->C; c++)
@@ -128,7 +129,7 @@ NB_VECTORIZE static void col2im(const geom *g, const nb_real *restrict dcols, in
             }
 }
 
-enum { GROUP = 8 };   /* images per dW partial sum in the backward pass */
+enum { GROUP = 8 }; /* images per dW partial sum in the backward pass */
 
 /* Work for the thread pool: in the forward pass task t of `tasks` handles
  * images [t N / tasks, (t+1) N / tasks); in the backward pass task t is group
@@ -137,7 +138,7 @@ typedef struct job {
     const geom *g;
     int64_t tasks, slot;
     const nb_real *x, *w, *b, *dy;
-    nb_real *y, *slots, *dx, *dwg;   /* dwg: one [O, CK] partial dW per group */
+    nb_real *y, *slots, *dx, *dwg; /* dwg: one [O, CK] partial dW per group */
 } job;
 
 static void forward_task(void *ctx, int64_t t0, int64_t t1)
@@ -197,8 +198,13 @@ static void conv2d_backward(nb_node *n)
         }
     if ((!dx && !dw) || g->N == 0)
         return;
-    job j = {.g = g, .tasks = (g->N + GROUP - 1) / GROUP, .slot = g->CK * g->HW, .x = n->in[0]->data,
-             .w = n->in[1]->data, .dy = dy, .dx = dx};
+    job j = {.g = g,
+             .tasks = (g->N + GROUP - 1) / GROUP,
+             .slot = g->CK * g->HW,
+             .x = n->in[0]->data,
+             .w = n->in[1]->data,
+             .dy = dy,
+             .dx = dx};
     j.slots = nb_step_alloc((size_t)(j.tasks * j.slot) * sizeof(nb_real));
     if (dw)
         j.dwg = nb_step_alloc((size_t)(j.tasks * g->O * g->CK) * sizeof(nb_real));
@@ -212,10 +218,7 @@ static void conv2d_backward(nb_node *n)
 static const nb_op op_conv2d = {"conv2d", conv2d_backward};
 
 /* "[N,C,H,W]" or "[C,H,W]" for messages. */
-static const char *layout(const nb_tensor *x)
-{
-    return x->ndim == 3 ? "[C,H,W]" : "[N,C,H,W]";
-}
+static const char *layout(const nb_tensor *x) { return x->ndim == 3 ? "[C,H,W]" : "[N,C,H,W]"; }
 
 nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_conv2d_opts opts)
 {
@@ -238,14 +241,13 @@ nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_conv2d_opts op
         return nb_error(NB_ERR_SHAPE, "conv2d: weight %s has an empty dimension", nb_shape_fmt(w));
     if (w->shape[1] != g.C)
         return nb_error(NB_ERR_SHAPE, "conv2d: input %s=%s has %lld channels but weight %s expects %lld",
-                        layout(x), nb_shape_fmt(x), (long long)g.C, nb_shape_fmt(w),
-                        (long long)w->shape[1]);
+                        layout(x), nb_shape_fmt(x), (long long)g.C, nb_shape_fmt(w), (long long)w->shape[1]);
     if (b && (b->ndim != 1 || b->shape[0] != g.O))
         return nb_error(NB_ERR_SHAPE, "conv2d: bias %s must be [%lld] for weight %s", nb_shape_fmt(b),
                         (long long)g.O, nb_shape_fmt(w));
     if (!nb_conv2d_resolve_opts(opts, g.s, g.d, g.p))
         return NULL;
-    int64_t ekh = g.d[0] * (g.kh - 1) + 1, ekw = g.d[1] * (g.kw - 1) + 1;   /* dilated kernel */
+    int64_t ekh = g.d[0] * (g.kh - 1) + 1, ekw = g.d[1] * (g.kw - 1) + 1; /* dilated kernel */
     if (g.H + 2 * g.p[0] < ekh || g.W + 2 * g.p[1] < ekw)
         return nb_error(NB_ERR_SHAPE,
                         "conv2d: input %s padded by (%lld,%lld) is smaller than the kernel (%lld,%lld) "
@@ -263,8 +265,13 @@ nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_conv2d_opts op
     /* One scratch slot of columns per task: a few tasks per thread, for balance. */
     int64_t tasks = 4 * (int64_t)nb_get_num_threads();
     tasks = g.N < tasks ? (g.N > 0 ? g.N : 1) : tasks;
-    job j = {.g = &g, .tasks = tasks, .slot = g.CK * g.HW, .x = x->data, .w = w->data,
-             .b = b ? b->data : NULL, .y = y->data};
+    job j = {.g = &g,
+             .tasks = tasks,
+             .slot = g.CK * g.HW,
+             .x = x->data,
+             .w = w->data,
+             .b = b ? b->data : NULL,
+             .y = y->data};
     /* the backward pass allocates one slot per GROUP images: check that size too */
     int64_t most = tasks > (g.N + GROUP - 1) / GROUP ? tasks : (g.N + GROUP - 1) / GROUP;
     if (nb_shape_numel(3, (int64_t[]){g.CK, g.HW, most}) < 0)

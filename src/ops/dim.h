@@ -20,8 +20,7 @@ static inline int nb_op_dim(const char *op, int dim, const nb_tensor *x, int ext
 
 /* The sizes before dim, at dim and after dim of a contiguous tensor: x viewed as
  * [outer, size, inner]. A rank-0 tensor is [1, 1, 1]. */
-static inline void nb_dim_split(const nb_tensor *x, int d, int64_t *outer, int64_t *size,
-                                int64_t *inner)
+static inline void nb_dim_split(const nb_tensor *x, int d, int64_t *outer, int64_t *size, int64_t *inner)
 {
     *outer = *inner = 1;
     *size = x->ndim ? x->shape[d] : 1;

@@ -12,7 +12,7 @@
 #include "ops/op.h"
 
 typedef struct dropout_saved {
-    const nb_real *scale;   /* s_i of every element */
+    const nb_real *scale; /* s_i of every element */
 } dropout_saved;
 
 static void dropout_backward(nb_node *n)
@@ -27,8 +27,7 @@ static void dropout_backward(nb_node *n)
 static const nb_op op_dropout = {"dropout", dropout_backward};
 static const nb_op op_alpha_dropout = {"alpha_dropout", dropout_backward};
 
-static nb_tensor *dropout(const nb_op *op, nb_tensor *x, double p, bool training, nb_generator *g,
-                          bool alpha)
+static nb_tensor *dropout(const nb_op *op, nb_tensor *x, double p, bool training, nb_generator *g, bool alpha)
 {
     if (!nb_check_input(op->name, 1, x))
         return NULL;

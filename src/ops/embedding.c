@@ -14,10 +14,10 @@
 #include "ops/op.h"
 
 typedef struct embedding_saved {
-    int64_t n;              /* number of indices */
-    int64_t dim;            /* embedding_dim */
-    int64_t padding_idx;    /* -1: none */
-    int64_t *rows;          /* [n] the row of each index */
+    int64_t n;           /* number of indices */
+    int64_t dim;         /* embedding_dim */
+    int64_t padding_idx; /* -1: none */
+    int64_t *rows;       /* [n] the row of each index */
 } embedding_saved;
 
 typedef struct emb_job {
@@ -91,14 +91,15 @@ nb_tensor *nb_embedding_op(nb_tensor *indices, nb_tensor *weight, nb_embedding_o
                         nb_shape_fmt(indices), NB_MAX_DIMS);
     int64_t num = weight->shape[0], dim = weight->shape[1], pad = o.padding_idx;
     if (pad != NB_NO_PADDING_IDX && (pad < -num || pad >= num))
-        return nb_error(NB_ERR_ARG, "embedding: padding_idx %lld is out of range for weight %s", (long long)pad,
-                        nb_shape_fmt(weight));
+        return nb_error(NB_ERR_ARG, "embedding: padding_idx %lld is out of range for weight %s",
+                        (long long)pad, nb_shape_fmt(weight));
     if (pad == NB_NO_PADDING_IDX)
         pad = -1;
     else if (pad < 0)
         pad += num;
     if (!isnan(o.max_norm) && !(o.max_norm > 0 && o.norm_type > 0))
-        return nb_error(NB_ERR_ARG, "embedding: max_norm %g and norm_type %g must be > 0", o.max_norm, o.norm_type);
+        return nb_error(NB_ERR_ARG, "embedding: max_norm %g and norm_type %g must be > 0", o.max_norm,
+                        o.norm_type);
     embedding_saved *s = nb_step_alloc(sizeof *s);
     int64_t *rows = nb_step_alloc((size_t)(indices->numel ? indices->numel : 1) * sizeof *rows);
     if (!s || !rows)
@@ -106,8 +107,10 @@ nb_tensor *nb_embedding_op(nb_tensor *indices, nb_tensor *weight, nb_embedding_o
     for (int64_t p = 0; p < indices->numel; p++) {
         nb_real v = indices->data[p];
         if (!(v >= 0 && v < (nb_real)num) || v != (nb_real)(int64_t)v || (int64_t)v >= num)
-            return nb_error(NB_ERR_ARG, "embedding: indices %s hold %g at position %lld: not an integer in 0..%lld "
-                            "(weight %s)", nb_shape_fmt(indices), (double)v, (long long)p, (long long)num - 1,
+            return nb_error(NB_ERR_ARG,
+                            "embedding: indices %s hold %g at position %lld: not an integer in 0..%lld "
+                            "(weight %s)",
+                            nb_shape_fmt(indices), (double)v, (long long)p, (long long)num - 1,
                             nb_shape_fmt(weight));
         rows[p] = (int64_t)v;
     }

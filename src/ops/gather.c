@@ -6,7 +6,7 @@
 #include "ops/dim.h"
 
 typedef struct gather_saved {
-    const int64_t *offsets;   /* into x, of every element of index (y's numel) */
+    const int64_t *offsets; /* into x, of every element of index (y's numel) */
 } gather_saved;
 
 static void gather_backward(nb_node *n)
@@ -44,7 +44,7 @@ static int64_t *offsets(const nb_tensor *x, int d, const nb_tensor *index)
                             nb_shape_fmt(index), (double)v, nb_dims_fmt(nd, coord), d, nb_shape_fmt(x),
                             (long long)size - 1);
         off[p] = base + (int64_t)v * (nd ? stride[d] : 0);
-        for (int k = nd - 1; k >= 0; k--) {   /* odometer over index's shape */
+        for (int k = nd - 1; k >= 0; k--) { /* odometer over index's shape */
             if (k != d)
                 base += stride[k];
             if (++coord[k] < index->shape[k])

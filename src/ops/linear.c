@@ -53,12 +53,11 @@ nb_tensor *nb_linear_op(nb_tensor *x, nb_tensor *w, nb_tensor *b)
                         nb_shape_fmt(w));
     int64_t out = w->shape[0], in = w->shape[1];
     if (x->ndim < 1 || x->shape[x->ndim - 1] != in)
-        return nb_error(NB_ERR_SHAPE,
-                        "linear: input %s does not end in in_features %lld of weight %s",
+        return nb_error(NB_ERR_SHAPE, "linear: input %s does not end in in_features %lld of weight %s",
                         nb_shape_fmt(x), (long long)in, nb_shape_fmt(w));
     if (b && (b->ndim != 1 || b->shape[0] != out))
-        return nb_error(NB_ERR_SHAPE, "linear: bias %s must be [%lld] for weight %s",
-                        nb_shape_fmt(b), (long long)out, nb_shape_fmt(w));
+        return nb_error(NB_ERR_SHAPE, "linear: bias %s must be [%lld] for weight %s", nb_shape_fmt(b),
+                        (long long)out, nb_shape_fmt(w));
     int64_t shape[NB_MAX_DIMS], M = 1;
     for (int i = 0; i < x->ndim - 1; i++) {
         shape[i] = x->shape[i];

@@ -5,21 +5,39 @@
 #include "ops/pointwise.h"
 
 /* neg: y = -x, dx = -dy */
-static inline nb_real neg_f(nb_real x, const nb_real *p) { (void)p; return -x; }
+static inline nb_real neg_f(nb_real x, const nb_real *p)
+{
+    (void)p;
+    return -x;
+}
 static inline nb_real neg_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
-{ (void)x; (void)y; (void)p; return -dy; }
+{
+    (void)x;
+    (void)y;
+    (void)p;
+    return -dy;
+}
 NB_DEFINE_POINTWISE(neg, neg_f, neg_b, 0);
 
 /* add_scalar: y = x + s, dx = dy */
 static inline nb_real adds_f(nb_real x, const nb_real *p) { return x + p[0]; }
 static inline nb_real adds_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
-{ (void)x; (void)y; (void)p; return dy; }
+{
+    (void)x;
+    (void)y;
+    (void)p;
+    return dy;
+}
 NB_DEFINE_POINTWISE(add_scalar, adds_f, adds_b, 1);
 
 /* mul_scalar: y = x * s, dx = dy * s */
 static inline nb_real muls_f(nb_real x, const nb_real *p) { return x * p[0]; }
 static inline nb_real muls_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
-{ (void)x; (void)y; return dy * p[0]; }
+{
+    (void)x;
+    (void)y;
+    return dy * p[0];
+}
 NB_DEFINE_POINTWISE(mul_scalar, muls_f, muls_b, 1);
 
 /* pow: y = x^e, dx = dy * e * x^(e-1); 0 when e == 0 (as PyTorch's pow_backward). */
@@ -36,27 +54,59 @@ static inline nb_real pow_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
 NB_DEFINE_POINTWISE(pow, pow_f, pow_b, 1);
 
 /* exp: y = e^x, dx = dy * y */
-static inline nb_real exp_f(nb_real x, const nb_real *p) { (void)p; return nb_vexp(x); }
+static inline nb_real exp_f(nb_real x, const nb_real *p)
+{
+    (void)p;
+    return nb_vexp(x);
+}
 static inline nb_real exp_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
-{ (void)x; (void)p; return dy * y; }
+{
+    (void)x;
+    (void)p;
+    return dy * y;
+}
 NB_DEFINE_POINTWISE(exp, exp_f, exp_b, 0);
 
 /* log: y = ln x, dx = dy / x */
-static inline nb_real log_f(nb_real x, const nb_real *p) { (void)p; return nb_vlog(x); }
+static inline nb_real log_f(nb_real x, const nb_real *p)
+{
+    (void)p;
+    return nb_vlog(x);
+}
 static inline nb_real log_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
-{ (void)y; (void)p; return dy / x; }
+{
+    (void)y;
+    (void)p;
+    return dy / x;
+}
 NB_DEFINE_POINTWISE(log, log_f, log_b, 0);
 
 /* sqrt: y = √x, dx = dy / (2y) (PyTorch's formula: inf at 0) */
-static inline nb_real sqrt_f(nb_real x, const nb_real *p) { (void)p; return sqrt(x); }
+static inline nb_real sqrt_f(nb_real x, const nb_real *p)
+{
+    (void)p;
+    return sqrt(x);
+}
 static inline nb_real sqrt_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
-{ (void)x; (void)p; return dy / (2 * y); }
+{
+    (void)x;
+    (void)p;
+    return dy / (2 * y);
+}
 NB_DEFINE_POINTWISE(sqrt, sqrt_f, sqrt_b, 0);
 
 /* abs: y = |x|, dx = dy * sign(x), sign(0) = 0 (PyTorch's choice) */
-static inline nb_real abs_f(nb_real x, const nb_real *p) { (void)p; return x < 0 ? -x : x; }
+static inline nb_real abs_f(nb_real x, const nb_real *p)
+{
+    (void)p;
+    return x < 0 ? -x : x;
+}
 static inline nb_real abs_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
-{ (void)y; (void)p; return x > 0 ? dy : x < 0 ? -dy : 0; }
+{
+    (void)y;
+    (void)p;
+    return x > 0 ? dy : x < 0 ? -dy : 0;
+}
 NB_DEFINE_POINTWISE(abs, abs_f, abs_b, 0);
 
 /* clamp: y = min(max(x, lo), hi); dx = dy where lo <= x <= hi, else 0 (PyTorch) */
@@ -66,7 +116,10 @@ static inline nb_real clamp_f(nb_real x, const nb_real *p)
     return y > p[1] ? p[1] : y;
 }
 static inline nb_real clamp_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
-{ (void)y; return x >= p[0] && x <= p[1] ? dy : 0; }
+{
+    (void)y;
+    return x >= p[0] && x <= p[1] ? dy : 0;
+}
 NB_DEFINE_POINTWISE(clamp, clamp_f, clamp_b, 2);
 
 nb_tensor *nb_neg(nb_tensor *x) { return nb_pointwise(&nb_pw_neg, x, NULL); }

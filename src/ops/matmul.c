@@ -20,12 +20,12 @@
 
 typedef struct mm {
     int64_t n, k, m;
-    int64_t batch;                        /* products */
-    int nbd;                              /* batch dims of the result */
+    int64_t batch; /* products */
+    int nbd;       /* batch dims of the result */
     int64_t bshape[NB_MAX_DIMS];
-    int64_t sa[NB_MAX_DIMS], sb[NB_MAX_DIMS];  /* per batch dim: matrix stride, 0 if broadcast */
-    bool a_own, b_own;                    /* a (b) has a distinct matrix for every product */
-    bool b_one;                           /* b is a single matrix */
+    int64_t sa[NB_MAX_DIMS], sb[NB_MAX_DIMS]; /* per batch dim: matrix stride, 0 if broadcast */
+    bool a_own, b_own;                        /* a (b) has a distinct matrix for every product */
+    bool b_one;                               /* b is a single matrix */
     const nb_real *a, *b, *dy;
     nb_real *y, *ga, *gb;
 } mm;
@@ -46,8 +46,8 @@ static void offsets(const mm *g, int64_t p, int64_t *oa, int64_t *ob)
 static bool setup(const nb_tensor *a, const nb_tensor *b, mm *g, int *ndim, int64_t *shape)
 {
     if (a->ndim == 0 || b->ndim == 0) {
-        nb_error(NB_ERR_SHAPE, "matmul: %s x %s: both arguments need at least 1 dimension",
-                 nb_shape_fmt(a), nb_shape_fmt(b));
+        nb_error(NB_ERR_SHAPE, "matmul: %s x %s: both arguments need at least 1 dimension", nb_shape_fmt(a),
+                 nb_shape_fmt(b));
         return false;
     }
     *g = (mm){0};
@@ -64,11 +64,12 @@ static bool setup(const nb_tensor *a, const nb_tensor *b, mm *g, int *ndim, int6
     g->nbd = na > nbb ? na : nbb;
     int64_t sa = g->n * g->k, sb = g->k * g->m, nummat_a = 1, nummat_b = 1;
     g->batch = 1;
-    for (int d = g->nbd - 1; d >= 0; d--) {   /* align from the right */
+    for (int d = g->nbd - 1; d >= 0; d--) { /* align from the right */
         int ia = d - (g->nbd - na), ib = d - (g->nbd - nbb);
         int64_t da = ia >= 0 ? a->shape[ia] : 1, db = ib >= 0 ? b->shape[ib] : 1;
         if (da != db && da != 1 && db != 1) {
-            nb_error(NB_ERR_SHAPE, "matmul: %s x %s: batch dimensions cannot be broadcast (dim %d: %lld vs %lld)",
+            nb_error(NB_ERR_SHAPE,
+                     "matmul: %s x %s: batch dimensions cannot be broadcast (dim %d: %lld vs %lld)",
                      nb_shape_fmt(a), nb_shape_fmt(b), d - g->nbd - 2, (long long)da, (long long)db);
             return false;
         }
@@ -97,10 +98,7 @@ static bool setup(const nb_tensor *a, const nb_tensor *b, mm *g, int *ndim, int6
 /* Work (multiply-adds) a task should have before it is worth a thread. */
 enum { GRAIN_FLOPS = 1 << 16 };
 
-static int64_t grain(const mm *g)
-{
-    return GRAIN_FLOPS / (g->n * g->k * g->m + 1) + 1;
-}
+static int64_t grain(const mm *g) { return GRAIN_FLOPS / (g->n * g->k * g->m + 1) + 1; }
 
 static void forward_task(void *c, int64_t begin, int64_t end)
 {
@@ -118,8 +116,8 @@ static void grad_a(const mm *g, int64_t p)
 {
     int64_t oa, ob;
     offsets(g, p, &oa, &ob);
-    nb_gemm(false, true, g->n, g->k, g->m, 1, g->dy + p * g->n * g->m, g->m, g->b + ob, g->m, 1,
-            g->ga + oa, g->k);
+    nb_gemm(false, true, g->n, g->k, g->m, 1, g->dy + p * g->n * g->m, g->m, g->b + ob, g->m, 1, g->ga + oa,
+            g->k);
 }
 
 /* dB_p += A_p^T dY_p */
@@ -127,8 +125,8 @@ static void grad_b(const mm *g, int64_t p)
 {
     int64_t oa, ob;
     offsets(g, p, &oa, &ob);
-    nb_gemm(true, false, g->k, g->m, g->n, 1, g->a + oa, g->k, g->dy + p * g->n * g->m, g->m, 1,
-            g->gb + ob, g->m);
+    nb_gemm(true, false, g->k, g->m, g->n, 1, g->a + oa, g->k, g->dy + p * g->n * g->m, g->m, 1, g->gb + ob,
+            g->m);
 }
 
 static void grad_a_task(void *c, int64_t begin, int64_t end)
@@ -156,7 +154,7 @@ static void matmul_backward(nb_node *n)
     g.gb = nb_input_grad(n, 1);
     if (g.batch == 0 || g.n == 0 || g.m == 0 || g.k == 0)
         return;
-    if (g.b_one && g.a_own) {   /* batch folded into rows */
+    if (g.b_one && g.a_own) { /* batch folded into rows */
         int64_t rows = g.batch * g.n;
         if (g.ga)
             nb_gemm(false, true, rows, g.k, g.m, 1, g.dy, g.m, g.b, g.m, 1, g.ga, g.k);

@@ -4,7 +4,7 @@
 #include "ops/pointwise.h"
 #include "kernels/parallel.h"
 
-enum { GRAIN = 1 << 14 };  /* elements per task: ~64 KB of float32 */
+enum { GRAIN = 1 << 14 }; /* elements per task: ~64 KB of float32 */
 
 typedef struct job {
     const nb_pointwise_op *pw;
@@ -34,7 +34,7 @@ nb_tensor *nb_pointwise(const nb_pointwise_op *pw, nb_tensor *x, const nb_real *
     job j = {.pw = pw, .y = y->data, .x = x->data, .p = p};
     nb_parallel_for(x->numel, GRAIN, forward_range, &j);
     nb_node *n = nb_record_saved(&pw->op, y, 1, &x, (size_t)pw->n_params * sizeof(nb_real));
-    if (n && pw->n_params)   /* saved state: the n_params scalar parameters */
+    if (n && pw->n_params) /* saved state: the n_params scalar parameters */
         memcpy(n->saved, p, (size_t)pw->n_params * sizeof *p);
     return y;
 }
@@ -45,7 +45,6 @@ void nb_pointwise_backward(nb_node *n)
     nb_real *dx = nb_input_grad(n, 0);
     if (!dx)
         return;
-    job j = {.pw = pw, .dx = dx, .x = n->in[0]->data, .yc = n->out->data, .dy = n->out->grad,
-             .p = n->saved};
+    job j = {.pw = pw, .dx = dx, .x = n->in[0]->data, .yc = n->out->data, .dy = n->out->grad, .p = n->saved};
     nb_parallel_for(n->out->numel, GRAIN, backward_range, &j);
 }

@@ -11,7 +11,7 @@
 #define NB_POINTWISE_MAX_PARAMS 4
 
 typedef struct nb_pointwise_op {
-    nb_op op;   /* first: nodes point at it */
+    nb_op op; /* first: nodes point at it */
     void (*forward)(nb_real *restrict y, const nb_real *restrict x, int64_t n, const nb_real *p);
     /* dx[i] += dy[i] * f'(x[i]) (given y[i] = f(x[i]) too) */
     void (*backward)(nb_real *restrict dx, const nb_real *restrict x, const nb_real *restrict y,
@@ -32,32 +32,31 @@ void nb_pointwise_backward(nb_node *n);
  * multiply-add in the AVX2 and AVX-512 clones (NB_VECTORIZE_FMA, kernels/simd.h),
  * for the transcendental activations, whose loops are bound by the latency of
  * their polynomial chains. */
-#define NB_DEFINE_POINTWISE(name, FWD, BWD, nparams) \
+#define NB_DEFINE_POINTWISE(name, FWD, BWD, nparams)                                                         \
     NB__DEFINE_POINTWISE(name, FWD, BWD, nparams, NB_VECTORIZE, NULL)
-#define NB_DEFINE_POINTWISE_FMA(name, FWD, BWD, nparams) \
+#define NB_DEFINE_POINTWISE_FMA(name, FWD, BWD, nparams)                                                     \
     NB__DEFINE_POINTWISE(name, FWD, BWD, nparams, NB_VECTORIZE_FMA, NULL)
 /* ... with CHECK(x, p), which nb_pointwise() runs before anything else */
-#define NB_DEFINE_POINTWISE_CHECKED(name, FWD, BWD, nparams, CHECK) \
+#define NB_DEFINE_POINTWISE_CHECKED(name, FWD, BWD, nparams, CHECK)                                          \
     NB__DEFINE_POINTWISE(name, FWD, BWD, nparams, NB_VECTORIZE, CHECK)
-#define NB_DEFINE_POINTWISE_FMA_CHECKED(name, FWD, BWD, nparams, CHECK) \
+#define NB_DEFINE_POINTWISE_FMA_CHECKED(name, FWD, BWD, nparams, CHECK)                                      \
     NB__DEFINE_POINTWISE(name, FWD, BWD, nparams, NB_VECTORIZE_FMA, CHECK)
-#define NB__DEFINE_POINTWISE(name, FWD, BWD, nparams, ATTR, CHECK)                            \
-    enum { name##_n_params = nparams };                                                         \
-    ATTR static void name##_forward(nb_real *restrict y, const nb_real *restrict x,             \
-                                    int64_t n, const nb_real *p)                                \
-    {                                                                                           \
-        for (int64_t i = 0; i < n; i++)                                                         \
-            y[i] = FWD(x[i], p);                                                                \
-    }                                                                                           \
-    ATTR static void name##_backward(nb_real *restrict dx, const nb_real *restrict x,           \
-                                     const nb_real *restrict y,                                 \
-                                     const nb_real *restrict dy, int64_t n,                     \
-                                     const nb_real *p)                                          \
-    {                                                                                           \
-        for (int64_t i = 0; i < n; i++)                                                         \
-            dx[i] += BWD(x[i], y[i], dy[i], p);                                                 \
-    }                                                                                           \
-    const nb_pointwise_op nb_pw_##name = {                                                      \
+#define NB__DEFINE_POINTWISE(name, FWD, BWD, nparams, ATTR, CHECK)                                           \
+    enum { name##_n_params = nparams };                                                                      \
+    ATTR static void name##_forward(nb_real *restrict y, const nb_real *restrict x, int64_t n,               \
+                                    const nb_real *p)                                                        \
+    {                                                                                                        \
+        for (int64_t i = 0; i < n; i++)                                                                      \
+            y[i] = FWD(x[i], p);                                                                             \
+    }                                                                                                        \
+    ATTR static void name##_backward(nb_real *restrict dx, const nb_real *restrict x,                        \
+                                     const nb_real *restrict y, const nb_real *restrict dy, int64_t n,       \
+                                     const nb_real *p)                                                       \
+    {                                                                                                        \
+        for (int64_t i = 0; i < n; i++)                                                                      \
+            dx[i] += BWD(x[i], y[i], dy[i], p);                                                              \
+    }                                                                                                        \
+    const nb_pointwise_op nb_pw_##name = {                                                                   \
         {#name, nb_pointwise_backward}, name##_forward, name##_backward, nparams, CHECK}
 
 #endif

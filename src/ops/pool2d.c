@@ -21,13 +21,13 @@
 #include "kernels/parallel.h"
 #include "kernels/simd.h"
 
-enum { GRAIN = 1 << 14 };   /* window elements per task */
+enum { GRAIN = 1 << 14 }; /* window elements per task */
 
 typedef struct pool {
     int64_t planes, H, W, Ho, Wo, k, s, p;
     const nb_real *x, *dy;
     nb_real *y, *dx;
-    int64_t *idx;   /* max: argmax of each output within its plane; NULL when not needed */
+    int64_t *idx; /* max: argmax of each output within its plane; NULL when not needed */
 } pool;
 
 /* The clipped window of output (i,j): rows [h0,h1), columns [w0,w1). */
@@ -86,7 +86,7 @@ static void max_forward(void *ctx, int64_t b, int64_t e)
     bool two = q->k == 2 && q->s == 2 && q->p == 0;
     int64_t *scratch = NULL, row[256];
     if (two && !q->idx && q->Wo <= 256)
-        scratch = row;   /* inference: the positions are computed and dropped */
+        scratch = row; /* inference: the positions are computed and dropped */
     for (int64_t pl = b; pl < e; pl++) {
         const nb_real *x = q->x + pl * q->H * W;
         nb_real *y = q->y + pl * n;
@@ -169,10 +169,7 @@ typedef struct saved {
     pool q;
 } saved;
 
-static int64_t grain(const pool *q)
-{
-    return GRAIN / (q->Ho * q->Wo * q->k * q->k + 1) + 1;
-}
+static int64_t grain(const pool *q) { return GRAIN / (q->Ho * q->Wo * q->k * q->k + 1) + 1; }
 
 static void pool_backward(nb_node *n)
 {

@@ -33,10 +33,7 @@ typedef enum kind { SUM, MEAN, MAX, MIN } kind;
 
 enum { BLOCK = 4096, TILE = NB_COL_TILE, GRAIN = 1 << 14 };
 
-static nb_real finish(kind k, double s, int64_t d)
-{
-    return (nb_real)(k == MEAN ? s / (double)d : s);
-}
+static nb_real finish(kind k, double s, int64_t d) { return (nb_real)(k == MEAN ? s / (double)d : s); }
 
 /* One reduction: y[outer, inner] (values, may be NULL for argmax) and idx (the
  * arg-extremum along d, for max/min when wanted, else NULL). */
@@ -46,9 +43,9 @@ typedef struct job {
     nb_real *y;
     int64_t *idx;
     int64_t outer, d, inner;
-    int64_t nb;          /* blocks per row (inner == 1) or tiles per row (inner > 1) */
-    double *psum;        /* per-block partial sums when nb > 1 */
-    int64_t *pidx;       /* per-block arg-extrema when nb > 1 */
+    int64_t nb;    /* blocks per row (inner == 1) or tiles per row (inner > 1) */
+    double *psum;  /* per-block partial sums when nb > 1 */
+    int64_t *pidx; /* per-block arg-extrema when nb > 1 */
 } job;
 
 /* inner == 1: task t is block t % nb of row t / nb. */
@@ -172,13 +169,13 @@ typedef struct bwd_job {
 NB_VECTORIZE static void spread_task(void *c, int64_t begin, int64_t end)
 {
     const bwd_job *j = c;
-    if (j->inner == 1) {          /* unit: an output o and its d inputs */
+    if (j->inner == 1) { /* unit: an output o and its d inputs */
         for (int64_t o = begin; o < end; o++) {
             nb_real g = j->dy[o] / j->div, *restrict dx = j->dx + o * j->d;
             for (int64_t k = 0; k < j->d; k++)
                 dx[k] += g;
         }
-    } else {                      /* unit: an input row (o, k) of inner elements */
+    } else { /* unit: an input row (o, k) of inner elements */
         for (int64_t r = begin; r < end; r++) {
             nb_real *restrict dx = j->dx + r * j->inner;
             const nb_real *restrict dy = j->dy + r / j->d * j->inner;
@@ -192,7 +189,7 @@ NB_VECTORIZE static void spread_task(void *c, int64_t begin, int64_t end)
  * over d, and for max/min the winner's index along d of each output. */
 typedef struct reduce_saved {
     int64_t outer, d, inner;
-    const int64_t *idx;   /* [outer * inner], max and min only */
+    const int64_t *idx; /* [outer * inner], max and min only */
 } reduce_saved;
 
 static void reduce_backward(nb_node *n)
@@ -228,8 +225,8 @@ static const reduce_op op_min_dim = {{"min_dim", reduce_backward}, MIN};
 
 /* The geometry and result shape of a reduction over dim (all: over everything).
  * Returns false with an error recorded. */
-static bool setup(const char *name, kind k, nb_tensor *x, bool all, int dim, bool keepdim,
-                  job *j, int *ndim, int64_t *shape)
+static bool setup(const char *name, kind k, nb_tensor *x, bool all, int dim, bool keepdim, job *j, int *ndim,
+                  int64_t *shape)
 {
     if (!nb_check_input(name, 1, x))
         return false;
@@ -289,10 +286,22 @@ nb_tensor *nb_sum(nb_tensor *x) { return reduce(&op_sum, x, true, 0, false); }
 nb_tensor *nb_mean(nb_tensor *x) { return reduce(&op_mean, x, true, 0, false); }
 nb_tensor *nb_max(nb_tensor *x) { return reduce(&op_max, x, true, 0, false); }
 nb_tensor *nb_min(nb_tensor *x) { return reduce(&op_min, x, true, 0, false); }
-nb_tensor *nb_sum_dim(nb_tensor *x, int dim, bool keepdim) { return reduce(&op_sum_dim, x, false, dim, keepdim); }
-nb_tensor *nb_mean_dim(nb_tensor *x, int dim, bool keepdim) { return reduce(&op_mean_dim, x, false, dim, keepdim); }
-nb_tensor *nb_max_dim(nb_tensor *x, int dim, bool keepdim) { return reduce(&op_max_dim, x, false, dim, keepdim); }
-nb_tensor *nb_min_dim(nb_tensor *x, int dim, bool keepdim) { return reduce(&op_min_dim, x, false, dim, keepdim); }
+nb_tensor *nb_sum_dim(nb_tensor *x, int dim, bool keepdim)
+{
+    return reduce(&op_sum_dim, x, false, dim, keepdim);
+}
+nb_tensor *nb_mean_dim(nb_tensor *x, int dim, bool keepdim)
+{
+    return reduce(&op_mean_dim, x, false, dim, keepdim);
+}
+nb_tensor *nb_max_dim(nb_tensor *x, int dim, bool keepdim)
+{
+    return reduce(&op_max_dim, x, false, dim, keepdim);
+}
+nb_tensor *nb_min_dim(nb_tensor *x, int dim, bool keepdim)
+{
+    return reduce(&op_min_dim, x, false, dim, keepdim);
+}
 
 /* argmax: the first index of the maximum along dim (first NaN if any, as
  * torch.argmax), as nb_real values; not differentiable (records nothing). */

@@ -47,7 +47,7 @@ void nb_rnn_step_backward(const nb_rnn_step *s, const nb_rnn_step_grad *g);
  *   reverse            run t = T-1 down to 0 (the backward direction)
  * Returns Y [T + 1 (+1 for LSTM), B, H]: rows 0..T-1 the output at each time
  * step (0 past a sequence's end), row T the final state h_n, row T+1 c_n. */
-nb_tensor *nb_rnn_layer_op(nb_rnn_mode mode, nb_tensor *xproj, nb_tensor *h0, nb_tensor *c0,
-                           nb_tensor *w_hh, nb_tensor *b_hh, const int64_t *lengths, bool reverse);
+nb_tensor *nb_rnn_layer_op(nb_rnn_mode mode, nb_tensor *xproj, nb_tensor *h0, nb_tensor *c0, nb_tensor *w_hh,
+                           nb_tensor *b_hh, const int64_t *lengths, bool reverse);
 
 #endif

@@ -37,8 +37,8 @@ NB_VECTORIZE static void simple_row(bool relu, int64_t H, const nb_real *restric
 
 /* acts = [i, f, g, o] */
 NB_VECTORIZE static void lstm_row(int64_t H, const nb_real *restrict a, const nb_real *restrict b,
-                                  const nb_real *restrict c, nb_real *restrict hn,
-                                  nb_real *restrict cn, nb_real *restrict acts)
+                                  const nb_real *restrict c, nb_real *restrict hn, nb_real *restrict cn,
+                                  nb_real *restrict acts)
 {
     for (int64_t j = 0; j < H; j++) {
         nb_real i = nb_vsigmoid(a[j] + b[j]), f = nb_vsigmoid(a[H + j] + b[H + j]);
@@ -95,10 +95,7 @@ static int64_t grain(const nb_rnn_step *s)
     return per_row >= 16384 ? 1 : 16384 / per_row;
 }
 
-void nb_rnn_step_forward(const nb_rnn_step *s)
-{
-    nb_parallel_for(s->B, grain(s), forward_rows, (void *)s);
-}
+void nb_rnn_step_forward(const nb_rnn_step *s) { nb_parallel_for(s->B, grain(s), forward_rows, (void *)s); }
 
 /* ---- backward ------------------------------------------------------------- */
 
@@ -156,7 +153,7 @@ static void backward_rows(void *ctx, int64_t lo, int64_t hi)
     for (int64_t r = lo; r < hi; r++) {
         const nb_real *dh = g->dh + r * H;
         nb_real *dg = g->dgh + r * GH, *dhp = g->dh_prev + r * H;
-        if (s->active && !s->active[r]) {   /* the state passed through */
+        if (s->active && !s->active[r]) { /* the state passed through */
             for (int64_t j = 0; j < GH; j++)
                 dg[j] = 0;
             for (int64_t j = 0; j < H; j++)

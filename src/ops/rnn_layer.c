@@ -21,28 +21,33 @@ typedef struct rnn_layer_saved {
     nb_rnn_mode mode;
     int64_t T, B, H;
     bool reverse;
-    bool *active;    /* [T, B] by time t: row b inside its sequence; NULL: all */
-    nb_real *hs;     /* [T+1, B, H] by step s: hs[s] the state before step s, hs[T] h_n */
-    nb_real *cs;     /* [T+1, B, H] the same for the LSTM cell state; NULL otherwise */
-    nb_real *acts;   /* [T, B, saved H] gate activations by step s (ops/rnn.h) */
+    bool *active;  /* [T, B] by time t: row b inside its sequence; NULL: all */
+    nb_real *hs;   /* [T+1, B, H] by step s: hs[s] the state before step s, hs[T] h_n */
+    nb_real *cs;   /* [T+1, B, H] the same for the LSTM cell state; NULL otherwise */
+    nb_real *acts; /* [T, B, saved H] gate activations by step s (ops/rnn.h) */
 } rnn_layer_saved;
 
 enum { IN_X, IN_WHH, IN_H0, IN_C0, IN_BHH, N_IN };
 
 static int64_t time_of(const rnn_layer_saved *v, int64_t s) { return v->reverse ? v->T - 1 - s : s; }
 
-static nb_rnn_step step_of(const rnn_layer_saved *v, const nb_real *xproj, nb_real *hg, nb_real *y,
-                           int64_t s)
+static nb_rnn_step step_of(const rnn_layer_saved *v, const nb_real *xproj, nb_real *hg, nb_real *y, int64_t s)
 {
     int64_t t = time_of(v, s), B = v->B, H = v->H, GH = nb_rnn_gates(v->mode) * H;
     int64_t A = nb_rnn_saved(v->mode) * H;
     return (nb_rnn_step){
-        .mode = v->mode, .B = B, .H = H,
+        .mode = v->mode,
+        .B = B,
+        .H = H,
         .active = v->active ? v->active + t * B : NULL,
-        .xg = xproj + t * B * GH, .hg = hg,
-        .hp = v->hs + s * B * H, .cp = v->cs ? v->cs + s * B * H : NULL,
-        .hn = v->hs + (s + 1) * B * H, .cn = v->cs ? v->cs + (s + 1) * B * H : NULL,
-        .y = y ? y + t * B * H : NULL, .acts = v->acts + s * B * A,
+        .xg = xproj + t * B * GH,
+        .hg = hg,
+        .hp = v->hs + s * B * H,
+        .cp = v->cs ? v->cs + s * B * H : NULL,
+        .hn = v->hs + (s + 1) * B * H,
+        .cn = v->cs ? v->cs + (s + 1) * B * H : NULL,
+        .y = y ? y + t * B * H : NULL,
+        .acts = v->acts + s * B * A,
     };
 }
 
@@ -62,10 +67,11 @@ static void rnn_layer_backward(nb_node *n)
     const nb_real *dY = n->out->grad;
     bool lstm = v->mode == NB_RNN_LSTM;
     nb_real *dGH = nb_step_alloc((size_t)(T * B * GH) * sizeof(nb_real));
-    nb_real *dh = nb_step_alloc((size_t)BH * sizeof(nb_real)), *dh2 = nb_step_alloc((size_t)BH * sizeof(nb_real));
+    nb_real *dh = nb_step_alloc((size_t)BH * sizeof(nb_real)),
+            *dh2 = nb_step_alloc((size_t)BH * sizeof(nb_real));
     nb_real *dc = lstm ? nb_step_alloc((size_t)BH * sizeof(nb_real)) : NULL;
     if (!dGH || !dh || !dh2 || (lstm && !dc))
-        return;   /* the arena's error is recorded; backward reports it */
+        return; /* the arena's error is recorded; backward reports it */
     memcpy(dh, dY + T * BH, (size_t)BH * sizeof(nb_real));
     if (lstm)
         memcpy(dc, dY + (T + 1) * BH, (size_t)BH * sizeof(nb_real));
@@ -78,8 +84,12 @@ static void rnn_layer_backward(nb_node *n)
                 nb_accumulate(dh + r * H, dY + (t * B + r) * H, H);
         nb_rnn_step st = step_of(v, n->in[IN_X]->data, NULL, NULL, s);
         nb_real *dgh = dGH + s * B * GH;
-        nb_rnn_step_backward(&st, &(nb_rnn_step_grad){.dh = dh, .dc = dc, .dgh = dgh, .dc_prev = dc,
-                                                      .dh_prev = dh2, .dxg = dx ? dx + t * B * GH : NULL});
+        nb_rnn_step_backward(&st, &(nb_rnn_step_grad){.dh = dh,
+                                                      .dc = dc,
+                                                      .dgh = dgh,
+                                                      .dc_prev = dc,
+                                                      .dh_prev = dh2,
+                                                      .dxg = dx ? dx + t * B * GH : NULL});
         nb_gemm(false, false, B, H, GH, 1, dgh, GH, w->data, H, 1, dh2, H);
         nb_real *tmp = dh;
         dh = dh2, dh2 = tmp;
@@ -151,8 +161,8 @@ static rnn_layer_saved *saved_new(nb_rnn_mode mode, int64_t T, int64_t B, int64_
     return v;
 }
 
-nb_tensor *nb_rnn_layer_op(nb_rnn_mode mode, nb_tensor *xproj, nb_tensor *h0, nb_tensor *c0,
-                           nb_tensor *w_hh, nb_tensor *b_hh, const int64_t *lengths, bool reverse)
+nb_tensor *nb_rnn_layer_op(nb_rnn_mode mode, nb_tensor *xproj, nb_tensor *h0, nb_tensor *c0, nb_tensor *w_hh,
+                           nb_tensor *b_hh, const int64_t *lengths, bool reverse)
 {
     const char *op = mode_names[mode];
     if (!nb_check_input(op, 1, xproj) || !nb_check_input(op, 2, w_hh) || (h0 && !nb_check_input(op, 3, h0)) ||

@@ -19,12 +19,12 @@
 #include "ops/op.h"
 
 typedef struct row_norm_saved {
-    int64_t R, K;        /* rows and their length */
-    int64_t G, CpG, S;   /* element k of row r scales by channel (r % G) CpG + k / S */
-    bool center;         /* subtract the mean (layer_norm, group_norm) or not (rms_norm) */
-    int w_in, b_in;      /* weight's and bias's input numbers, -1 when absent */
-    nb_real *mean;       /* [R] mu of each row */
-    nb_real *invstd;     /* [R] */
+    int64_t R, K;      /* rows and their length */
+    int64_t G, CpG, S; /* element k of row r scales by channel (r % G) CpG + k / S */
+    bool center;       /* subtract the mean (layer_norm, group_norm) or not (rms_norm) */
+    int w_in, b_in;    /* weight's and bias's input numbers, -1 when absent */
+    nb_real *mean;     /* [R] mu of each row */
+    nb_real *invstd;   /* [R] */
 } row_norm_saved;
 
 typedef struct rn_job {
@@ -136,8 +136,8 @@ static bool affine_ok(const char *op, const char *what, const nb_tensor *t, cons
     if (!nb_check_input(op, 2, t))
         return false;
     if (t->ndim != ndim || memcmp(t->shape, shape, (size_t)ndim * sizeof *shape) != 0) {
-        nb_error(NB_ERR_SHAPE, "%s: input %s: %s is %s, expected %s", op, nb_shape_fmt(x), what, nb_shape_fmt(t),
-                 nb_dims_fmt(ndim, shape));
+        nb_error(NB_ERR_SHAPE, "%s: input %s: %s is %s, expected %s", op, nb_shape_fmt(x), what,
+                 nb_shape_fmt(t), nb_dims_fmt(ndim, shape));
         return false;
     }
     return true;
@@ -157,7 +157,8 @@ static nb_tensor *row_norm(const nb_op *op, nb_tensor *x, nb_tensor *w, nb_tenso
     s->w_in = s->b_in = -1;
     s->mean = stats;
     s->invstd = stats + layout.R;
-    rn_job j = {.s = s, .x = x->data, .y = y->data, .w = w ? w->data : NULL, .b = b ? b->data : NULL, .eps = eps};
+    rn_job j = {
+        .s = s, .x = x->data, .y = y->data, .w = w ? w->data : NULL, .b = b ? b->data : NULL, .eps = eps};
     nb_parallel_for(s->R, 1 + (1 << 14) / (s->K ? s->K : 1), rn_forward, &j);
     nb_tensor *in[3] = {x};
     int n_in = 1;
@@ -205,7 +206,7 @@ nb_tensor *nb_rms_norm(nb_tensor *x, int nd, const int64_t *normalized_shape, nb
         !affine_ok("rms_norm", "weight", weight, x, nd, normalized_shape))
         return NULL;
     l.center = false;
-    if (isnan(eps))   /* PyTorch's eps=None: torch.finfo(dtype).eps */
+    if (isnan(eps)) /* PyTorch's eps=None: torch.finfo(dtype).eps */
         eps = sizeof(nb_real) == sizeof(float) ? 0x1p-23 : 0x1p-52;
     return row_norm(&op_rms_norm, x, weight, NULL, l, eps);
 }
@@ -222,9 +223,11 @@ nb_tensor *nb_group_norm(nb_tensor *x, int64_t num_groups, nb_tensor *weight, nb
     if (num_groups < 1 || C % num_groups != 0)
         return nb_error(NB_ERR_ARG, "group_norm: input %s: %lld channels cannot be split into %lld groups",
                         nb_shape_fmt(x), (long long)C, (long long)num_groups);
-    if (!affine_ok("group_norm", "weight", weight, x, 1, &C) || !affine_ok("group_norm", "bias", bias, x, 1, &C))
+    if (!affine_ok("group_norm", "weight", weight, x, 1, &C) ||
+        !affine_ok("group_norm", "bias", bias, x, 1, &C))
         return NULL;
     int64_t CpG = C / num_groups;
-    row_norm_saved l = {.R = N * num_groups, .K = CpG * S, .G = num_groups, .CpG = CpG, .S = S, .center = true};
+    row_norm_saved l = {
+        .R = N * num_groups, .K = CpG * S, .G = num_groups, .CpG = CpG, .S = S, .center = true};
     return row_norm(&op_group_norm, x, weight, bias, l, eps);
 }

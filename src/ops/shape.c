@@ -42,14 +42,14 @@ static bool infer_shape(const char *op, const nb_tensor *x, int ndim, const int6
         return false;
     }
     int infer = -1;
-    int64_t known = 1;   /* product of the given sizes; -1 if it overflows */
+    int64_t known = 1; /* product of the given sizes; -1 if it overflows */
     for (int i = 0; i < ndim; i++) {
         out[i] = shape[i];
         if (shape[i] == -1 && infer < 0) {
             infer = i;
         } else if (shape[i] == -1) {
-            nb_error(NB_ERR_ARG, "%s: %s to %s: only one dimension can be inferred", op,
-                     nb_shape_fmt(x), nb_dims_fmt(ndim, shape));
+            nb_error(NB_ERR_ARG, "%s: %s to %s: only one dimension can be inferred", op, nb_shape_fmt(x),
+                     nb_dims_fmt(ndim, shape));
             return false;
         } else if (shape[i] < 0) {
             nb_error(NB_ERR_ARG, "%s: %s to %s: invalid size %lld at dim %d", op, nb_shape_fmt(x),
@@ -66,8 +66,8 @@ static bool infer_shape(const char *op, const nb_tensor *x, int ndim, const int6
             return false;
         }
         if (known < 0 || x->numel % known != 0) {
-            nb_error(NB_ERR_SHAPE, "%s: %s to %s: %lld elements cannot be divided into blocks of %s",
-                     op, nb_shape_fmt(x), nb_dims_fmt(ndim, shape), (long long)x->numel,
+            nb_error(NB_ERR_SHAPE, "%s: %s to %s: %lld elements cannot be divided into blocks of %s", op,
+                     nb_shape_fmt(x), nb_dims_fmt(ndim, shape), (long long)x->numel,
                      known < 0 ? "more elements" : nb_dims_fmt(1, &known));
             return false;
         }
@@ -75,11 +75,11 @@ static bool infer_shape(const char *op, const nb_tensor *x, int ndim, const int6
     } else if (known != x->numel) {
         int64_t total = nb_shape_numel(ndim, shape);
         if (total < 0)
-            nb_error(NB_ERR_SHAPE, "%s: %s to %s: %lld elements cannot become that many", op,
-                     nb_shape_fmt(x), nb_dims_fmt(ndim, shape), (long long)x->numel);
+            nb_error(NB_ERR_SHAPE, "%s: %s to %s: %lld elements cannot become that many", op, nb_shape_fmt(x),
+                     nb_dims_fmt(ndim, shape), (long long)x->numel);
         else
-            nb_error(NB_ERR_SHAPE, "%s: %s to %s: %lld elements cannot become %lld", op,
-                     nb_shape_fmt(x), nb_dims_fmt(ndim, shape), (long long)x->numel, (long long)total);
+            nb_error(NB_ERR_SHAPE, "%s: %s to %s: %lld elements cannot become %lld", op, nb_shape_fmt(x),
+                     nb_dims_fmt(ndim, shape), (long long)x->numel, (long long)total);
         return false;
     }
     return true;
@@ -94,7 +94,10 @@ static nb_tensor *reshape(const nb_op *op, nb_tensor *x, int ndim, const int64_t
 }
 
 /* Every tensor is contiguous, so view and reshape are the same operation. */
-nb_tensor *nb_reshape(nb_tensor *x, int ndim, const int64_t *shape) { return reshape(&op_reshape, x, ndim, shape); }
+nb_tensor *nb_reshape(nb_tensor *x, int ndim, const int64_t *shape)
+{
+    return reshape(&op_reshape, x, ndim, shape);
+}
 nb_tensor *nb_view(nb_tensor *x, int ndim, const int64_t *shape) { return reshape(&op_view, x, ndim, shape); }
 
 /* torch.flatten: dims start_dim..end_dim merged into one; a rank-0 x becomes [1]. */
@@ -132,9 +135,9 @@ typedef struct strided {
     int nd;
     int64_t sh[NB_MAX_DIMS], st[NB_MAX_DIMS];
     bool add;
-    int p;                        /* tiled: the dim read contiguously (st[p] == 1) */
-    int64_t dst_st[NB_MAX_DIMS];  /* tiled: strides of dst */
-    int64_t tiles;                /* tiled: tiles along dim p */
+    int p;                       /* tiled: the dim read contiguously (st[p] == 1) */
+    int64_t dst_st[NB_MAX_DIMS]; /* tiled: strides of dst */
+    int64_t tiles;               /* tiled: tiles along dim p */
 } strided;
 
 /* Tile side: TB lines of src and of dst stay in L1 together. Small, because rows
@@ -182,7 +185,7 @@ static void strided_rows(void *c, int64_t begin, int64_t end)
     int last = s->nd - 1;
     int64_t len = s->sh[last], step = s->st[last];
     int64_t idx[NB_MAX_DIMS], off = 0, q = begin;
-    for (int k = last - 1; k >= 0; k--) {   /* multi-index of row `begin` */
+    for (int k = last - 1; k >= 0; k--) { /* multi-index of row `begin` */
         idx[k] = q % s->sh[k];
         q /= s->sh[k];
         off += idx[k] * s->st[k];
@@ -196,7 +199,7 @@ static void strided_rows(void *c, int64_t begin, int64_t end)
         else
             for (int64_t i = 0; i < len; i++)
                 d[i] = x[i * step];
-        for (int k = last - 1; k >= 0; k--) {   /* odometer */
+        for (int k = last - 1; k >= 0; k--) { /* odometer */
             off += s->st[k];
             if (++idx[k] < s->sh[k])
                 break;
@@ -208,8 +211,8 @@ static void strided_rows(void *c, int64_t begin, int64_t end)
 
 /* dst (+)= src permuted: dst dim k is src dim perm[k] (src contiguous of shape
  * src_shape). */
-static void permute_into(nb_real *dst, const nb_real *src, int nd, const int64_t *src_shape,
-                         const int *perm, bool add)
+static void permute_into(nb_real *dst, const nb_real *src, int nd, const int64_t *src_shape, const int *perm,
+                         bool add)
 {
     int64_t stride[NB_MAX_DIMS], numel = 1;
     for (int k = nd - 1; k >= 0; k--) {
@@ -223,7 +226,7 @@ static void permute_into(nb_real *dst, const nb_real *src, int nd, const int64_t
         int64_t size = src_shape[perm[k]], st = stride[perm[k]];
         if (size == 1)
             continue;
-        if (s.nd > 0 && s.st[s.nd - 1] == st * size) {   /* one run with the previous dim */
+        if (s.nd > 0 && s.st[s.nd - 1] == st * size) { /* one run with the previous dim */
             s.sh[s.nd - 1] *= size;
             s.st[s.nd - 1] = st;
         } else {

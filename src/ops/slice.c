@@ -71,7 +71,7 @@ nb_tensor *nb_slice(nb_tensor *x, int dim, int64_t start, int64_t end)
 typedef struct join {
     int n;
     nb_real *y;
-    nb_real **x;        /* data (forward) or gradient buffers, NULL if none (backward) */
+    nb_real **x; /* data (forward) or gradient buffers, NULL if none (backward) */
     const int64_t *chunk;
     int64_t row;
     bool backward;
@@ -136,8 +136,8 @@ static const nb_op op_stack = {"stack", join_backward};
 static bool check_list(const char *op, int n, nb_tensor *const *xs)
 {
     if (n < 1 || !xs) {
-        nb_error(n < 1 ? NB_ERR_ARG : NB_ERR_NULL, "%s: expected a non-empty list of tensors (n = %d%s)",
-                 op, n, xs ? "" : ", xs NULL");
+        nb_error(n < 1 ? NB_ERR_ARG : NB_ERR_NULL, "%s: expected a non-empty list of tensors (n = %d%s)", op,
+                 n, xs ? "" : ", xs NULL");
         return false;
     }
     for (int i = 0; i < n; i++)
@@ -146,8 +146,8 @@ static bool check_list(const char *op, int n, nb_tensor *const *xs)
     return true;
 }
 
-static nb_tensor *join_tensors(const nb_op *op, int n, nb_tensor *const *xs, int ndim,
-                               const int64_t *shape, int64_t outer)
+static nb_tensor *join_tensors(const nb_op *op, int n, nb_tensor *const *xs, int ndim, const int64_t *shape,
+                               int64_t outer)
 {
     nb_tensor *y = nb_tensor_alloc(op->name, ndim, shape, false);
     if (!y)
@@ -187,8 +187,8 @@ nb_tensor *nb_cat(int n, nb_tensor *const *xs, int dim)
                 return nb_error(NB_ERR_SHAPE,
                                 "cat: %s and %s at position %d: sizes must match except in dim %d "
                                 "(dim %d: %lld vs %lld)",
-                                nb_shape_fmt(x0), nb_shape_fmt(x), i, d, k,
-                                (long long)x0->shape[k], (long long)x->shape[k]);
+                                nb_shape_fmt(x0), nb_shape_fmt(x), i, d, k, (long long)x0->shape[k],
+                                (long long)x->shape[k]);
         if (shape[d] > NB_MAX_NUMEL - x->shape[d])
             return nb_error(NB_ERR_SHAPE, "cat: %s and %s at position %d: dim %d grows beyond %lld",
                             nb_shape_fmt(x0), nb_shape_fmt(x), i, d, (long long)NB_MAX_NUMEL);
@@ -212,8 +212,8 @@ nb_tensor *nb_stack(int n, nb_tensor *const *xs, int dim)
             return nb_error(NB_ERR_SHAPE, "stack: %s and %s at position %d: all shapes must be equal",
                             nb_shape_fmt(x0), nb_shape_fmt(xs[i]), i);
     if (x0->ndim == NB_MAX_DIMS)
-        return nb_error(NB_ERR_SHAPE, "stack: %s: the result would have more than %d dims",
-                        nb_shape_fmt(x0), NB_MAX_DIMS);
+        return nb_error(NB_ERR_SHAPE, "stack: %s: the result would have more than %d dims", nb_shape_fmt(x0),
+                        NB_MAX_DIMS);
     int64_t shape[NB_MAX_DIMS], outer = 1;
     for (int k = 0, m = 0; k <= x0->ndim; k++) {
         if (k == d)

@@ -34,9 +34,13 @@ static void range(void *c, int64_t b, int64_t e) { update(c, b, e); }
 static void adagrad_update(const nb_optim *o, nb_tensor *p, nb_real *const *slot, double step)
 {
     const nb_adagrad_opts *a = &o->opts.adagrad;
-    job j = {.p = p->data, .s = slot[0], .g = p->grad, .sign = a->maximize ? -1 : 1,
-             .wd = (nb_real)a->weight_decay, .eps = (nb_real)a->eps,
-             .neg_clr = (nb_real)-(o->lr / (1 + (step - 1) * a->lr_decay)),
+    job j = {.p = p->data,
+             .s = slot[0],
+             .g = p->grad,
+             .sign = a->maximize ? -1 : 1,
+             .wd = (nb_real)a->weight_decay,
+             .eps = (nb_real)a->eps,
+             .neg_clr = (nb_real) - (o->lr / (1 + (step - 1) * a->lr_decay)),
              .decay = a->weight_decay != 0};
     nb_parallel_for(p->numel, NB_OPTIM_GRAIN, range, &j);
 }

@@ -25,11 +25,9 @@ NB_VECTORIZE static void update(const job *j, int64_t lo, int64_t hi)
      * loop-invariant branches are unswitched, so each variant vectorizes */
     nb_real *restrict p = j->p, *restrict m = j->m, *restrict v = j->v, *restrict vmax = j->vmax;
     const nb_real *restrict gr = j->g;
-    const nb_real sign = j->sign, wd = j->wd, decay_scale = j->decay_scale, w1 = j->w1,
-                  b2 = j->b2, b2c = j->b2c, bc2_sqrt = j->bc2_sqrt, eps = j->eps,
-                  neg_step_size = j->neg_step_size;
-    const bool decay = j->decay, decoupled = j->decoupled, amsgrad = j->amsgrad,
-               lerp_low = w1 < (nb_real)0.5;
+    const nb_real sign = j->sign, wd = j->wd, decay_scale = j->decay_scale, w1 = j->w1, b2 = j->b2,
+                  b2c = j->b2c, bc2_sqrt = j->bc2_sqrt, eps = j->eps, neg_step_size = j->neg_step_size;
+    const bool decay = j->decay, decoupled = j->decoupled, amsgrad = j->amsgrad, lerp_low = w1 < (nb_real)0.5;
     for (int64_t i = lo; i < hi; i++) {
         nb_real g = sign * gr[i], th = p[i];
         if (decoupled)
@@ -55,18 +53,27 @@ static void adam_update(const nb_optim *o, nb_tensor *p, nb_real *const *slot, d
     const nb_adam_opts *a = &o->opts.adam;
     double b1 = a->betas[0], b2 = a->betas[1];
     double bc1 = 1 - pow(b1, step), bc2 = 1 - pow(b2, step);
-    job j = {.p = p->data, .m = slot[0], .v = slot[1], .vmax = a->amsgrad ? slot[2] : NULL,
-             .g = p->grad, .sign = a->maximize ? -1 : 1, .wd = (nb_real)a->weight_decay,
-             .decay_scale = (nb_real)(1 - o->lr * a->weight_decay), .w1 = (nb_real)(1 - b1),
-             .b2 = (nb_real)b2, .b2c = (nb_real)(1 - b2), .bc2_sqrt = (nb_real)sqrt(bc2),
-             .eps = (nb_real)a->eps, .neg_step_size = (nb_real)-(o->lr / bc1),
-             .decay = a->weight_decay != 0, .decoupled = o->decoupled && a->weight_decay != 0,
+    job j = {.p = p->data,
+             .m = slot[0],
+             .v = slot[1],
+             .vmax = a->amsgrad ? slot[2] : NULL,
+             .g = p->grad,
+             .sign = a->maximize ? -1 : 1,
+             .wd = (nb_real)a->weight_decay,
+             .decay_scale = (nb_real)(1 - o->lr * a->weight_decay),
+             .w1 = (nb_real)(1 - b1),
+             .b2 = (nb_real)b2,
+             .b2c = (nb_real)(1 - b2),
+             .bc2_sqrt = (nb_real)sqrt(bc2),
+             .eps = (nb_real)a->eps,
+             .neg_step_size = (nb_real) - (o->lr / bc1),
+             .decay = a->weight_decay != 0,
+             .decoupled = o->decoupled && a->weight_decay != 0,
              .amsgrad = a->amsgrad};
     nb_parallel_for(p->numel, NB_OPTIM_GRAIN, range, &j);
 }
 
-static nb_optim *make(const char *op, nb_tensor *const *params, int n_params, nb_adam_opts a,
-                      bool decoupled)
+static nb_optim *make(const char *op, nb_tensor *const *params, int n_params, nb_adam_opts a, bool decoupled)
 {
     a.lr = nb_opt_default(a.lr, 1e-3);
     a.betas[0] = nb_opt_default(a.betas[0], 0.9);
@@ -74,10 +81,8 @@ static nb_optim *make(const char *op, nb_tensor *const *params, int n_params, nb
     a.eps = nb_opt_default(a.eps, 1e-8);
     a.weight_decay = nb_opt_default(a.weight_decay, decoupled ? 1e-2 : 0);
     if (!nb_optim_check(a.eps >= 0, op, "eps", a.eps, "must be >= 0") ||
-        !nb_optim_check(a.betas[0] >= 0 && a.betas[0] < 1, op, "betas[0]", a.betas[0],
-                        "must be in [0, 1)") ||
-        !nb_optim_check(a.betas[1] >= 0 && a.betas[1] < 1, op, "betas[1]", a.betas[1],
-                        "must be in [0, 1)") ||
+        !nb_optim_check(a.betas[0] >= 0 && a.betas[0] < 1, op, "betas[0]", a.betas[0], "must be in [0, 1)") ||
+        !nb_optim_check(a.betas[1] >= 0 && a.betas[1] < 1, op, "betas[1]", a.betas[1], "must be in [0, 1)") ||
         !nb_optim_check(a.weight_decay >= 0, op, "weight_decay", a.weight_decay, "must be >= 0"))
         return NULL;
     const char *slots[] = {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};

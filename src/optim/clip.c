@@ -6,8 +6,10 @@
 #include "kernels/lanesum.h"
 #include "optim/optim.h"
 
-
-typedef struct job { nb_real *g; nb_real c; } job;
+typedef struct job {
+    nb_real *g;
+    nb_real c;
+} job;
 
 NB_VECTORIZE static void scale(nb_real *restrict g, nb_real c, int64_t n)
 {
@@ -36,7 +38,7 @@ nb_real nb_clip_grad_norm(nb_tensor *const *params, int n_params, nb_real max_no
     }
     double norm = sqrt(ss);
     double c = (double)max_norm / (norm + 1e-6);
-    if (!(c >= 1))   /* c < 1, or NaN which spreads as in PyTorch */
+    if (!(c >= 1)) /* c < 1, or NaN which spreads as in PyTorch */
         for (int i = 0; i < n_params; i++)
             if (params[i]->grad) {
                 job j = {params[i]->grad, (nb_real)c};

@@ -43,8 +43,10 @@ static bool check_params(const char *op, nb_tensor *const *params, int n)
             return false;
         }
         if (!params[i]->persistent) {
-            nb_error(NB_ERR_ARG, "%s: params[%d] of shape %s is a step tensor; parameters are "
-                     "persistent tensors (nb_clone)", op, i, nb_shape_fmt(params[i]));
+            nb_error(NB_ERR_ARG,
+                     "%s: params[%d] of shape %s is a step tensor; parameters are "
+                     "persistent tensors (nb_clone)",
+                     op, i, nb_shape_fmt(params[i]));
             return false;
         }
     }
@@ -60,11 +62,10 @@ static char *state_name(int i, const char *slot)
     return s;
 }
 
-nb_optim *nb_optim_new(const char *name, nb_tensor *const *params, int n_params, double lr,
-                       int n_slots, const char *const *slot_names, nb_optim_update update)
+nb_optim *nb_optim_new(const char *name, nb_tensor *const *params, int n_params, double lr, int n_slots,
+                       const char *const *slot_names, nb_optim_update update)
 {
-    if (!check_params(name, params, n_params) ||
-        !nb_optim_check(lr >= 0, name, "lr", lr, "must be >= 0"))
+    if (!check_params(name, params, n_params) || !nb_optim_check(lr >= 0, name, "lr", lr, "must be >= 0"))
         return NULL;
     nb_optim *o = calloc(1, sizeof *o);
     int n = n_params * (n_slots + 1);
@@ -95,8 +96,8 @@ nb_optim *nb_optim_new(const char *name, nb_tensor *const *params, int n_params,
         for (int k = 0; k <= n_slots; k++)
             if (!st[k] || !nm[k]) {
                 nb_optim_free(o);
-                return nb_error(NB_ERR_MEMORY, "%s: out of memory for the state of params[%d] %s",
-                                name, i, nb_shape_fmt(params[i]));
+                return nb_error(NB_ERR_MEMORY, "%s: out of memory for the state of params[%d] %s", name, i,
+                                nb_shape_fmt(params[i]));
             }
     }
     return o;
@@ -143,8 +144,7 @@ nb_tensor *nb_optim_state(nb_optim *o, int k, const char **name)
     if (!o)
         return nb_error(NB_ERR_NULL, "optim_state: optimizer is NULL");
     if (k < 0 || k >= nb_optim_state_count(o))
-        return nb_error(NB_ERR_ARG, "optim_state: index %d is outside 0..%d", k,
-                        nb_optim_state_count(o) - 1);
+        return nb_error(NB_ERR_ARG, "optim_state: index %d is outside 0..%d", k, nb_optim_state_count(o) - 1);
     if (name)
         *name = o->names[k];
     return o->state[k];

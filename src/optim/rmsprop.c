@@ -10,7 +10,7 @@
 typedef struct job {
     nb_real *restrict p, *restrict v, *restrict b, *restrict gavg;
     const nb_real *restrict g;
-    nb_real sign, wd, alpha, alpha1, eps, mu, neg_lr;   /* alpha1 = 1 - alpha */
+    nb_real sign, wd, alpha, alpha1, eps, mu, neg_lr; /* alpha1 = 1 - alpha */
     bool decay, centered, momentum;
 } job;
 
@@ -22,10 +22,9 @@ static inline void update(const job *j, int64_t lo, int64_t hi, const bool cente
      * vectorizes (see adam.c) */
     nb_real *restrict p = j->p, *restrict v = j->v, *restrict b = j->b, *restrict ga = j->gavg;
     const nb_real *restrict gr = j->g;
-    const nb_real sign = j->sign, wd = j->wd, alpha = j->alpha, alpha1 = j->alpha1, eps = j->eps,
-                  mu = j->mu, neg_lr = j->neg_lr;
-    const bool decay = j->decay, momentum = j->momentum,
-               lerp_low = alpha1 < (nb_real)0.5;
+    const nb_real sign = j->sign, wd = j->wd, alpha = j->alpha, alpha1 = j->alpha1, eps = j->eps, mu = j->mu,
+                  neg_lr = j->neg_lr;
+    const bool decay = j->decay, momentum = j->momentum, lerp_low = alpha1 < (nb_real)0.5;
     for (int64_t i = lo; i < hi; i++) {
         nb_real g = sign * gr[i];
         if (decay)
@@ -49,15 +48,9 @@ static inline void update(const job *j, int64_t lo, int64_t hi, const bool cente
     }
 }
 
-NB_VECTORIZE static void update_plain(const job *j, int64_t lo, int64_t hi)
-{
-    update(j, lo, hi, false);
-}
+NB_VECTORIZE static void update_plain(const job *j, int64_t lo, int64_t hi) { update(j, lo, hi, false); }
 
-NB_VECTORIZE static void update_centered(const job *j, int64_t lo, int64_t hi)
-{
-    update(j, lo, hi, true);
-}
+NB_VECTORIZE static void update_centered(const job *j, int64_t lo, int64_t hi) { update(j, lo, hi, true); }
 
 static void range(void *c, int64_t b, int64_t e)
 {
@@ -73,12 +66,21 @@ static void rmsprop_update(const nb_optim *o, nb_tensor *p, nb_real *const *slot
     (void)step;
     const nb_rmsprop_opts *r = &o->opts.rmsprop;
     bool momentum = r->momentum > 0;
-    job j = {.p = p->data, .v = slot[0], .b = momentum ? slot[1] : NULL,
-             .gavg = r->centered ? slot[momentum ? 2 : 1] : NULL, .g = p->grad,
-             .sign = r->maximize ? -1 : 1, .wd = (nb_real)r->weight_decay,
-             .alpha = (nb_real)r->alpha, .alpha1 = (nb_real)(1 - r->alpha),
-             .eps = (nb_real)r->eps, .mu = (nb_real)r->momentum, .neg_lr = (nb_real)-o->lr,
-             .decay = r->weight_decay != 0, .centered = r->centered, .momentum = momentum};
+    job j = {.p = p->data,
+             .v = slot[0],
+             .b = momentum ? slot[1] : NULL,
+             .gavg = r->centered ? slot[momentum ? 2 : 1] : NULL,
+             .g = p->grad,
+             .sign = r->maximize ? -1 : 1,
+             .wd = (nb_real)r->weight_decay,
+             .alpha = (nb_real)r->alpha,
+             .alpha1 = (nb_real)(1 - r->alpha),
+             .eps = (nb_real)r->eps,
+             .mu = (nb_real)r->momentum,
+             .neg_lr = (nb_real)-o->lr,
+             .decay = r->weight_decay != 0,
+             .centered = r->centered,
+             .momentum = momentum};
     nb_parallel_for(p->numel, NB_OPTIM_GRAIN, range, &j);
 }
 

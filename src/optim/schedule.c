@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include "optim/optim.h"
 
-static const double PI = 3.14159265358979323846;   /* math.pi */
+static const double PI = 3.14159265358979323846; /* math.pi */
 
 typedef enum kind { STEP, EXPONENTIAL, COSINE, LINEAR, SEQUENTIAL } kind;
 
@@ -22,8 +22,8 @@ struct nb_scheduler {
     int64_t epoch;
     double lr;
     double gamma, eta_min, start, end;
-    int64_t period;                  /* step_size, T_max or total_iters */
-    nb_scheduler **children;         /* SEQUENTIAL */
+    int64_t period;          /* step_size, T_max or total_iters */
+    nb_scheduler **children; /* SEQUENTIAL */
     int64_t *milestones;
     int n;
 };
@@ -33,11 +33,10 @@ static double lr_at(const nb_scheduler *s, double b, int64_t e)
     switch (s->k) {
     case STEP: return b * pow(s->gamma, (double)(e / s->period));
     case EXPONENTIAL: return b * pow(s->gamma, (double)e);
-    case COSINE:
-        return s->eta_min + (b - s->eta_min) * (1 + cos(PI * (double)e / (double)s->period)) / 2;
+    case COSINE: return s->eta_min + (b - s->eta_min) * (1 + cos(PI * (double)e / (double)s->period)) / 2;
     case LINEAR:
-        return b * (s->start + (s->end - s->start) * (double)(e < s->period ? e : s->period) /
-                                   (double)s->period);
+        return b *
+               (s->start + (s->end - s->start) * (double)(e < s->period ? e : s->period) / (double)s->period);
     case SEQUENTIAL: {
         int k = 0;
         while (k < s->n - 1 && e >= s->milestones[k])
@@ -95,8 +94,8 @@ nb_scheduler *nb_step_lr(nb_optim *opt, int64_t step_size, double gamma)
 {
     if (step_size < 1)
         return nb_error(NB_ERR_ARG, "step_lr: step_size %lld must be >= 1", (long long)step_size);
-    return make("step_lr", opt, (nb_scheduler){.k = STEP, .period = step_size,
-                                               .gamma = nb_opt_default(gamma, 0.1)});
+    return make("step_lr", opt,
+                (nb_scheduler){.k = STEP, .period = step_size, .gamma = nb_opt_default(gamma, 0.1)});
 }
 
 nb_scheduler *nb_exponential_lr(nb_optim *opt, double gamma)
@@ -108,12 +107,10 @@ nb_scheduler *nb_cosine_annealing_lr(nb_optim *opt, int64_t T_max, double eta_mi
 {
     if (T_max < 1)
         return nb_error(NB_ERR_ARG, "cosine_annealing_lr: T_max %lld must be >= 1", (long long)T_max);
-    return make("cosine_annealing_lr", opt,
-                (nb_scheduler){.k = COSINE, .period = T_max, .eta_min = eta_min});
+    return make("cosine_annealing_lr", opt, (nb_scheduler){.k = COSINE, .period = T_max, .eta_min = eta_min});
 }
 
-nb_scheduler *nb_linear_lr(nb_optim *opt, double start_factor, double end_factor,
-                           int64_t total_iters)
+nb_scheduler *nb_linear_lr(nb_optim *opt, double start_factor, double end_factor, int64_t total_iters)
 {
     const char *op = "linear_lr";
     start_factor = nb_opt_default(start_factor, 1.0 / 3);
@@ -126,8 +123,8 @@ nb_scheduler *nb_linear_lr(nb_optim *opt, double start_factor, double end_factor
         return nb_error(NB_ERR_ARG, "%s: end_factor %g must be in [0, 1]", op, end_factor);
     if (total_iters < 1)
         return nb_error(NB_ERR_ARG, "%s: total_iters %lld must be >= 1", op, (long long)total_iters);
-    return make(op, opt, (nb_scheduler){.k = LINEAR, .start = start_factor, .end = end_factor,
-                                        .period = total_iters});
+    return make(op, opt,
+                (nb_scheduler){.k = LINEAR, .start = start_factor, .end = end_factor, .period = total_iters});
 }
 
 static nb_scheduler *free_all(nb_scheduler *const *s, int n)
@@ -153,8 +150,10 @@ nb_scheduler *nb_sequential_lr(nb_optim *opt, nb_scheduler *const *schedulers, i
         }
     for (int k = 0; k + 1 < n; k++)
         if (milestones[k] < 1 || (k && milestones[k] <= milestones[k - 1])) {
-            nb_error(NB_ERR_ARG, "%s: milestones[%d] = %lld: milestones must be positive and "
-                     "increasing", op, k, (long long)milestones[k]);
+            nb_error(NB_ERR_ARG,
+                     "%s: milestones[%d] = %lld: milestones must be positive and "
+                     "increasing",
+                     op, k, (long long)milestones[k]);
             return free_all(schedulers, n);
         }
     nb_scheduler s = {.k = SEQUENTIAL, .n = n};
@@ -178,13 +177,14 @@ nb_scheduler *nb_sequential_lr(nb_optim *opt, nb_scheduler *const *schedulers, i
     return p;
 }
 
-nb_scheduler *nb_warmup_cosine(nb_optim *opt, int64_t warmup_iters, int64_t total_iters,
-                               double start_factor, double eta_min)
+nb_scheduler *nb_warmup_cosine(nb_optim *opt, int64_t warmup_iters, int64_t total_iters, double start_factor,
+                               double eta_min)
 {
     if (warmup_iters < 1 || total_iters <= warmup_iters)
-        return nb_error(NB_ERR_ARG, "warmup_cosine: warmup_iters %lld and total_iters %lld: need "
-                        "1 <= warmup_iters < total_iters", (long long)warmup_iters,
-                        (long long)total_iters);
+        return nb_error(NB_ERR_ARG,
+                        "warmup_cosine: warmup_iters %lld and total_iters %lld: need "
+                        "1 <= warmup_iters < total_iters",
+                        (long long)warmup_iters, (long long)total_iters);
     nb_scheduler *warm = nb_linear_lr(opt, start_factor, 1.0, warmup_iters);
     nb_scheduler *cos = warm ? nb_cosine_annealing_lr(opt, total_iters - warmup_iters, eta_min) : NULL;
     if (!cos) {

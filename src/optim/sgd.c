@@ -9,7 +9,7 @@
 typedef struct job {
     nb_real *restrict p, *restrict b;
     const nb_real *restrict g;
-    nb_real sign, wd, mu, damp1, neg_lr;   /* damp1 = 1 - dampening */
+    nb_real sign, wd, mu, damp1, neg_lr; /* damp1 = 1 - dampening */
     bool decay, momentum, first, nesterov;
 } job;
 
@@ -39,11 +39,18 @@ static void range(void *c, int64_t b, int64_t e) { update(c, b, e); }
 static void sgd_update(const nb_optim *o, nb_tensor *p, nb_real *const *slot, double step)
 {
     const nb_sgd_opts *s = &o->opts.sgd;
-    job j = {.p = p->data, .b = s->momentum != 0 ? slot[0] : NULL, .g = p->grad,
-             .sign = s->maximize ? -1 : 1, .wd = (nb_real)s->weight_decay,
-             .mu = (nb_real)s->momentum, .damp1 = (nb_real)(1 - s->dampening),
-             .neg_lr = (nb_real)-o->lr, .decay = s->weight_decay != 0,
-             .momentum = s->momentum != 0, .first = step == 1, .nesterov = s->nesterov};
+    job j = {.p = p->data,
+             .b = s->momentum != 0 ? slot[0] : NULL,
+             .g = p->grad,
+             .sign = s->maximize ? -1 : 1,
+             .wd = (nb_real)s->weight_decay,
+             .mu = (nb_real)s->momentum,
+             .damp1 = (nb_real)(1 - s->dampening),
+             .neg_lr = (nb_real)-o->lr,
+             .decay = s->weight_decay != 0,
+             .momentum = s->momentum != 0,
+             .first = step == 1,
+             .nesterov = s->nesterov};
     nb_parallel_for(p->numel, NB_OPTIM_GRAIN, range, &j);
 }
 
@@ -52,12 +59,13 @@ nb_optim *nb_sgd(nb_tensor *const *params, int n_params, nb_sgd_opts opts)
     const char *op = "sgd";
     opts.lr = nb_opt_default(opts.lr, 1e-3);
     if (!nb_optim_check(opts.momentum >= 0, op, "momentum", opts.momentum, "must be >= 0") ||
-        !nb_optim_check(opts.weight_decay >= 0, op, "weight_decay", opts.weight_decay,
-                        "must be >= 0"))
+        !nb_optim_check(opts.weight_decay >= 0, op, "weight_decay", opts.weight_decay, "must be >= 0"))
         return NULL;
     if (opts.nesterov && (opts.momentum <= 0 || opts.dampening != 0))
-        return nb_error(NB_ERR_ARG, "%s: nesterov momentum requires a momentum and zero dampening "
-                        "(momentum %g, dampening %g)", op, opts.momentum, opts.dampening);
+        return nb_error(NB_ERR_ARG,
+                        "%s: nesterov momentum requires a momentum and zero dampening "
+                        "(momentum %g, dampening %g)",
+                        op, opts.momentum, opts.dampening);
     const char *slots[] = {"momentum_buffer"};
     nb_optim *o = nb_optim_new(op, params, n_params, opts.lr, opts.momentum != 0, slots, sgd_update);
     if (o)

@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     size_t len = s.total_out;
     deflateEnd(&s);
-    if (size > 0 && data[size - 1] & 1) {   /* cut (bits 1-3) or append garbage (bit 4) */
+    if (size > 0 && data[size - 1] & 1) { /* cut (bits 1-3) or append garbage (bit 4) */
         unsigned k = (data[size - 1] >> 1) & 7;
         if (data[size - 1] & 16)
             memset(z + len, data[size - 1], k + 1), len += k + 1;

@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!e)
             abort();
         nb_tensor *t = nb_safetensors_get(st, e->name);
-        if (!t) {   /* only a dtype nabla cannot convert may fail here */
+        if (!t) { /* only a dtype nabla cannot convert may fail here */
             if (!strstr(nb_last_error_message(), "cannot convert"))
                 abort();
             nb_clear_error();

@@ -49,7 +49,9 @@ static void gz(const char *harness, const char *name, const void *bytes, size_t 
 int main(int argc, char **argv)
 {
     if (argc != 2) {
-        fprintf(stderr, "usage: make_seeds CORPUS_DIR (with subdirectories idx, idx_gz, csv, safetensors, checkpoint)\n");
+        fprintf(
+            stderr,
+            "usage: make_seeds CORPUS_DIR (with subdirectories idx, idx_gz, csv, safetensors, checkpoint)\n");
         return 2;
     }
     dir = argv[1];
@@ -62,10 +64,14 @@ int main(int argc, char **argv)
     put("idx", "i16_1x2x2", b, n), put("idx_gz", "i16_1x2x2", b, n), gz("idx", "i16_1x2x2.gz", b, n);
     n = idx(b, 0x0E, 1, (unsigned[]){2}, 8);
     put("idx", "f64_2", b, n), put("idx_gz", "f64_2", b, n);
-    static const char *csv[] = {"\x08" "a,b,c\n1,2,3\n4.5,-5e-1,6\n",
-                                "\x09" "\"x\";\"y;\"\"z\"\"\"\r\n 1 ; 2 \r\n\r\n3;4\r\n",
-                                "\x0e" "skipped\nname,value\n1,nan\n2,inf\n",
-                                "\x04" "p,q,r\n\"1\",2,3\n"};
+    static const char *csv[] = {"\x08"
+                                "a,b,c\n1,2,3\n4.5,-5e-1,6\n",
+                                "\x09"
+                                "\"x\";\"y;\"\"z\"\"\"\r\n 1 ; 2 \r\n\r\n3;4\r\n",
+                                "\x0e"
+                                "skipped\nname,value\n1,nan\n2,inf\n",
+                                "\x04"
+                                "p,q,r\n\"1\",2,3\n"};
     for (int i = 0; i < 4; i++) {
         char name[16];
         snprintf(name, sizeof name, "seed%d", i);
@@ -74,7 +80,8 @@ int main(int argc, char **argv)
     nb_tensor *w = nb_from_array((nb_real[]){1, -2, 3.5, 4, 5, 6}, NB_SHAPE(2, 3)), *s = nb_scalar(7);
     char path[512];
     snprintf(path, sizeof path, "%s/safetensors/two", dir);
-    if (nb_save_safetensors(path, 2, (const char *[]){"w", "s"}, (nb_tensor *[]){w, s}, "{\"step\":\"3\"}") != 0)
+    if (nb_save_safetensors(path, 2, (const char *[]){"w", "s"}, (nb_tensor *[]){w, s}, "{\"step\":\"3\"}") !=
+        0)
         return 1;
     static const char f16[] = "{\"h\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4]},"
                               "\"i\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[4,12]}}    ";
