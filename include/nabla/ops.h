@@ -141,6 +141,45 @@ nb_embedding_opts nb_embedding_defaults(void);
  * of dweight (deterministically for any thread count), none into padding_idx. */
 nb_tensor *nb_embedding_op(nb_tensor *indices, nb_tensor *weight, nb_embedding_opts opts);
 
+/* ---- Attention (torch.nn.functional.scaled_dot_product_attention; the
+ * layers built on it are in nabla/attention.h) ----------------------------- */
+
+/* Options of nb_scaled_dot_product_attention; zero fields are PyTorch's
+ * defaults, so (nb_sdpa_opts){0} (or opts NULL) is F.scaled_dot_product_attention(q, k, v). */
+typedef struct nb_sdpa_opts {
+    /* NULL, or a mask of rank <= q's whose dims broadcast to [..., Tq, Tk]
+     * (each dim equal or 1, leading dims aligned from the right). A constant:
+     * no gradient flows into it (an error if it requires one). */
+    nb_tensor *attn_mask;
+    /* attn_mask is PyTorch's boolean mask: non-zero = the pair takes part,
+     * 0 = masked out (its score becomes -inf). false: a float mask, added to
+     * the scaled scores. */
+    bool bool_mask;
+    double dropout_p;        /* dropout on the attention weights, applied when > 0 (as F.sdpa) */
+    bool is_causal;          /* key j attends to query i only for j <= i (top-left aligned);
+                       * with attn_mask an error, as in PyTorch */
+    double scale;            /* the scores' factor; 0: 1 / sqrt(head_dim) */
+    nb_generator *generator; /* dropout's draws; NULL: the default generator */
+    /* Use the reference path (PyTorch's "math" backend): the composition of
+     * matmul, softmax and mul ops, storing the [Tq, Tk] weights. false: the
+     * fused kernel, which never stores them (memory linear in T). */
+    bool math;
+} nb_sdpa_opts;
+
+/* softmax(q k^T scale + mask) v over q [..., Tq, E], k [..., Tk, E],
+ * v [..., Tk, Ev] -> [..., Tq, Ev] (the same leading dims, usually [batch,
+ * heads]). A row whose every score is -inf (fully masked) gives zeros, as
+ * PyTorch's _safe_softmax does since 2.5 (pytorch/pytorch#133882), and no
+ * gradient. Dropout keeps each weight with probability 1 - dropout_p and
+ * scales it by 1 / (1 - dropout_p); the mask of one call is a function of one
+ * draw from the generator and the element's position, so the fused and the
+ * math path drop the same weights. The fused path (the default) tiles as
+ * FlashAttention-2 (Dao, 2023, Algorithms 1 and 2): it saves the output and
+ * each row's log-sum-exp and recomputes the weights blockwise in backward.
+ * Both are bit-identical for any thread count. */
+nb_tensor *nb_scaled_dot_product_attention(nb_tensor *q, nb_tensor *k, nb_tensor *v,
+                                           const nb_sdpa_opts *opts);
+
 /* ---- The ops behind layers ------------------------------------------------ */
 
 /* torch.nn.functional.linear, fused: x W^T + b with x [..., in], w [out,in],

@@ -1,0 +1,253 @@
+/* ops/flash_attention.c — the fused kernel of scaled dot-product attention:
+ * FlashAttention-2 tiling on the CPU (Dao, "FlashAttention-2: Faster
+ * Attention with Better Parallelism and Work Partitioning", 2023, Algorithms 1
+ * and 2). The [Tq, Tk] weights are never stored: memory is linear in T.
+ *
+ * Forward, for each slice b and block of BR query rows Q_i, over blocks of BC
+ * keys K_j, V_j, with a running maximum m and sum l per row (online softmax):
+ *   S = scale Q_i K_j^T + bias            m' = max(m, rowmax S)
+ *   P = exp(S - m')                       l  = exp(m - m') l + rowsum P
+ *   O = exp(m - m') O + (P * Z) V_j       (Z: dropout's 0 or 1/(1-p))
+ * then O /= l and the row's log-sum-exp L = m + log l is saved (L = +inf for a
+ * fully masked row, whose output is 0). Subtracting the running maximum keeps
+ * every exponent <= 0, so any finite scores are safe.
+ *
+ * Backward, with D_i = rowsum(dO_i * O_i) (= sum_j P_ij dP_ij even with
+ * dropout, as O holds the dropped weights), for each key block j and query
+ * block i, recomputing the weights from L:
+ *   P  = exp(S - L)                       dV_j += (P * Z)^T dO_i
+ *   dP = (dO_i V_j^T) * Z                 dS   = P * (dP - D_i)
+ *   dQ_i += scale dS K_j                  dK_j += scale dS^T Q_i
+ *
+ * Threads: the forward splits (slice, query block) pairs, the backward whole
+ * slices (each owns its dQ, dK, dV rows, accumulated in a fixed order); the
+ * blocks' products are nb_gemm calls, run inline inside a task. Results are
+ * bit-identical for any thread count. */
+#include <string.h>
+#include "kernels/gemm.h"
+#include "kernels/lanesum.h"
+#include "kernels/parallel.h"
+#include "kernels/simd.h"
+#include "kernels/vmath.h"
+#include "ops/sdpa.h"
+
+enum { BR = 64, BC = 64 };
+
+typedef struct flash_saved {
+    sdpa_geom g;
+    nb_real *lse; /* [bh * tq]: each row's log-sum-exp of its scores */
+} flash_saved;
+
+typedef struct flash_job {
+    const sdpa_geom *g;
+    const nb_real *q, *k, *v, *o, *dout;
+    nb_real *y, *lse;
+    nb_real *dq, *dk, *dv; /* backward: NULL where no gradient is needed */
+    nb_real *dsum;         /* backward: D of every row */
+} flash_job;
+
+/* Add the bias of rows [i0, i0 + br) and keys [j0, j0 + bc) to the block s
+ * (row stride BC). Without a mask, only the causal corner is touched. */
+static void add_bias(const sdpa_geom *g, int64_t b, int64_t i0, int64_t br, int64_t j0, int64_t bc,
+                     nb_real *s)
+{
+    if (!g->mask) {
+        if (!g->causal || j0 + bc - 1 <= i0)
+            return;
+        for (int64_t r = 0; r < br; r++)
+            for (int64_t c = i0 + r - j0 + 1 < 0 ? 0 : i0 + r - j0 + 1; c < bc; c++)
+                s[r * BC + c] = -INFINITY;
+        return;
+    }
+    for (int64_t r = 0; r < br; r++)
+        for (int64_t c = 0; c < bc; c++)
+            s[r * BC + c] += sdpa_bias(g, b, i0 + r, j0 + c);
+}
+
+/* Multiply the block by dropout's factors. */
+static void apply_dropout(const sdpa_geom *g, int64_t b, int64_t i0, int64_t br, int64_t j0, int64_t bc,
+                          nb_real *p)
+{
+    for (int64_t r = 0; r < br; r++)
+        for (int64_t c = 0; c < bc; c++)
+            p[r * BC + c] *= sdpa_keep(g, b, i0 + r, j0 + c);
+}
+
+/* One row of the online softmax: s <- exp(s - m'), returns the row sum;
+ * *m becomes m' and *alpha = exp(m - m'). A row all -inf so far keeps
+ * m = -inf and gives zeros (the exponent is taken from 0 instead). */
+NB_VECTORIZE static nb_real online_row(nb_real *restrict s, int64_t n, nb_real *m, nb_real *alpha)
+{
+    nb_real mx = *m;
+    for (int64_t c = 0; c < n; c++)
+        mx = s[c] > mx ? s[c] : mx;
+    nb_real base = mx == -INFINITY ? 0 : mx;
+    *alpha = nb_vexp(*m - base);
+    *m = mx;
+    for (int64_t c = 0; c < n; c++)
+        s[c] = nb_vexp(s[c] - base);
+    return nb_lane_sum(s, n);
+}
+
+NB_VECTORIZE static void scale_row(nb_real *restrict x, int64_t n, nb_real a)
+{
+    for (int64_t c = 0; c < n; c++)
+        x[c] *= a;
+}
+
+/* Forward of query block i0 of slice b. */
+static void forward_block(const flash_job *j, int64_t b, int64_t i0)
+{
+    const sdpa_geom *g = j->g;
+    const int64_t e = g->e, ev = g->ev, tk = g->tk;
+    const int64_t br = g->tq - i0 < BR ? g->tq - i0 : BR;
+    const nb_real *q = j->q + (b * g->tq + i0) * e;
+    nb_real *o = j->y + (b * g->tq + i0) * ev, *lse = j->lse + b * g->tq + i0;
+    nb_real s[BR * BC], m[BR], l[BR];
+    memset(o, 0, (size_t)(br * ev) * sizeof *o);
+    for (int64_t r = 0; r < br; r++) {
+        m[r] = -INFINITY;
+        l[r] = 0;
+    }
+    int64_t jend = g->causal && i0 + br < tk ? i0 + br : tk;
+    for (int64_t j0 = 0; j0 < jend; j0 += BC) {
+        int64_t bc = jend - j0 < BC ? jend - j0 : BC;
+        nb_gemm(false, true, br, bc, e, g->scale, q, e, j->k + (b * tk + j0) * e, e, 0, s, BC);
+        add_bias(g, b, i0, br, j0, bc, s);
+        for (int64_t r = 0; r < br; r++) {
+            nb_real alpha, sum = online_row(s + r * BC, bc, &m[r], &alpha);
+            l[r] = alpha * l[r] + sum;
+            if (alpha != 1)
+                scale_row(o + r * ev, ev, alpha);
+        }
+        if (g->p > 0)
+            apply_dropout(g, b, i0, br, j0, bc, s);
+        nb_gemm(false, false, br, ev, bc, 1, s, BC, j->v + (b * tk + j0) * ev, ev, 1, o, ev);
+    }
+    for (int64_t r = 0; r < br; r++) {
+        if (l[r] > 0) {
+            scale_row(o + r * ev, ev, 1 / l[r]);
+            lse[r] = m[r] + nb_vlog(l[r]);
+        } else { /* fully masked: zeros, and no weight in backward */
+            memset(o + r * ev, 0, (size_t)ev * sizeof *o);
+            lse[r] = INFINITY;
+        }
+    }
+}
+
+static void forward_range(void *ctx, int64_t begin, int64_t end)
+{
+    const flash_job *j = ctx;
+    int64_t nqb = (j->g->tq + BR - 1) / BR;
+    for (int64_t t = begin; t < end; t++)
+        forward_block(j, t / nqb, t % nqb * BR);
+}
+
+/* P = exp(S - L) for a block, rows' L in lse. */
+NB_VECTORIZE static void weights_from_lse(nb_real *restrict s, int64_t br, int64_t bc,
+                                          const nb_real *restrict lse)
+{
+    for (int64_t r = 0; r < br; r++)
+        for (int64_t c = 0; c < bc; c++)
+            s[r * BC + c] = nb_vexp(s[r * BC + c] - lse[r]);
+}
+
+/* dS = P * (dP - D) in place of dP. */
+NB_VECTORIZE static void score_grad(nb_real *restrict dp, const nb_real *restrict p, int64_t br, int64_t bc,
+                                    const nb_real *restrict d)
+{
+    for (int64_t r = 0; r < br; r++)
+        for (int64_t c = 0; c < bc; c++)
+            dp[r * BC + c] = p[r * BC + c] * (dp[r * BC + c] - d[r]);
+}
+
+/* Backward of key block j0 against query block i0 of slice b. */
+static void backward_block(const flash_job *j, int64_t b, int64_t i0, int64_t j0, nb_real *s, nb_real *pz,
+                           nb_real *dp)
+{
+    const sdpa_geom *g = j->g;
+    const int64_t e = g->e, ev = g->ev, tq = g->tq, tk = g->tk;
+    const int64_t br = tq - i0 < BR ? tq - i0 : BR, bc = tk - j0 < BC ? tk - j0 : BC;
+    const nb_real *q = j->q + (b * tq + i0) * e, *k = j->k + (b * tk + j0) * e;
+    const nb_real *v = j->v + (b * tk + j0) * ev, *dout = j->dout + (b * tq + i0) * ev;
+    nb_gemm(false, true, br, bc, e, g->scale, q, e, k, e, 0, s, BC);
+    add_bias(g, b, i0, br, j0, bc, s);
+    weights_from_lse(s, br, bc, j->lse + b * tq + i0);
+    const nb_real *pv = s; /* the weights that multiplied V: P, or P * Z */
+    if (g->p > 0) {
+        for (int64_t r = 0; r < br; r++)
+            memcpy(pz + r * BC, s + r * BC, (size_t)bc * sizeof *pz);
+        apply_dropout(g, b, i0, br, j0, bc, pz);
+        pv = pz;
+    }
+    if (j->dv)
+        nb_gemm(true, false, bc, ev, br, 1, pv, BC, dout, ev, 1, j->dv + (b * tk + j0) * ev, ev);
+    if (!j->dq && !j->dk)
+        return;
+    nb_gemm(false, true, br, bc, ev, 1, dout, ev, v, ev, 0, dp, BC);
+    if (g->p > 0)
+        apply_dropout(g, b, i0, br, j0, bc, dp);
+    score_grad(dp, s, br, bc, j->dsum + b * tq + i0);
+    if (j->dq)
+        nb_gemm(false, false, br, e, bc, g->scale, dp, BC, k, e, 1, j->dq + (b * tq + i0) * e, e);
+    if (j->dk)
+        nb_gemm(true, false, bc, e, br, g->scale, dp, BC, q, e, 1, j->dk + (b * tk + j0) * e, e);
+}
+
+static void backward_range(void *ctx, int64_t begin, int64_t end)
+{
+    const flash_job *j = ctx;
+    const sdpa_geom *g = j->g;
+    nb_real s[BR * BC], pz[BR * BC], dp[BR * BC];
+    for (int64_t b = begin; b < end; b++) {
+        for (int64_t i = 0; i < g->tq; i++) {
+            const int64_t at = (b * g->tq + i) * g->ev;
+            j->dsum[b * g->tq + i] = nb_lane_dot(j->dout + at, j->o + at, g->ev);
+        }
+        for (int64_t j0 = 0; j0 < g->tk; j0 += BC)
+            for (int64_t i0 = g->causal ? j0 / BR * BR : 0; i0 < g->tq; i0 += BR)
+                backward_block(j, b, i0, j0, s, pz, dp);
+    }
+}
+
+static void flash_backward(nb_node *n)
+{
+    const flash_saved *sv = n->saved;
+    flash_job j = {
+        .g = &sv->g,
+        .q = n->in[0]->data,
+        .k = n->in[1]->data,
+        .v = n->in[2]->data,
+        .o = n->out->data,
+        .dout = n->out->grad,
+        .lse = sv->lse,
+        .dq = nb_input_grad(n, 0),
+        .dk = nb_input_grad(n, 1),
+        .dv = nb_input_grad(n, 2),
+    };
+    if (!j.dq && !j.dk && !j.dv)
+        return;
+    j.dsum = nb_step_alloc((size_t)(sv->g.bh * sv->g.tq) * sizeof(nb_real));
+    if (!j.dsum) {
+        nb_error(NB_ERR_MEMORY, "scaled_dot_product_attention backward: out of memory for %lld row sums",
+                 (long long)(sv->g.bh * sv->g.tq));
+        return;
+    }
+    nb_parallel_for(sv->g.bh, 1, backward_range, &j);
+}
+
+static const nb_op op_flash = {"scaled_dot_product_attention", flash_backward};
+
+nb_tensor *nb_flash_attention(const sdpa_geom *g, int ndim, const int64_t *out_shape, nb_tensor *const *in)
+{
+    nb_tensor *y = nb_op_output(ndim, out_shape);
+    nb_real *lse = y ? nb_step_alloc((size_t)(g->bh * g->tq + 1) * sizeof *lse) : NULL;
+    if (!lse)
+        return NULL;
+    flash_job j = {.g = g, .q = in[0]->data, .k = in[1]->data, .v = in[2]->data, .y = y->data, .lse = lse};
+    nb_parallel_for(g->bh * ((g->tq + BR - 1) / BR), 1, forward_range, &j);
+    nb_node *n = nb_record_saved(&op_flash, y, in[3] ? 4 : 3, in, sizeof(flash_saved));
+    if (n)
+        *(flash_saved *)n->saved = (flash_saved){.g = *g, .lse = lse};
+    return y;
+}

@@ -1,0 +1,193 @@
+/* ops/sdpa.c — nb_scaled_dot_product_attention: the arguments' checks, and
+ * the reference ("math") path, the composition of ops that PyTorch documents
+ * as the function's meaning (torch.nn.functional.scaled_dot_product_attention,
+ * PyTorch 2 docs, "Efficient implementation equivalent to the following"):
+ *   bias = -inf where is_causal and j > i, or where a boolean mask is false;
+ *          a float mask itself
+ *   W    = softmax(q k^T scale + bias, dim=-1), rows of only -inf give 0
+ *   y    = dropout(W, p) v
+ * Its backward is that of the ops (matmul, softmax, mul), so it checks the
+ * fused kernel (flash_attention.c) against an independent gradient. */
+#include "ops/sdpa.h"
+
+static const char *const NAME = "scaled_dot_product_attention";
+
+/* The mask's offset for each slice b (leading dims of q flattened, row-major),
+ * its dims aligned with q's from the right; size-1 dims are broadcast. */
+static int64_t *mask_offsets(const nb_tensor *q, const nb_tensor *mask, int64_t bh)
+{
+    int lead = q->ndim - 2, skip = q->ndim - mask->ndim;
+    int64_t stride[NB_MAX_DIMS],
+        st = mask->shape[mask->ndim - 1] * (mask->ndim > 1 ? mask->shape[mask->ndim - 2] : 1);
+    for (int d = lead - 1; d >= 0; d--) {
+        int md = d - skip;
+        int64_t size = md >= 0 ? mask->shape[md] : 1;
+        stride[d] = size == 1 ? 0 : st;
+        st *= size;
+    }
+    int64_t *off = nb_step_alloc((size_t)(bh > 0 ? bh : 1) * sizeof *off);
+    if (!off)
+        return NULL;
+    for (int64_t b = 0; b < bh; b++) {
+        int64_t rest = b, o = 0;
+        for (int d = lead - 1; d >= 0; d--) {
+            o += rest % q->shape[d] * stride[d];
+            rest /= q->shape[d];
+        }
+        off[b] = o;
+    }
+    return off;
+}
+
+static bool check_mask(const nb_tensor *q, const nb_tensor *mask, int64_t tq, int64_t tk)
+{
+    if (mask->ndim < 1 || mask->ndim > q->ndim) {
+        nb_error(NB_ERR_SHAPE, "%s: attn_mask %s must have rank 1 to %d (that of query %s)", NAME,
+                 nb_shape_fmt(mask), q->ndim, nb_shape_fmt(q));
+        return false;
+    }
+    for (int md = 0; md < mask->ndim; md++) {
+        int d = q->ndim - mask->ndim + md;
+        int64_t want = d == q->ndim - 1 ? tk : d == q->ndim - 2 ? tq : q->shape[d];
+        if (mask->shape[md] != want && mask->shape[md] != 1) {
+            nb_error(NB_ERR_SHAPE,
+                     "%s: attn_mask %s does not broadcast to the scores [..., %lld, %lld] of query %s", NAME,
+                     nb_shape_fmt(mask), (long long)tq, (long long)tk, nb_shape_fmt(q));
+            return false;
+        }
+    }
+    if (mask->requires_grad) {
+        nb_error(NB_ERR_ARG, "%s: attn_mask %s requires a gradient, but it is a constant here (detach it)",
+                 NAME, nb_shape_fmt(mask));
+        return false;
+    }
+    return true;
+}
+
+/* Checks the arguments and fills g (but for the seed). */
+static bool setup(nb_tensor *q, nb_tensor *k, nb_tensor *v, const nb_sdpa_opts *o, sdpa_geom *g)
+{
+    if (!nb_check_input(NAME, 1, q) || !nb_check_input(NAME, 2, k) || !nb_check_input(NAME, 3, v))
+        return false;
+    if (o->attn_mask && !nb_check_input(NAME, 4, o->attn_mask))
+        return false;
+    if (q->ndim < 2 || k->ndim != q->ndim || v->ndim != q->ndim) {
+        nb_error(NB_ERR_SHAPE, "%s: query %s, key %s and value %s must have one rank >= 2 ([..., T, E])",
+                 NAME, nb_shape_fmt(q), nb_shape_fmt(k), nb_shape_fmt(v));
+        return false;
+    }
+    int r = q->ndim;
+    bool lead_ok = true;
+    int64_t bh = 1;
+    for (int d = 0; d < r - 2; d++) {
+        lead_ok = lead_ok && k->shape[d] == q->shape[d] && v->shape[d] == q->shape[d];
+        bh *= q->shape[d];
+    }
+    if (!lead_ok || k->shape[r - 1] != q->shape[r - 1] || v->shape[r - 2] != k->shape[r - 2]) {
+        nb_error(NB_ERR_SHAPE,
+                 "%s: query %s [..., Tq, E], key %s [..., Tk, E] and value %s [..., Tk, Ev] do not match",
+                 NAME, nb_shape_fmt(q), nb_shape_fmt(k), nb_shape_fmt(v));
+        return false;
+    }
+    *g = (sdpa_geom){.bh = bh,
+                     .tq = q->shape[r - 2],
+                     .tk = k->shape[r - 2],
+                     .e = q->shape[r - 1],
+                     .ev = v->shape[r - 1],
+                     .causal = o->is_causal,
+                     .p = o->dropout_p,
+                     .bool_mask = o->bool_mask};
+    if (o->attn_mask && o->is_causal) {
+        nb_error(NB_ERR_ARG, "%s: attn_mask and is_causal are both set (PyTorch refuses it too)", NAME);
+        return false;
+    }
+    if (o->attn_mask && !check_mask(q, o->attn_mask, g->tq, g->tk))
+        return false;
+    if (!(o->dropout_p >= 0 && o->dropout_p <= 1)) {
+        nb_error(NB_ERR_ARG, "%s: dropout_p = %g must be in [0, 1]", NAME, o->dropout_p);
+        return false;
+    }
+    if (!isfinite(o->scale) || (o->scale == 0 && g->e == 0)) {
+        nb_error(NB_ERR_ARG, "%s: scale %g must be finite (0: 1/sqrt(E), which needs E >= 1; query %s)", NAME,
+                 o->scale, nb_shape_fmt(q));
+        return false;
+    }
+    g->scale = (nb_real)(o->scale != 0 ? o->scale : 1 / sqrt((double)g->e));
+    if (o->attn_mask) {
+        const nb_tensor *m = o->attn_mask;
+        g->mask = m->data;
+        g->mask_sj = m->shape[m->ndim - 1] == 1 ? 0 : 1;
+        g->mask_si = m->ndim < 2 || m->shape[m->ndim - 2] == 1 ? 0 : m->shape[m->ndim - 1];
+        g->mask_off = mask_offsets(q, m, bh);
+        if (!g->mask_off)
+            return false;
+    }
+    return true;
+}
+
+/* A constant [bh, tq, tk] tensor: the bias of every score (0 over a fully
+ * masked row, whose weights valid[] then zeroes), or the dropout factors. */
+static nb_tensor *constant_scores(const sdpa_geom *g, bool dropout, nb_tensor **valid)
+{
+    nb_tensor *t = nb_op_output(3, (const int64_t[]){g->bh, g->tq, g->tk});
+    if (!t)
+        return NULL;
+    nb_real *vd = NULL;
+    for (int64_t b = 0; b < g->bh; b++)
+        for (int64_t i = 0; i < g->tq; i++) {
+            nb_real *row = t->data + (b * g->tq + i) * g->tk;
+            bool any = false;
+            for (int64_t j = 0; j < g->tk; j++) {
+                row[j] = dropout ? sdpa_keep(g, b, i, j) : sdpa_bias(g, b, i, j);
+                any = any || row[j] != -INFINITY;
+            }
+            if (dropout || any)
+                continue;
+            if (!vd) {
+                *valid = nb_op_output(3, (const int64_t[]){g->bh, g->tq, 1});
+                if (!*valid)
+                    return NULL;
+                vd = (*valid)->data;
+                for (int64_t r = 0; r < g->bh * g->tq; r++)
+                    vd[r] = 1;
+            }
+            vd[b * g->tq + i] = 0;
+            for (int64_t j = 0; j < g->tk; j++)
+                row[j] = 0;
+        }
+    return t;
+}
+
+static nb_tensor *math_path(const sdpa_geom *g, nb_tensor *q, nb_tensor *k, nb_tensor *v, int ndim,
+                            const int64_t *out_shape)
+{
+    nb_tensor *Q = nb_reshape(q, 3, (const int64_t[]){g->bh, g->tq, g->e});
+    nb_tensor *K = nb_reshape(k, 3, (const int64_t[]){g->bh, g->tk, g->e});
+    nb_tensor *V = nb_reshape(v, 3, (const int64_t[]){g->bh, g->tk, g->ev});
+    nb_tensor *s = nb_mul_scalar(nb_matmul(Q, nb_transpose(K, 1, 2)), g->scale), *valid = NULL;
+    if (s && (g->mask || g->causal))
+        s = nb_add(s, constant_scores(g, false, &valid));
+    nb_tensor *w = nb_softmax(s, -1);
+    if (w && valid)
+        w = nb_mul(w, valid);
+    if (w && g->p > 0)
+        w = nb_mul(w, constant_scores(g, true, NULL));
+    return nb_reshape(nb_matmul(w, V), ndim, out_shape);
+}
+
+nb_tensor *nb_scaled_dot_product_attention(nb_tensor *q, nb_tensor *k, nb_tensor *v, const nb_sdpa_opts *opts)
+{
+    const nb_sdpa_opts o = opts ? *opts : (nb_sdpa_opts){0};
+    sdpa_geom g;
+    if (!setup(q, k, v, &o, &g))
+        return NULL;
+    if (g.p > 0)
+        g.seed = nb_generator_next(o.generator ? o.generator : nb_default_generator());
+    int64_t shape[NB_MAX_DIMS];
+    for (int d = 0; d < q->ndim - 1; d++)
+        shape[d] = q->shape[d];
+    shape[q->ndim - 1] = g.ev;
+    if (o.math)
+        return math_path(&g, q, k, v, q->ndim, shape);
+    return nb_flash_attention(&g, q->ndim, shape, (nb_tensor *[]){q, k, v, o.attn_mask});
+}
