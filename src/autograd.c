@@ -139,7 +139,38 @@ void nb_zero_grad(nb_tensor *t)
         memset(t->grad, 0, (size_t)t->numel * sizeof(nb_real));
 }
 
-int nb_backward_grad(nb_tensor *t, const nb_tensor *grad)
+/* The first node (lowest tape position, up to `last`) that takes each leaf as
+ * an input: once backward has passed it, nothing else adds to the leaf's
+ * gradient in this pass. */
+static void mark_first_uses(size_t last)
+{
+    for (size_t k = 0; k <= last; k++) {
+        nb_node *n = nb_tape_at(k);
+        for (int i = 0; i < n->n_in; i++) {
+            nb_tensor *leaf = n->in[i];
+            if (leaf && !leaf->node && leaf->requires_grad && leaf->hook_pass != grad_pass) {
+                leaf->hook_pass = grad_pass;
+                leaf->hook_at = k;
+            }
+        }
+    }
+}
+
+/* The hooks of the leaves whose first consumer is node n (each once). */
+static void fire_hooks(nb_node *n, nb_grad_ready_hook hook, void *ctx)
+{
+    for (int i = 0; i < n->n_in; i++) {
+        nb_tensor *leaf = n->in[i];
+        if (leaf && !leaf->node && leaf->hook_pass == grad_pass && leaf->hook_at == n->index) {
+            leaf->hook_at = SIZE_MAX;
+            hook(leaf, ctx);
+        }
+    }
+}
+
+int nb_backward_grad(nb_tensor *t, const nb_tensor *grad) { return nb_backward_hooked(t, grad, NULL, NULL); }
+
+int nb_backward_hooked(nb_tensor *t, const nb_tensor *grad, nb_grad_ready_hook hook, void *ctx)
 {
     if (!nb_check_input("backward", 1, t))
         return -1;
@@ -184,8 +215,13 @@ int nb_backward_grad(nb_tensor *t, const nb_tensor *grad)
         nb_accumulate(g, grad->data, t->numel);
     else
         g[0] += 1;
-    if (!t->node)
+    if (!t->node) {
+        if (hook)
+            hook(t, ctx);
         return 0;
+    }
+    if (hook)
+        mark_first_uses(t->node->index);
     for (size_t k = t->node->index + 1; k-- > 0;) {
         nb_node *n = nb_tape_at(k);
         if (n->out->grad && n->out->grad_pass == grad_pass) {
@@ -193,6 +229,8 @@ int nb_backward_grad(nb_tensor *t, const nb_tensor *grad)
             if (nb_is_anomaly_enabled() && !nb_anomaly_check_backward(n))
                 return -1;
         }
+        if (hook)
+            fire_hooks(n, hook, ctx);
     }
     return nb_error_count() == errors ? 0 : -1;
 }

@@ -202,3 +202,57 @@ Test(autograd, large_elementwise_results_are_bit_identical_for_1_and_2_threads)
         free(out[t]), free(ga[t]), free(gb[t]);
     nb_free(a), nb_free(b), nb_free(w);
 }
+
+/* nb_backward_hooked: each leaf once, when its gradient is final, in the order
+ * backward completes them. */
+typedef struct hook_log {
+    nb_tensor *leaf[4];
+    nb_real grad_then[4];
+    int n;
+} hook_log;
+
+static void log_leaf(nb_tensor *leaf, void *ctx)
+{
+    hook_log *log = ctx;
+    cr_assert_lt(log->n, 4);
+    log->leaf[log->n] = leaf;
+    log->grad_then[log->n++] = leaf->grad ? leaf->grad[0] : -1;
+}
+
+Test(autograd, backward_hook_fires_once_per_leaf_when_its_gradient_is_final)
+{
+    /* h = w1 * x;  y = (h * w2 + h) * w3 + w1:  w3 is complete first (the last
+     * op), then w2, and w1 last (used by the first op and again by the last). */
+    nb_tensor *x = nb_scalar(2);
+    nb_tensor *w1 = nb_requires_grad(nb_scalar(3), true), *w2 = nb_requires_grad(nb_scalar(5), true);
+    nb_tensor *w3 = nb_requires_grad(nb_scalar(7), true);
+    nb_tensor *h = nb_mul(w1, x);
+    nb_tensor *y = nb_add(nb_mul(nb_add(nb_mul(h, w2), h), w3), w1);
+    hook_log log = {0};
+    cr_assert_eq(nb_backward_hooked(y, NULL, log_leaf, &log), 0);
+    cr_assert_eq(log.n, 3);
+    cr_assert_eq(log.leaf[0], w3);
+    cr_assert_eq(log.leaf[1], w2);
+    cr_assert_eq(log.leaf[2], w1);
+    /* dy/dw3 = h w2 + h = 36, dy/dw2 = h w3 = 42, dy/dw1 = x (w2 + 1) w3 + 1 = 85 */
+    cr_assert_float_eq(log.grad_then[0], 36, TOL);
+    cr_assert_float_eq(log.grad_then[1], 42, TOL);
+    cr_assert_float_eq(log.grad_then[2], 85, TOL);
+    cr_assert_float_eq(w1->grad[0], 85, TOL);
+    nb_free(x), nb_free(w1), nb_free(w2), nb_free(w3);
+}
+
+Test(autograd, backward_hook_counts_a_leaf_used_twice_by_one_node_once)
+{
+    nb_tensor *w = nb_requires_grad(nb_scalar(3), true);
+    hook_log log = {0};
+    cr_assert_eq(nb_backward_hooked(nb_mul(w, w), NULL, log_leaf, &log), 0);
+    cr_assert_eq(log.n, 1);
+    cr_assert_float_eq(log.grad_then[0], 6, TOL);
+    /* a leaf given to backward itself: its own hook, once */
+    log.n = 0;
+    cr_assert_eq(nb_backward_hooked(w, NULL, log_leaf, &log), 0);
+    cr_assert_eq(log.n, 1);
+    cr_assert_eq(log.leaf[0], w);
+    nb_free(w);
+}

@@ -19,6 +19,18 @@ nb_tensor *nb_requires_grad(nb_tensor *t, bool flag);
 int nb_backward(nb_tensor *loss);
 /* The same from any tensor, with an explicit d(out)/d(t) of t's shape. */
 int nb_backward_grad(nb_tensor *t, const nb_tensor *grad);
+/* nb_backward_grad (grad may be NULL for a one-element t) calling
+ * hook(leaf, ctx) once for every leaf with requires_grad that is an input of
+ * a node recorded up to t in this step, as soon as its .grad is final for
+ * this pass: right after the
+ * backward of the first node of the tape that takes it as an input, while
+ * the nodes before it are still to run (torch:
+ * Tensor.register_post_accumulate_grad_hook). The order is the order in which
+ * backward completes the gradients. What data-parallel training
+ * (nabla/dist.h) uses to start reducing gradients while backward goes on.
+ * The hook must not record ops or end the step. */
+typedef void (*nb_grad_ready_hook)(nb_tensor *leaf, void *ctx);
+int nb_backward_hooked(nb_tensor *t, const nb_tensor *grad, nb_grad_ready_hook hook, void *ctx);
 /* Set t->grad to zero (keeps the buffer). */
 void nb_zero_grad(nb_tensor *t);
 

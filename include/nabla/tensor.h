@@ -34,6 +34,8 @@ typedef struct nb_tensor {
     nb_node *node;      /* the op that produced it, NULL for leaves */
     uint64_t step;      /* step in which a step tensor was made */
     uint64_t grad_pass; /* backward pass that last wrote a non-leaf grad */
+    uint64_t hook_pass; /* nb_backward_hooked: the pass, and the tape position after */
+    size_t hook_at;     /* which a leaf's gradient is final (its first consumer) */
 } nb_tensor;
 
 /* Creation (persistent tensors; free with nb_free). Shapes are (ndim, shape),
