@@ -259,3 +259,100 @@ Test(loader, minmax_and_scale)
     assert_error(NB_ERR_SHAPE, "standardize: x of shape [0,3] has no rows");
     nb_free(empty);
 }
+
+/* One epoch's rows of a sharded loader; returns how many. */
+static int64_t shard_rows(nb_dataset *ds, int64_t batch, const nb_loader_options *o, int64_t replicas,
+                          int64_t rank, bool drop_last, int64_t *out)
+{
+    nb_loader *ld = nb_loader_new(ds, batch, o);
+    cr_assert_eq(nb_loader_shard(ld, replicas, rank, drop_last), 0);
+    int64_t sizes[64];
+    int b = epoch_order(ld, out, sizes);
+    cr_assert_eq(b, nb_loader_batches(ld));
+    int64_t n = 0;
+    for (int i = 0; i < b; i++)
+        n += sizes[i];
+    nb_loader_free(ld);
+    return n;
+}
+
+Test(loader, shard_as_torch_distributed_sampler_pads_or_drops_the_tail)
+{
+    /* torch DistributedSampler(range(10), num_replicas=3, rank=r, shuffle=False):
+     * [0,3,6,9] [1,4,7,0] [2,5,8,1]; with drop_last=True: [0,3,6] [1,4,7] [2,5,8] */
+    static const int64_t padded[3][4] = {{0, 3, 6, 9}, {1, 4, 7, 0}, {2, 5, 8, 1}};
+    nb_dataset *ds = rows(10);
+    int64_t got[16];
+    for (int r = 0; r < 3; r++) {
+        cr_assert_eq(shard_rows(ds, 3, NULL, 3, r, false, got), 4);
+        for (int j = 0; j < 4; j++)
+            cr_assert_eq(got[j], padded[r][j], "rank %d row %d", r, j);
+        cr_assert_eq(shard_rows(ds, 3, NULL, 3, r, true, got), 3);
+        for (int j = 0; j < 3; j++)
+            cr_assert_eq(got[j], padded[r][j]);
+    }
+    /* fewer rows than replicas: torch pads by repeating the order */
+    nb_dataset *two = rows(2);
+    cr_assert_eq(shard_rows(two, 4, NULL, 3, 2, false, got), 1);
+    cr_assert_eq(got[0], 0);
+    cr_assert_eq(shard_rows(two, 4, NULL, 3, 2, true, got), 0);
+    nb_dataset_free(two);
+    nb_dataset_free(ds);
+}
+
+Test(loader, shards_cover_each_row_once_and_make_the_global_batches_of_one_process)
+{
+    /* 24 rows, 3 replicas of batch 2 = one process of batch 6, shuffled. */
+    nb_dataset *ds = rows(24);
+    nb_loader_options o = {.shuffle = true, .seed = 11};
+    nb_loader *whole = nb_loader_new(ds, 6, &o);
+    nb_loader *ld[3];
+    for (int r = 0; r < 3; r++) {
+        ld[r] = nb_loader_new(ds, 2, &o);
+        cr_assert_eq(nb_loader_shard(ld[r], 3, r, false), 0);
+        cr_assert_eq(nb_loader_batches(ld[r]), 4);
+    }
+    for (int epoch = 0; epoch < 2; epoch++) {
+        int seen[24] = {0};
+        nb_tensor *x, *y;
+        for (int b = 0; b < 4; b++) {
+            cr_assert(nb_loader_next(whole, &x, &y));
+            int in_global[24] = {0};
+            for (int i = 0; i < 6; i++)
+                in_global[(int)y->data[i]] = 1;
+            for (int r = 0; r < 3; r++) {
+                cr_assert(nb_loader_next(ld[r], &x, &y));
+                cr_assert_eq(y->shape[0], 2);
+                for (int i = 0; i < 2; i++) {
+                    int row = (int)y->data[i];
+                    cr_assert(in_global[row], "epoch %d batch %d: rank %d has row %d", epoch, b, r, row);
+                    cr_assert_eq(seen[row]++, 0, "row %d twice in epoch %d", row, epoch);
+                }
+            }
+        }
+        for (int r = 0; r < 3; r++)
+            cr_assert_not(nb_loader_next(ld[r], &x, &y));
+        cr_assert_not(nb_loader_next(whole, &x, &y));
+        for (int i = 0; i < 24; i++)
+            cr_assert_eq(seen[i], 1);
+    }
+    for (int r = 0; r < 3; r++)
+        nb_loader_free(ld[r]);
+    nb_loader_free(whole);
+    nb_dataset_free(ds);
+}
+
+Test(loader, shard_errors)
+{
+    nb_dataset *ds = rows(4);
+    nb_loader *ld = nb_loader_new(ds, 2, NULL);
+    cr_assert_eq(nb_loader_shard(ld, 2, 2, false), -1);
+    assert_error(NB_ERR_ARG, "loader_shard: rank 2 is not in [0, num_replicas 2)");
+    cr_assert_eq(nb_loader_shard(ld, 0, 0, false), -1);
+    assert_error(NB_ERR_ARG, "loader_shard: rank 0 is not in [0, num_replicas 0)");
+    cr_assert_eq(nb_loader_shard(NULL, 2, 0, false), -1);
+    assert_error(NB_ERR_NULL, "loader_shard: the loader is NULL");
+    cr_assert_eq(nb_loader_batches(ld), 2); /* unchanged */
+    nb_loader_free(ld);
+    nb_dataset_free(ds);
+}

@@ -90,6 +90,22 @@ void nb_loader_reset(nb_loader *ld, uint64_t epoch);
 uint64_t nb_loader_epoch(const nb_loader *ld);
 /* Batches in one epoch. */
 int64_t nb_loader_batches(const nb_loader *ld);
+/* Data-parallel sharding, as torch.utils.data.DistributedSampler(dataset,
+ * num_replicas, rank, shuffle, seed, drop_last) under the loader: every
+ * replica shuffles with the same (seed, epoch), so the replicas' loaders
+ * share one order per epoch, and replica `rank` takes the rows at positions
+ * rank, rank + num_replicas, rank + 2 num_replicas... of it. Each epoch then
+ * gives each replica ceil(N / num_replicas) rows, the order being padded by
+ * repeating its first rows so that every replica gets as many; with
+ * drop_last, floor(N / num_replicas) rows, the order's tail being left out
+ * instead. When num_replicas divides N, each row is seen exactly once per
+ * epoch over all replicas. batch_size stays the batch of one replica: with a
+ * global batch G over P replicas, give each loader G / P; global batch k is
+ * then rows [k G, (k+1) G) of the epoch's order, whatever P, as for one
+ * process with batch G. Restarts the current epoch. Returns 0, or -1
+ * (rank not in [0, num_replicas)). (nabla/dist.h's nb_dist_rank() and
+ * nb_dist_world_size() give the two numbers under MPI.) */
+int nb_loader_shard(nb_loader *ld, int64_t num_replicas, int64_t rank, bool drop_last);
 void nb_loader_free(nb_loader *ld);
 
 /* ---- MNIST and Fashion-MNIST ---------------------------------------------

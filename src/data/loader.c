@@ -1,6 +1,7 @@
 /* data/loader.c — nb_loader: batches of a dataset in a seeded order that
  * depends only on (seed, epoch), gathered row by row into two loader-owned
- * tensors allocated once for a full batch and reused for every batch. */
+ * tensors allocated once for a full batch and reused for every batch; and its
+ * sharding by rank for data-parallel training (nb_loader_shard). */
 #include <stdlib.h>
 #include <string.h>
 #include "data/rows.h"
@@ -10,11 +11,25 @@ struct nb_loader {
     int64_t batch;
     nb_loader_options opts;
     int64_t *order; /* this epoch's row order */
-    int64_t next;   /* position in order of the next batch */
+    int64_t next;   /* position in rows of the next batch */
+    /* Sharded (nb_loader_shard): this replica's rows of the epoch in shard, len
+     * of them; otherwise rows = order and len = the dataset's length. */
+    int64_t replicas, rank;
+    bool shard_drop_last;
+    int64_t *shard;
+    int64_t *rows, len;
     uint64_t epoch;
     bool ended;         /* the epoch's last batch was handed out; the next call starts a new epoch */
     nb_tensor *xb, *yb; /* full-batch buffers; shape[0] set per batch */
 };
+
+/* DistributedSampler's num_samples: ceil(n / replicas), or with drop_last
+ * (when replicas does not divide n) ceil((n - replicas) / replicas), which
+ * is floor(n / replicas). */
+static int64_t shard_len(int64_t n, int64_t replicas, bool drop_last)
+{
+    return drop_last ? n / replicas : (n + replicas - 1) / replicas;
+}
 
 /* The order of an epoch: a generator seeded from (seed, epoch) alone, so that
  * resuming at an epoch replays its order. */
@@ -27,12 +42,23 @@ static void start_epoch(nb_loader *ld, uint64_t epoch)
     if (!ld->opts.shuffle) {
         for (int64_t i = 0; i < n; i++)
             ld->order[i] = i;
-        return;
+    } else {
+        nb_generator g;
+        nb_generator_seed(&g, ld->opts.seed);
+        nb_generator_seed(&g, nb_generator_next(&g) + epoch);
+        nb_shuffled_indices(ld->order, n, &g);
     }
-    nb_generator g;
-    nb_generator_seed(&g, ld->opts.seed);
-    nb_generator_seed(&g, nb_generator_next(&g) + epoch);
-    nb_shuffled_indices(ld->order, n, &g);
+    ld->rows = ld->order;
+    ld->len = n;
+    if (!ld->shard)
+        return;
+    /* torch.utils.data.DistributedSampler.__iter__: the order padded by
+     * repeating it from its start (or cut, with drop_last) to total_size =
+     * len * replicas, then every replicas-th row from this rank's. */
+    ld->len = shard_len(n, ld->replicas, ld->shard_drop_last);
+    for (int64_t j = 0; j < ld->len; j++)
+        ld->shard[j] = ld->order[(ld->rank + j * ld->replicas) % n];
+    ld->rows = ld->shard;
 }
 
 static nb_tensor *batch_buffer(const nb_tensor *t, int64_t batch)
@@ -75,8 +101,38 @@ int64_t nb_loader_batches(const nb_loader *ld)
 {
     if (!ld)
         return 0;
-    int64_t n = nb_dataset_len(ld->ds);
+    int64_t n = ld->shard ? shard_len(nb_dataset_len(ld->ds), ld->replicas, ld->shard_drop_last)
+                          : nb_dataset_len(ld->ds);
     return ld->opts.drop_last ? n / ld->batch : (n + ld->batch - 1) / ld->batch;
+}
+
+int nb_loader_shard(nb_loader *ld, int64_t num_replicas, int64_t rank, bool drop_last)
+{
+    if (!ld) {
+        nb_error(NB_ERR_NULL, "loader_shard: the loader is NULL");
+        return -1;
+    }
+    if (num_replicas < 1 || rank < 0 || rank >= num_replicas) {
+        nb_error(NB_ERR_ARG, "loader_shard: rank %lld is not in [0, num_replicas %lld)", (long long)rank,
+                 (long long)num_replicas);
+        return -1;
+    }
+    int64_t n = nb_dataset_len(ld->ds);
+    int64_t *shard = NULL, len = shard_len(n, num_replicas, drop_last);
+    if (n > 0) {
+        shard = malloc((size_t)(len ? len : 1) * sizeof *shard);
+        if (!shard) {
+            nb_error(NB_ERR_MEMORY, "loader_shard: out of memory for the shard's indices");
+            return -1;
+        }
+    }
+    free(ld->shard);
+    ld->shard = shard;
+    ld->replicas = num_replicas;
+    ld->rank = rank;
+    ld->shard_drop_last = drop_last;
+    start_epoch(ld, ld->epoch);
+    return 0;
 }
 
 uint64_t nb_loader_epoch(const nb_loader *ld) { return ld ? ld->epoch : 0; }
@@ -106,16 +162,16 @@ bool nb_loader_next(nb_loader *ld, nb_tensor **x, nb_tensor **y)
     }
     if (ld->ended)
         start_epoch(ld, ld->epoch + 1);
-    int64_t n = nb_dataset_len(ld->ds);
+    int64_t n = ld->len;
     int64_t size = n - ld->next < ld->batch ? n - ld->next : ld->batch;
     if (size <= 0 || (ld->opts.drop_last && size < ld->batch)) {
         ld->ended = true;
         return false;
     }
-    fill(ld->xb, ld->ds->x, ld->order + ld->next, size);
+    fill(ld->xb, ld->ds->x, ld->rows + ld->next, size);
     *x = ld->xb;
     if (ld->yb) {
-        fill(ld->yb, ld->ds->y, ld->order + ld->next, size);
+        fill(ld->yb, ld->ds->y, ld->rows + ld->next, size);
         if (y)
             *y = ld->yb;
     }
@@ -130,5 +186,6 @@ void nb_loader_free(nb_loader *ld)
     nb_tensor_destroy(ld->xb);
     nb_tensor_destroy(ld->yb);
     free(ld->order);
+    free(ld->shard);
     free(ld);
 }
