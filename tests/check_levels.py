@@ -25,7 +25,8 @@ LEVELS = [
     (6, 'optim', ['src/optim/', 'include/nabla/optim.h']),
     (7, 'data, io', ['src/data/', 'src/io/', 'include/nabla/data.h', 'include/nabla/io.h',
                      'include/nabla/plot.h']),
-    (8, 'everything', ['include/nabla/nabla.h']),
+    (8, 'dist', ['src/dist/', 'include/nabla/dist.h']),
+    (9, 'everything', ['include/nabla/nabla.h']),
 ]
 INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.M)
 

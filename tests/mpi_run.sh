@@ -1,0 +1,84 @@
+#!/bin/sh
+# tests/mpi_run.sh — the distributed tests, run by `meson test` through mpirun
+# on this one machine:
+#
+#   mpi_run.sh none REASON            MPI was not found at setup: skip (77)
+#   mpi_run.sh equivalence TEST_DIST  1 rank with the global batch, then 2 ranks
+#       with half of it each, twice: the 2-rank runs are bit-identical, and
+#       match the 1-rank one to float32 rounding (test_dist also checks that
+#       both ranks end with the same parameters); with several buckets too
+#   mpi_run.sh errors TEST_DIST       the error paths, on 2 ranks
+#   mpi_run.sh failures TEST_DIST     rank 1 exits, is killed or hangs: the job
+#       stops, with a message, instead of hanging
+#
+# mpirun is $MPIRUN, else mpirun, else mpiexec, from PATH; missing: skip (77).
+# Open MPI gets --oversubscribe (2 ranks on any number of cores) and, as
+# root, the two variables it requires; MPICH's mpiexec needs neither.
+set -u
+what=$1
+if [ "$what" = none ]; then
+    echo "SKIP: $2"
+    exit 77
+fi
+exe=$2
+mpirun=${MPIRUN:-$(command -v mpirun || command -v mpiexec || true)}
+if [ -z "$mpirun" ]; then
+    echo "SKIP: no mpirun or mpiexec in PATH (apt-get install openmpi-bin, or scripts/install-deps --test)"
+    exit 77
+fi
+flags=""
+if "$mpirun" --version 2>&1 | grep -q "Open MPI"; then
+    flags="--oversubscribe"
+    if [ "$(id -u)" -eq 0 ]; then
+        export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+    fi
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+run() { # run NP ARGS...: mpirun, bounded in time
+    np=$1
+    shift
+    timeout 120 "$mpirun" $flags -np "$np" "$exe" "$@"
+}
+
+case $what in
+equivalence)
+    for mb in 25 0.0005; do # one bucket; several (0.5 kB: a bucket per layer or two)
+        run 1 train "$tmp/one" --bucket-mb $mb || exit 1
+        run 2 train "$tmp/two" --bucket-mb $mb || exit 1
+        run 2 train "$tmp/again" --bucket-mb $mb || exit 1
+        echo "2 ranks, twice (bucket_cap_mb $mb):"
+        "$exe" compare "$tmp/two" "$tmp/again" 0 || exit 1
+        echo "2 ranks against 1 (bucket_cap_mb $mb):"
+        "$exe" compare "$tmp/one" "$tmp/two" 2e-5 || exit 1
+    done
+    ;;
+errors)
+    run 2 errors || exit 1
+    ;;
+failures)
+    for how in exit kill hang; do
+        start=$(date +%s)
+        run 2 fail $how >"$tmp/out" 2>&1
+        rc=$?
+        took=$(($(date +%s) - start))
+        sed 's/^/    /' "$tmp/out"
+        if [ $rc -eq 0 ] || [ $rc -eq 124 ]; then
+            echo "FAIL: rank 1 failing ($how): mpirun returned $rc after $took s (124: it hung)"
+            exit 1
+        fi
+        if grep -q "FAIL" "$tmp/out"; then
+            exit 1
+        fi
+        if [ $how = hang ] && ! grep -q "waited more than 2 s for the other ranks" "$tmp/out"; then
+            echo "FAIL: rank 0 did not report the timeout"
+            exit 1
+        fi
+        echo "rank 1 failing ($how): the job stopped in $took s with status $rc"
+    done
+    ;;
+*)
+    echo "mpi_run.sh: unknown test '$what'"
+    exit 2
+    ;;
+esac

@@ -1,0 +1,284 @@
+/* tests/test_dist.c — nabla/dist.h under mpirun (tests/mpi_run.sh runs it):
+ *
+ *   test_dist train OUT [--bucket-mb X]   a small MLP trained STEPS steps on a
+ *       global batch of 16 (16 / world per rank), with gradient clipping by
+ *       global norm; checks that every rank ends with rank 0's parameters and
+ *       writes them (rank 0) to OUT;
+ *   test_dist compare A B TOL             the largest difference of two such
+ *       files, failing above TOL (0: bit-identical);
+ *   test_dist errors                      the error paths, with their messages;
+ *   test_dist fail exit|kill|hang         rank 1 fails before its backward
+ *       (exits, is killed, hangs past a 2 s timeout): rank 0 must not wait
+ *       for ever (mpi_run.sh checks that the job stops, and how). */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <nabla/dist.h>
+#include <nabla/nabla.h>
+
+enum { ROWS = 64, FEATURES = 8, CLASSES = 3, GLOBAL_BATCH = 16, STEPS = 12 };
+
+static int failures;
+#define CHECK(cond, ...)                                                                                     \
+    do {                                                                                                     \
+        if (!(cond)) {                                                                                       \
+            fprintf(stderr, "rank %d: FAIL %s:%d: ", nb_dist_rank(), __FILE__, __LINE__);                    \
+            fprintf(stderr, __VA_ARGS__);                                                                    \
+            fprintf(stderr, "\n");                                                                           \
+            failures++;                                                                                      \
+        }                                                                                                    \
+    } while (0)
+
+static void check_error(nb_status code, const char *text)
+{
+    CHECK(nb_last_error() == code, "error code %d, expected %d (%s)", nb_last_error(), code,
+          nb_last_error_message());
+    CHECK(strstr(nb_last_error_message(), text), "message '%s' lacks '%s'", nb_last_error_message(), text);
+    nb_clear_error();
+}
+
+/* Rows of a fixed pseudo-random problem: x uniform in [-1, 1), class = the
+ * index of the largest of three fixed projections. */
+static nb_dataset *problem(void)
+{
+    nb_generator g;
+    nb_generator_seed(&g, 42);
+    nb_tensor *x = nb_rand(&g, NB_SHAPE(ROWS, FEATURES)), *y = nb_zeros(NB_SHAPE(ROWS));
+    for (int i = 0; i < ROWS; i++) {
+        nb_real *r = x->data + i * FEATURES, best = -1e30f;
+        for (int f = 0; f < FEATURES; f++)
+            r[f] = 2 * r[f] - 1;
+        for (int c = 0; c < CLASSES; c++) {
+            nb_real s = 0;
+            for (int f = 0; f < FEATURES; f++)
+                s += r[f] * (nb_real)(((f * 7 + c * 3) % 5) - 2);
+            if (s > best)
+                best = s, y->data[i] = (nb_real)c;
+        }
+    }
+    return nb_dataset_new(x, y, true);
+}
+
+/* Each rank starts from its own seed: nb_ddp_new must make them rank 0's. */
+static nb_module *mlp(uint64_t seed, int64_t hidden)
+{
+    nb_manual_seed(seed);
+    nb_module *m = nb_sequential(0);
+    nb_sequential_add(m, nb_linear(FEATURES, hidden));
+    nb_sequential_add(m, nb_act("tanh"));
+    nb_sequential_add(m, nb_linear(hidden, hidden));
+    nb_sequential_add(m, nb_act("relu"));
+    nb_sequential_add(m, nb_linear(hidden, CLASSES));
+    return m;
+}
+
+static int train(const char *out, double bucket_mb)
+{
+    int rank = nb_dist_rank(), world = nb_dist_world_size();
+    nb_dataset *ds = problem();
+    nb_module *model = mlp(100 + (uint64_t)rank, 16);
+    nb_ddp_options o = nb_ddp_defaults();
+    o.bucket_cap_mb = bucket_mb;
+    nb_ddp *ddp = nb_ddp_new(model, &o);
+    if (!ddp) {
+        fprintf(stderr, "rank %d: %s\n", rank, nb_last_error_message());
+        return 1;
+    }
+    nb_param_list pl;
+    nb_module_parameters(model, &pl);
+    nb_optim *opt = nb_adam(pl.tensors, pl.count, (nb_adam_opts){.lr = 0.05});
+    nb_loader *ld = nb_loader_new(ds, GLOBAL_BATCH / world, &(nb_loader_options){.shuffle = true, .seed = 3});
+    if (nb_loader_shard(ld, world, rank, false) != 0)
+        return 1;
+    nb_real first_norm = 0;
+    for (int step = 0; step < STEPS; step++) {
+        nb_tensor *x, *y;
+        if (!nb_loader_next(ld, &x, &y))
+            nb_loader_next(ld, &x, &y); /* the next epoch */
+        nb_tensor *loss = nb_cross_entropy(nb_ddp_forward(ddp, x), y, (nb_cross_entropy_opts){0});
+        nb_optim_zero_grad(opt);
+        CHECK(nb_ddp_backward(ddp, loss) == 0, "backward: %s", nb_last_error_message());
+        /* clipping by the global norm sees the averaged gradients: what one
+         * process sees (max_norm small enough to clip) */
+        nb_real norm = nb_clip_grad_norm(pl.tensors, pl.count, 0.1f);
+        if (step == 0)
+            first_norm = norm;
+        nb_optim_step(opt);
+        nb_step_end();
+    }
+    CHECK(first_norm > 0.1f, "the first gradient norm %g should be clipped", (double)first_norm);
+    nb_ddp_stats st = nb_ddp_get_stats(ddp);
+    CHECK(st.steps == STEPS, "%lld steps counted", (long long)st.steps);
+    if (rank == 0)
+        printf("world %d: %d bucket(s), %lld bytes sent per step, %.3f ms waiting per step\n", world,
+               st.buckets, (long long)st.bytes_per_step, 1e3 * st.wait_seconds / STEPS);
+    /* every rank holds rank 0's parameters */
+    FILE *f = rank == 0 ? fopen(out, "wb") : NULL;
+    CHECK(rank != 0 || f, "cannot write %s", out);
+    for (int i = 0; i < pl.count; i++) {
+        nb_tensor *p = pl.tensors[i], *mine = nb_keep(p);
+        nb_dist_broadcast(p, 0);
+        CHECK(memcmp(p->data, mine->data, (size_t)p->numel * sizeof(nb_real)) == 0,
+              "%s differs from rank 0's", pl.names[i]);
+        if (f)
+            fwrite(p->data, sizeof(nb_real), (size_t)p->numel, f);
+        nb_free(mine);
+    }
+    if (f)
+        fclose(f);
+    nb_param_list_free(&pl);
+    nb_loader_free(ld);
+    nb_optim_free(opt);
+    nb_ddp_free(ddp);
+    nb_module_free(model);
+    nb_dataset_free(ds);
+    return failures != 0;
+}
+
+static long read_all(const char *path, nb_real *buf, long cap)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "cannot read %s\n", path);
+        exit(1);
+    }
+    long n = (long)fread(buf, sizeof *buf, (size_t)cap, f);
+    fclose(f);
+    return n;
+}
+
+static int compare(const char *a, const char *b, double tol)
+{
+    enum { CAP = 1 << 16 };
+    static nb_real x[CAP], y[CAP];
+    long n = read_all(a, x, CAP), m = read_all(b, y, CAP);
+    if (n != m || n == 0) {
+        fprintf(stderr, "FAIL: %s has %ld values, %s %ld\n", a, n, b, m);
+        return 1;
+    }
+    double worst = 0;
+    for (long i = 0; i < n; i++) {
+        double d = (double)x[i] - (double)y[i];
+        worst = d < 0 ? (-d > worst ? -d : worst) : (d > worst ? d : worst);
+    }
+    printf("%ld parameters, largest difference %.3g (tolerance %g)\n", n, worst, tol);
+    if (tol == 0 ? memcmp(x, y, (size_t)n * sizeof *x) != 0 : worst > tol) {
+        fprintf(stderr, "FAIL: %s and %s differ by %.3g\n", a, b, worst);
+        return 1;
+    }
+    return 0;
+}
+
+static int errors(void)
+{
+    int rank = nb_dist_rank(), world = nb_dist_world_size();
+    CHECK(nb_dist_init(NULL, NULL, NULL) == -1, "second init");
+    check_error(NB_ERR_STATE, "dist_init: already initialised");
+    CHECK(!nb_ddp_new(NULL, NULL), "NULL model");
+    check_error(NB_ERR_NULL, "ddp_new: model is NULL");
+    nb_module *m = mlp(1, 4);
+    nb_ddp_options o = nb_ddp_defaults();
+    o.bucket_cap_mb = 0;
+    CHECK(!nb_ddp_new(m, &o), "bucket_cap_mb 0");
+    check_error(NB_ERR_ARG, "ddp_new: bucket_cap_mb 0 must be in (0, 1e6]");
+    CHECK(nb_ddp_backward(NULL, NULL) == -1, "NULL ddp");
+    check_error(NB_ERR_NULL, "ddp_backward: ddp is NULL");
+    nb_tensor *t = nb_full(NB_SHAPE(3), (nb_real)(rank + 1));
+    CHECK(nb_dist_broadcast(t, world) == -1, "src out of range");
+    check_error(NB_ERR_ARG, "dist_broadcast: src 2 is not a rank of [0, 2)");
+    /* the rank-ordered sum: 1 + 2 */
+    CHECK(nb_dist_all_reduce_sum(t) == 0 && t->data[0] == 3 && t->data[2] == 3, "all_reduce_sum");
+    nb_free(t);
+    /* rank 1 builds a wider model: both ranks refuse, neither hangs */
+    nb_module *other = mlp(1, rank == 1 ? 5 : 4);
+    CHECK(!nb_ddp_new(other, NULL), "different models");
+    check_error(NB_ERR_SHAPE, "ddp_new: rank 1 has 6 parameters of 93 values in all, rank 0 has 6 of 71: "
+                              "every rank must build the same model");
+    nb_module_free(other);
+    /* a backward that fails on rank 1 only (NULL loss): the reduction still
+     * completes on both ranks, rank 1 reports the error */
+    nb_ddp *d = nb_ddp_new(m, NULL);
+    CHECK(d, "ddp_new: %s", nb_last_error_message());
+    nb_tensor *x = nb_ones(NB_SHAPE(2, FEATURES));
+    nb_tensor *loss = rank == 1 ? NULL : nb_sum(nb_ddp_forward(d, x));
+    if (rank == 1)
+        nb_ddp_forward(d, x); /* the buffers' broadcast, matched (no buffers here) */
+    int rc = nb_ddp_backward(d, loss);
+    CHECK(rc == (rank == 1 ? -1 : 0), "backward returned %d", rc);
+    if (rank == 1)
+        check_error(NB_ERR_NULL, "backward");
+    nb_step_end();
+    nb_free(x);
+    nb_ddp_free(d);
+    nb_module_free(m);
+    if (rank == 0)
+        printf("error paths: %s\n", failures ? "FAILED" : "ok");
+    return failures != 0;
+}
+
+static int fail(const char *how)
+{
+    int rank = nb_dist_rank();
+    nb_module *m = mlp(1, 4);
+    nb_ddp *d = nb_ddp_new(m, NULL);
+    nb_tensor *x = nb_ones(NB_SHAPE(2, FEATURES));
+    nb_tensor *loss = nb_sum(nb_ddp_forward(d, x));
+    if (rank == 1) {
+        fprintf(stderr, "rank 1: failing (%s) before its backward\n", how);
+        if (strcmp(how, "exit") == 0)
+            exit(3);
+        if (strcmp(how, "kill") == 0)
+            raise(SIGKILL);
+        sleep(60); /* hang */
+    }
+    nb_ddp_backward(d, loss); /* rank 0 waits here: it must be stopped, not hang */
+    fprintf(stderr, "rank %d: FAIL: the backward returned although rank 1 never took part\n", rank);
+    return 1;
+}
+
+static void quiet(nb_status code, const char *message, void *user)
+{
+    (void)code, (void)message, (void)user; /* the checks read the errors */
+}
+
+int main(int argc, char **argv)
+{
+    nb_set_error_handler(quiet, NULL);
+    if (argc >= 2 && strcmp(argv[1], "compare") == 0 && argc == 5)
+        return compare(argv[2], argv[3], atof(argv[4]));
+    nb_dist_options o = nb_dist_defaults();
+    if (argc >= 3 && strcmp(argv[1], "fail") == 0)
+        o.timeout = 2;
+    /* before init: an error, not a crash */
+    if (nb_dist_barrier() != -1 ||
+        !strstr(nb_last_error_message(), "dist_barrier: the process group is not "
+                                         "initialised (call nb_dist_init first)")) {
+        fprintf(stderr, "FAIL: barrier before init: %s\n", nb_last_error_message());
+        return 1;
+    }
+    nb_clear_error();
+    if (nb_dist_init(&argc, &argv, &o) != 0) {
+        fprintf(stderr, "%s\n", nb_last_error_message());
+        return 1;
+    }
+    nb_set_num_threads(1);
+    int rc = 2;
+    if (argc >= 3 && strcmp(argv[1], "train") == 0)
+        rc = train(argv[2], argc >= 5 && strcmp(argv[3], "--bucket-mb") == 0 ? atof(argv[4]) : 25);
+    else if (argc == 2 && strcmp(argv[1], "errors") == 0)
+        rc = nb_dist_world_size() == 2 ? errors() : 2;
+    else if (argc == 3 && strcmp(argv[1], "fail") == 0)
+        rc = fail(argv[2]);
+    else
+        fprintf(stderr, "usage: test_dist train OUT [--bucket-mb X] | compare A B TOL | errors | fail "
+                        "exit|kill|hang\n");
+    /* every rank's verdict: a failure on any rank fails the run */
+    nb_tensor *bad = nb_full(NB_SHAPE(1), (nb_real)(rc != 0));
+    nb_dist_all_reduce_sum(bad);
+    int any = bad->data[0] != 0;
+    nb_free(bad);
+    nb_dist_finalize();
+    return rc ? rc : any;
+}
