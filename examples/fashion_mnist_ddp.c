@@ -187,9 +187,8 @@ int main(int argc, char **argv)
     int status = 0;
     if (rank == 0) {
         printf("\ntraining: %.1f s; communication: %d bucket(s), %.2f MB sent per step and rank, "
-               "%.1f%% of the time waiting for it\n",
-               t_train, st.buckets, (double)st.bytes_per_step / 1e6,
-               t_train > 0 ? 100 * st.wait_seconds / t_train : 0);
+               "%.2f s of the training time waiting for it\n",
+               t_train, st.buckets, (double)st.bytes_per_step / 1e6, st.wait_seconds);
         if (last < epochs)
             printf("stopped after epoch %d of %d%s%s\n", last, epochs, ckpt ? "; continue with --resume " : "",
                    ckpt ? ckpt : "");
