@@ -45,7 +45,8 @@ static nb_module *mlp(void)
  * docs/distributed.md). */
 static nb_module *conv_block(int64_t in, int64_t out)
 {
-    return nb_sequential(4, nb_conv2d_layer_ex(in, out, 3, 3, (nb_conv2d_opts){.padding = {1, 1}}, false, NULL),
+    return nb_sequential(4,
+                         nb_conv2d_layer_ex(in, out, 3, 3, (nb_conv2d_opts){.padding = {1, 1}}, false, NULL),
                          nb_batch_norm2d(out), nb_act("relu"), nb_max_pool2d_layer(2, 0));
 }
 
@@ -98,15 +99,18 @@ int main(int argc, char **argv)
     is_cnn = strcmp(model_name, "cnn") == 0;
     if (batch < 1 || batch % world != 0 || epochs < 1 || (!is_cnn && strcmp(model_name, "mlp") != 0)) {
         if (rank == 0)
-            fprintf(stderr, "--batch %d must be a positive multiple of the world size %d, --epochs positive, "
-                            "--model mlp or cnn\n", batch, world);
+            fprintf(stderr,
+                    "--batch %d must be a positive multiple of the world size %d, --epochs positive, "
+                    "--model mlp or cnn\n",
+                    batch, world);
         nb_dist_finalize();
         return 2;
     }
     nb_set_num_threads(threads);
 
     /* Every rank reads the data (a shared disk, or a copy on each machine). */
-    nb_dataset *train = nb_mnist_load(data, true, NULL), *test = train ? nb_mnist_load(data, false, NULL) : NULL;
+    nb_dataset *train = nb_mnist_load(data, true, NULL),
+               *test = train ? nb_mnist_load(data, false, NULL) : NULL;
     check(test != NULL, "loading Fashion-MNIST (apt-get install dataset-fashion-mnist, or --data DIR)");
     if (quick) {
         train = ex_first_rows(train, 5000);
@@ -140,8 +144,8 @@ int main(int argc, char **argv)
             printf("resumed %s after epoch %d, on %d rank(s)\n", resume, done, world);
     }
 
-    nb_loader *ld = nb_loader_new(train, batch / world,
-                                  &(nb_loader_options){.shuffle = true, .seed = (uint64_t)seed});
+    nb_loader *ld =
+        nb_loader_new(train, batch / world, &(nb_loader_options){.shuffle = true, .seed = (uint64_t)seed});
     check(ld && nb_loader_shard(ld, world, rank, false) == 0, "loader");
     nb_loader_reset(ld, (uint64_t)done);
     if (rank == 0)
@@ -172,8 +176,8 @@ int main(int argc, char **argv)
         nb_scheduler_step(sched);
         if (rank == 0) { /* one rank evaluates, prints and saves; the others go on to the next epoch */
             acc = ex_accuracy(model, test, EVAL_BATCH, input, NULL, CLASSES);
-            printf("epoch %2d/%d  lr %.2e  train loss %.4f  test accuracy %.4f  %5.1f s  %6.0f ex/s\n", epoch + 1,
-                   epochs, lr_now, sums->data[0] / sums->data[1], acc, dt, sums->data[1] / dt);
+            printf("epoch %2d/%d  lr %.2e  train loss %.4f  test accuracy %.4f  %5.1f s  %6.0f ex/s\n",
+                   epoch + 1, epochs, lr_now, sums->data[0] / sums->data[1], acc, dt, sums->data[1] / dt);
             fflush(stdout);
             if (ckpt) {
                 char meta[64];
@@ -190,8 +194,8 @@ int main(int argc, char **argv)
                "%.2f s of the training time waiting for it\n",
                t_train, st.buckets, (double)st.bytes_per_step / 1e6, st.wait_seconds);
         if (last < epochs)
-            printf("stopped after epoch %d of %d%s%s\n", last, epochs, ckpt ? "; continue with --resume " : "",
-                   ckpt ? ckpt : "");
+            printf("stopped after epoch %d of %d%s%s\n", last, epochs,
+                   ckpt ? "; continue with --resume " : "", ckpt ? ckpt : "");
         else
             printf("test accuracy %.4f\n", acc);
         if (quick && last == epochs && !(acc > 0.6)) {
