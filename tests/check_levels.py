@@ -21,7 +21,7 @@ LEVELS = [
     (4, 'ops', ['src/ops/', 'src/activations/', 'src/loss/', 'include/nabla/ops.h',
                 'include/nabla/activations.h', 'include/nabla/loss.h']),
     (5, 'nn', ['src/nn/', 'include/nabla/nn.h', 'include/nabla/conv.h', 'include/nabla/norm.h',
-                'include/nabla/embedding.h', 'include/nabla/rnn.h']),
+                'include/nabla/embedding.h', 'include/nabla/rnn.h', 'include/nabla/attention.h']),
     (6, 'optim', ['src/optim/', 'include/nabla/optim.h']),
     (7, 'data, io', ['src/data/', 'src/io/', 'include/nabla/data.h', 'include/nabla/io.h',
                      'include/nabla/plot.h']),

@@ -21,5 +21,6 @@
 #include "norm.h"
 #include "embedding.h"
 #include "rnn.h"
+#include "attention.h"
 
 #endif

@@ -1,0 +1,73 @@
+/* nabla/attention.h — attention layers: torch.nn.MultiheadAttention and a
+ * Transformer block (torch.nn.TransformerEncoderLayer, pre- or
+ * post-LayerNorm), with PyTorch's parameter names, layouts and
+ * initialisation, so a state_dict maps one to one. The op under them is
+ * nb_scaled_dot_product_attention (nabla/ops.h).
+ *
+ *   nb_module *attn = nb_multihead_attention(512, 8, &(nb_mha_opts){.batch_first = true});
+ *   nb_tensor *y = nb_multihead_attention_forward(attn, x, x, x, &(nb_mha_call){.is_causal = true});
+ *       // PyTorch: y, _ = attn(x, x, x, attn_mask=causal_mask, need_weights=False) */
+#ifndef NABLA_ATTENTION_H
+#define NABLA_ATTENTION_H
+
+#include "nn.h"
+#include "ops.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+NB_API_BEGIN
+
+/* Options of nb_multihead_attention; zero fields are PyTorch's defaults
+ * (opts NULL: all of them). */
+typedef struct nb_mha_opts {
+    double dropout;          /* on the attention weights, in training mode */
+    bool no_bias;            /* bias=False: no in_proj_bias, no out_proj.bias */
+    bool batch_first;        /* inputs and output [B, T, E]; else [T, B, E] */
+    int64_t kdim, vdim;      /* key and value features; 0: embed_dim */
+    nb_generator *generator; /* the initialisation; NULL: the default generator */
+} nb_mha_opts;
+
+/* torch.nn.MultiheadAttention(embed_dim, num_heads, dropout, bias,
+ * kdim=, vdim=, batch_first=); add_bias_kv and add_zero_attn are not
+ * offered. Parameters, in PyTorch's order: in_proj_weight [3E, E] (rows: q,
+ * then k, then v), or q_proj_weight [E, E], k_proj_weight [E, kdim],
+ * v_proj_weight [E, vdim] when kdim or vdim differs from E; in_proj_bias
+ * [3E]; out_proj.weight [E, E], out_proj.bias [E]. Initialised as
+ * _reset_parameters: xavier_uniform_ for the projection weights, zero biases,
+ * out_proj.weight as nn.Linear's. */
+nb_module *nb_multihead_attention(int64_t embed_dim, int64_t num_heads, const nb_mha_opts *opts);
+
+/* The masks of one call (NULL: none). */
+typedef struct nb_mha_call {
+    /* [Tq, Tk], or [B num_heads, Tq, Tk] (one per batch and head). As in
+     * PyTorch's MultiheadAttention (the opposite of F.sdpa's boolean mask):
+     * with attn_mask_bool, non-zero means NOT allowed to attend; else added to
+     * the scores. */
+    nb_tensor *attn_mask;
+    bool attn_mask_bool;
+    /* [B, Tk]: non-zero marks a padding key, which no query attends to
+     * (PyTorch's boolean key_padding_mask). */
+    nb_tensor *key_padding_mask;
+    /* Key j attends to query i only when j <= i, without any mask tensor
+     * (PyTorch 2's is_causal, which there also wants the mask itself). */
+    bool is_causal;
+} nb_mha_call;
+
+/* attn_output of PyTorch's forward(query, key, value, key_padding_mask,
+ * need_weights=False, attn_mask): the head-averaged weights are not returned
+ * (need_weights is always False here; the fused kernel never forms them).
+ * query [Tq, B, E] (batch_first: [B, Tq, E], or [Tq, E] unbatched), key
+ * [Tk, B, kdim], value [Tk, B, vdim] -> [Tq, B, E] (batch_first [B, Tq, E]).
+ * In projection: q, k, v = x W^T + b with W the rows of in_proj_weight; q is
+ * scaled by 1/sqrt(head_dim) after the bias (inside the attention).
+ * nb_forward(m, x) is self-attention without masks. */
+nb_tensor *nb_multihead_attention_forward(nb_module *m, nb_tensor *query, nb_tensor *key, nb_tensor *value,
+                                          const nb_mha_call *call);
+
+NB_API_END
+#ifdef __cplusplus
+}
+#endif
+
+#endif
