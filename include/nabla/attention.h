@@ -65,6 +65,37 @@ typedef struct nb_mha_call {
 nb_tensor *nb_multihead_attention_forward(nb_module *m, nb_tensor *query, nb_tensor *key, nb_tensor *value,
                                           const nb_mha_call *call);
 
+/* Options of nb_transformer_encoder_layer, PyTorch's arguments; start from
+ * nb_transformer_defaults() (dim_feedforward 2048, dropout 0.1, activation
+ * "relu", layer_norm_eps 1e-5, the rest false/NULL) and set what differs. */
+typedef struct nb_transformer_opts {
+    int64_t dim_feedforward;
+    double dropout;         /* in the attention and after each sub-block */
+    const char *activation; /* any name of the activation registry: "gelu", "gelu_tanh", "silu", ... */
+    double layer_norm_eps;
+    bool batch_first;
+    bool norm_first;         /* pre-LayerNorm (GPT-2's layout) */
+    bool no_bias;            /* bias=False (PyTorch 2.1): linear, attention and LayerNorm biases */
+    bool is_causal;          /* every forward is causal self-attention (a nabla extension) */
+    nb_generator *generator; /* the initialisation; NULL: the default generator */
+} nb_transformer_opts;
+nb_transformer_opts nb_transformer_defaults(void);
+
+/* torch.nn.TransformerEncoderLayer(d_model, nhead, dim_feedforward, dropout,
+ * activation, layer_norm_eps, batch_first, norm_first, bias):
+ *   norm_first:  x = x + dropout1(self_attn(norm1(x)))
+ *                x = x + dropout2(linear2(dropout(activation(linear1(norm2(x))))))
+ *   otherwise:   x = norm1(x + dropout1(self_attn(x))), then norm2(x + ff(x))
+ * Parameters as PyTorch's: self_attn.in_proj_weight, self_attn.in_proj_bias,
+ * self_attn.out_proj.weight/bias, linear1.weight/bias, linear2.weight/bias,
+ * norm1.weight/bias, norm2.weight/bias (and activation.weight for a
+ * learnable activation). opts NULL: the defaults. */
+nb_module *nb_transformer_encoder_layer(int64_t d_model, int64_t nhead, const nb_transformer_opts *opts);
+/* layer(x, src_mask, src_key_padding_mask, is_causal): the masks of the self-attention in call
+ * (NULL: none; is_causal also when the layer was made with it). nb_forward(m, x) is the same
+ * with call NULL. */
+nb_tensor *nb_transformer_encoder_layer_forward(nb_module *m, nb_tensor *x, const nb_mha_call *call);
+
 NB_API_END
 #ifdef __cplusplus
 }

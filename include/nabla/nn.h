@@ -36,7 +36,8 @@ struct nb_module {
     int n_children;
     nb_module **children;
     char **child_names;
-    void *user;                    /* the forward function's state */
+    bool *param_tied; /* [n_params] or NULL: params[i] is tied (nb_module_tie), owned elsewhere */
+    void *user;       /* the forward function's state */
     void (*free_user)(void *user); /* if set, nb_module_free() calls it on user */
     nb_generator *generator;       /* stochastic layers (dropout): their own, seeded generator */
 };
@@ -51,6 +52,17 @@ nb_module *nb_module_new(const char *kind, nb_forward_fn forward, void *user);
  * (duplicate name, step tensor) returns NULL and frees t, so that
  * nb_module_param(m, "w", nb_randn(...)) never leaks. */
 nb_tensor *nb_module_param(nb_module *m, const char *name, nb_tensor *t);
+/* Weight tying (PyTorch: lm_head.weight = wte.weight): m's parameter `name`
+ * becomes t, a parameter owned by another module of the same tree, of the
+ * same shape; m's own tensor is freed. Both names stay in the state_dict
+ * (nb_module_state_dict lists the one tensor twice, as PyTorch's does), and
+ * nb_module_parameters lists it once, under its first name (PyTorch's
+ * named_parameters drops duplicates), so an optimizer updates it once with
+ * the sum of both uses' gradients. The built-in layers read their
+ * parameters from m->params at every forward, so the tie takes effect at
+ * once. Returns t, or NULL with an error (nothing changed). Free the tree
+ * from its root: the owner frees t. */
+nb_tensor *nb_module_tie(nb_module *m, const char *name, nb_tensor *t);
 /* Register a buffer (PyTorch's register_buffer): state that belongs to the
  * module, is saved in its state_dict and checkpoints, and is not a parameter
  * (no gradient, not given to optimizers), such as BatchNorm's running_mean.

@@ -5,14 +5,14 @@
 #include "nn/layer.h"
 
 typedef struct embedding_state {
-    nb_tensor *weight;
     nb_embedding_opts opts;
 } embedding_state;
 
+/* The weight is read from m->params, so that a tie (nb_module_tie) takes effect. */
 static nb_tensor *embedding_forward(nb_module *m, nb_tensor *indices)
 {
     embedding_state *s = m->user;
-    return nb_embedding_op(indices, s->weight, s->opts);
+    return nb_embedding_op(indices, m->params[0], s->opts);
 }
 
 nb_module *nb_embedding_ex(int64_t num, int64_t dim, nb_embedding_opts o, nb_generator *g)
@@ -28,15 +28,15 @@ nb_module *nb_embedding_ex(int64_t num, int64_t dim, nb_embedding_opts o, nb_gen
         return NULL;
     embedding_state *s = m->user;
     s->opts = o;
-    s->weight = nb_module_param(m, "weight", nb_empty(NB_SHAPE(num, dim)));
-    if (!s->weight || !nb_init_normal_(s->weight, 0, 1, g)) {
+    nb_tensor *w = nb_module_param(m, "weight", nb_empty(NB_SHAPE(num, dim)));
+    if (!w || !nb_init_normal_(w, 0, 1, g)) {
         nb_module_free(m);
         return NULL;
     }
     if (o.padding_idx != NB_NO_PADDING_IDX) {
         int64_t row = o.padding_idx < 0 ? o.padding_idx + num : o.padding_idx;
         for (int64_t d = 0; d < dim; d++)
-            s->weight->data[row * dim + d] = 0;
+            w->data[row * dim + d] = 0;
     }
     return m;
 }

@@ -6,14 +6,11 @@
 #include <math.h>
 #include "nn/layer.h"
 
-typedef struct linear_state {
-    nb_tensor *weight, *bias;
-} linear_state;
-
+/* The parameters are read from m->params (weight, then bias if any), so that
+ * a tie (nb_module_tie) takes effect. */
 static nb_tensor *linear_forward(nb_module *m, nb_tensor *x)
 {
-    linear_state *s = m->user;
-    return nb_linear_op(x, s->weight, s->bias);
+    return nb_linear_op(x, m->params[0], m->n_params > 1 ? m->params[1] : NULL);
 }
 
 nb_module *nb_linear_ex(int64_t in, int64_t out, bool bias, nb_generator *g)
@@ -21,11 +18,11 @@ nb_module *nb_linear_ex(int64_t in, int64_t out, bool bias, nb_generator *g)
     if (in < 1 || out < 1)
         return nb_error(NB_ERR_ARG, "Linear: in_features %lld and out_features %lld must be >= 1",
                         (long long)in, (long long)out);
-    nb_module *m = nb_layer_new("Linear", linear_forward, sizeof(linear_state));
+    nb_module *m = nb_module_new("Linear", linear_forward, NULL);
+    nb_tensor *w, *b;
     if (!m)
         return NULL;
-    linear_state *s = m->user;
-    if (!nb_layer_weight_bias(m, 2, (const int64_t[]){out, in}, bias, g, &s->weight, &s->bias)) {
+    if (!nb_layer_weight_bias(m, 2, (const int64_t[]){out, in}, bias, g, &w, &b)) {
         nb_module_free(m);
         return NULL;
     }

@@ -126,12 +126,57 @@ static nb_tensor *register_tensor(nb_module *m, const char *op, const char *what
     return t;
 }
 
+/* Grow m->param_tied (when there is one) to n_params, the new entries false. */
+static bool grow_tied(nb_module *m)
+{
+    bool *t = realloc(m->param_tied, (size_t)m->n_params * sizeof *t);
+    if (!t)
+        return false;
+    t[m->n_params - 1] = false;
+    m->param_tied = t;
+    return true;
+}
+
 nb_tensor *nb_module_param(nb_module *m, const char *name, nb_tensor *t)
 {
     if (!register_tensor(m, "module_param", "parameter", name, t, m ? &m->params : NULL,
                          m ? &m->param_names : NULL, m ? &m->n_params : NULL))
         return NULL;
+    if (m->param_tied && !grow_tied(m)) {
+        m->n_params--;
+        free(m->param_names[m->n_params]);
+        nb_free(t);
+        return nb_error(NB_ERR_MEMORY, "module_param: out of memory registering '%s'", name);
+    }
     t->requires_grad = true;
+    return t;
+}
+
+nb_tensor *nb_module_tie(nb_module *m, const char *name, nb_tensor *t)
+{
+    if (!m || !name || !t)
+        return nb_error(NB_ERR_NULL, "module_tie: %s is NULL", !m ? "module" : !name ? "name" : "tensor");
+    int i = 0;
+    while (i < m->n_params && strcmp(m->param_names[i], name) != 0)
+        i++;
+    if (i == m->n_params)
+        return nb_error(NB_ERR_ARG, "module_tie: %s has no parameter named '%s'", m->kind, name);
+    nb_tensor *old = m->params[i];
+    if (t == old)
+        return t;
+    if (!t->persistent || !t->requires_grad || t->ndim != old->ndim ||
+        memcmp(t->shape, old->shape, (size_t)t->ndim * sizeof *t->shape) != 0)
+        return nb_error(NB_ERR_ARG, "module_tie: %s.%s %s: the tensor %s must be a parameter of that shape",
+                        m->kind, name, nb_shape_fmt(old), nb_shape_fmt(t));
+    if (!m->param_tied) {
+        m->param_tied = calloc((size_t)m->n_params, sizeof *m->param_tied);
+        if (!m->param_tied)
+            return nb_error(NB_ERR_MEMORY, "module_tie: out of memory");
+    }
+    if (!m->param_tied[i])
+        nb_free(old);
+    m->params[i] = t;
+    m->param_tied[i] = true;
     return t;
 }
 
@@ -195,9 +240,11 @@ void nb_module_free(nb_module *m)
     if (!m)
         return;
     for (int i = 0; i < m->n_params; i++) {
-        nb_free(m->params[i]);
+        if (!m->param_tied || !m->param_tied[i])
+            nb_free(m->params[i]);
         free(m->param_names[i]);
     }
+    free(m->param_tied);
     for (int i = 0; i < m->n_buffers; i++) {
         nb_free(m->buffers[i]);
         free(m->buffer_names[i]);
@@ -280,7 +327,19 @@ static int list_tensors(const char *op, nb_module *m, int what, nb_param_list *o
         return -1;
     }
     out->count = n;
-    return n;
+    if (what == WITH_PARAMS) /* a tied tensor once, under its first name */
+        for (int i = out->count - 1; i > 0; i--)
+            for (int j = 0; j < i; j++)
+                if (out->tensors[j] == out->tensors[i]) {
+                    free(out->names[i]);
+                    memmove(out->tensors + i, out->tensors + i + 1,
+                            (size_t)(out->count - i - 1) * sizeof *out->tensors);
+                    memmove(out->names + i, out->names + i + 1,
+                            (size_t)(out->count - i - 1) * sizeof *out->names);
+                    out->count--;
+                    break;
+                }
+    return out->count;
 }
 
 int nb_module_parameters(nb_module *m, nb_param_list *out)
@@ -358,7 +417,7 @@ int64_t nb_module_num_params(const nb_module *m)
         return 0;
     int64_t n = 0;
     for (int i = 0; i < m->n_params; i++)
-        n += m->params[i]->numel;
+        n += m->param_tied && m->param_tied[i] ? 0 : m->params[i]->numel;
     for (int i = 0; i < m->n_children; i++)
         n += nb_module_num_params(m->children[i]);
     return n;
