@@ -33,11 +33,28 @@
 
 enum { CLASSES = 10, EVAL_BATCH = 500 };
 
-static nb_module *mlp(void)
+/* The layers in the given order: each initialises from the default
+ * generator, so the order of construction is the order of the draws (the
+ * arguments of one call, as nb_sequential(n, ...) takes them, are evaluated
+ * in an order C leaves open). */
+static nb_module *stack(int n, nb_module *(*const *make)(void))
 {
-    return nb_sequential(5, nb_linear(784, 256), nb_act("relu"), nb_linear(256, 128), nb_act("relu"),
-                         nb_linear(128, CLASSES));
+    nb_module *m = nb_sequential(0);
+    for (int i = 0; m && i < n; i++)
+        if (nb_sequential_add(m, make[i]()) != 0) {
+            nb_module_free(m);
+            return NULL;
+        }
+    return m;
 }
+
+static nb_module *fc1(void) { return nb_linear(784, 256); }
+static nb_module *fc2(void) { return nb_linear(256, 128); }
+static nb_module *fc3(void) { return nb_linear(128, CLASSES); }
+static nb_module *relu(void) { return nb_act("relu"); }
+
+/* fashion_mnist's perceptron: Linear(784,256) relu Linear(256,128) relu Linear(128,10). */
+static nb_module *mlp(void) { return stack(5, (nb_module * (*const[])(void)){fc1, relu, fc2, relu, fc3}); }
 
 /* fashion_mnist_cnn's network: conv-BatchNorm-ReLU blocks. Each rank's
  * BatchNorm normalises with the statistics of its own shard of the batch, and
@@ -45,16 +62,26 @@ static nb_module *mlp(void)
  * docs/distributed.md). */
 static nb_module *conv_block(int64_t in, int64_t out)
 {
-    return nb_sequential(4,
-                         nb_conv2d_layer_ex(in, out, 3, 3, (nb_conv2d_opts){.padding = {1, 1}}, false, NULL),
-                         nb_batch_norm2d(out), nb_act("relu"), nb_max_pool2d_layer(2, 0));
+    nb_module *m = nb_sequential(0);
+    nb_sequential_add(m, nb_conv2d_layer_ex(in, out, 3, 3, (nb_conv2d_opts){.padding = {1, 1}}, false, NULL));
+    nb_sequential_add(m, nb_batch_norm2d(out));
+    nb_sequential_add(m, nb_act("relu"));
+    nb_sequential_add(m, nb_max_pool2d_layer(2, 0));
+    return m;
 }
+
+static nb_module *block1(void) { return conv_block(1, 16); }
+static nb_module *block2(void) { return conv_block(16, 32); }
+static nb_module *flatten(void) { return nb_flatten_layer(1, -1); }
+static nb_module *fc_conv(void) { return nb_linear(32 * 7 * 7, 128); }
+static nb_module *bn1d(void) { return nb_batch_norm1d(128); }
+static nb_module *dropout(void) { return nb_dropout(0.3); }
+static nb_module *head(void) { return nb_linear(128, CLASSES); }
 
 static nb_module *cnn(void)
 {
-    return nb_sequential(6, conv_block(1, 16), conv_block(16, 32), nb_flatten_layer(1, -1),
-                         nb_linear(32 * 7 * 7, 128), nb_batch_norm1d(128),
-                         nb_sequential(3, nb_act("relu"), nb_dropout(0.3), nb_linear(128, CLASSES)));
+    return stack(8,
+                 (nb_module * (*const[])(void)){block1, block2, flatten, fc_conv, bn1d, relu, dropout, head});
 }
 
 static bool is_cnn;

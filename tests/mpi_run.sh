@@ -6,7 +6,8 @@
 #   mpi_run.sh equivalence TEST_DIST  1 rank with the global batch, then 2 ranks
 #       with half of it each, twice: the 2-rank runs are bit-identical, and
 #       match the 1-rank one to float32 rounding (test_dist also checks that
-#       both ranks end with the same parameters); with several buckets too
+#       both ranks end with the same parameters); with several buckets too;
+#       and the optimizer state sharded (ZeRO-1) gives the unsharded bits
 #   mpi_run.sh errors TEST_DIST       the error paths, on 2 ranks
 #   mpi_run.sh failures TEST_DIST     rank 1 exits, is killed or hangs: the job
 #       stops, with a message, instead of hanging
@@ -60,6 +61,9 @@ equivalence)
         echo "2 ranks against 1 (bucket_cap_mb $mb):"
         "$exe" compare "$tmp/one" "$tmp/two" 2e-5 || exit 1
     done
+    run 2 train "$tmp/zero" --zero || exit 1
+    echo "2 ranks, Adam's state sharded (ZeRO-1) against unsharded:"
+    "$exe" compare "$tmp/two" "$tmp/zero" 0 || exit 1
     ;;
 errors)
     run 2 errors || exit 1

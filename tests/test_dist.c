@@ -1,9 +1,10 @@
 /* tests/test_dist.c — nabla/dist.h under mpirun (tests/mpi_run.sh runs it):
  *
- *   test_dist train OUT [--bucket-mb X]   a small MLP trained STEPS steps on a
- *       global batch of 16 (16 / world per rank), with gradient clipping by
- *       global norm; checks that every rank ends with rank 0's parameters and
- *       writes them (rank 0) to OUT;
+ *   test_dist train OUT [--bucket-mb X] [--zero]   a small MLP trained STEPS
+ *       steps with Adam on a global batch of 16 (16 / world per rank), with
+ *       gradient clipping by global norm, the optimizer's state sharded over
+ *       the ranks with --zero; checks that every rank ends with rank 0's
+ *       parameters and writes them (rank 0) to OUT;
  *   test_dist compare A B TOL             the largest difference of two such
  *       files, failing above TOL (0: bit-identical);
  *   test_dist errors                      the error paths, with their messages;
@@ -74,7 +75,13 @@ static nb_module *mlp(uint64_t seed, int64_t hidden)
     return m;
 }
 
-static int train(const char *out, double bucket_mb)
+static nb_optim *adam(nb_tensor *const *params, int n, void *ctx)
+{
+    (void)ctx;
+    return nb_adam(params, n, (nb_adam_opts){.lr = 0.05});
+}
+
+static int train(const char *out, double bucket_mb, bool zero)
 {
     int rank = nb_dist_rank(), world = nb_dist_world_size();
     nb_dataset *ds = problem();
@@ -88,7 +95,17 @@ static int train(const char *out, double bucket_mb)
     }
     nb_param_list pl;
     nb_module_parameters(model, &pl);
-    nb_optim *opt = nb_adam(pl.tensors, pl.count, (nb_adam_opts){.lr = 0.05});
+    nb_zero *z = zero ? nb_zero_new(pl.tensors, pl.count, adam, NULL) : NULL;
+    nb_optim *opt = zero ? NULL : adam(pl.tensors, pl.count, NULL);
+    if (zero) {
+        CHECK(z, "zero_new: %s", nb_last_error_message());
+        /* torch's partition, largest first to the rank with the fewest values:
+         * 0.weight 128, 0.bias 16, 2.weight 256, 2.bias 16, 4.weight 48, 4.bias 3
+         * give 2.weight to rank 0 (256), then all the others to rank 1 (211) */
+        static const int owners[] = {1, 1, 0, 1, 1, 1};
+        for (int i = 0; i < pl.count && world == 2; i++)
+            CHECK(nb_zero_owner(z, i) == owners[i], "%s owned by rank %d", pl.names[i], nb_zero_owner(z, i));
+    }
     nb_loader *ld = nb_loader_new(ds, GLOBAL_BATCH / world, &(nb_loader_options){.shuffle = true, .seed = 3});
     if (nb_loader_shard(ld, world, rank, false) != 0)
         return 1;
@@ -98,14 +115,17 @@ static int train(const char *out, double bucket_mb)
         if (!nb_loader_next(ld, &x, &y))
             nb_loader_next(ld, &x, &y); /* the next epoch */
         nb_tensor *loss = nb_cross_entropy(nb_ddp_forward(ddp, x), y, (nb_cross_entropy_opts){0});
-        nb_optim_zero_grad(opt);
+        if (zero)
+            nb_zero_zero_grad(z);
+        else
+            nb_optim_zero_grad(opt);
         CHECK(nb_ddp_backward(ddp, loss) == 0, "backward: %s", nb_last_error_message());
         /* clipping by the global norm sees the averaged gradients: what one
          * process sees (max_norm small enough to clip) */
         nb_real norm = nb_clip_grad_norm(pl.tensors, pl.count, 0.1f);
         if (step == 0)
             first_norm = norm;
-        nb_optim_step(opt);
+        CHECK((zero ? nb_zero_step(z) : nb_optim_step(opt)) == 0, "step: %s", nb_last_error_message());
         nb_step_end();
     }
     CHECK(first_norm > 0.1f, "the first gradient norm %g should be clipped", (double)first_norm);
@@ -131,6 +151,7 @@ static int train(const char *out, double bucket_mb)
     nb_param_list_free(&pl);
     nb_loader_free(ld);
     nb_optim_free(opt);
+    nb_zero_free(z);
     nb_ddp_free(ddp);
     nb_module_free(model);
     nb_dataset_free(ds);
@@ -212,6 +233,14 @@ static int errors(void)
     nb_step_end();
     nb_free(x);
     nb_ddp_free(d);
+    /* ZeRO needs a parameter per rank */
+    nb_param_list pl;
+    nb_module_parameters(m, &pl);
+    CHECK(!nb_zero_new(pl.tensors, 1, adam, NULL), "one parameter for two ranks");
+    check_error(NB_ERR_ARG, "zero_new: 1 parameters cannot be shared by 2 ranks (each needs one)");
+    CHECK(!nb_zero_new(pl.tensors, pl.count, NULL, NULL), "no maker");
+    check_error(NB_ERR_NULL, "zero_new: params or make is NULL");
+    nb_param_list_free(&pl);
     nb_module_free(m);
     if (rank == 0)
         printf("error paths: %s\n", failures ? "FAILED" : "ok");
@@ -265,15 +294,23 @@ int main(int argc, char **argv)
     }
     nb_set_num_threads(1);
     int rc = 2;
-    if (argc >= 3 && strcmp(argv[1], "train") == 0)
-        rc = train(argv[2], argc >= 5 && strcmp(argv[3], "--bucket-mb") == 0 ? atof(argv[4]) : 25);
-    else if (argc == 2 && strcmp(argv[1], "errors") == 0)
+    if (argc >= 3 && strcmp(argv[1], "train") == 0) {
+        double mb = 25;
+        bool zero = false;
+        for (int i = 3; i < argc; i++)
+            if (strcmp(argv[i], "--bucket-mb") == 0 && i + 1 < argc)
+                mb = atof(argv[++i]);
+            else if (strcmp(argv[i], "--zero") == 0)
+                zero = true;
+        rc = train(argv[2], mb, zero);
+    } else if (argc == 2 && strcmp(argv[1], "errors") == 0)
         rc = nb_dist_world_size() == 2 ? errors() : 2;
     else if (argc == 3 && strcmp(argv[1], "fail") == 0)
         rc = fail(argv[2]);
     else
-        fprintf(stderr, "usage: test_dist train OUT [--bucket-mb X] | compare A B TOL | errors | fail "
-                        "exit|kill|hang\n");
+        fprintf(stderr,
+                "usage: test_dist train OUT [--bucket-mb X] [--zero] | compare A B TOL | errors | fail "
+                "exit|kill|hang\n");
     /* every rank's verdict: a failure on any rank fails the run */
     nb_tensor *bad = nb_full(NB_SHAPE(1), (nb_real)(rc != 0));
     nb_dist_all_reduce_sum(bad);

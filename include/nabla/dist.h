@@ -29,6 +29,7 @@
 #define NABLA_DIST_H
 
 #include "nn.h"
+#include "optim.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -120,6 +121,32 @@ typedef struct nb_ddp_stats {
 } nb_ddp_stats;
 nb_ddp_stats nb_ddp_get_stats(const nb_ddp *d);
 void nb_ddp_free(nb_ddp *d);
+
+/* ---- Optimizer state sharded over the ranks (ZeRO stage 1) ---------------
+ * torch.distributed.optim.ZeroRedundancyOptimizer: each parameter belongs to
+ * one rank (the largest first, each to the rank holding the fewest values so
+ * far, as torch partitions them), and each rank's optimizer holds the state
+ * (Adam's moments...) of its own parameters only, so that state takes
+ * 1 / world of the memory. A step updates this rank's parameters from the
+ * averaged gradients (nb_ddp_backward), then every parameter is broadcast
+ * from its owner. The update of each parameter is the very computation the
+ * unsharded optimizer does: the parameters are bit-identical to those of an
+ * unsharded run. make builds this rank's optimizer over the parameters it is
+ * given (any optimizer: make(params, n, ctx) may return nb_adam(params, n,
+ * opts)); each rank needs at least one parameter. params are borrowed. */
+typedef nb_optim *(*nb_optim_maker)(nb_tensor *const *params, int n_params, void *ctx);
+typedef struct nb_zero nb_zero;
+nb_zero *nb_zero_new(nb_tensor *const *params, int n_params, nb_optim_maker make, void *ctx);
+/* This rank's optimizer step, then the parameters broadcast from their
+ * owners. Every rank must call it. Returns 0, or -1. */
+int nb_zero_step(nb_zero *z);
+/* Zero the gradients of every parameter (not only this rank's). */
+void nb_zero_zero_grad(nb_zero *z);
+/* This rank's optimizer (for its lr and schedules: give every rank's the
+ * same schedule), and the rank that owns params[i] (-1 out of range). */
+nb_optim *nb_zero_local(nb_zero *z);
+int nb_zero_owner(const nb_zero *z, int i);
+void nb_zero_free(nb_zero *z);
 
 NB_API_END
 #ifdef __cplusplus

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <time.h>
 #include "dist/group.h"
 
@@ -78,18 +79,22 @@ static double now(void)
 
 void nb_group_wait(MPI_Request *req, const char *what)
 {
-    double start = now();
+    double start = now(), t = start;
     for (long spins = 0;; spins++) {
         int done = 0;
-        MPI_Test(req, &done, MPI_STATUS_IGNORE);
+        MPI_Test(req, &done, MPI_STATUS_IGNORE); /* also what moves MPI's transfers on */
         if (done)
             return;
-        /* After a short spin, sleep between tests: the other ranks may share
-         * this core (mpirun --oversubscribe), and a waiting rank that spins
-         * slows the rank it waits for. */
-        if (spins > 1000)
-            nanosleep(&(struct timespec){.tv_nsec = 20000}, NULL);
-        if (spins % 1024 == 0 && now() - start > nb__group.timeout) {
+        if (spins % 64 == 0)
+            t = now();
+        /* Spin for 10 ms, yielding the core at each test (the other ranks may
+         * share it: mpirun --oversubscribe); past that, sleep between tests,
+         * so that a rank waiting long (for a slower one) leaves its core. */
+        if (t - start < 0.01)
+            sched_yield();
+        else
+            nanosleep(&(struct timespec){.tv_nsec = 50000}, NULL);
+        if (t - start > nb__group.timeout) {
             char msg[512];
             snprintf(msg, sizeof msg,
                      "%s waited more than %g s for the other ranks (one of them failed, stopped or is "
