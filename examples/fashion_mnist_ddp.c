@@ -4,7 +4,7 @@
  * shard of each global batch, as torch's DistributedDataParallel does.
  *
  *   mpirun -np 2 build/examples/fashion_mnist_ddp [--batch 128] [--epochs 15]
- *       [--model mlp|cnn] [--lr 1e-3] [--seed 1] [--threads 1] [--bucket-mb 25]
+ *       [--model mlp|cnn] [--sync-bn] [--lr 1e-3] [--seed 1] [--threads 1] [--bucket-mb 25]
  *       [--checkpoint PATH] [--resume PATH] [--stop-after N] [--data DIR] [--quick]
  *
  * What it shows:
@@ -58,13 +58,20 @@ static nb_module *mlp(void) { return stack(5, (nb_module * (*const[])(void)){fc1
 
 /* fashion_mnist_cnn's network: conv-BatchNorm-ReLU blocks. Each rank's
  * BatchNorm normalises with the statistics of its own shard of the batch, and
- * rank 0's running statistics are copied to all at each forward (see
+ * rank 0's running statistics are copied to all at each forward; with
+ * --sync-bn, SyncBatchNorm uses the statistics of the global batch (see
  * docs/distributed.md). */
+static bool sync_bn;
+static nb_module *batch_norm(int64_t c, bool images)
+{
+    return sync_bn ? nb_sync_batch_norm(c) : images ? nb_batch_norm2d(c) : nb_batch_norm1d(c);
+}
+
 static nb_module *conv_block(int64_t in, int64_t out)
 {
     nb_module *m = nb_sequential(0);
     nb_sequential_add(m, nb_conv2d_layer_ex(in, out, 3, 3, (nb_conv2d_opts){.padding = {1, 1}}, false, NULL));
-    nb_sequential_add(m, nb_batch_norm2d(out));
+    nb_sequential_add(m, batch_norm(out, true));
     nb_sequential_add(m, nb_act("relu"));
     nb_sequential_add(m, nb_max_pool2d_layer(2, 0));
     return m;
@@ -74,7 +81,7 @@ static nb_module *block1(void) { return conv_block(1, 16); }
 static nb_module *block2(void) { return conv_block(16, 32); }
 static nb_module *flatten(void) { return nb_flatten_layer(1, -1); }
 static nb_module *fc_conv(void) { return nb_linear(32 * 7 * 7, 128); }
-static nb_module *bn1d(void) { return nb_batch_norm1d(128); }
+static nb_module *bn1d(void) { return batch_norm(128, false); }
 static nb_module *dropout(void) { return nb_dropout(0.3); }
 static nb_module *head(void) { return nb_linear(128, CLASSES); }
 
@@ -111,6 +118,7 @@ int main(int argc, char **argv)
         {"batch", EX_INT, &batch, "global mini-batch: each rank takes batch / world-size of it"},
         {"epochs", EX_INT, &epochs, "epochs; 0: 15, or 2 with --quick"},
         {"model", EX_STR, &model_name, "mlp (784-256-128-10) or cnn (fashion_mnist_cnn's)"},
+        {"sync-bn", EX_FLAG, &sync_bn, "cnn: SyncBatchNorm (statistics of the global batch)"},
         {"lr", EX_DOUBLE, &lr, "Adam's learning rate (cosine-annealed over the epochs)"},
         {"seed", EX_INT, &seed, "seed of the initial weights and of the shared shuffling"},
         {"threads", EX_INT, &threads, "threads per rank"},

@@ -8,11 +8,16 @@
 #       match the 1-rank one to float32 rounding (test_dist also checks that
 #       both ranks end with the same parameters); with several buckets too;
 #       and the optimizer state sharded (ZeRO-1) gives the unsharded bits
+#   mpi_run.sh syncbn TEST_DIST       SyncBatchNorm on 2 ranks = BatchNorm on 1
 #   mpi_run.sh errors TEST_DIST       the error paths, on 2 ranks
 #   mpi_run.sh failures TEST_DIST     rank 1 exits, is killed or hangs: the job
 #       stops, with a message, instead of hanging
 #   mpi_run.sh example EXE DIR        examples/fashion_mnist_ddp --quick on 2
 #       ranks; then 1 epoch on 2 ranks saved in DIR and resumed on 1 rank
+#
+# Under valgrind (meson test --setup valgrind) they are skipped: memcheck
+# would trace mpirun and Open MPI's own processes; the distributed code runs
+# under AddressSanitizer and LeakSanitizer in the build-san suite instead.
 #
 # mpirun is $MPIRUN, else mpirun, else mpiexec, from PATH; missing: skip (77).
 # Open MPI gets --oversubscribe (2 ranks on any number of cores) and, as
@@ -23,6 +28,12 @@ if [ "$what" = none ]; then
     echo "SKIP: $2"
     exit 77
 fi
+case "${LD_PRELOAD-}" in
+*vgpreload*)
+    echo "SKIP: under valgrind (mpirun and Open MPI's processes would be traced); build-san runs these tests"
+    exit 77
+    ;;
+esac
 exe=$2
 mpirun=${MPIRUN:-$(command -v mpirun || command -v mpiexec || true)}
 if [ -z "$mpirun" ]; then
@@ -64,6 +75,9 @@ equivalence)
     run 2 train "$tmp/zero" --zero || exit 1
     echo "2 ranks, Adam's state sharded (ZeRO-1) against unsharded:"
     "$exe" compare "$tmp/two" "$tmp/zero" 0 || exit 1
+    ;;
+syncbn)
+    run 2 syncbn || exit 1
     ;;
 errors)
     run 2 errors || exit 1

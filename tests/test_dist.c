@@ -7,6 +7,9 @@
  *       parameters and writes them (rank 0) to OUT;
  *   test_dist compare A B TOL             the largest difference of two such
  *       files, failing above TOL (0: bit-identical);
+ *   test_dist syncbn                      SyncBatchNorm on 2 ranks of 4 rows
+ *       against F.batch_norm on the 8 rows: outputs, input gradients, the
+ *       parameters' gradients summed over the ranks, running statistics;
  *   test_dist errors                      the error paths, with their messages;
  *   test_dist fail exit|kill|hang         rank 1 fails before its backward
  *       (exits, is killed, hangs past a 2 s timeout): rank 0 must not wait
@@ -192,6 +195,81 @@ static int compare(const char *a, const char *b, double tol)
     return 0;
 }
 
+static void check_close(const char *what, const nb_real *got, const nb_real *want, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        double d = (double)got[i] - (double)want[i], tol = 1e-5 * (1 + (want[i] < 0 ? -want[i] : want[i]));
+        if (d > tol || d < -tol) {
+            CHECK(false, "%s[%lld] = %.8g, expected %.8g", what, (long long)i, (double)got[i],
+                  (double)want[i]);
+            return;
+        }
+    }
+}
+
+static int syncbn(void)
+{
+    enum { N = 8, C = 3, H = 2, W = 2, ROW = C * H * W };
+    int rank = nb_dist_rank();
+    nb_generator g;
+    nb_generator_seed(&g, 5);
+    nb_tensor *x = nb_requires_grad(nb_randn(&g, NB_SHAPE(N, C, H, W)), true);
+    nb_tensor *wout = nb_randn(&g, NB_SHAPE(N, C, H, W));
+    for (int64_t i = 0; i < x->numel; i++)
+        x->data[i] = 3 * x->data[i] + (nb_real)(i % 5); /* a mean away from 0 */
+    static const nb_real wv[C] = {0.5f, 1.5f, -1}, bv[C] = {0.1f, 0.2f, 0.3f};
+    /* the reference: F.batch_norm over all 8 rows */
+    nb_tensor *w = nb_requires_grad(nb_from_array(wv, NB_SHAPE(C)), true);
+    nb_tensor *b = nb_requires_grad(nb_from_array(bv, NB_SHAPE(C)), true);
+    nb_tensor *rm = nb_zeros(NB_SHAPE(C)), *rv = nb_ones(NB_SHAPE(C));
+    nb_tensor *y = nb_batch_norm(x, rm, rv, w, b, true, 0.1, 1e-5);
+    nb_tensor *yref = nb_keep(y);
+    CHECK(nb_backward(nb_sum(nb_mul(y, wout))) == 0, "reference backward");
+    nb_step_end();
+    /* this rank's 4 rows through SyncBatchNorm */
+    nb_module *bn = nb_sync_batch_norm(C);
+    memcpy(nb_module_get(bn, "weight")->data, wv, sizeof wv);
+    memcpy(nb_module_get(bn, "bias")->data, bv, sizeof bv);
+    nb_tensor *xl = nb_requires_grad(nb_from_array(x->data + rank * 4 * ROW, NB_SHAPE(4, C, H, W)), true);
+    nb_tensor *wl = nb_from_array(wout->data + rank * 4 * ROW, NB_SHAPE(4, C, H, W));
+    nb_tensor *yl = nb_forward(bn, xl);
+    CHECK(yl && yl->ndim == 4 && yl->shape[0] == 4, "forward: %s", nb_last_error_message());
+    if (yl) {
+        check_close("y", yl->data, yref->data + rank * 4 * ROW, 4 * ROW);
+        CHECK(nb_backward(nb_sum(nb_mul(yl, wl))) == 0, "backward: %s", nb_last_error_message());
+        check_close("dx", xl->grad, x->grad + rank * 4 * ROW, 4 * ROW);
+        nb_tensor *dw = nb_keep(nb_module_get(bn, "weight")), *db = nb_keep(nb_module_get(bn, "bias"));
+        memcpy(dw->data, nb_module_get(bn, "weight")->grad, sizeof wv);
+        memcpy(db->data, nb_module_get(bn, "bias")->grad, sizeof bv);
+        nb_dist_all_reduce_sum(dw);
+        nb_dist_all_reduce_sum(db);
+        check_close("dweight", dw->data, w->grad, C);
+        check_close("dbias", db->data, b->grad, C);
+        check_close("running_mean", nb_module_get(bn, "running_mean")->data, rm->data, C);
+        check_close("running_var", nb_module_get(bn, "running_var")->data, rv->data, C);
+        nb_free(dw), nb_free(db);
+    }
+    nb_step_end();
+    /* eval mode: the running statistics, no communication */
+    nb_module_train(bn, false);
+    nb_tensor *ye = nb_forward(bn, xl);
+    nb_tensor *yeref = nb_batch_norm(xl, rm, rv, w, b, false, 0.1, 1e-5);
+    CHECK(ye && yeref, "eval forward");
+    if (ye && yeref)
+        check_close("eval y", ye->data, yeref->data, 4 * ROW);
+    nb_step_end();
+    nb_module_train(bn, true);
+    nb_tensor *bad = nb_zeros(NB_SHAPE(2, 4));
+    CHECK(!nb_forward(bn, bad), "wrong channels");
+    check_error(NB_ERR_SHAPE, "SyncBatchNorm: expected input [N, 3, *], got [2,4]");
+    nb_free(bad), nb_free(x), nb_free(wout), nb_free(w), nb_free(b), nb_free(rm), nb_free(rv), nb_free(yref);
+    nb_free(xl), nb_free(wl);
+    nb_module_free(bn);
+    if (rank == 0)
+        printf("SyncBatchNorm on 2 ranks of 4 rows = BatchNorm on 8: %s\n", failures ? "FAILED" : "ok");
+    return failures != 0;
+}
+
 static int errors(void)
 {
     int rank = nb_dist_rank(), world = nb_dist_world_size();
@@ -303,14 +381,17 @@ int main(int argc, char **argv)
             else if (strcmp(argv[i], "--zero") == 0)
                 zero = true;
         rc = train(argv[2], mb, zero);
-    } else if (argc == 2 && strcmp(argv[1], "errors") == 0)
+    } else if (argc == 2 && strcmp(argv[1], "syncbn") == 0)
+        rc = nb_dist_world_size() == 2 ? syncbn() : 2;
+    else if (argc == 2 && strcmp(argv[1], "errors") == 0)
         rc = nb_dist_world_size() == 2 ? errors() : 2;
     else if (argc == 3 && strcmp(argv[1], "fail") == 0)
         rc = fail(argv[2]);
     else
-        fprintf(stderr,
-                "usage: test_dist train OUT [--bucket-mb X] [--zero] | compare A B TOL | errors | fail "
-                "exit|kill|hang\n");
+        fprintf(
+            stderr,
+            "usage: test_dist train OUT [--bucket-mb X] [--zero] | compare A B TOL | syncbn | errors | fail "
+            "exit|kill|hang\n");
     /* every rank's verdict: a failure on any rank fails the run */
     nb_tensor *bad = nb_full(NB_SHAPE(1), (nb_real)(rc != 0));
     nb_dist_all_reduce_sum(bad);

@@ -122,6 +122,21 @@ typedef struct nb_ddp_stats {
 nb_ddp_stats nb_ddp_get_stats(const nb_ddp *d);
 void nb_ddp_free(nb_ddp *d);
 
+/* ---- SyncBatchNorm -------------------------------------------------------
+ * torch.nn.SyncBatchNorm(num_features, eps=1e-5, momentum=0.1): BatchNorm
+ * over [N, C, *] whose training statistics (mean, biased variance per
+ * channel) are those of every rank's rows together, so that W ranks of
+ * G / W rows normalise, and update the running statistics, as one process
+ * of G rows with BatchNorm does (to float rounding); its backward sums the
+ * statistics' gradients over the ranks. Costs three small all-reduces per
+ * forward in training (the count, the sums, the squared deviations) and two
+ * in backward; none in eval mode, which uses the running statistics. The
+ * parameters and buffers are BatchNorm's (weight, bias, running_mean,
+ * running_var, num_batches_tracked), so checkpoints load into either.
+ * Every rank must run it (training mode) in the same order. */
+nb_module *nb_sync_batch_norm(int64_t num_features);
+nb_module *nb_sync_batch_norm_ex(int64_t num_features, double eps, double momentum);
+
 /* ---- Optimizer state sharded over the ranks (ZeRO stage 1) ---------------
  * torch.distributed.optim.ZeroRedundancyOptimizer: each parameter belongs to
  * one rank (the largest first, each to the rank holding the fewest values so
