@@ -19,11 +19,12 @@ Modes:
            pad 1) ReLU MaxPool2d(2) Conv2d(16,32,3,pad 1) ReLU MaxPool2d(2)
            Flatten Linear(1568,128) ReLU Linear(128,10), Adam(lr 1e-3),
            cross-entropy; the same thread settings as mlp, and "cnn_best".
-  lstm     --data DIR --batch B --epochs E [--hidden 128]
+  lstm     --data DIR --batch B --epochs E [--hidden 128] [--images N]
            the LSTM of examples/sequence_mnist.c: each image as 28 steps of
            28 pixels, nn.LSTM(28, H, batch_first=True), the last hidden state
-           into Linear(H, 10), Adam(lr 1e-3), cross-entropy; the same thread
-           settings as mlp, and "lstm_best".
+           into Linear(H, 10), Adam(lr 1e-3), cross-entropy, on the first N
+           training images (0: all); the same thread settings as mlp, and
+           "lstm_best".
   housing  --csv PATH --steps N
            y = k2 * sigmoid(k1 * x + b1) + b2 by full-batch gradient descent
            on MSE (the one-neuron housing regression).
@@ -199,6 +200,8 @@ def run_lstm_child(a):
     torch.manual_seed(a.seed)
     hidden = int(a.hidden.split(",")[0])
     x, y = images(a, "train-images-idx3-ubyte", (-1, 28, 28)), labels(a, "train-labels-idx1-ubyte")
+    if a.images:
+        x, y = x[:a.images], y[:a.images]
     model = lstm_model(torch, hidden)
     times, loss = train(model, x, y, a)
     xt, yt = images(a, "t10k-images-idx3-ubyte", (-1, 28, 28)), labels(a, "t10k-labels-idx1-ubyte")
@@ -216,7 +219,7 @@ def run_settings(a):
             env = dict(os.environ, OPENBLAS_NUM_THREADS=str(bt), OMP_NUM_THREADS=str(tt))
             cmd = [sys.executable, __file__, a.mode + "-child", "--data", a.data, "--batch", str(a.batch),
                    "--epochs", str(a.epochs), "--hidden", a.hidden, "--seed", str(a.seed),
-                   "--torch-threads", str(tt)]
+                   "--torch-threads", str(tt), "--images", str(a.images)]
             if results:
                 cmd += ["--give-up", str(4 * min(results)[0])]
             out = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -283,6 +286,7 @@ def main():
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--hidden", default="256,128")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--images", type=int, default=0, help="lstm: train on the first N images (0: all)")
     p.add_argument("--drop-last", action="store_true")
     p.add_argument("--torch-threads", type=int, default=1)
     p.add_argument("--give-up", type=float, default=0.0,

@@ -3,13 +3,15 @@
  * last hidden state into Linear(128, 10); Adam lr 1e-3, cross-entropy,
  * shuffled batches), with 1 and 2 threads, against PyTorch's nn.LSTM training
  * the same network on the same data in the same batch order
- * (compare_torch.py lstm), and the test accuracy reached.
- * Usage: lstm [--batch 128] [--epochs 2] [--hidden 128] [--threads 1,2] [--data DIR] [--no-torch] */
+ * (compare_torch.py lstm), and the test accuracy reached. --images N trains
+ * both on the first N training images (0: all 60000), for a shorter run.
+ * Usage: lstm [--batch 128] [--epochs 2] [--hidden 128] [--images 0] [--threads 1,2] [--data DIR]
+ *             [--no-torch] */
 #include <nabla/nabla.h>
 #include "bench.h"
 
 typedef struct config {
-    int64_t batch, hidden;
+    int64_t batch, hidden, images;
     int epochs;
     char threads[16];
     const char *data;
@@ -49,6 +51,8 @@ int main(int argc, char **argv)
             c.batch = atoll(v), i++;
         else if (!strcmp(argv[i], "--hidden"))
             c.hidden = atoll(v), i++;
+        else if (!strcmp(argv[i], "--images"))
+            c.images = atoll(v), i++;
         else if (!strcmp(argv[i], "--epochs"))
             c.epochs = atoi(v), i++;
         else if (!strcmp(argv[i], "--threads"))
@@ -68,6 +72,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "lstm: %s\n", nb_last_error_message());
         nb_dataset_free(ds);
         return 1;
+    }
+    if (c.images > 0 && c.images < nb_dataset_len(ds)) {
+        nb_tensor *x = nb_keep(nb_slice(ds->x, 0, 0, c.images)),
+                  *y = nb_keep(nb_slice(ds->y, 0, 0, c.images));
+        nb_step_end();
+        nb_dataset_free(ds);
+        ds = x && y ? nb_dataset_new(x, y, true) : NULL;
+        if (!ds) {
+            fprintf(stderr, "lstm: %s\n", nb_last_error_message());
+            return 1;
+        }
     }
     double load = -1;
     FILE *f = fopen("/proc/loadavg", "r");
@@ -92,8 +107,8 @@ int main(int argc, char **argv)
     double best = -1;
     if (c.torch) {
         char args[512];
-        snprintf(args, sizeof args, "lstm --data %s --batch %lld --epochs %d --hidden %lld", c.data,
-                 (long long)c.batch, c.epochs, (long long)c.hidden);
+        snprintf(args, sizeof args, "lstm --data %s --batch %lld --epochs %d --hidden %lld --images %lld",
+                 c.data, (long long)c.batch, c.epochs, (long long)c.hidden, (long long)c.images);
         bench_result res[8];
         int n = bench_torch(args, res, 8);
         best = bench_find(res, n, "lstm_best");
