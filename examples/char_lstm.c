@@ -147,7 +147,8 @@ static int draw(const nb_real *logits, int vocab, double temperature, nb_generat
     return best;
 }
 
-/* Print the prompt and n characters sampled after it, each line indented. */
+/* Print the prompt and n characters sampled after it, each line indented;
+ * bytes other than printable ASCII, tab and newline as \xNN. */
 static void sample(nb_module *m, const cd_corpus *corpus, const config *c, const char *prompt, int n,
                    double temperature, uint64_t seed)
 {
@@ -174,8 +175,10 @@ static void sample(nb_module *m, const cd_corpus *corpus, const config *c, const
         unsigned char ch = corpus->ch[id];
         if (ch == '\n')
             printf("\n    ");
-        else
+        else if (ch == '\t' || (ch >= ' ' && ch < 0x7f))
             putchar(ch);
+        else /* a control byte, or a byte of a UTF-8 sequence: drawn one at a time, they need not form one */
+            printf("\\x%02x", ch);
         next->data[0] = (nb_real)id;
         in = next;
     }
