@@ -350,12 +350,14 @@ int main(int argc, char **argv)
     for (const char *p = prompt; *p; p++)
         if (cd_id(corpus, (unsigned char)*p) < 0) {
             fprintf(stderr, "--prompt: the character '%c' never occurs in %s\n", *p, c.text);
+            cd_free(corpus);
             return 2;
         }
     cd_streams train = cd_streams_make(corpus->ids, corpus->n_train, c.batch);
     int64_t chunks = cd_chunks(&train, c.bptt);
     if (chunks < 1) {
         fprintf(stderr, "%s: too little text for %d streams of %d characters\n", c.text, c.batch, c.bptt);
+        cd_free(corpus);
         return 2;
     }
 
