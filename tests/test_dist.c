@@ -134,6 +134,10 @@ static int train(const char *out, double bucket_mb, bool zero)
     CHECK(first_norm > 0.1f, "the first gradient norm %g should be clipped", (double)first_norm);
     nb_ddp_stats st = nb_ddp_get_stats(ddp);
     CHECK(st.steps == STEPS, "%lld steps counted", (long long)st.steps);
+    /* with two buckets, the first (the last layers) starts before backward
+     * reaches the first layer; with one, only once backward is over */
+    CHECK(st.early_buckets == (st.buckets > 1 ? st.buckets - 1 : 0) * STEPS,
+          "%lld buckets of %d started early", (long long)st.early_buckets, st.buckets);
     if (rank == 0)
         printf("world %d: %d bucket(s), %lld bytes sent per step, %.3f ms waiting per step\n", world,
                st.buckets, (long long)st.bytes_per_step, 1e3 * st.wait_seconds / STEPS);

@@ -118,6 +118,9 @@ typedef struct nb_ddp_stats {
     double wait_seconds;     /* time spent after backward waiting for reductions
                              * (the communication backward did not hide) */
     double backward_seconds; /* time in nb_ddp_backward, the waiting included */
+    int64_t early_buckets;   /* buckets whose reduction started before backward
+                              * had finished the last gradient (the overlap),
+                              * over all steps */
 } nb_ddp_stats;
 nb_ddp_stats nb_ddp_get_stats(const nb_ddp *d);
 void nb_ddp_free(nb_ddp *d);

@@ -60,6 +60,7 @@ struct nb_ddp {
     bucket *buckets; /* in launch order */
     int n_buckets;
     int next_scatter, next_gather; /* the next bucket to start each step of */
+    int packed;                    /* parameters packed in this step */
     uint64_t pass;
     nb_ddp_stats stats;
 };
@@ -275,6 +276,7 @@ static void launch(nb_ddp *d)
         MPI_Ialltoallv(b->buf, b->counts, b->displs, NB_MPI_REAL, b->recv, b->recv_counts, b->recv_displs,
                        NB_MPI_REAL, nb__group.scatter, &b->req);
         b->state = SCATTERING;
+        d->stats.early_buckets += d->packed < d->params.count;
     }
 }
 
@@ -321,6 +323,7 @@ static void pack(nb_ddp *d, int i)
     if (s->ready_step == d->pass)
         return;
     s->ready_step = d->pass;
+    d->packed++;
     bucket *b = &d->buckets[s->bucket];
     size_t bytes = (size_t)s->param->numel * sizeof(nb_real);
     if (s->param->grad)
@@ -386,6 +389,7 @@ int nb_ddp_backward(nb_ddp *d, nb_tensor *loss)
         d->buckets[i].pending = d->buckets[i].count;
         d->buckets[i].state = IDLE;
     }
+    d->packed = 0;
     int rc = nb_backward_hooked(loss, NULL, on_grad_ready, d);
     /* Whatever backward did (a parameter it never reached, an error), every
      * bucket is reduced, so that the ranks' calls stay matched. */
