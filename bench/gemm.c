@@ -76,6 +76,19 @@ static double measure(void (*fn)(const problem *), const problem *p, double targ
         calls = 100000;
     enum { REPS = 7 };
     double g[REPS];
+    if (getenv("NB_BENCH_BEST")) { /* dev only: best of many short timings */
+        int c2 = calls / 20 > 0 ? calls / 20 : 1;
+        double best = 0;
+        for (int r = 0; r < 300; r++) {
+            t0 = bench_now();
+            for (int c = 0; c < c2; c++)
+                fn(p);
+            double gg = flops * c2 / (bench_now() - t0) * 1e-9;
+            if (gg > best)
+                best = gg;
+        }
+        return best;
+    }
     for (int r = 0; r < REPS; r++) {
         t0 = bench_now();
         for (int c = 0; c < calls; c++)

@@ -4,7 +4,15 @@
  *   a: kc x MR, stored k-major (a[k*MR + r] = op(A)[i+r][p+k]),
  *   b: kc x NR, stored k-major (b[k*NR + c] = op(B)[p+k][j+c]),
  *   C[r*ldc + c] = alpha * sum_k a*b + beta * C   (beta == 0: C is not read).
- * Panels are 64-byte aligned; C is arbitrary. kc >= 1. */
+ * Panels are 64-byte aligned; C is arbitrary. kc >= 1.
+ *
+ * A kernel may also have a tile form, which the driver then uses for every
+ * tile: the same arithmetic, but b is any row-major block (b[k*ldb + c], so
+ * the driver can pass an unpacked B and skip packing it when few A panels
+ * would reuse the packed copy), and only the first mm rows and nn columns
+ * are read from b and C and written to C, so edge tiles need no scratch tile.
+ * Each element of C sees the same operations in either form, so results do
+ * not depend on which one ran. */
 #ifndef NB_KERNELS_GEMM_KERNELS_H
 #define NB_KERNELS_GEMM_KERNELS_H
 
@@ -14,11 +22,15 @@
 typedef void (*nb_ukernel_fn)(int64_t kc, const nb_real *a, const nb_real *b, nb_real *c, int64_t ldc,
                               nb_real alpha, nb_real beta);
 
+typedef void (*nb_ukernel_tile_fn)(int64_t kc, const nb_real *a, const nb_real *b, int64_t ldb, nb_real *c,
+                                   int64_t ldc, nb_real alpha, nb_real beta, int mm, int nn);
+
 typedef struct {
     const char *name;
     int mr, nr;         /* register tile */
     int64_t kc, mc, nc; /* cache blocks: kc (L1), mc (L2), nc (L3); mc % mr == 0, nc % nr == 0 */
     nb_ukernel_fn fn;
+    nb_ukernel_tile_fn tile; /* the tile form, or NULL */
 } nb_gemm_ukernel;
 
 #if (defined(__x86_64__) || defined(__i386__)) && !defined(NABLA_F64) && defined(__GNUC__) &&                \

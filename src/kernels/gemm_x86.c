@@ -95,7 +95,7 @@ __attribute__((target("avx2,fma"))) static void ukernel_avx2_6x16(int64_t kc, co
 }
 
 const nb_gemm_ukernel nb_gemm_ukernel_avx2 = {
-    "avx2", AVX2_MR, AVX2_NR, 320, 192, 4080, ukernel_avx2_6x16,
+    "avx2", AVX2_MR, AVX2_NR, 320, 192, 4080, ukernel_avx2_6x16, NULL,
 };
 
 /* ---- AVX-512: MR x 32 (2 zmm per row) --------------------------------------
@@ -144,8 +144,79 @@ static void ukernel_avx512(int64_t kc, const float *restrict a, const float *res
     Z_ROWS(Z_STORE)
 }
 
+/* The tile form (gemm_kernels.h): b rows ldb apart, masked to nn columns;
+ * only the mm rows of the tile computed and written (one kernel per row
+ * count, so a 10-row edge costs 10 rows of FMAs, not 12); a still steps by
+ * AVX512_MR. alpha == 1 skips the multiply, which is exact. */
+#define Z_TILE_STORE(r)                                                                                      \
+    {                                                                                                        \
+        float *cr = c + (r)*ldc;                                                                             \
+        __m512 t0 = one ? c##r##0 : _mm512_mul_ps(c##r##0, va);                                              \
+        __m512 t1 = one ? c##r##1 : _mm512_mul_ps(c##r##1, va);                                              \
+        if (!beta0) {                                                                                        \
+            t0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m0, cr), vb, t0);                                     \
+            t1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m1, cr + 16), vb, t1);                                \
+        }                                                                                                    \
+        _mm512_mask_storeu_ps(cr, m0, t0);                                                                   \
+        _mm512_mask_storeu_ps(cr + 16, m1, t1);                                                              \
+    }
+#define Z_R1(X) X(0)
+#define Z_R2(X) Z_R1(X) X(1)
+#define Z_R3(X) Z_R2(X) X(2)
+#define Z_R4(X) Z_R3(X) X(3)
+#define Z_R5(X) Z_R4(X) X(4)
+#define Z_R6(X) Z_R5(X) X(5)
+#define Z_R7(X) Z_R6(X) X(6)
+#define Z_R8(X) Z_R7(X) X(7)
+#define Z_R9(X) Z_R8(X) X(8)
+#define Z_R10(X) Z_R9(X) X(9)
+#define Z_R11(X) Z_R10(X) X(10)
+#define Z_R12(X) Z_R11(X) X(11)
+#define Z_TILE(R)                                                                                            \
+    AVX512_TGT static void tile_##R(int64_t kc, const float *restrict a, const float *restrict b,            \
+                                    int64_t ldb, float *restrict c, int64_t ldc, float alpha, float beta,    \
+                                    __mmask16 m0, __mmask16 m1)                                              \
+    {                                                                                                        \
+        Z_R##R(Z_DECL) for (int64_t k = 0; k < kc; k++)                                                      \
+        {                                                                                                    \
+            __m512 b0 = _mm512_maskz_loadu_ps(m0, b);                                                        \
+            __m512 b1 = _mm512_maskz_loadu_ps(m1, b + 16);                                                   \
+            Z_R##R(Z_FMA) a += AVX512_MR;                                                                    \
+            b += ldb;                                                                                        \
+        }                                                                                                    \
+        __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);                                        \
+        int beta0 = beta == 0, one = alpha == 1;                                                             \
+        Z_R##R(Z_TILE_STORE)                                                                                 \
+    }
+Z_TILE(1)
+Z_TILE(2)
+Z_TILE(3)
+Z_TILE(4)
+Z_TILE(5)
+Z_TILE(6)
+Z_TILE(7)
+Z_TILE(8)
+Z_TILE(9)
+Z_TILE(10)
+Z_TILE(11)
+Z_TILE(12)
+
+typedef void (*z_tile_fn)(int64_t, const float *, const float *, int64_t, float *, int64_t, float, float,
+                          __mmask16, __mmask16);
+static const z_tile_fn z_tiles[AVX512_MR] = {tile_1, tile_2, tile_3, tile_4,  tile_5,  tile_6,
+                                             tile_7, tile_8, tile_9, tile_10, tile_11, tile_12};
+
+AVX512_TGT
+static void ukernel_avx512_tile(int64_t kc, const float *restrict a, const float *restrict b, int64_t ldb,
+                                float *restrict c, int64_t ldc, float alpha, float beta, int mm, int nn)
+{
+    __mmask16 m0 = nn >= 16 ? 0xFFFF : (__mmask16)((1u << nn) - 1);
+    __mmask16 m1 = nn >= 32 ? 0xFFFF : nn > 16 ? (__mmask16)((1u << (nn - 16)) - 1) : 0;
+    z_tiles[mm - 1](kc, a, b, ldb, c, ldc, alpha, beta, m0, m1);
+}
+
 const nb_gemm_ukernel nb_gemm_ukernel_avx512 = {
-    "avx512", AVX512_MR, AVX512_NR, 256, 192, 4096, ukernel_avx512,
+    "avx512", AVX512_MR, AVX512_NR, 256, 192, 4096, ukernel_avx512, ukernel_avx512_tile,
 };
 
 #endif /* NB_GEMM_X86 */
