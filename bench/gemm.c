@@ -3,7 +3,12 @@
  * Square sizes 128..2048 and the MLP linear-layer shapes (forward X W^T,
  * weight gradient dY^T X, input gradient dY W) for batch 128 and 32, each
  * with 1 and 2 threads. Each figure is the median of several timed repeats.
- * Usage: gemm [kernel]   (kernel: generic | avx2 | avx512; default: best) */
+ * Usage: gemm [kernel]   (kernel: generic | avx2 | avx512; default: best)
+ * Environment: NB_BENCH_FILTER (a substring of the shape names), NB_BENCH_THREADS
+ * (1 or 2 only), NB_BENCH_NO_BLAS (skip OpenBLAS), NB_BENCH_BEST=1 (the best of
+ * 300 short timings instead of the median of 7 long ones: for development on
+ * a busy machine, where a timing of 40 ms is rarely left alone; the figures in
+ * docs/performance.md are medians on a quiet machine). */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -76,16 +81,15 @@ static double measure(void (*fn)(const problem *), const problem *p, double targ
         calls = 100000;
     enum { REPS = 7 };
     double g[REPS];
-    if (getenv("NB_BENCH_BEST")) { /* dev only: best of many short timings */
-        int c2 = calls / 20 > 0 ? calls / 20 : 1;
+    if (getenv("NB_BENCH_BEST")) { /* the best of 300 short timings (a busy machine) */
+        int calls_short = calls / 20 > 0 ? calls / 20 : 1;
         double best = 0;
         for (int r = 0; r < 300; r++) {
             t0 = bench_now();
-            for (int c = 0; c < c2; c++)
+            for (int c = 0; c < calls_short; c++)
                 fn(p);
-            double gg = flops * c2 / (bench_now() - t0) * 1e-9;
-            if (gg > best)
-                best = gg;
+            double gf = flops * calls_short / (bench_now() - t0) * 1e-9;
+            best = gf > best ? gf : best;
         }
         return best;
     }

@@ -157,8 +157,13 @@ static void ukernel_avx512(int64_t kc, const float *restrict a, const float *res
             t0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m0, cr), vb, t0);                                     \
             t1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m1, cr + 16), vb, t1);                                \
         }                                                                                                    \
-        _mm512_mask_storeu_ps(cr, m0, t0);                                                                   \
-        _mm512_mask_storeu_ps(cr + 16, m1, t1);                                                              \
+        if (full) {                                                                                          \
+            _mm512_storeu_ps(cr, t0);                                                                        \
+            _mm512_storeu_ps(cr + 16, t1);                                                                   \
+        } else {                                                                                             \
+            _mm512_mask_storeu_ps(cr, m0, t0);                                                               \
+            _mm512_mask_storeu_ps(cr + 16, m1, t1);                                                          \
+        }                                                                                                    \
     }
 #define Z_R1(X) X(0)
 #define Z_R2(X) Z_R1(X) X(1)
@@ -185,7 +190,7 @@ static void ukernel_avx512(int64_t kc, const float *restrict a, const float *res
             b += ldb;                                                                                        \
         }                                                                                                    \
         __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);                                        \
-        int beta0 = beta == 0, one = alpha == 1;                                                             \
+        int beta0 = beta == 0, one = alpha == 1, full = m1 == 0xFFFF;                                        \
         Z_R##R(Z_TILE_STORE)                                                                                 \
     }
 Z_TILE(1)
