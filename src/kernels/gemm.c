@@ -79,7 +79,9 @@ static const nb_gemm_ukernel ukernel_generic_desc = {
 /* ---- kernel selection ------------------------------------------------- */
 
 static const nb_gemm_ukernel *g_kernel = NULL;
+#ifdef NB_GEMM_X86
 static bool has_avx2; /* packing: the CPU has AVX2, whichever kernel runs */
+#endif
 static pthread_once_t g_kernel_once = PTHREAD_ONCE_INIT;
 
 static const nb_gemm_ukernel *best_kernel(void)
