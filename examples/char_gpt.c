@@ -26,8 +26,8 @@
  *     (gelu, gelu_tanh, relu, silu, and swish with a learnable beta), the
  *     validation curves in char_gpt_compare.svg.
  *
- *   ./char_gpt [--text /usr/share/games/fortunes] [--steps 1500] [--batch 32] [--block 64]
- *              [--embed 128] [--heads 4] [--layers 3] [--dropout 0] [--activation gelu]
+ *   ./char_gpt [--text /usr/share/games/fortunes] [--steps 1000] [--batch 32] [--block 64]
+ *              [--embed 96] [--heads 4] [--layers 3] [--dropout 0] [--activation gelu]
  *              [--lr 2e-3] [--weight-decay 0.1] [--clip 1] [--warmup 100] [--eval-every 250]
  *              [--prompt "The "] [--temperature 0.8] [--top-k 20] [--sample-len 300]
  *              [--checkpoint PATH] [--resume PATH] [--stop-after N] [--compare]
@@ -460,10 +460,10 @@ static int compare(const config *base, const cd_corpus *corpus, const char *out)
 
 int main(int argc, char **argv)
 {
-    config c = {.steps = 1500,
+    config c = {.steps = 1000,
                 .batch = 32,
                 .block = 64,
-                .embed = 128,
+                .embed = 96,
                 .heads = 4,
                 .layers = 3,
                 .warmup = 100,
