@@ -30,6 +30,13 @@ Modes:
            on MSE (the one-neuron housing regression).
   overhead --iters N
            microseconds per recorded op on one-element tensors.
+  attention --seq T --reps R
+           causal self-attention of bench/attention.c, batch 4, 4 heads,
+           head_dim 32, the naive way (1.13 has no F.sdpa): softmax(q k^T /
+           sqrt(32) masked above the diagonal) v, forward and backward; torch
+           threads 1 and 2, each in a fresh process, the median time of each,
+           the fastest ("attention_best") and the growth of that process's
+           peak resident set over the inputs ("attention_peak_mib").
 Run with Debian's python3 (/usr/bin/python3) and python3-torch.
 """
 import argparse
@@ -277,10 +284,46 @@ def run_overhead(a):
     print(f"RESULT overhead_torch {dt / (4 * a.iters) * 1e6:.4f} us per recorded op (add/mul/sub, 1 element)")
 
 
+def run_attention_child(a):
+    import resource
+    import torch
+    torch.set_num_threads(a.torch_threads)
+    g = torch.Generator().manual_seed(1)
+    q, k, v = (torch.randn(4, 4, a.seq, 32, generator=g, requires_grad=True) for _ in range(3))
+    mask = torch.ones(a.seq, a.seq, dtype=torch.bool).triu(1)
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    times = []
+    for _ in range(a.reps):
+        t0 = time.perf_counter()
+        s = (q @ k.transpose(-2, -1)) / 32 ** 0.5
+        w = torch.softmax(s.masked_fill(mask, float("-inf")), dim=-1)
+        (w @ v).sum().backward()
+        times.append(time.perf_counter() - t0)
+        q.grad = k.grad = v.grad = None
+    peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024
+    print(f"RESULT attention_t{a.torch_threads} {statistics.median(times):.6f} s (T {a.seq}, median of {a.reps})")
+    print(f"RESULT attention_peak_t{a.torch_threads} {peak:.2f} MiB peak RSS growth")
+
+
+def run_attention(a):
+    best = None
+    for th in (1, 2):
+        out = subprocess.run([sys.executable, os.path.abspath(__file__), "attention-child", "--seq", str(a.seq),
+                              "--reps", str(a.reps), "--torch-threads", str(th)],
+                             capture_output=True, text=True, check=True).stdout
+        print(out, end="")
+        vals = {line.split()[1]: float(line.split()[2]) for line in out.splitlines() if line.startswith("RESULT")}
+        t, mem = vals[f"attention_t{th}"], vals[f"attention_peak_t{th}"]
+        if best is None or t < best[0]:
+            best = (t, mem, th)
+    print(f"RESULT attention_best {best[0]:.6f} s ({best[2]} thread(s))")
+    print(f"RESULT attention_peak_mib {best[1]:.2f} MiB")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("mode", choices=["mlp", "mlp-child", "cnn", "cnn-child", "lstm", "lstm-child", "housing",
-                                    "overhead"])
+                                    "overhead", "attention", "attention-child"])
     p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--epochs", type=int, default=3)
@@ -294,11 +337,13 @@ def main():
     p.add_argument("--csv", default="")
     p.add_argument("--steps", type=int, default=20000)
     p.add_argument("--iters", type=int, default=100000)
+    p.add_argument("--seq", type=int, default=256, help="attention: the sequence length T")
+    p.add_argument("--reps", type=int, default=7, help="attention: repetitions (the median is reported)")
     a = p.parse_args()
     {"mlp": run_settings, "mlp-child": run_mlp_child, "cnn": run_settings, "cnn-child": run_cnn_child,
      "lstm": run_settings, "lstm-child": run_lstm_child,
      "housing": run_housing,
-     "overhead": run_overhead}[a.mode](a)
+     "overhead": run_overhead, "attention": run_attention, "attention-child": run_attention_child}[a.mode](a)
 
 
 if __name__ == "__main__":
