@@ -31,7 +31,8 @@ static void *measure(void *arg)
     double times[32];
     for (int i = 0; i < r->reps; i++) {
         double t0 = bench_now();
-        nb_tensor *y = nb_scaled_dot_product_attention(q, k, v, &(nb_sdpa_opts){.is_causal = true, .math = r->math});
+        nb_tensor *y =
+            nb_scaled_dot_product_attention(q, k, v, &(nb_sdpa_opts){.is_causal = true, .math = r->math});
         if (!y || nb_backward(nb_sum(y)) != 0) {
             fprintf(stderr, "attention: %s\n", nb_last_error_message());
             exit(1);
@@ -68,8 +69,8 @@ int main(int argc, char **argv)
     if (reps < 1 || reps > 32)
         reps = 7;
     const int64_t ts[3] = {256, 512, 1024};
-    printf("causal self-attention, batch %d, %d heads, head_dim %d, forward + backward, median of %d\n\n", B, H, D,
-           reps);
+    printf("causal self-attention, batch %d, %d heads, head_dim %d, forward + backward, median of %d\n\n", B,
+           H, D, reps);
     for (int i = 0; i < 3; i++) {
         double fused[2], naive_torch = NAN, mem_torch = NAN;
         for (int th = 1; th <= 2; th++) {
@@ -80,8 +81,8 @@ int main(int argc, char **argv)
                    f.seconds * 1e3, (double)f.arena / (1 << 20));
         }
         run m = time_it(ts[i], true, reps);
-        printf("T %4lld  nabla math   2 thread(s)  %8.2f ms  arena %6.1f MiB\n", (long long)ts[i], m.seconds * 1e3,
-               (double)m.arena / (1 << 20));
+        printf("T %4lld  nabla math   2 thread(s)  %8.2f ms  arena %6.1f MiB\n", (long long)ts[i],
+               m.seconds * 1e3, (double)m.arena / (1 << 20));
         if (torch) {
             bench_result res[8];
             char args[128];
@@ -92,9 +93,10 @@ int main(int argc, char **argv)
         }
         double best = fused[0] < fused[1] ? fused[0] : fused[1];
         if (naive_torch > 0)
-            printf("T %4lld  ratio PyTorch naive (best threads, %.2f ms, peak RSS +%.1f MiB) / nabla fused (best): "
-                   "%.2f\n\n",
-                   (long long)ts[i], naive_torch * 1e3, mem_torch, naive_torch / best);
+            printf(
+                "T %4lld  ratio PyTorch naive (best threads, %.2f ms, peak RSS +%.1f MiB) / nabla fused (best): "
+                "%.2f\n\n",
+                (long long)ts[i], naive_torch * 1e3, mem_torch, naive_torch / best);
         else
             printf("T %4lld  PyTorch: not available (apt-get install python3-torch)\n\n", (long long)ts[i]);
         fflush(stdout);

@@ -80,7 +80,8 @@ static nb_tensor *gpt_forward(nb_module *m, nb_tensor *x)
     gpt *g = m->user;
     int64_t T = x->shape[x->ndim - 1];
     nb_tensor *pos = nb_forward(nb_module_child(m, "wpe"), nb_slice(g->positions, 0, 0, T)); /* [T, d] */
-    nb_tensor *h = nb_forward(nb_module_child(m, "drop"), nb_add(nb_forward(nb_module_child(m, "wte"), x), pos));
+    nb_tensor *h =
+        nb_forward(nb_module_child(m, "drop"), nb_add(nb_forward(nb_module_child(m, "wte"), x), pos));
     nb_module *blocks = nb_module_child(m, "h");
     for (int i = 0; h && i < blocks->n_children; i++)
         h = nb_forward(blocks->children[i], h);
@@ -123,7 +124,8 @@ static nb_module *build(const config *c, int vocab)
     /* GPT-2's initialisation of the embeddings, N(0, 0.02) (nn.Embedding's N(0, 1) would make the
      * tied output layer's first logits huge), then the tie */
     nb_tensor *wte = nb_module_get(m, "wte.weight");
-    EX_CHECK(nb_init_normal_(wte, 0, 0.02, NULL) && nb_init_normal_(nb_module_get(m, "wpe.weight"), 0, 0.02, NULL));
+    EX_CHECK(nb_init_normal_(wte, 0, 0.02, NULL) &&
+             nb_init_normal_(nb_module_get(m, "wpe.weight"), 0, 0.02, NULL));
     EX_CHECK(nb_module_tie(nb_module_child(m, "lm_head"), "weight", wte));
     return m;
 }
@@ -292,10 +294,11 @@ static void config_load(config *c, const char *path)
     EX_CHECK(st);
     snprintf(c->text, sizeof c->text, "%s", meta(st, "text", path));
     snprintf(c->activation, sizeof c->activation, "%s", meta(st, "activation", path));
-    int *ints[] = {&c->steps, &c->batch,      &c->block, &c->embed,       &c->heads, &c->layers,
-                   &c->warmup, &c->eval_every, &c->seed, &c->val_windows, &c->step,  &c->window_n};
-    static const char *const int_keys[] = {"steps",  "batch",      "block", "embed",       "heads", "layers",
-                                           "warmup", "eval_every", "seed",  "val_windows", "step",  "window_n"};
+    int *ints[] = {&c->steps,  &c->batch,      &c->block, &c->embed,       &c->heads, &c->layers,
+                   &c->warmup, &c->eval_every, &c->seed,  &c->val_windows, &c->step,  &c->window_n};
+    static const char *const int_keys[] = {"steps", "batch",       "block",  "embed",
+                                           "heads", "layers",      "warmup", "eval_every",
+                                           "seed",  "val_windows", "step",   "window_n"};
     for (int i = 0; i < EX_COUNT(int_keys); i++)
         *ints[i] = atoi(meta(st, int_keys[i], path));
     double *reals[] = {&c->lr, &c->weight_decay, &c->clip, &c->dropout, &c->window_sum};
@@ -485,7 +488,8 @@ int main(int argc, char **argv)
         {"embed", EX_INT, &c.embed, "model width d (the MLP has 4 d)"},
         {"heads", EX_INT, &c.heads, "attention heads (a divisor of --embed)"},
         {"layers", EX_INT, &c.layers, "Transformer blocks"},
-        {"dropout", EX_DOUBLE, &c.dropout, "dropout on the embeddings, the attention and each block's outputs"},
+        {"dropout", EX_DOUBLE, &c.dropout,
+         "dropout on the embeddings, the attention and each block's outputs"},
         {"activation", EX_STR, &activation, "the MLP's activation, any name of the registry"},
         {"lr", EX_DOUBLE, &c.lr, "AdamW's peak learning rate"},
         {"weight-decay", EX_DOUBLE, &c.weight_decay, "decoupled weight decay of the matrices"},
@@ -498,7 +502,8 @@ int main(int argc, char **argv)
         {"sample-len", EX_INT, &r.sample_len, "characters per sample"},
         {"checkpoint", EX_STR, &r.ckpt, "save the run here at every evaluation and when stopping"},
         {"resume", EX_STR, &r.resume, "continue the run saved in this checkpoint (with its settings)"},
-        {"stop-after", EX_INT, &r.stop_after, "stop after this many steps of this run, as an interrupted run would"},
+        {"stop-after", EX_INT, &r.stop_after,
+         "stop after this many steps of this run, as an interrupted run would"},
         {"compare", EX_FLAG, &cmp, "train with each MLP activation and compare (char_gpt_compare.svg)"},
         {"threads", EX_INT, &threads, "threads; 0: NABLA_NUM_THREADS or the number of cores"},
         {"seed", EX_INT, &c.seed, "seed of the weights, the batches and the samples"},
@@ -516,8 +521,9 @@ int main(int argc, char **argv)
     if (c.steps < 1 || c.batch < 1 || c.block < 1 || c.embed < 1 || c.heads < 1 || c.embed % c.heads != 0 ||
         c.layers < 1 || c.eval_every < 1 || c.warmup < 0 || c.warmup >= c.steps || !(c.lr > 0) ||
         !(c.clip > 0) || r.sample_len < 0 || !(r.temperature >= 0) || r.top_k < 0) {
-        fprintf(stderr, "sizes, --steps, --eval-every, --lr and --clip must be positive, --heads divide --embed, "
-                        "--warmup below --steps, --temperature and --top-k at least 0\n");
+        fprintf(stderr,
+                "sizes, --steps, --eval-every, --lr and --clip must be positive, --heads divide --embed, "
+                "--warmup below --steps, --temperature and --top-k at least 0\n");
         return 2;
     }
     if (!nb_activation_find(c.activation)) {
@@ -547,10 +553,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: too little text for windows of %d characters\n", c.text, c.block);
         return 2;
     }
-    printf("%s: %lld characters in %d file(s), %d distinct; %lld for training, %lld held out (every %dth block "
-           "of %lld); %d thread(s)\n",
-           c.text, (long long)corpus->len, corpus->files, corpus->vocab, (long long)corpus->n_train,
-           (long long)(corpus->len - corpus->n_train), VAL_EVERY, (long long)corpus->block, nb_get_num_threads());
+    printf(
+        "%s: %lld characters in %d file(s), %d distinct; %lld for training, %lld held out (every %dth block "
+        "of %lld); %d thread(s)\n",
+        c.text, (long long)corpus->len, corpus->files, corpus->vocab, (long long)corpus->n_train,
+        (long long)(corpus->len - corpus->n_train), VAL_EVERY, (long long)corpus->block,
+        nb_get_num_threads());
     if (cmp) {
         int status = compare(&c, corpus, out);
         cd_free(corpus);
@@ -558,10 +566,11 @@ int main(int argc, char **argv)
     }
     {
         nb_module *probe = build(&c, corpus->vocab);
-        printf("GPT: %d blocks of width %d, %d heads, MLP %d (%s), context %d, vocabulary %d: %lld parameters "
-               "(lm_head tied to wte)\n",
-               c.layers, c.embed, c.heads, 4 * c.embed, c.activation, c.block, corpus->vocab,
-               (long long)nb_module_num_params(probe));
+        printf(
+            "GPT: %d blocks of width %d, %d heads, MLP %d (%s), context %d, vocabulary %d: %lld parameters "
+            "(lm_head tied to wte)\n",
+            c.layers, c.embed, c.heads, 4 * c.embed, c.activation, c.block, corpus->vocab,
+            (long long)nb_module_num_params(probe));
         nb_module_free(probe);
     }
     printf("AdamW lr %g (warm-up %d steps, cosine to %g), weight decay %g on the matrices only, clip %g; "
@@ -574,13 +583,14 @@ int main(int argc, char **argv)
     int status = 0;
     if (c.step < c.steps) {
         printf("stopped at step %d of %d%s%s\n", c.step, c.steps,
-               r.ckpt ? "; continue with --resume " : " (no --checkpoint: nothing to resume)", r.ckpt ? r.ckpt : "");
+               r.ckpt ? "; continue with --resume " : " (no --checkpoint: nothing to resume)",
+               r.ckpt ? r.ckpt : "");
         goto done;
     }
     curve(&c, out);
     double val = c.val_bpc[c.evals - 1];
-    printf("\nvalidation loss %.3f bits per character; the same prompt at three temperatures (top-k %d):\n", val,
-           r.top_k);
+    printf("\nvalidation loss %.3f bits per character; the same prompt at three temperatures (top-k %d):\n",
+           val, r.top_k);
     const double temps[3] = {r.temperature / 2, r.temperature, r.temperature * 1.5};
     for (int i = 0; i < 3; i++) {
         printf("\ntemperature %g:\n", temps[i]);
