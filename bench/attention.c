@@ -6,6 +6,7 @@
  * forward and backward (a fresh thread, whose arena starts empty), and for
  * PyTorch the growth of the peak resident set of a fresh process.
  * Usage: attention [--reps N] [--no-torch] */
+#include <math.h>
 #include <pthread.h>
 #include <nabla/nabla.h>
 #include "bench.h"
