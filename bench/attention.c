@@ -99,7 +99,8 @@ int main(int argc, char **argv)
                 "%.2f\n\n",
                 (long long)ts[i], naive_torch * 1e3, mem_torch, naive_torch / best);
         else
-            printf("T %4lld  PyTorch: not available (apt-get install python3-torch)\n\n", (long long)ts[i]);
+            printf("T %4lld  PyTorch: %s\n\n", (long long)ts[i],
+                   torch ? "not available (apt-get install python3-torch)" : "not run (--no-torch)");
         fflush(stdout);
     }
     return 0;
