@@ -138,6 +138,8 @@ int main(int argc, char **argv)
         {"b128 fwd X[128,128]W^T[128,10]", false, true, 128, 10, 128},
         {"b128 dW dY^T[10,128]X[128,128]", true, false, 10, 128, 128},
         {"b128 dX dY[128,10]W[10,128]", false, false, 128, 128, 10},
+        /* the LSTM recurrence of bench/lstm (batch 128, hidden 128): h W_hh^T per time step */
+        {"lstm h[128,128]W_hh^T[128,512]", false, true, 128, 512, 128},
         {"b32 fwd X[32,784]W^T[784,256]", false, true, 32, 256, 784},
         {"b32 dW dY^T[256,32]X[32,784]", true, false, 256, 784, 32},
         {"b32 dX dY[32,256]W[256,784]", false, false, 32, 784, 256},
