@@ -33,7 +33,7 @@ static void *measure(void *arg)
     for (int i = 0; i < r->reps; i++) {
         double t0 = bench_now();
         nb_tensor *y =
-            nb_scaled_dot_product_attention(q, k, v, &(nb_sdpa_opts){.is_causal = true, .math = r->math});
+            nb_scaled_dot_product_attention(q, k, v, NB_SDPA_OPTS(.is_causal = true, .math = r->math));
         if (!y || nb_backward(nb_sum(y)) != 0) {
             fprintf(stderr, "attention: %s\n", nb_last_error_message());
             exit(1);

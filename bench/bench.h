@@ -51,8 +51,8 @@ static inline double bench_train(nb_module *model, const nb_dataset *ds, int64_t
 {
     nb_param_list params;
     nb_module_parameters(model, &params);
-    nb_optim *opt = nb_adam(params.tensors, params.count, (nb_adam_opts){.lr = 1e-3});
-    nb_loader *ld = nb_loader_new(ds, batch, &(nb_loader_options){.shuffle = true, .seed = 1});
+    nb_optim *opt = nb_adam(params.tensors, params.count, NB_ADAM_OPTS(.lr = 1e-3));
+    nb_loader *ld = nb_loader_new(ds, batch, NB_LOADER_OPTS(.shuffle = true, .seed = 1));
     if (!opt || !ld) {
         fprintf(stderr, "bench: %s\n", nb_last_error_message());
         exit(1);
@@ -65,7 +65,7 @@ static inline double bench_train(nb_module *model, const nb_dataset *ds, int64_t
         double loss = 0, t0 = bench_now();
         while (nb_loader_next(ld, &x, &y)) {
             nb_tensor *l =
-                nb_cross_entropy(nb_forward(model, input ? input(x) : x), y, (nb_cross_entropy_opts){0});
+                nb_cross_entropy(nb_forward(model, input ? input(x) : x), y, NB_CROSS_ENTROPY_OPTS());
             nb_optim_zero_grad(opt);
             if (!l || nb_backward(l) != 0) {
                 fprintf(stderr, "bench: %s\n", nb_last_error_message());
@@ -128,7 +128,7 @@ static inline double bench_find(const bench_result *res, int n, const char *name
 static inline double bench_accuracy(nb_module *model, const nb_dataset *test,
                                     nb_tensor *(*input)(nb_tensor *))
 {
-    nb_loader *ld = nb_loader_new(test, 500, NULL);
+    nb_loader *ld = nb_loader_new(test, 500, NB_LOADER_OPTS());
     int64_t correct = 0, total = 0;
     nb_tensor *x, *y;
     while (nb_loader_next(ld, &x, &y)) {

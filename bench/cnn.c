@@ -61,8 +61,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    nb_mnist_options mo = {.keep_shape = true};
-    nb_dataset *ds = nb_mnist_load(c.data, true, &mo), *test = ds ? nb_mnist_load(c.data, false, &mo) : NULL;
+    nb_mnist_opts mo = NB_MNIST_OPTS(.keep_shape = true);
+    nb_dataset *ds = nb_mnist_load(c.data, true, mo), *test = ds ? nb_mnist_load(c.data, false, mo) : NULL;
     if (!test) {
         fprintf(stderr, "cnn: %s\n", nb_last_error_message());
         nb_dataset_free(ds);

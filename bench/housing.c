@@ -14,7 +14,7 @@ static double run(nb_tensor *x, nb_tensor *t, long steps, double *loss_out)
     nb_tensor *p[4] = {nb_scalar(1), nb_scalar(0), nb_scalar(1), nb_scalar(0)}; /* k1 b1 k2 b2 */
     for (int i = 0; i < 4; i++)
         nb_requires_grad(p[i], true);
-    nb_optim *opt = nb_sgd(p, 4, (nb_sgd_opts){.lr = 0.05});
+    nb_optim *opt = nb_sgd(p, 4, NB_SGD_OPTS(.lr = 0.05));
     double t0 = bench_now();
     for (long s = 0; s < steps; s++) {
         nb_tensor *y = nb_add(nb_mul(p[2], nb_sigmoid(nb_add(nb_mul(p[0], x), p[1]))), p[3]);
@@ -43,8 +43,7 @@ int main(int argc, char **argv)
             steps = atol(argv[i]);
     }
     nb_tensor *xy = nb_load_csv(
-        CSV, &(nb_csv_options){.columns = (const char *[]){"RM", "MEDV"}, .n_columns = 2, .skip_rows = 1},
-        NULL);
+        CSV, NB_CSV_OPTS(.columns = (const char *[]){"RM", "MEDV"}, .n_columns = 2, .skip_rows = 1), NULL);
     if (!xy) {
         fprintf(stderr, "housing: %s\n", nb_last_error_message());
         return 1;

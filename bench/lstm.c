@@ -29,7 +29,7 @@ static nb_tensor *classifier_forward(nb_module *m, nb_tensor *x)
 static nb_module *build(int64_t hidden)
 {
     nb_module *m = nb_module_new("LSTMClassifier", classifier_forward, NULL);
-    if (!m || nb_module_add(m, "lstm", nb_lstm(28, hidden, &(nb_rnn_opts){.batch_first = true})) != 0 ||
+    if (!m || nb_module_add(m, "lstm", nb_lstm(28, hidden, NB_RNN_OPTS(.batch_first = true))) != 0 ||
         nb_module_add(m, "fc", nb_linear(hidden, 10)) != 0) {
         fprintf(stderr, "lstm: %s\n", nb_last_error_message());
         exit(1);
@@ -66,8 +66,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    nb_mnist_options mo = {.keep_shape = true};
-    nb_dataset *ds = nb_mnist_load(c.data, true, &mo), *test = ds ? nb_mnist_load(c.data, false, &mo) : NULL;
+    nb_mnist_opts mo = NB_MNIST_OPTS(.keep_shape = true);
+    nb_dataset *ds = nb_mnist_load(c.data, true, mo), *test = ds ? nb_mnist_load(c.data, false, mo) : NULL;
     if (!test) {
         fprintf(stderr, "lstm: %s\n", nb_last_error_message());
         nb_dataset_free(ds);

@@ -98,7 +98,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    nb_dataset *ds = nb_mnist_load(c.data, true, NULL);
+    nb_dataset *ds = nb_mnist_load(c.data, true, NB_MNIST_OPTS());
     if (!ds) {
         fprintf(stderr, "mlp: %s\n", nb_last_error_message());
         return 1;

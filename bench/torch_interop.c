@@ -110,7 +110,7 @@ static int compare(nb_safetensors *st, const char *name, const nb_tensor *got)
 
 static nb_module *conv_block(int64_t in, int64_t out)
 {
-    nb_conv2d_opts o = {.padding = {1, 1}};
+    nb_conv2d_opts o = NB_CONV2D_OPTS(.padding = {1, 1});
     return nb_sequential(4, nb_conv2d_layer_ex(in, out, 3, 3, o, false, NULL), nb_batch_norm2d(out),
                          nb_act("relu"), nb_max_pool2d_layer(2, 0));
 }
@@ -153,8 +153,8 @@ static int check_lstm(nb_safetensors *st)
     nb_module *m = nb_module_new("CharLSTM", lstm_forward, NULL);
     CHECK(m);
     CHECK(nb_module_add(m, "embed", nb_embedding(V, E)) == 0);
-    CHECK(nb_module_add(m, "lstm",
-                        nb_lstm(E, H, &(nb_rnn_opts){.num_layers = layers, .batch_first = true})) == 0);
+    CHECK(nb_module_add(m, "lstm", nb_lstm(E, H, NB_RNN_OPTS(.num_layers = layers, .batch_first = true))) ==
+          0);
     CHECK(nb_module_add(m, "fc", nb_linear(H, V)) == 0);
     int bad = load_state(st, "lstm", m);
     nb_tensor *x = nb_safetensors_get(st, "lstm.input"), *h0 = nb_safetensors_get(st, "lstm.h0"),

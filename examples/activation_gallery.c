@@ -99,13 +99,13 @@ static int draw(const nb_activation *a, const char *dir)
         snprintf(title, sizeof title, "%s: output 0 of %s([x, 0, 1])", a->name, a->name);
     }
     if (rc == 0) {
-        nb_plot *p = nb_plot_new(&(nb_plot_opts){.title = title, .xlabel = "x", .legend = NB_LEGEND_BEST});
+        nb_plot *p = nb_plot_new(NB_PLOT_OPTS(.title = title, .xlabel = "x", .legend = NB_LEGEND_BEST));
         rc = p ? 0 : -1;
-        rc = rc ? rc : nb_plot_add_real(p, x->data, y, N, &(nb_series_opts){.label = "f(x)"});
-        rc = rc ? rc
-                : nb_plot_add_real(
-                      p, x->data, dy, N,
-                      &(nb_series_opts){.label = "f'(x) by nb_backward", .style = NB_SERIES_DASHED});
+        rc = rc ? rc : nb_plot_add_real(p, x->data, y, N, NB_SERIES_OPTS(.label = "f(x)"));
+        rc =
+            rc ? rc
+               : nb_plot_add_real(p, x->data, dy, N,
+                                  NB_SERIES_OPTS(.label = "f'(x) by nb_backward", .style = NB_SERIES_DASHED));
         rc = rc ? rc : nb_plot_xrange(p, -6, 6);
         snprintf(path, sizeof path, "%s/%s.svg", dir, a->name);
         rc = rc ? rc : nb_plot_save(p, path);

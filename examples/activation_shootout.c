@@ -102,9 +102,8 @@ static result run(const nb_activation *a, const int64_t *sizes, int n, const nb_
     nb_module *m = build(a, sizes, n, seed);
     nb_param_list pl;
     EX_CHECK(nb_module_parameters(m, &pl) >= 0);
-    nb_optim *opt = nb_adam(pl.tensors, pl.count, (nb_adam_opts){.lr = lr});
-    nb_loader *ld =
-        nb_loader_new(train, batch, &(nb_loader_options){.shuffle = true, .seed = (uint64_t)seed});
+    nb_optim *opt = nb_adam(pl.tensors, pl.count, NB_ADAM_OPTS(.lr = lr));
+    nb_loader *ld = nb_loader_new(train, batch, NB_LOADER_OPTS(.shuffle = true, .seed = (uint64_t)seed));
     EX_CHECK(opt && ld);
     int64_t nbatch = nb_loader_batches(ld);
     int64_t chunk = nbatch / POINTS_PER_EPOCH > 0 ? nbatch / POINTS_PER_EPOCH : 1;
@@ -116,7 +115,7 @@ static result run(const nb_activation *a, const int64_t *sizes, int n, const nb_
         int64_t b = 0, count = 0;
         nb_tensor *x, *y;
         while (nb_loader_next(ld, &x, &y)) {
-            nb_tensor *loss = nb_cross_entropy(nb_forward(m, x), y, (nb_cross_entropy_opts){0});
+            nb_tensor *loss = nb_cross_entropy(nb_forward(m, x), y, NB_CROSS_ENTROPY_OPTS());
             EX_CHECK(loss);
             nb_optim_zero_grad(opt);
             EX_CHECK(nb_backward(loss) == 0);
@@ -191,8 +190,8 @@ int main(int argc, char **argv)
     }
     sizes[n++] = 10;
 
-    nb_dataset *train = nb_mnist_load(data, true, NULL);
-    nb_dataset *test = train ? nb_mnist_load(data, false, NULL) : NULL;
+    nb_dataset *train = nb_mnist_load(data, true, NB_MNIST_OPTS());
+    nb_dataset *test = train ? nb_mnist_load(data, false, NB_MNIST_OPTS()) : NULL;
     if (!test) {
         fprintf(stderr,
                 "Fashion-MNIST not found: sudo apt-get install dataset-fashion-mnist, or --data DIR\n");
@@ -228,12 +227,9 @@ int main(int argc, char **argv)
     }
 
     /* Learning curves: 10 colours, then the same colours dashed, then with points. */
-    nb_plot *p = nb_plot_new(&(nb_plot_opts){.title = "Activation shootout: training loss",
-                                             .xlabel = "epoch",
-                                             .ylabel = "cross-entropy",
-                                             .log_y = true,
-                                             .width = 900,
-                                             .height = 600});
+    nb_plot *p =
+        nb_plot_new(NB_PLOT_OPTS(.title = "Activation shootout: training loss", .xlabel = "epoch",
+                                 .ylabel = "cross-entropy", .log_y = true, .width = 900, .height = 600));
     EX_CHECK(p);
     static const nb_series_style styles[3] = {NB_SERIES_LINE, NB_SERIES_DASHED, NB_SERIES_LINE_POINTS};
     for (int k = 0; k < nr; k++) {
@@ -242,8 +238,8 @@ int main(int argc, char **argv)
         for (int j = 0; j < res[k].n_curve; j++)
             xs[j] = (j + 1.0) * epochs / res[k].n_curve;
         EX_CHECK(nb_plot_add(p, xs, res[k].curve, res[k].n_curve,
-                             &(nb_series_opts){
-                                 .label = res[k].name, .style = styles[(k / 10) % 3], .width = 1.5}) == 0);
+                             NB_SERIES_OPTS(.label = res[k].name, .style = styles[(k / 10) % 3], .width = 1.5,
+                                            .radius = 2.5)) == 0);
         free(xs);
     }
     EX_CHECK(nb_plot_xrange(p, 0, epochs * 1.3) == 0); /* room on the right for the legend */

@@ -117,7 +117,7 @@ static nb_module *build(const config *c, int vocab)
     nb_module *blocks = nb_sequential(0);
     EX_CHECK(blocks);
     for (int i = 0; i < c->layers; i++)
-        EX_CHECK(nb_sequential_add(blocks, nb_transformer_encoder_layer(c->embed, c->heads, &o)) == 0);
+        EX_CHECK(nb_sequential_add(blocks, nb_transformer_encoder_layer(c->embed, c->heads, o)) == 0);
     EX_CHECK(nb_module_add(m, "h", blocks) == 0);
     EX_CHECK(nb_module_add(m, "ln_f", nb_layer_norm_layer(NB_SHAPE(c->embed))) == 0);
     EX_CHECK(nb_module_add(m, "lm_head", nb_linear_ex(c->embed, vocab, false, NULL)) == 0);
@@ -171,7 +171,7 @@ static double validation_bpc(nb_module *m, const cd_corpus *corpus, const config
         cd_chunk(&s, k, c->block, x, y);
         NB_NO_GRAD
         {
-            nb_tensor *loss = nb_cross_entropy(nb_forward(m, x), y, (nb_cross_entropy_opts){0});
+            nb_tensor *loss = nb_cross_entropy(nb_forward(m, x), y, NB_CROSS_ENTROPY_OPTS());
             EX_CHECK(loss);
             sum += nb_item(loss);
         }
@@ -335,7 +335,7 @@ static nb_module *train(config *c, const cd_corpus *corpus, const run_opts *r, d
     EX_CHECK(nb_module_parameters(model, &pl) >= 0);
     /* AdamW without its own decay; the decoupled decay p <- p (1 - lr wd) of the matrices is applied
      * just before each step, as torch.optim.AdamW does for a parameter group with weight_decay wd */
-    nb_optim *opt = nb_adamw(pl.tensors, pl.count, (nb_adam_opts){.lr = c->lr, .weight_decay = 0});
+    nb_optim *opt = nb_adamw(pl.tensors, pl.count, NB_ADAMW_OPTS(.lr = c->lr, .weight_decay = 0));
     EX_CHECK(opt);
     nb_scheduler *sched = nb_warmup_cosine(opt, c->warmup, c->steps, 0.01, c->lr / 10);
     EX_CHECK(sched);
@@ -352,7 +352,7 @@ static nb_module *train(config *c, const cd_corpus *corpus, const run_opts *r, d
     while (c->step < last) {
         double t0 = ex_now();
         train_batch(corpus, c, c->step, x, y);
-        nb_tensor *loss = nb_cross_entropy(nb_forward(model, x), y, (nb_cross_entropy_opts){0});
+        nb_tensor *loss = nb_cross_entropy(nb_forward(model, x), y, NB_CROSS_ENTROPY_OPTS());
         EX_CHECK(loss);
         nb_optim_zero_grad(opt);
         EX_CHECK(nb_backward(loss) == 0);
@@ -408,16 +408,15 @@ static nb_module *train(config *c, const cd_corpus *corpus, const run_opts *r, d
 
 static void curve(const config *c, const char *out)
 {
-    nb_plot *p = nb_plot_new(&(nb_plot_opts){.title = "char_gpt: loss in bits per character",
-                                             .xlabel = "training step",
-                                             .ylabel = "bits / character",
-                                             .legend = NB_LEGEND_BEST});
+    nb_plot *p =
+        nb_plot_new(NB_PLOT_OPTS(.title = "char_gpt: loss in bits per character", .xlabel = "training step",
+                                 .ylabel = "bits / character", .legend = NB_LEGEND_BEST));
     EX_CHECK(p);
     EX_CHECK(nb_plot_add(p, c->eval_step, c->train_bpc, c->evals,
-                         &(nb_series_opts){.label = "train (mean since the last point)",
-                                           .style = NB_SERIES_LINE_POINTS}) == 0);
+                         NB_SERIES_OPTS(.label = "train (mean since the last point)",
+                                        .style = NB_SERIES_LINE_POINTS)) == 0);
     EX_CHECK(nb_plot_add(p, c->eval_step, c->val_bpc, c->evals,
-                         &(nb_series_opts){.label = "validation", .style = NB_SERIES_LINE_POINTS}) == 0);
+                         NB_SERIES_OPTS(.label = "validation", .style = NB_SERIES_LINE_POINTS)) == 0);
     char path[1024];
     snprintf(path, sizeof path, "%s/char_gpt_curve.svg", out);
     EX_CHECK(nb_plot_save(p, path) == 0);
@@ -431,10 +430,9 @@ static int compare(const config *base, const cd_corpus *corpus, const char *out)
     static const char *const acts[] = {"gelu", "gelu_tanh", "relu", "silu", "swish"};
     enum { N = sizeof acts / sizeof *acts };
     static config runs[N];
-    nb_plot *p = nb_plot_new(&(nb_plot_opts){.title = "char_gpt: validation loss by MLP activation",
-                                             .xlabel = "training step",
-                                             .ylabel = "validation bits / character",
-                                             .legend = NB_LEGEND_BEST});
+    nb_plot *p = nb_plot_new(NB_PLOT_OPTS(.title = "char_gpt: validation loss by MLP activation",
+                                          .xlabel = "training step", .ylabel = "validation bits / character",
+                                          .legend = NB_LEGEND_BEST));
     EX_CHECK(p);
     run_opts r = {.samples = false};
     printf("the same GPT, seed and %d steps with each activation in the MLP:\n\n", base->steps);
@@ -447,7 +445,7 @@ static int compare(const config *base, const cd_corpus *corpus, const char *out)
         printf("  %.1f s of training\n\n", seconds);
         nb_module_free(m);
         EX_CHECK(nb_plot_add(p, runs[a].eval_step, runs[a].val_bpc, runs[a].evals,
-                             &(nb_series_opts){.label = acts[a], .style = NB_SERIES_LINE_POINTS}) == 0);
+                             NB_SERIES_OPTS(.label = acts[a], .style = NB_SERIES_LINE_POINTS)) == 0);
     }
     printf("activation   validation bits/char after %d steps\n", base->steps);
     for (int a = 0; a < N; a++)

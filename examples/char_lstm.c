@@ -88,9 +88,9 @@ static nb_module *build(const config *c, int vocab)
     nb_manual_seed((uint64_t)c->seed); /* layers initialise from the default generator */
     nb_module *m = nb_module_new("CharLSTM", module_forward, NULL);
     EX_CHECK(m);
-    nb_rnn_opts o = {.num_layers = c->layers, .batch_first = true, .dropout = c->dropout};
+    nb_rnn_opts o = NB_RNN_OPTS(.num_layers = c->layers, .batch_first = true, .dropout = c->dropout);
     EX_CHECK(nb_module_add(m, "embed", nb_embedding(vocab, c->embed)) == 0);
-    EX_CHECK(nb_module_add(m, "lstm", nb_lstm(c->embed, c->hidden, &o)) == 0);
+    EX_CHECK(nb_module_add(m, "lstm", nb_lstm(c->embed, c->hidden, o)) == 0);
     EX_CHECK(nb_module_add(m, "fc", nb_linear(c->hidden, vocab)) == 0);
     /* the state carried from one chunk of the training streams to the next */
     EX_CHECK(nb_module_buffer(m, "state_h", nb_zeros(NB_SHAPE(c->layers, c->batch, c->hidden))));
@@ -117,7 +117,7 @@ static double validation_bpc(nb_module *m, const cd_corpus *corpus, const config
         {
             nb_tensor *hn, *cn;
             nb_tensor *loss =
-                nb_cross_entropy(char_forward(m, x, h, cs, &hn, &cn), y, (nb_cross_entropy_opts){0});
+                nb_cross_entropy(char_forward(m, x, h, cs, &hn, &cn), y, NB_CROSS_ENTROPY_OPTS());
             EX_CHECK(loss && nb_copy_(h, hn) && nb_copy_(cs, cn));
             sum += nb_item(loss);
         }
@@ -257,16 +257,15 @@ static void config_load(config *c, const char *path)
 
 static void curve(const config *c, const char *out)
 {
-    nb_plot *p = nb_plot_new(&(nb_plot_opts){.title = "char_lstm: loss in bits per character",
-                                             .xlabel = "training step",
-                                             .ylabel = "bits / character",
-                                             .legend = NB_LEGEND_BEST});
+    nb_plot *p =
+        nb_plot_new(NB_PLOT_OPTS(.title = "char_lstm: loss in bits per character", .xlabel = "training step",
+                                 .ylabel = "bits / character", .legend = NB_LEGEND_BEST));
     EX_CHECK(p);
     EX_CHECK(nb_plot_add(p, c->eval_step, c->train_bpc, c->evals,
-                         &(nb_series_opts){.label = "train (mean since the last point)",
-                                           .style = NB_SERIES_LINE_POINTS}) == 0);
+                         NB_SERIES_OPTS(.label = "train (mean since the last point)",
+                                        .style = NB_SERIES_LINE_POINTS)) == 0);
     EX_CHECK(nb_plot_add(p, c->eval_step, c->val_bpc, c->evals,
-                         &(nb_series_opts){.label = "validation", .style = NB_SERIES_LINE_POINTS}) == 0);
+                         NB_SERIES_OPTS(.label = "validation", .style = NB_SERIES_LINE_POINTS)) == 0);
     char path[1024];
     snprintf(path, sizeof path, "%s/char_lstm_curve.svg", out);
     EX_CHECK(nb_plot_save(p, path) == 0);
@@ -364,8 +363,7 @@ int main(int argc, char **argv)
     nb_module *model = build(&c, corpus->vocab);
     nb_param_list pl;
     EX_CHECK(nb_module_parameters(model, &pl) >= 0);
-    nb_optim *opt =
-        nb_adamw(pl.tensors, pl.count, (nb_adam_opts){.lr = c.lr, .weight_decay = c.weight_decay});
+    nb_optim *opt = nb_adamw(pl.tensors, pl.count, NB_ADAMW_OPTS(.lr = c.lr, .weight_decay = c.weight_decay));
     EX_CHECK(opt);
     /* per step: lr / 100 rising linearly to lr over the warm-up, then a cosine down to lr / 100 */
     nb_scheduler *sched = nb_warmup_cosine(opt, c.warmup, c.steps, 0.01, c.lr / 100);
@@ -406,7 +404,7 @@ int main(int argc, char **argv)
         cd_chunk(&train, k, c.bptt, x, y);
         nb_tensor *h_n, *c_n;
         nb_tensor *loss = nb_cross_entropy(char_forward(model, x, state_h, state_c, &h_n, &c_n), y,
-                                           (nb_cross_entropy_opts){0});
+                                           NB_CROSS_ENTROPY_OPTS());
         EX_CHECK(loss);
         nb_optim_zero_grad(opt);
         EX_CHECK(nb_backward(loss) == 0);

@@ -44,7 +44,7 @@ static inline nb_dataset *ex_first_rows(nb_dataset *ds, int64_t n)
 static inline double ex_accuracy(nb_module *model, const nb_dataset *ds, int64_t batch,
                                  nb_tensor *(*input)(nb_tensor *x), int64_t *confusion, int classes)
 {
-    nb_loader *ld = nb_loader_new(ds, batch, NULL); /* in order, no shuffle */
+    nb_loader *ld = nb_loader_new(ds, batch, NB_LOADER_OPTS()); /* in order, no shuffle */
     EX_CHECK(ld);
     nb_module_train(model, false);
     int64_t correct = 0, total = 0;

@@ -117,7 +117,7 @@ int main(int argc, char **argv)
     nb_tensor *x = nb_requires_grad(nb_normal_(nb_empty(NB_SHAPE(4, 5)), 0, 2, &g), true);
     nb_tensor *a = nb_requires_grad(nb_full(NB_SHAPE(1), 0.7), true);
     EX_CHECK(x && a);
-    nb_gradcheck_result r = nb_gradcheck(check_fn, 2, (nb_tensor *[]){x, a}, NULL, NULL);
+    nb_gradcheck_result r = nb_gradcheck(check_fn, 2, (nb_tensor *[]){x, a}, NULL, NB_GRADCHECK_OPTS());
     printf("gradcheck of bent_identity_a: %s (%lld gradient elements, worst |analytic - numeric| "
            "%.2e)\n",
            r.ok ? "ok" : "FAILED", (long long)r.checked, fabs(r.analytic - r.numeric));
@@ -150,7 +150,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < pl.count; i++)
         printf(" %s", pl.names[i]);
     printf("\n");
-    nb_optim *opt = nb_adam(pl.tensors, pl.count, (nb_adam_opts){.lr = 0.003});
+    nb_optim *opt = nb_adam(pl.tensors, pl.count, NB_ADAM_OPTS(.lr = 0.003));
     EX_CHECK(opt);
 
     double first = 0, last = 0;

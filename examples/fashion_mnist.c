@@ -8,7 +8,7 @@
  *   - a progress bar on a terminal (plain lines when the output is a file);
  *   - train loss and test accuracy after each epoch, a confusion matrix and a
  *     learning-curve SVG at the end;
- *   - checkpoints (model + optimizer + epoch, written atomically) and
+ *   - checkpoints of the whole run (nb_save_training, written atomically) and
  *     --resume, which continues bit for bit as if never interrupted;
  *   - inference as a user would deploy it: the saved checkpoint is loaded into
  *     a fresh model and the test set classified in batches of 100 with
@@ -86,19 +86,19 @@ static nb_optim *make_optim(config *c, nb_module *model)
     const char *name = c->optim;
     if (strcmp(name, "sgd") == 0) {
         c->lr = c->lr > 0 ? c->lr : 0.05;
-        o = nb_sgd(pl.tensors, pl.count, (nb_sgd_opts){.lr = c->lr, .momentum = 0.9});
+        o = nb_sgd(pl.tensors, pl.count, NB_SGD_OPTS(.lr = c->lr, .momentum = 0.9));
     } else if (strcmp(name, "adam") == 0) {
         c->lr = c->lr > 0 ? c->lr : 1e-3;
-        o = nb_adam(pl.tensors, pl.count, (nb_adam_opts){.lr = c->lr});
+        o = nb_adam(pl.tensors, pl.count, NB_ADAM_OPTS(.lr = c->lr));
     } else if (strcmp(name, "adamw") == 0) {
         c->lr = c->lr > 0 ? c->lr : 1e-3;
-        o = nb_adamw(pl.tensors, pl.count, (nb_adam_opts){.lr = c->lr});
+        o = nb_adamw(pl.tensors, pl.count, NB_ADAMW_OPTS(.lr = c->lr));
     } else if (strcmp(name, "rmsprop") == 0) {
         c->lr = c->lr > 0 ? c->lr : 1e-3;
-        o = nb_rmsprop(pl.tensors, pl.count, (nb_rmsprop_opts){.lr = c->lr});
+        o = nb_rmsprop(pl.tensors, pl.count, NB_RMSPROP_OPTS(.lr = c->lr));
     } else if (strcmp(name, "adagrad") == 0) {
         c->lr = c->lr > 0 ? c->lr : 1e-2;
-        o = nb_adagrad(pl.tensors, pl.count, (nb_adagrad_opts){.lr = c->lr});
+        o = nb_adagrad(pl.tensors, pl.count, NB_ADAGRAD_OPTS(.lr = c->lr));
     } else {
         fprintf(stderr, "--optim '%s': expected sgd, adam, adamw, rmsprop or adagrad\n", name);
         exit(2);
@@ -132,7 +132,8 @@ static void progress(int epoch, int epochs, int64_t b, int64_t nb, double loss, 
     fflush(stdout);
 }
 
-/* The checkpoint's metadata: the config and the history, as JSON strings. */
+/* The checkpoint's own metadata: the config and the history, as JSON strings
+ * (nb_save_training adds the state of the run itself). */
 static char *config_json(const config *c)
 {
     size_t cap = 1024 + (size_t)c->epochs_done * 60, n = 0;
@@ -141,9 +142,8 @@ static char *config_json(const config *c)
     n += (size_t)snprintf(s + n, cap - n,
                           "{\"hidden\": \"%s\", \"act\": \"%s\", \"optim\": \"%s\", \"lr\": \"%.17g\", "
                           "\"schedule\": \"%s\", \"batch\": \"%d\", \"seed\": \"%d\", \"epochs\": \"%d\", "
-                          "\"epoch\": \"%d\", \"train_loss\": \"",
-                          c->hidden, c->act, c->optim, c->lr, c->schedule, c->batch, c->seed, c->epochs,
-                          c->epochs_done);
+                          "\"train_loss\": \"",
+                          c->hidden, c->act, c->optim, c->lr, c->schedule, c->batch, c->seed, c->epochs);
     for (int e = 0; e < c->epochs_done; e++)
         n += (size_t)snprintf(s + n, cap - n, "%s%.17g", e ? "," : "", c->loss[e]);
     n += (size_t)snprintf(s + n, cap - n, "\", \"test_acc\": \"");
@@ -176,9 +176,8 @@ static void config_load(config *c, const char *path)
     c->epochs = atoi(meta(st, "epochs", path));
     c->batch = atoi(meta(st, "batch", path));
     c->seed = atoi(meta(st, "seed", path));
-    c->epochs_done = atoi(meta(st, "epoch", path));
     const char *l = meta(st, "train_loss", path), *a = meta(st, "test_acc", path);
-    for (int e = 0; e < c->epochs_done && e < MAX_EPOCHS; e++) {
+    for (int e = 0; *l && *a && e < MAX_EPOCHS; e++) { /* the history of the epochs done */
         char *end;
         c->loss[e] = strtod(l, &end), l = *end ? end + 1 : end;
         c->acc[e] = strtod(a, &end), a = *end ? end + 1 : end;
@@ -203,7 +202,7 @@ int main(int argc, char **argv)
         {"batch", EX_INT, &c.batch, "mini-batch size"},
         {"threads", EX_INT, &threads, "threads; 0: NABLA_NUM_THREADS or the number of cores"},
         {"seed", EX_INT, &c.seed, "seed of the initial weights and of the shuffling"},
-        {"checkpoint", EX_STR, &ckpt, "save model + optimizer + epoch here after every epoch"},
+        {"checkpoint", EX_STR, &ckpt, "save the whole run here after every epoch"},
         {"resume", EX_STR, &resume, "continue the run saved in this checkpoint (with its settings)"},
         {"stop-after", EX_INT, &stop_after,
          "stop after this many epochs of this run, as an interrupted run would"},
@@ -231,8 +230,8 @@ int main(int argc, char **argv)
         return 2; /* the registry's message lists the known names */
 
     /* Data: x [N, 784] in [0, 1], y [N] class numbers. */
-    nb_dataset *train = nb_mnist_load(data, true, NULL);
-    nb_dataset *test = train ? nb_mnist_load(data, false, NULL) : NULL;
+    nb_dataset *train = nb_mnist_load(data, true, NB_MNIST_OPTS());
+    nb_dataset *test = train ? nb_mnist_load(data, false, NB_MNIST_OPTS()) : NULL;
     if (!test) {
         fprintf(stderr,
                 "\nFashion-MNIST was not found in %s. Install it with\n"
@@ -253,7 +252,6 @@ int main(int argc, char **argv)
     if (resume)
         config_load(&c, resume);
     epochs = c.epochs;
-    int last = stop_after > 0 && c.epochs_done + stop_after < epochs ? c.epochs_done + stop_after : epochs;
     nb_module *model = build_model(&c);
     nb_optim *opt = make_optim(&c, model);
     /* Cosine annealing: lr(e) = lr (1 + cos(pi e / epochs)) / 2 in epoch e, so the
@@ -261,10 +259,19 @@ int main(int argc, char **argv)
     nb_scheduler *sched = NULL;
     if (strcmp(c.schedule, "cosine") == 0)
         EX_CHECK(sched = nb_cosine_annealing_lr(opt, c.epochs, 0));
+    nb_loader *ld = nb_loader_new(train, c.batch, NB_LOADER_OPTS(.shuffle = true, .seed = (uint64_t)c.seed));
+    EX_CHECK(ld);
+    /* Everything the run needs to go on bit for bit: one call saves it, one restores it. */
+    nb_training run = {.model = model,
+                       .optims = &opt,
+                       .n_optims = 1,
+                       .schedulers = &sched,
+                       .n_schedulers = sched != NULL,
+                       .loaders = &ld,
+                       .n_loaders = 1};
     if (resume) {
-        EX_CHECK(nb_load_checkpoint(resume, model, opt) == 0);
-        if (sched)
-            nb_scheduler_set_last_epoch(sched, c.epochs_done);
+        EX_CHECK(nb_load_training(resume, &run) == 0);
+        c.epochs_done = (int)nb_loader_epoch(ld);
         printf("resumed %s: %d epoch(s) done; its settings: --hidden %s --act %s --optim %s"
                " --lr %g --schedule %s --batch %d --seed %d --epochs %d\n",
                resume, c.epochs_done, c.hidden, c.act, c.optim, c.lr, c.schedule, c.batch, c.seed, c.epochs);
@@ -275,10 +282,7 @@ int main(int argc, char **argv)
     printf("optimizer %s, lr %g (schedule %s), batch %d, seed %d, %d epochs\n\n", c.optim, c.lr, c.schedule,
            c.batch, c.seed, c.epochs);
 
-    nb_loader *ld =
-        nb_loader_new(train, c.batch, &(nb_loader_options){.shuffle = true, .seed = (uint64_t)c.seed});
-    EX_CHECK(ld);
-    nb_loader_reset(ld, (uint64_t)c.epochs_done); /* a resumed run replays the same order */
+    int last = stop_after > 0 && c.epochs_done + stop_after < epochs ? c.epochs_done + stop_after : epochs;
     bool tty = isatty(STDOUT_FILENO);
     int64_t nbatch = nb_loader_batches(ld);
     double t_start = ex_now(), t_train = 0;
@@ -290,7 +294,7 @@ int main(int argc, char **argv)
         int64_t b = 0, count = 0;
         nb_tensor *x, *y;
         while (nb_loader_next(ld, &x, &y)) {
-            nb_tensor *loss = nb_cross_entropy(nb_forward(model, x), y, (nb_cross_entropy_opts){0});
+            nb_tensor *loss = nb_cross_entropy(nb_forward(model, x), y, NB_CROSS_ENTROPY_OPTS());
             EX_CHECK(loss);
             nb_optim_zero_grad(opt);
             EX_CHECK(nb_backward(loss) == 0);
@@ -319,7 +323,7 @@ int main(int argc, char **argv)
             nb_scheduler_step(sched); /* the lr of the next epoch, saved with the checkpoint */
         if (ckpt) {
             char *json = config_json(&c);
-            EX_CHECK(nb_save_checkpoint(ckpt, model, opt, json) == 0);
+            EX_CHECK(nb_save_training(ckpt, &run, json) == 0);
             free(json);
         }
         printf("%sepoch %2d/%d  lr %.2e  train loss %.4f  test accuracy %.4f  %5.1f s  %6.0f ex/s%s\n",
@@ -357,13 +361,13 @@ int main(int argc, char **argv)
     double ex[MAX_EPOCHS];
     for (int e = 0; e < c.epochs_done; e++)
         ex[e] = e + 1;
-    nb_plot *p = nb_plot_new(&(nb_plot_opts){
-        .title = "Fashion-MNIST: MLP learning curve", .xlabel = "epoch", .legend = NB_LEGEND_BEST});
+    nb_plot *p = nb_plot_new(NB_PLOT_OPTS(.title = "Fashion-MNIST: MLP learning curve", .xlabel = "epoch",
+                                          .legend = NB_LEGEND_BEST));
     EX_CHECK(p);
     EX_CHECK(nb_plot_add(p, ex, c.loss, c.epochs_done,
-                         &(nb_series_opts){.label = "train loss", .style = NB_SERIES_LINE_POINTS}) == 0);
+                         NB_SERIES_OPTS(.label = "train loss", .style = NB_SERIES_LINE_POINTS)) == 0);
     EX_CHECK(nb_plot_add(p, ex, c.acc, c.epochs_done,
-                         &(nb_series_opts){.label = "test accuracy", .style = NB_SERIES_LINE_POINTS}) == 0);
+                         NB_SERIES_OPTS(.label = "test accuracy", .style = NB_SERIES_LINE_POINTS)) == 0);
     EX_CHECK(nb_plot_yrange(p, 0, 1) == 0);
     char svg[1024];
     snprintf(svg, sizeof svg, "%s/fashion_mnist_curve.svg", out);

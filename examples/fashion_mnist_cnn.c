@@ -36,7 +36,7 @@ enum { CLASSES = 10, EVAL_BATCH = 500 };
 /* Conv2d(in, out, 3, padding 1), then BatchNorm2d(out) (and no conv bias) or not. */
 static nb_module *conv_block(int64_t in, int64_t out, bool bn)
 {
-    nb_conv2d_opts o = {.padding = {1, 1}};
+    nb_conv2d_opts o = NB_CONV2D_OPTS(.padding = {1, 1});
     if (!bn)
         return nb_sequential(3, nb_conv2d_layer_ex(in, out, 3, 3, o, true, NULL), nb_act("relu"),
                              nb_max_pool2d_layer(2, 0));
@@ -69,7 +69,7 @@ static run train(const nb_dataset *train_set, const nb_dataset *test, bool bn, i
     nb_module *model = build_model(seed, bn);
     nb_param_list pl;
     EX_CHECK(nb_module_parameters(model, &pl) >= 0);
-    nb_optim *opt = nb_adam(pl.tensors, pl.count, (nb_adam_opts){.lr = lr});
+    nb_optim *opt = nb_adam(pl.tensors, pl.count, NB_ADAM_OPTS(.lr = lr));
     nb_param_list_free(&pl);
     EX_CHECK(opt);
     nb_scheduler *sched = nb_cosine_annealing_lr(opt, epochs, 0);
@@ -79,8 +79,7 @@ static run train(const nb_dataset *train_set, const nb_dataset *test, bool bn, i
         printf("Adam, lr %g (cosine), batch %d, seed %d, %d epoch(s)%s\n\n", lr, batch, seed, epochs,
                bn ? "" : ", no BatchNorm");
     }
-    nb_loader *ld =
-        nb_loader_new(train_set, batch, &(nb_loader_options){.shuffle = true, .seed = (uint64_t)seed});
+    nb_loader *ld = nb_loader_new(train_set, batch, NB_LOADER_OPTS(.shuffle = true, .seed = (uint64_t)seed));
     EX_CHECK(ld);
     run r = {0};
     double t_train = 0;
@@ -89,8 +88,7 @@ static run train(const nb_dataset *train_set, const nb_dataset *test, bool bn, i
         int64_t count = 0;
         nb_tensor *x, *y;
         while (nb_loader_next(ld, &x, &y)) {
-            nb_tensor *loss =
-                nb_cross_entropy(nb_forward(model, as_images(x)), y, (nb_cross_entropy_opts){0});
+            nb_tensor *loss = nb_cross_entropy(nb_forward(model, as_images(x)), y, NB_CROSS_ENTROPY_OPTS());
             EX_CHECK(loss);
             nb_optim_zero_grad(opt);
             EX_CHECK(nb_backward(loss) == 0);
@@ -177,9 +175,9 @@ int main(int argc, char **argv)
         nb_set_num_threads(threads);
 
     /* Data: x [N,28,28] in [0,1], y [N] class numbers. */
-    nb_mnist_options mo = {.keep_shape = true};
-    nb_dataset *train_set = nb_mnist_load(data, true, &mo);
-    nb_dataset *test = train_set ? nb_mnist_load(data, false, &mo) : NULL;
+    nb_mnist_opts mo = NB_MNIST_OPTS(.keep_shape = true);
+    nb_dataset *train_set = nb_mnist_load(data, true, mo);
+    nb_dataset *test = train_set ? nb_mnist_load(data, false, mo) : NULL;
     if (!test) {
         fprintf(stderr,
                 "\nFashion-MNIST was not found in %s. Install it with\n"

@@ -70,7 +70,7 @@ static nb_module *batch_norm(int64_t c, bool images)
 static nb_module *conv_block(int64_t in, int64_t out)
 {
     nb_module *m = nb_sequential(0);
-    nb_sequential_add(m, nb_conv2d_layer_ex(in, out, 3, 3, (nb_conv2d_opts){.padding = {1, 1}}, false, NULL));
+    nb_sequential_add(m, nb_conv2d_layer_ex(in, out, 3, 3, NB_CONV2D_OPTS(.padding = {1, 1}), false, NULL));
     nb_sequential_add(m, batch_norm(out, true));
     nb_sequential_add(m, nb_act("relu"));
     nb_sequential_add(m, nb_max_pool2d_layer(2, 0));
@@ -144,8 +144,8 @@ int main(int argc, char **argv)
     nb_set_num_threads(threads);
 
     /* Every rank reads the data (a shared disk, or a copy on each machine). */
-    nb_dataset *train = nb_mnist_load(data, true, NULL),
-               *test = train ? nb_mnist_load(data, false, NULL) : NULL;
+    nb_dataset *train = nb_mnist_load(data, true, NB_MNIST_OPTS()),
+               *test = train ? nb_mnist_load(data, false, NB_MNIST_OPTS()) : NULL;
     check(test != NULL, "loading Fashion-MNIST (apt-get install dataset-fashion-mnist, or --data DIR)");
     if (quick) {
         train = ex_first_rows(train, 5000);
@@ -161,7 +161,7 @@ int main(int argc, char **argv)
     check(ddp != NULL, "ddp_new");
     nb_param_list pl;
     check(nb_module_parameters(model, &pl) >= 0, "parameters");
-    nb_optim *opt = nb_adam(pl.tensors, pl.count, (nb_adam_opts){.lr = lr});
+    nb_optim *opt = nb_adam(pl.tensors, pl.count, NB_ADAM_OPTS(.lr = lr));
     nb_param_list_free(&pl);
     check(opt != NULL, "adam");
     nb_scheduler *sched = nb_cosine_annealing_lr(opt, epochs, 0);
@@ -180,7 +180,7 @@ int main(int argc, char **argv)
     }
 
     nb_loader *ld =
-        nb_loader_new(train, batch / world, &(nb_loader_options){.shuffle = true, .seed = (uint64_t)seed});
+        nb_loader_new(train, batch / world, NB_LOADER_OPTS(.shuffle = true, .seed = (uint64_t)seed));
     check(ld && nb_loader_shard(ld, world, rank, false) == 0, "loader");
     nb_loader_reset(ld, (uint64_t)done);
     if (rank == 0)
@@ -196,7 +196,7 @@ int main(int argc, char **argv)
         nb_tensor *sums = nb_zeros(NB_SHAPE(2)); /* this rank's loss * rows, rows */
         nb_tensor *x, *y;
         while (nb_loader_next(ld, &x, &y)) {
-            nb_tensor *loss = nb_cross_entropy(nb_ddp_forward(ddp, input(x)), y, (nb_cross_entropy_opts){0});
+            nb_tensor *loss = nb_cross_entropy(nb_ddp_forward(ddp, input(x)), y, NB_CROSS_ENTROPY_OPTS());
             nb_optim_zero_grad(opt);
             check(nb_ddp_backward(ddp, loss) == 0, "backward");
             check(nb_optim_step(opt) == 0, "optimizer step");

@@ -128,10 +128,10 @@ int main(int argc, char **argv)
     }
 
     /* Two columns by name; the file's first line ("506,13") precedes the header. */
-    nb_csv_options csv = {.columns = (const char *const[]){"RM"}, .n_columns = 1, .skip_rows = 1};
-    nb_tensor *x = nb_load_csv(data, &csv, NULL);
+    nb_csv_opts csv = NB_CSV_OPTS(.columns = (const char *const[]){"RM"}, .n_columns = 1, .skip_rows = 1);
+    nb_tensor *x = nb_load_csv(data, csv, NULL);
     csv.columns = (const char *const[]){"MEDV"};
-    nb_tensor *y = x ? nb_load_csv(data, &csv, NULL) : NULL;
+    nb_tensor *y = x ? nb_load_csv(data, csv, NULL) : NULL;
     if (!y) {
         /* (nabla's default error handler has already printed the message) */
         fprintf(stderr, "run from the repository root, or pass --data PATH\n");
@@ -175,8 +175,8 @@ int main(int argc, char **argv)
     double *loss_adam = malloc((steps + 1) * sizeof(double));
     EX_CHECK(loss_sgd && loss_adam);
     nb_module *model_sgd = neuron_new(init), *model_adam = neuron_new(init);
-    nb_optim *sgd = nb_sgd(model_sgd->params, 4, (nb_sgd_opts){.lr = lr_sgd});
-    nb_optim *adam = nb_adam(model_adam->params, 4, (nb_adam_opts){.lr = lr_adam});
+    nb_optim *sgd = nb_sgd(model_sgd->params, 4, NB_SGD_OPTS(.lr = lr_sgd));
+    nb_optim *adam = nb_adam(model_adam->params, 4, NB_ADAM_OPTS(.lr = lr_adam));
     EX_CHECK(sgd && adam);
     printf("start: k1 %.3f, b1 %.3f, k2 %.3f, b2 %.3f\n", init[0], init[1], init[2], init[3]);
 
@@ -196,20 +196,18 @@ int main(int argc, char **argv)
     predict(model_sgd, norm, cx, cy_sgd, CURVE);
     predict(model_adam, norm, cx, cy_adam, CURVE);
     char path[1024];
-    nb_plot *p = nb_plot_new(&(nb_plot_opts){.title = "Boston housing: MEDV ≈ k2 sigmoid(k1 RM' + b1) + b2",
-                                             .xlabel = "RM (average rooms per dwelling)",
-                                             .ylabel = "MEDV ($1000s)",
-                                             .legend = NB_LEGEND_TOP_LEFT});
+    nb_plot *p = nb_plot_new(NB_PLOT_OPTS(.title = "Boston housing: MEDV ≈ k2 sigmoid(k1 RM' + b1) + b2",
+                                          .xlabel = "RM (average rooms per dwelling)",
+                                          .ylabel = "MEDV ($1000s)", .legend = NB_LEGEND_TOP_LEFT));
     EX_CHECK(p);
-    EX_CHECK(nb_plot_add(
-                 p, rm, medv, n,
-                 &(nb_series_opts){
-                     .label = "506 tracts", .style = NB_SERIES_POINTS, .color = "#9aa7b8", .width = 2}) == 0);
+    EX_CHECK(nb_plot_add(p, rm, medv, n,
+                         NB_SERIES_OPTS(.label = "506 tracts", .style = NB_SERIES_POINTS, .color = "#9aa7b8",
+                                        .radius = 2)) == 0);
     EX_CHECK(nb_plot_add(p, cx, cy_sgd, CURVE,
-                         &(nb_series_opts){.label = "gradient descent", .color = GD_COLOR}) == 0);
-    EX_CHECK(
-        nb_plot_add(p, cx, cy_adam, CURVE,
-                    &(nb_series_opts){.label = "Adam", .color = ADAM_COLOR, .style = NB_SERIES_DASHED}) == 0);
+                         NB_SERIES_OPTS(.label = "gradient descent", .color = GD_COLOR)) == 0);
+    EX_CHECK(nb_plot_add(p, cx, cy_adam, CURVE,
+                         NB_SERIES_OPTS(.label = "Adam", .color = ADAM_COLOR, .style = NB_SERIES_DASHED)) ==
+             0);
     snprintf(path, sizeof path, "%s/housing_fit.svg", out);
     EX_CHECK(nb_plot_save(p, path) == 0);
     nb_plot_free(p);
@@ -221,14 +219,11 @@ int main(int argc, char **argv)
     EX_CHECK(sx);
     for (int i = 0; i <= steps; i += stride, m++)
         sx[m] = i, s1[m] = loss_sgd[i], s2[m] = loss_adam[i];
-    p = nb_plot_new(&(nb_plot_opts){.title = "Boston housing: training loss",
-                                    .xlabel = "step",
-                                    .ylabel = "mean squared error",
-                                    .log_y = true});
+    p = nb_plot_new(NB_PLOT_OPTS(.title = "Boston housing: training loss", .xlabel = "step",
+                                 .ylabel = "mean squared error", .log_y = true));
     EX_CHECK(p);
-    EX_CHECK(nb_plot_add(p, sx, s1, m, &(nb_series_opts){.label = "gradient descent", .color = GD_COLOR}) ==
-             0);
-    EX_CHECK(nb_plot_add(p, sx, s2, m, &(nb_series_opts){.label = "Adam", .color = ADAM_COLOR}) == 0);
+    EX_CHECK(nb_plot_add(p, sx, s1, m, NB_SERIES_OPTS(.label = "gradient descent", .color = GD_COLOR)) == 0);
+    EX_CHECK(nb_plot_add(p, sx, s2, m, NB_SERIES_OPTS(.label = "Adam", .color = ADAM_COLOR)) == 0);
     snprintf(path, sizeof path, "%s/housing_loss.svg", out);
     EX_CHECK(nb_plot_save(p, path) == 0);
     nb_plot_free(p);

@@ -61,12 +61,12 @@ static nb_tensor *classifier_forward(nb_module *m, nb_tensor *x)
 
 static nb_module *build(int kind, int hidden)
 {
-    nb_rnn_opts o = {.batch_first = true, .nonlinearity = kind == RNN_RELU ? "relu" : NULL};
+    nb_rnn_opts o = NB_RNN_OPTS(.batch_first = true, .nonlinearity = kind == RNN_RELU ? "relu" : "tanh");
     nb_module *m = nb_module_new("SequenceClassifier", classifier_forward, NULL);
     EX_CHECK(m);
-    nb_module *rnn = kind == LSTM  ? nb_lstm(PIXELS, hidden, &o)
-                     : kind == GRU ? nb_gru(PIXELS, hidden, &o)
-                                   : nb_rnn(PIXELS, hidden, &o);
+    nb_module *rnn = kind == LSTM  ? nb_lstm(PIXELS, hidden, o)
+                     : kind == GRU ? nb_gru(PIXELS, hidden, o)
+                                   : nb_rnn(PIXELS, hidden, o);
     EX_CHECK(nb_module_add(m, "rnn", rnn) == 0);
     EX_CHECK(nb_module_add(m, "fc", nb_linear(hidden, CLASSES)) == 0);
     return m;
@@ -86,9 +86,8 @@ static outcome train(nb_module *m, nb_dataset *train_ds, nb_dataset *test, doubl
 {
     nb_param_list pl;
     EX_CHECK(nb_module_parameters(m, &pl) >= 0);
-    nb_optim *opt = nb_adam(pl.tensors, pl.count, (nb_adam_opts){.lr = lr});
-    nb_loader *ld =
-        nb_loader_new(train_ds, batch, &(nb_loader_options){.shuffle = true, .seed = (uint64_t)seed});
+    nb_optim *opt = nb_adam(pl.tensors, pl.count, NB_ADAM_OPTS(.lr = lr));
+    nb_loader *ld = nb_loader_new(train_ds, batch, NB_LOADER_OPTS(.shuffle = true, .seed = (uint64_t)seed));
     EX_CHECK(opt && ld);
     /* cosine annealing to 0 over the run, stepped per batch */
     int64_t total = steps > 0 ? steps : epochs * ((nb_dataset_len(train_ds) + batch - 1) / batch);
@@ -101,7 +100,7 @@ static outcome train(nb_module *m, nb_dataset *train_ds, nb_dataset *test, doubl
         int64_t count = 0, batches = 0;
         nb_tensor *x, *y;
         while ((steps <= 0 || done < steps) && nb_loader_next(ld, &x, &y)) {
-            nb_tensor *loss = nb_cross_entropy(nb_forward(m, x), y, (nb_cross_entropy_opts){0});
+            nb_tensor *loss = nb_cross_entropy(nb_forward(m, x), y, NB_CROSS_ENTROPY_OPTS());
             EX_CHECK(loss);
             nb_optim_zero_grad(opt);
             EX_CHECK(nb_backward(loss) == 0);
@@ -146,10 +145,10 @@ static outcome train(nb_module *m, nb_dataset *train_ds, nb_dataset *test, doubl
  * weights copied into a cell of its kind, stepped by hand. */
 static void grad_over_time(nb_module *m, int kind, int hidden, nb_tensor *x, nb_tensor *y, double *norms)
 {
-    nb_rnn_opts o = {.nonlinearity = kind == RNN_RELU ? "relu" : NULL};
-    nb_module *cell = kind == LSTM  ? nb_lstm_cell(PIXELS, hidden, &o)
-                      : kind == GRU ? nb_gru_cell(PIXELS, hidden, &o)
-                                    : nb_rnn_cell(PIXELS, hidden, &o);
+    nb_rnn_opts o = NB_RNN_OPTS(.nonlinearity = kind == RNN_RELU ? "relu" : "tanh");
+    nb_module *cell = kind == LSTM  ? nb_lstm_cell(PIXELS, hidden, o)
+                      : kind == GRU ? nb_gru_cell(PIXELS, hidden, o)
+                                    : nb_rnn_cell(PIXELS, hidden, o);
     EX_CHECK(cell);
     static const char *const names[4] = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"};
     for (int p = 0; p < 4; p++) {
@@ -165,8 +164,7 @@ static void grad_over_time(nb_module *m, int kind, int hidden, nb_tensor *x, nb_
             kind == LSTM ? nb_lstm_cell_forward(cell, xt, h, c, &c) : nb_rnn_cell_forward(cell, xt, h);
         EX_CHECK(h);
     }
-    nb_tensor *loss =
-        nb_cross_entropy(nb_forward(nb_module_child(m, "fc"), h), y, (nb_cross_entropy_opts){0});
+    nb_tensor *loss = nb_cross_entropy(nb_forward(nb_module_child(m, "fc"), h), y, NB_CROSS_ENTROPY_OPTS());
     EX_CHECK(loss && nb_backward(loss) == 0);
     for (int t = 0; t < T; t++) {
         double sq = 0;
@@ -207,9 +205,9 @@ int main(int argc, char **argv)
     if (threads > 0)
         nb_set_num_threads(threads);
 
-    nb_mnist_options mo = {.keep_shape = true}; /* x [N,28,28]: 28 steps of 28 pixels */
-    nb_dataset *train_ds = nb_mnist_load(data, true, &mo);
-    nb_dataset *test = train_ds ? nb_mnist_load(data, false, &mo) : NULL;
+    nb_mnist_opts mo = NB_MNIST_OPTS(.keep_shape = true); /* x [N,28,28]: 28 steps of 28 pixels */
+    nb_dataset *train_ds = nb_mnist_load(data, true, mo);
+    nb_dataset *test = train_ds ? nb_mnist_load(data, false, mo) : NULL;
     if (!test) {
         fprintf(stderr,
                 "\nFashion-MNIST was not found in %s. Install it with\n"
@@ -305,11 +303,9 @@ int main(int argc, char **argv)
         printf("  %9.2e %9.2e", init[k][0] / init[k][T - 1], norms[k][0] / norms[k][T - 1]);
     printf("\n");
 
-    nb_plot *p = nb_plot_new(&(nb_plot_opts){.title = "Gradient w.r.t. the hidden state (dashed: untrained)",
-                                             .xlabel = "time step t (row of the image)",
-                                             .ylabel = "||dL/dh_t||",
-                                             .log_y = true,
-                                             .legend = NB_LEGEND_BOTTOM_RIGHT});
+    nb_plot *p = nb_plot_new(NB_PLOT_OPTS(.title = "Gradient w.r.t. the hidden state (dashed: untrained)",
+                                          .xlabel = "time step t (row of the image)", .ylabel = "||dL/dh_t||",
+                                          .log_y = true, .legend = NB_LEGEND_BOTTOM_RIGHT));
     EX_CHECK(p);
     static const char *const colors[KINDS] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e"};
     double ts[T];
@@ -317,11 +313,10 @@ int main(int argc, char **argv)
         ts[t] = t + 1;
     for (int k = 0; k < KINDS; k++) {
         EX_CHECK(nb_plot_add(p, ts, norms[k], T,
-                             &(nb_series_opts){.label = kind_names[k],
-                                               .color = colors[k],
-                                               .style = NB_SERIES_LINE_POINTS}) == 0);
+                             NB_SERIES_OPTS(.label = kind_names[k], .color = colors[k],
+                                            .style = NB_SERIES_LINE_POINTS)) == 0);
         EX_CHECK(nb_plot_add(p, ts, init[k], T,
-                             &(nb_series_opts){.color = colors[k], .style = NB_SERIES_DASHED}) == 0);
+                             NB_SERIES_OPTS(.color = colors[k], .style = NB_SERIES_DASHED)) == 0);
     }
     char path[1024];
     snprintf(path, sizeof path, "%s/sequence_mnist_grad.svg", out);

@@ -62,7 +62,7 @@ int main(int argc, char **argv)
     expect("softmax", probs->data,
            (const double[]){0.8668, 0.1173, 0.0159, 0.1173, 0.8668, 0.0159, 0.0067, 0.0025, 0.9909}, 9);
 
-    nb_tensor *loss = nb_cross_entropy(logits, labels, (nb_cross_entropy_opts){0});
+    nb_tensor *loss = nb_cross_entropy(logits, labels, NB_CROSS_ENTROPY_OPTS());
     EX_CHECK(loss);
     printf("\ncross-entropy = mean(-log p[true class])\n"
            "  = -(log %.4f + log %.4f + log %.4f) / 3 = %.4f\n",

@@ -89,7 +89,7 @@ static void measure(nb_module *m, nb_tensor *x, nb_tensor *y, int depth, stats *
             s->std[k / 2] = sqrt(fmax(sq / h->numel - mean * mean, 0));
         }
     }
-    nb_tensor *loss = nb_cross_entropy(h, y, (nb_cross_entropy_opts){0});
+    nb_tensor *loss = nb_cross_entropy(h, y, NB_CROSS_ENTROPY_OPTS());
     EX_CHECK(loss);
     EX_CHECK(nb_backward(loss) == 0);
     for (int l = 0; l < depth; l++) {
@@ -133,8 +133,8 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    nb_dataset *train = nb_mnist_load(data, true, NULL);
-    nb_dataset *test = train ? nb_mnist_load(data, false, NULL) : NULL;
+    nb_dataset *train = nb_mnist_load(data, true, NB_MNIST_OPTS());
+    nb_dataset *test = train ? nb_mnist_load(data, false, NB_MNIST_OPTS()) : NULL;
     if (!test) {
         fprintf(stderr,
                 "Fashion-MNIST not found: sudo apt-get install dataset-fashion-mnist, or --data DIR\n");
@@ -163,15 +163,14 @@ int main(int argc, char **argv)
 
         nb_param_list pl;
         EX_CHECK(nb_module_parameters(m, &pl) >= 0);
-        nb_optim *opt = nb_sgd(pl.tensors, pl.count, (nb_sgd_opts){.lr = 0.01, .momentum = 0.9});
-        nb_loader *ld =
-            nb_loader_new(train, 64, &(nb_loader_options){.shuffle = true, .seed = (uint64_t)seed});
+        nb_optim *opt = nb_sgd(pl.tensors, pl.count, NB_SGD_OPTS(.lr = 0.01, .momentum = 0.9));
+        nb_loader *ld = nb_loader_new(train, 64, NB_LOADER_OPTS(.shuffle = true, .seed = (uint64_t)seed));
         EX_CHECK(opt && ld);
         nb_tensor *x, *y;
         for (int step = 0; step < steps; step++) {
             if (!nb_loader_next(ld, &x, &y)) /* end of an epoch: the next call starts another */
                 EX_CHECK(nb_loader_next(ld, &x, &y));
-            nb_tensor *loss = nb_cross_entropy(nb_forward(m, x), y, (nb_cross_entropy_opts){0});
+            nb_tensor *loss = nb_cross_entropy(nb_forward(m, x), y, NB_CROSS_ENTROPY_OPTS());
             EX_CHECK(loss);
             nb_optim_zero_grad(opt);
             EX_CHECK(nb_backward(loss) == 0);
@@ -213,11 +212,9 @@ int main(int argc, char **argv)
                before[a].std[depth - 2], acc[a]);
 
     /* Gradient norm per layer, log y. */
-    nb_plot *p = nb_plot_new(&(nb_plot_opts){.title = "Gradient norm per layer (dashed: after training)",
-                                             .xlabel = "Linear layer (1 = input side)",
-                                             .ylabel = "||dL/dW||",
-                                             .log_y = true,
-                                             .legend = NB_LEGEND_BOTTOM_RIGHT});
+    nb_plot *p = nb_plot_new(NB_PLOT_OPTS(.title = "Gradient norm per layer (dashed: after training)",
+                                          .xlabel = "Linear layer (1 = input side)", .ylabel = "||dL/dW||",
+                                          .log_y = true, .legend = NB_LEGEND_BOTTOM_RIGHT));
     EX_CHECK(p);
     static const char *const colors[N_ACTS] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"};
     double xs[MAX_DEPTH];
@@ -225,10 +222,10 @@ int main(int argc, char **argv)
         xs[l] = l + 1;
     for (int a = 0; a < N_ACTS; a++) {
         EX_CHECK(nb_plot_add(p, xs, before[a].grad, depth,
-                             &(nb_series_opts){
-                                 .label = acts[a], .color = colors[a], .style = NB_SERIES_LINE_POINTS}) == 0);
+                             NB_SERIES_OPTS(.label = acts[a], .color = colors[a],
+                                            .style = NB_SERIES_LINE_POINTS)) == 0);
         EX_CHECK(nb_plot_add(p, xs, after[a].grad, depth,
-                             &(nb_series_opts){.color = colors[a], .style = NB_SERIES_DASHED}) == 0);
+                             NB_SERIES_OPTS(.color = colors[a], .style = NB_SERIES_DASHED)) == 0);
     }
     char path[1024];
     snprintf(path, sizeof path, "%s/vanishing_gradients.svg", out);

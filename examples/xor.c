@@ -31,7 +31,7 @@ static int train_xor(const char *act, int steps, int seed)
     EX_CHECK(net);
     nb_param_list pl;
     EX_CHECK(nb_module_parameters(net, &pl) >= 0);
-    nb_optim *opt = nb_adam(pl.tensors, pl.count, (nb_adam_opts){.lr = 0.05});
+    nb_optim *opt = nb_adam(pl.tensors, pl.count, NB_ADAM_OPTS(.lr = 0.05));
     EX_CHECK(opt);
 
     double loss = 0;

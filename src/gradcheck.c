@@ -138,13 +138,17 @@ static bool numeric_compare(nb_gradcheck_fn fn, int n, nb_tensor *const *in, voi
 }
 
 nb_gradcheck_result nb_gradcheck(nb_gradcheck_fn fn, int n, nb_tensor *const *in, void *ctx,
-                                 const nb_gradcheck_opts *opts)
+                                 nb_gradcheck_opts o)
 {
     nb_gradcheck_result r = {.ok = true, .worst_input = -1, .worst_index = -1};
-    nb_gradcheck_opts o = opts ? *opts : (nb_gradcheck_opts){0};
-    o.eps = o.eps > 0 ? o.eps : 1e-6;
-    o.atol = o.atol > 0 ? o.atol : 1e-5;
-    o.rtol = o.rtol > 0 ? o.rtol : 1e-3;
+    if (!nb_opts_made("gradcheck", o.nb_tag, "gradcheck")) {
+        fail(&r, "options not made by NB_GRADCHECK_OPTS() or nb_gradcheck_defaults()");
+        return r;
+    }
+    if (!(o.eps > 0) || !(o.atol >= 0) || !(o.rtol >= 0)) {
+        fail(&r, "needs eps > 0, atol >= 0 and rtol >= 0");
+        return r;
+    }
     if (!fn || n <= 0 || !in) {
         fail(&r, "needs a function and at least one input");
         return r;
@@ -180,3 +184,5 @@ nb_gradcheck_result nb_gradcheck(nb_gradcheck_fn fn, int n, nb_tensor *const *in
         fprintf(stderr, "nabla: %s\n", r.message);
     return r;
 }
+
+nb_gradcheck_opts nb_gradcheck_defaults(void) { return NB_GRADCHECK_OPTS(); }

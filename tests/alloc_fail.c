@@ -154,14 +154,13 @@ static bool train_step(void)
 {
     nb_module *m = mlp();
     nb_param_list p = {0};
-    nb_optim *o = m && nb_module_parameters(m, &p) >= 0
-                      ? nb_adam(p.tensors, p.count, (nb_adam_opts){.lr = 1e-2})
-                      : NULL;
+    nb_optim *o =
+        m && nb_module_parameters(m, &p) >= 0 ? nb_adam(p.tensors, p.count, NB_ADAM_OPTS(.lr = 1e-2)) : NULL;
     nb_tensor *x = nb_randn(NULL, NB_SHAPE(4, 6)), *y = nb_from_array((nb_real[]){0, 2, 1, 2}, NB_SHAPE(4));
     bool ok = false;
     if (o && x && y) {
         nb_optim_zero_grad(o);
-        nb_tensor *loss = nb_cross_entropy(nb_forward(m, x), y, (nb_cross_entropy_opts){0});
+        nb_tensor *loss = nb_cross_entropy(nb_forward(m, x), y, NB_CROSS_ENTROPY_OPTS());
         ok = loss && nb_backward(loss) == 0 && nb_optim_step(o) == 0;
     }
     nb_step_end();
@@ -225,8 +224,8 @@ static bool load_idx_gzip(void)
 static bool load_csv(void)
 {
     char **names = NULL;
-    nb_tensor *t = nb_load_csv(file("a.csv"),
-                               &(nb_csv_options){.columns = (const char *[]){"b"}, .n_columns = 1}, &names);
+    nb_tensor *t =
+        nb_load_csv(file("a.csv"), NB_CSV_OPTS(.columns = (const char *[]){"b"}, .n_columns = 1), &names);
     CHECK(!t || (t->numel == 2 && t->data[1] == 4 && names && strcmp(names[0], "b") == 0));
     CHECK(t || !names);
     free(names);
@@ -246,8 +245,8 @@ static bool load_safetensors(void)
 
 static bool mnist_and_loader(void)
 {
-    nb_dataset *ds = nb_mnist_load(dir, true, NULL);
-    nb_loader *ld = ds ? nb_loader_new(ds, 1, NULL) : NULL;
+    nb_dataset *ds = nb_mnist_load(dir, true, NB_MNIST_OPTS());
+    nb_loader *ld = ds ? nb_loader_new(ds, 1, NB_LOADER_OPTS()) : NULL;
     nb_tensor *x, *y;
     bool ok = ld && nb_loader_next(ld, &x, &y) && x->shape[1] == 4;
     nb_loader_free(ld);

@@ -282,7 +282,7 @@ static void check(int which, int arg, nb_tensor *x, nb_tensor *w)
 {
     nb_tensor *in[2] = {x, w};
     spec s = {which, arg};
-    nb_gradcheck_result r = nb_gradcheck(f_op, w ? 2 : 1, in, &s, NULL);
+    nb_gradcheck_result r = nb_gradcheck(f_op, w ? 2 : 1, in, &s, NB_GRADCHECK_OPTS());
     cr_assert(r.ok, "op %d arg %d: %s", which, arg, r.message);
     cr_assert_gt(r.nonzero, 0, "op %d arg %d: all gradients zero", which, arg);
     nb_free(x), nb_free(w);

@@ -60,7 +60,7 @@ static int64_t gradcheck_at(const nb_activation *a, const double *v, const char 
 {
     nb_tensor *x = input(v, 3), *w = weight(a);
     nb_tensor *in[2] = {x, w};
-    nb_gradcheck_result r = nb_gradcheck(apply_fn, w ? 2 : 1, in, (void *)a, NULL);
+    nb_gradcheck_result r = nb_gradcheck(apply_fn, w ? 2 : 1, in, (void *)a, NB_GRADCHECK_OPTS());
     cr_assert(r.ok, "%s at %s: %s", a->name, what, r.message);
     nb_free(x);
     nb_free(w);

@@ -178,7 +178,7 @@ Test(arith, kink_conventions)
 #ifdef NABLA_F64
 static void check(nb_gradcheck_fn f, int n, nb_tensor *const *in, void *ctx)
 {
-    nb_gradcheck_result r = nb_gradcheck(f, n, in, ctx, NULL);
+    nb_gradcheck_result r = nb_gradcheck(f, n, in, ctx, NB_GRADCHECK_OPTS());
     cr_assert(r.ok, "%s", r.message);
     cr_assert_gt(r.nonzero, 0);
 }
@@ -219,7 +219,7 @@ Test(arith, gradcheck_every_op_and_broadcast)
         for (int k = 0; k < 2; k++)
             in[k] = away(&g, (int)shapes[s][k][0], shapes[s][k] + 1);
         for (int op = 0; op < 4; op++) {
-            nb_gradcheck_result r = nb_gradcheck(f_binary, 2, in, (void *)&op, NULL);
+            nb_gradcheck_result r = nb_gradcheck(f_binary, 2, in, (void *)&op, NB_GRADCHECK_OPTS());
             cr_assert(r.ok, "shape case %zu op %d: %s", s, op, r.message);
             cr_assert_gt(r.nonzero, 0);
         }
@@ -279,7 +279,7 @@ Test(arith, gradcheck_pointwise)
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         /* x^0.5 and x^-1.5 need x > 0 */
         nb_tensor *in = cases[c].which == 1 && cases[c].p0 != (nb_real)(int)cases[c].p0 ? pos : x;
-        nb_gradcheck_result r = nb_gradcheck(f_pointwise, 1, &in, (void *)&cases[c], NULL);
+        nb_gradcheck_result r = nb_gradcheck(f_pointwise, 1, &in, (void *)&cases[c], NB_GRADCHECK_OPTS());
         cr_assert(r.ok, "case %zu: %s", c, r.message);
         cr_assert_gt(r.nonzero, 0, "case %zu", c);
     }

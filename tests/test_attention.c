@@ -54,10 +54,10 @@ Test(attention, both_paths_match_pytorch)
         mask->data[i] = (nb_real)(0.25 * (i % 3) - 0.2);
     for (int math = 0; math < 2; math++) {
         nb_tensor *y = nb_scaled_dot_product_attention(
-            q, k, v, &(nb_sdpa_opts){.attn_mask = mask, .scale = 0.8, .math = math});
+            q, k, v, NB_SDPA_OPTS(.attn_mask = mask, .scale = 0.8, .math = math));
         assert_shape(y, 4, (int64_t[]){1, 2, 3, 3});
         assert_close_array(y->data, want_float_mask, 18, REFTOL);
-        y = nb_scaled_dot_product_attention(q, k, v, &(nb_sdpa_opts){.is_causal = true, .math = math});
+        y = nb_scaled_dot_product_attention(q, k, v, NB_SDPA_OPTS(.is_causal = true, .math = math));
         assert_close_array(y->data, want_causal, 18, REFTOL);
     }
     nb_free(q), nb_free(k), nb_free(v), nb_free(mask);
@@ -73,7 +73,7 @@ Test(attention, boolean_mask_true_takes_part)
             mask->data[i * 4 + j] = 1;
     for (int math = 0; math < 2; math++) {
         nb_tensor *y = nb_scaled_dot_product_attention(
-            q, k, v, &(nb_sdpa_opts){.attn_mask = mask, .bool_mask = true, .math = math});
+            q, k, v, NB_SDPA_OPTS(.attn_mask = mask, .bool_mask = true, .math = math));
         assert_close_array(y->data, want_causal, 18, REFTOL);
     }
     nb_free(q), nb_free(k), nb_free(v), nb_free(mask);
@@ -100,7 +100,7 @@ static void compare_paths(problem p, double tol)
         nb_sdpa_opts o = p.opts;
         o.math = math;
         o.generator = &g;
-        nb_tensor *y = nb_scaled_dot_product_attention(q, k, v, &o);
+        nb_tensor *y = nb_scaled_dot_product_attention(q, k, v, o);
         cr_assert_not_null(y, "%s", nb_last_error_message());
         nb_zero_grad(q), nb_zero_grad(k), nb_zero_grad(v);
         cr_assert_eq(nb_backward(nb_sum(nb_mul(y, w))), 0, "%s", nb_last_error_message());
@@ -139,24 +139,25 @@ static void compare_paths(problem p, double tol)
 
 Test(attention, fused_equals_math_across_blocks)
 {
-    compare_paths((problem){2, 3, 130, 130, 16, 16, {0}}, PTOL);
-    compare_paths((problem){1, 2, 70, 150, 8, 5, {.scale = 0.3}}, PTOL);        /* cross-attention */
-    compare_paths((problem){1, 2, 150, 70, 8, 5, {.is_causal = true}}, PTOL);   /* Tq > Tk */
-    compare_paths((problem){1, 2, 129, 200, 12, 7, {.is_causal = true}}, PTOL); /* Tq < Tk */
-    compare_paths((problem){2, 2, 100, 90, 4, 4, {.dropout_p = 0.3}}, PTOL);
-    compare_paths((problem){1, 1, 65, 65, 3, 2, {.dropout_p = 0.5, .is_causal = true}}, PTOL);
+    compare_paths((problem){2, 3, 130, 130, 16, 16, NB_SDPA_OPTS()}, PTOL);
+    compare_paths((problem){1, 2, 70, 150, 8, 5, NB_SDPA_OPTS(.scale = 0.3)}, PTOL); /* cross-attention */
+    compare_paths((problem){1, 2, 150, 70, 8, 5, NB_SDPA_OPTS(.is_causal = true)}, PTOL);   /* Tq > Tk */
+    compare_paths((problem){1, 2, 129, 200, 12, 7, NB_SDPA_OPTS(.is_causal = true)}, PTOL); /* Tq < Tk */
+    compare_paths((problem){2, 2, 100, 90, 4, 4, NB_SDPA_OPTS(.dropout_p = 0.3)}, PTOL);
+    compare_paths((problem){1, 1, 65, 65, 3, 2, NB_SDPA_OPTS(.dropout_p = 0.5, .is_causal = true)}, PTOL);
 }
 
 Test(attention, fused_equals_math_with_masks)
 {
     /* float mask [B, 1, Tq, Tk] (per batch, broadcast over heads), bool key mask [Tk] */
     nb_tensor *fm = randn(9, NB_SHAPE(2, 1, 70, 80), false);
-    compare_paths((problem){2, 3, 70, 80, 6, 6, {.attn_mask = fm}}, PTOL);
+    compare_paths((problem){2, 3, 70, 80, 6, 6, NB_SDPA_OPTS(.attn_mask = fm)}, PTOL);
     nb_tensor *bm = nb_zeros(NB_SHAPE(80));
     for (int j = 0; j < 80; j++)
         bm->data[j] = j % 3 != 0;
-    compare_paths((problem){2, 3, 70, 80, 6, 6, {.attn_mask = bm, .bool_mask = true, .dropout_p = 0.2}},
-                  PTOL);
+    compare_paths(
+        (problem){2, 3, 70, 80, 6, 6, NB_SDPA_OPTS(.attn_mask = bm, .bool_mask = true, .dropout_p = 0.2)},
+        PTOL);
     nb_free(fm), nb_free(bm);
 }
 
@@ -171,8 +172,8 @@ Test(attention, fully_masked_rows_give_zeros)
         nb_tensor *q = randn(1, NB_SHAPE(1, 1, 3, 2), true), *k = randn(2, NB_SHAPE(1, 1, 4, 2), true);
         nb_tensor *v = randn(3, NB_SHAPE(1, 1, 4, 3), true);
         nb_tensor *y = nb_scaled_dot_product_attention(
-            q, k, v, &(nb_sdpa_opts){.attn_mask = mask, .bool_mask = true, .math = math});
-        nb_tensor *y0 = nb_scaled_dot_product_attention(q, k, v, NULL);
+            q, k, v, NB_SDPA_OPTS(.attn_mask = mask, .bool_mask = true, .math = math));
+        nb_tensor *y0 = nb_scaled_dot_product_attention(q, k, v, NB_SDPA_OPTS());
         for (int c = 0; c < 3; c++) {
             cr_assert_eq(y->data[3 + c], 0, "math %d: masked row column %d is %g", math, c,
                          (double)y->data[3 + c]);
@@ -198,7 +199,7 @@ Test(attention, huge_scores_are_stable)
     /* scores 1e4, 9998, -1e4 (scale 1): weights 1/(1+e^-2), e^-2/(1+e^-2), 0 */
     double e2 = exp(-2.0), want = (1 + 2 * e2) / (1 + e2);
     for (int math = 0; math < 2; math++) {
-        nb_tensor *y = nb_scaled_dot_product_attention(q, k, v, &(nb_sdpa_opts){.scale = 1, .math = math});
+        nb_tensor *y = nb_scaled_dot_product_attention(q, k, v, NB_SDPA_OPTS(.scale = 1, .math = math));
         cr_assert(fabs((double)y->data[0] - want) < 1e-3, "math %d: %g, want %g", math, (double)y->data[0],
                   want);
     }
@@ -213,8 +214,7 @@ Test(attention, dropout_keeps_one_minus_p)
     nb_tensor *v = nb_ones(NB_SHAPE(1, 1, 1000, 1));
     nb_generator g;
     nb_generator_seed(&g, 3);
-    nb_tensor *y =
-        nb_scaled_dot_product_attention(q, k, v, &(nb_sdpa_opts){.dropout_p = 0.25, .generator = &g});
+    nb_tensor *y = nb_scaled_dot_product_attention(q, k, v, NB_SDPA_OPTS(.dropout_p = 0.25, .generator = &g));
     double kept = 0;
     for (int i = 0; i < 64; i++)
         kept += (double)y->data[i] * 0.75 * 1000;
@@ -222,10 +222,10 @@ Test(attention, dropout_keeps_one_minus_p)
     cr_assert(fabs(kept - 0.75) < 0.01, "kept fraction %g, want 0.75", kept);
     /* another draw drops other weights */
     nb_tensor *y2 =
-        nb_scaled_dot_product_attention(q, k, v, &(nb_sdpa_opts){.dropout_p = 0.25, .generator = &g});
+        nb_scaled_dot_product_attention(q, k, v, NB_SDPA_OPTS(.dropout_p = 0.25, .generator = &g));
     cr_assert_neq(memcmp(y->data, y2->data, 64 * sizeof(nb_real)), 0);
     /* p = 1 drops everything */
-    y = nb_scaled_dot_product_attention(q, k, v, &(nb_sdpa_opts){.dropout_p = 1});
+    y = nb_scaled_dot_product_attention(q, k, v, NB_SDPA_OPTS(.dropout_p = 1));
     for (int i = 0; i < 64; i++)
         cr_assert_eq(y->data[i], 0);
     nb_free(q), nb_free(k), nb_free(v);
@@ -247,7 +247,7 @@ static nb_tensor *f_sdpa(nb_tensor *const *in, int n, void *ctx)
     nb_generator_seed(&g, c->seed); /* the same dropout mask at every evaluation */
     nb_sdpa_opts o = c->opts;
     o.generator = &g;
-    return nb_scaled_dot_product_attention(in[0], in[1], in[2], &o);
+    return nb_scaled_dot_product_attention(in[0], in[1], in[2], o);
 }
 
 static void gradcheck_problem(problem p)
@@ -258,7 +258,7 @@ static void gradcheck_problem(problem p)
     for (int math = 0; math < 2; math++) {
         gc_ctx c = {p.opts, 5};
         c.opts.math = math;
-        nb_gradcheck_result r = nb_gradcheck(f_sdpa, 3, in, &c, NULL);
+        nb_gradcheck_result r = nb_gradcheck(f_sdpa, 3, in, &c, NB_GRADCHECK_OPTS());
         cr_assert(r.ok, "math %d: %s", math, r.message);
         cr_assert_gt(r.nonzero, r.checked / 3, "math %d: %lld of %lld non-zero", math, (long long)r.nonzero,
                      (long long)r.checked);
@@ -270,34 +270,36 @@ static void gradcheck_problem(problem p)
 
 Test(attention, gradcheck_plain_and_scaled)
 {
-    gradcheck_problem((problem){2, 2, 5, 5, 3, 3, {0}});
-    gradcheck_problem((problem){1, 2, 4, 6, 3, 2, {.scale = 0.7}});
+    gradcheck_problem((problem){2, 2, 5, 5, 3, 3, NB_SDPA_OPTS()});
+    gradcheck_problem((problem){1, 2, 4, 6, 3, 2, NB_SDPA_OPTS(.scale = 0.7)});
 }
 
 Test(attention, gradcheck_causal_and_cross_attention)
 {
-    gradcheck_problem((problem){1, 2, 6, 4, 3, 2, {.is_causal = true}});
-    gradcheck_problem((problem){1, 1, 3, 7, 2, 3, {.is_causal = true}});
-    gradcheck_problem((problem){1, 1, 70, 67, 2, 2, {.is_causal = true}}); /* two blocks each way */
+    gradcheck_problem((problem){1, 2, 6, 4, 3, 2, NB_SDPA_OPTS(.is_causal = true)});
+    gradcheck_problem((problem){1, 1, 3, 7, 2, 3, NB_SDPA_OPTS(.is_causal = true)});
+    gradcheck_problem(
+        (problem){1, 1, 70, 67, 2, 2, NB_SDPA_OPTS(.is_causal = true)}); /* two blocks each way */
 }
 
 Test(attention, gradcheck_masks)
 {
     nb_tensor *fm = randn(21, NB_SHAPE(2, 1, 4, 5), false);
-    gradcheck_problem((problem){2, 2, 4, 5, 3, 3, {.attn_mask = fm}});
+    gradcheck_problem((problem){2, 2, 4, 5, 3, 3, NB_SDPA_OPTS(.attn_mask = fm)});
     nb_tensor *bm = nb_ones(NB_SHAPE(4, 5));
     bm->data[1] = bm->data[7] = bm->data[18] = 0;
-    gradcheck_problem((problem){1, 2, 4, 5, 3, 3, {.attn_mask = bm, .bool_mask = true, .scale = 1.3}});
+    gradcheck_problem(
+        (problem){1, 2, 4, 5, 3, 3, NB_SDPA_OPTS(.attn_mask = bm, .bool_mask = true, .scale = 1.3)});
     for (int j = 0; j < 5; j++)
         bm->data[5 + j] = 0; /* a fully masked row */
-    gradcheck_problem((problem){1, 2, 4, 5, 3, 3, {.attn_mask = bm, .bool_mask = true}});
+    gradcheck_problem((problem){1, 2, 4, 5, 3, 3, NB_SDPA_OPTS(.attn_mask = bm, .bool_mask = true)});
     nb_free(fm), nb_free(bm);
 }
 
 Test(attention, gradcheck_dropout)
 {
-    gradcheck_problem((problem){1, 2, 5, 6, 3, 3, {.dropout_p = 0.4}});
-    gradcheck_problem((problem){1, 1, 66, 66, 2, 2, {.dropout_p = 0.2, .is_causal = true}});
+    gradcheck_problem((problem){1, 2, 5, 6, 3, 3, NB_SDPA_OPTS(.dropout_p = 0.4)});
+    gradcheck_problem((problem){1, 1, 66, 66, 2, 2, NB_SDPA_OPTS(.dropout_p = 0.2, .is_causal = true)});
 }
 #endif
 
@@ -310,8 +312,7 @@ static void run_threads(int threads, nb_real *out, nb_real *dq, nb_real *dk, nb_
     nb_tensor *v = randn(3, NB_SHAPE(2, 3, 150, 16), true);
     nb_generator g;
     nb_generator_seed(&g, 1);
-    nb_tensor *y =
-        nb_scaled_dot_product_attention(q, k, v, &(nb_sdpa_opts){.dropout_p = 0.1, .generator = &g});
+    nb_tensor *y = nb_scaled_dot_product_attention(q, k, v, NB_SDPA_OPTS(.dropout_p = 0.1, .generator = &g));
     nb_backward(nb_sum(nb_mul(y, y)));
     memcpy(out, y->data, (size_t)y->numel * sizeof *out);
     memcpy(dq, q->grad, (size_t)q->numel * sizeof *dq);
@@ -347,8 +348,7 @@ static void *arena_thread(void *arg)
     arena_run *r = arg;
     nb_tensor *q = randn(1, NB_SHAPE(1, 2, r->t, 16), true), *k = randn(2, NB_SHAPE(1, 2, r->t, 16), true);
     nb_tensor *v = randn(3, NB_SHAPE(1, 2, r->t, 16), true);
-    nb_tensor *y =
-        nb_scaled_dot_product_attention(q, k, v, &(nb_sdpa_opts){.is_causal = true, .math = r->math});
+    nb_tensor *y = nb_scaled_dot_product_attention(q, k, v, NB_SDPA_OPTS(.is_causal = true, .math = r->math));
     if (y && nb_backward(nb_sum(y)) == 0)
         r->bytes = nb_step_arena_bytes();
     nb_step_end();
@@ -383,21 +383,24 @@ Test(attention, errors_name_the_op_and_shapes)
 {
     nb_tensor *q = nb_zeros(NB_SHAPE(1, 2, 3, 4)), *k = nb_zeros(NB_SHAPE(1, 2, 5, 4));
     nb_tensor *v = nb_zeros(NB_SHAPE(1, 2, 5, 6)), *bad = nb_zeros(NB_SHAPE(1, 2, 5, 3));
-    cr_assert_null(nb_scaled_dot_product_attention(q, bad, v, NULL));
+    cr_assert_null(nb_scaled_dot_product_attention(q, bad, v, NB_SDPA_OPTS()));
     assert_error(NB_ERR_SHAPE, "scaled_dot_product_attention: query [1,2,3,4] [..., Tq, E], key [1,2,5,3]");
     nb_tensor *m = nb_zeros(NB_SHAPE(3, 4));
-    cr_assert_null(nb_scaled_dot_product_attention(q, k, v, &(nb_sdpa_opts){.attn_mask = m}));
+    cr_assert_null(nb_scaled_dot_product_attention(q, k, v, NB_SDPA_OPTS(.attn_mask = m)));
     assert_error(NB_ERR_SHAPE, "attn_mask [3,4] does not broadcast to the scores [..., 3, 5]");
     nb_tensor *m2 = nb_zeros(NB_SHAPE(3, 5));
     cr_assert_null(
-        nb_scaled_dot_product_attention(q, k, v, &(nb_sdpa_opts){.attn_mask = m2, .is_causal = true}));
+        nb_scaled_dot_product_attention(q, k, v, NB_SDPA_OPTS(.attn_mask = m2, .is_causal = true)));
     assert_error(NB_ERR_ARG, "attn_mask and is_causal are both set");
     nb_requires_grad(m2, true);
-    cr_assert_null(nb_scaled_dot_product_attention(q, k, v, &(nb_sdpa_opts){.attn_mask = m2}));
+    cr_assert_null(nb_scaled_dot_product_attention(q, k, v, NB_SDPA_OPTS(.attn_mask = m2)));
     assert_error(NB_ERR_ARG, "attn_mask [3,5] requires a gradient");
-    cr_assert_null(nb_scaled_dot_product_attention(q, k, v, &(nb_sdpa_opts){.dropout_p = 1.5}));
+    cr_assert_null(nb_scaled_dot_product_attention(q, k, v, NB_SDPA_OPTS(.dropout_p = 1.5)));
     assert_error(NB_ERR_ARG, "dropout_p = 1.5 must be in [0, 1]");
-    cr_assert_null(nb_scaled_dot_product_attention(q, k, v, &(nb_sdpa_opts){.scale = INFINITY}));
+    cr_assert_null(nb_scaled_dot_product_attention(q, k, v, NB_SDPA_OPTS(.scale = INFINITY)));
     assert_error(NB_ERR_ARG, "scale inf must be finite");
+    nb_clear_error();
+    cr_assert_null(nb_scaled_dot_product_attention(q, k, v, (nb_sdpa_opts){.scale = 1}));
+    assert_error(NB_ERR_ARG, "scaled_dot_product_attention: options were not made by NB_SDPA_OPTS()");
     nb_free(q), nb_free(k), nb_free(v), nb_free(bad), nb_free(m), nb_free(m2);
 }

@@ -65,7 +65,7 @@ static run start(uint64_t seed, double lr)
 {
     run r = {.model = make_model(seed, 16)};
     cr_assert_eq(nb_module_parameters(r.model, &r.params), 4);
-    r.opt = nb_adam(r.params.tensors, r.params.count, (nb_adam_opts){.lr = lr});
+    r.opt = nb_adam(r.params.tensors, r.params.count, NB_ADAM_OPTS(.lr = lr));
     cr_assert_not_null(r.opt);
     return r;
 }
@@ -164,7 +164,13 @@ Test(checkpoint, file_contents_and_metadata)
     cr_assert_eq(e->shape[0], 16);
     cr_assert_eq(e->shape[1], 3);
     cr_assert_str_eq(nb_safetensors_metadata(st, "epoch"), "2");
-    cr_assert_str_eq(nb_safetensors_metadata(st, "nabla.optim.lr"), "0.001");
+    /* every option of every group, as PyTorch's param_groups in its state_dict */
+    cr_assert_str_eq(
+        nb_safetensors_metadata(st, "nabla.optim.param_groups.0"),
+        "adam params=4 initial_lr=none lr=0.001 weight_decay=0 maximize=0 momentum=0 dampening=0 "
+        "nesterov=0 beta1=0.9 beta2=0.999 eps=1e-08 amsgrad=0 alpha=0 centered=0 "
+        "lr_decay=0 initial_accumulator_value=0");
+    cr_assert_null(nb_safetensors_metadata(st, "nabla.default_generator")); /* a checkpoint, not a run */
     cr_assert_not_null(nb_safetensors_metadata(st, "nabla.generator.2"));
     nb_tensor *step = nb_safetensors_get(st, "optim.state.0.step");
     cr_assert_eq(nb_item(step), 2);
@@ -290,7 +296,7 @@ static void rewrite(const char *src_name, const char *dst_name, const char *json
     nb_safetensors_close(st);
 }
 
-/* Issue 10: the library's own keys are checked: a finite learning rate, a
+/* Issue 10: the library's own keys are checked: finite options, a
  * generator state that can draw. A refused file changes nothing. */
 Test(checkpoint, non_finite_lr_and_dead_generator_states_are_refused)
 {
@@ -299,17 +305,25 @@ Test(checkpoint, non_finite_lr_and_dead_generator_states_are_refused)
     nb_safetensors *st = nb_safetensors_open(file("g.safetensors"));
     char gen[200];
     snprintf(gen, sizeof gen, "%s", nb_safetensors_metadata(st, "nabla.generator.2"));
+    const char *group = nb_safetensors_metadata(st, "nabla.optim.param_groups.0");
+    char inf_group[400];
+    const char *lr = strstr(group, " lr=0.001 ");
+    snprintf(inf_group, sizeof inf_group, "%.*s lr=1e999 %s", (int)(lr - group), group, lr + 10);
+    char ok_group[400];
+    snprintf(ok_group, sizeof ok_group, "%s", group);
     nb_safetensors_close(st);
     static const char zero[] = "0000000000000000 0000000000000000 0000000000000000 0000000000000000 0 "
                                "0000000000000000";
-    char json[600];
-    snprintf(json, sizeof json, "{\"nabla.optim.lr\": \"1e999\", \"nabla.generator.2\": \"%s\"}", gen);
+    char json[1200];
+    snprintf(json, sizeof json, "{\"nabla.optim.param_groups.0\": \"%s\", \"nabla.generator.2\": \"%s\"}",
+             inf_group, gen);
     rewrite("g.safetensors", "inf.safetensors", json);
-    snprintf(json, sizeof json, "{\"nabla.optim.lr\": \"0.001\", \"nabla.generator.2\": \"%s\"}", zero);
+    snprintf(json, sizeof json, "{\"nabla.optim.param_groups.0\": \"%s\", \"nabla.generator.2\": \"%s\"}",
+             ok_group, zero);
     rewrite("g.safetensors", "zero.safetensors", json);
     snprintf(json, sizeof json,
-             "{\"nabla.optim.lr\": \"0.001\", \"nabla.generator.2\": \"%.68s1 7ff0000000000000\"}",
-             gen); /* a spare normal of +inf */
+             "{\"nabla.optim.param_groups.0\": \"%s\", \"nabla.generator.2\": \"%.68s1 7ff0000000000000\"}",
+             ok_group, gen); /* a spare normal of +inf */
     rewrite("g.safetensors", "spare.safetensors", json);
 
     nb_optim_set_lr(r.opt, 0.5);
@@ -318,8 +332,8 @@ Test(checkpoint, non_finite_lr_and_dead_generator_states_are_refused)
     nb_generator g0 = *r.model->children[2]->generator;
     cr_assert_eq(nb_load_checkpoint(file("inf.safetensors"), r.model, r.opt), -1);
     assert_error(NB_ERR_FORMAT,
-                 "inf.safetensors: metadata 'nabla.optim.lr' is not a finite learning rate >= 0: "
-                 "\"1e999\"");
+                 "inf.safetensors: metadata 'nabla.optim.param_groups.0' is not the options of a group of 4 "
+                 "parameters of adam");
     nb_clear_error();
     cr_assert_eq(nb_load_checkpoint(file("zero.safetensors"), r.model, r.opt), -1);
     assert_error(NB_ERR_FORMAT,
@@ -336,4 +350,194 @@ Test(checkpoint, non_finite_lr_and_dead_generator_states_are_refused)
     cr_assert_arr_eq(&g0, &g1, sizeof g0);
     free(before), free(after);
     finish(&r);
+}
+
+/* ---- whole training runs (nb_save_training / nb_load_training) ------------------ */
+
+/* A run with two optimizers (AdamW in two groups: weights decayed, biases not;
+ * SGD with momentum on the last layer), a schedule on each, a shuffling
+ * loader, dropout, and noise from the default generator in every step. */
+typedef struct full_run {
+    nb_module *model;
+    nb_dataset *ds;
+    nb_optim *adamw, *sgd;
+    nb_scheduler *warm, *step;
+    nb_loader *ld;
+    nb_generator noise; /* the program's own generator */
+    nb_optim *optims[2];
+    nb_scheduler *scheds[2];
+    nb_generator *gens[1];
+    nb_training t; /* points into this struct */
+} full_run;
+
+static void full_start(full_run *r, uint64_t seed)
+{
+    nb_manual_seed(seed);
+    r->model = make_model(seed, 8);
+    nb_generator g;
+    nb_generator_seed(&g, 77); /* the data: the same in every run */
+    nb_tensor *x = nb_randn(&g, NB_SHAPE(50, 3)), *y = nb_randn(&g, NB_SHAPE(50, 1));
+    r->ds = nb_dataset_new(x, y, true);
+    nb_tensor *w0 = nb_module_get(r->model, "0.weight"), *b0 = nb_module_get(r->model, "0.bias");
+    r->adamw = nb_adamw(&w0, 1, NB_ADAMW_OPTS(.lr = 0.01, .weight_decay = 0.1));
+    cr_assert_eq(nb_optim_add_param_group(r->adamw, &b0, 1, NB_ADAMW_OPTS(.lr = 0.02, .weight_decay = 0)), 1);
+    r->sgd = nb_sgd((nb_tensor *[]){nb_module_get(r->model, "3.weight"), nb_module_get(r->model, "3.bias")},
+                    2, NB_SGD_OPTS(.lr = 0.05, .momentum = 0.9));
+    r->warm = nb_warmup_cosine(r->adamw, 2, 6, 0.1, 1e-4);
+    r->step = nb_step_lr(r->sgd, 2, 0.5);
+    r->ld = nb_loader_new(r->ds, 8, NB_LOADER_OPTS(.shuffle = true, .seed = 5));
+    nb_generator_seed(&r->noise, seed + 1000);
+    cr_assert(r->adamw && r->sgd && r->warm && r->step && r->ld);
+    r->optims[0] = r->adamw, r->optims[1] = r->sgd;
+    r->scheds[0] = r->warm, r->scheds[1] = r->step;
+    r->gens[0] = &r->noise;
+    r->t = (nb_training){.model = r->model,
+                         .optims = r->optims,
+                         .n_optims = 2,
+                         .schedulers = r->scheds,
+                         .n_schedulers = 2,
+                         .loaders = &r->ld,
+                         .n_loaders = 1,
+                         .generators = r->gens,
+                         .n_generators = 1};
+}
+
+/* The training loop, from wherever the loader is; saves the run to `save` at
+ * (save_epoch, save_batch) when save is not NULL. */
+static void full_train(full_run *r, int epochs, const char *save, uint64_t save_epoch, int save_batch)
+{
+    for (uint64_t epoch = nb_loader_epoch(r->ld); epoch < (uint64_t)epochs; epoch++) {
+        nb_module_train(r->model, true);
+        nb_tensor *x, *y;
+        for (int b = 0; nb_loader_next(r->ld, &x, &y); b++) {
+            nb_tensor *n1 = nb_randn(NULL, 2, x->shape), *n2 = nb_randn(&r->noise, 2, y->shape);
+            nb_tensor *noisy = nb_add(x, nb_mul_scalar(n1, (nb_real)0.01));
+            nb_tensor *d = nb_sub(nb_forward(r->model, noisy), nb_add(y, nb_mul_scalar(n2, (nb_real)0.01)));
+            nb_optim_zero_grad(r->adamw), nb_optim_zero_grad(r->sgd);
+            cr_assert_eq(nb_backward(nb_mean(nb_mul(d, d))), 0, "%s", nb_last_error_message());
+            nb_optim_step(r->adamw), nb_optim_step(r->sgd);
+            nb_step_end();
+            nb_free(n1), nb_free(n2);
+            if (save && epoch == save_epoch && b == save_batch)
+                cr_assert_eq(nb_save_training(save, &r->t, "{\"note\": \"mid-epoch\"}"), 0, "%s",
+                             nb_last_error_message());
+        }
+        nb_scheduler_step(r->warm), nb_scheduler_step(r->step);
+    }
+}
+
+static void full_finish(full_run *r)
+{
+    nb_scheduler_free(r->warm), nb_scheduler_free(r->step);
+    nb_optim_free(r->adamw), nb_optim_free(r->sgd);
+    nb_loader_free(r->ld);
+    nb_dataset_free(r->ds);
+    nb_module_free(r->model);
+}
+
+static nb_real *full_params(full_run *r, int64_t *n)
+{
+    nb_param_list pl;
+    nb_module_parameters(r->model, &pl);
+    run tmp = {.model = r->model, .params = pl};
+    nb_real *v = snapshot(&tmp, n);
+    nb_param_list_free(&pl);
+    return v;
+}
+
+Test(checkpoint, a_whole_run_resumes_bit_identically)
+{
+    int64_t na, nb, nc;
+    /* A: 6 epochs (7 batches each), saved at epoch 2, batch 3, never stopped */
+    full_run a;
+    full_start(&a, 1);
+    full_train(&a, 6, file("run.safetensors"), 2, 3);
+    nb_real *pa = full_params(&a, &na);
+    double lr_a[3] = {nb_optim_group_opts(a.adamw, 0).lr, nb_optim_group_opts(a.adamw, 1).lr,
+                      nb_optim_get_lr(a.sgd)};
+    full_finish(&a);
+
+    /* B: everything made again from another seed, restored, and the same loop */
+    full_run b;
+    full_start(&b, 42);
+    nb_generator_next(nb_default_generator()); /* a different default generator state, too */
+    cr_assert_eq(nb_load_training(file("run.safetensors"), &b.t), 0, "%s", nb_last_error_message());
+    cr_assert_eq(nb_loader_epoch(b.ld), 2);
+    cr_assert_eq(nb_scheduler_last_epoch(b.warm), 2);
+    cr_assert_eq(nb_optim_group_opts(b.adamw, 1).weight_decay, 0);
+    full_train(&b, 6, NULL, 0, 0);
+    nb_real *pb = full_params(&b, &nb);
+    cr_assert_eq(na, nb);
+    cr_assert(memcmp(pa, pb, (size_t)na * sizeof *pa) == 0,
+              "the resumed run differs from the uninterrupted one");
+    cr_assert_eq(nb_optim_group_opts(b.adamw, 0).lr, lr_a[0]);
+    cr_assert_eq(nb_optim_group_opts(b.adamw, 1).lr, lr_a[1]);
+    cr_assert_eq(nb_optim_get_lr(b.sgd), lr_a[2]);
+    full_finish(&b);
+
+    /* C: the same restore, then the loader sent to the start of its epoch: other bits, so the
+     * comparison above has teeth */
+    full_run c;
+    full_start(&c, 42);
+    cr_assert_eq(nb_load_training(file("run.safetensors"), &c.t), 0);
+    nb_loader_reset(c.ld, 2);
+    full_train(&c, 6, NULL, 0, 0);
+    nb_real *pc = full_params(&c, &nc);
+    cr_assert(memcmp(pa, pc, (size_t)na * sizeof *pa) != 0);
+    /* a run given fewer objects than the file holds is refused */
+    nb_training t = c.t;
+    t.n_loaders = 0;
+    cr_assert_eq(nb_load_training(file("run.safetensors"), &t), -1);
+    assert_error(NB_ERR_ARG, "the file holds more loaders than the 0 given ('nabla.loader.0')");
+    full_finish(&c);
+    free(pa), free(pb), free(pc);
+}
+
+Test(checkpoint, a_run_made_otherwise_is_refused_and_unchanged)
+{
+    full_run a;
+    full_start(&a, 1);
+    full_train(&a, 1, file("run.safetensors"), 0, 2);
+    full_finish(&a);
+
+    /* a loader over other data, or with another seed */
+    full_run b;
+    full_start(&b, 3);
+    nb_loader_free(b.ld);
+    b.ld = nb_loader_new(b.ds, 8, NB_LOADER_OPTS(.shuffle = true, .seed = 6));
+    b.t.loaders = &b.ld;
+    int64_t n0, n1;
+    nb_real *before = full_params(&b, &n0);
+    cr_assert_eq(nb_load_training(file("run.safetensors"), &b.t), -1);
+    assert_error(NB_ERR_ARG, "load_training: ");
+    assert_error(NB_ERR_ARG, "loader 0 is over other data or in another order than the saved one");
+    nb_clear_error();
+    /* an optimizer with another group layout */
+    nb_optim *one =
+        nb_adamw((nb_tensor *[]){nb_module_get(b.model, "0.weight"), nb_module_get(b.model, "0.bias")}, 2,
+                 NB_ADAMW_OPTS());
+    nb_training t = b.t;
+    nb_loader *fresh = nb_loader_new(b.ds, 8, NB_LOADER_OPTS(.shuffle = true, .seed = 5));
+    t.optims = (nb_optim *[]){one, b.sgd};
+    t.loaders = &fresh;
+    cr_assert_eq(nb_load_training(file("run.safetensors"), &t), -1);
+    assert_error(NB_ERR_FORMAT, "metadata 'nabla.optim.param_groups.0' is not the options of a group of 2 "
+                                "parameters of adamw");
+    nb_clear_error();
+    /* a scheduler of another kind */
+    nb_scheduler *cos = nb_cosine_annealing_lr(b.adamw, 5, 0);
+    t = b.t;
+    t.loaders = &fresh;
+    t.schedulers = (nb_scheduler *[]){cos, b.step};
+    cr_assert_eq(nb_load_training(file("run.safetensors"), &t), -1);
+    assert_error(NB_ERR_FORMAT, "metadata 'nabla.scheduler.0' is not a cosine_annealing_lr's epoch: "
+                                "\"sequential_lr epoch=0\"");
+    nb_real *after = full_params(&b, &n1);
+    cr_assert(memcmp(before, after, (size_t)n0 * sizeof *before) == 0, "a refused file changed the model");
+    cr_assert_eq(nb_loader_epoch(fresh), 0);
+    nb_scheduler_free(cos);
+    nb_optim_free(one);
+    nb_loader_free(fresh);
+    free(before), free(after);
+    full_finish(&b);
 }

@@ -19,6 +19,7 @@ typedef struct ccase {
     bool bias;
 } ccase;
 
+/* In this table (not in the API) a zero stride or dilation stands for 1. */
 static int64_t opt(int64_t v, int64_t def) { return v ? v : def; }
 
 static void out_size(const ccase *t, int64_t *Ho, int64_t *Wo)
@@ -30,6 +31,14 @@ static void out_size(const ccase *t, int64_t *Ho, int64_t *Wo)
 }
 
 /* The definition, one output at a time, in double. */
+/* The library's options for a case: the table's zero stride or dilation is 1. */
+static nb_conv2d_opts lib_opts(const ccase *t)
+{
+    return NB_CONV2D_OPTS(.stride = {opt(t->o.stride[0], 1), opt(t->o.stride[1], 1)},
+                          .dilation = {opt(t->o.dilation[0], 1), opt(t->o.dilation[1], 1)},
+                          .padding = {t->o.padding[0], t->o.padding[1]});
+}
+
 static double *naive_conv(const ccase *t, const nb_real *x, const nb_real *w, const nb_real *b)
 {
     int64_t Ho, Wo;
@@ -116,16 +125,16 @@ Test(conv, by_hand)
     nb_tensor *x = nb_from_array((nb_real[]){1, 2, 3, 4, 5, 6, 7, 8, 9}, NB_SHAPE(1, 1, 3, 3));
     nb_tensor *w = nb_from_array((nb_real[]){1, 0, 0, -1}, NB_SHAPE(1, 1, 2, 2));
     nb_tensor *b = nb_from_array((nb_real[]){0.5}, NB_SHAPE(1));
-    nb_tensor *y = nb_conv2d(x, w, b, (nb_conv2d_opts){0});
+    nb_tensor *y = nb_conv2d(x, w, b, NB_CONV2D_OPTS());
     assert_shape(y, 4, (int64_t[]){1, 1, 2, 2});
     assert_close_array(y->data, (double[]){-3.5, -3.5, -3.5, -3.5}, 4, TOL);
     /* padding 1, stride 2: outputs at (-1,-1), (-1,1), (1,-1), (1,1) of the padded image */
-    y = nb_conv2d(x, w, NULL, (nb_conv2d_opts){.stride = {2, 2}, .padding = {1, 1}});
+    y = nb_conv2d(x, w, NULL, NB_CONV2D_OPTS(.stride = {2, 2}, .padding = {1, 1}));
     assert_shape(y, 4, (int64_t[]){1, 1, 2, 2});
     assert_close_array(y->data, (double[]){-1, -3, -7, -4}, 4, TOL);
     /* dy = ones on the first case: dx = sum of w over the windows covering each pixel */
     nb_requires_grad(x, true), nb_requires_grad(w, true), nb_requires_grad(b, true);
-    nb_tensor *s = nb_sum(nb_conv2d(x, w, b, (nb_conv2d_opts){0}));
+    nb_tensor *s = nb_sum(nb_conv2d(x, w, b, NB_CONV2D_OPTS()));
     cr_assert_eq(nb_backward(s), 0);
     assert_close_array(x->grad, (double[]){1, 1, 0, 1, 0, -1, 0, -1, -1}, 9, TOL);
     /* dw[p,q] = sum of the pixels the tap touches: 1+2+4+5, 2+3+5+6, 4+5+7+8, 5+6+8+9 */
@@ -142,7 +151,7 @@ Test(conv, every_case_matches_a_naive_loop)
         const ccase *t = &cases[c];
         nb_tensor *x, *w, *b;
         make(t, &g, &x, &w, &b);
-        nb_tensor *y = nb_conv2d(x, w, b, t->o);
+        nb_tensor *y = nb_conv2d(x, w, b, lib_opts(t));
         cr_assert_not_null(y, "case %d: %s", c, nb_last_error_message());
         int64_t Ho, Wo;
         out_size(t, &Ho, &Wo);
@@ -166,7 +175,7 @@ Test(conv, backward_of_every_case_matches_the_chain_rule)
         nb_requires_grad(x, true), nb_requires_grad(w, true);
         if (b)
             nb_requires_grad(b, true);
-        nb_tensor *y = nb_conv2d(x, w, b, t->o);
+        nb_tensor *y = nb_conv2d(x, w, b, lib_opts(t));
         nb_tensor *gy = nb_randn(&g, y->ndim, y->shape);
         cr_assert_eq(nb_backward_grad(y, gy), 0, "case %d: %s", c, nb_last_error_message());
         double *dx = calloc((size_t)x->numel, sizeof *dx), *dw = calloc((size_t)w->numel, sizeof *dw);
@@ -188,7 +197,7 @@ Test(conv, unbatched_input_and_gradients_only_where_asked)
     nb_generator_seed(&g, 13);
     nb_tensor *x = nb_randn(&g, NB_SHAPE(2, 6, 5)), *w = nb_randn(&g, NB_SHAPE(3, 2, 3, 3));
     nb_tensor *x4 = nb_from_array(x->data, NB_SHAPE(1, 2, 6, 5));
-    nb_conv2d_opts o = {.padding = {1, 1}};
+    nb_conv2d_opts o = NB_CONV2D_OPTS(.padding = {1, 1});
     nb_tensor *y3 = nb_conv2d(x, w, NULL, o), *y4 = nb_conv2d(x4, w, NULL, o);
     assert_shape(y3, 3, (int64_t[]){3, 6, 5});
     cr_assert_eq(memcmp(y3->data, y4->data, (size_t)y3->numel * sizeof(nb_real)), 0);
@@ -212,7 +221,7 @@ Test(conv, empty_batch)
 {
     nb_tensor *x = nb_zeros(NB_SHAPE(0, 3, 8, 8)), *w = nb_ones(NB_SHAPE(4, 3, 3, 3));
     nb_requires_grad(w, true);
-    nb_tensor *y = nb_conv2d(x, w, NULL, (nb_conv2d_opts){0});
+    nb_tensor *y = nb_conv2d(x, w, NULL, NB_CONV2D_OPTS());
     assert_shape(y, 4, (int64_t[]){0, 4, 6, 6});
     nb_free(x), nb_free(w);
 }
@@ -220,34 +229,41 @@ Test(conv, empty_batch)
 Test(conv, errors)
 {
     nb_tensor *x = nb_zeros(NB_SHAPE(8, 3, 28, 28)), *w = nb_zeros(NB_SHAPE(16, 1, 3, 3));
-    cr_assert_null(nb_conv2d(x, w, NULL, (nb_conv2d_opts){0}));
+    cr_assert_null(nb_conv2d(x, w, NULL, NB_CONV2D_OPTS()));
     assert_error(NB_ERR_SHAPE,
                  "conv2d: input [N,C,H,W]=[8,3,28,28] has 3 channels but weight [16,1,3,3] expects 1");
     nb_clear_error();
     nb_tensor *w3 = nb_zeros(NB_SHAPE(16, 3, 3, 3)), *b = nb_zeros(NB_SHAPE(15));
-    cr_assert_null(nb_conv2d(x, w3, b, (nb_conv2d_opts){0}));
+    cr_assert_null(nb_conv2d(x, w3, b, NB_CONV2D_OPTS()));
     assert_error(NB_ERR_SHAPE, "conv2d: bias [15] must be [16] for weight [16,3,3,3]");
     nb_clear_error();
     nb_tensor *flat = nb_zeros(NB_SHAPE(8, 784));
-    cr_assert_null(nb_conv2d(flat, w3, NULL, (nb_conv2d_opts){0}));
+    cr_assert_null(nb_conv2d(flat, w3, NULL, NB_CONV2D_OPTS()));
     assert_error(NB_ERR_SHAPE, "conv2d: input [8,784] must be 4-D [N,C,H,W] (or 3-D [C,H,W])");
     nb_clear_error();
     nb_tensor *w2 = nb_zeros(NB_SHAPE(16, 3));
-    cr_assert_null(nb_conv2d(x, w2, NULL, (nb_conv2d_opts){0}));
+    cr_assert_null(nb_conv2d(x, w2, NULL, NB_CONV2D_OPTS()));
     assert_error(NB_ERR_SHAPE, "conv2d: weight [16,3] must be 4-D [out_channels,in_channels,kh,kw]");
     nb_clear_error();
-    cr_assert_null(nb_conv2d(x, w3, NULL, (nb_conv2d_opts){.stride = {-1, 1}}));
-    assert_error(NB_ERR_ARG, "conv2d: stride (-1,1) and dilation (0,0) must be positive");
+    cr_assert_null(nb_conv2d(x, w3, NULL, NB_CONV2D_OPTS(.stride = {-1, 1})));
+    assert_error(NB_ERR_ARG, "conv2d: stride (-1,1) and dilation (1,1) must be positive");
     nb_clear_error();
-    cr_assert_null(nb_conv2d(x, w3, NULL, (nb_conv2d_opts){.padding = {0, -2}}));
+    /* a literal 0 is 0: a zero stride or dilation is an error (PyTorch: "stride should not be zero") */
+    cr_assert_null(nb_conv2d(x, w3, NULL, NB_CONV2D_OPTS(.stride = {2, 0})));
+    assert_error(NB_ERR_ARG, "conv2d: stride (2,0) and dilation (1,1) must be positive");
+    nb_clear_error();
+    cr_assert_null(nb_conv2d(x, w3, NULL, (nb_conv2d_opts){.stride = {1, 1}, .dilation = {1, 1}}));
+    assert_error(NB_ERR_ARG, "conv2d: options were not made by NB_CONV2D_OPTS() or nb_conv2d_defaults()");
+    nb_clear_error();
+    cr_assert_null(nb_conv2d(x, w3, NULL, NB_CONV2D_OPTS(.padding = {0, -2})));
     assert_error(NB_ERR_ARG, "padding (0,-2) non-negative");
     nb_clear_error();
     nb_tensor *tiny = nb_zeros(NB_SHAPE(1, 3, 2, 9));
-    cr_assert_null(nb_conv2d(tiny, w3, NULL, (nb_conv2d_opts){0}));
+    cr_assert_null(nb_conv2d(tiny, w3, NULL, NB_CONV2D_OPTS()));
     assert_error(NB_ERR_SHAPE,
                  "conv2d: input [1,3,2,9] padded by (0,0) is smaller than the kernel (3,3) dilated by (1,1)");
     nb_clear_error();
-    cr_assert_null(nb_conv2d(x, NULL, NULL, (nb_conv2d_opts){0}));
+    cr_assert_null(nb_conv2d(x, NULL, NULL, NB_CONV2D_OPTS()));
     assert_error(NB_ERR_NULL, "conv2d: argument 2 is NULL");
     nb_clear_error();
     nb_free(x), nb_free(w), nb_free(w3), nb_free(b), nb_free(flat), nb_free(w2), nb_free(tiny);
@@ -409,9 +425,9 @@ static nb_real *pipeline(int threads, int64_t *count)
     nb_tensor *w1 = nb_requires_grad(nb_randn(&g, NB_SHAPE(12, 3, 3, 3)), true);
     nb_tensor *b1 = nb_requires_grad(nb_randn(&g, NB_SHAPE(12)), true);
     nb_tensor *w2 = nb_requires_grad(nb_randn(&g, NB_SHAPE(20, 12, 3, 2)), true);
-    nb_tensor *h = nb_relu(nb_conv2d(x, w1, b1, (nb_conv2d_opts){.padding = {1, 1}}));
+    nb_tensor *h = nb_relu(nb_conv2d(x, w1, b1, NB_CONV2D_OPTS(.padding = {1, 1})));
     h = nb_max_pool2d(h, 3, 2, 1);
-    h = nb_conv2d(h, w2, NULL, (nb_conv2d_opts){.stride = {1, 2}, .dilation = {2, 1}});
+    h = nb_conv2d(h, w2, NULL, NB_CONV2D_OPTS(.stride = {1, 2}, .dilation = {2, 1}));
     nb_tensor *y = nb_avg_pool2d(h, 2, 1, 1);
     cr_assert_not_null(y, "%s", nb_last_error_message());
     nb_tensor *gy = nb_randn(&g, y->ndim, y->shape);
@@ -561,14 +577,14 @@ static nb_tensor *f_avg(nb_tensor *const *in, int n, void *ctx)
 static nb_tensor *f_stack(nb_tensor *const *in, int n, void *ctx)
 {
     (void)n, (void)ctx;
-    nb_tensor *h = nb_conv2d(in[0], in[1], in[2], (nb_conv2d_opts){.padding = {1, 1}});
+    nb_tensor *h = nb_conv2d(in[0], in[1], in[2], NB_CONV2D_OPTS(.padding = {1, 1}));
     h = nb_max_pool2d(nb_tanh(h), 2, 0, 0);
-    return nb_avg_pool2d(nb_conv2d(h, in[3], NULL, (nb_conv2d_opts){.stride = {1, 2}}), 2, 1, 1);
+    return nb_avg_pool2d(nb_conv2d(h, in[3], NULL, NB_CONV2D_OPTS(.stride = {1, 2})), 2, 1, 1);
 }
 
 static void check(nb_gradcheck_fn f, int n, nb_tensor *const *in, void *ctx, const char *what)
 {
-    nb_gradcheck_result r = nb_gradcheck(f, n, in, ctx, NULL);
+    nb_gradcheck_result r = nb_gradcheck(f, n, in, ctx, NB_GRADCHECK_OPTS());
     cr_assert(r.ok, "%s: %s", what, r.message);
     cr_assert_gt(r.nonzero, 0, "%s", what);
 }
@@ -587,7 +603,7 @@ Test(conv, gradcheck_every_case)
             nb_requires_grad(in[i], true);
         char what[32];
         snprintf(what, sizeof what, "conv case %d", c);
-        check(f_conv, t->bias ? 3 : 2, in, &(gctx){.o = t->o}, what);
+        check(f_conv, t->bias ? 3 : 2, in, &(gctx){.o = lib_opts(t)}, what);
         nb_free(in[0]), nb_free(in[1]), nb_free(in[2]);
         nb_step_end();
     }

@@ -81,7 +81,7 @@ static nb_module *mlp(uint64_t seed, int64_t hidden)
 static nb_optim *adam(nb_tensor *const *params, int n, void *ctx)
 {
     (void)ctx;
-    return nb_adam(params, n, (nb_adam_opts){.lr = 0.05});
+    return nb_adam(params, n, NB_ADAM_OPTS(.lr = 0.05));
 }
 
 static int train(const char *out, double bucket_mb, bool zero)
@@ -109,7 +109,7 @@ static int train(const char *out, double bucket_mb, bool zero)
         for (int i = 0; i < pl.count && world == 2; i++)
             CHECK(nb_zero_owner(z, i) == owners[i], "%s owned by rank %d", pl.names[i], nb_zero_owner(z, i));
     }
-    nb_loader *ld = nb_loader_new(ds, GLOBAL_BATCH / world, &(nb_loader_options){.shuffle = true, .seed = 3});
+    nb_loader *ld = nb_loader_new(ds, GLOBAL_BATCH / world, NB_LOADER_OPTS(.shuffle = true, .seed = 3));
     if (nb_loader_shard(ld, world, rank, false) != 0)
         return 1;
     nb_real first_norm = 0;
@@ -117,7 +117,7 @@ static int train(const char *out, double bucket_mb, bool zero)
         nb_tensor *x, *y;
         if (!nb_loader_next(ld, &x, &y))
             nb_loader_next(ld, &x, &y); /* the next epoch */
-        nb_tensor *loss = nb_cross_entropy(nb_ddp_forward(ddp, x), y, (nb_cross_entropy_opts){0});
+        nb_tensor *loss = nb_cross_entropy(nb_ddp_forward(ddp, x), y, NB_CROSS_ENTROPY_OPTS());
         if (zero)
             nb_zero_zero_grad(z);
         else

@@ -143,7 +143,7 @@ Test(embedding, gradcheck_with_repeated_indices)
     nb_generator_seed(&g, 11);
     nb_tensor *w = nb_requires_grad(nb_randn(&g, NB_SHAPE(5, 4)), true);
     nb_tensor *idx = nb_from_int64((int64_t[]){0, 2, 4, 4, 1, 0}, NB_SHAPE(2, 3));
-    nb_gradcheck_result r = nb_gradcheck(f_emb, 1, &w, idx, NULL);
+    nb_gradcheck_result r = nb_gradcheck(f_emb, 1, &w, idx, NB_GRADCHECK_OPTS());
     cr_assert(r.ok, "%s", r.message);
     cr_assert_eq(r.nonzero, 16, "rows 0, 1, 2, 4 have gradients; the unused row 3 none");
     nb_free(w), nb_free(idx);

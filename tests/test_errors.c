@@ -2,6 +2,7 @@
  * the first message, the handler, and use of freed step tensors. */
 #include "common.h"
 #include <criterion/redirect.h>
+#include <stdlib.h>
 
 TestSuite(errors, .init = quiet, .fini = end_step);
 
@@ -92,4 +93,37 @@ Test(errors, backward_on_freed_or_null_is_an_error)
 {
     cr_assert_eq(nb_backward(NULL), -1);
     assert_error(NB_ERR_NULL, "backward: argument 1 is NULL");
+}
+
+/* Issue 11: a long message is kept whole (a checkpoint's list of mismatches),
+ * and the handler sees all of it; past 1 MiB it says how much is missing. */
+static size_t seen_len;
+static void record_len(nb_status code, const char *msg, void *user)
+{
+    (void)code, (void)user;
+    seen_len = strlen(msg);
+}
+
+Test(errors, long_messages_are_kept_whole)
+{
+    char *big = malloc(3001);
+    memset(big, 'x', 3000);
+    big[3000] = '\0';
+    nb_set_error_handler(record_len, NULL);
+    nb_error(NB_ERR_ARG, "start %s end", big);
+    cr_assert_eq(strlen(nb_last_error_message()), 3000 + 10);
+    cr_assert_eq(seen_len, 3010);
+    cr_assert(strncmp(nb_last_error_message() + 3006, " end", 4) == 0);
+    nb_error(NB_ERR_ARG, "short");
+    cr_assert_str_eq(nb_last_error_message(), "short");
+    char *huge = malloc((1 << 20) + 101);
+    memset(huge, 'y', (1 << 20) + 100);
+    huge[(1 << 20) + 100] = '\0';
+    nb_error(NB_ERR_ARG, "%s", huge);
+    const char *m = nb_last_error_message();
+    cr_assert_eq(strlen(m), (1 << 20) - 1);
+    cr_assert(strstr(m, "... (") && strstr(m, " more bytes)"), "%.40s", m + strlen(m) - 40);
+    nb_set_error_handler(NULL, NULL);
+    nb_clear_error();
+    free(big), free(huge);
 }

@@ -26,7 +26,7 @@ Test(gradcheck, passes_a_correct_graph_and_counts_elements)
     nb_tensor *in[2];
     two_inputs(&g, in);
     nb_real before = in[0]->data[4];
-    nb_gradcheck_result r = nb_gradcheck(f_mix, 2, in, NULL, NULL);
+    nb_gradcheck_result r = nb_gradcheck(f_mix, 2, in, NULL, NB_GRADCHECK_OPTS());
     cr_assert(r.ok, "%s", r.message);
     cr_assert_eq(r.checked, 9);
     cr_assert_eq(r.nonzero, 9);
@@ -45,7 +45,7 @@ Test(gradcheck, keeps_existing_gradients)
     nb_backward_grad(nb_mul_scalar(in[1], 1), ones);
     nb_free(ones);
     cr_assert_float_eq(in[1]->grad[2], 1, TOL);
-    nb_gradcheck_result r = nb_gradcheck(f_mix, 2, in, NULL, NULL);
+    nb_gradcheck_result r = nb_gradcheck(f_mix, 2, in, NULL, NB_GRADCHECK_OPTS());
     cr_assert(r.ok, "%s", r.message);
     cr_assert_float_eq(in[1]->grad[2], 1, TOL);
     cr_assert_eq(in[0]->grad[0], 0);
@@ -86,7 +86,7 @@ static nb_tensor *f_silent(nb_tensor *const *in, int n, void *ctx)
 Test(gradcheck, fails_a_wrong_backward_and_names_the_worst_element)
 {
     nb_tensor *x = nb_requires_grad(nb_from_array((nb_real[]){0.5, -2, 1}, NB_SHAPE(3)), true);
-    nb_gradcheck_result r = nb_gradcheck(f_wrong, 1, &x, NULL, &(nb_gradcheck_opts){.quiet = true});
+    nb_gradcheck_result r = nb_gradcheck(f_wrong, 1, &x, NULL, NB_GRADCHECK_OPTS(.quiet = true));
     cr_assert_not(r.ok);
     cr_assert_eq(r.worst_input, 0);
     cr_assert_eq(r.worst_index, 1, "x = -2 has the largest error (|-2*w| vs |-4*w|)");
@@ -98,7 +98,7 @@ Test(gradcheck, fails_a_wrong_backward_and_names_the_worst_element)
 Test(gradcheck, fails_an_empty_backward)
 {
     nb_tensor *x = nb_requires_grad(nb_from_array((nb_real[]){0.5, -2, 1}, NB_SHAPE(3)), true);
-    nb_gradcheck_result r = nb_gradcheck(f_silent, 1, &x, NULL, &(nb_gradcheck_opts){.quiet = true});
+    nb_gradcheck_result r = nb_gradcheck(f_silent, 1, &x, NULL, NB_GRADCHECK_OPTS(.quiet = true));
     cr_assert_not(r.ok);
     cr_assert_eq(r.analytic, 0);
     cr_assert_neq(r.numeric, 0);
@@ -109,8 +109,7 @@ Test(gradcheck, tolerances_are_honoured)
 {
     /* with rtol 0.6 the factor-2 error of wrong_square passes: |a-n| = |n|/2 <= 0.6|n| */
     nb_tensor *x = nb_requires_grad(nb_from_array((nb_real[]){0.5, -2, 1}, NB_SHAPE(3)), true);
-    nb_gradcheck_result r =
-        nb_gradcheck(f_wrong, 1, &x, NULL, &(nb_gradcheck_opts){.rtol = 0.6, .quiet = true});
+    nb_gradcheck_result r = nb_gradcheck(f_wrong, 1, &x, NULL, NB_GRADCHECK_OPTS(.rtol = 0.6, .quiet = true));
     cr_assert(r.ok, "%s", r.message);
     nb_free(x);
 }
@@ -118,7 +117,7 @@ Test(gradcheck, tolerances_are_honoured)
 Test(gradcheck, needs_an_input_with_requires_grad)
 {
     nb_tensor *x = nb_ones(NB_SHAPE(2));
-    nb_gradcheck_result r = nb_gradcheck(f_wrong, 1, &x, NULL, &(nb_gradcheck_opts){.quiet = true});
+    nb_gradcheck_result r = nb_gradcheck(f_wrong, 1, &x, NULL, NB_GRADCHECK_OPTS(.quiet = true));
     cr_assert_not(r.ok);
     cr_assert(strstr(r.message, "no input has requires_grad"), "%s", r.message);
     nb_free(x);

@@ -333,7 +333,7 @@ static void write_mnist(const char *prefix, uint32_t n_images, uint32_t n_labels
 Test(idx, mnist_directory_is_flattened_and_scaled)
 {
     write_mnist("t10k", 3, 3);
-    nb_dataset *ds = nb_mnist_load(tmp_dir, false, NULL);
+    nb_dataset *ds = nb_mnist_load(tmp_dir, false, NB_MNIST_OPTS());
     cr_assert_not_null(ds, "%s", nb_last_error_message());
     cr_assert_eq(nb_dataset_len(ds), 3);
     assert_shape(ds->x, 2, (int64_t[]){3, 6});
@@ -342,7 +342,7 @@ Test(idx, mnist_directory_is_flattened_and_scaled)
         cr_assert_float_eq(ds->x->data[i], (double)((i * 51) & 255) / 255, 1e-7);
     cr_assert_eq(ds->y->data[2], 2);
     nb_dataset_free(ds);
-    ds = nb_mnist_load(tmp_dir, false, &(nb_mnist_options){.keep_shape = true, .raw = true});
+    ds = nb_mnist_load(tmp_dir, false, NB_MNIST_OPTS(.keep_shape = true, .raw = true));
     assert_shape(ds->x, 3, (int64_t[]){3, 2, 3});
     cr_assert_eq(ds->x->data[5], 255);
     nb_dataset_free(ds);
@@ -350,14 +350,14 @@ Test(idx, mnist_directory_is_flattened_and_scaled)
 
 Test(idx, mnist_errors_tell_how_to_get_the_data)
 {
-    cr_assert_null(nb_mnist_load(tmp_path("absent"), true, NULL));
+    cr_assert_null(nb_mnist_load(tmp_path("absent"), true, NB_MNIST_OPTS()));
     assert_error(NB_ERR_IO, "apt-get install dataset-fashion-mnist");
     nb_clear_error();
-    cr_assert_null(nb_mnist_load(tmp_dir, true, NULL));
+    cr_assert_null(nb_mnist_load(tmp_dir, true, NB_MNIST_OPTS()));
     assert_error(NB_ERR_IO, "train-images-idx3-ubyte(.gz) is missing");
     nb_clear_error();
     write_mnist("train", 3, 4);
-    cr_assert_null(nb_mnist_load(tmp_dir, true, NULL));
+    cr_assert_null(nb_mnist_load(tmp_dir, true, NB_MNIST_OPTS()));
     assert_error(NB_ERR_FORMAT, "3 images but 4 labels");
 }
 
@@ -368,7 +368,7 @@ static void check_fashion(bool train, int64_t n)
         tmp_clean(); /* .fini does not run after cr_skip */
         cr_skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)");
     }
-    nb_dataset *ds = nb_mnist_load(NULL, train, NULL);
+    nb_dataset *ds = nb_mnist_load(NULL, train, NB_MNIST_OPTS());
     if (!ds && strstr(nb_last_error_message(), "built without zlib")) {
         tmp_clean(); /* .fini does not run after cr_skip */
         cr_skip("Fashion-MNIST is gzip-compressed and nabla was built without zlib");

@@ -49,7 +49,7 @@ static void assert_permutation(const int64_t *order, int64_t n)
 Test(loader, every_row_once_per_epoch_with_a_short_last_batch)
 {
     nb_dataset *ds = rows(10);
-    nb_loader *ld = nb_loader_new(ds, 3, &(nb_loader_options){.shuffle = true, .seed = 7});
+    nb_loader *ld = nb_loader_new(ds, 3, NB_LOADER_OPTS(.shuffle = true, .seed = 7));
     cr_assert_eq(nb_loader_batches(ld), 4);
     int64_t order[10], sizes[4];
     for (int e = 0; e < 3; e++) {
@@ -65,8 +65,8 @@ Test(loader, every_row_once_per_epoch_with_a_short_last_batch)
 Test(loader, same_seed_same_order_new_epoch_new_order)
 {
     nb_dataset *ds = rows(50);
-    nb_loader_options o = {.shuffle = true, .seed = 42};
-    nb_loader *a = nb_loader_new(ds, 8, &o), *b = nb_loader_new(ds, 16, &o);
+    nb_loader_opts o = NB_LOADER_OPTS(.shuffle = true, .seed = 42);
+    nb_loader *a = nb_loader_new(ds, 8, o), *b = nb_loader_new(ds, 16, o);
     int64_t oa[50], ob[50], oa2[50];
     epoch_order(a, oa, NULL);
     epoch_order(b, ob, NULL);
@@ -79,7 +79,7 @@ Test(loader, same_seed_same_order_new_epoch_new_order)
     epoch_order(a, oa2, NULL);
     cr_assert_arr_eq(oa, oa2, sizeof oa);
     nb_loader_free(b);
-    b = nb_loader_new(ds, 8, &(nb_loader_options){.shuffle = true, .seed = 43});
+    b = nb_loader_new(ds, 8, NB_LOADER_OPTS(.shuffle = true, .seed = 43));
     epoch_order(b, ob, NULL);
     cr_assert(memcmp(oa, ob, sizeof oa) != 0, "seeds 42 and 43 give the same order");
     nb_loader_free(a), nb_loader_free(b);
@@ -90,7 +90,7 @@ Test(loader, order_is_pinned_across_machines)
 {
     /* integer-only generator and Fisher-Yates: this order is the same everywhere */
     nb_dataset *ds = rows(8);
-    nb_loader *ld = nb_loader_new(ds, 8, &(nb_loader_options){.shuffle = true, .seed = 2024});
+    nb_loader *ld = nb_loader_new(ds, 8, NB_LOADER_OPTS(.shuffle = true, .seed = 2024));
     int64_t order[8];
     epoch_order(ld, order, NULL);
     static const int64_t want[8] = {7, 1, 3, 5, 2, 6, 4, 0};
@@ -104,7 +104,7 @@ Test(loader, order_is_pinned_across_machines)
 Test(loader, drop_last_and_no_shuffle)
 {
     nb_dataset *ds = rows(10);
-    nb_loader *ld = nb_loader_new(ds, 3, &(nb_loader_options){.drop_last = true});
+    nb_loader *ld = nb_loader_new(ds, 3, NB_LOADER_OPTS(.drop_last = true));
     cr_assert_eq(nb_loader_batches(ld), 3);
     int64_t order[10], sizes[4];
     cr_assert_eq(epoch_order(ld, order, sizes), 3);
@@ -113,11 +113,11 @@ Test(loader, drop_last_and_no_shuffle)
     cr_assert_eq(sizes[2], 3);
     nb_loader_free(ld);
     /* a batch larger than the data: one batch of everything, or none with drop_last */
-    ld = nb_loader_new(ds, 64, NULL);
+    ld = nb_loader_new(ds, 64, NB_LOADER_OPTS());
     cr_assert_eq(epoch_order(ld, order, sizes), 1);
     cr_assert_eq(sizes[0], 10);
     nb_loader_free(ld);
-    ld = nb_loader_new(ds, 64, &(nb_loader_options){.drop_last = true});
+    ld = nb_loader_new(ds, 64, NB_LOADER_OPTS(.drop_last = true));
     cr_assert_eq(nb_loader_batches(ld), 0);
     cr_assert_eq(epoch_order(ld, order, sizes), 0);
     nb_loader_free(ld);
@@ -127,7 +127,7 @@ Test(loader, drop_last_and_no_shuffle)
 Test(loader, batches_reuse_the_same_buffers)
 {
     nb_dataset *ds = rows(10);
-    nb_loader *ld = nb_loader_new(ds, 4, NULL);
+    nb_loader *ld = nb_loader_new(ds, 4, NB_LOADER_OPTS());
     nb_tensor *x1, *y1, *x2, *y2;
     cr_assert(nb_loader_next(ld, &x1, &y1));
     nb_real *data = x1->data;
@@ -146,7 +146,7 @@ Test(loader, batches_reuse_the_same_buffers)
 Test(loader, nb_free_of_a_batch_leaves_the_loader_working)
 {
     nb_dataset *ds = rows(6);
-    nb_loader *ld = nb_loader_new(ds, 4, NULL);
+    nb_loader *ld = nb_loader_new(ds, 4, NB_LOADER_OPTS());
     nb_tensor *x, *y;
     cr_assert(nb_loader_next(ld, &x, &y));
     nb_free(x); /* a user's mistake: the batch belongs to the loader */
@@ -162,7 +162,7 @@ Test(loader, dataset_without_targets)
 {
     nb_tensor *x = nb_arange(0, 6, 1);
     nb_dataset *ds = nb_dataset_new(x, NULL, false);
-    nb_loader *ld = nb_loader_new(ds, 4, NULL);
+    nb_loader *ld = nb_loader_new(ds, 4, NB_LOADER_OPTS());
     nb_tensor *xb, *yb;
     cr_assert(nb_loader_next(ld, &xb, &yb));
     cr_assert_null(yb);
@@ -180,7 +180,7 @@ Test(loader, argument_errors)
     assert_error(NB_ERR_SHAPE, "dataset: x [4,2] and y [3] must have rank >= 1 and the same shape[0]");
     nb_clear_error();
     nb_dataset *ds = nb_dataset_new(x, NULL, true);
-    cr_assert_null(nb_loader_new(ds, 0, NULL));
+    cr_assert_null(nb_loader_new(ds, 0, NB_LOADER_OPTS()));
     assert_error(NB_ERR_ARG, "loader: batch_size 0 must be positive");
     nb_clear_error();
     nb_dataset *a, *b;
@@ -261,8 +261,8 @@ Test(loader, minmax_and_scale)
 }
 
 /* One epoch's rows of a sharded loader; returns how many. */
-static int64_t shard_rows(nb_dataset *ds, int64_t batch, const nb_loader_options *o, int64_t replicas,
-                          int64_t rank, bool drop_last, int64_t *out)
+static int64_t shard_rows(nb_dataset *ds, int64_t batch, nb_loader_opts o, int64_t replicas, int64_t rank,
+                          bool drop_last, int64_t *out)
 {
     nb_loader *ld = nb_loader_new(ds, batch, o);
     cr_assert_eq(nb_loader_shard(ld, replicas, rank, drop_last), 0);
@@ -284,18 +284,18 @@ Test(loader, shard_as_torch_distributed_sampler_pads_or_drops_the_tail)
     nb_dataset *ds = rows(10);
     int64_t got[16];
     for (int r = 0; r < 3; r++) {
-        cr_assert_eq(shard_rows(ds, 3, NULL, 3, r, false, got), 4);
+        cr_assert_eq(shard_rows(ds, 3, NB_LOADER_OPTS(), 3, r, false, got), 4);
         for (int j = 0; j < 4; j++)
             cr_assert_eq(got[j], padded[r][j], "rank %d row %d", r, j);
-        cr_assert_eq(shard_rows(ds, 3, NULL, 3, r, true, got), 3);
+        cr_assert_eq(shard_rows(ds, 3, NB_LOADER_OPTS(), 3, r, true, got), 3);
         for (int j = 0; j < 3; j++)
             cr_assert_eq(got[j], padded[r][j]);
     }
     /* fewer rows than replicas: torch pads by repeating the order */
     nb_dataset *two = rows(2);
-    cr_assert_eq(shard_rows(two, 4, NULL, 3, 2, false, got), 1);
+    cr_assert_eq(shard_rows(two, 4, NB_LOADER_OPTS(), 3, 2, false, got), 1);
     cr_assert_eq(got[0], 0);
-    cr_assert_eq(shard_rows(two, 4, NULL, 3, 2, true, got), 0);
+    cr_assert_eq(shard_rows(two, 4, NB_LOADER_OPTS(), 3, 2, true, got), 0);
     nb_dataset_free(two);
     nb_dataset_free(ds);
 }
@@ -304,11 +304,11 @@ Test(loader, shards_cover_each_row_once_and_make_the_global_batches_of_one_proce
 {
     /* 24 rows, 3 replicas of batch 2 = one process of batch 6, shuffled. */
     nb_dataset *ds = rows(24);
-    nb_loader_options o = {.shuffle = true, .seed = 11};
-    nb_loader *whole = nb_loader_new(ds, 6, &o);
+    nb_loader_opts o = NB_LOADER_OPTS(.shuffle = true, .seed = 11);
+    nb_loader *whole = nb_loader_new(ds, 6, o);
     nb_loader *ld[3];
     for (int r = 0; r < 3; r++) {
-        ld[r] = nb_loader_new(ds, 2, &o);
+        ld[r] = nb_loader_new(ds, 2, o);
         cr_assert_eq(nb_loader_shard(ld[r], 3, r, false), 0);
         cr_assert_eq(nb_loader_batches(ld[r]), 4);
     }
@@ -345,7 +345,7 @@ Test(loader, shards_cover_each_row_once_and_make_the_global_batches_of_one_proce
 Test(loader, shard_errors)
 {
     nb_dataset *ds = rows(4);
-    nb_loader *ld = nb_loader_new(ds, 2, NULL);
+    nb_loader *ld = nb_loader_new(ds, 2, NB_LOADER_OPTS());
     cr_assert_eq(nb_loader_shard(ld, 2, 2, false), -1);
     assert_error(NB_ERR_ARG, "loader_shard: rank 2 is not in [0, num_replicas 2)");
     cr_assert_eq(nb_loader_shard(ld, 0, 0, false), -1);

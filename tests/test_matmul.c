@@ -200,7 +200,7 @@ Test(matmul, gradcheck_every_case)
         const mcase *t = &cases[c];
         nb_tensor *in[2] = {nb_requires_grad(nb_randn(&g, t->na, t->sa), true),
                             nb_requires_grad(nb_randn(&g, t->nb, t->sb), true)};
-        nb_gradcheck_result r = nb_gradcheck(f_matmul, 2, in, NULL, NULL);
+        nb_gradcheck_result r = nb_gradcheck(f_matmul, 2, in, NULL, NB_GRADCHECK_OPTS());
         bool empty = in[0]->numel == 0 || in[1]->numel == 0;
         cr_assert(r.ok || empty, "case %zu: %s", c, r.message);
         if (!empty)
@@ -208,7 +208,7 @@ Test(matmul, gradcheck_every_case)
         /* only one operand needing a gradient takes other paths of the backward */
         for (int only = 0; only < 2 && !empty; only++) {
             nb_requires_grad(in[1 - only], false);
-            r = nb_gradcheck(f_matmul, 2, in, NULL, NULL);
+            r = nb_gradcheck(f_matmul, 2, in, NULL, NB_GRADCHECK_OPTS());
             cr_assert(r.ok && r.nonzero > 0, "case %zu, only input %d: %s", c, only, r.message);
             nb_requires_grad(in[1 - only], true);
         }

@@ -85,7 +85,7 @@ static void set_weights(nb_module *m)
 
 Test(mha, self_attention_matches_torch)
 {
-    nb_module *m = nb_multihead_attention(4, 2, NULL);
+    nb_module *m = nb_multihead_attention(4, 2, NB_MHA_OPTS());
     set_weights(m);
     nb_tensor *x = fill(NB_SHAPE(3, 2, 4), 0.5, 0, 1, false);
     nb_tensor *y = nb_forward(m, x);
@@ -97,7 +97,7 @@ Test(mha, self_attention_matches_torch)
 
 Test(mha, cross_attention_with_masks_matches_torch)
 {
-    nb_module *m = nb_multihead_attention(4, 2, NULL);
+    nb_module *m = nb_multihead_attention(4, 2, NB_MHA_OPTS());
     set_weights(m);
     nb_tensor *x = fill(NB_SHAPE(3, 2, 4), 0.5, 0, 1, false),
               *kv = fill(NB_SHAPE(5, 2, 4), 0.3, 0.2, 1, true);
@@ -116,7 +116,7 @@ Test(mha, cross_attention_with_masks_matches_torch)
  * is_causal give PyTorch's result. */
 Test(mha, batch_first_causal_matches_torch)
 {
-    nb_module *m = nb_multihead_attention(4, 2, &(nb_mha_opts){.batch_first = true});
+    nb_module *m = nb_multihead_attention(4, 2, NB_MHA_OPTS(.batch_first = true));
     set_weights(m);
     nb_tensor *x = fill(NB_SHAPE(2, 3, 4), 0.5, 0, 1, false), *am = nb_zeros(NB_SHAPE(3, 3));
     for (int i = 0; i < 3; i++)
@@ -133,7 +133,7 @@ Test(mha, batch_first_causal_matches_torch)
 
 Test(mha, kdim_vdim_match_torch)
 {
-    nb_module *m = nb_multihead_attention(4, 2, &(nb_mha_opts){.kdim = 3, .vdim = 5});
+    nb_module *m = nb_multihead_attention(4, 2, NB_MHA_OPTS(.kdim = 3, .vdim = 5));
     set_weights(m);
     nb_tensor *x = fill(NB_SHAPE(3, 2, 4), 0.5, 0, 1, false), *k = fill(NB_SHAPE(5, 2, 3), 0.3, 0.2, 1, true);
     nb_tensor *v = fill(NB_SHAPE(5, 2, 5), 0.7, 0, 1, false);
@@ -147,7 +147,7 @@ Test(mha, kdim_vdim_match_torch)
 /* Dropout on the weights in training mode only; nb_module_seed repeats it. */
 Test(mha, dropout_only_in_training)
 {
-    nb_module *m = nb_multihead_attention(4, 2, &(nb_mha_opts){.dropout = 0.5});
+    nb_module *m = nb_multihead_attention(4, 2, NB_MHA_OPTS(.dropout = 0.5));
     set_weights(m);
     nb_tensor *x = fill(NB_SHAPE(3, 2, 4), 0.5, 0, 1, false);
     nb_module_seed(m, 1);
@@ -165,7 +165,7 @@ Test(mha, dropout_only_in_training)
 /* Unbatched [T, E] is the batch of one. */
 Test(mha, unbatched_is_a_batch_of_one)
 {
-    nb_module *m = nb_multihead_attention(4, 2, NULL);
+    nb_module *m = nb_multihead_attention(4, 2, NB_MHA_OPTS());
     set_weights(m);
     nb_tensor *x = fill(NB_SHAPE(3, 2, 4), 0.5, 0, 1, false), *x0 = nb_zeros(NB_SHAPE(3, 4));
     for (int t = 0; t < 3; t++)
@@ -182,7 +182,7 @@ Test(mha, unbatched_is_a_batch_of_one)
  * in_proj_weight, zero biases, out_proj.weight within 1/sqrt(E). */
 Test(mha, parameters_as_pytorch)
 {
-    nb_module *m = nb_multihead_attention(64, 4, NULL);
+    nb_module *m = nb_multihead_attention(64, 4, NB_MHA_OPTS());
     nb_param_list p;
     cr_assert_eq(nb_module_state_dict(m, &p), 4);
     const char *names[4] = {"in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"};
@@ -204,7 +204,7 @@ Test(mha, parameters_as_pytorch)
             cr_assert_eq(p.tensors[i]->data[j], 0);
     nb_param_list_free(&p);
     nb_module_free(m);
-    m = nb_multihead_attention(4, 2, &(nb_mha_opts){.kdim = 3, .vdim = 5, .no_bias = true});
+    m = nb_multihead_attention(4, 2, NB_MHA_OPTS(.kdim = 3, .vdim = 5, .bias = false));
     cr_assert_eq(nb_module_state_dict(m, &p), 4);
     const char *sep[4] = {"q_proj_weight", "k_proj_weight", "v_proj_weight", "out_proj.weight"};
     for (int i = 0; i < 4; i++)
@@ -235,7 +235,7 @@ static nb_tensor *f_mha(nb_tensor *const *in, int n, void *ctx)
 /* Inputs and every parameter, self- and cross-attention with masks. */
 Test(mha, gradcheck_through_the_layer)
 {
-    nb_module *m = nb_multihead_attention(4, 2, &(nb_mha_opts){.batch_first = true});
+    nb_module *m = nb_multihead_attention(4, 2, NB_MHA_OPTS(.batch_first = true));
     set_weights(m);
     nb_tensor *x = nb_requires_grad(fill(NB_SHAPE(2, 3, 4), 0.5, 0, 1, false), true);
     nb_tensor *kv = nb_requires_grad(fill(NB_SHAPE(2, 5, 4), 0.3, 0.2, 1, true), true);
@@ -244,13 +244,14 @@ Test(mha, gradcheck_through_the_layer)
     nb_param_list p;
     cr_assert_eq(nb_module_parameters(m, &p), 4);
     gc_mha c = {m, {.is_causal = true}, false};
-    nb_gradcheck_result r = nb_gradcheck(
-        f_mha, 5, (nb_tensor *[]){x, p.tensors[0], p.tensors[1], p.tensors[2], p.tensors[3]}, &c, NULL);
+    nb_gradcheck_result r =
+        nb_gradcheck(f_mha, 5, (nb_tensor *[]){x, p.tensors[0], p.tensors[1], p.tensors[2], p.tensors[3]}, &c,
+                     NB_GRADCHECK_OPTS());
     cr_assert(r.ok, "%s", r.message);
     cr_assert_gt(r.nonzero, r.checked / 2);
     c = (gc_mha){m, {.key_padding_mask = kpm}, true};
     r = nb_gradcheck(f_mha, 6, (nb_tensor *[]){x, kv, p.tensors[0], p.tensors[1], p.tensors[2], p.tensors[3]},
-                     &c, NULL);
+                     &c, NB_GRADCHECK_OPTS());
     cr_assert(r.ok, "%s", r.message);
     cr_assert_gt(r.nonzero, r.checked / 2);
     nb_param_list_free(&p);
@@ -261,9 +262,9 @@ Test(mha, gradcheck_through_the_layer)
 
 Test(mha, errors_name_the_layer_and_shapes)
 {
-    cr_assert_null(nb_multihead_attention(6, 4, NULL));
+    cr_assert_null(nb_multihead_attention(6, 4, NB_MHA_OPTS()));
     assert_error(NB_ERR_ARG, "MultiheadAttention: embed_dim 6 must be a positive multiple of num_heads 4");
-    nb_module *m = nb_multihead_attention(4, 2, NULL);
+    nb_module *m = nb_multihead_attention(4, 2, NB_MHA_OPTS());
     nb_tensor *x = nb_zeros(NB_SHAPE(3, 2, 5));
     cr_assert_null(nb_forward(m, x));
     assert_error(NB_ERR_SHAPE,

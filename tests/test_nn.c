@@ -528,7 +528,7 @@ Test(nn, maxout_layer)
 
 static void assert_gradcheck(nb_gradcheck_fn fn, int n, nb_tensor *const *in, void *ctx)
 {
-    nb_gradcheck_result r = nb_gradcheck(fn, n, in, ctx, NULL);
+    nb_gradcheck_result r = nb_gradcheck(fn, n, in, ctx, NB_GRADCHECK_OPTS());
     cr_assert(r.ok, "%s", r.message);
     cr_assert_gt(r.nonzero, 0, "%s", r.message);
 }

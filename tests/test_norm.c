@@ -360,7 +360,7 @@ Test(norm, gradcheck_every_op_with_and_without_affine)
                 n = op == 4 ? 2 : 3;
             }
             gctx c = {.op = op, .affine = affine, .rm = rm, .rv = rv};
-            nb_gradcheck_result r = nb_gradcheck(f_norm, n, in, &c, NULL);
+            nb_gradcheck_result r = nb_gradcheck(f_norm, n, in, &c, NB_GRADCHECK_OPTS());
             cr_assert(r.ok, "op %d affine %d: %s", op, affine, r.message);
             cr_assert_gt(r.nonzero, 50, "op %d affine %d", op, affine);
             for (int i = 0; i < (affine ? 3 : 1); i++)

@@ -3,7 +3,7 @@
  * update rules of the torch.optim documentation (pseudo-code written out below,
  * independently of the library); each option must change the trajectory.
  * Also: parameters without grad, zero_grad, state names and resume, errors,
- * NB_ZERO, gradient clipping. */
+ * literal zeros, options read back and refused, gradient clipping. */
 #include "common.h"
 #include "nabla/loss.h"
 #include "nabla/optim.h"
@@ -128,7 +128,7 @@ static cfg with_defaults(cfg c)
         c.lr = c.a == SGD || adam ? 1e-3 : 1e-2;
     if (adam && c.beta1 == 0)
         c.beta1 = 0.9, c.beta2 = 0.999;
-    if (c.eps == 0)
+    if (c.eps == 0 && c.a != SGD)
         c.eps = adam || c.a == RMSPROP ? 1e-8 : 1e-10;
     if (c.a == ADAMW && c.weight_decay == 0)
         c.weight_decay = 1e-2;
@@ -174,43 +174,37 @@ static const cfg cfgs[] = {
 };
 enum { N_CFG = sizeof cfgs / sizeof cfgs[0], STEPS = 10 };
 
-/* The library's optimizer for c; the defaults are left zero (the point of the API). */
+/* The library's optimizer for c: the macro's defaults, then only the fields
+ * the configuration sets, so the omitted ones must be PyTorch's defaults. */
 static nb_optim *make(const cfg *c, nb_tensor *w)
 {
     nb_tensor *p[] = {w};
-    double lr = c->lr;
+    nb_optim_opts o = c->a == SGD       ? NB_SGD_OPTS()
+                      : c->a == ADAM    ? NB_ADAM_OPTS()
+                      : c->a == ADAMW   ? NB_ADAMW_OPTS()
+                      : c->a == RMSPROP ? NB_RMSPROP_OPTS()
+                                        : NB_ADAGRAD_OPTS();
+#define SET(field, value)                                                                                    \
+    if (value != 0)                                                                                          \
+    o.field = value
+    SET(lr, c->lr);
+    SET(momentum, c->momentum);
+    SET(dampening, c->dampening);
+    SET(weight_decay, c->weight_decay);
+    SET(betas[0], c->beta1);
+    SET(betas[1], c->beta2);
+    SET(eps, c->eps);
+    SET(alpha, c->alpha);
+    SET(lr_decay, c->lr_decay);
+    SET(initial_accumulator_value, c->init_acc);
+#undef SET
+    o.nesterov = c->nesterov, o.maximize = c->maximize, o.amsgrad = c->amsgrad, o.centered = c->centered;
     switch (c->a) {
-    case SGD:
-        return nb_sgd(p, 1,
-                      (nb_sgd_opts){.lr = lr == 1e-3 ? 0 : lr,
-                                    .momentum = c->momentum,
-                                    .dampening = c->dampening,
-                                    .weight_decay = c->weight_decay,
-                                    .nesterov = c->nesterov,
-                                    .maximize = c->maximize});
-    case ADAM:
-    case ADAMW: {
-        nb_adam_opts o = {.lr = lr == 1e-3 ? 0 : lr, .amsgrad = c->amsgrad, .maximize = c->maximize};
-        if (c->beta1 != 0.9)
-            o.betas[0] = c->beta1, o.betas[1] = c->beta2;
-        if (c->eps != 1e-8)
-            o.eps = c->eps;
-        if (c->weight_decay != (c->a == ADAMW ? 1e-2 : 0))
-            o.weight_decay = c->weight_decay;
-        return c->a == ADAM ? nb_adam(p, 1, o) : nb_adamw(p, 1, o);
-    }
-    case RMSPROP:
-        return nb_rmsprop(p, 1,
-                          (nb_rmsprop_opts){.alpha = c->alpha == 0.99 ? 0 : c->alpha,
-                                            .weight_decay = c->weight_decay,
-                                            .momentum = c->momentum,
-                                            .centered = c->centered});
-    case ADAGRAD:
-        return nb_adagrad(p, 1,
-                          (nb_adagrad_opts){.lr_decay = c->lr_decay,
-                                            .weight_decay = c->weight_decay,
-                                            .initial_accumulator_value = c->init_acc,
-                                            .eps = c->eps == 1e-10 ? 0 : c->eps});
+    case SGD: return nb_sgd(p, 1, o);
+    case ADAM: return nb_adam(p, 1, o);
+    case ADAMW: return nb_adamw(p, 1, o);
+    case RMSPROP: return nb_rmsprop(p, 1, o);
+    case ADAGRAD: return nb_adagrad(p, 1, o);
     }
     return NULL;
 }
@@ -273,13 +267,13 @@ Test(optim, every_option_follows_the_documented_update)
     }
 }
 
-Test(optim, nb_zero_requests_a_literal_zero)
+Test(optim, a_literal_zero_is_zero)
 {
-    /* AdamW with weight_decay NB_ZERO is Adam, bit for bit; betas NB_ZERO is β = 0 */
+    /* AdamW with weight_decay 0 is Adam, bit for bit; betas {0, 0} is β = 0 */
     nb_tensor *a = nb_requires_grad(nb_from_array((nb_real[]){1, -2}, NB_SHAPE(2)), true);
     nb_tensor *b = nb_clone(a);
-    nb_optim *oa = nb_adam(&a, 1, (nb_adam_opts){.lr = 0.1});
-    nb_optim *ob = nb_adamw(&b, 1, (nb_adam_opts){.lr = 0.1, .weight_decay = NB_ZERO});
+    nb_optim *oa = nb_adam(&a, 1, NB_ADAM_OPTS(.lr = 0.1));
+    nb_optim *ob = nb_adamw(&b, 1, NB_ADAMW_OPTS(.lr = 0.1, .weight_decay = 0));
     for (int s = 0; s < 3; s++) {
         nb_backward(nb_sum(nb_mul(a, a)));
         nb_backward(nb_sum(nb_mul(b, b)));
@@ -291,7 +285,7 @@ Test(optim, nb_zero_requests_a_literal_zero)
     nb_optim_free(oa), nb_optim_free(ob);
     /* β1 = β2 = 0: m = g, v = g², the first step moves each coordinate by lr·g/(|g| + eps) */
     nb_tensor *c = nb_requires_grad(nb_from_array((nb_real[]){3}, NB_SHAPE(1)), true);
-    nb_optim *oc = nb_adam(&c, 1, (nb_adam_opts){.lr = 0.1, .betas = {NB_ZERO, NB_ZERO}});
+    nb_optim *oc = nb_adam(&c, 1, NB_ADAM_OPTS(.lr = 0.1, .betas = {0, 0}));
     nb_backward(nb_sum(nb_mul(c, c))); /* g = 6 */
     nb_optim_step(oc);
     cr_assert_float_eq(c->data[0], 3 - 0.1 * 6 / (6 + 1e-8), TOL);
@@ -299,11 +293,50 @@ Test(optim, nb_zero_requests_a_literal_zero)
     nb_free(a), nb_free(b), nb_free(c);
 }
 
+Test(optim, options_read_back_with_pytorch_defaults)
+{
+    /* torch 1.13: torch.optim.AdamW([w]).defaults == {'lr': 0.001, 'betas': (0.9, 0.999),
+     * 'eps': 1e-08, 'weight_decay': 0.01, 'amsgrad': False, 'maximize': False, ...} */
+    nb_tensor *w = nb_zeros(NB_SHAPE(2));
+    nb_optim *o = nb_adamw(&w, 1, NB_ADAMW_OPTS());
+    nb_optim_opts r = nb_optim_group_opts(o, 0);
+    cr_assert(r.kind == NB_ADAMW && r.lr == 1e-3 && r.betas[0] == 0.9 && r.betas[1] == 0.999 &&
+              r.eps == 1e-8 && r.weight_decay == 1e-2 && !r.amsgrad && !r.maximize);
+    nb_optim_free(o);
+    /* RMSprop: lr 0.01, alpha 0.99, eps 1e-08; Adagrad: lr 0.01, eps 1e-10; SGD (torch 2): lr 0.001 */
+    o = nb_rmsprop(&w, 1, NB_RMSPROP_OPTS(.momentum = 0.9));
+    r = nb_optim_group_opts(o, 0);
+    cr_assert(r.lr == 1e-2 && r.alpha == 0.99 && r.eps == 1e-8 && r.momentum == 0.9 && !r.centered);
+    nb_optim_free(o);
+    cr_assert(nb_adagrad_defaults().lr == 1e-2 && nb_adagrad_defaults().eps == 1e-10);
+    cr_assert(nb_sgd_defaults().lr == 1e-3 && nb_sgd_defaults().momentum == 0);
+    cr_assert(nb_adam_defaults().weight_decay == 0 && nb_adamw_defaults().weight_decay == 1e-2);
+    nb_free(w);
+}
+
+Test(optim, options_not_made_by_their_macro_are_refused)
+{
+    nb_tensor *w = nb_zeros(NB_SHAPE(2));
+    cr_assert_null(nb_adamw(&w, 1, (nb_optim_opts){.lr = 1e-3}));
+    assert_error(NB_ERR_ARG, "adamw: options were not made by NB_ADAMW_OPTS() or nb_adamw_defaults(): a "
+                             "struct literal leaves the fields it omits at zero");
+    nb_clear_error();
+    cr_assert_null(nb_adamw(&w, 1, NB_ADAM_OPTS()));
+    assert_error(NB_ERR_ARG, "adamw: options made by NB_ADAM_OPTS() are not adamw's: use NB_ADAMW_OPTS()");
+    nb_clear_error();
+    cr_assert_null(nb_adam(&w, 1, NB_ADAM_OPTS(.momentum = 0.9)));
+    assert_error(NB_ERR_ARG, "adam: has no option momentum");
+    nb_clear_error();
+    cr_assert_null(nb_sgd(&w, 1, NB_SGD_OPTS(.betas = {0.9, 0.99})));
+    assert_error(NB_ERR_ARG, "sgd: has no option betas[0]");
+    nb_free(w);
+}
+
 Test(optim, params_without_grad_are_untouched)
 {
     nb_tensor *a = nb_requires_grad(nb_from_array((nb_real[]){1, 2}, NB_SHAPE(2)), true);
     nb_tensor *b = nb_requires_grad(nb_from_array((nb_real[]){5, 6}, NB_SHAPE(2)), true);
-    nb_optim *o = nb_adamw((nb_tensor *[]){a, b}, 2, (nb_adam_opts){.lr = 0.1, .weight_decay = 0.5});
+    nb_optim *o = nb_adamw((nb_tensor *[]){a, b}, 2, NB_ADAMW_OPTS(.lr = 0.1, .weight_decay = 0.5));
     nb_backward(nb_sum(a)); /* b gets no gradient: its grad stays NULL */
     cr_assert_null(b->grad);
     cr_assert_eq(nb_optim_step(o), 0);
@@ -322,7 +355,7 @@ Test(optim, params_without_grad_are_untouched)
 Test(optim, zero_grad_zeroes_in_place)
 {
     nb_tensor *a = nb_requires_grad(nb_from_array((nb_real[]){1, 2}, NB_SHAPE(2)), true);
-    nb_optim *o = nb_sgd(&a, 1, (nb_sgd_opts){.lr = 0.5});
+    nb_optim *o = nb_sgd(&a, 1, NB_SGD_OPTS(.lr = 0.5));
     nb_backward(nb_sum(nb_mul(a, a)));
     nb_real *buf = a->grad;
     nb_optim_zero_grad(o);
@@ -347,16 +380,16 @@ Test(optim, state_names_follow_pytorch)
         const char *names[8];
         int n;
     } cases[] = {
-        {nb_adam((nb_tensor *[]){a, b}, 2, (nb_adam_opts){.amsgrad = true}),
+        {nb_adam((nb_tensor *[]){a, b}, 2, NB_ADAM_OPTS(.amsgrad = true)),
          {"state.0.step", "state.0.exp_avg", "state.0.exp_avg_sq", "state.0.max_exp_avg_sq", "state.1.step",
           "state.1.exp_avg", "state.1.exp_avg_sq", "state.1.max_exp_avg_sq"},
          8},
-        {nb_sgd(&a, 1, (nb_sgd_opts){.momentum = 0.9}), {"state.0.step", "state.0.momentum_buffer"}, 2},
-        {nb_sgd(&a, 1, (nb_sgd_opts){0}), {"state.0.step"}, 1},
-        {nb_rmsprop(&a, 1, (nb_rmsprop_opts){.momentum = 0.9, .centered = true}),
+        {nb_sgd(&a, 1, NB_SGD_OPTS(.momentum = 0.9)), {"state.0.step", "state.0.momentum_buffer"}, 2},
+        {nb_sgd(&a, 1, NB_SGD_OPTS()), {"state.0.step"}, 1},
+        {nb_rmsprop(&a, 1, NB_RMSPROP_OPTS(.momentum = 0.9, .centered = true)),
          {"state.0.step", "state.0.square_avg", "state.0.momentum_buffer", "state.0.grad_avg"},
          4},
-        {nb_adagrad(&b, 1, (nb_adagrad_opts){.initial_accumulator_value = 0.25}),
+        {nb_adagrad(&b, 1, NB_ADAGRAD_OPTS(.initial_accumulator_value = 0.25)),
          {"state.0.step", "state.0.sum"},
          2},
     };
@@ -389,7 +422,7 @@ Test(optim, resume_from_saved_state_is_bit_identical)
     nb_generator_seed(&g, 3);
     nb_tensor *init = nb_randn(&g, NB_SHAPE(64));
     nb_tensor *target = nb_randn(&g, NB_SHAPE(64));
-    nb_adam_opts opts = {.lr = 0.05, .amsgrad = true, .weight_decay = 0.1};
+    nb_optim_opts opts = NB_ADAMW_OPTS(.lr = 0.05, .amsgrad = true, .weight_decay = 0.1);
     nb_tensor *w = nb_requires_grad(nb_keep(init), true);
     nb_optim *o = nb_adamw(&w, 1, opts);
     nb_scheduler *s = nb_warmup_cosine(o, 3, 10, 0.1, 0.001);
@@ -440,7 +473,7 @@ Test(optim, large_parameter_same_bits_on_one_and_two_threads)
     for (int t = 0; t < 2; t++) {
         nb_set_num_threads(t + 1);
         nb_tensor *w = nb_requires_grad(nb_keep(init), true);
-        nb_optim *o = nb_rmsprop(&w, 1, (nb_rmsprop_opts){.momentum = 0.9, .centered = true});
+        nb_optim *o = nb_rmsprop(&w, 1, NB_RMSPROP_OPTS(.momentum = 0.9, .centered = true));
         for (int s = 0; s < 3; s++) {
             nb_optim_zero_grad(o);
             nb_backward(nb_sum(nb_mul(nb_mul(w, w), w)));
@@ -461,23 +494,23 @@ Test(optim, large_parameter_same_bits_on_one_and_two_threads)
 Test(optim, bad_options_are_errors)
 {
     nb_tensor *a = nb_zeros(NB_SHAPE(2));
-    cr_assert_null(nb_sgd(&a, 1, (nb_sgd_opts){.nesterov = true}));
+    cr_assert_null(nb_sgd(&a, 1, NB_SGD_OPTS(.nesterov = true)));
     assert_error(NB_ERR_ARG, "sgd: nesterov momentum requires a momentum and zero dampening");
     nb_clear_error();
-    cr_assert_null(nb_sgd(&a, 1, (nb_sgd_opts){.lr = -1}));
+    cr_assert_null(nb_sgd(&a, 1, NB_SGD_OPTS(.lr = -1)));
     assert_error(NB_ERR_ARG, "sgd: lr -1 is invalid");
     nb_clear_error();
-    cr_assert_null(nb_adam(&a, 1, (nb_adam_opts){.betas = {0.9, 1.0}}));
+    cr_assert_null(nb_adam(&a, 1, NB_ADAM_OPTS(.betas = {0.9, 1.0})));
     assert_error(NB_ERR_ARG, "adam: betas[1] 1 is invalid (must be in [0, 1))");
     nb_clear_error();
-    cr_assert_null(nb_rmsprop(&a, 0, (nb_rmsprop_opts){0}));
+    cr_assert_null(nb_rmsprop(&a, 0, NB_RMSPROP_OPTS()));
     assert_error(NB_ERR_ARG, "rmsprop: got an empty parameter list");
     nb_clear_error();
-    cr_assert_null(nb_adagrad((nb_tensor *[]){a, NULL}, 2, (nb_adagrad_opts){0}));
+    cr_assert_null(nb_adagrad((nb_tensor *[]){a, NULL}, 2, NB_ADAGRAD_OPTS()));
     assert_error(NB_ERR_NULL, "adagrad: params[1] is NULL");
     nb_clear_error();
     nb_tensor *step_tensor = nb_add(a, a);
-    cr_assert_null(nb_adam(&step_tensor, 1, (nb_adam_opts){0}));
+    cr_assert_null(nb_adam(&step_tensor, 1, NB_ADAM_OPTS()));
     assert_error(NB_ERR_ARG, "adam: params[0] of shape [2] is a step tensor");
     nb_free(a);
 }
@@ -511,4 +544,93 @@ Test(optim, clip_grad_norm_by_hand)
     cr_assert_null(c->grad);
     nb_free(a), nb_free(b), nb_free(c), nb_free(w);
     nb_step_end();
+}
+
+/* ---- parameter groups ------------------------------------------------------ */
+
+/* torch.optim param_groups: one AdamW over two groups (own lr, weight_decay,
+ * betas, amsgrad) moves each parameter exactly as one AdamW per group. */
+Test(optim, param_groups_equal_one_optimizer_per_group)
+{
+    nb_tensor *a = nb_requires_grad(nb_from_array((nb_real[]){1, -2, 0.5}, NB_SHAPE(3)), true);
+    nb_tensor *b = nb_requires_grad(nb_from_array((nb_real[]){0.3, 4}, NB_SHAPE(2)), true);
+    nb_tensor *a2 = nb_clone(a), *b2 = nb_clone(b);
+    nb_optim_opts ga = NB_ADAMW_OPTS(.lr = 0.1, .weight_decay = 0.5);
+    nb_optim_opts gb = NB_ADAMW_OPTS(.lr = 0.01, .weight_decay = 0, .betas = {0.5, 0.9}, .amsgrad = true);
+    nb_optim *o = nb_adamw(&a, 1, ga);
+    cr_assert_eq(nb_optim_add_param_group(o, &b, 1, gb), 1);
+    nb_optim *oa = nb_adamw(&a2, 1, ga), *ob = nb_adamw(&b2, 1, gb);
+    cr_assert_eq(nb_optim_group_count(o), 2);
+    for (int s = 0; s < 5; s++) {
+        nb_backward(nb_add(nb_sum(nb_mul(a, a)), nb_sum(nb_mul(b, nb_mul(b, b)))));
+        nb_backward(nb_add(nb_sum(nb_mul(a2, a2)), nb_sum(nb_mul(b2, nb_mul(b2, b2)))));
+        nb_optim_step(o), nb_optim_step(oa), nb_optim_step(ob);
+        nb_optim_zero_grad(o), nb_optim_zero_grad(oa), nb_optim_zero_grad(ob);
+        nb_step_end();
+    }
+    cr_assert(memcmp(a->data, a2->data, 3 * sizeof(nb_real)) == 0);
+    cr_assert(memcmp(b->data, b2->data, 2 * sizeof(nb_real)) == 0);
+    /* state numbered over all parameters in group order, as PyTorch's state_dict */
+    const char *want[] = {"state.0.step",    "state.0.exp_avg",    "state.0.exp_avg_sq",    "state.1.step",
+                          "state.1.exp_avg", "state.1.exp_avg_sq", "state.1.max_exp_avg_sq"};
+    cr_assert_eq(nb_optim_state_count(o), 7);
+    for (int k = 0; k < 7; k++) {
+        const char *name;
+        nb_optim_state(o, k, &name);
+        cr_assert_str_eq(name, want[k]);
+    }
+    int n;
+    nb_tensor *const *p = nb_optim_group_params(o, 1, &n);
+    cr_assert(n == 1 && p[0] == b);
+    nb_optim_opts r = nb_optim_group_opts(o, 1);
+    cr_assert(r.lr == 0.01 && r.weight_decay == 0 && r.betas[0] == 0.5 && r.amsgrad);
+    nb_optim_free(o), nb_optim_free(oa), nb_optim_free(ob);
+    nb_free(a), nb_free(b), nb_free(a2), nb_free(b2);
+}
+
+Test(optim, param_group_errors)
+{
+    nb_tensor *a = nb_zeros(NB_SHAPE(2)), *b = nb_zeros(NB_SHAPE(3));
+    nb_optim *o = nb_sgd(&a, 1, NB_SGD_OPTS(.lr = 0.1, .momentum = 0.9));
+    /* torch.optim: "some parameters appear in more than one parameter group" */
+    cr_assert_eq(nb_optim_add_param_group(o, &a, 1, NB_SGD_OPTS()), -1);
+    assert_error(NB_ERR_ARG, "sgd: params[0] [2] is already in another parameter group");
+    nb_clear_error();
+    cr_assert_eq(nb_optim_add_param_group(o, (nb_tensor *[]){b, b}, 2, NB_SGD_OPTS()), -1);
+    assert_error(NB_ERR_ARG, "sgd: params[1] [3] is given twice");
+    nb_clear_error();
+    cr_assert_eq(nb_optim_add_param_group(o, &b, 1, NB_ADAM_OPTS()), -1);
+    assert_error(NB_ERR_ARG, "sgd: options made by NB_ADAM_OPTS() are not sgd's: use NB_SGD_OPTS()");
+    nb_clear_error();
+    cr_assert_eq(nb_optim_group_count(o), 1); /* nothing changed */
+    cr_assert_eq(nb_optim_state_count(o), 2);
+    /* options change in place, but not the ones that decide the state buffers */
+    cr_assert_eq(nb_optim_set_group_opts(o, 0, NB_SGD_OPTS(.lr = 0.05, .momentum = 0.5)), 0);
+    cr_assert_eq(nb_optim_group_opts(o, 0).lr, 0.05);
+    cr_assert_eq(nb_optim_set_group_opts(o, 0, NB_SGD_OPTS(.lr = 0.05)), -1);
+    assert_error(NB_ERR_ARG, "optim_set_group_opts: sgd group 0: these options need other state buffers");
+    nb_clear_error();
+    cr_assert_eq(nb_optim_group_opts(o, 3).nb_tag, 0);
+    assert_error(NB_ERR_ARG, "optim_group_opts: group 3 is outside 0..0");
+    nb_optim_free(o);
+    nb_free(a), nb_free(b);
+}
+
+/* Schedules scale each group from its own base lr (PyTorch's group['initial_lr']):
+ * StepLR(step_size=2, gamma=0.1) over groups of lr 0.1 and 0.02. */
+Test(optim, schedules_scale_every_group)
+{
+    nb_tensor *a = nb_zeros(NB_SHAPE(2)), *b = nb_zeros(NB_SHAPE(3));
+    nb_optim *o = nb_sgd(&a, 1, NB_SGD_OPTS(.lr = 0.1));
+    nb_optim_add_param_group(o, &b, 1, NB_SGD_OPTS(.lr = 0.02));
+    nb_scheduler *s = nb_step_lr(o, 2, 0.1);
+    const double want0[] = {0.1, 0.1, 0.01, 0.01, 0.001}, want1[] = {0.02, 0.02, 0.002, 0.002, 0.0002};
+    for (int e = 0; e < 5; e++, nb_scheduler_step(s)) {
+        cr_assert_float_eq(nb_optim_group_opts(o, 0).lr, want0[e], 1e-15);
+        cr_assert_float_eq(nb_optim_group_opts(o, 1).lr, want1[e], 1e-15);
+        cr_assert_float_eq(nb_scheduler_get_lr(s), want0[e], 1e-15);
+    }
+    nb_scheduler_free(s);
+    nb_optim_free(o);
+    nb_free(a), nb_free(b);
 }

@@ -91,7 +91,7 @@ static bool balanced(const char *s)
 Test(plot, lines_ticks_legend_and_balance, .fini = remove_dir)
 {
     make_dir();
-    nb_plot *p = nb_plot_new(&(nb_plot_opts){.title = "sine & co", .xlabel = "x", .ylabel = "y"});
+    nb_plot *p = nb_plot_new(NB_PLOT_OPTS(.title = "sine & co", .xlabel = "x", .ylabel = "y"));
     cr_assert_not_null(p);
     double x[50], y[50], z[50];
     for (int i = 0; i < 50; i++) {
@@ -99,12 +99,11 @@ Test(plot, lines_ticks_legend_and_balance, .fini = remove_dir)
         y[i] = sin(x[i]);
         z[i] = i == 20 ? NAN : cos(x[i]); /* a hole: two polylines */
     }
-    cr_assert_eq(nb_plot_add(p, x, y, 50, &(nb_series_opts){.label = "sin"}), 0);
-    cr_assert_eq(
-        nb_plot_add(p, x, z, 50,
-                    &(nb_series_opts){.label = "a<b", .style = NB_SERIES_DASHED, .color = "#123456"}),
-        0);
-    cr_assert_eq(nb_plot_add(p, x, y, 10, &(nb_series_opts){.style = NB_SERIES_POINTS}), 0);
+    cr_assert_eq(nb_plot_add(p, x, y, 50, NB_SERIES_OPTS(.label = "sin")), 0);
+    cr_assert_eq(nb_plot_add(p, x, z, 50,
+                             NB_SERIES_OPTS(.label = "a<b", .style = NB_SERIES_DASHED, .color = "#123456")),
+                 0);
+    cr_assert_eq(nb_plot_add(p, x, y, 10, NB_SERIES_OPTS(.style = NB_SERIES_POINTS)), 0);
     cr_assert_eq(nb_plot_save(p, path), 0, "%s", nb_last_error_message());
     nb_plot_free(p);
     char *s = slurp(path);
@@ -140,10 +139,10 @@ Test(plot, lines_ticks_legend_and_balance, .fini = remove_dir)
 Test(plot, log_axis_and_fixed_ranges, .fini = remove_dir)
 {
     make_dir();
-    nb_plot *p = nb_plot_new(&(nb_plot_opts){.log_y = true, .legend = NB_LEGEND_NONE});
+    nb_plot *p = nb_plot_new(NB_PLOT_OPTS(.log_y = true, .legend = NB_LEGEND_NONE));
     double y[5] = {100, 10, 1, 0.1, 0.01}, bad[3] = {1, -1, 2};
-    cr_assert_eq(nb_plot_add(p, NULL, y, 5, NULL), 0);
-    cr_assert_eq(nb_plot_add(p, NULL, bad, 3, NULL), 0); /* -1 has no log: skipped, line split */
+    cr_assert_eq(nb_plot_add(p, NULL, y, 5, NB_SERIES_OPTS()), 0);
+    cr_assert_eq(nb_plot_add(p, NULL, bad, 3, NB_SERIES_OPTS()), 0); /* -1 has no log: skipped, line split */
     cr_assert_eq(nb_plot_save(p, path), 0);
     char *s = slurp(path), buf[512];
     texts(s, "tick-y", buf, sizeof buf);
@@ -169,11 +168,11 @@ Test(plot, log_axis_and_fixed_ranges, .fini = remove_dir)
 Test(plot, best_legend_corner_avoids_the_data, .fini = remove_dir)
 {
     make_dir();
-    nb_plot *p = nb_plot_new(&(nb_plot_opts){.legend = NB_LEGEND_BEST});
+    nb_plot *p = nb_plot_new(NB_PLOT_OPTS(.legend = NB_LEGEND_BEST));
     double y[101];
     for (int i = 0; i <= 100; i++)
         y[i] = i; /* the diagonal: bottom-left and top-right are taken */
-    cr_assert_eq(nb_plot_add(p, NULL, y, 101, &(nb_series_opts){.label = "y = x"}), 0);
+    cr_assert_eq(nb_plot_add(p, NULL, y, 101, NB_SERIES_OPTS(.label = "y = x")), 0);
     cr_assert_eq(nb_plot_save(p, path), 0);
     nb_plot_free(p);
     char *s = slurp(path);
@@ -185,27 +184,27 @@ Test(plot, best_legend_corner_avoids_the_data, .fini = remove_dir)
 
 Test(plot, errors)
 {
-    nb_plot *p = nb_plot_new(NULL);
+    nb_plot *p = nb_plot_new(NB_PLOT_OPTS());
     double y[2] = {1, 2};
-    cr_assert_eq(nb_plot_add(p, NULL, y, 2, NULL), 0);
+    cr_assert_eq(nb_plot_add(p, NULL, y, 2, NB_SERIES_OPTS()), 0);
     cr_assert_eq(nb_plot_save(p, "/nonexistent-dir/fig.svg"), -1);
     assert_error(NB_ERR_IO, "/nonexistent-dir/fig.svg");
     nb_clear_error();
     cr_assert_eq(nb_plot_xrange(p, 1, 0), -1);
     assert_error(NB_ERR_ARG, "plot_xrange: [1, 0] is not a finite range with lo < hi");
     nb_clear_error();
-    cr_assert_eq(nb_plot_add(p, NULL, NULL, 3, NULL), -1);
+    cr_assert_eq(nb_plot_add(p, NULL, NULL, 3, NB_SERIES_OPTS()), -1);
     assert_error(NB_ERR_NULL, "plot_add: y is NULL for 3 points");
     nb_clear_error();
-    cr_assert_eq(nb_plot_add(p, NULL, y, 2, &(nb_series_opts){.color = "red\"/><script"}), -1);
+    cr_assert_eq(nb_plot_add(p, NULL, y, 2, NB_SERIES_OPTS(.color = "red\"/><script")), -1);
     assert_error(NB_ERR_ARG, "plot_add: colour");
     nb_clear_error();
     nb_plot_free(p);
-    p = nb_plot_new(&(nb_plot_opts){.log_y = true});
+    p = nb_plot_new(NB_PLOT_OPTS(.log_y = true));
     cr_assert_eq(nb_plot_yrange(p, 0, 1), -1);
     assert_error(NB_ERR_ARG, "needs lo > 0");
     nb_clear_error();
     nb_plot_free(p);
-    cr_assert_null(nb_plot_new(&(nb_plot_opts){.width = 10}));
+    cr_assert_null(nb_plot_new(NB_PLOT_OPTS(.width = 10)));
     assert_error(NB_ERR_ARG, "plot_new: size 10x420");
 }

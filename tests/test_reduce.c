@@ -346,7 +346,7 @@ static nb_tensor *f_reduce(nb_tensor *const *in, int n, void *ctx)
 
 static void check(nb_tensor *x, red r)
 {
-    nb_gradcheck_result res = nb_gradcheck(f_reduce, 1, &x, &r, NULL);
+    nb_gradcheck_result res = nb_gradcheck(f_reduce, 1, &x, &r, NB_GRADCHECK_OPTS());
     cr_assert(res.ok, "which %d dim %d keepdim %d: %s", r.which, r.dim, r.keepdim, res.message);
     cr_assert_gt(res.nonzero, 0);
 }

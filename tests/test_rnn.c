@@ -19,7 +19,7 @@ static nb_module *make(int kind, int64_t in, int64_t H, nb_rnn_opts o)
 {
     if (kind == RELU)
         o.nonlinearity = "relu";
-    return kind == LSTM ? nb_lstm(in, H, &o) : kind == GRU ? nb_gru(in, H, &o) : nb_rnn(in, H, &o);
+    return kind == LSTM ? nb_lstm(in, H, o) : kind == GRU ? nb_gru(in, H, o) : nb_rnn(in, H, o);
 }
 
 static int gates(int kind) { return kind == LSTM ? 4 : kind == GRU ? 3 : 1; }
@@ -168,10 +168,8 @@ Test(rnn, forward_matches_the_reference_for_every_kind_and_option)
             const config *cf = &configs[c];
             int D = cf->bidirectional ? 2 : 1, L = cf->layers;
             nb_module *m = make(kind, in, H,
-                                (nb_rnn_opts){.num_layers = L,
-                                              .bidirectional = cf->bidirectional,
-                                              .batch_first = cf->batch_first,
-                                              .no_bias = cf->no_bias});
+                                NB_RNN_OPTS(.num_layers = L, .bidirectional = cf->bidirectional,
+                                            .batch_first = cf->batch_first, .bias = !cf->no_bias));
             cr_assert_not_null(m);
             double *x = random_doubles(&g, T * B * in), *h0 = random_doubles(&g, L * D * B * H);
             double *c0 = random_doubles(&g, L * D * B * H);
@@ -220,7 +218,7 @@ Test(rnn, lengths_equal_each_sequence_alone)
     nb_generator g;
     nb_generator_seed(&g, 5);
     for (int kind = 0; kind < 4; kind++) {
-        nb_module *m = make(kind, in, H, (nb_rnn_opts){.num_layers = 2, .bidirectional = true});
+        nb_module *m = make(kind, in, H, NB_RNN_OPTS(.num_layers = 2, .bidirectional = true));
         nb_tensor *x = nb_randn(&g, NB_SHAPE(T, B, in)), *h0 = nb_randn(&g, NB_SHAPE(4, B, H));
         nb_tensor *c0 = kind == LSTM ? nb_randn(&g, NB_SHAPE(4, B, H)) : NULL;
         nb_tensor *h_n, *c_n = NULL;
@@ -293,7 +291,7 @@ Test(rnn, lengths_equal_each_sequence_alone)
  * h = -0.0104076113 0.0462259793, c = -0.0138866847 0.2142485169. */
 Test(rnn, lstm_known_values)
 {
-    nb_module *m = nb_lstm(2, 2, NULL);
+    nb_module *m = nb_lstm(2, 2, NB_RNN_OPTS());
     nb_param_list pl;
     cr_assert_eq(nb_module_parameters(m, &pl), 4);
     for (int p = 0; p < 4; p++)
@@ -315,11 +313,11 @@ Test(rnn, cells_equal_a_one_layer_module_stepped_by_hand)
     nb_generator g;
     nb_generator_seed(&g, 9);
     for (int kind = 0; kind < 4; kind++) {
-        nb_rnn_opts o = {.nonlinearity = kind == RELU ? "relu" : NULL};
-        nb_module *m = make(kind, in, H, (nb_rnn_opts){0});
-        nb_module *cell = kind == LSTM  ? nb_lstm_cell(in, H, &o)
-                          : kind == GRU ? nb_gru_cell(in, H, &o)
-                                        : nb_rnn_cell(in, H, &o);
+        nb_rnn_opts o = NB_RNN_OPTS(.nonlinearity = kind == RELU ? "relu" : "tanh");
+        nb_module *m = make(kind, in, H, NB_RNN_OPTS());
+        nb_module *cell = kind == LSTM  ? nb_lstm_cell(in, H, o)
+                          : kind == GRU ? nb_gru_cell(in, H, o)
+                                        : nb_rnn_cell(in, H, o);
         cr_assert_not_null(cell, "%s", nb_last_error_message());
         static const char *const names[4] = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"};
         for (int p = 0; p < 4; p++) {
@@ -357,7 +355,7 @@ Test(rnn, cells_equal_a_one_layer_module_stepped_by_hand)
 
 Test(rnn, names_shapes_and_init_bounds_as_pytorch)
 {
-    nb_module *m = nb_gru(10, 20, &(nb_rnn_opts){.num_layers = 2, .bidirectional = true});
+    nb_module *m = nb_gru(10, 20, NB_RNN_OPTS(.num_layers = 2, .bidirectional = true));
     nb_param_list pl;
     cr_assert_eq(nb_module_parameters(m, &pl), 16);
     const char *want[] = {"weight_ih_l0",       "weight_hh_l0",         "bias_ih_l0",
@@ -382,11 +380,11 @@ Test(rnn, names_shapes_and_init_bounds_as_pytorch)
     cr_assert_eq(nb_module_num_params(m), 2 * (60 * 10 + 60 * 20 + 120) + 2 * (60 * 40 + 60 * 20 + 120));
     nb_param_list_free(&pl);
     nb_module_free(m);
-    m = nb_lstm(3, 4, &(nb_rnn_opts){.no_bias = true});
+    m = nb_lstm(3, 4, NB_RNN_OPTS(.bias = false));
     cr_assert_eq(nb_module_num_params(m), 16 * 3 + 16 * 4);
     cr_assert_str_eq(m->kind, "LSTM");
     nb_module_free(m);
-    m = nb_lstm_cell(3, 4, NULL);
+    m = nb_lstm_cell(3, 4, NB_RNN_OPTS());
     cr_assert_not_null(nb_module_get(m, "weight_hh"));
     assert_shape(nb_module_get(m, "weight_hh"), NB_SHAPE(16, 4));
     nb_module_free(m);
@@ -394,7 +392,7 @@ Test(rnn, names_shapes_and_init_bounds_as_pytorch)
 
 Test(rnn, in_a_sequential_nb_forward_returns_the_output)
 {
-    nb_module *seq = nb_sequential(2, nb_lstm(4, 6, &(nb_rnn_opts){.batch_first = true}), nb_linear(6, 2));
+    nb_module *seq = nb_sequential(2, nb_lstm(4, 6, NB_RNN_OPTS(.batch_first = true)), nb_linear(6, 2));
     cr_assert_not_null(seq);
     nb_tensor *x = nb_ones(NB_SHAPE(3, 5, 4));
     nb_tensor *y = nb_forward(seq, x);
@@ -406,8 +404,8 @@ Test(rnn, in_a_sequential_nb_forward_returns_the_output)
 Test(rnn, dropout_between_layers_in_training_only)
 {
     nb_manual_seed(4);
-    nb_module *m = nb_lstm(3, 5, &(nb_rnn_opts){.num_layers = 2, .dropout = 0.5});
-    nb_module *ref = nb_lstm(3, 5, &(nb_rnn_opts){.num_layers = 2});
+    nb_module *m = nb_lstm(3, 5, NB_RNN_OPTS(.num_layers = 2, .dropout = 0.5));
+    nb_module *ref = nb_lstm(3, 5, NB_RNN_OPTS(.num_layers = 2));
     nb_param_list a, b;
     nb_module_parameters(m, &a), nb_module_parameters(ref, &b);
     for (int p = 0; p < a.count; p++)
@@ -430,7 +428,7 @@ Test(rnn, dropout_between_layers_in_training_only)
 
 Test(rnn, errors_name_the_layer_and_the_shapes)
 {
-    nb_module *m = nb_lstm(4, 3, &(nb_rnn_opts){.num_layers = 2});
+    nb_module *m = nb_lstm(4, 3, NB_RNN_OPTS(.num_layers = 2));
     nb_tensor *x = nb_zeros(NB_SHAPE(5, 2, 3)), *h, *c;
     cr_assert_null(nb_lstm_forward(m, x, NULL, NULL, &h, &c));
     assert_error(NB_ERR_SHAPE, "LSTM: input [5,2,3] does not end in input_size 4");
@@ -440,19 +438,19 @@ Test(rnn, errors_name_the_layer_and_the_shapes)
     assert_error(NB_ERR_SHAPE, "LSTM: h0 [1,2,3] must be [2,2,3]");
     cr_assert_null(nb_recurrent_forward(m, x2, (const int64_t[]){5, 6}, NULL, NULL, NULL, NULL));
     assert_error(NB_ERR_ARG, "LSTM: lengths[1] = 6 is not in 1..5");
-    nb_module *g = nb_gru(4, 3, NULL);
+    nb_module *g = nb_gru(4, 3, NB_RNN_OPTS());
     cr_assert_null(nb_recurrent_forward(g, x2, NULL, NULL, h0, NULL, NULL));
     assert_error(NB_ERR_ARG, "GRU: c0 and c_n belong to an LSTM");
     nb_module *fc = nb_linear(4, 3);
     cr_assert_null(nb_lstm_forward(fc, x2, NULL, NULL, NULL, NULL));
     assert_error(NB_ERR_ARG, "module 'Linear' is not an RNN, LSTM or GRU");
-    cr_assert_null(nb_rnn(4, 3, &(nb_rnn_opts){.nonlinearity = "sigmoid"}));
+    cr_assert_null(nb_rnn(4, 3, NB_RNN_OPTS(.nonlinearity = "sigmoid")));
     assert_error(NB_ERR_ARG, "RNN: unknown nonlinearity 'sigmoid' (tanh or relu)");
-    cr_assert_null(nb_lstm(4, 0, NULL));
+    cr_assert_null(nb_lstm(4, 0, NB_RNN_OPTS()));
     assert_error(NB_ERR_ARG, "LSTM: input_size 4 and hidden_size 0 must be >= 1");
-    cr_assert_null(nb_gru(4, 3, &(nb_rnn_opts){.dropout = 1.5}));
+    cr_assert_null(nb_gru(4, 3, NB_RNN_OPTS(.dropout = 1.5)));
     assert_error(NB_ERR_ARG, "GRU: dropout 1.5 must be in [0, 1]");
-    nb_module *cell = nb_gru_cell(4, 3, NULL);
+    nb_module *cell = nb_gru_cell(4, 3, NB_RNN_OPTS());
     cr_assert_null(nb_rnn_cell_forward(cell, x2, NULL));
     assert_error(NB_ERR_SHAPE, "GRUCell: input [5,2,4] must be [B, 4] or [4]");
     cr_assert_null(nb_lstm_cell_forward(cell, h0, NULL, NULL, NULL));
@@ -467,10 +465,10 @@ Test(rnn, errors_name_the_layer_and_the_shapes)
 /* A training step allocates the same arena every time, and nothing else grows. */
 Test(rnn, training_steps_run_in_constant_memory)
 {
-    nb_module *m = nb_lstm(6, 8, &(nb_rnn_opts){.num_layers = 2, .bidirectional = true});
+    nb_module *m = nb_lstm(6, 8, NB_RNN_OPTS(.num_layers = 2, .bidirectional = true));
     nb_param_list pl;
     nb_module_parameters(m, &pl);
-    nb_optim *opt = nb_adam(pl.tensors, pl.count, (nb_adam_opts){0});
+    nb_optim *opt = nb_adam(pl.tensors, pl.count, NB_ADAM_OPTS());
     nb_tensor *x = nb_randn(NULL, NB_SHAPE(20, 4, 6));
     size_t bytes[4];
     for (int step = 0; step < 4; step++) {
@@ -494,7 +492,7 @@ Test(rnn, training_steps_run_in_constant_memory)
 Test(rnn, the_same_bits_for_one_and_two_threads)
 {
     nb_manual_seed(2);
-    nb_module *m = nb_gru(16, 64, &(nb_rnn_opts){.num_layers = 2});
+    nb_module *m = nb_gru(16, 64, NB_RNN_OPTS(.num_layers = 2));
     nb_tensor *x = nb_randn(NULL, NB_SHAPE(6, 64, 16));
     nb_real *out[2], *grad[2];
     nb_tensor *w = nb_module_get(m, "weight_hh_l0");
@@ -540,7 +538,7 @@ static nb_tensor *f_module(nb_tensor *const *in, int n, void *ctx)
 
 static void check(nb_gradcheck_fn f, int n, nb_tensor *const *in, void *ctx, const char *what)
 {
-    nb_gradcheck_result r = nb_gradcheck(f, n, in, ctx, NULL);
+    nb_gradcheck_result r = nb_gradcheck(f, n, in, ctx, NB_GRADCHECK_OPTS());
     cr_assert(r.ok, "%s: %s", what, r.message);
     cr_assert_gt(r.nonzero, n, "%s", what);
 }
@@ -557,12 +555,10 @@ Test(rnn, gradcheck_every_kind_and_option)
         for (int c = 0; c < NCONFIGS; c++) {
             const config *cf = &configs[c];
             int D = cf->bidirectional ? 2 : 1, L = cf->layers;
-            nb_module *m = make(kind, in, H,
-                                (nb_rnn_opts){.num_layers = L,
-                                              .bidirectional = cf->bidirectional,
-                                              .batch_first = cf->batch_first,
-                                              .no_bias = cf->no_bias,
-                                              .generator = &g});
+            nb_module *m =
+                make(kind, in, H,
+                     NB_RNN_OPTS(.num_layers = L, .bidirectional = cf->bidirectional,
+                                 .batch_first = cf->batch_first, .bias = !cf->no_bias, .generator = &g));
             nb_param_list pl;
             nb_module_parameters(m, &pl);
             nb_tensor *inputs[3 + 64];
@@ -614,10 +610,10 @@ Test(rnn, gradcheck_cells)
     nb_generator g;
     nb_generator_seed(&g, 13);
     for (int kind = 0; kind < 4; kind++) {
-        nb_rnn_opts o = {.nonlinearity = kind == RELU ? "relu" : NULL, .generator = &g};
-        nb_module *cell = kind == LSTM  ? nb_lstm_cell(3, 2, &o)
-                          : kind == GRU ? nb_gru_cell(3, 2, &o)
-                                        : nb_rnn_cell(3, 2, &o);
+        nb_rnn_opts o = NB_RNN_OPTS(.nonlinearity = kind == RELU ? "relu" : "tanh", .generator = &g);
+        nb_module *cell = kind == LSTM  ? nb_lstm_cell(3, 2, o)
+                          : kind == GRU ? nb_gru_cell(3, 2, o)
+                                        : nb_rnn_cell(3, 2, o);
         nb_param_list pl;
         nb_module_parameters(cell, &pl);
         if (kind == RELU)

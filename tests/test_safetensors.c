@@ -266,9 +266,23 @@ Test(safetensors, load_into_checks_everything_before_copying)
                  -1);
     assert_error(NB_ERR_SHAPE, "load: ");
     assert_error(NB_ERR_SHAPE,
-                 "ckpt.safetensors: tensor 'fc1.weight' has shape [2,3] in the file but [3,2] in the model; "
-                 "tensor 'fc2.bias' is not in the file (2 of 3 tensors do not match)");
+                 "ckpt.safetensors: 2 of 3 tensors do not match: tensor 'fc1.weight' has shape [2,3] in the "
+                 "file but [3,2] in the model; tensor 'fc2.bias' is not in the file");
     cr_assert_eq(b3->data[0], -1, "fc1.bias was copied although the load failed");
+    nb_clear_error();
+    /* forty mismatches: the summary first and every one of them, nothing cut */
+    const char *many[40];
+    nb_tensor *ts[40];
+    char names40[40][16];
+    for (int i = 0; i < 40; i++) {
+        snprintf(names40[i], sizeof names40[i], "layer%02d.weight", i);
+        many[i] = names40[i];
+        ts[i] = w2;
+    }
+    cr_assert_eq(nb_load_into(path, 40, many, ts), -1);
+    assert_error(NB_ERR_ARG,
+                 "ckpt.safetensors: 40 of 40 tensors do not match: tensor 'layer00.weight' is not");
+    assert_error(NB_ERR_ARG, "; tensor 'layer39.weight' is not in the file");
     nb_clear_error();
     cr_assert_eq(nb_load_into(tmp_path("none"), 1, names, &w2), -1);
     assert_error(NB_ERR_IO, "cannot open");

@@ -12,7 +12,7 @@ static void setup(void)
 {
     quiet();
     param = nb_zeros(NB_SHAPE(3));
-    opt = nb_sgd(&param, 1, (nb_sgd_opts){.lr = 0.1});
+    opt = nb_sgd(&param, 1, NB_SGD_OPTS(.lr = 0.1));
 }
 
 static void teardown(void)
@@ -46,14 +46,14 @@ Test(schedule, step_lr_docs_example)
     nb_scheduler_free(s);
 }
 
-Test(schedule, step_lr_default_gamma_and_exponential)
+Test(schedule, step_lr_gamma_zero_and_exponential)
 {
-    nb_scheduler *s = nb_step_lr(opt, 3, 0); /* gamma 0: PyTorch's default 0.1 */
+    nb_scheduler *s = nb_step_lr(opt, 3, 0); /* gamma 0 is 0: the lr drops to 0 at epoch 3 */
     for (int64_t e = 0; e < 10; e++, nb_scheduler_step(s))
-        assert_lr(s, e, 0.1 * pow(0.1, (double)(e / 3)));
+        assert_lr(s, e, e < 3 ? 0.1 : 0);
     nb_scheduler_free(s);
     nb_optim_set_lr(opt, 0.1);
-    nb_optim *o2 = nb_sgd(&param, 1, (nb_sgd_opts){.lr = 0.2});
+    nb_optim *o2 = nb_sgd(&param, 1, NB_SGD_OPTS(.lr = 0.2));
     nb_scheduler *x = nb_exponential_lr(o2, 0.9);
     for (int64_t e = 0; e < 10; e++, nb_scheduler_step(x))
         cr_assert_float_eq(nb_scheduler_get_lr(x), 0.2 * pow(0.9, (double)e), 1e-15);
@@ -73,15 +73,15 @@ Test(schedule, cosine_annealing_closed_form)
     nb_scheduler_free(s);
 }
 
-Test(schedule, linear_lr_defaults)
+Test(schedule, linear_lr_pytorch_defaults_and_a_literal_zero)
 {
-    /* LinearLR defaults: start_factor 1/3, end_factor 1, total_iters 5 */
-    nb_scheduler *s = nb_linear_lr(opt, 0, 0, 0);
+    /* LinearLR's defaults written out: start_factor 1/3, end_factor 1, total_iters 5 */
+    nb_scheduler *s = nb_linear_lr(opt, 1.0 / 3, 1, 5);
     for (int64_t e = 0; e < 8; e++, nb_scheduler_step(s))
         assert_lr(s, e, 0.1 * (1.0 / 3 + (1 - 1.0 / 3) * (double)(e < 5 ? e : 5) / 5));
     nb_scheduler_free(s);
     nb_optim_set_lr(opt, 0.1);
-    nb_scheduler *d = nb_linear_lr(opt, 1, NB_ZERO, 4); /* decay to a literal 0 */
+    nb_scheduler *d = nb_linear_lr(opt, 1, 0, 4); /* decay to a literal 0 */
     for (int64_t e = 0; e < 6; e++, nb_scheduler_step(d))
         assert_lr(d, e, 0.1 * (1 - (double)(e < 4 ? e : 4) / 4));
     nb_scheduler_free(d);

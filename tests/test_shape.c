@@ -363,7 +363,7 @@ Test(shape, gather_errors)
 #ifdef NABLA_F64
 static void check(nb_gradcheck_fn f, int n, nb_tensor *const *in, void *ctx)
 {
-    nb_gradcheck_result r = nb_gradcheck(f, n, in, ctx, NULL);
+    nb_gradcheck_result r = nb_gradcheck(f, n, in, ctx, NB_GRADCHECK_OPTS());
     cr_assert(r.ok, "%s", r.message);
     cr_assert_gt(r.nonzero, 0);
 }

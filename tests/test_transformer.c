@@ -86,7 +86,7 @@ static nb_transformer_opts small_opts(const char *act, bool norm_first)
 Test(transformer, pre_layernorm_causal_matches_torch)
 {
     nb_transformer_opts o = small_opts("gelu", true);
-    nb_module *m = nb_transformer_encoder_layer(4, 2, &o);
+    nb_module *m = nb_transformer_encoder_layer(4, 2, o);
     cr_assert_not_null(m, "%s", nb_last_error_message());
     set_weights(m);
     nb_tensor *x = input();
@@ -95,7 +95,7 @@ Test(transformer, pre_layernorm_causal_matches_torch)
     assert_close_array(y->data, want_pre_ln_gelu_causal, 24, REFTOL);
     nb_module_free(m);
     o.is_causal = true; /* the layer's own flag: nb_forward is causal */
-    m = nb_transformer_encoder_layer(4, 2, &o);
+    m = nb_transformer_encoder_layer(4, 2, o);
     set_weights(m);
     assert_close_array(nb_forward(m, x)->data, want_pre_ln_gelu_causal, 24, REFTOL);
     nb_free(x);
@@ -105,7 +105,7 @@ Test(transformer, pre_layernorm_causal_matches_torch)
 Test(transformer, post_layernorm_matches_torch)
 {
     nb_transformer_opts o = small_opts("relu", false);
-    nb_module *m = nb_transformer_encoder_layer(4, 2, &o);
+    nb_module *m = nb_transformer_encoder_layer(4, 2, o);
     set_weights(m);
     nb_tensor *x = input();
     assert_close_array(nb_forward(m, x)->data, want_post_ln_relu, 24, REFTOL);
@@ -117,21 +117,21 @@ Test(transformer, post_layernorm_matches_torch)
  * adds activation.weight after the twelve. */
 Test(transformer, defaults_and_learnable_activation)
 {
-    nb_module *m = nb_transformer_encoder_layer(8, 2, NULL);
+    nb_module *m = nb_transformer_encoder_layer(8, 2, NB_TRANSFORMER_OPTS());
     nb_param_list p;
     cr_assert_eq(nb_module_state_dict(m, &p), 12);
     assert_shape(p.tensors[4], 2, (int64_t[]){2048, 8});
     nb_param_list_free(&p);
     nb_module_free(m);
     nb_transformer_opts o = small_opts("swish", true);
-    m = nb_transformer_encoder_layer(4, 2, &o);
+    m = nb_transformer_encoder_layer(4, 2, o);
     cr_assert_not_null(m, "%s", nb_last_error_message());
     cr_assert_eq(nb_module_state_dict(m, &p), 13);
     cr_assert_str_eq(p.names[12], "activation.weight");
     nb_param_list_free(&p);
     nb_module_free(m);
     o.activation = "no_such";
-    cr_assert_null(nb_transformer_encoder_layer(4, 2, &o));
+    cr_assert_null(nb_transformer_encoder_layer(4, 2, o));
 }
 
 /* A GPT's tie: the output layer's weight is the token embedding's. */
@@ -189,7 +189,7 @@ Test(transformer, gradcheck_through_a_block)
     for (int pre = 0; pre < 2; pre++) {
         nb_transformer_opts o = small_opts(acts[pre], pre);
         o.is_causal = pre;
-        nb_module *m = nb_transformer_encoder_layer(4, 2, &o);
+        nb_module *m = nb_transformer_encoder_layer(4, 2, o);
         set_weights(m);
         nb_tensor *x = nb_requires_grad(input(), true);
         nb_param_list p;
@@ -198,7 +198,7 @@ Test(transformer, gradcheck_through_a_block)
         for (int i = 0; i < 12; i++)
             in[i + 1] = p.tensors[i];
         gc_block c = {m};
-        nb_gradcheck_result r = nb_gradcheck(f_block, 13, in, &c, NULL);
+        nb_gradcheck_result r = nb_gradcheck(f_block, 13, in, &c, NB_GRADCHECK_OPTS());
         cr_assert(r.ok, "norm_first %d: %s", pre, r.message);
         cr_assert_gt(r.nonzero, r.checked / 2);
         nb_param_list_free(&p);

@@ -46,6 +46,30 @@ struct nb__shape {
     NB__NARGS(__VA_ARGS__), (const int64_t[NB_MAX_DIMS]) { __VA_ARGS__ }
 #endif
 
+/* ---- Options --------------------------------------------------------------
+ * Each options struct nb_<x>_opts has a macro NB_<X>_OPTS(...) that makes it
+ * with PyTorch's defaults and then sets the fields you name, so a field you
+ * write is what you get (0 included) and a field you omit is the default:
+ *
+ *     nb_adamw(params, n, NB_ADAMW_OPTS(.lr = 3e-4, .weight_decay = 0));
+ *
+ * and a function nb_<x>_defaults() returning the same defaults, for C++ or
+ * for setting fields one by one (o = nb_adamw_defaults(); o.lr = 3e-4;).
+ * Their first field, nb_tag, says the struct was made by one of the two: a
+ * struct literal such as (nb_rnn_opts){.batch_first = true} leaves the other
+ * fields zero rather than at their defaults, and is refused with an error.
+ * The macro is a compound literal of the caller's block (arrays written
+ * inside it, such as .columns = (const char *[]){"a", "b"}, live as long as
+ * the block), in which the fields you name override the defaults before
+ * them; that is C's rule for designated initializers, and GCC's -Wextra
+ * (Clang: -Winitializer-overrides) would warn about each one, so this header
+ * turns -Woverride-init off for the C files that include it. */
+#define NB_OPTS_TAG 0x706f626eu /* "nbop" */
+#define NB_OPTS_(type, ...) ((type){.nb_tag = NB_OPTS_TAG, __VA_ARGS__})
+#if defined(__GNUC__) && !defined(__cplusplus)
+#pragma GCC diagnostic ignored "-Woverride-init"
+#endif
+
 #ifdef __cplusplus
 }
 #endif

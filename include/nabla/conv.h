@@ -18,7 +18,7 @@ NB_API_BEGIN
  * kernel, bias, parameters "weight" [out,in,k,k] and "bias" [out], initialised
  * as PyTorch does: kaiming_uniform(a = sqrt(5)) on the weight, i.e.
  * U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = in k k, and the bias from
- * the same distribution. stride 0 means 1. */
+ * the same distribution. */
 nb_module *nb_conv2d_layer(int64_t in_channels, int64_t out_channels, int kernel, int stride, int padding);
 /* The general form: kernel kh x kw, any nb_conv2d_opts, optional bias,
  * initialised from g (NULL: default generator). */

@@ -60,7 +60,7 @@ void nb_norm_free(nb_norm *norm);
 nb_tensor *nb_scale_(nb_tensor *x, double factor);
 
 /* ---- Batches -------------------------------------------------------------
- *   nb_loader *ld = nb_loader_new(train, 64, &(nb_loader_options){.shuffle = true, .seed = 1});
+ *   nb_loader *ld = nb_loader_new(train, 64, NB_LOADER_OPTS(.shuffle = true, .seed = 1));
  *   for (int epoch = 0; epoch < 10; epoch++) {
  *       nb_tensor *xb, *yb;
  *       while (nb_loader_next(ld, &xb, &yb)) { ...one step...; nb_step_end(); }
@@ -70,17 +70,21 @@ nb_tensor *nb_scale_(nb_tensor *x, double factor);
  * the previous batch's values (no allocation per batch). Their shape[0] is the
  * size of the current batch. They belong to the loader (nb_free ignores
  * them); nb_keep() one to keep it. */
-typedef struct nb_loader_options {
-    bool shuffle;   /* a new order every epoch; false: rows in order */
-    uint64_t seed;  /* with shuffle: same seed and epoch, same order on every machine */
-    bool drop_last; /* skip the last batch when it is smaller than batch_size */
-} nb_loader_options;
+/* Options, made by NB_LOADER_OPTS(...) (defaults: torch.utils.data.DataLoader's). */
+typedef struct nb_loader_opts {
+    uint32_t nb_tag;
+    bool shuffle;   /* false: rows in order; true: a new order every epoch */
+    uint64_t seed;  /* with shuffle: same seed and epoch, same order on every machine; 0 */
+    bool drop_last; /* false; true: skip the last batch when it is smaller than batch_size */
+} nb_loader_opts;
+#define NB_LOADER_OPTS(...) NB_OPTS_(nb_loader_opts, __VA_ARGS__)
+nb_loader_opts nb_loader_defaults(void);
 
 typedef struct nb_loader nb_loader;
 
-/* A loader over ds (borrowed: it must outlive the loader). opts may be NULL.
- * The loader starts at epoch 0. */
-nb_loader *nb_loader_new(const nb_dataset *ds, int64_t batch_size, const nb_loader_options *opts);
+/* A loader over ds (borrowed: it must outlive the loader). The loader starts
+ * at epoch 0. */
+nb_loader *nb_loader_new(const nb_dataset *ds, int64_t batch_size, nb_loader_opts opts);
 /* The next batch of the epoch in *x and *y (*y NULL when the dataset has no
  * targets). Returns false when the epoch is over; the call after that starts
  * the next epoch. */
@@ -116,13 +120,17 @@ void nb_loader_free(nb_loader *ld);
 #define NB_FASHION_MNIST_DIR                                                                                 \
     "/usr/share/datasets/fashion-mnist" /* Debian: apt-get install dataset-fashion-mnist */
 
-typedef struct nb_mnist_options {
-    bool keep_shape; /* images [N, 28, 28] rather than [N, 784] */
-    bool raw;        /* pixel values 0..255 rather than [0, 1] */
-} nb_mnist_options;
+/* Options, made by NB_MNIST_OPTS(...). */
+typedef struct nb_mnist_opts {
+    uint32_t nb_tag;
+    bool keep_shape; /* images [N, 28, 28] rather than [N, 784]; false */
+    bool raw;        /* pixel values 0..255 rather than [0, 1]; false */
+} nb_mnist_opts;
+#define NB_MNIST_OPTS(...) NB_OPTS_(nb_mnist_opts, __VA_ARGS__)
+nb_mnist_opts nb_mnist_defaults(void);
 
-/* dir NULL means NB_FASHION_MNIST_DIR. opts may be NULL. */
-nb_dataset *nb_mnist_load(const char *dir, bool train, const nb_mnist_options *opts);
+/* dir NULL means NB_FASHION_MNIST_DIR. */
+nb_dataset *nb_mnist_load(const char *dir, bool train, nb_mnist_opts opts);
 
 NB_API_END
 #ifdef __cplusplus

@@ -13,7 +13,7 @@
  *   nb_module *model = build();                      // any initialisation:
  *   nb_ddp *ddp = nb_ddp_new(model, NULL);           // rank 0's weights win
  *   nb_optim *opt = nb_adam(params, n, ...);
- *   nb_loader *ld = nb_loader_new(train, global_batch / world, &opts);
+ *   nb_loader *ld = nb_loader_new(train, global_batch / world, opts);
  *   nb_loader_shard(ld, world, rank, false);         // DistributedSampler
  *   while (nb_loader_next(ld, &x, &y)) {
  *       nb_tensor *loss = nb_cross_entropy(nb_ddp_forward(ddp, x), y, ...);

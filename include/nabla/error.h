@@ -24,7 +24,8 @@ typedef enum nb_status {
 /* The last error of this thread: NB_OK when none is pending. */
 nb_status nb_last_error(void);
 /* Its message, e.g. "matmul: [32,784] x [100,10]: inner dimensions differ (784 vs 100)";
- * "" when none is pending. */
+ * "" when none is pending. Messages are never cut (up to 1 MiB, beyond which
+ * one ends in "... (N more bytes)"). */
 const char *nb_last_error_message(void);
 /* Forget the pending error. Ops handed NULL pass a pending error on untouched. */
 void nb_clear_error(void);

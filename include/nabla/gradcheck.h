@@ -14,12 +14,18 @@ NB_API_BEGIN
 /* The function under test: builds its output from the inputs with nabla ops. */
 typedef nb_tensor *(*nb_gradcheck_fn)(nb_tensor *const *inputs, int n_inputs, void *ctx);
 
+/* Options, made by NB_GRADCHECK_OPTS(...) with torch.autograd.gradcheck's
+ * defaults: NB_GRADCHECK_OPTS(.atol = 0, .quiet = true). */
 typedef struct nb_gradcheck_opts {
-    double eps;  /* finite-difference step, default 1e-6 */
+    uint32_t nb_tag;
+    double eps;  /* finite-difference step (> 0), default 1e-6 */
     double atol; /* default 1e-5 */
     double rtol; /* default 1e-3 */
     bool quiet;  /* do not print the report of a failure to stderr */
 } nb_gradcheck_opts;
+#define NB_GRADCHECK_OPTS(...)                                                                               \
+    NB_OPTS_(nb_gradcheck_opts, .eps = 1e-6, .atol = 1e-5, .rtol = 1e-3, __VA_ARGS__)
+nb_gradcheck_opts nb_gradcheck_defaults(void);
 
 typedef struct nb_gradcheck_result {
     bool ok;
@@ -36,7 +42,7 @@ typedef struct nb_gradcheck_result {
  * w a fixed pseudo-random weighting (so non-scalar outputs are checked in every
  * component). Inputs are modified during the check and restored. */
 nb_gradcheck_result nb_gradcheck(nb_gradcheck_fn fn, int n_inputs, nb_tensor *const *inputs, void *ctx,
-                                 const nb_gradcheck_opts *opts);
+                                 nb_gradcheck_opts opts);
 
 NB_API_END
 #ifdef __cplusplus

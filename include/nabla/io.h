@@ -8,6 +8,7 @@
 #ifndef NABLA_IO_H
 #define NABLA_IO_H
 
+#include "data.h"
 #include "nn.h"
 #include "optim.h"
 #include "tensor.h"
@@ -30,20 +31,24 @@ nb_tensor *nb_load_idx(const char *path);
  * ("a,b" and "" inside quotes); spaces around fields, CRLF line ends and blank
  * lines are ignored. Numbers are parsed in the C locale whatever the program's
  * locale; nan and inf are accepted. */
-typedef struct nb_csv_options {
+/* Options, made by NB_CSV_OPTS(...). */
+typedef struct nb_csv_opts {
+    uint32_t nb_tag;
     const char *const *columns; /* n_columns column names to read, in this order... */
     const int *column_indices;  /* ...or n_columns 0-based column indices */
-    int n_columns;              /* 0: every column */
+    int n_columns;              /* with neither array (NULL, NULL): every column */
     int skip_rows;              /* lines before the header, e.g. 1 for sklearn's
-                                    boston_house_prices.csv, whose first line is "506,13" */
-    char delimiter;             /* 0: ',' */
-} nb_csv_options;
+                                    boston_house_prices.csv, whose first line is "506,13"; 0 */
+    char delimiter;             /* ',' */
+} nb_csv_opts;
+#define NB_CSV_OPTS(...) NB_OPTS_(nb_csv_opts, .delimiter = ',', __VA_ARGS__)
+nb_csv_opts nb_csv_defaults(void);
 
 /* The chosen columns of every row as a persistent [rows, columns] tensor.
- * opts may be NULL. If names is not NULL, *names receives the chosen columns'
+ * If names is not NULL, *names receives the chosen columns'
  * names as a NULL-terminated array made of one allocation: release it with
  * free(*names). */
-nb_tensor *nb_load_csv(const char *path, const nb_csv_options *opts, char ***names);
+nb_tensor *nb_load_csv(const char *path, nb_csv_opts opts, char ***names);
 
 /* ---- safetensors checkpoints ---------------------------------------------
  * https://github.com/huggingface/safetensors : an 8-byte little-endian header
@@ -93,29 +98,71 @@ int nb_safetensors_read_into(nb_safetensors *st, const char *name, nb_tensor *ds
 /* Load the named tensors of a checkpoint into existing tensors (a model's
  * parameters): every name must be in the file with the same shape and a
  * readable dtype. Everything is checked before anything is copied, so on
- * failure no tensor has changed; the message lists the mismatches, e.g.
- *   load: ckpt.safetensors: tensor 'fc1.weight' has shape [256,784] in the
- *   file but [128,784] in the model
+ * failure no tensor has changed; the message counts the mismatches, then
+ * lists every one, e.g.
+ *   load: ckpt.safetensors: 1 of 2 tensors do not match: tensor 'fc1.weight'
+ *   has shape [256,784] in the file but [128,784] in the model
  * Tensors of the file that are not named are ignored. Returns 0 or -1. */
 int nb_load_into(const char *path, int n, const char *const *names, nb_tensor *const *tensors);
 
-/* ---- Checkpoints ---------------------------------------------------------
- * One safetensors file (written atomically) holding
- *   "model.<name>"  every parameter and buffer under its state_dict name
- *                   ("model.0.weight", "model.1.running_mean")
- *   "optim.<name>"  the optimizer's state (nb_optim_state names, which are
- *                   PyTorch's: "optim.state.0.exp_avg", "optim.state.0.step")
- *   metadata        metadata_json (NULL or a JSON object of strings, e.g.
- *                   {"epoch": "3"}; read it back with nb_safetensors_metadata),
- *                   plus nabla's reserved "nabla.*" keys: the optimizer's lr and
- *                   the state of each dropout generator.
+/* ---- Training runs ---------------------------------------------------------
+ * One call saves a whole training run and one restores it, so that the run
+ * goes on bit for bit as if never stopped: the model, every optimizer (its
+ * state and every parameter group's options), every scheduler's epoch, every
+ * loader's position (epoch and batch within it), the default generator, the
+ * program's own generators and the caller's metadata.
+ *
+ *     nb_training run = {.model = model, .optims = (nb_optim *[]){opt}, .n_optims = 1,
+ *                        .schedulers = &sched, .n_schedulers = 1, .loaders = &ld, .n_loaders = 1};
+ *     if (resume && nb_load_training(path, &run) != 0)     // made as before, then restored
+ *         return 1;
+ *     for (uint64_t epoch = nb_loader_epoch(ld); epoch < epochs; epoch++) {
+ *         while (nb_loader_next(ld, &x, &y)) { ...a step... }
+ *         nb_scheduler_step(sched);
+ *         nb_save_training(path, &run, NULL);              // any time: mid-epoch too
+ *     }
+ *
+ * The file is one safetensors file, written atomically:
+ *   "model.<name>"   every parameter and buffer under its state_dict name
+ *                    ("model.0.weight", "model.1.running_mean")
+ *   "optim.<name>"   the first optimizer's state (nb_optim_state names, which
+ *                    are PyTorch's: "optim.state.0.exp_avg", "optim.state.0.step");
+ *                    "optim<k>.<name>" the k-th one's (k >= 1)
+ *   metadata         metadata_json (NULL or a JSON object of strings, e.g.
+ *                    {"epoch": "3"}; read it back with nb_safetensors_metadata),
+ *                    plus nabla's reserved "nabla.*" keys: each group's options
+ *                    ("nabla.optim.param_groups.<g>"), each scheduler's epoch,
+ *                    each loader's position, each generator's state.
  * In Python: d = safetensors.torch.load_file(path);
  *   model.load_state_dict({k[6:]: v for k, v in d.items() if k.startswith("model.")})
- * Loading restores parameters, optimizer state (when optim is not NULL: it must
- * be made over nb_module_parameters(model) in that order, with the same
- * options), lr and generators, so that training resumes bit for bit. It fails
- * with nothing changed when a tensor is missing, mis-shaped, or in the file
- * under "model." ("optim.") without a counterpart. Return 0, or -1. */
+ *
+ * Loading needs the same objects made the same way (same model, optimizers
+ * over the same parameters in the same order and groups, schedulers of the
+ * same kinds, loaders over datasets of the same length with the same batch
+ * size and shuffling): it checks all of it, and every tensor's shape, before
+ * it changes anything, and fails with nothing changed, naming what differs. The
+ * options of each group are restored from the file (as PyTorch's
+ * optimizer.load_state_dict does). Returns 0, or -1 with an error. */
+typedef struct nb_training {
+    nb_module *model; /* its parameters, buffers and dropout generators */
+    nb_optim *const *optims;
+    int n_optims;
+    nb_scheduler *const *schedulers;
+    int n_schedulers;
+    nb_loader *const *loaders;
+    int n_loaders;
+    nb_generator *const *generators; /* the program's own (nb_default_generator() is always saved) */
+    int n_generators;
+} nb_training;
+
+int nb_save_training(const char *path, const nb_training *run, const char *metadata_json);
+int nb_load_training(const char *path, const nb_training *run);
+
+/* The model and one optimizer (NULL: none) alone, in the same format: a
+ * checkpoint to deploy or inspect. Loading restores parameters, buffers,
+ * dropout generators and, with optim, its state and the groups' options when
+ * the file has them (a file from elsewhere may have no nabla metadata); it
+ * leaves the default generator alone. */
 int nb_save_checkpoint(const char *path, nb_module *model, nb_optim *optim, const char *metadata_json);
 int nb_load_checkpoint(const char *path, nb_module *model, nb_optim *optim);
 

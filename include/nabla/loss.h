@@ -12,8 +12,8 @@ extern "C" {
 #endif
 NB_API_BEGIN
 
-/* How the per-element (or per-row) losses are combined. Zero is PyTorch's
- * default, 'mean'. NB_NONE returns the unreduced losses (shape of the input for
+/* How the per-element (or per-row) losses are combined; PyTorch's default is
+ * 'mean'. NB_NONE returns the unreduced losses (shape of the input for
  * the elementwise losses, [N] for the class losses). */
 typedef enum nb_reduction { NB_MEAN = 0, NB_SUM, NB_NONE } nb_reduction;
 
@@ -44,26 +44,44 @@ nb_tensor *nb_bce_with_logits(nb_tensor *logits, nb_tensor *target, nb_reduction
 
 /* Classification over C classes. logits / log_probs are [N, C] (or [C] for a
  * single sample, with a rank-0 target); target is [N] (or rank 0) holding class
- * indices 0..C-1 as integral values. Rows whose target is the ignore index
+ * indices 0..C-1 as integral values (from integers: nb_from_int64 or
+ * nb_from_int32, nabla/tensor.h). Rows whose target is the ignore index
  * contribute nothing and are not counted by the mean (PyTorch's ignore_index,
  * default -100); a mean over no counted row is NaN, as in PyTorch. */
+/* Options of F.cross_entropy, made by NB_CROSS_ENTROPY_OPTS(...) (PyTorch's
+ * defaults, then the fields named: see "Options" in nabla/config.h). */
 typedef struct nb_cross_entropy_opts {
+    uint32_t nb_tag;
+    /* NULL, or [C] finite weights of the classes (no gradient): row i counts
+     * weight[y_i] times, and the mean divides by Σ weight[y_i] over the rows
+     * not ignored (PyTorch's rule, label smoothing included) */
+    nb_tensor *weight;
     nb_reduction reduction; /* NB_MEAN */
+    int64_t ignore_index;   /* -100 */
     /* ε in [0, 1]: the target distribution is (1 - ε) one-hot + ε / C uniform,
      * so loss = (1 - ε) nll + ε mean_c(-log p_c). Default 0. */
     double label_smoothing;
-    /* false: PyTorch's default ignore_index = -100. true: ignore_index below
-     * (any value, 0 included). */
-    bool set_ignore_index;
-    int64_t ignore_index;
 } nb_cross_entropy_opts;
+#define NB_CROSS_ENTROPY_OPTS(...)                                                                           \
+    NB_OPTS_(nb_cross_entropy_opts, .reduction = NB_MEAN, .ignore_index = -100, __VA_ARGS__)
+nb_cross_entropy_opts nb_cross_entropy_defaults(void);
 
 /* log_softmax + NLL in one node: loss_i = logsumexp(x_i) - x_i[y_i] (with label
  * smoothing as above); stable for any finite logits. The gradient is
  * softmax(x_i) - smoothed one-hot, times the upstream gradient (/ N for mean). */
 nb_tensor *nb_cross_entropy(nb_tensor *logits, nb_tensor *target, nb_cross_entropy_opts opts);
-/* loss_i = -log_probs[i, y_i]; ignore_index -100 as PyTorch's default. */
-nb_tensor *nb_nll_loss(nb_tensor *log_probs, nb_tensor *target, nb_reduction reduction);
+/* Options of F.nll_loss, made by NB_NLL_LOSS_OPTS(...). */
+typedef struct nb_nll_loss_opts {
+    uint32_t nb_tag;
+    nb_tensor *weight;      /* NULL, or [C] class weights, as cross-entropy's */
+    nb_reduction reduction; /* NB_MEAN */
+    int64_t ignore_index;   /* -100 */
+} nb_nll_loss_opts;
+#define NB_NLL_LOSS_OPTS(...)                                                                                \
+    NB_OPTS_(nb_nll_loss_opts, .reduction = NB_MEAN, .ignore_index = -100, __VA_ARGS__)
+nb_nll_loss_opts nb_nll_loss_defaults(void);
+/* loss_i = -weight[y_i] log_probs[i, y_i]. */
+nb_tensor *nb_nll_loss(nb_tensor *log_probs, nb_tensor *target, nb_nll_loss_opts opts);
 
 NB_API_END
 #ifdef __cplusplus

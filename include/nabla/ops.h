@@ -67,16 +67,19 @@ nb_tensor *nb_gather(nb_tensor *x, int dim, nb_tensor *index);
  * nabla/conv.h). Output sizes follow PyTorch (floor mode): along each spatial
  * dim, out = floor((in + 2 padding - dilation (kernel - 1) - 1) / stride) + 1. */
 
-/* Options of nb_conv2d, per spatial dim ([0] height, [1] width). A zero
- * component means PyTorch's default: stride 1, padding 0, dilation 1. So
- * (nb_conv2d_opts){0} is F.conv2d's default, and
- * (nb_conv2d_opts){.stride = {2, 2}, .padding = {1, 1}} is stride=2, padding=1.
- * Write both components: {.stride = {2}} is stride (2, 1). */
+/* Options of nb_conv2d, per spatial dim ([0] height, [1] width), made by
+ * NB_CONV2D_OPTS(...) with PyTorch's defaults stride 1, padding 0, dilation
+ * 1: NB_CONV2D_OPTS() is F.conv2d's default, and
+ * NB_CONV2D_OPTS(.stride = {2, 2}, .padding = {1, 1}) is stride=2, padding=1.
+ * Write both components: {.stride = {2}} is stride (2, 0), an error. */
 typedef struct nb_conv2d_opts {
-    int64_t stride[2];
-    int64_t padding[2];
-    int64_t dilation[2];
+    uint32_t nb_tag;
+    int64_t stride[2];   /* > 0 */
+    int64_t padding[2];  /* >= 0 */
+    int64_t dilation[2]; /* > 0 */
 } nb_conv2d_opts;
+#define NB_CONV2D_OPTS(...) NB_OPTS_(nb_conv2d_opts, .stride = {1, 1}, .dilation = {1, 1}, __VA_ARGS__)
+nb_conv2d_opts nb_conv2d_defaults(void);
 
 /* torch.nn.functional.conv2d with groups = 1 (a cross-correlation):
  *   y[n,o,i,j] = b[o] + sum_{c,p,q} w[o,c,p,q] x[n,c, i s0 - p0 + p d0, j s1 - p1 + q d1]
@@ -126,14 +129,17 @@ nb_tensor *nb_rms_norm(nb_tensor *x, int nd, const int64_t *normalized_shape, nb
 /* padding_idx meaning PyTorch's None. */
 #define NB_NO_PADDING_IDX INT64_MIN
 
-/* Options, as F.embedding's keyword arguments; start from
- * nb_embedding_defaults() and set what differs:
- *   nb_embedding_opts o = nb_embedding_defaults(); o.padding_idx = 0; */
+/* Options, as F.embedding's keyword arguments, made by NB_EMBEDDING_OPTS(...)
+ * (or nb_embedding_defaults()): NB_EMBEDDING_OPTS(.padding_idx = 0). */
 typedef struct nb_embedding_opts {
+    uint32_t nb_tag;
     int64_t padding_idx; /* this row gets no gradient (negative: from the end); NB_NO_PADDING_IDX: none */
     double max_norm;     /* rows looked up with a larger norm are rescaled to it in place; NAN: None */
     double norm_type;    /* the p of that norm (INFINITY allowed); 2 */
 } nb_embedding_opts;
+#define NB_EMBEDDING_OPTS(...)                                                                               \
+    NB_OPTS_(nb_embedding_opts, .padding_idx = NB_NO_PADDING_IDX, .max_norm = __builtin_nan(""),             \
+             .norm_type = 2, __VA_ARGS__)
 nb_embedding_opts nb_embedding_defaults(void);
 
 /* F.embedding: y = weight[indices], of shape indices.shape + [embedding_dim];
@@ -144,9 +150,10 @@ nb_tensor *nb_embedding_op(nb_tensor *indices, nb_tensor *weight, nb_embedding_o
 /* ---- Attention (torch.nn.functional.scaled_dot_product_attention; the
  * layers built on it are in nabla/attention.h) ----------------------------- */
 
-/* Options of nb_scaled_dot_product_attention; zero fields are PyTorch's
- * defaults, so (nb_sdpa_opts){0} (or opts NULL) is F.scaled_dot_product_attention(q, k, v). */
+/* Options of nb_scaled_dot_product_attention, made by NB_SDPA_OPTS(...) with
+ * PyTorch's defaults: NB_SDPA_OPTS() is F.scaled_dot_product_attention(q, k, v). */
 typedef struct nb_sdpa_opts {
+    uint32_t nb_tag;
     /* NULL, or a mask of rank <= q's whose dims broadcast to [..., Tq, Tk]
      * (each dim equal or 1, leading dims aligned from the right). A constant:
      * no gradient flows into it (an error if it requires one). */
@@ -158,13 +165,15 @@ typedef struct nb_sdpa_opts {
     double dropout_p;        /* dropout on the attention weights, applied when > 0 (as F.sdpa) */
     bool is_causal;          /* key j attends to query i only for j <= i (top-left aligned);
                        * with attn_mask an error, as in PyTorch */
-    double scale;            /* the scores' factor; 0: 1 / sqrt(head_dim) */
+    double scale;            /* the scores' factor; NAN (the default): PyTorch's None, 1 / sqrt(head_dim) */
     nb_generator *generator; /* dropout's draws; NULL: the default generator */
     /* Use the reference path (PyTorch's "math" backend): the composition of
      * matmul, softmax and mul ops, storing the [Tq, Tk] weights. false: the
      * fused kernel, which never stores them (memory linear in T). */
     bool math;
 } nb_sdpa_opts;
+#define NB_SDPA_OPTS(...) NB_OPTS_(nb_sdpa_opts, .scale = __builtin_nan(""), __VA_ARGS__)
+nb_sdpa_opts nb_sdpa_defaults(void);
 
 /* softmax(q k^T scale + mask) v over q [..., Tq, E], k [..., Tk, E],
  * v [..., Tk, Ev] -> [..., Tq, Ev] (the same leading dims, usually [batch,
@@ -177,8 +186,7 @@ typedef struct nb_sdpa_opts {
  * FlashAttention-2 (Dao, 2023, Algorithms 1 and 2): it saves the output and
  * each row's log-sum-exp and recomputes the weights blockwise in backward.
  * Both are bit-identical for any thread count. */
-nb_tensor *nb_scaled_dot_product_attention(nb_tensor *q, nb_tensor *k, nb_tensor *v,
-                                           const nb_sdpa_opts *opts);
+nb_tensor *nb_scaled_dot_product_attention(nb_tensor *q, nb_tensor *k, nb_tensor *v, nb_sdpa_opts opts);
 
 /* ---- The ops behind layers ------------------------------------------------ */
 

@@ -2,7 +2,7 @@
  * (RNNCell, LSTMCell, GRUCell), with PyTorch's equations, gate layouts,
  * parameter names, shapes and initialisation, so a state_dict carries over.
  *
- *   nb_module *lstm = nb_lstm(28, 128, &(nb_rnn_opts){.batch_first = true});
+ *   nb_module *lstm = nb_lstm(28, 128, NB_RNN_OPTS(.batch_first = true));
  *   nb_tensor *h_n, *c_n;
  *   nb_tensor *out = nb_lstm_forward(lstm, x, NULL, NULL, &h_n, &c_n);
  *       // PyTorch: out, (h_n, c_n) = lstm(x)
@@ -26,23 +26,28 @@ extern "C" {
 #endif
 NB_API_BEGIN
 
-/* Options; zero fields are PyTorch's defaults (opts NULL: all defaults). */
+/* Options, made by NB_RNN_OPTS(...) with PyTorch's defaults (NB_RNN_OPTS():
+ * all of them). */
 typedef struct nb_rnn_opts {
-    int num_layers;           /* 0: 1 (at most 16) */
-    const char *nonlinearity; /* RNN, RNNCell: "tanh" (NULL) or "relu" */
-    bool no_bias;             /* bias=False: no bias_ih, bias_hh */
+    uint32_t nb_tag;
+    int num_layers;           /* 1 (at most 16) */
+    const char *nonlinearity; /* RNN, RNNCell: "tanh" or "relu" */
+    bool bias;                /* true; false: no bias_ih, bias_hh */
     bool batch_first;         /* x and output [B, T, ...] */
     double dropout;           /* on each layer's output but the last, in training */
     bool bidirectional;
     nb_generator *generator; /* the initialisation; NULL: the default generator */
 } nb_rnn_opts;
+#define NB_RNN_OPTS(...)                                                                                     \
+    NB_OPTS_(nb_rnn_opts, .num_layers = 1, .nonlinearity = "tanh", .bias = true, __VA_ARGS__)
+nb_rnn_opts nb_rnn_defaults(void);
 
 /* torch.nn.RNN / LSTM / GRU. Parameters, in PyTorch's order, for each layer k
  * and direction: weight_ih_l<k>, weight_hh_l<k>, bias_ih_l<k>, bias_hh_l<k>,
  * then the same with the suffix _reverse; all U(-1/sqrt(hidden), 1/sqrt(hidden)). */
-nb_module *nb_rnn(int64_t input_size, int64_t hidden_size, const nb_rnn_opts *opts);
-nb_module *nb_lstm(int64_t input_size, int64_t hidden_size, const nb_rnn_opts *opts);
-nb_module *nb_gru(int64_t input_size, int64_t hidden_size, const nb_rnn_opts *opts);
+nb_module *nb_rnn(int64_t input_size, int64_t hidden_size, nb_rnn_opts opts);
+nb_module *nb_lstm(int64_t input_size, int64_t hidden_size, nb_rnn_opts opts);
+nb_module *nb_gru(int64_t input_size, int64_t hidden_size, nb_rnn_opts opts);
 
 /* Run the module: returns output, and the final states through h_n, c_n (NULL:
  * not wanted). nb_forward(m, x) is the same with zero initial states, returning
@@ -60,11 +65,11 @@ nb_tensor *nb_lstm_forward(nb_module *m, nb_tensor *x, nb_tensor *h0, nb_tensor 
 nb_tensor *nb_recurrent_forward(nb_module *m, nb_tensor *x, const int64_t *lengths, nb_tensor *h0,
                                 nb_tensor *c0, nb_tensor **h_n, nb_tensor **c_n);
 
-/* torch.nn.RNNCell / LSTMCell / GRUCell (opts: no_bias, nonlinearity,
+/* torch.nn.RNNCell / LSTMCell / GRUCell (opts: bias, nonlinearity,
  * generator): parameters weight_ih, weight_hh, bias_ih, bias_hh. */
-nb_module *nb_rnn_cell(int64_t input_size, int64_t hidden_size, const nb_rnn_opts *opts);
-nb_module *nb_lstm_cell(int64_t input_size, int64_t hidden_size, const nb_rnn_opts *opts);
-nb_module *nb_gru_cell(int64_t input_size, int64_t hidden_size, const nb_rnn_opts *opts);
+nb_module *nb_rnn_cell(int64_t input_size, int64_t hidden_size, nb_rnn_opts opts);
+nb_module *nb_lstm_cell(int64_t input_size, int64_t hidden_size, nb_rnn_opts opts);
+nb_module *nb_gru_cell(int64_t input_size, int64_t hidden_size, nb_rnn_opts opts);
 /* One step: x [B, input_size] or [input_size], h (and c) [B, hidden] or
  * [hidden], NULL for zeros. Returns h' (PyTorch: h1 = cell(x, h)); the LSTM
  * cell returns c' through c_out (h1, c1 = cell(x, (h, c))). nb_forward(cell, x)

@@ -4,12 +4,13 @@
  * sharding by rank for data-parallel training (nb_loader_shard). */
 #include <stdlib.h>
 #include <string.h>
+#include "data/loader.h"
 #include "data/rows.h"
 
 struct nb_loader {
     const nb_dataset *ds;
     int64_t batch;
-    nb_loader_options opts;
+    nb_loader_opts opts;
     int64_t *order; /* this epoch's row order */
     int64_t next;   /* position in rows of the next batch */
     /* Sharded (nb_loader_shard): this replica's rows of the epoch in shard, len
@@ -72,8 +73,12 @@ static nb_tensor *batch_buffer(const nb_tensor *t, int64_t batch)
     return b;
 }
 
-nb_loader *nb_loader_new(const nb_dataset *ds, int64_t batch_size, const nb_loader_options *opts)
+nb_loader_opts nb_loader_defaults(void) { return NB_LOADER_OPTS(); }
+
+nb_loader *nb_loader_new(const nb_dataset *ds, int64_t batch_size, nb_loader_opts opts)
 {
+    if (!nb_opts_made("loader", opts.nb_tag, "loader"))
+        return NULL;
     if (!ds)
         return nb_error(NB_ERR_NULL, "loader: dataset is NULL");
     if (batch_size <= 0)
@@ -83,7 +88,7 @@ nb_loader *nb_loader_new(const nb_dataset *ds, int64_t batch_size, const nb_load
     nb_loader *ld = calloc(1, sizeof *ld);
     if (!ld)
         return nb_error(NB_ERR_MEMORY, "loader: out of memory");
-    *ld = (nb_loader){.ds = ds, .batch = batch_size, .opts = opts ? *opts : (nb_loader_options){0}};
+    *ld = (nb_loader){.ds = ds, .batch = batch_size, .opts = opts};
     ld->order = malloc((size_t)(n ? n : 1) * sizeof *ld->order);
     ld->xb = ld->order ? batch_buffer(ds->x, b) : NULL;
     ld->yb = ld->xb && ds->y ? batch_buffer(ds->y, b) : NULL;
@@ -136,6 +141,25 @@ int nb_loader_shard(nb_loader *ld, int64_t num_replicas, int64_t rank, bool drop
 }
 
 uint64_t nb_loader_epoch(const nb_loader *ld) { return ld ? ld->epoch : 0; }
+
+nb_loader_position nb_loader_get_position(const nb_loader *ld)
+{
+    return (nb_loader_position){.epoch = ld->epoch + ld->ended,
+                                .next = ld->ended ? 0 : ld->next,
+                                .rows = nb_dataset_len(ld->ds),
+                                .batch = ld->batch,
+                                .shuffle = ld->opts.shuffle,
+                                .drop_last = ld->opts.drop_last,
+                                .seed = ld->opts.seed,
+                                .replicas = ld->shard ? ld->replicas : 1,
+                                .rank = ld->shard ? ld->rank : 0};
+}
+
+void nb_loader_set_position(nb_loader *ld, const nb_loader_position *p)
+{
+    start_epoch(ld, p->epoch);
+    ld->next = p->next;
+}
 
 void nb_loader_reset(nb_loader *ld, uint64_t epoch)
 {

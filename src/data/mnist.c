@@ -42,9 +42,12 @@ static nb_tensor *load(const char *dir, const char *prefix, const char *kind, in
     return t;
 }
 
-nb_dataset *nb_mnist_load(const char *dir, bool train, const nb_mnist_options *opts)
+nb_mnist_opts nb_mnist_defaults(void) { return NB_MNIST_OPTS(); }
+
+nb_dataset *nb_mnist_load(const char *dir, bool train, nb_mnist_opts o)
 {
-    nb_mnist_options o = opts ? *opts : (nb_mnist_options){0};
+    if (!nb_opts_made("mnist", o.nb_tag, "mnist"))
+        return NULL;
     if (!dir)
         dir = NB_FASHION_MNIST_DIR;
     struct stat st;

@@ -134,14 +134,15 @@ static const char *list_names(char *const *names, int n, char *buf, size_t size)
 }
 
 /* Resolves the chosen columns to indices into the header. NULL on error. */
-static int *choose(const csv *c, const nb_csv_options *o, char *const *names, int n, int *n_cols)
+static int *choose(const csv *c, const nb_csv_opts *o, char *const *names, int n, int *n_cols)
 {
-    *n_cols = o->n_columns > 0 ? o->n_columns : n;
+    bool all = !o->columns && !o->column_indices;
+    *n_cols = all ? n : o->n_columns;
     int *cols = malloc((size_t)*n_cols * sizeof *cols);
     if (!cols)
         return nb_error(NB_ERR_MEMORY, "csv: %s: out of memory", c->path);
     for (int j = 0; j < *n_cols; j++) {
-        if (o->n_columns <= 0) {
+        if (all) {
             cols[j] = j;
         } else if (o->columns) {
             cols[j] = -1;
@@ -263,14 +264,23 @@ static char **copy_names(const char *path, char *const *names, const int *cols, 
     return out;
 }
 
-nb_tensor *nb_load_csv(const char *path, const nb_csv_options *opts, char ***names_out)
+nb_csv_opts nb_csv_defaults(void) { return NB_CSV_OPTS(); }
+
+nb_tensor *nb_load_csv(const char *path, nb_csv_opts o, char ***names_out)
 {
-    nb_csv_options o = opts ? *opts : (nb_csv_options){0};
     if (names_out)
         *names_out = NULL;
+    if (!nb_opts_made("csv", o.nb_tag, "csv"))
+        return NULL;
     if (o.n_columns > 0 && !o.columns && !o.column_indices)
         return nb_error(NB_ERR_NULL, "csv: n_columns is %d but columns and column_indices are NULL",
                         o.n_columns);
+    if ((o.columns || o.column_indices) && o.n_columns < 1)
+        return nb_error(NB_ERR_ARG,
+                        "csv: n_columns is %d: give at least one column, or no array for all of them",
+                        o.n_columns);
+    if (o.delimiter == '\0' || o.delimiter == '"' || o.delimiter == '\n' || o.delimiter == '\r')
+        return nb_error(NB_ERR_ARG, "csv: delimiter %d cannot separate fields", (int)o.delimiter);
     if (o.skip_rows < 0)
         return nb_error(NB_ERR_ARG, "csv: skip_rows %d is negative", o.skip_rows);
     nb_reader r;
@@ -286,7 +296,7 @@ nb_tensor *nb_load_csv(const char *path, const nb_csv_options *opts, char ***nam
         nb_error(NB_ERR_MEMORY, "csv: %s: out of memory", path);
         goto out;
     }
-    *rs = (nb_records){.r = &r, .delim = o.delimiter ? o.delimiter : ','};
+    *rs = (nb_records){.r = &r, .delim = o.delimiter};
     csv c = {.path = path, .delim = rs->delim, .line = 1 + o.skip_rows};
     if (nb_records_skip_lines(rs, o.skip_rows) != 0)
         goto out;

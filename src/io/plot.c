@@ -20,7 +20,7 @@ typedef struct series {
     char *label;
     char color[32];
     nb_series_style style;
-    double width;
+    double width, radius;
 } series;
 
 struct nb_plot {
@@ -44,10 +44,14 @@ typedef struct axis {
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
-nb_plot *nb_plot_new(const nb_plot_opts *opts)
+nb_plot_opts nb_plot_defaults(void) { return NB_PLOT_OPTS(); }
+nb_series_opts nb_series_defaults(void) { return NB_SERIES_OPTS(); }
+
+nb_plot *nb_plot_new(nb_plot_opts o)
 {
-    nb_plot_opts o = opts ? *opts : (nb_plot_opts){0};
-    int w = o.width ? o.width : 640, h = o.height ? o.height : 420;
+    if (!nb_opts_made("plot_new", o.nb_tag, "plot"))
+        return NULL;
+    int w = o.width, h = o.height;
     if (w < LEFT + RIGHT + 40 || h < TOP + BOTTOM + 40 || w > 20000 || h > 20000)
         return nb_error(NB_ERR_ARG, "plot_new: size %dx%d is outside %dx%d..20000x20000", w, h,
                         LEFT + RIGHT + 40, TOP + BOTTOM + 40);
@@ -100,7 +104,7 @@ static bool color_ok(const char *c)
 }
 
 /* Adds a series whose values are read through get(arr, i). */
-static int add(nb_plot *p, const void *x, const void *y, int64_t n, const nb_series_opts *opts,
+static int add(nb_plot *p, const void *x, const void *y, int64_t n, nb_series_opts o,
                double (*get)(const void *, int64_t))
 {
     if (!p)
@@ -109,7 +113,12 @@ static int add(nb_plot *p, const void *x, const void *y, int64_t n, const nb_ser
         return nb_error(NB_ERR_NULL, "plot_add: y is NULL for %lld points", (long long)n), -1;
     if (n < 0)
         return nb_error(NB_ERR_ARG, "plot_add: negative point count %lld", (long long)n), -1;
-    nb_series_opts o = opts ? *opts : (nb_series_opts){0};
+    if (!nb_opts_made("plot_add", o.nb_tag, "series"))
+        return -1;
+    if (!(o.width > 0 && o.width < 1000 && o.radius > 0 && o.radius < 1000))
+        return nb_error(NB_ERR_ARG, "plot_add: width %g and radius %g must be in (0, 1000)", o.width,
+                        o.radius),
+               -1;
     if ((unsigned)o.style > NB_SERIES_LINE_POINTS)
         return nb_error(NB_ERR_ARG, "plot_add: series style %d is unknown", (int)o.style), -1;
     if (o.color && !color_ok(o.color))
@@ -138,7 +147,8 @@ static int add(nb_plot *p, const void *x, const void *y, int64_t n, const nb_ser
         s.y[i] = get(y, i);
     }
     snprintf(s.color, sizeof s.color, "%s", o.color ? o.color : palette[p->ns % 10]);
-    s.width = o.width > 0 ? o.width : o.style == NB_SERIES_POINTS ? 3 : 2;
+    s.width = o.width;
+    s.radius = o.radius;
     p->s[p->ns++] = s;
     return 0;
 }
@@ -146,12 +156,12 @@ static int add(nb_plot *p, const void *x, const void *y, int64_t n, const nb_ser
 static double get_double(const void *a, int64_t i) { return ((const double *)a)[i]; }
 static double get_real(const void *a, int64_t i) { return (double)((const nb_real *)a)[i]; }
 
-int nb_plot_add(nb_plot *p, const double *x, const double *y, int64_t n, const nb_series_opts *opts)
+int nb_plot_add(nb_plot *p, const double *x, const double *y, int64_t n, nb_series_opts opts)
 {
     return add(p, x, y, n, opts, get_double);
 }
 
-int nb_plot_add_real(nb_plot *p, const nb_real *x, const nb_real *y, int64_t n, const nb_series_opts *opts)
+int nb_plot_add_real(nb_plot *p, const nb_real *x, const nb_real *y, int64_t n, nb_series_opts opts)
 {
     return add(p, x, y, n, opts, get_real);
 }
@@ -326,7 +336,7 @@ static void write_series(FILE *out, const nb_plot *p, const frame *f, const seri
         for (int64_t j = 0; j < s->n; j++)
             if (usable(p, s->x[j], s->y[j]))
                 fprintf(out, "<circle class=\"point\" cx=\"%.2f\" cy=\"%.2f\" r=\"%g\" fill=\"%s\"/>\n",
-                        px(f, s->x[j]), py(f, s->y[j]), line ? s->width + 1 : s->width, s->color);
+                        px(f, s->x[j]), py(f, s->y[j]), s->radius, s->color);
 }
 
 /* The legend box at corner `pos`. */

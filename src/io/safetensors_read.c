@@ -140,8 +140,9 @@ int nb_load_into(const char *path, int n, const char *const *names, nb_tensor *c
     if (!st)
         return -1;
     /* every problem into one message, before anything is copied */
-    char msg[480], why[256];
+    char why[256], *msg = NULL;
     size_t len = 0;
+    FILE *list = open_memstream(&msg, &len);
     int bad = 0;
     nb_status code = NB_OK;
     for (int i = 0; i < n; i++) {
@@ -164,15 +165,19 @@ int nb_load_into(const char *path, int n, const char *const *names, nb_tensor *c
             continue;
         if (bad++ == 0)
             code = c;
-        if (len < sizeof msg)
-            len += (size_t)snprintf(msg + len, sizeof msg - len, "%s%s", len ? "; " : "", problem);
+        if (list)
+            fprintf(list, "%s%s", bad > 1 ? "; " : "", problem);
     }
-    if (bad) {
-        nb_error(code, "load: %s: %s%s (%d of %d tensors do not match)", path, msg,
-                 len >= sizeof msg ? "..." : "", bad, n);
+    if (list && fclose(list) != 0)
+        msg = NULL;
+    if (bad) { /* the summary first, then every mismatch */
+        nb_error(code, "load: %s: %d of %d tensors do not match: %s", path, bad, n,
+                 msg ? msg : "(out of memory for the list)");
+        free(msg);
         nb_safetensors_close(st);
         return -1;
     }
+    free(msg);
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++)
         rc = read_entry(st, nb_safetensors_find(st, names[i]), tensors[i]->data);

@@ -1,15 +1,19 @@
 /* loss/cross_entropy.c — cross-entropy over class indices as one fused node
- * (log-softmax + NLL), with PyTorch's label smoothing and ignore_index.
+ * (log-softmax + NLL), with PyTorch's class weights, label smoothing and
+ * ignore_index.
  *
- * Row i with logits x, class y, C classes, ε the label smoothing:
+ * Row i with logits x, class y, C classes, ε the label smoothing, w the class
+ * weights (ones without) and W = Σ_c w_c:
  *   lse    = m + log Σ_c e^(x_c - m),  m = max_c x_c    (no overflow at any x)
- *   loss_i = (1 - ε)(lse - x_y) + ε (lse - mean_c x_c)
- * which is (1 - ε) nll + (ε / C) Σ_c -log p_c, the formula of
+ *   loss_i = (1 - ε) w_y (lse - x_y) + (ε / C) Σ_c w_c (lse - x_c)
+ * which is (1 - ε) nll + (ε / C) Σ_c -w_c log p_c, the formula of
  * cross_entropy_loss_label_smoothing in aten/src/ATen/native/LossNLL.cpp
- * (the smoothing term uses the same ignore mask and the same mean divisor).
- * Backward, with g_i the upstream gradient of row i (/ counted rows for mean):
- *   ∂loss_i/∂x_c = p_c - (1 - ε) [c = y] - ε / C,   p_c = e^(x_c - lse)
- * computed row by row from the saved lse: nothing of size [N, C] is built. */
+ * (the smoothing term uses the same ignore mask, and the mean of both terms
+ * divides by Σ_i w[y_i] over the rows not ignored, as nll_loss's does).
+ * Backward, with g_i the upstream gradient of row i (/ that divisor for mean):
+ *   ∂loss_i/∂x_c = ((1 - ε) w_y + ε W / C) p_c - (1 - ε) w_y [c = y] - ε w_c / C,
+ *   p_c = e^(x_c - lse), computed row by row from the saved lse: nothing of
+ *   size [N, C] is built. */
 #include <math.h>
 #include "kernels/parallel.h"
 #include "kernels/vmath.h"
@@ -42,6 +46,15 @@ NB_VECTORIZE static nb_real row_lse(const nb_real *restrict x, int64_t c)
     return (nb_real)((double)m + log(acc[0]));
 }
 
+/* Σ_k w_k x_k in double, in a fixed order (the same for any thread count). */
+static double weighted_sum(const nb_real *x, const nb_real *w, int64_t c)
+{
+    double s = 0;
+    for (int64_t k = 0; k < c; k++)
+        s += (double)w[k] * (double)x[k];
+    return s;
+}
+
 typedef struct job {
     const saved *s;
     const nb_real *x, *dy;
@@ -62,9 +75,12 @@ static void forward_rows(void *c, int64_t b, int64_t e)
             j->l[i] = 0;
             continue;
         }
-        double loss = (double)lse - (double)x[y];
-        if (s->eps > 0)
-            loss = (1 - s->eps) * loss + s->eps * ((double)lse - nb_loss_sum(x, nc) / (double)nc);
+        double loss = (double)nb_class_weight(&s->ct, y) * ((double)lse - (double)x[y]);
+        if (s->eps > 0) {
+            /* Σ_c w_c (lse - x_c) = W lse - Σ_c w_c x_c */
+            double wx = s->ct.w ? weighted_sum(x, s->ct.w, nc) : nb_loss_sum(x, nc);
+            loss = (1 - s->eps) * loss + s->eps / (double)nc * (s->ct.w_total * (double)lse - wx);
+        }
         j->l[i] = (nb_real)loss;
     }
 }
@@ -74,6 +90,15 @@ NB_VECTORIZE static void row_grad(nb_real *restrict dx, const nb_real *restrict 
 {
     for (int64_t k = 0; k < c; k++)
         dx[k] += g * (nb_vexp(x[k] - lse) - smooth);
+}
+
+/* The same with class weights: dx_k += g (a p_k - smooth w_k). */
+NB_VECTORIZE static void row_grad_weighted(nb_real *restrict dx, const nb_real *restrict x,
+                                           const nb_real *restrict w, int64_t c, nb_real lse, nb_real g,
+                                           nb_real a, nb_real smooth)
+{
+    for (int64_t k = 0; k < c; k++)
+        dx[k] += g * (a * nb_vexp(x[k] - lse) - smooth * w[k]);
 }
 
 static void backward_rows(void *c, int64_t b, int64_t e)
@@ -88,8 +113,15 @@ static void backward_rows(void *c, int64_t b, int64_t e)
             continue;
         nb_real g = s->reduction == NB_NONE ? j->dy[i] : j->g;
         nb_real *dx = j->dx + i * nc;
-        row_grad(dx, j->x + i * nc, nc, s->lse[i], g, smooth);
-        dx[y] -= g * hit;
+        if (s->ct.w) {
+            nb_real wy = s->ct.w[y];
+            nb_real a = (nb_real)((1 - s->eps) * (double)wy + s->eps * s->ct.w_total / (double)nc);
+            row_grad_weighted(dx, j->x + i * nc, s->ct.w, nc, s->lse[i], g, a, smooth);
+            dx[y] -= g * hit * wy;
+        } else {
+            row_grad(dx, j->x + i * nc, nc, s->lse[i], g, smooth);
+            dx[y] -= g * hit;
+        }
     }
 }
 
@@ -106,7 +138,7 @@ static void ce_backward(nb_node *n)
              .x = n->in[0]->data,
              .dy = dy,
              .dx = dx,
-             .g = s->reduction == NB_MEAN ? (nb_real)((double)dy[0] / (double)s->ct.counted) : dy[0]};
+             .g = s->reduction == NB_MEAN ? (nb_real)((double)dy[0] / s->ct.divisor) : dy[0]};
     nb_parallel_for(s->ct.n, row_grain(s->ct.c), backward_rows, &j);
 }
 
@@ -117,13 +149,12 @@ nb_tensor *nb_cross_entropy(nb_tensor *logits, nb_tensor *target, nb_cross_entro
     const char *op = op_ce.name;
     if (!nb_check_input(op, 1, logits) || !nb_check_input(op, 2, target))
         return NULL;
-    if (!nb_check_reduction(op, opts.reduction))
+    if (!nb_opts_made(op, opts.nb_tag, "cross_entropy") || !nb_check_reduction(op, opts.reduction))
         return NULL;
     if (!(opts.label_smoothing >= 0 && opts.label_smoothing <= 1))
         return nb_error(NB_ERR_ARG, "%s: label_smoothing %g is outside [0, 1]", op, opts.label_smoothing);
     saved *s = nb_step_alloc(sizeof *s);
-    if (!s ||
-        !nb_class_target_read(op, logits, target, opts.set_ignore_index ? opts.ignore_index : -100, &s->ct))
+    if (!s || !nb_class_target_read(op, logits, target, opts.weight, opts.ignore_index, &s->ct))
         return NULL;
     s->eps = opts.label_smoothing;
     s->reduction = opts.reduction;
@@ -139,3 +170,5 @@ nb_tensor *nb_cross_entropy(nb_tensor *logits, nb_tensor *target, nb_cross_entro
         n->saved = s;
     return y;
 }
+
+nb_cross_entropy_opts nb_cross_entropy_defaults(void) { return NB_CROSS_ENTROPY_OPTS(); }

@@ -87,17 +87,24 @@ void nb_elem_loss_backward(nb_node *n);
 
 /* ---- Class-index targets ------------------------------------------------- */
 typedef struct nb_class_target {
-    int64_t n, c;    /* rows and classes: x is [n, c], or [c] with n = 1 */
-    bool batched;    /* x was [n, c] (unreduced output [n]) rather than [c] (rank 0) */
-    int64_t *y;      /* class of each row, -1 for an ignored row (step memory) */
-    int64_t counted; /* rows not ignored: the divisor of the mean */
+    int64_t n, c; /* rows and classes: x is [n, c], or [c] with n = 1 */
+    bool batched; /* x was [n, c] (unreduced output [n]) rather than [c] (rank 0) */
+    int64_t *y;   /* class of each row, -1 for an ignored row (step memory) */
+    /* the class weights (a step copy of C values), or NULL for all ones */
+    const nb_real *w;
+    double w_total; /* Σ_c w[c] (C without weights) */
+    /* the divisor of the mean: Σ w[y_i] over the rows not ignored (their
+     * count without weights), PyTorch's nll_loss and label-smoothing rule */
+    double divisor;
 } nb_class_target;
 
 /* Checks x ([N, C] or [C]) against target ([N] or rank 0, integral values in
- * 0..C-1 or ignore_index) and fills ct; false with an error naming `op`, the
- * row and the value otherwise. */
-bool nb_class_target_read(const char *op, const nb_tensor *x, const nb_tensor *target, int64_t ignore_index,
-                          nb_class_target *ct);
+ * 0..C-1 or ignore_index) and weight (NULL, or [C] finite values) and fills
+ * ct; false with an error naming `op`, the row and the value otherwise. */
+bool nb_class_target_read(const char *op, const nb_tensor *x, const nb_tensor *target,
+                          const nb_tensor *weight, int64_t ignore_index, nb_class_target *ct);
+/* w[c] of ct's weights (1 without). */
+static inline nb_real nb_class_weight(const nb_class_target *ct, int64_t c) { return ct->w ? ct->w[c] : 1; }
 
 /* The output of a class loss: rank 0 for NB_MEAN / NB_SUM, else [n] ([] for an
  * unbatched input), filled from the per-row losses l. */

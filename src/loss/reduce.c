@@ -36,6 +36,6 @@ nb_tensor *nb_class_loss_output(const char *op, const nb_class_target *ct, const
     if (!y)
         return NULL;
     double s = nb_loss_sum(l, ct->n);
-    y->data[0] = (nb_real)(reduction == NB_SUM ? s : s / (double)ct->counted);
+    y->data[0] = (nb_real)(reduction == NB_SUM ? s : s / ct->divisor);
     return y;
 }

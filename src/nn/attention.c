@@ -155,11 +155,10 @@ nb_tensor *nb_multihead_attention_forward(nb_module *m, nb_tensor *query, nb_ten
     nb_tensor *mask = merged_mask(&c, b, s->num_heads, tq, tk, &err), *q, *k, *v;
     if (err || !project(m, xq, xk, xv, &q, &k, &v))
         return NULL;
-    nb_sdpa_opts o = {.attn_mask = mask,
-                      .is_causal = c.is_causal && !mask,
-                      .dropout_p = m->training ? s->dropout : 0,
-                      .generator = (nb_generator *)&s->gen};
-    nb_tensor *y = nb_scaled_dot_product_attention(q, k, v, &o);
+    nb_sdpa_opts o =
+        NB_SDPA_OPTS(.attn_mask = mask, .is_causal = c.is_causal && !mask,
+                     .dropout_p = m->training ? s->dropout : 0, .generator = (nb_generator *)&s->gen);
+    nb_tensor *y = nb_scaled_dot_product_attention(q, k, v, o);
     y = nb_reshape(nb_permute(y, (const int[]){0, 2, 1, 3}), NB_SHAPE(b, tq, e));
     y = nb_forward(m->children[0], y);
     if (!y || !batched)
@@ -179,9 +178,12 @@ static nb_tensor *xavier_param(nb_module *m, const char *name, int64_t rows_, in
     return w && nb_init_xavier_uniform_(w, 1, g) ? w : NULL;
 }
 
-nb_module *nb_multihead_attention(int64_t embed_dim, int64_t num_heads, const nb_mha_opts *opts)
+nb_mha_opts nb_mha_defaults(void) { return NB_MHA_OPTS(); }
+
+nb_module *nb_multihead_attention(int64_t embed_dim, int64_t num_heads, nb_mha_opts o)
 {
-    const nb_mha_opts o = opts ? *opts : (nb_mha_opts){0};
+    if (!nb_opts_made(KIND, o.nb_tag, "mha"))
+        return NULL;
     int64_t kdim = o.kdim ? o.kdim : embed_dim, vdim = o.vdim ? o.vdim : embed_dim;
     if (embed_dim < 1 || num_heads < 1 || embed_dim % num_heads != 0 || kdim < 1 || vdim < 1)
         return nb_error(
@@ -204,7 +206,7 @@ nb_module *nb_multihead_attention(int64_t embed_dim, int64_t num_heads, const nb
     m->generator = &s->gen;
     nb_generator *g = o.generator;
     /* out_proj is made (and drawn) first, as in PyTorch's __init__ */
-    bool ok = nb_module_add(m, "out_proj", nb_linear_ex(embed_dim, embed_dim, !o.no_bias, g)) == 0;
+    bool ok = nb_module_add(m, "out_proj", nb_linear_ex(embed_dim, embed_dim, o.bias, g)) == 0;
     if (ok && kdim == embed_dim && vdim == embed_dim) {
         ok = (s->in_proj_weight = xavier_param(m, "in_proj_weight", 3 * embed_dim, embed_dim, g)) != NULL;
     } else if (ok) {
@@ -212,7 +214,7 @@ nb_module *nb_multihead_attention(int64_t embed_dim, int64_t num_heads, const nb
              (s->k_w = xavier_param(m, "k_proj_weight", embed_dim, kdim, g)) &&
              (s->v_w = xavier_param(m, "v_proj_weight", embed_dim, vdim, g));
     }
-    if (ok && !o.no_bias) {
+    if (ok && o.bias) {
         s->in_proj_bias = nb_module_param(m, "in_proj_bias", nb_zeros(NB_SHAPE(3 * embed_dim)));
         nb_tensor *ob = nb_module_get(m, "out_proj.bias");
         ok = s->in_proj_bias && ob && nb_init_constant_(ob, 0);

@@ -41,8 +41,8 @@ nb_module *nb_conv2d_layer_ex(int64_t in, int64_t out, int kh, int kw, nb_conv2d
 nb_module *nb_conv2d_layer(int64_t in, int64_t out, int kernel, int stride, int padding)
 {
     return nb_conv2d_layer_ex(in, out, kernel, kernel,
-                              (nb_conv2d_opts){.stride = {stride, stride}, .padding = {padding, padding}},
-                              true, NULL);
+                              NB_CONV2D_OPTS(.stride = {stride, stride}, .padding = {padding, padding}), true,
+                              NULL);
 }
 
 typedef struct pool_state {

@@ -17,6 +17,8 @@ static nb_tensor *embedding_forward(nb_module *m, nb_tensor *indices)
 
 nb_module *nb_embedding_ex(int64_t num, int64_t dim, nb_embedding_opts o, nb_generator *g)
 {
+    if (!nb_opts_made("Embedding", o.nb_tag, "embedding"))
+        return NULL;
     if (num < 1 || dim < 1)
         return nb_error(NB_ERR_ARG, "Embedding: num_embeddings %lld and embedding_dim %lld must be >= 1",
                         (long long)num, (long long)dim);

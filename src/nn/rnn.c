@@ -45,10 +45,11 @@ static bool add_params(nb_module *m, rnn_module *s, bool bias, nb_generator *g)
 }
 
 nb_module *nb_rnn_module_new(const char *kind, nb_rnn_mode mode, bool cell, int64_t input_size,
-                             int64_t hidden_size, const nb_rnn_opts *opts, nb_forward_fn forward)
+                             int64_t hidden_size, nb_rnn_opts o, nb_forward_fn forward)
 {
-    nb_rnn_opts o = opts ? *opts : (nb_rnn_opts){0};
-    int layers = o.num_layers ? o.num_layers : 1;
+    if (!nb_opts_made(kind, o.nb_tag, "rnn"))
+        return NULL;
+    int layers = o.num_layers;
     if (input_size < 1 || hidden_size < 1)
         return nb_error(NB_ERR_ARG, "%s: input_size %lld and hidden_size %lld must be >= 1", kind,
                         (long long)input_size, (long long)hidden_size);
@@ -59,14 +60,14 @@ nb_module *nb_rnn_module_new(const char *kind, nb_rnn_mode mode, bool cell, int6
                         kind);
     if (!(o.dropout >= 0 && o.dropout <= 1))
         return nb_error(NB_ERR_ARG, "%s: dropout %g must be in [0, 1]", kind, o.dropout);
-    if (o.nonlinearity && mode == NB_RNN_TANH) {
-        if (strcmp(o.nonlinearity, "relu") == 0)
-            mode = NB_RNN_RELU;
-        else if (strcmp(o.nonlinearity, "tanh") != 0)
-            return nb_error(NB_ERR_ARG, "%s: unknown nonlinearity '%s' (tanh or relu)", kind, o.nonlinearity);
-    } else if (o.nonlinearity) {
-        return nb_error(NB_ERR_ARG, "%s: nonlinearity applies to RNN and RNNCell only", kind);
-    }
+    bool relu = o.nonlinearity && strcmp(o.nonlinearity, "relu") == 0;
+    if (!relu && (!o.nonlinearity || strcmp(o.nonlinearity, "tanh") != 0))
+        return nb_error(NB_ERR_ARG, "%s: unknown nonlinearity '%s' (tanh or relu)", kind,
+                        o.nonlinearity ? o.nonlinearity : "(null)");
+    if (relu && mode != NB_RNN_TANH)
+        return nb_error(NB_ERR_ARG, "%s: nonlinearity 'relu' applies to RNN and RNNCell only", kind);
+    if (relu)
+        mode = NB_RNN_RELU;
     nb_module *m = nb_layer_new(kind, forward, sizeof(rnn_module));
     if (!m)
         return NULL;
@@ -79,7 +80,7 @@ nb_module *nb_rnn_module_new(const char *kind, nb_rnn_mode mode, bool cell, int6
                       .dirs = o.bidirectional ? 2 : 1,
                       .batch_first = o.batch_first,
                       .dropout = o.dropout};
-    if (!add_params(m, s, !o.no_bias, o.generator)) {
+    if (!add_params(m, s, o.bias, o.generator)) {
         nb_module_free(m);
         return NULL;
     }
@@ -229,19 +230,21 @@ static nb_tensor *recurrent_module_forward(nb_module *m, nb_tensor *x)
     return nb_recurrent_forward(m, x, NULL, NULL, NULL, NULL, NULL);
 }
 
-nb_module *nb_rnn(int64_t input_size, int64_t hidden_size, const nb_rnn_opts *opts)
+nb_rnn_opts nb_rnn_defaults(void) { return NB_RNN_OPTS(); }
+
+nb_module *nb_rnn(int64_t input_size, int64_t hidden_size, nb_rnn_opts opts)
 {
     return nb_rnn_module_new("RNN", NB_RNN_TANH, false, input_size, hidden_size, opts,
                              recurrent_module_forward);
 }
 
-nb_module *nb_lstm(int64_t input_size, int64_t hidden_size, const nb_rnn_opts *opts)
+nb_module *nb_lstm(int64_t input_size, int64_t hidden_size, nb_rnn_opts opts)
 {
     return nb_rnn_module_new("LSTM", NB_RNN_LSTM, false, input_size, hidden_size, opts,
                              recurrent_module_forward);
 }
 
-nb_module *nb_gru(int64_t input_size, int64_t hidden_size, const nb_rnn_opts *opts)
+nb_module *nb_gru(int64_t input_size, int64_t hidden_size, nb_rnn_opts opts)
 {
     return nb_rnn_module_new("GRU", NB_RNN_GRU, false, input_size, hidden_size, opts,
                              recurrent_module_forward);

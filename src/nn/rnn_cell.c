@@ -62,19 +62,19 @@ static nb_tensor *cell_module_forward(nb_module *m, nb_tensor *x)
     return cell_step(m, x, NULL, NULL, NULL, "forward", -1);
 }
 
-nb_module *nb_rnn_cell(int64_t input_size, int64_t hidden_size, const nb_rnn_opts *opts)
+nb_module *nb_rnn_cell(int64_t input_size, int64_t hidden_size, nb_rnn_opts opts)
 {
     return nb_rnn_module_new("RNNCell", NB_RNN_TANH, true, input_size, hidden_size, opts,
                              cell_module_forward);
 }
 
-nb_module *nb_lstm_cell(int64_t input_size, int64_t hidden_size, const nb_rnn_opts *opts)
+nb_module *nb_lstm_cell(int64_t input_size, int64_t hidden_size, nb_rnn_opts opts)
 {
     return nb_rnn_module_new("LSTMCell", NB_RNN_LSTM, true, input_size, hidden_size, opts,
                              cell_module_forward);
 }
 
-nb_module *nb_gru_cell(int64_t input_size, int64_t hidden_size, const nb_rnn_opts *opts)
+nb_module *nb_gru_cell(int64_t input_size, int64_t hidden_size, nb_rnn_opts opts)
 {
     return nb_rnn_module_new("GRUCell", NB_RNN_GRU, true, input_size, hidden_size, opts, cell_module_forward);
 }

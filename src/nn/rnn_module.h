@@ -26,7 +26,7 @@ typedef struct rnn_module {
  * PyTorch's names, initialised U(-1/sqrt(hidden), 1/sqrt(hidden)) in
  * registration order (RNNBase.reset_parameters / RNNCellBase). */
 nb_module *nb_rnn_module_new(const char *kind, nb_rnn_mode mode, bool cell, int64_t input_size,
-                             int64_t hidden_size, const nb_rnn_opts *opts, nb_forward_fn forward);
+                             int64_t hidden_size, nb_rnn_opts opts, nb_forward_fn forward);
 
 /* The module's state when m is a recurrent module of the wanted sort (cell or
  * not); otherwise NULL with an error naming `op`. */

@@ -56,15 +56,12 @@ static nb_tensor *block_forward(nb_module *m, nb_tensor *x)
     return nb_transformer_encoder_layer_forward(m, x, NULL);
 }
 
-nb_transformer_opts nb_transformer_defaults(void)
-{
-    return (nb_transformer_opts){
-        .dim_feedforward = 2048, .dropout = 0.1, .activation = "relu", .layer_norm_eps = 1e-5};
-}
+nb_transformer_opts nb_transformer_defaults(void) { return NB_TRANSFORMER_OPTS(); }
 
-nb_module *nb_transformer_encoder_layer(int64_t d_model, int64_t nhead, const nb_transformer_opts *opts)
+nb_module *nb_transformer_encoder_layer(int64_t d_model, int64_t nhead, nb_transformer_opts o)
 {
-    const nb_transformer_opts o = opts ? *opts : nb_transformer_defaults();
+    if (!nb_opts_made("TransformerEncoderLayer", o.nb_tag, "transformer"))
+        return NULL;
     if (o.dim_feedforward < 1 || !(o.dropout >= 0 && o.dropout <= 1) || !(o.layer_norm_eps > 0))
         return nb_error(NB_ERR_ARG,
                         "TransformerEncoderLayer: dim_feedforward %lld must be >= 1, dropout %g in [0, 1], "
@@ -78,13 +75,12 @@ nb_module *nb_transformer_encoder_layer(int64_t d_model, int64_t nhead, const nb
     nb_module *child[N_CHILDREN] = {
         nb_multihead_attention(
             d_model, nhead,
-            &(nb_mha_opts){
-                .dropout = o.dropout, .no_bias = o.no_bias, .batch_first = o.batch_first, .generator = g}),
-        nb_linear_ex(d_model, o.dim_feedforward, !o.no_bias, g),
+            NB_MHA_OPTS(.dropout = o.dropout, .bias = o.bias, .batch_first = o.batch_first, .generator = g)),
+        nb_linear_ex(d_model, o.dim_feedforward, o.bias, g),
         nb_dropout(o.dropout),
-        nb_linear_ex(o.dim_feedforward, d_model, !o.no_bias, g),
-        nb_layer_norm_layer_ex(1, &d_model, o.layer_norm_eps, true, !o.no_bias),
-        nb_layer_norm_layer_ex(1, &d_model, o.layer_norm_eps, true, !o.no_bias),
+        nb_linear_ex(o.dim_feedforward, d_model, o.bias, g),
+        nb_layer_norm_layer_ex(1, &d_model, o.layer_norm_eps, true, o.bias),
+        nb_layer_norm_layer_ex(1, &d_model, o.layer_norm_eps, true, o.bias),
         nb_dropout(o.dropout),
         nb_dropout(o.dropout),
         nb_act(o.activation ? o.activation : "relu"),

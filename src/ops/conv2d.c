@@ -35,9 +35,10 @@ typedef struct geom {
 bool nb_conv2d_resolve_opts(nb_conv2d_opts opts, int64_t *s, int64_t *d, int64_t *p)
 {
     const int64_t big = (int64_t)1 << 30;
+    if (!nb_opts_made("conv2d", opts.nb_tag, "conv2d"))
+        return false;
     for (int k = 0; k < 2; k++) {
-        int64_t sk = opts.stride[k] ? opts.stride[k] : 1, dk = opts.dilation[k] ? opts.dilation[k] : 1;
-        int64_t pk = opts.padding[k];
+        int64_t sk = opts.stride[k], dk = opts.dilation[k], pk = opts.padding[k];
         if (sk < 1 || sk > big || dk < 1 || dk > big || pk < 0 || pk > big) {
             nb_error(NB_ERR_ARG,
                      "conv2d: stride (%lld,%lld) and dilation (%lld,%lld) must be positive and "
@@ -287,3 +288,5 @@ nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_conv2d_opts op
         n->saved = s;
     return y;
 }
+
+nb_conv2d_opts nb_conv2d_defaults(void) { return NB_CONV2D_OPTS(); }

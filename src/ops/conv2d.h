@@ -6,7 +6,7 @@
 
 #include "ops/op.h"
 
-/* stride and dilation (0 means 1) positive, padding non-negative, each at most
+/* stride and dilation positive (options made by NB_CONV2D_OPTS), padding non-negative, each at most
  * 2^30: the resolved values into s, d, p (may be NULL) and true; false with
  * the error recorded. */
 bool nb_conv2d_resolve_opts(nb_conv2d_opts opts, int64_t *s, int64_t *d, int64_t *p);

@@ -81,7 +81,8 @@ static bool renorm(nb_tensor *w, const int64_t *rows, int64_t n, double max_norm
 
 nb_tensor *nb_embedding_op(nb_tensor *indices, nb_tensor *weight, nb_embedding_opts o)
 {
-    if (!nb_check_input("embedding", 1, indices) || !nb_check_input("embedding", 2, weight))
+    if (!nb_check_input("embedding", 1, indices) || !nb_check_input("embedding", 2, weight) ||
+        !nb_opts_made("embedding", o.nb_tag, "embedding"))
         return NULL;
     if (weight->ndim != 2)
         return nb_error(NB_ERR_SHAPE, "embedding: weight %s must be [num_embeddings, embedding_dim]",
@@ -133,7 +134,4 @@ nb_tensor *nb_embedding_op(nb_tensor *indices, nb_tensor *weight, nb_embedding_o
     return y;
 }
 
-nb_embedding_opts nb_embedding_defaults(void)
-{
-    return (nb_embedding_opts){.padding_idx = NB_NO_PADDING_IDX, .max_norm = NAN, .norm_type = 2};
-}
+nb_embedding_opts nb_embedding_defaults(void) { return NB_EMBEDDING_OPTS(); }

@@ -107,12 +107,12 @@ static bool setup(nb_tensor *q, nb_tensor *k, nb_tensor *v, const nb_sdpa_opts *
         nb_error(NB_ERR_ARG, "%s: dropout_p = %g must be in [0, 1]", NAME, o->dropout_p);
         return false;
     }
-    if (!isfinite(o->scale) || (o->scale == 0 && g->e == 0)) {
-        nb_error(NB_ERR_ARG, "%s: scale %g must be finite (0: 1/sqrt(E), which needs E >= 1; query %s)", NAME,
-                 o->scale, nb_shape_fmt(q));
+    if (isinf(o->scale) || (isnan(o->scale) && g->e == 0)) {
+        nb_error(NB_ERR_ARG, "%s: scale %g must be finite (NAN: 1/sqrt(E), which needs E >= 1; query %s)",
+                 NAME, o->scale, nb_shape_fmt(q));
         return false;
     }
-    g->scale = (nb_real)(o->scale != 0 ? o->scale : 1 / sqrt((double)g->e));
+    g->scale = (nb_real)(isnan(o->scale) ? 1 / sqrt((double)g->e) : o->scale);
     if (o->attn_mask) {
         const nb_tensor *m = o->attn_mask;
         g->mask = m->data;
@@ -175,11 +175,12 @@ static nb_tensor *math_path(const sdpa_geom *g, nb_tensor *q, nb_tensor *k, nb_t
     return nb_reshape(nb_matmul(w, V), ndim, out_shape);
 }
 
-nb_tensor *nb_scaled_dot_product_attention(nb_tensor *q, nb_tensor *k, nb_tensor *v, const nb_sdpa_opts *opts)
+nb_sdpa_opts nb_sdpa_defaults(void) { return NB_SDPA_OPTS(); }
+
+nb_tensor *nb_scaled_dot_product_attention(nb_tensor *q, nb_tensor *k, nb_tensor *v, nb_sdpa_opts o)
 {
-    const nb_sdpa_opts o = opts ? *opts : (nb_sdpa_opts){0};
     sdpa_geom g;
-    if (!setup(q, k, v, &o, &g))
+    if (!nb_opts_made(NAME, o.nb_tag, "sdpa") || !setup(q, k, v, &o, &g))
         return NULL;
     if (g.p > 0)
         g.seed = nb_generator_next(o.generator ? o.generator : nb_default_generator());

@@ -31,37 +31,46 @@ NB_VECTORIZE static void update(const job *j, int64_t lo, int64_t hi)
 
 static void range(void *c, int64_t b, int64_t e) { update(c, b, e); }
 
-static void adagrad_update(const nb_optim *o, nb_tensor *p, nb_real *const *slot, double step)
+static void adagrad_update(const nb_optim_opts *a, nb_tensor *p, nb_real *const *slot, double step)
 {
-    const nb_adagrad_opts *a = &o->opts.adagrad;
     job j = {.p = p->data,
              .s = slot[0],
              .g = p->grad,
              .sign = a->maximize ? -1 : 1,
              .wd = (nb_real)a->weight_decay,
              .eps = (nb_real)a->eps,
-             .neg_clr = (nb_real) - (o->lr / (1 + (step - 1) * a->lr_decay)),
+             .neg_clr = (nb_real) - (a->lr / (1 + (step - 1) * a->lr_decay)),
              .decay = a->weight_decay != 0};
     nb_parallel_for(p->numel, NB_OPTIM_GRAIN, range, &j);
 }
 
-nb_optim *nb_adagrad(nb_tensor *const *params, int n_params, nb_adagrad_opts a)
+static int slots(const nb_optim_opts *a, const char **names)
 {
-    const char *op = "adagrad";
-    a.lr = nb_opt_default(a.lr, 1e-2);
-    a.eps = nb_opt_default(a.eps, 1e-10);
-    if (!nb_optim_check(a.eps >= 0, op, "eps", a.eps, "must be >= 0") ||
-        !nb_optim_check(a.lr_decay >= 0, op, "lr_decay", a.lr_decay, "must be >= 0") ||
-        !nb_optim_check(a.weight_decay >= 0, op, "weight_decay", a.weight_decay, "must be >= 0") ||
-        !nb_optim_check(a.initial_accumulator_value >= 0, op, "initial_accumulator_value",
-                        a.initial_accumulator_value, "must be >= 0"))
-        return NULL;
-    const char *slots[] = {"sum"};
-    nb_optim *o = nb_optim_new(op, params, n_params, a.lr, 1, slots, adagrad_update);
-    if (!o)
-        return NULL;
-    o->opts.adagrad = a;
-    for (int i = 0; i < n_params; i++)
-        nb_fill_(o->state[i * 2 + 1], (nb_real)a.initial_accumulator_value);
-    return o;
+    (void)a;
+    names[0] = "sum";
+    return 1;
+}
+
+static bool check(const char *op, const nb_optim_opts *a)
+{
+    return nb_optim_check(a->eps >= 0, op, "eps", a->eps, "must be >= 0") &&
+           nb_optim_check(a->lr_decay >= 0, op, "lr_decay", a->lr_decay, "must be >= 0") &&
+           nb_optim_check(a->initial_accumulator_value >= 0, op, "initial_accumulator_value",
+                          a->initial_accumulator_value, "must be >= 0");
+}
+
+/* the sum starts at initial_accumulator_value */
+static void init_state(const nb_optim_opts *a, nb_tensor *const *slot, int n)
+{
+    (void)n;
+    nb_fill_(slot[0], (nb_real)a->initial_accumulator_value);
+}
+
+static const nb_optim_algo adagrad = {"adagrad", adagrad_update, slots, check, init_state};
+
+nb_optim_opts nb_adagrad_defaults(void) { return NB_ADAGRAD_OPTS(); }
+
+nb_optim *nb_adagrad(nb_tensor *const *params, int n_params, nb_optim_opts opts)
+{
+    return nb_optim_make(&adagrad, NB_ADAGRAD, params, n_params, opts);
 }

@@ -48,9 +48,10 @@ NB_VECTORIZE static void update(const job *j, int64_t lo, int64_t hi)
 
 static void range(void *c, int64_t b, int64_t e) { update(c, b, e); }
 
-static void adam_update(const nb_optim *o, nb_tensor *p, nb_real *const *slot, double step)
+/* one body for both: AdamW differs only in where the decay goes */
+static void update_with(const nb_optim_opts *a, nb_tensor *p, nb_real *const *slot, double step,
+                        bool decoupled)
 {
-    const nb_adam_opts *a = &o->opts.adam;
     double b1 = a->betas[0], b2 = a->betas[1];
     double bc1 = 1 - pow(b1, step), bc2 = 1 - pow(b2, step);
     job j = {.p = p->data,
@@ -60,46 +61,56 @@ static void adam_update(const nb_optim *o, nb_tensor *p, nb_real *const *slot, d
              .g = p->grad,
              .sign = a->maximize ? -1 : 1,
              .wd = (nb_real)a->weight_decay,
-             .decay_scale = (nb_real)(1 - o->lr * a->weight_decay),
+             .decay_scale = (nb_real)(1 - a->lr * a->weight_decay),
              .w1 = (nb_real)(1 - b1),
              .b2 = (nb_real)b2,
              .b2c = (nb_real)(1 - b2),
              .bc2_sqrt = (nb_real)sqrt(bc2),
              .eps = (nb_real)a->eps,
-             .neg_step_size = (nb_real) - (o->lr / bc1),
+             .neg_step_size = (nb_real) - (a->lr / bc1),
              .decay = a->weight_decay != 0,
-             .decoupled = o->decoupled && a->weight_decay != 0,
+             .decoupled = decoupled && a->weight_decay != 0,
              .amsgrad = a->amsgrad};
     nb_parallel_for(p->numel, NB_OPTIM_GRAIN, range, &j);
 }
 
-static nb_optim *make(const char *op, nb_tensor *const *params, int n_params, nb_adam_opts a, bool decoupled)
+static void adam_update(const nb_optim_opts *a, nb_tensor *p, nb_real *const *slot, double step)
 {
-    a.lr = nb_opt_default(a.lr, 1e-3);
-    a.betas[0] = nb_opt_default(a.betas[0], 0.9);
-    a.betas[1] = nb_opt_default(a.betas[1], 0.999);
-    a.eps = nb_opt_default(a.eps, 1e-8);
-    a.weight_decay = nb_opt_default(a.weight_decay, decoupled ? 1e-2 : 0);
-    if (!nb_optim_check(a.eps >= 0, op, "eps", a.eps, "must be >= 0") ||
-        !nb_optim_check(a.betas[0] >= 0 && a.betas[0] < 1, op, "betas[0]", a.betas[0], "must be in [0, 1)") ||
-        !nb_optim_check(a.betas[1] >= 0 && a.betas[1] < 1, op, "betas[1]", a.betas[1], "must be in [0, 1)") ||
-        !nb_optim_check(a.weight_decay >= 0, op, "weight_decay", a.weight_decay, "must be >= 0"))
-        return NULL;
-    const char *slots[] = {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
-    nb_optim *o = nb_optim_new(op, params, n_params, a.lr, a.amsgrad ? 3 : 2, slots, adam_update);
-    if (o) {
-        o->opts.adam = a;
-        o->decoupled = decoupled;
-    }
-    return o;
+    update_with(a, p, slot, step, false);
 }
 
-nb_optim *nb_adam(nb_tensor *const *params, int n_params, nb_adam_opts opts)
+static void adamw_update(const nb_optim_opts *a, nb_tensor *p, nb_real *const *slot, double step)
 {
-    return make("adam", params, n_params, opts, false);
+    update_with(a, p, slot, step, true);
 }
 
-nb_optim *nb_adamw(nb_tensor *const *params, int n_params, nb_adam_opts opts)
+static int slots(const nb_optim_opts *a, const char **names)
 {
-    return make("adamw", params, n_params, opts, true);
+    names[0] = "exp_avg", names[1] = "exp_avg_sq", names[2] = "max_exp_avg_sq";
+    return a->amsgrad ? 3 : 2;
+}
+
+static bool check(const char *op, const nb_optim_opts *a)
+{
+    return nb_optim_check(a->eps >= 0, op, "eps", a->eps, "must be >= 0") &&
+           nb_optim_check(a->betas[0] >= 0 && a->betas[0] < 1, op, "betas[0]", a->betas[0],
+                          "must be in [0, 1)") &&
+           nb_optim_check(a->betas[1] >= 0 && a->betas[1] < 1, op, "betas[1]", a->betas[1],
+                          "must be in [0, 1)");
+}
+
+static const nb_optim_algo adam = {"adam", adam_update, slots, check, NULL};
+static const nb_optim_algo adamw = {"adamw", adamw_update, slots, check, NULL};
+
+nb_optim_opts nb_adam_defaults(void) { return NB_ADAM_OPTS(); }
+nb_optim_opts nb_adamw_defaults(void) { return NB_ADAMW_OPTS(); }
+
+nb_optim *nb_adam(nb_tensor *const *params, int n_params, nb_optim_opts opts)
+{
+    return nb_optim_make(&adam, NB_ADAM, params, n_params, opts);
+}
+
+nb_optim *nb_adamw(nb_tensor *const *params, int n_params, nb_optim_opts opts)
+{
+    return nb_optim_make(&adamw, NB_ADAMW, params, n_params, opts);
 }

@@ -61,10 +61,9 @@ static void range(void *c, int64_t b, int64_t e)
         update_plain(j, b, e);
 }
 
-static void rmsprop_update(const nb_optim *o, nb_tensor *p, nb_real *const *slot, double step)
+static void rmsprop_update(const nb_optim_opts *r, nb_tensor *p, nb_real *const *slot, double step)
 {
     (void)step;
-    const nb_rmsprop_opts *r = &o->opts.rmsprop;
     bool momentum = r->momentum > 0;
     job j = {.p = p->data,
              .v = slot[0],
@@ -77,32 +76,36 @@ static void rmsprop_update(const nb_optim *o, nb_tensor *p, nb_real *const *slot
              .alpha1 = (nb_real)(1 - r->alpha),
              .eps = (nb_real)r->eps,
              .mu = (nb_real)r->momentum,
-             .neg_lr = (nb_real)-o->lr,
+             .neg_lr = (nb_real)-r->lr,
              .decay = r->weight_decay != 0,
              .centered = r->centered,
              .momentum = momentum};
     nb_parallel_for(p->numel, NB_OPTIM_GRAIN, range, &j);
 }
 
-nb_optim *nb_rmsprop(nb_tensor *const *params, int n_params, nb_rmsprop_opts r)
+static int slots(const nb_optim_opts *r, const char **names)
 {
-    const char *op = "rmsprop";
-    r.lr = nb_opt_default(r.lr, 1e-2);
-    r.alpha = nb_opt_default(r.alpha, 0.99);
-    r.eps = nb_opt_default(r.eps, 1e-8);
-    if (!nb_optim_check(r.eps >= 0, op, "eps", r.eps, "must be >= 0") ||
-        !nb_optim_check(r.momentum >= 0, op, "momentum", r.momentum, "must be >= 0") ||
-        !nb_optim_check(r.weight_decay >= 0, op, "weight_decay", r.weight_decay, "must be >= 0") ||
-        !nb_optim_check(r.alpha >= 0, op, "alpha", r.alpha, "must be >= 0"))
-        return NULL;
-    const char *names[3] = {"square_avg"};
-    int n = 1;
-    if (r.momentum > 0)
+    int n = 0;
+    names[n++] = "square_avg";
+    if (r->momentum > 0)
         names[n++] = "momentum_buffer";
-    if (r.centered)
+    if (r->centered)
         names[n++] = "grad_avg";
-    nb_optim *o = nb_optim_new(op, params, n_params, r.lr, n, names, rmsprop_update);
-    if (o)
-        o->opts.rmsprop = r;
-    return o;
+    return n;
+}
+
+static bool check(const char *op, const nb_optim_opts *r)
+{
+    return nb_optim_check(r->eps >= 0, op, "eps", r->eps, "must be >= 0") &&
+           nb_optim_check(r->momentum >= 0, op, "momentum", r->momentum, "must be >= 0") &&
+           nb_optim_check(r->alpha >= 0, op, "alpha", r->alpha, "must be >= 0");
+}
+
+static const nb_optim_algo rmsprop = {"rmsprop", rmsprop_update, slots, check, NULL};
+
+nb_optim_opts nb_rmsprop_defaults(void) { return NB_RMSPROP_OPTS(); }
+
+nb_optim *nb_rmsprop(nb_tensor *const *params, int n_params, nb_optim_opts opts)
+{
+    return nb_optim_make(&rmsprop, NB_RMSPROP, params, n_params, opts);
 }

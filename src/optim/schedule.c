@@ -1,7 +1,7 @@
 /* optim/schedule.c — learning-rate schedules of torch.optim.lr_scheduler in
  * their closed forms (each class's _get_closed_form_lr), as functions of the
- * base lr b (the optimizer's lr when its first scheduler was made, PyTorch's
- * initial_lr) and the epoch e:
+ * base lr b and the epoch e, applied to every parameter group with its own b
+ * (the group's lr when a scheduler first saw it, PyTorch's group['initial_lr']):
  *   StepLR             b · γ^⌊e / step_size⌋
  *   ExponentialLR      b · γ^e
  *   CosineAnnealingLR  η_min + (b − η_min)(1 + cos(π e / T_max)) / 2
@@ -52,9 +52,27 @@ double nb_scheduler_set_last_epoch(nb_scheduler *s, int64_t epoch)
     if (!s)
         return NAN;
     s->epoch = epoch;
-    s->lr = lr_at(s, s->opt->initial_lr, epoch);
-    nb_optim_set_lr(s->opt, s->lr);
+    for (int k = 0; k < s->opt->n_groups; k++) {
+        nb_optim_group *g = &s->opt->groups[k];
+        if (!g->has_initial_lr) /* group.setdefault('initial_lr', group['lr']) */
+            g->initial_lr = g->opts.lr, g->has_initial_lr = true;
+        g->opts.lr = lr_at(s, g->initial_lr, epoch);
+    }
+    s->lr = s->opt->groups[0].opts.lr;
     return s->lr;
+}
+
+const char *nb_scheduler_kind_name(const nb_scheduler *s)
+{
+    static const char *const names[] = {"step_lr", "exponential_lr", "cosine_annealing_lr", "linear_lr",
+                                        "sequential_lr"};
+    return names[s->k];
+}
+
+void nb_scheduler_restore_epoch(nb_scheduler *s, int64_t epoch)
+{
+    s->epoch = epoch;
+    s->lr = s->opt->groups[0].opts.lr;
 }
 
 double nb_scheduler_step(nb_scheduler *s) { return s ? nb_scheduler_set_last_epoch(s, s->epoch + 1) : NAN; }
@@ -82,10 +100,6 @@ static nb_scheduler *make(const char *op, nb_optim *opt, nb_scheduler s)
         return nb_error(NB_ERR_MEMORY, "%s: out of memory", op);
     *p = s;
     p->opt = opt;
-    if (!opt->has_initial_lr) {
-        opt->initial_lr = opt->lr;
-        opt->has_initial_lr = true;
-    }
     nb_scheduler_set_last_epoch(p, 0);
     return p;
 }
@@ -94,8 +108,7 @@ nb_scheduler *nb_step_lr(nb_optim *opt, int64_t step_size, double gamma)
 {
     if (step_size < 1)
         return nb_error(NB_ERR_ARG, "step_lr: step_size %lld must be >= 1", (long long)step_size);
-    return make("step_lr", opt,
-                (nb_scheduler){.k = STEP, .period = step_size, .gamma = nb_opt_default(gamma, 0.1)});
+    return make("step_lr", opt, (nb_scheduler){.k = STEP, .period = step_size, .gamma = gamma});
 }
 
 nb_scheduler *nb_exponential_lr(nb_optim *opt, double gamma)
@@ -113,9 +126,6 @@ nb_scheduler *nb_cosine_annealing_lr(nb_optim *opt, int64_t T_max, double eta_mi
 nb_scheduler *nb_linear_lr(nb_optim *opt, double start_factor, double end_factor, int64_t total_iters)
 {
     const char *op = "linear_lr";
-    start_factor = nb_opt_default(start_factor, 1.0 / 3);
-    end_factor = nb_opt_default(end_factor, 1.0);
-    total_iters = total_iters ? total_iters : 5;
     /* PyTorch's checks (LinearLR.__init__) */
     if (!(start_factor > 0 && start_factor <= 1))
         return nb_error(NB_ERR_ARG, "%s: start_factor %g must be in (0, 1]", op, start_factor);

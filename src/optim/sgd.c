@@ -36,9 +36,8 @@ NB_VECTORIZE static void update(const job *j, int64_t lo, int64_t hi)
 
 static void range(void *c, int64_t b, int64_t e) { update(c, b, e); }
 
-static void sgd_update(const nb_optim *o, nb_tensor *p, nb_real *const *slot, double step)
+static void sgd_update(const nb_optim_opts *s, nb_tensor *p, nb_real *const *slot, double step)
 {
-    const nb_sgd_opts *s = &o->opts.sgd;
     job j = {.p = p->data,
              .b = s->momentum != 0 ? slot[0] : NULL,
              .g = p->grad,
@@ -46,7 +45,7 @@ static void sgd_update(const nb_optim *o, nb_tensor *p, nb_real *const *slot, do
              .wd = (nb_real)s->weight_decay,
              .mu = (nb_real)s->momentum,
              .damp1 = (nb_real)(1 - s->dampening),
-             .neg_lr = (nb_real)-o->lr,
+             .neg_lr = (nb_real)-s->lr,
              .decay = s->weight_decay != 0,
              .momentum = s->momentum != 0,
              .first = step == 1,
@@ -54,21 +53,31 @@ static void sgd_update(const nb_optim *o, nb_tensor *p, nb_real *const *slot, do
     nb_parallel_for(p->numel, NB_OPTIM_GRAIN, range, &j);
 }
 
-nb_optim *nb_sgd(nb_tensor *const *params, int n_params, nb_sgd_opts opts)
+static int slots(const nb_optim_opts *s, const char **names)
 {
-    const char *op = "sgd";
-    opts.lr = nb_opt_default(opts.lr, 1e-3);
-    if (!nb_optim_check(opts.momentum >= 0, op, "momentum", opts.momentum, "must be >= 0") ||
-        !nb_optim_check(opts.weight_decay >= 0, op, "weight_decay", opts.weight_decay, "must be >= 0"))
-        return NULL;
-    if (opts.nesterov && (opts.momentum <= 0 || opts.dampening != 0))
-        return nb_error(NB_ERR_ARG,
-                        "%s: nesterov momentum requires a momentum and zero dampening "
-                        "(momentum %g, dampening %g)",
-                        op, opts.momentum, opts.dampening);
-    const char *slots[] = {"momentum_buffer"};
-    nb_optim *o = nb_optim_new(op, params, n_params, opts.lr, opts.momentum != 0, slots, sgd_update);
-    if (o)
-        o->opts.sgd = opts;
-    return o;
+    names[0] = "momentum_buffer";
+    return s->momentum != 0;
+}
+
+static bool check(const char *op, const nb_optim_opts *s)
+{
+    if (!nb_optim_check(s->momentum >= 0, op, "momentum", s->momentum, "must be >= 0"))
+        return false;
+    if (s->nesterov && (s->momentum <= 0 || s->dampening != 0)) {
+        nb_error(NB_ERR_ARG,
+                 "%s: nesterov momentum requires a momentum and zero dampening "
+                 "(momentum %g, dampening %g)",
+                 op, s->momentum, s->dampening);
+        return false;
+    }
+    return true;
+}
+
+static const nb_optim_algo sgd = {"sgd", sgd_update, slots, check, NULL};
+
+nb_optim_opts nb_sgd_defaults(void) { return NB_SGD_OPTS(); }
+
+nb_optim *nb_sgd(nb_tensor *const *params, int n_params, nb_optim_opts opts)
+{
+    return nb_optim_make(&sgd, NB_SGD, params, n_params, opts);
 }

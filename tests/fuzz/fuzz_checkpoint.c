@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                               nb_linear_ex(4, 1, true, &g));
         if (!model || nb_module_parameters(model, &params) < 0)
             abort();
-        optim = nb_adam(params.tensors, params.count, (nb_adam_opts){.lr = 1e-3});
+        optim = nb_adam(params.tensors, params.count, NB_ADAM_OPTS(.lr = 1e-3));
         if (!optim)
             abort();
         nb_module_seed(model, 7);

@@ -8,14 +8,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size == 0)
         return 0;
     uint8_t o = data[0];
-    nb_csv_options opts = {.delimiter = (o & 1) ? ';' : 0, .skip_rows = (o >> 1) & 1};
+    nb_csv_opts opts = NB_CSV_OPTS(.delimiter = (o & 1) ? ';' : 0, .skip_rows = (o >> 1) & 1);
     int index = (o >> 4) & 3;
     if (o & 4) {
         opts.column_indices = &index;
         opts.n_columns = 1;
     }
     char **names = NULL;
-    nb_tensor *t = nb_load_csv(fuzz_file(".csv", data + 1, size - 1), &opts, (o & 8) ? &names : NULL);
+    nb_tensor *t = nb_load_csv(fuzz_file(".csv", data + 1, size - 1), opts, (o & 8) ? &names : NULL);
     if (!t) {
         if (names)
             abort();

@@ -98,7 +98,7 @@ int main(int argc, char **argv)
     nb_param_list p;
     if (!m || nb_module_parameters(m, &p) < 0)
         return 1;
-    nb_optim *o = nb_adam(p.tensors, p.count, (nb_adam_opts){.lr = 1e-3});
+    nb_optim *o = nb_adam(p.tensors, p.count, NB_ADAM_OPTS(.lr = 1e-3));
     nb_tensor *x = nb_ones(NB_SHAPE(2, 3));
     nb_backward(nb_sum(nb_forward(m, x)));
     nb_optim_step(o);
