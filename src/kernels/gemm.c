@@ -102,8 +102,7 @@ static void kernel_init(void)
     if (!g_kernel)
         g_kernel = best_kernel();
 #ifdef NB_GEMM_X86
-    __builtin_cpu_init();
-    has_avx2 = __builtin_cpu_supports("avx2");
+    has_avx2 = __builtin_cpu_supports("avx2"); /* best_kernel() ran __builtin_cpu_init */
 #endif
 }
 

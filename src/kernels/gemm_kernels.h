@@ -6,8 +6,8 @@
  *   C[r*ldc + c] = alpha * sum_k a*b + beta * C   (beta == 0: C is not read).
  * Panels are 64-byte aligned; C is arbitrary. kc >= 1.
  *
- * A kernel may also have a tile form, which the driver then uses for every
- * tile: the same arithmetic, but b is any row-major block (b[k*ldb + c], so
+ * A kernel may instead have a tile form (fn is then NULL), which the driver
+ * uses for every tile: the same arithmetic, but b is any row-major block (b[k*ldb + c], so
  * the driver can pass an unpacked B and skip packing it when few A panels
  * would reuse the packed copy), and only the first mm rows and nn columns
  * are read from b and C and written to C, so edge tiles need no scratch tile.
@@ -27,9 +27,9 @@ typedef void (*nb_ukernel_tile_fn)(int64_t kc, const nb_real *a, const nb_real *
 
 typedef struct {
     const char *name;
-    int mr, nr;         /* register tile */
-    int64_t kc, mc, nc; /* cache blocks: kc (L1), mc (L2), nc (L3); mc % mr == 0, nc % nr == 0 */
-    nb_ukernel_fn fn;
+    int mr, nr;              /* register tile */
+    int64_t kc, mc, nc;      /* cache blocks: kc (L1), mc (L2), nc (L3); mc % mr == 0, nc % nr == 0 */
+    nb_ukernel_fn fn;        /* the packed form, or NULL when there is a tile form */
     nb_ukernel_tile_fn tile; /* the tile form, or NULL */
 } nb_gemm_ukernel;
 

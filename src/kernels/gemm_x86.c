@@ -105,17 +105,7 @@ const nb_gemm_ukernel nb_gemm_ukernel_avx2 = {
 #define AVX512_MR 12
 #define AVX512_NR 32
 
-__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma"))) static inline void
-avx512_store(float *c, __m512 acc, __m512 va, __m512 vb, int beta0)
-{
-    __m512 t = _mm512_mul_ps(acc, va);
-    if (!beta0)
-        t = _mm512_fmadd_ps(_mm512_loadu_ps(c), vb, t);
-    _mm512_storeu_ps(c, t);
-}
-
 #define AVX512_TGT __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma")))
-#define Z_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 #define Z_DECL(r) __m512 c##r##0 = _mm512_setzero_ps(), c##r##1 = _mm512_setzero_ps();
 #define Z_FMA(r)                                                                                             \
     {                                                                                                        \
@@ -123,31 +113,11 @@ avx512_store(float *c, __m512 acc, __m512 va, __m512 vb, int beta0)
         c##r##0 = _mm512_fmadd_ps(ar, b0, c##r##0);                                                          \
         c##r##1 = _mm512_fmadd_ps(ar, b1, c##r##1);                                                          \
     }
-#define Z_STORE(r)                                                                                           \
-    avx512_store(c + (r)*ldc, c##r##0, va, vb, beta0);                                                       \
-    avx512_store(c + (r)*ldc + 16, c##r##1, va, vb, beta0);
-
-AVX512_TGT
-static void ukernel_avx512(int64_t kc, const float *restrict a, const float *restrict b, float *restrict c,
-                           int64_t ldc, float alpha, float beta)
-{
-    Z_ROWS(Z_DECL)
-    for (int64_t k = 0; k < kc; k++) {
-        __m512 b0 = _mm512_load_ps(b);
-        __m512 b1 = _mm512_load_ps(b + 16);
-        Z_ROWS(Z_FMA)
-        a += AVX512_MR;
-        b += AVX512_NR;
-    }
-    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-    int beta0 = beta == 0;
-    Z_ROWS(Z_STORE)
-}
-
-/* The tile form (gemm_kernels.h): b rows ldb apart, masked to nn columns;
- * only the mm rows of the tile computed and written (one kernel per row
- * count, so a 10-row edge costs 10 rows of FMAs, not 12); a still steps by
- * AVX512_MR. alpha == 1 skips the multiply, which is exact. */
+/* Only the tile form (gemm_kernels.h), which serves full tiles too: b rows
+ * ldb apart, masked to nn columns; only the mm rows of the tile computed and
+ * written (one kernel per row count, so a 10-row edge costs 10 rows of FMAs,
+ * not 12); a still steps by AVX512_MR. alpha == 1 skips the multiply, which
+ * is exact. */
 #define Z_TILE_STORE(r)                                                                                      \
     {                                                                                                        \
         float *cr = c + (r)*ldc;                                                                             \
@@ -221,7 +191,7 @@ static void ukernel_avx512_tile(int64_t kc, const float *restrict a, const float
 }
 
 const nb_gemm_ukernel nb_gemm_ukernel_avx512 = {
-    "avx512", AVX512_MR, AVX512_NR, 256, 192, 4096, ukernel_avx512, ukernel_avx512_tile,
+    "avx512", AVX512_MR, AVX512_NR, 256, 192, 4096, NULL, ukernel_avx512_tile,
 };
 
 #endif /* NB_GEMM_X86 */
