@@ -141,8 +141,10 @@ int main(int argc, char **argv)
     printf("registered '%s': the registry now holds %d activations\n",
            nb_activation_find("bent_identity_a")->name, nb_activation_count());
     nb_manual_seed(1);
-    nb_module *net = nb_sequential(5, nb_linear(1, 16), nb_act("bent_identity_a"), nb_linear(16, 16),
-                                   nb_act("bent_identity_a"), nb_linear(16, 1));
+    nb_module *l1 = nb_linear(1, 16); /* one statement each: the weights are drawn in this order */
+    nb_module *l2 = nb_linear(16, 16);
+    nb_module *l3 = nb_linear(16, 1);
+    nb_module *net = nb_sequential(5, l1, nb_act("bent_identity_a"), l2, nb_act("bent_identity_a"), l3);
     EX_CHECK(net);
     nb_param_list pl;
     EX_CHECK(nb_module_parameters(net, &pl) >= 0);

@@ -26,8 +26,10 @@ static int train_xor(const char *act, int steps, int seed)
     nb_tensor *x = nb_from_array((nb_real[]){0, 0, 0, 1, 1, 0, 1, 1}, NB_SHAPE(4, 2));
     nb_tensor *y = nb_from_array((nb_real[]){0, 1, 1, 0}, NB_SHAPE(4, 1));
     EX_CHECK(x && y);
-    nb_manual_seed((uint64_t)seed); /* same initial weights for every activation */
-    nb_module *net = nb_sequential(3, nb_linear(2, 8), nb_act(act), nb_linear(8, 1));
+    nb_manual_seed((uint64_t)seed);      /* same initial weights for every activation */
+    nb_module *hidden = nb_linear(2, 8); /* one statement each: the weights are drawn in this order */
+    nb_module *out = nb_linear(8, 1);
+    nb_module *net = nb_sequential(3, hidden, nb_act(act), out);
     EX_CHECK(net);
     nb_param_list pl;
     EX_CHECK(nb_module_parameters(net, &pl) >= 0);
