@@ -16,7 +16,7 @@
 #include <string.h>
 #include <time.h>
 #include "bench.h"
-#include "kernels/parallel.h"
+#include "nabla/threads.h"
 #include "nabla/nabla.h"
 
 enum { N = 1 << 22, ROWS = 4096, MAX_REPS = 101 };

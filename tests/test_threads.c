@@ -1,4 +1,5 @@
-/* tests/test_threads.c — the thread pool behind nb_parallel_for. */
+/* tests/test_threads.c — the thread pool and nb_parallel_for, its public entry
+ * point (linked against the shared library: it is exported). */
 #include <criterion/criterion.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -6,7 +7,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "kernels/parallel.h"
 #include "nabla/threads.h"
 
 typedef struct {
@@ -82,6 +82,32 @@ Test(threads, many_dispatches)
     for (int rep = 0; rep < 2000; rep++)
         check_cover(100 + rep % 37, 8);
     nb_set_num_threads(0);
+}
+
+/* With two threads a large range is really split (the pool is used, the
+ * caller included); with one it is one inline call. */
+static int calls_for(int threads, int64_t n, int64_t grain)
+{
+    nb_set_num_threads(threads);
+    cover_ctx c = {.n = n, .grain = grain};
+    c.hits = calloc((size_t)n, sizeof *c.hits);
+    cr_assert(c.hits);
+    nb_parallel_for(n, grain, cover_fn, &c);
+    for (int64_t i = 0; i < n; i++)
+        cr_assert_eq(atomic_load(&c.hits[i]), 1, "index %ld visited %d times", (long)i,
+                     atomic_load(&c.hits[i]));
+    cr_assert_eq(atomic_load(&c.bad_range), 0);
+    free(c.hits);
+    nb_set_num_threads(0);
+    return atomic_load(&c.calls);
+}
+
+Test(threads, two_threads_split_one_thread_does_not)
+{
+    cr_assert_eq(calls_for(1, 100000, 1000), 1);
+    int calls = calls_for(2, 100000, 1000);
+    cr_assert(calls >= 2 && calls <= 100, "2 threads: %d ranges", calls);
+    cr_assert_eq(calls_for(2, 1000, 1000), 1); /* n <= grain: inline */
 }
 
 /* ---- nesting ---- */

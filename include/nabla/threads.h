@@ -1,7 +1,10 @@
-/* nabla/threads.h — the thread pool that matmul and large elementwise ops use.
- * Results are bit-identical whatever the thread count. */
+/* nabla/threads.h — the thread pool that matmul, large elementwise ops and
+ * reductions use, and its parallel-for for ops of your own. Results are
+ * bit-identical whatever the thread count. */
 #ifndef NABLA_THREADS_H
 #define NABLA_THREADS_H
+
+#include <stdint.h>
 
 #include "config.h"
 
@@ -14,6 +17,26 @@ NB_API_BEGIN
  * the number of cores). */
 void nb_set_num_threads(int n);
 int nb_get_num_threads(void);
+
+/* Run fn(ctx, begin, end) over disjoint contiguous ranges that together cover
+ * [0, n) exactly once, from the pool's threads and the caller; returns when
+ * all are done (torch: at::parallel_for(0, n, grain, fn)). Every range but the
+ * last has at least `grain` indices (grain < 1 counts as 1), so choose grain
+ * as the work worth a task, about 16K elements of a cheap elementwise loop.
+ * It runs fn(ctx, 0, n) inline, on the calling thread, when n <= grain, when
+ * one thread is set, when the pool is busy with another thread's job, and when
+ * called from inside fn (from a pool task: no nesting, no deadlock). nabla's
+ * own ops run on it.
+ *
+ * The ranges depend on the thread count; the results do not, as long as fn
+ * computes each index from its own inputs and writes only its own outputs
+ * (elementwise loops, rows of a matrix). A sum over indices must not be
+ * accumulated per range: cut it into fixed blocks (the same for every thread
+ * count), run the blocks as the indices (each writes its partial sum into a
+ * slot of its own), then add the partial sums in order on one thread, as
+ * nabla's reductions do. examples/custom_activation.c does both. */
+typedef void (*nb_range_fn)(void *ctx, int64_t begin, int64_t end);
+void nb_parallel_for(int64_t n, int64_t grain, nb_range_fn fn, void *ctx);
 
 NB_API_END
 #ifdef __cplusplus

@@ -9,7 +9,7 @@
  * (the subgradient torch.max(dim) uses: the gradient goes to the index it
  * returns). A NaN in a group wins, so NaN propagates as in torch.max. */
 #include "activations/activation.h"
-#include "kernels/parallel.h"
+#include "nabla/threads.h"
 
 enum { GRAIN = 1 << 14 };
 

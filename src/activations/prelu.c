@@ -18,7 +18,7 @@
  * count. */
 #include "activations/activation.h"
 #include "kernels/lanesum.h"
-#include "kernels/parallel.h"
+#include "nabla/threads.h"
 
 enum { GRAIN = 1 << 14 };
 

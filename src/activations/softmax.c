@@ -24,7 +24,7 @@
  * the thread count. */
 #include "activations/activation.h"
 #include "kernels/lanesum.h"
-#include "kernels/parallel.h"
+#include "nabla/threads.h"
 #include "kernels/vmath.h"
 
 enum { GRAIN = 1 << 14 };

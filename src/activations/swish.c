@@ -13,7 +13,7 @@
  * (kernels/lanesum.h): the same for any thread count. */
 #include "activations/activation.h"
 #include "kernels/lanesum.h"
-#include "kernels/parallel.h"
+#include "nabla/threads.h"
 #include "kernels/vmath.h"
 
 enum { GRAIN = 1 << 14 };

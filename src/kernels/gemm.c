@@ -26,9 +26,8 @@
 
 #include "kernels/gemm.h"
 #include "kernels/gemm_kernels.h"
-#include "kernels/parallel.h"
-#include "kernels/simd.h"
 #include "nabla/threads.h"
+#include "kernels/simd.h"
 
 #if defined(NB_GEMM_X86)
 #include <immintrin.h>

@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "kernels/parallel.h"
 #include "nabla/threads.h"
 
 #if defined(__x86_64__) || defined(__i386__)

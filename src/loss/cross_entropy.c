@@ -15,7 +15,7 @@
  *   p_c = e^(x_c - lse), computed row by row from the saved lse: nothing of
  *   size [N, C] is built. */
 #include <math.h>
-#include "kernels/parallel.h"
+#include "nabla/threads.h"
 #include "kernels/vmath.h"
 #include "loss/loss.h"
 

@@ -1,7 +1,7 @@
 /* loss/elementwise.c — running an elementwise loss: checks, the per-element
  * losses split over the thread pool, the reduction, the node, and the generic
  * backward into input and target. */
-#include "kernels/parallel.h"
+#include "nabla/threads.h"
 #include "loss/loss.h"
 
 enum { GRAIN = 1 << 14 };

@@ -1,7 +1,7 @@
 /* loss/reduce.c — reducing per-item losses: the deterministic double sum and
  * the output tensor of the class losses. */
 #include "kernels/lanesum.h"
-#include "kernels/parallel.h"
+#include "nabla/threads.h"
 #include "loss/loss.h"
 
 enum { BLOCK = 1 << 12 };

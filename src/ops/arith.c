@@ -5,7 +5,7 @@
  *   y = a / b:  da = dy / b,  db = -dy * a / b^2 = -dy * y / b
  * Gradients of broadcast operands are summed over the broadcast dims. */
 #include "kernels/lanesum.h"
-#include "kernels/parallel.h"
+#include "nabla/threads.h"
 #include "kernels/simd.h"
 #include "ops/broadcast.h"
 

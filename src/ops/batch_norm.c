@@ -12,7 +12,7 @@
  *   eval:      dx = invstd g
  *   dweight = sum dy xhat,  dbias = sum dy. */
 #include <math.h>
-#include "kernels/parallel.h"
+#include "nabla/threads.h"
 #include "ops/op.h"
 
 typedef struct batch_norm_saved {

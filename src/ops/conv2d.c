@@ -20,9 +20,8 @@
 #include <string.h>
 #include "kernels/gemm.h"
 #include "kernels/lanesum.h"
-#include "kernels/parallel.h"
-#include "kernels/simd.h"
 #include "nabla/threads.h"
+#include "kernels/simd.h"
 #include "ops/conv2d.h"
 
 /* Sizes of one convolution. CK = C kh kw (rows of cols), HW = Ho Wo. */

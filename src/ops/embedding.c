@@ -10,7 +10,7 @@
  * gradient. */
 #include <math.h>
 #include <string.h>
-#include "kernels/parallel.h"
+#include "nabla/threads.h"
 #include "ops/op.h"
 
 typedef struct embedding_saved {

@@ -26,7 +26,7 @@
 #include <string.h>
 #include "kernels/gemm.h"
 #include "kernels/lanesum.h"
-#include "kernels/parallel.h"
+#include "nabla/threads.h"
 #include "kernels/simd.h"
 #include "kernels/vmath.h"
 #include "ops/sdpa.h"

@@ -15,7 +15,7 @@
  * gemm's K. Other batches run one gemm per matrix, split over threads when
  * each matrix has its own output. */
 #include "kernels/gemm.h"
-#include "kernels/parallel.h"
+#include "nabla/threads.h"
 #include "ops/op.h"
 
 typedef struct mm {

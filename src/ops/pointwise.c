@@ -2,7 +2,7 @@
  * thread pool for large tensors, the node, and the generic backward. */
 #include <string.h>
 #include "ops/pointwise.h"
-#include "kernels/parallel.h"
+#include "nabla/threads.h"
 
 enum { GRAIN = 1 << 14 }; /* elements per task: ~64 KB of float32 */
 

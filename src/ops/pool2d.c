@@ -18,7 +18,7 @@
 #include <math.h>
 #include <string.h>
 #include "ops/op.h"
-#include "kernels/parallel.h"
+#include "nabla/threads.h"
 #include "kernels/simd.h"
 
 enum { GRAIN = 1 << 14 }; /* window elements per task */

@@ -25,7 +25,7 @@
 #include <string.h>
 #include "kernels/extremum.h"
 #include "kernels/lanesum.h"
-#include "kernels/parallel.h"
+#include "nabla/threads.h"
 #include "kernels/simd.h"
 #include "ops/dim.h"
 

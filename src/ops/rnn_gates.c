@@ -15,7 +15,7 @@
  *   GRU:  N = dh (1 - z)(1 - n^2);  dh_prev (direct) = dh z;
  *         da = [N b_n r(1-r), dh (h - n) z(1-z), N],  db = da with db_n = N r
  * A row past the end of its sequence carries its state: h' = h, c' = c. */
-#include "kernels/parallel.h"
+#include "nabla/threads.h"
 #include "kernels/simd.h"
 #include "kernels/vmath.h"
 #include "ops/rnn.h"

@@ -15,7 +15,7 @@
  * and per channel dw = sum dy xhat, db = sum dy over the elements it scales. */
 #include <math.h>
 #include <string.h>
-#include "kernels/parallel.h"
+#include "nabla/threads.h"
 #include "ops/op.h"
 
 typedef struct row_norm_saved {

@@ -2,7 +2,7 @@
  * flatten (views sharing x's data: y = x read with another shape, dx += dy),
  * permute and transpose (contiguous copies: y[i_0..i_n] = x[i_perm^-1...],
  * dx = dy permuted back by the inverse permutation). */
-#include "kernels/parallel.h"
+#include "nabla/threads.h"
 #include "ops/dim.h"
 
 enum { GRAIN = 1 << 14 };

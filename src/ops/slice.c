@@ -4,7 +4,7 @@
  *   cat:   y[o, off_j + k, i] = x_j[o, k, i]        dx_j[o, k, i] += dy[o, off_j + k, i]
  *   stack: cat of the x_j seen with a new dim of size 1 at dim. */
 #include <string.h>
-#include "kernels/parallel.h"
+#include "nabla/threads.h"
 #include "ops/dim.h"
 
 enum { GRAIN = 1 << 14 };

@@ -5,7 +5,7 @@
 
 #include <math.h>
 #include "internal.h"
-#include "kernels/parallel.h"
+#include "nabla/threads.h"
 #include "kernels/simd.h"
 #include "nabla/optim.h"
 
