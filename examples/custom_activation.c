@@ -89,7 +89,8 @@ static void bent_a_backward(nb_node *n)
         return;
     }
     nb_parallel_for(nblocks, 1, bent_a_backward_blocks, &j); /* one block is a task already */
-    for (int64_t q = 0; da && q < nblocks; q++)              /* a is shared by every element: sum */
+    /* a is shared by every element: its gradient is the sum of the blocks' */
+    for (int64_t q = 0; da && q < nblocks; q++)
         da[0] += j.part[q];
 }
 
