@@ -463,9 +463,22 @@ Test(activations, kink_conventions_are_pytorchs)
     cr_assert_eq(grad_at(nb_hardsigmoid, -3), 0);
     cr_assert_eq(grad_at(nb_hardsigmoid, 3), 0);
     cr_assert_float_eq(grad_at(nb_hardsigmoid, 2.5), 1.0 / 6, 1e-7);
-    /* hardswish: x/3 + 1/2 on [-3, 3], bounds included */
-    cr_assert_float_eq(grad_at(nb_hardswish, -3), -0.5, 1e-7);
-    cr_assert_float_eq(grad_at(nb_hardswish, 3), 1.5, 1e-7);
+    /* hardswish: x/3 + 1/2 strictly inside (-3, 3); the outer pieces' 0 and 1
+     * at the kinks, as PyTorch since pytorch/pytorch#148049 */
+    cr_assert_eq(grad_at(nb_hardswish, -3), 0);
+    cr_assert_eq(grad_at(nb_hardswish, 3), 1);
+    cr_assert_float_eq(grad_at(nb_hardswish, -2.99), -2.99 / 3 + 0.5, 1e-6);
+    cr_assert_float_eq(grad_at(nb_hardswish, 2.99), 2.99 / 3 + 0.5, 1e-6);
+    { /* the same at every position of the vector loop and its tail (torch 1.13's differ) */
+        nb_tensor *x = nb_requires_grad(nb_zeros(NB_SHAPE(74)), true);
+        for (int i = 0; i < 74; i++)
+            x->data[i] = i < 37 ? 3 : -3;
+        cr_assert_eq(nb_backward(nb_sum(nb_hardswish(x))), 0);
+        for (int i = 0; i < 74; i++)
+            cr_assert_eq(x->grad[i], i < 37 ? 1 : 0, "hardswish'(%g) at %d", x->data[i], i);
+        nb_free(x);
+        nb_step_end();
+    }
     cr_assert_eq(grad_at(nb_hardswish, -3.01), 0);
     cr_assert_eq(grad_at(nb_hardswish, 3.01), 1);
     /* softsign'(0) = 1; softplus at its threshold: sigmoid(20) at 20, 1 above */

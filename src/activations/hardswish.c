@@ -1,11 +1,14 @@
 /* activations/hardswish.c — torch.nn.Hardswish (Howard et al. 2019,
  * "Searching for MobileNetV3"):
  *   y = x relu6(x + 3) / 6
- *   dy/dx = 0 for x < -3, x/3 + 1/2 for -3 <= x <= 3, 1 for x > 3
- * The boundaries belong to the middle piece (-1/2 at -3, 3/2 at 3), as the
- * scalar hardswish_backward_kernel of aten/src/ATen/native/cpu/Activation.cpp
- * and the CUDA kernel. (PyTorch's AVX path tests x >= 3 instead and gives 1
- * at exactly 3: PyTorch itself is not consistent there.) */
+ *   dy/dx = 0 for x <= -3, x/3 + 1/2 for -3 < x < 3, 1 for x >= 3
+ * At the kinks the outer pieces win: 0 at -3 and 1 at 3, the derivatives of
+ * the constant and identity pieces, as in PyTorch's hardswish_backward
+ * kernels (aten/src/ATen/native/cpu/Activation.cpp, scalar and vectorized,
+ * and cuda/ActivationHardswishKernel.cu) since pytorch/pytorch#148049 (2025),
+ * which fixed issue #147801. Older PyTorch closed the middle piece (-1/2 at
+ * -3, 3/2 at 3) in its scalar path only, so torch 1.13 on a CPU gives 1 or
+ * 3/2 at 3 depending on where the element falls in a vector of 16. */
 #include "activations/activation.h"
 
 static inline nb_real hardswish_f(nb_real x, const nb_real *p)
@@ -20,7 +23,7 @@ static inline nb_real hardswish_b(nb_real x, nb_real y, nb_real dy, const nb_rea
     (void)y;
     (void)p;
     nb_real mid = dy * (x / 3 + (nb_real)0.5);
-    return nb_act_sel(x < -3, 0, nb_act_sel(x <= 3, mid, dy));
+    return nb_act_sel(x <= -3, 0, nb_act_sel(x < 3, mid, dy));
 }
 NB_DEFINE_POINTWISE(hardswish, hardswish_f, hardswish_b, 0);
 
