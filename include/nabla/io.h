@@ -27,21 +27,39 @@ NB_API_BEGIN
 nb_tensor *nb_load_idx(const char *path);
 
 /* ---- CSV -----------------------------------------------------------------
- * A header row of column names, then rows of numbers. Fields may be quoted
+ * A header row of column names (or none, or scikit-learn's first line), then
+ * rows of numbers. Only the chosen columns are parsed: a text column (an id,
+ * a name, a date) that is not asked for is skipped. Fields may be quoted
  * ("a,b" and "" inside quotes); spaces around fields, CRLF line ends and blank
  * lines are ignored. Numbers are parsed in the C locale whatever the program's
- * locale; nan and inf are accepted. */
+ * locale; nan and inf are accepted. gzip-compressed files are read through
+ * zlib (recognised by their content), as IDX files are. */
+
+/* What the first line (after skip_rows) is; .header = false and true work. */
+enum {
+    NB_CSV_NO_HEADER = 0, /* data (pandas' header=None): columns by index, named "0", "1", ... */
+    NB_CSV_HEADER = 1,    /* the column names (pandas' default header=0) */
+    NB_CSV_SKLEARN = 2    /* scikit-learn's "N,F,class names...": N rows of F features and a
+                              target follow, the classes are named 0, 1, ... in that order
+                              (iris.csv, wine_data.csv, breast_cancer.csv) */
+};
+
 /* Options, made by NB_CSV_OPTS(...). */
 typedef struct nb_csv_opts {
     uint32_t nb_tag;
     const char *const *columns; /* n_columns column names to read, in this order... */
     const int *column_indices;  /* ...or n_columns 0-based column indices */
     int n_columns;              /* with neither array (NULL, NULL): every column */
-    int skip_rows;              /* lines before the header, e.g. 1 for sklearn's
+    int skip_rows;              /* lines before the first line, e.g. 1 for sklearn's
                                     boston_house_prices.csv, whose first line is "506,13"; 0 */
     char delimiter;             /* ',' */
+    int header;                 /* NB_CSV_HEADER, NB_CSV_NO_HEADER or NB_CSV_SKLEARN; NB_CSV_HEADER */
+    /* nb_load_csv_dataset only: the target column, by name... */
+    const char *target;
+    int target_index; /* ...or by index, negative from the end; -1, the last column */
 } nb_csv_opts;
-#define NB_CSV_OPTS(...) NB_OPTS_(nb_csv_opts, .delimiter = ',', __VA_ARGS__)
+#define NB_CSV_OPTS(...)                                                                                     \
+    NB_OPTS_(nb_csv_opts, .delimiter = ',', .header = NB_CSV_HEADER, .target_index = -1, __VA_ARGS__)
 nb_csv_opts nb_csv_defaults(void);
 
 /* The chosen columns of every row as a persistent [rows, columns] tensor.
@@ -49,6 +67,20 @@ nb_csv_opts nb_csv_defaults(void);
  * names as a NULL-terminated array made of one allocation: release it with
  * free(*names). */
 nb_tensor *nb_load_csv(const char *path, nb_csv_opts opts, char ***names);
+
+/* A dataset in one call: x [rows, F] holds the chosen columns (every column
+ * but the target when none are chosen), y the target column. With classes
+ * NULL, y is [rows, 1], the numbers as read (a regression target). With
+ * classes, y is [rows], class indices for cross_entropy: the target's texts
+ * are the classes, numbered in sorted order as pandas' categorical codes
+ * (numerically when every class is a number, else by byte order, strcmp),
+ * and *classes receives their names in that order, a NULL-terminated array
+ * in one allocation (free(*classes)), *n_classes (if not NULL) their count.
+ * With NB_CSV_SKLEARN the target's cells are the codes themselves and the
+ * names are those of the first line:
+ *   nb_load_csv_dataset("iris.csv", NB_CSV_OPTS(.header = NB_CSV_SKLEARN), &classes, &k)
+ * is x [150, 4], y [150] in 0..2, classes {"setosa", "versicolor", "virginica"}. */
+nb_dataset *nb_load_csv_dataset(const char *path, nb_csv_opts opts, char ***classes, int64_t *n_classes);
 
 /* ---- safetensors checkpoints ---------------------------------------------
  * https://github.com/huggingface/safetensors : an 8-byte little-endian header

@@ -1,13 +1,16 @@
-/* io/csv.c — nb_load_csv: a header row, then rows of numbers, into a
- * [rows, columns] tensor. The input is read one record at a time
- * (io/records.c) and each record tokenised in place: quoted fields are
- * unescaped where they lie and every field is NUL-terminated, so cells are
- * parsed by strtod without copies. The values grow with the rows really
- * present; the tensor is made once they are all read. */
+/* io/csv.c — nb_load_csv and the reader behind it (nb_csv_read): a header
+ * row (or none, or scikit-learn's "N,F,class names" line), then rows whose
+ * chosen columns are numbers, or class names in the class column, into a
+ * table. The input is read one record at a time (io/records.c) and each
+ * record tokenised in place: quoted fields are unescaped where they lie and
+ * every field is NUL-terminated, so cells are parsed by strtod without
+ * copies, and the columns that were not chosen are split but never parsed.
+ * The values grow with the rows really present; the tensor is made once they
+ * are all read. */
 #include <locale.h>
 #include <stdlib.h>
 #include <string.h>
-#include "io/records.h"
+#include "io/csv.h"
 
 typedef struct csv {
     const char *path;
@@ -96,31 +99,53 @@ static bool next_row(csv *c)
     }
 }
 
-/* Splits the header row into names[0..*n), pointers into the text. */
-static char **header(csv *c, int *n)
+/* Splits the rest of the record into fields[0..*n), pointers into the text. */
+static char **split(csv *c, int *n)
 {
     int cap = 16;
-    char **names = malloc((size_t)cap * sizeof *names);
+    char **fields = malloc((size_t)cap * sizeof *fields);
     *n = 0;
-    for (bool last = false; names && !last;) {
+    for (bool last = false; fields && !last;) {
         char *f = field(c, &last, *n);
         if (!f) {
-            free(names);
+            free(fields);
             return NULL;
         }
         if (*n == cap) {
             cap *= 2;
-            char **grown = realloc(names, (size_t)cap * sizeof *names);
+            char **grown = realloc(fields, (size_t)cap * sizeof *fields);
             if (!grown)
-                free(names);
-            names = grown;
+                free(fields);
+            fields = grown;
         }
-        if (names)
-            names[(*n)++] = f;
+        if (fields)
+            fields[(*n)++] = f;
     }
-    if (!names)
-        nb_error(NB_ERR_MEMORY, "csv: %s: out of memory for the header", c->path);
-    return names;
+    if (!fields)
+        nb_error(NB_ERR_MEMORY, "csv: %s: line %lld: out of memory splitting the row", c->path,
+                 (long long)c->line);
+    return fields;
+}
+
+/* The number of fields of the record at the cursor, counted on a copy (the
+ * row is read again as data). -1 on error. */
+static int count_fields(const csv *c)
+{
+    size_t len = (size_t)(c->end - c->p);
+    char *copy = malloc(len + 1);
+    if (!copy) {
+        nb_error(NB_ERR_MEMORY, "csv: %s: out of memory", c->path);
+        return -1;
+    }
+    memcpy(copy, c->p, len);
+    csv t = *c;
+    t.p = copy;
+    t.end = copy + len;
+    int n;
+    char **fields = split(&t, &n);
+    free(copy);
+    free(fields);
+    return fields ? n : -1;
 }
 
 /* "names: "a", "b", ..." into buf, for the missing-column message. */
@@ -133,39 +158,78 @@ static const char *list_names(char *const *names, int n, char *buf, size_t size)
     return buf;
 }
 
-/* Resolves the chosen columns to indices into the header. NULL on error. */
-static int *choose(const csv *c, const nb_csv_opts *o, char *const *names, int n, int *n_cols)
+/* How the file names its columns and what the rows must hold. */
+typedef struct layout {
+    int n;               /* fields per row */
+    char *const *names;  /* the header's names, or NULL */
+    char expect[96];     /* "the header has 3", for the ragged-row message */
+    bool *wanted;        /* [n]: the column is parsed */
+    int class_col;       /* the column of class names, or -1 */
+    nb_csv_classes *cl;  /* its coding, or NULL when its cells are codes (NB_CSV_SKLEARN) */
+    int64_t n_known;     /* NB_CSV_SKLEARN: classes named on the first line; else -1 */
+    int64_t sklearn_rows; /* NB_CSV_SKLEARN: the rows the first line promises; else -1 */
+} layout;
+
+/* Column `name` of the header, or -1 with an error. */
+static int by_name(const csv *c, const layout *L, const char *name)
+{
+    if (!L->names) {
+        nb_error(NB_ERR_ARG,
+                 "csv: %s: column \"%s\" asked by name, but the file has no header row (.header = "
+                 "%s): choose columns by index (column_indices, target_index)",
+                 c->path, name ? name : "(null)", L->sklearn_rows >= 0 ? "NB_CSV_SKLEARN" : "false");
+        return -1;
+    }
+    for (int i = 0; i < L->n; i++)
+        if (name && strcmp(name, L->names[i]) == 0)
+            return i;
+    char buf[400];
+    nb_error(NB_ERR_ARG, "csv: %s: no column named \"%s\"; the columns are %s", c->path, name ? name : "(null)",
+             list_names(L->names, L->n, buf, sizeof buf));
+    return -1;
+}
+
+/* Column index i (negative: from the end when `from_end`), or -1 with an error. */
+static int by_index(const csv *c, const layout *L, int i, bool from_end, const char *what)
+{
+    int k = from_end && i < 0 ? i + L->n : i;
+    if (k >= 0 && k < L->n)
+        return k;
+    nb_error(NB_ERR_ARG, "csv: %s: %s %d is outside %s0..%d (the rows have %d columns)", c->path, what, i,
+             from_end ? "-n..-1 and " : "", L->n - 1, L->n);
+    return -1;
+}
+
+/* Resolves the chosen columns to indices: o's columns (or all), and with
+ * `dataset` o's columns (or all but the target) then the target. NULL on error. */
+static int *choose(const csv *c, const nb_csv_opts *o, const layout *L, bool dataset, int *n_cols)
 {
     bool all = !o->columns && !o->column_indices;
-    *n_cols = all ? n : o->n_columns;
-    int *cols = malloc((size_t)*n_cols * sizeof *cols);
+    int target = -1;
+    if (dataset && (target = o->target ? by_name(c, L, o->target)
+                                       : by_index(c, L, o->target_index, true, "target_index")) < 0)
+        return NULL;
+    int n_x = !all ? o->n_columns : dataset ? L->n - 1 : L->n;
+    *n_cols = n_x + dataset;
+    int *cols = malloc((size_t)(*n_cols ? *n_cols : 1) * sizeof *cols);
     if (!cols)
         return nb_error(NB_ERR_MEMORY, "csv: %s: out of memory", c->path);
-    for (int j = 0; j < *n_cols; j++) {
-        if (all) {
-            cols[j] = j;
-        } else if (o->columns) {
-            cols[j] = -1;
-            for (int i = 0; i < n && cols[j] < 0; i++)
-                if (o->columns[j] && strcmp(o->columns[j], names[i]) == 0)
-                    cols[j] = i;
-            if (cols[j] < 0) {
-                char buf[400];
-                nb_error(NB_ERR_ARG, "csv: %s: no column named \"%s\"; the columns are %s", c->path,
-                         o->columns[j] ? o->columns[j] : "(null)", list_names(names, n, buf, sizeof buf));
-                free(cols);
-                return NULL;
-            }
-        } else {
-            cols[j] = o->column_indices[j];
-            if (cols[j] < 0 || cols[j] >= n) {
-                nb_error(NB_ERR_ARG, "csv: %s: column index %d is outside 0..%d (the header has %d columns)",
-                         c->path, cols[j], n - 1, n);
-                free(cols);
-                return NULL;
-            }
+    for (int j = 0, i = 0; j < n_x; j++, i++) {
+        if (all && i == target)
+            i++; /* every column but the target */
+        if (all)
+            cols[j] = i;
+        else if (o->columns)
+            cols[j] = by_name(c, L, o->columns[j]);
+        else
+            cols[j] = by_index(c, L, o->column_indices[j], false, "column index");
+        if (cols[j] < 0) {
+            free(cols);
+            return NULL;
         }
     }
+    if (dataset)
+        cols[n_x] = target;
     return cols;
 }
 
@@ -196,10 +260,50 @@ static bool add_row(values *vs, const csv *c, int n_cols, const double *row, con
     return true;
 }
 
-/* Parses the data rows (the rest of the input) into vs; false on error. */
-static bool rows(csv *c, nb_records *rs, char *const *names, int n, const int *cols, int n_cols, values *vs)
+/* ` ("RM")` after a column number in messages, or nothing without a header. */
+static const char *label(const layout *L, int i, char *buf, size_t size)
 {
-    double *row = malloc((size_t)n * sizeof *row);
+    if (!L->names)
+        return "";
+    snprintf(buf, size, " (\"%.100s\")", L->names[i]);
+    return buf;
+}
+
+/* The value of wanted cell f of column i on `line` into *v; false on error. */
+static bool cell(const csv *c, const layout *L, int i, const char *f, int64_t line, double *v)
+{
+    char buf[128];
+    if (i == L->class_col && L->cl) {
+        if (!*f) {
+            nb_error(NB_ERR_FORMAT, "csv: %s: line %lld, column %d%s: the class is empty", c->path,
+                     (long long)line, i + 1, label(L, i, buf, sizeof buf));
+            return false;
+        }
+        int64_t code = nb_csv_class_code(L->cl, f);
+        *v = (double)code;
+        return code >= 0;
+    }
+    char *endp;
+    *v = strtod(f, &endp);
+    if (*f == '\0' || *endp != '\0') {
+        nb_error(NB_ERR_FORMAT, "csv: %s: line %lld, column %d%s: \"%.60s\" is not a number", c->path,
+                 (long long)line, i + 1, label(L, i, buf, sizeof buf), f);
+        return false;
+    }
+    if (i == L->class_col && !(*v >= 0 && *v < (double)L->n_known && *v == (double)(int64_t)*v)) {
+        nb_error(NB_ERR_FORMAT,
+                 "csv: %s: line %lld, column %d: class \"%.60s\" is not one of 0..%lld (the first line "
+                 "names %lld classes)",
+                 c->path, (long long)line, i + 1, f, (long long)L->n_known - 1, (long long)L->n_known);
+        return false;
+    }
+    return true;
+}
+
+/* Parses the data rows (the rest of the input) into vs; false on error. */
+static bool rows(csv *c, nb_records *rs, const layout *L, const int *cols, int n_cols, values *vs)
+{
+    double *row = malloc((size_t)L->n * sizeof *row);
     if (!row) {
         nb_error(NB_ERR_MEMORY, "csv: %s: out of memory", c->path);
         return false;
@@ -222,19 +326,12 @@ static bool rows(csv *c, nb_records *rs, char *const *names, int n, const int *c
             char *f = field(c, &last, i);
             if (!f)
                 goto fail;
-            if (i >= n)
-                continue; /* counted below */
-            char *endp;
-            row[i] = strtod(f, &endp);
-            if (*f == '\0' || *endp != '\0') {
-                nb_error(NB_ERR_FORMAT, "csv: %s: line %lld, column %d (\"%s\"): \"%.60s\" is not a number",
-                         c->path, (long long)line, i + 1, names[i], f);
+            if (i < L->n && L->wanted[i] && !cell(c, L, i, f, line, &row[i]))
                 goto fail;
-            }
         }
-        if (i != n) {
-            nb_error(NB_ERR_FORMAT, "csv: %s: line %lld has %d fields but the header has %d", c->path,
-                     (long long)line, i, n);
+        if (i != L->n) {
+            nb_error(NB_ERR_FORMAT, "csv: %s: line %lld has %d fields but %s", c->path, (long long)line, i,
+                     L->expect);
             goto fail;
         }
         if (!add_row(vs, c, n_cols, row, cols))
@@ -245,60 +342,114 @@ fail:
     return false;
 }
 
-/* The chosen names as one NULL-terminated block. */
-static char **copy_names(const char *path, char *const *names, const int *cols, int n_cols)
+/* A whole non-negative integer (the counts of scikit-learn's first line), or -1. */
+static int64_t count(const char *s)
 {
-    size_t bytes = (size_t)(n_cols + 1) * sizeof(char *);
-    for (int j = 0; j < n_cols; j++)
-        bytes += strlen(names[cols[j]]) + 1;
-    char **out = malloc(bytes);
-    if (!out)
-        return nb_error(NB_ERR_MEMORY, "csv: %s: out of memory", path);
-    char *s = (char *)(out + n_cols + 1);
-    for (int j = 0; j < n_cols; j++) {
-        size_t len = strlen(names[cols[j]]) + 1;
-        out[j] = memcpy(s, names[cols[j]], len);
-        s += len;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    return *s >= '0' && *s <= '9' && !*end && v >= 0 && v < INT32_MAX ? v : -1;
+}
+
+/* scikit-learn's first line "N,F,class names..." (load_csv_data): F
+ * features and a target in every row; trailing empty names (boston's
+ * "506,13,,,,") are padding. False on error. */
+static bool sklearn_line(const csv *c, char **f, int nf, int64_t first_line, layout *L, int *n_names)
+{
+    int64_t rows = nf >= 2 ? count(f[0]) : -1, features = nf >= 2 ? count(f[1]) : -1;
+    if (rows < 0 || features < 1) {
+        nb_error(NB_ERR_FORMAT,
+                 "csv: %s: line %lld: \"%.60s%s%.60s\" is not scikit-learn's first line \"rows,features,"
+                 "class names...\" (.header = NB_CSV_SKLEARN)",
+                 c->path, (long long)first_line, nf ? f[0] : "", nf > 1 ? "," : "", nf > 1 ? f[1] : "");
+        return false;
     }
-    out[n_cols] = NULL;
+    L->sklearn_rows = rows;
+    L->n = (int)features + 1;
+    for (*n_names = nf - 2; *n_names > 0 && !f[2 + *n_names - 1][0];)
+        (*n_names)--;
+    snprintf(L->expect, sizeof L->expect, "line %lld says %lld features and a target", (long long)first_line,
+             (long long)features);
+    return true;
+}
+
+/* The chosen columns' names: the header's, or their numbers ("0", "1", ...,
+ * as pandas names the columns of header=None). */
+static char **chosen_names(const char *path, const layout *L, const int *cols, int n_cols)
+{
+    const char **names = malloc((size_t)(n_cols ? n_cols : 1) * sizeof *names);
+    char *digits = L->names ? NULL : malloc((size_t)(n_cols ? n_cols : 1) * 12);
+    char **out = NULL;
+    if (names && (L->names || digits)) {
+        for (int j = 0; j < n_cols; j++) {
+            if (L->names) {
+                names[j] = L->names[cols[j]];
+            } else {
+                snprintf(digits + 12 * j, 12, "%d", cols[j]);
+                names[j] = digits + 12 * j;
+            }
+        }
+        out = nb_csv_names_block(path, names, n_cols);
+    } else {
+        nb_error(NB_ERR_MEMORY, "csv: %s: out of memory", path);
+    }
+    free(names);
+    free(digits);
     return out;
 }
 
-nb_csv_opts nb_csv_defaults(void) { return NB_CSV_OPTS(); }
-
-nb_tensor *nb_load_csv(const char *path, nb_csv_opts o, char ***names_out)
+static bool check_opts(const nb_csv_opts *o)
 {
-    if (names_out)
-        *names_out = NULL;
-    if (!nb_opts_made("csv", o.nb_tag, "csv"))
-        return NULL;
-    if (o.n_columns > 0 && !o.columns && !o.column_indices)
-        return nb_error(NB_ERR_NULL, "csv: n_columns is %d but columns and column_indices are NULL",
-                        o.n_columns);
-    if ((o.columns || o.column_indices) && o.n_columns < 1)
-        return nb_error(NB_ERR_ARG,
-                        "csv: n_columns is %d: give at least one column, or no array for all of them",
-                        o.n_columns);
-    if (o.delimiter == '\0' || o.delimiter == '"' || o.delimiter == '\n' || o.delimiter == '\r')
-        return nb_error(NB_ERR_ARG, "csv: delimiter %d cannot separate fields", (int)o.delimiter);
-    if (o.skip_rows < 0)
-        return nb_error(NB_ERR_ARG, "csv: skip_rows %d is negative", o.skip_rows);
+    if (!nb_opts_made("csv", o->nb_tag, "csv"))
+        return false;
+    if (o->n_columns > 0 && !o->columns && !o->column_indices)
+        nb_error(NB_ERR_NULL, "csv: n_columns is %d but columns and column_indices are NULL", o->n_columns);
+    else if ((o->columns || o->column_indices) && o->n_columns < 1)
+        nb_error(NB_ERR_ARG, "csv: n_columns is %d: give at least one column, or no array for all of them",
+                 o->n_columns);
+    else if (o->delimiter == '\0' || o->delimiter == '"' || o->delimiter == '\n' || o->delimiter == '\r')
+        nb_error(NB_ERR_ARG, "csv: delimiter %d cannot separate fields", (int)o->delimiter);
+    else if (o->skip_rows < 0)
+        nb_error(NB_ERR_ARG, "csv: skip_rows %d is negative", o->skip_rows);
+    else if (o->header != NB_CSV_NO_HEADER && o->header != NB_CSV_HEADER && o->header != NB_CSV_SKLEARN)
+        nb_error(NB_ERR_ARG, "csv: header %d is none of false, true (NB_CSV_HEADER) and NB_CSV_SKLEARN",
+                 o->header);
+    else
+        return true;
+    return false;
+}
+
+void nb_csv_table_free(nb_csv_table *t)
+{
+    free(t->v);
+    free(t->names);
+    free(t->classes);
+    *t = (nb_csv_table){0};
+}
+
+int nb_csv_read(const char *path, const nb_csv_opts *o, bool dataset, bool want_names, bool want_classes,
+                nb_csv_table *t)
+{
+    *t = (nb_csv_table){0};
+    if (!check_opts(o))
+        return -1;
     nb_reader r;
     if (nb_reader_open(&r, "csv", path) != 0)
-        return NULL;
+        return -1;
     nb_records *rs = calloc(1, sizeof *rs);
-    nb_tensor *t = NULL;
-    char **names = NULL, *head = NULL;
-    int *cols = NULL;
+    char **fields = NULL, *head = NULL;
+    int *cols = NULL, n_names = 0, n_cols = 0;
+    bool *wanted = NULL, ok = false;
+    nb_csv_classes cl = {.path = path};
+    layout L = {.class_col = -1, .n_known = -1, .sklearn_rows = -1};
     values vs = {0};
     locale_t cloc = (locale_t)0, prev = (locale_t)0;
     if (!rs) {
         nb_error(NB_ERR_MEMORY, "csv: %s: out of memory", path);
         goto out;
     }
-    *rs = (nb_records){.r = &r, .delim = o.delimiter};
-    csv c = {.path = path, .delim = rs->delim, .line = 1 + o.skip_rows};
-    if (nb_records_skip_lines(rs, o.skip_rows) != 0)
+    *rs = (nb_records){.r = &r, .delim = o->delimiter};
+    csv c = {.path = path, .delim = rs->delim, .line = 1 + o->skip_rows};
+    if (nb_records_skip_lines(rs, o->skip_rows) != 0)
         goto out;
     int k;
     while ((k = nb_records_next(rs, c.line)) > 0) { /* the first record that is not blank */
@@ -309,36 +460,81 @@ nb_tensor *nb_load_csv(const char *path, nb_csv_opts o, char ***names_out)
     }
     if (k < 0)
         goto out;
+    const char *what = o->header == NB_CSV_HEADER ? "header row" : o->header ? "first line" : "data rows";
     if (k == 0) {
-        nb_error(NB_ERR_FORMAT, "csv: %s: no header row%s", path,
+        nb_error(NB_ERR_FORMAT, "csv: %s: no %s%s", path, what,
                  rs->consumed == 0 ? " (the file is empty)"
-                 : o.skip_rows     ? " after the skipped lines"
+                 : o->skip_rows    ? " after the skipped lines"
                                    : "");
         goto out;
     }
-    head = nb_records_take(rs); /* the names point into it */
-    int n, n_cols;
-    int64_t header_line = c.line;
-    names = header(&c, &n);
-    if (!names || !(cols = choose(&c, &o, names, n, &n_cols)))
+    int64_t first_line = c.line;
+    if (o->header == NB_CSV_NO_HEADER) { /* the first record is data: count its fields, read it below */
+        if ((L.n = count_fields(&c)) < 0)
+            goto out;
+        snprintf(L.expect, sizeof L.expect, "line %lld has %d", (long long)first_line, L.n);
+    } else {
+        head = nb_records_take(rs); /* the names point into it */
+        int nf;
+        if (!(fields = split(&c, &nf)))
+            goto out;
+        c.p = c.end; /* this record is done */
+        if (o->header == NB_CSV_HEADER) {
+            L.n = nf;
+            L.names = fields;
+            snprintf(L.expect, sizeof L.expect, "the header has %d", nf);
+        } else if (!sklearn_line(&c, fields, nf, first_line, &L, &n_names)) {
+            goto out;
+        }
+    }
+    if (!(cols = choose(&c, o, &L, dataset, &n_cols)) || !(wanted = calloc((size_t)L.n, sizeof *wanted))) {
+        if (cols)
+            nb_error(NB_ERR_MEMORY, "csv: %s: out of memory", path);
         goto out;
-    c.p = c.end; /* the header record is done */
+    }
+    for (int j = 0; j < n_cols; j++)
+        wanted[cols[j]] = true;
+    L.wanted = wanted;
+    if (want_classes) {
+        L.class_col = cols[n_cols - 1];
+        if (o->header == NB_CSV_SKLEARN)
+            L.n_known = n_names;
+        else
+            L.cl = &cl;
+        if (o->header == NB_CSV_SKLEARN && n_names == 0) {
+            nb_error(NB_ERR_FORMAT, "csv: %s: line %lld names no classes", path, (long long)first_line);
+            goto out;
+        }
+    }
     /* strtod reads the decimal point of the C locale, whatever the program's */
     cloc = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
     prev = cloc ? uselocale(cloc) : (locale_t)0;
-    bool ok = rows(&c, rs, names, n, cols, n_cols, &vs);
-    if (ok && vs.rows == 0)
-        nb_error(NB_ERR_FORMAT, "csv: %s: no data rows after the header (line %lld)", path,
-                 (long long)header_line);
-    if (!ok || vs.rows == 0)
+    if (!rows(&c, rs, &L, cols, n_cols, &vs))
         goto out;
-    t = nb_tensor_alloc("csv", 2, (int64_t[]){vs.rows, n_cols}, true);
-    if (t)
-        memcpy(t->data, vs.v, (size_t)t->numel * sizeof(nb_real));
-    if (t && names_out && !(*names_out = copy_names(path, names, cols, n_cols))) {
-        nb_free(t);
-        t = NULL;
+    if (vs.rows == 0) {
+        nb_error(NB_ERR_FORMAT, "csv: %s: no data rows after the %s (line %lld)", path,
+                 o->header == NB_CSV_HEADER ? "header" : "first line", (long long)first_line);
+        goto out;
     }
+    if (L.sklearn_rows >= 0 && vs.rows != L.sklearn_rows) {
+        nb_error(NB_ERR_FORMAT, "csv: %s: line %lld says %lld rows but the file has %lld", path,
+                 (long long)first_line, (long long)L.sklearn_rows, (long long)vs.rows);
+        goto out;
+    }
+    if (want_classes) {
+        t->n_classes = L.cl ? cl.n : n_names;
+        t->classes = L.cl ? nb_csv_classes_sort(&cl, vs.v + n_cols - 1, vs.rows, n_cols)
+                          : nb_csv_names_block(path, (const char *const *)fields + 2, n_names);
+        if (!t->classes)
+            goto out;
+    }
+    if (want_names && !(t->names = chosen_names(path, &L, cols, n_cols)))
+        goto out;
+    t->v = vs.v;
+    t->rows = vs.rows;
+    t->n_cols = n_cols;
+    vs.v = NULL;
+    ok = true;
 out:
     if (cloc) {
         uselocale(prev);
@@ -348,9 +544,34 @@ out:
         nb_records_free(rs);
     free(rs);
     nb_reader_close(&r);
+    nb_csv_classes_free(&cl);
     free(vs.v);
+    free(wanted);
     free(cols);
-    free(names);
+    free(fields);
     free(head);
-    return t;
+    if (!ok)
+        nb_csv_table_free(t);
+    return ok ? 0 : -1;
+}
+
+nb_csv_opts nb_csv_defaults(void) { return NB_CSV_OPTS(); }
+
+nb_tensor *nb_load_csv(const char *path, nb_csv_opts o, char ***names_out)
+{
+    if (names_out)
+        *names_out = NULL;
+    nb_csv_table t;
+    if (nb_csv_read(path, &o, false, names_out != NULL, false, &t) != 0)
+        return NULL;
+    nb_tensor *x = nb_tensor_alloc("csv", 2, (int64_t[]){t.rows, t.n_cols}, true);
+    if (x) {
+        memcpy(x->data, t.v, (size_t)x->numel * sizeof(nb_real));
+        if (names_out) {
+            *names_out = t.names;
+            t.names = NULL;
+        }
+    }
+    nb_csv_table_free(&t);
+    return x;
 }
