@@ -431,4 +431,11 @@ Test(csv, sklearn_digits_gzip_without_header)
     free(classes);
     nb_dataset_free(ds);
 }
+#else
+Test(csv, gzip_without_zlib_says_so)
+{
+    cr_assert_null(nb_load_csv(sklearn_file("digits_head.csv.gz"), NB_CSV_OPTS(.header = false), NULL));
+    assert_error(NB_ERR_IO, "digits_head.csv.gz: the file is gzip-compressed but nabla was built without zlib; "
+                            "decompress it (gunzip)");
+}
 #endif

@@ -71,8 +71,14 @@ int main(int argc, char **argv)
                                 "\x0e"
                                 "skipped\nname,value\n1,nan\n2,inf\n",
                                 "\x04"
-                                "p,q,r\n\"1\",2,3\n"};
-    for (int i = 0; i < 4; i++) {
+                                "p,q,r\n\"1\",2,3\n",
+                                "\x48" /* no header, classes */
+                                "1,2,b\n3,4,a\n5,6,b\n",
+                                "\x88" /* scikit-learn's first line, classes */
+                                "3,2,setosa,versicolor\n5.1,3.5,0\n4.9,3.0,1\n6.2,3.4,1\n",
+                                "\x28" /* header, classes in the first column */
+                                "species,len\nvirginica,6.3\nsetosa,5.1\n"};
+    for (int i = 0; i < 7; i++) {
         char name[16];
         snprintf(name, sizeof name, "seed%d", i);
         put("csv", name, csv[i], strlen(csv[i]));
