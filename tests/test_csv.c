@@ -249,7 +249,8 @@ Test(csv, text_columns_not_asked_for_are_skipped)
                                NB_CSV_OPTS(.columns = (const char *[]){"rooms"}, .n_columns = 1), NULL));
     assert_error(NB_ERR_FORMAT, "r.csv: line 3 has 1 fields but the header has 2");
     nb_clear_error();
-    cr_assert_null(nb_load_csv(path, NB_CSV_OPTS(.column_indices = (const int[]){3, 0}, .n_columns = 2), NULL));
+    cr_assert_null(
+        nb_load_csv(path, NB_CSV_OPTS(.column_indices = (const int[]){3, 0}, .n_columns = 2), NULL));
     assert_error(NB_ERR_FORMAT, "houses.csv: line 2, column 1 (\"name\"): \"alpha\" is not a number");
 }
 
@@ -273,8 +274,8 @@ Test(csv, no_header_row_columns_by_index)
     cr_assert_str_eq(names[1], "0");
     free(names);
     nb_free(t);
-    cr_assert_null(
-        nb_load_csv(path, NB_CSV_OPTS(.header = false, .columns = (const char *[]){"a"}, .n_columns = 1), NULL));
+    cr_assert_null(nb_load_csv(
+        path, NB_CSV_OPTS(.header = false, .columns = (const char *[]){"a"}, .n_columns = 1), NULL));
     assert_error(NB_ERR_ARG, "nh.csv: column \"a\" asked by name, but the file has no header row (.header = "
                              "false): choose columns by index (column_indices, target_index)");
     nb_clear_error();
@@ -341,7 +342,8 @@ Test(csv, dataset_with_a_class_column_codes_sorted_classes)
     cr_assert_null(nb_load_csv_dataset(path, NB_CSV_OPTS(.target_index = 3), NULL, NULL));
     assert_error(NB_ERR_ARG, "num.csv: target_index 3 is outside -n..-1 and 0..2 (the rows have 3 columns)");
     nb_clear_error();
-    cr_assert_null(nb_load_csv_dataset(write_text("ec.csv", "a,c\n1,x\n2,\n"), NB_CSV_OPTS(), &classes, NULL));
+    cr_assert_null(
+        nb_load_csv_dataset(write_text("ec.csv", "a,c\n1,x\n2,\n"), NB_CSV_OPTS(), &classes, NULL));
     assert_error(NB_ERR_FORMAT, "ec.csv: line 3, column 2 (\"c\"): the class is empty");
     cr_assert_null(classes);
 }
@@ -358,8 +360,8 @@ Test(csv, sklearn_iris_in_one_call)
 {
     char **classes;
     int64_t k;
-    nb_dataset *ds = nb_load_csv_dataset(sklearn_file("iris.csv"), NB_CSV_OPTS(.header = NB_CSV_SKLEARN),
-                                         &classes, &k);
+    nb_dataset *ds =
+        nb_load_csv_dataset(sklearn_file("iris.csv"), NB_CSV_OPTS(.header = NB_CSV_SKLEARN), &classes, &k);
     cr_assert_not_null(ds, "%s", nb_last_error_message());
     assert_shape(ds->x, 2, (int64_t[]){150, 4});
     assert_shape(ds->y, 1, (int64_t[]){150});
@@ -395,8 +397,9 @@ Test(csv, sklearn_first_line_is_checked)
     nb_clear_error();
     char **classes;
     cr_assert_null(nb_load_csv_dataset(write_text("c.csv", "2,2,a,b\n1,2,0\n3,4,2\n"), o, &classes, NULL));
-    assert_error(NB_ERR_FORMAT, "c.csv: line 3, column 3: class \"2\" is not one of 0..1 (the first line names 2 "
-                                "classes)");
+    assert_error(NB_ERR_FORMAT,
+                 "c.csv: line 3, column 3: class \"2\" is not one of 0..1 (the first line names 2 "
+                 "classes)");
     nb_clear_error();
     cr_assert_null(nb_load_csv_dataset(write_text("h.csv", "a,b,c\n1,2,0\n"), o, NULL, NULL));
     assert_error(NB_ERR_FORMAT, "h.csv: line 1: \"a,b\" is not scikit-learn's first line");
@@ -417,8 +420,8 @@ Test(csv, sklearn_digits_gzip_without_header)
 {
     char **classes;
     int64_t k;
-    nb_dataset *ds = nb_load_csv_dataset(sklearn_file("digits_head.csv.gz"), NB_CSV_OPTS(.header = false),
-                                         &classes, &k);
+    nb_dataset *ds =
+        nb_load_csv_dataset(sklearn_file("digits_head.csv.gz"), NB_CSV_OPTS(.header = false), &classes, &k);
     cr_assert_not_null(ds, "%s", nb_last_error_message());
     assert_shape(ds->x, 2, (int64_t[]){12, 64});
     assert_shape(ds->y, 1, (int64_t[]){12});
@@ -435,7 +438,8 @@ Test(csv, sklearn_digits_gzip_without_header)
 Test(csv, gzip_without_zlib_says_so)
 {
     cr_assert_null(nb_load_csv(sklearn_file("digits_head.csv.gz"), NB_CSV_OPTS(.header = false), NULL));
-    assert_error(NB_ERR_IO, "digits_head.csv.gz: the file is gzip-compressed but nabla was built without zlib; "
-                            "decompress it (gunzip)");
+    assert_error(NB_ERR_IO,
+                 "digits_head.csv.gz: the file is gzip-compressed but nabla was built without zlib; "
+                 "decompress it (gunzip)");
 }
 #endif

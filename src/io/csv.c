@@ -160,13 +160,13 @@ static const char *list_names(char *const *names, int n, char *buf, size_t size)
 
 /* How the file names its columns and what the rows must hold. */
 typedef struct layout {
-    int n;               /* fields per row */
-    char *const *names;  /* the header's names, or NULL */
-    char expect[96];     /* "the header has 3", for the ragged-row message */
-    bool *wanted;        /* [n]: the column is parsed */
-    int class_col;       /* the column of class names, or -1 */
-    nb_csv_classes *cl;  /* its coding, or NULL when its cells are codes (NB_CSV_SKLEARN) */
-    int64_t n_known;     /* NB_CSV_SKLEARN: classes named on the first line; else -1 */
+    int n;                /* fields per row */
+    char *const *names;   /* the header's names, or NULL */
+    char expect[96];      /* "the header has 3", for the ragged-row message */
+    bool *wanted;         /* [n]: the column is parsed */
+    int class_col;        /* the column of class names, or -1 */
+    nb_csv_classes *cl;   /* its coding, or NULL when its cells are codes (NB_CSV_SKLEARN) */
+    int64_t n_known;      /* NB_CSV_SKLEARN: classes named on the first line; else -1 */
     int64_t sklearn_rows; /* NB_CSV_SKLEARN: the rows the first line promises; else -1 */
 } layout;
 
@@ -184,8 +184,8 @@ static int by_name(const csv *c, const layout *L, const char *name)
         if (name && strcmp(name, L->names[i]) == 0)
             return i;
     char buf[400];
-    nb_error(NB_ERR_ARG, "csv: %s: no column named \"%s\"; the columns are %s", c->path, name ? name : "(null)",
-             list_names(L->names, L->n, buf, sizeof buf));
+    nb_error(NB_ERR_ARG, "csv: %s: no column named \"%s\"; the columns are %s", c->path,
+             name ? name : "(null)", list_names(L->names, L->n, buf, sizeof buf));
     return -1;
 }
 

@@ -8,11 +8,11 @@
 
 /* The chosen columns of every row, read by nb_csv_read. */
 typedef struct nb_csv_table {
-    nb_real *v;      /* rows x n_cols values, row-major (malloc) */
+    nb_real *v; /* rows x n_cols values, row-major (malloc) */
     int64_t rows;
     int n_cols;
-    char **names;    /* the chosen columns' names (a block from nb_csv_names_block), if asked */
-    char **classes;  /* the class column's classes in code order (a block), if asked */
+    char **names;   /* the chosen columns' names (a block from nb_csv_names_block), if asked */
+    char **classes; /* the class column's classes in code order (a block), if asked */
     int64_t n_classes;
 } nb_csv_table;
 

@@ -26,8 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     uint8_t o = data[0];
     static const int headers[] = {NB_CSV_HEADER, NB_CSV_NO_HEADER, NB_CSV_SKLEARN, NB_CSV_HEADER};
-    nb_csv_opts opts = NB_CSV_OPTS(.delimiter = (o & 1) ? ';' : ',', .skip_rows = (o >> 1) & 1,
-                                   .header = headers[o >> 6]);
+    nb_csv_opts opts =
+        NB_CSV_OPTS(.delimiter = (o & 1) ? ';' : ',', .skip_rows = (o >> 1) & 1, .header = headers[o >> 6]);
     int index = (o >> 4) & 3;
     if (o & 4) {
         opts.column_indices = &index;
