@@ -14,9 +14,9 @@
  *   - batches of --batch windows of --block characters at random offsets of
  *     the training split (drawn from the seed and the step, so a resumed run
  *     reads the same batches), the target of each position the next character;
- *   - AdamW with decoupled weight decay on the matrices only, none on norms,
- *     biases and embeddings (nanoGPT's rule); clipping; a linear warm-up then
- *     a cosine decay of the learning rate (nb_warmup_cosine);
+ *   - AdamW in two parameter groups: decoupled weight decay on the matrices,
+ *     none on norms, biases and embeddings (nanoGPT's rule); clipping; a
+ *     linear warm-up then a cosine decay of the learning rate (nb_warmup_cosine);
  *   - the validation loss in bits per character, -log2 p(next character),
  *     over held-out windows (log2 of the vocabulary for a uniform guess);
  *   - sampling from a prompt with a temperature and top-k: only the k likeliest
@@ -333,10 +333,20 @@ static nb_module *train(config *c, const cd_corpus *corpus, const run_opts *r, d
     nb_module *model = build(c, corpus->vocab);
     nb_param_list pl;
     EX_CHECK(nb_module_parameters(model, &pl) >= 0);
-    /* AdamW without its own decay; the decoupled decay p <- p (1 - lr wd) of the matrices is applied
-     * just before each step, as torch.optim.AdamW does for a parameter group with weight_decay wd */
-    nb_optim *opt = nb_adamw(pl.tensors, pl.count, NB_ADAMW_OPTS(.lr = c->lr, .weight_decay = 0));
-    EX_CHECK(opt);
+    /* two parameter groups, as nanoGPT's configure_optimizers: the matrices with weight decay (group
+     * 0), the norms, biases and embeddings without (group 1) */
+    nb_tensor **decay = malloc(2 * (size_t)pl.count * sizeof *decay), **no_decay = decay + pl.count;
+    EX_CHECK(decay);
+    int n_decay = 0, n_no_decay = 0;
+    for (int i = 0; i < pl.count; i++)
+        if (decays(pl.names[i], pl.tensors[i]))
+            decay[n_decay++] = pl.tensors[i];
+        else
+            no_decay[n_no_decay++] = pl.tensors[i];
+    nb_optim *opt = nb_adamw(decay, n_decay, NB_ADAMW_OPTS(.lr = c->lr, .weight_decay = c->weight_decay));
+    EX_CHECK(opt && nb_optim_add_param_group(opt, no_decay, n_no_decay,
+                                             NB_ADAMW_OPTS(.lr = c->lr, .weight_decay = 0)) == 1);
+    free(decay);
     nb_scheduler *sched = nb_warmup_cosine(opt, c->warmup, c->steps, 0.01, c->lr / 10);
     EX_CHECK(sched);
     if (r->resume) {
@@ -357,11 +367,6 @@ static nb_module *train(config *c, const cd_corpus *corpus, const run_opts *r, d
         nb_optim_zero_grad(opt);
         EX_CHECK(nb_backward(loss) == 0);
         nb_clip_grad_norm(pl.tensors, pl.count, (nb_real)c->clip);
-        double shrink = 1 - nb_optim_get_lr(opt) * c->weight_decay;
-        for (int i = 0; i < pl.count; i++)
-            if (decays(pl.names[i], pl.tensors[i]))
-                for (int64_t j = 0; j < pl.tensors[i]->numel; j++)
-                    pl.tensors[i]->data[j] *= (nb_real)shrink;
         EX_CHECK(nb_optim_step(opt) == 0);
         nb_scheduler_step(sched);
         c->window_sum += nb_item(loss);
