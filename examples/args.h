@@ -32,7 +32,7 @@ typedef struct ex_arg {
 
 #define EX_COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
-static void ex_usage(FILE *f, const char *prog, const ex_arg *args, int n, const char *about)
+static inline void ex_usage(FILE *f, const char *prog, const ex_arg *args, int n, const char *about)
 {
     fprintf(f, "%s — %s\n\nusage: %s [flags]\n", prog, about, prog);
     for (int i = 0; i < n; i++) {
@@ -50,7 +50,7 @@ static void ex_usage(FILE *f, const char *prog, const ex_arg *args, int n, const
     }
 }
 
-static void ex_parse(int argc, char **argv, const ex_arg *args, int n, const char *about)
+static inline void ex_parse(int argc, char **argv, const ex_arg *args, int n, const char *about)
 {
     for (int k = 1; k < argc; k++) {
         const char *a = argv[k];

@@ -41,7 +41,7 @@ typedef struct cd_corpus {
 
 /* Append the bytes of the file at path to *buf (*len used of *cap). 0, or -1
  * with errno set. */
-static int cd_append_file(const char *path, unsigned char **buf, int64_t *len, int64_t *cap)
+static inline int cd_append_file(const char *path, unsigned char **buf, int64_t *len, int64_t *cap)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -66,14 +66,17 @@ static int cd_append_file(const char *path, unsigned char **buf, int64_t *len, i
     return bad ? -1 : 0;
 }
 
-static int cd_name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static inline int cd_name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 /* The text at path: a file, or a directory whose regular files without a
  * '.' in their name are read in name order (the fortunes package's layout:
  * "art", "art.dat", "art.u8" are a text, its index and a link to the text).
  * Returns the corpus with every val_every-th block held out (val_every >= 2),
  * or NULL with a message on stderr. */
-static cd_corpus *cd_load(const char *path, int val_every)
+static inline cd_corpus *cd_load(const char *path, int val_every)
 {
     unsigned char *text = NULL;
     int64_t len = 0, cap = 0;
@@ -171,7 +174,7 @@ static cd_corpus *cd_load(const char *path, int val_every)
     return c;
 }
 
-static void cd_free(cd_corpus *c)
+static inline void cd_free(cd_corpus *c)
 {
     if (c)
         free(c->ids);
@@ -179,7 +182,7 @@ static void cd_free(cd_corpus *c)
 }
 
 /* The id of byte b, or -1 when the text never uses it. */
-static int cd_id(const cd_corpus *c, unsigned char b)
+static inline int cd_id(const cd_corpus *c, unsigned char b)
 {
     for (int i = 0; i < c->vocab; i++)
         if (c->ch[i] == b)
@@ -195,17 +198,17 @@ typedef struct cd_streams {
     int64_t B, L;
 } cd_streams;
 
-static cd_streams cd_streams_make(const int64_t *ids, int64_t n, int64_t B)
+static inline cd_streams cd_streams_make(const int64_t *ids, int64_t n, int64_t B)
 {
     return (cd_streams){ids, B, n / B};
 }
 
 /* How many whole chunks of T the streams hold (each needs T + 1 ids for its targets). */
-static int64_t cd_chunks(const cd_streams *s, int64_t T) { return s->L > 0 ? (s->L - 1) / T : 0; }
+static inline int64_t cd_chunks(const cd_streams *s, int64_t T) { return s->L > 0 ? (s->L - 1) / T : 0; }
 
 /* Chunk k into x (shape [B, T]: the input ids) and y (B T values: the id that
  * follows each, row by row, as cross-entropy over [B T, vocab] reads them). */
-static void cd_chunk(const cd_streams *s, int64_t k, int64_t T, nb_tensor *x, nb_tensor *y)
+static inline void cd_chunk(const cd_streams *s, int64_t k, int64_t T, nb_tensor *x, nb_tensor *y)
 {
     for (int64_t b = 0; b < s->B; b++) {
         const int64_t *row = s->ids + b * s->L + k * T;

@@ -8,8 +8,9 @@
  *   -> ln_f LayerNorm(d) -> lm_head Linear(d, V, bias=False), its weight tied to wte's
  *
  * (GPT-2's layout, Radford et al. 2019: pre-LayerNorm blocks, learned
- * positions, the output layer sharing the token embedding). What a real
- * training run has, each in a few lines:
+ * positions, the output layer sharing the token embedding; the model, its
+ * optimizer, batches and step are in examples/gpt_model.h, which bench/gpt
+ * times against PyTorch). What a real training run has, each in a few lines:
  *
  *   - batches of --batch windows of --block characters at random offsets of
  *     the training split (drawn from the seed and the step, so a resumed run
@@ -21,7 +22,9 @@
  *     over held-out windows (log2 of the vocabulary for a uniform guess);
  *   - sampling from a prompt with a temperature and top-k: only the k likeliest
  *     characters can be drawn, p ~ exp(logit / temperature) among them;
- *   - checkpoints (--checkpoint, --resume) that continue the run exactly;
+ *   - checkpoints (--checkpoint, --resume) that continue the run exactly:
+ *     nb_save_training and nb_load_training, the settings, the step and the
+ *     history as metadata (examples/run_meta.h);
  *   - --compare: the same model, seed and steps with each MLP activation
  *     (gelu, gelu_tanh, relu, silu, and swish with a learnable beta), the
  *     validation curves in char_gpt_compare.svg.
@@ -37,122 +40,43 @@
  * fails unless the validation loss is below 4.3 bits per character (the byte
  * frequencies alone give 4.79); it is what `meson test` runs. */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <nabla/nabla.h>
 #include <nabla/plot.h>
 #include "char_data.h"
+#include "char_run.h"
 #include "common.h"
+#include "gpt_model.h"
+#include "run_meta.h"
 
 #define FORTUNES "/usr/share/games/fortunes"
-enum { VAL_EVERY = 10, VAL_BATCH = 32, MAX_EVALS = 1000, MAX_PROMPT = 4096 };
+enum { VAL_EVERY = 10, VAL_BATCH = 32, MAX_PROMPT = 4096 };
 
 /* What defines a run: saved in the checkpoint's metadata, so --resume needs nothing else. */
 typedef struct config {
     int steps, batch, block, embed, heads, layers, warmup, eval_every, seed, val_windows;
     double lr, weight_decay, clip, dropout;
     char text[1024], activation[64];
-    /* progress */
-    int step;          /* steps done */
-    double window_sum; /* training loss summed since the last evaluation (nats) */
-    int window_n;      /* ... over this many steps */
-    int evals;         /* history, for the learning curve: */
-    double eval_step[MAX_EVALS], train_bpc[MAX_EVALS], val_bpc[MAX_EVALS];
+    cr_progress progress; /* the step, the history */
 } config;
 
-/* ---- the model ------------------------------------------------------------ */
-
-typedef struct gpt {
-    nb_tensor *positions; /* 0, 1, ..., block - 1: wpe's indices */
-} gpt;
-
-static void gpt_free(void *p)
-{
-    gpt *g = p;
-    nb_free(g->positions);
-    free(g);
-}
-
-/* logits [B T, V] of x [B, T] (T <= block). */
-static nb_tensor *gpt_forward(nb_module *m, nb_tensor *x)
-{
-    gpt *g = m->user;
-    int64_t T = x->shape[x->ndim - 1];
-    nb_tensor *pos = nb_forward(nb_module_child(m, "wpe"), nb_slice(g->positions, 0, 0, T)); /* [T, d] */
-    nb_tensor *h =
-        nb_forward(nb_module_child(m, "drop"), nb_add(nb_forward(nb_module_child(m, "wte"), x), pos));
-    nb_module *blocks = nb_module_child(m, "h");
-    for (int i = 0; h && i < blocks->n_children; i++)
-        h = nb_forward(blocks->children[i], h);
-    h = nb_forward(nb_module_child(m, "ln_f"), h);
-    return h ? nb_forward(nb_module_child(m, "lm_head"), nb_reshape(h, NB_SHAPE(-1, h->shape[h->ndim - 1])))
-             : NULL;
-}
-
+/* The model of c (examples/gpt_model.h), initialised from the seed. */
 static nb_module *build(const config *c, int vocab)
 {
     nb_manual_seed((uint64_t)c->seed); /* layers initialise from the default generator */
-    gpt *g = calloc(1, sizeof *g);
-    EX_CHECK(g);
-    int64_t *ids = malloc((size_t)c->block * sizeof *ids);
-    EX_CHECK(ids);
-    for (int i = 0; i < c->block; i++)
-        ids[i] = i;
-    g->positions = nb_from_int64(ids, NB_SHAPE(c->block));
-    free(ids);
-    nb_module *m = nb_module_new("CharGPT", gpt_forward, g);
-    EX_CHECK(m && g->positions);
-    m->free_user = gpt_free;
-    EX_CHECK(nb_module_add(m, "wte", nb_embedding(vocab, c->embed)) == 0);
-    EX_CHECK(nb_module_add(m, "wpe", nb_embedding(c->block, c->embed)) == 0);
-    EX_CHECK(nb_module_add(m, "drop", nb_dropout(c->dropout)) == 0);
-    nb_transformer_opts o = nb_transformer_defaults();
-    o.dim_feedforward = 4 * c->embed;
-    o.dropout = c->dropout;
-    o.activation = c->activation;
-    o.batch_first = true;
-    o.norm_first = true;
-    o.is_causal = true;
-    nb_module *blocks = nb_sequential(0);
-    EX_CHECK(blocks);
-    for (int i = 0; i < c->layers; i++)
-        EX_CHECK(nb_sequential_add(blocks, nb_transformer_encoder_layer(c->embed, c->heads, o)) == 0);
-    EX_CHECK(nb_module_add(m, "h", blocks) == 0);
-    EX_CHECK(nb_module_add(m, "ln_f", nb_layer_norm_layer(NB_SHAPE(c->embed))) == 0);
-    EX_CHECK(nb_module_add(m, "lm_head", nb_linear_ex(c->embed, vocab, false, NULL)) == 0);
-    /* GPT-2's initialisation of the embeddings, N(0, 0.02) (nn.Embedding's N(0, 1) would make the
-     * tied output layer's first logits huge), then the tie */
-    nb_tensor *wte = nb_module_get(m, "wte.weight");
-    EX_CHECK(nb_init_normal_(wte, 0, 0.02, NULL) &&
-             nb_init_normal_(nb_module_get(m, "wpe.weight"), 0, 0.02, NULL));
-    EX_CHECK(nb_module_tie(nb_module_child(m, "lm_head"), "weight", wte));
-    return m;
+    return gpt_build(&(gpt_shape){.vocab = vocab,
+                                  .block = c->block,
+                                  .embed = c->embed,
+                                  .heads = c->heads,
+                                  .layers = c->layers,
+                                  .dropout = c->dropout,
+                                  .activation = c->activation});
 }
 
-/* nanoGPT's rule: weight decay on the matrices of the linear and attention
- * layers, none on norms, biases and embeddings (and so not on the tied
- * output layer, which is wte). */
-static bool decays(const char *name, const nb_tensor *t)
-{
-    return t->ndim == 2 && strncmp(name, "wte.", 4) != 0 && strncmp(name, "wpe.", 4) != 0;
-}
-
-/* ---- data, evaluation and sampling ----------------------------------------- */
-
-/* The training batch of a step: B windows at offsets drawn from (seed, step). */
-static void train_batch(const cd_corpus *corpus, const config *c, int step, nb_tensor *x, nb_tensor *y)
-{
-    nb_generator g;
-    nb_generator_seed(&g, (uint64_t)c->seed * 1000003u + (uint64_t)step);
-    for (int b = 0; b < c->batch; b++) {
-        int64_t at = (int64_t)nb_generator_below(&g, (uint64_t)(corpus->n_train - c->block));
-        for (int t = 0; t < c->block; t++) {
-            x->data[b * c->block + t] = (nb_real)corpus->ids[at + t];
-            y->data[b * c->block + t] = (nb_real)corpus->ids[at + t + 1];
-        }
-    }
-}
+/* ---- evaluation and sampling ----------------------------------------------- */
 
 /* Mean -log2 p(next character) over the validation split read as VAL_BATCH
  * streams, in chunks of block characters (at most val_windows windows in all;
@@ -251,72 +175,18 @@ static void sample(nb_module *m, const cd_corpus *corpus, const config *c, const
 
 /* ---- checkpoints: the config and the history in the metadata --------------- */
 
-static char *config_json(const config *c)
-{
-    size_t cap = 2048 + (size_t)c->evals * 3 * 26, n = 0;
-    char *s = malloc(cap);
-    EX_CHECK(s);
-    n += (size_t)snprintf(
-        s + n, cap - n,
-        "{\"text\": \"%s\", \"activation\": \"%s\", \"steps\": \"%d\", \"batch\": \"%d\", \"block\": \"%d\", "
-        "\"embed\": \"%d\", \"heads\": \"%d\", \"layers\": \"%d\", \"warmup\": \"%d\", \"eval_every\": \"%d\", "
-        "\"seed\": \"%d\", \"val_windows\": \"%d\", \"lr\": \"%.17g\", \"weight_decay\": \"%.17g\", "
-        "\"clip\": \"%.17g\", \"dropout\": \"%.17g\", \"step\": \"%d\", \"window_sum\": \"%.17g\", "
-        "\"window_n\": \"%d\"",
-        c->text, c->activation, c->steps, c->batch, c->block, c->embed, c->heads, c->layers, c->warmup,
-        c->eval_every, c->seed, c->val_windows, c->lr, c->weight_decay, c->clip, c->dropout, c->step,
-        c->window_sum, c->window_n);
-    const double *hist[3] = {c->eval_step, c->train_bpc, c->val_bpc};
-    static const char *const keys[3] = {"eval_step", "train_bpc", "val_bpc"};
-    for (int k = 0; k < 3; k++) {
-        n += (size_t)snprintf(s + n, cap - n, ", \"%s\": \"", keys[k]);
-        for (int e = 0; e < c->evals; e++)
-            n += (size_t)snprintf(s + n, cap - n, "%s%.17g", e ? "," : "", hist[k][e]);
-        n += (size_t)snprintf(s + n, cap - n, "\"");
-    }
-    snprintf(s + n, cap - n, "}");
-    return s;
-}
-
-static const char *meta(nb_safetensors *st, const char *key, const char *path)
-{
-    const char *v = nb_safetensors_metadata(st, key);
-    if (!v) {
-        fprintf(stderr, "%s: not a char_gpt checkpoint (no '%s' in its metadata)\n", path, key);
-        exit(1);
-    }
-    return v;
-}
-
-static void config_load(config *c, const char *path)
-{
-    nb_safetensors *st = nb_safetensors_open(path);
-    EX_CHECK(st);
-    snprintf(c->text, sizeof c->text, "%s", meta(st, "text", path));
-    snprintf(c->activation, sizeof c->activation, "%s", meta(st, "activation", path));
-    int *ints[] = {&c->steps,  &c->batch,      &c->block, &c->embed,       &c->heads, &c->layers,
-                   &c->warmup, &c->eval_every, &c->seed,  &c->val_windows, &c->step,  &c->window_n};
-    static const char *const int_keys[] = {"steps", "batch",       "block",  "embed",
-                                           "heads", "layers",      "warmup", "eval_every",
-                                           "seed",  "val_windows", "step",   "window_n"};
-    for (int i = 0; i < EX_COUNT(int_keys); i++)
-        *ints[i] = atoi(meta(st, int_keys[i], path));
-    double *reals[] = {&c->lr, &c->weight_decay, &c->clip, &c->dropout, &c->window_sum};
-    static const char *const real_keys[] = {"lr", "weight_decay", "clip", "dropout", "window_sum"};
-    for (int i = 0; i < EX_COUNT(real_keys); i++)
-        *reals[i] = strtod(meta(st, real_keys[i], path), NULL);
-    double *hist[3] = {c->eval_step, c->train_bpc, c->val_bpc};
-    static const char *const keys[3] = {"eval_step", "train_bpc", "val_bpc"};
-    c->evals = 0;
-    for (int k = 0; k < 3; k++) {
-        const char *v = meta(st, keys[k], path);
-        int e = 0;
-        for (char *end; *v && e < MAX_EVALS; v = *end ? end + 1 : end)
-            hist[k][e++] = strtod(v, &end);
-        c->evals = e;
-    }
-    nb_safetensors_close(st);
-}
+/* What nb_save_training does not know of the run: the fields of config. */
+static const ex_meta run_meta[] = {
+    EX_META_FIELD(config, text, EX_META_TEXT),  EX_META_FIELD(config, activation, EX_META_TEXT),
+    EX_META_FIELD(config, steps, EX_META_INT),  EX_META_FIELD(config, batch, EX_META_INT),
+    EX_META_FIELD(config, block, EX_META_INT),  EX_META_FIELD(config, embed, EX_META_INT),
+    EX_META_FIELD(config, heads, EX_META_INT),  EX_META_FIELD(config, layers, EX_META_INT),
+    EX_META_FIELD(config, warmup, EX_META_INT), EX_META_FIELD(config, eval_every, EX_META_INT),
+    EX_META_FIELD(config, seed, EX_META_INT),   EX_META_FIELD(config, val_windows, EX_META_INT),
+    EX_META_FIELD(config, lr, EX_META_REAL),    EX_META_FIELD(config, weight_decay, EX_META_REAL),
+    EX_META_FIELD(config, clip, EX_META_REAL),  EX_META_FIELD(config, dropout, EX_META_REAL),
+    CR_PROGRESS_META(config, progress),
+};
 
 /* ---- training --------------------------------------------------------------- */
 
@@ -327,79 +197,59 @@ typedef struct run_opts {
     bool samples; /* print samples at each evaluation */
 } run_opts;
 
-/* Train (or continue) the run c; returns the model, trained to c->step. */
+/* Train (or continue) the run c; returns the model, trained to c->progress.step. */
 static nb_module *train(config *c, const cd_corpus *corpus, const run_opts *r, double *seconds)
 {
     nb_module *model = build(c, corpus->vocab);
     nb_param_list pl;
     EX_CHECK(nb_module_parameters(model, &pl) >= 0);
-    /* two parameter groups, as nanoGPT's configure_optimizers: the matrices with weight decay (group
-     * 0), the norms, biases and embeddings without (group 1) */
-    nb_tensor **decay = malloc(2 * (size_t)pl.count * sizeof *decay), **no_decay = decay + pl.count;
-    EX_CHECK(decay);
-    int n_decay = 0, n_no_decay = 0;
-    for (int i = 0; i < pl.count; i++)
-        if (decays(pl.names[i], pl.tensors[i]))
-            decay[n_decay++] = pl.tensors[i];
-        else
-            no_decay[n_no_decay++] = pl.tensors[i];
-    nb_optim *opt = nb_adamw(decay, n_decay, NB_ADAMW_OPTS(.lr = c->lr, .weight_decay = c->weight_decay));
-    EX_CHECK(opt && nb_optim_add_param_group(opt, no_decay, n_no_decay,
-                                             NB_ADAMW_OPTS(.lr = c->lr, .weight_decay = 0)) == 1);
-    free(decay);
+    nb_optim *opt = gpt_adamw(&pl, c->lr, c->weight_decay);
     nb_scheduler *sched = nb_warmup_cosine(opt, c->warmup, c->steps, 0.01, c->lr / 10);
     EX_CHECK(sched);
+    /* the model, AdamW's state and groups, the schedule's step and the generators: saved and restored
+     * in one call each (the model's dropout generators among them) */
+    nb_training run = {
+        .model = model, .optims = &opt, .n_optims = 1, .schedulers = &sched, .n_schedulers = 1};
     if (r->resume) {
-        EX_CHECK(nb_load_checkpoint(r->resume, model, opt) == 0);
-        nb_scheduler_set_last_epoch(sched, c->step);
-        printf("resumed %s at step %d of %d\n", r->resume, c->step, c->steps);
+        EX_CHECK(nb_load_training(r->resume, &run) == 0);
+        printf("resumed %s at step %d of %d\n", r->resume, c->progress.step, c->steps);
     }
     nb_tensor *x = nb_zeros(NB_SHAPE(c->batch, c->block)), *y = nb_zeros(NB_SHAPE(c->batch * c->block));
     EX_CHECK(x && y);
-    int last = r->stop_after > 0 && c->step + r->stop_after < c->steps ? c->step + r->stop_after : c->steps;
+    cr_progress *prog = &c->progress;
+    int last =
+        r->stop_after > 0 && prog->step + r->stop_after < c->steps ? prog->step + r->stop_after : c->steps;
     double t_window = ex_now(), t_train = 0;
     int64_t chars = 0;
-    while (c->step < last) {
+    while (prog->step < last) {
         double t0 = ex_now();
-        train_batch(corpus, c, c->step, x, y);
-        nb_tensor *loss = nb_cross_entropy(nb_forward(model, x), y, NB_CROSS_ENTROPY_OPTS());
-        EX_CHECK(loss);
-        nb_optim_zero_grad(opt);
-        EX_CHECK(nb_backward(loss) == 0);
-        nb_clip_grad_norm(pl.tensors, pl.count, (nb_real)c->clip);
-        EX_CHECK(nb_optim_step(opt) == 0);
+        gpt_batch(corpus, (uint64_t)c->seed, prog->step, x, y);
+        prog->window_sum += gpt_step(model, opt, &pl, x, y, c->clip);
         nb_scheduler_step(sched);
-        c->window_sum += nb_item(loss);
-        c->window_n++;
-        c->step++;
+        prog->window_n++;
+        prog->step++;
         nb_step_end();
         t_train += ex_now() - t0;
         chars += (int64_t)c->batch * c->block;
 
-        bool eval = c->step % c->eval_every == 0 || c->step == c->steps;
+        bool eval = prog->step % c->eval_every == 0 || prog->step == c->steps;
         if (eval) {
             double val = validation_bpc(model, corpus, c), dt = ex_now() - t_window;
-            double train_bpc = c->window_sum / c->window_n / log(2.0);
-            if (c->evals < MAX_EVALS) {
-                c->eval_step[c->evals] = c->step;
-                c->train_bpc[c->evals] = train_bpc;
-                c->val_bpc[c->evals++] = val;
-            }
+            double train_bpc = cr_report(prog, val);
             printf("step %5d/%d  lr %.2e  train %.3f bits/char  validation %.3f bits/char  %6.1f s  %6.0f "
                    "chars/s\n",
-                   c->step, c->steps, nb_optim_get_lr(opt), train_bpc, val, dt, (double)chars / t_train);
+                   prog->step, c->steps, nb_optim_get_lr(opt), train_bpc, val, dt, (double)chars / t_train);
             if (r->samples) {
                 sample(model, corpus, c, r->prompt, r->sample_len, r->temperature, r->top_k,
-                       (uint64_t)c->seed * 1000003u + (uint64_t)c->step);
+                       (uint64_t)c->seed * 1000003u + (uint64_t)prog->step);
                 printf("\n");
             }
             fflush(stdout);
-            c->window_sum = 0, c->window_n = 0;
             t_window = ex_now();
         }
-        if (r->ckpt && (eval || c->step == last)) {
-            char *json = config_json(c);
-            EX_CHECK(nb_save_checkpoint(r->ckpt, model, opt, json) == 0);
+        if (r->ckpt && (eval || prog->step == last)) {
+            char *json = ex_meta_json(run_meta, EX_COUNT(run_meta), c);
+            EX_CHECK(nb_save_training(r->ckpt, &run, json) == 0);
             free(json);
         }
     }
@@ -409,24 +259,6 @@ static nb_module *train(config *c, const cd_corpus *corpus, const run_opts *r, d
     nb_optim_free(opt);
     nb_param_list_free(&pl);
     return model;
-}
-
-static void curve(const config *c, const char *out)
-{
-    nb_plot *p =
-        nb_plot_new(NB_PLOT_OPTS(.title = "char_gpt: loss in bits per character", .xlabel = "training step",
-                                 .ylabel = "bits / character", .legend = NB_LEGEND_BEST));
-    EX_CHECK(p);
-    EX_CHECK(nb_plot_add(p, c->eval_step, c->train_bpc, c->evals,
-                         NB_SERIES_OPTS(.label = "train (mean since the last point)",
-                                        .style = NB_SERIES_LINE_POINTS)) == 0);
-    EX_CHECK(nb_plot_add(p, c->eval_step, c->val_bpc, c->evals,
-                         NB_SERIES_OPTS(.label = "validation", .style = NB_SERIES_LINE_POINTS)) == 0);
-    char path[1024];
-    snprintf(path, sizeof path, "%s/char_gpt_curve.svg", out);
-    EX_CHECK(nb_plot_save(p, path) == 0);
-    nb_plot_free(p);
-    printf("wrote %s\n", path);
 }
 
 /* The same run with each MLP activation: validation bits/char, and the curves. */
@@ -449,12 +281,13 @@ static int compare(const config *base, const cd_corpus *corpus, const char *out)
         nb_module *m = train(&runs[a], corpus, &r, &seconds);
         printf("  %.1f s of training\n\n", seconds);
         nb_module_free(m);
-        EX_CHECK(nb_plot_add(p, runs[a].eval_step, runs[a].val_bpc, runs[a].evals,
+        const cr_progress *done = &runs[a].progress;
+        EX_CHECK(nb_plot_add(p, done->eval_step, done->val_bpc, done->evals,
                              NB_SERIES_OPTS(.label = acts[a], .style = NB_SERIES_LINE_POINTS)) == 0);
     }
     printf("activation   validation bits/char after %d steps\n", base->steps);
     for (int a = 0; a < N; a++)
-        printf("%-12s %.3f%s\n", acts[a], runs[a].val_bpc[runs[a].evals - 1],
+        printf("%-12s %.3f%s\n", acts[a], runs[a].progress.val_bpc[runs[a].progress.evals - 1],
                a == N - 1 ? "  (x sigmoid(beta x), beta learnt per block)" : "");
     char path[1024];
     snprintf(path, sizeof path, "%s/char_gpt_compare.svg", out);
@@ -520,7 +353,7 @@ int main(int argc, char **argv)
     snprintf(c.text, sizeof c.text, "%s", text);
     snprintf(c.activation, sizeof c.activation, "%s", activation);
     if (r.resume)
-        config_load(&c, r.resume);
+        ex_meta_read(r.resume, "char_gpt", run_meta, EX_COUNT(run_meta), &c);
     if (c.steps < 1 || c.batch < 1 || c.block < 1 || c.embed < 1 || c.heads < 1 || c.embed % c.heads != 0 ||
         c.layers < 1 || c.eval_every < 1 || c.warmup < 0 || c.warmup >= c.steps || !(c.lr > 0) ||
         !(c.clip > 0) || r.sample_len < 0 || !(r.temperature >= 0) || r.top_k < 0) {
@@ -584,14 +417,14 @@ int main(int argc, char **argv)
     nb_module *model = train(&c, corpus, &r, &t_train);
     printf("training: %.1f s (%.1f s in all with evaluation and sampling)\n", t_train, ex_now() - t_start);
     int status = 0;
-    if (c.step < c.steps) {
-        printf("stopped at step %d of %d%s%s\n", c.step, c.steps,
+    if (c.progress.step < c.steps) {
+        printf("stopped at step %d of %d%s%s\n", c.progress.step, c.steps,
                r.ckpt ? "; continue with --resume " : " (no --checkpoint: nothing to resume)",
                r.ckpt ? r.ckpt : "");
         goto done;
     }
-    curve(&c, out);
-    double val = c.val_bpc[c.evals - 1];
+    cr_curve(&c.progress, "char_gpt", out);
+    double val = c.progress.val_bpc[c.progress.evals - 1];
     printf("\nvalidation loss %.3f bits per character; the same prompt at three temperatures (top-k %d):\n",
            val, r.top_k);
     const double temps[3] = {r.temperature / 2, r.temperature, r.temperature * 1.5};

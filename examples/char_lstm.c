@@ -23,9 +23,11 @@
  *   - sampling from a prompt at a temperature: p ∝ exp(logit / temperature),
  *     so below 1 the likely characters win more often and above 1 the choice
  *     flattens (0: always the most likely);
- *   - checkpoints (--checkpoint, --resume) that continue the run exactly: the
- *     model, AdamW's moments, the step, the history, and the carried state,
- *     which is a buffer of the model (state_h, state_c) for that reason.
+ *   - checkpoints (--checkpoint, --resume) that continue the run exactly:
+ *     nb_save_training saves the model, AdamW's moments, the schedule's step
+ *     and the generators, with the settings, the step and the history as
+ *     metadata (examples/run_meta.h), and the carried state, which is a
+ *     buffer of the model (state_h, state_c) for that reason.
  *
  *   ./char_lstm [--text /usr/share/games/fortunes] [--steps 2500] [--batch 64] [--bptt 64]
  *               [--embed 64] [--hidden 128] [--layers 2] [--dropout 0] [--lr 3e-3]
@@ -39,28 +41,25 @@
  * character, under the 4.79 of the byte frequencies (the model has learnt to
  * use the context); it is what `meson test` runs. */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <nabla/nabla.h>
-#include <nabla/plot.h>
 #include "char_data.h"
+#include "char_run.h"
 #include "common.h"
+#include "run_meta.h"
 
 #define FORTUNES "/usr/share/games/fortunes"
-enum { VAL_EVERY = 10, VAL_BATCH = 64, MAX_EVALS = 1000 };
+enum { VAL_EVERY = 10, VAL_BATCH = 64 };
 
 /* What defines a run: saved in the checkpoint's metadata, so --resume needs nothing else. */
 typedef struct config {
     int steps, batch, bptt, embed, hidden, layers, warmup, eval_every, seed;
     double lr, weight_decay, clip, dropout;
     char text[1024];
-    /* progress */
-    int step;          /* steps done */
-    double window_sum; /* training loss summed since the last evaluation (nats) */
-    int window_n;      /* ... over this many steps */
-    int evals;         /* history, for the learning curve: */
-    double eval_step[MAX_EVALS], train_bpc[MAX_EVALS], val_bpc[MAX_EVALS];
+    cr_progress progress; /* the step, the history */
 } config;
 
 /* ---- the model ------------------------------------------------------------ */
@@ -189,89 +188,26 @@ static void sample(nb_module *m, const cd_corpus *corpus, const config *c, const
 
 /* ---- checkpoints: the config and the history in the metadata --------------- */
 
-static char *config_json(const config *c)
-{
-    size_t cap = 2048 + (size_t)c->evals * 3 * 26, n = 0;
-    char *s = malloc(cap);
-    EX_CHECK(s);
-    n += (size_t)snprintf(s + n, cap - n,
-                          "{\"text\": \"%s\", \"steps\": \"%d\", \"batch\": \"%d\", \"bptt\": \"%d\", "
-                          "\"embed\": \"%d\", \"hidden\": \"%d\", \"layers\": \"%d\", \"warmup\": \"%d\", "
-                          "\"eval_every\": \"%d\", \"seed\": \"%d\", \"lr\": \"%.17g\", \"weight_decay\": "
-                          "\"%.17g\", \"clip\": \"%.17g\", \"dropout\": \"%.17g\", \"step\": \"%d\", "
-                          "\"window_sum\": \"%.17g\", \"window_n\": \"%d\"",
-                          c->text, c->steps, c->batch, c->bptt, c->embed, c->hidden, c->layers, c->warmup,
-                          c->eval_every, c->seed, c->lr, c->weight_decay, c->clip, c->dropout, c->step,
-                          c->window_sum, c->window_n);
-    const double *hist[3] = {c->eval_step, c->train_bpc, c->val_bpc};
-    static const char *const keys[3] = {"eval_step", "train_bpc", "val_bpc"};
-    for (int k = 0; k < 3; k++) {
-        n += (size_t)snprintf(s + n, cap - n, ", \"%s\": \"", keys[k]);
-        for (int e = 0; e < c->evals; e++)
-            n += (size_t)snprintf(s + n, cap - n, "%s%.17g", e ? "," : "", hist[k][e]);
-        n += (size_t)snprintf(s + n, cap - n, "\"");
-    }
-    snprintf(s + n, cap - n, "}");
-    return s;
-}
-
-static const char *meta(nb_safetensors *st, const char *key, const char *path)
-{
-    const char *v = nb_safetensors_metadata(st, key);
-    if (!v) {
-        fprintf(stderr, "%s: not a char_lstm checkpoint (no '%s' in its metadata)\n", path, key);
-        exit(1);
-    }
-    return v;
-}
-
-static void config_load(config *c, const char *path)
-{
-    nb_safetensors *st = nb_safetensors_open(path);
-    EX_CHECK(st);
-    snprintf(c->text, sizeof c->text, "%s", meta(st, "text", path));
-    int *ints[] = {&c->steps,  &c->batch,      &c->bptt, &c->embed, &c->hidden,  &c->layers,
-                   &c->warmup, &c->eval_every, &c->seed, &c->step,  &c->window_n};
-    static const char *const int_keys[] = {"steps",  "batch",      "bptt", "embed", "hidden",  "layers",
-                                           "warmup", "eval_every", "seed", "step",  "window_n"};
-    for (int i = 0; i < EX_COUNT(int_keys); i++)
-        *ints[i] = atoi(meta(st, int_keys[i], path));
-    double *reals[] = {&c->lr, &c->weight_decay, &c->clip, &c->dropout, &c->window_sum};
-    static const char *const real_keys[] = {"lr", "weight_decay", "clip", "dropout", "window_sum"};
-    for (int i = 0; i < EX_COUNT(real_keys); i++)
-        *reals[i] = strtod(meta(st, real_keys[i], path), NULL);
-    double *hist[3] = {c->eval_step, c->train_bpc, c->val_bpc};
-    static const char *const keys[3] = {"eval_step", "train_bpc", "val_bpc"};
-    c->evals = 0;
-    for (int k = 0; k < 3; k++) {
-        const char *v = meta(st, keys[k], path);
-        int e = 0;
-        for (char *end; *v && e < MAX_EVALS; v = *end ? end + 1 : end)
-            hist[k][e++] = strtod(v, &end);
-        c->evals = e;
-    }
-    nb_safetensors_close(st);
-}
+/* What nb_save_training does not know of the run: the fields of config. */
+static const ex_meta run_meta[] = {
+    EX_META_FIELD(config, text, EX_META_TEXT),
+    EX_META_FIELD(config, steps, EX_META_INT),
+    EX_META_FIELD(config, batch, EX_META_INT),
+    EX_META_FIELD(config, bptt, EX_META_INT),
+    EX_META_FIELD(config, embed, EX_META_INT),
+    EX_META_FIELD(config, hidden, EX_META_INT),
+    EX_META_FIELD(config, layers, EX_META_INT),
+    EX_META_FIELD(config, warmup, EX_META_INT),
+    EX_META_FIELD(config, eval_every, EX_META_INT),
+    EX_META_FIELD(config, seed, EX_META_INT),
+    EX_META_FIELD(config, lr, EX_META_REAL),
+    EX_META_FIELD(config, weight_decay, EX_META_REAL),
+    EX_META_FIELD(config, clip, EX_META_REAL),
+    EX_META_FIELD(config, dropout, EX_META_REAL),
+    CR_PROGRESS_META(config, progress),
+};
 
 /* ---- training --------------------------------------------------------------- */
-
-static void curve(const config *c, const char *out)
-{
-    nb_plot *p =
-        nb_plot_new(NB_PLOT_OPTS(.title = "char_lstm: loss in bits per character", .xlabel = "training step",
-                                 .ylabel = "bits / character", .legend = NB_LEGEND_BEST));
-    EX_CHECK(p);
-    EX_CHECK(nb_plot_add(p, c->eval_step, c->train_bpc, c->evals,
-                         NB_SERIES_OPTS(.label = "train (mean since the last point)",
-                                        .style = NB_SERIES_LINE_POINTS)) == 0);
-    EX_CHECK(nb_plot_add(p, c->eval_step, c->val_bpc, c->evals,
-                         NB_SERIES_OPTS(.label = "validation", .style = NB_SERIES_LINE_POINTS)) == 0);
-    char path[1024];
-    snprintf(path, sizeof path, "%s/char_lstm_curve.svg", out);
-    EX_CHECK(nb_plot_save(p, path) == 0);
-    nb_plot_free(p);
-    printf("wrote %s\n", path);
-}
 
 int main(int argc, char **argv)
 {
@@ -323,7 +259,7 @@ int main(int argc, char **argv)
         sample_len = 120;
     snprintf(c.text, sizeof c.text, "%s", text);
     if (resume)
-        config_load(&c, resume);
+        ex_meta_read(resume, "char_lstm", run_meta, EX_COUNT(run_meta), &c);
     if (c.steps < 1 || c.batch < 1 || c.bptt < 1 || c.embed < 1 || c.hidden < 1 || c.layers < 1 ||
         c.eval_every < 1 || c.warmup < 0 || c.warmup >= c.steps || !(c.lr > 0) || !(c.clip > 0) ||
         sample_len < 0 || !(temperature >= 0)) {
@@ -368,10 +304,13 @@ int main(int argc, char **argv)
     /* per step: lr / 100 rising linearly to lr over the warm-up, then a cosine down to lr / 100 */
     nb_scheduler *sched = nb_warmup_cosine(opt, c.warmup, c.steps, 0.01, c.lr / 100);
     EX_CHECK(sched);
+    /* the model (its carried state among the buffers), AdamW's state, the schedule's step and the
+     * generators: saved and restored in one call each */
+    nb_training run = {
+        .model = model, .optims = &opt, .n_optims = 1, .schedulers = &sched, .n_schedulers = 1};
     if (resume) {
-        EX_CHECK(nb_load_checkpoint(resume, model, opt) == 0);
-        nb_scheduler_set_last_epoch(sched, c.step);
-        printf("resumed %s at step %d of %d\n", resume, c.step, c.steps);
+        EX_CHECK(nb_load_training(resume, &run) == 0);
+        printf("resumed %s at step %d of %d\n", resume, c.progress.step, c.steps);
     }
     nb_tensor *state_h = nb_module_get(model, "state_h"), *state_c = nb_module_get(model, "state_c");
     nb_tensor *x = nb_zeros(NB_SHAPE(c.batch, c.bptt)), *y = nb_zeros(NB_SHAPE(c.batch * c.bptt));
@@ -391,12 +330,13 @@ int main(int argc, char **argv)
            c.lr, c.warmup, c.lr / 100, c.weight_decay, c.clip, c.steps, c.batch, c.bptt, (long long)chunks);
     fflush(stdout);
 
-    int last = stop_after > 0 && c.step + stop_after < c.steps ? c.step + stop_after : c.steps;
+    cr_progress *prog = &c.progress;
+    int last = stop_after > 0 && prog->step + stop_after < c.steps ? prog->step + stop_after : c.steps;
     double t_start = ex_now(), t_window = ex_now(), t_train = 0;
     int64_t chars = 0;
-    while (c.step < last) {
+    while (prog->step < last) {
         double t0 = ex_now();
-        int64_t k = c.step % chunks;
+        int64_t k = prog->step % chunks;
         if (k == 0) { /* the streams start over: so does the state */
             nb_fill_(state_h, 0);
             nb_fill_(state_c, 0);
@@ -413,48 +353,43 @@ int main(int argc, char **argv)
         nb_scheduler_step(sched);
         /* the next chunk starts from this one's final state: a copy, so no gradient flows back */
         EX_CHECK(nb_copy_(state_h, h_n) && nb_copy_(state_c, c_n));
-        c.window_sum += nb_item(loss);
-        c.window_n++;
-        c.step++;
+        prog->window_sum += nb_item(loss);
+        prog->window_n++;
+        prog->step++;
         nb_step_end();
         t_train += ex_now() - t0;
         chars += (int64_t)c.batch * c.bptt;
 
-        bool eval = c.step % c.eval_every == 0 || c.step == c.steps;
+        bool eval = prog->step % c.eval_every == 0 || prog->step == c.steps;
         if (eval) {
             double val = validation_bpc(model, corpus, &c), dt = ex_now() - t_window;
-            double train_bpc = c.window_sum / c.window_n / log(2.0);
-            if (c.evals < MAX_EVALS) {
-                c.eval_step[c.evals] = c.step;
-                c.train_bpc[c.evals] = train_bpc;
-                c.val_bpc[c.evals++] = val;
-            }
+            double train_bpc = cr_report(prog, val);
             printf("step %5d/%d  lr %.2e  train %.3f bits/char  validation %.3f bits/char  %6.1f s  %6.0f "
                    "chars/s\n",
-                   c.step, c.steps, nb_optim_get_lr(opt), train_bpc, val, dt, (double)chars / t_train);
+                   prog->step, c.steps, nb_optim_get_lr(opt), train_bpc, val, dt, (double)chars / t_train);
             sample(model, corpus, &c, prompt, sample_len, temperature,
-                   (uint64_t)c.seed * 1000003u + (uint64_t)c.step);
+                   (uint64_t)c.seed * 1000003u + (uint64_t)prog->step);
             printf("\n");
             fflush(stdout);
-            c.window_sum = 0, c.window_n = 0;
             t_window = ex_now();
         }
-        if (ckpt && (eval || c.step == last)) {
-            char *json = config_json(&c);
-            EX_CHECK(nb_save_checkpoint(ckpt, model, opt, json) == 0);
+        if (ckpt && (eval || prog->step == last)) {
+            char *json = ex_meta_json(run_meta, EX_COUNT(run_meta), &c);
+            EX_CHECK(nb_save_training(ckpt, &run, json) == 0);
             free(json);
         }
     }
     printf("training: %.1f s (%.1f s in all with evaluation and sampling)\n", t_train, ex_now() - t_start);
     int status = 0;
-    if (c.step < c.steps) {
-        printf("stopped at step %d of %d%s%s\n", c.step, c.steps,
+    if (c.progress.step < c.steps) {
+        printf("stopped at step %d of %d%s%s\n", c.progress.step, c.steps,
                ckpt ? "; continue with --resume " : " (no --checkpoint: nothing to resume)",
                ckpt ? ckpt : "");
         goto done;
     }
-    curve(&c, out);
-    double val = c.evals ? c.val_bpc[c.evals - 1] : validation_bpc(model, corpus, &c);
+    cr_curve(&c.progress, "char_lstm", out);
+    double val =
+        c.progress.evals ? c.progress.val_bpc[c.progress.evals - 1] : validation_bpc(model, corpus, &c);
     printf("\nvalidation loss %.3f bits per character; the same prompt at three temperatures:\n", val);
     const double temps[3] = {temperature / 2, temperature, temperature * 1.5};
     for (int i = 0; i < 3; i++) {
