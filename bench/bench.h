@@ -1,5 +1,5 @@
 /* bench/bench.h — what the benchmark programs share: a monotonic clock,
- * medians, peak resident memory, and running the PyTorch side
+ * medians, the load average, peak resident memory, and running the PyTorch side
  * (bench/compare_torch.py) to read its "RESULT <name> <seconds>" lines. */
 #ifndef NB_BENCH_H
 #define NB_BENCH_H
@@ -29,6 +29,20 @@ static inline double bench_median(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof *v, bench_cmp);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* The 1-minute load average (/proc/loadavg), -1 when unknown: figures taken
+ * on a busy machine mean little, so the programs print it with them. */
+static inline double bench_load_average(void)
+{
+    double load = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &load) != 1)
+            load = -1;
+        fclose(f);
+    }
+    return load;
 }
 
 /* Peak resident set size of this process, in MiB. */

@@ -68,16 +68,9 @@ int main(int argc, char **argv)
         nb_dataset_free(ds);
         return 1;
     }
-    double load[3] = {0};
-    FILE *f = fopen("/proc/loadavg", "r");
-    if (f) {
-        if (fscanf(f, "%lf %lf %lf", &load[0], &load[1], &load[2]) != 3)
-            load[0] = -1;
-        fclose(f);
-    }
     printf("CNN conv16-pool-conv32-pool-fc128-10, Adam, batch %lld, %lld training images, %d epochs; "
            "load average %.2f\n",
-           (long long)c.batch, (long long)nb_dataset_len(ds), c.epochs, load[0]);
+           (long long)c.batch, (long long)nb_dataset_len(ds), c.epochs, bench_load_average());
     int nt[2], n_threads = sscanf(c.threads, "%d,%d", &nt[0], &nt[1]);
     double med[2], acc[2];
     for (int i = 0; i < n_threads; i++)

@@ -25,6 +25,18 @@ Modes:
            into Linear(H, 10), Adam(lr 1e-3), cross-entropy, on the first N
            training images (0: all); the same thread settings as mlp, and
            "lstm_best".
+  gpt      --text PATH --steps N --batch B --block T
+           examples/char_gpt's default model (examples/gpt_model.h):
+           wte Embedding(V, 96) + wpe Embedding(T, 96), 3 x
+           nn.TransformerEncoderLayer(96, 4, 384, dropout 0, "gelu",
+           batch_first, norm_first) under a causal mask, ln_f LayerNorm(96),
+           lm_head Linear(96, V, bias=False) tied to wte; AdamW(lr 2e-3) with
+           weight decay 0.1 on the matrices and 0 on the rest, gradient norm
+           clipped to 1, char_gpt's warm-up and cosine schedule; N steps of B
+           windows of T characters at random offsets of the text (read as
+           examples/char_data.h reads it). The same thread settings as mlp,
+           seconds per step (median, first excluded), the peak RSS after a few
+           step counts, and "gpt_best".
   housing  --csv PATH --steps N
            y = k2 * sigmoid(k1 * x + b1) + b2 by full-batch gradient descent
            on MSE (the one-neuron housing regression).
@@ -217,16 +229,104 @@ def run_lstm_child(a):
     print(json.dumps({"epoch_times": times, "final_loss": loss, "test_acc": acc}))
 
 
+def fortunes(path):
+    """The bytes of a text file, or of a directory's regular files without a '.'
+    in their name, in name order (examples/char_data.h's cd_load)."""
+    if not os.path.isdir(path):
+        return open(path, "rb").read()
+    names = sorted(n for n in os.listdir(path) if "." not in n)
+    files = [os.path.join(path, n) for n in names]
+    return b"".join(open(f, "rb").read() for f in files if os.path.isfile(f) and not os.path.islink(f))
+
+
+def gpt_model(torch, vocab, block, embed=96, heads=4, layers=3):
+    """examples/char_gpt's model (examples/gpt_model.h) in PyTorch's layers."""
+    nn = torch.nn
+
+    class GPT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.wte = nn.Embedding(vocab, embed)
+            self.wpe = nn.Embedding(block, embed)
+            self.drop = nn.Dropout(0.0)
+            self.h = nn.ModuleList(nn.TransformerEncoderLayer(
+                embed, heads, 4 * embed, dropout=0.0, activation="gelu", batch_first=True, norm_first=True)
+                for _ in range(layers))
+            self.ln_f = nn.LayerNorm(embed)
+            self.lm_head = nn.Linear(embed, vocab, bias=False)
+            nn.init.normal_(self.wte.weight, 0, 0.02)
+            nn.init.normal_(self.wpe.weight, 0, 0.02)
+            self.lm_head.weight = self.wte.weight
+            self.register_buffer("mask", torch.full((block, block), float("-inf")).triu(1))
+            self.register_buffer("positions", torch.arange(block))
+
+        def forward(self, x):
+            t = x.shape[1]
+            h = self.drop(self.wte(x) + self.wpe(self.positions[:t]))
+            for layer in self.h:
+                h = layer(h, src_mask=self.mask[:t, :t])
+            return self.lm_head(self.ln_f(h)).reshape(-1, vocab)
+    return GPT()
+
+
+def run_gpt_child(a):
+    import resource
+    import numpy as np
+    import torch
+    torch.set_num_threads(a.torch_threads)
+    torch.manual_seed(a.seed)
+    text = fortunes(a.text)
+    chars = sorted(set(text))
+    ids = torch.from_numpy(np.frombuffer(text.translate(bytes.maketrans(bytes(chars), bytes(range(len(chars))))),
+                                         dtype=np.uint8).astype(np.int64))
+    model = gpt_model(torch, len(chars), a.block)
+    decay = [p for n, p in model.named_parameters() if p.dim() == 2 and not n.startswith(("wte.", "wpe."))]
+    rest = [p for n, p in model.named_parameters() if not (p.dim() == 2 and not n.startswith(("wte.", "wpe.")))]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": rest, "weight_decay": 0.0}],
+                            lr=2e-3)
+    sched = torch.optim.lr_scheduler.SequentialLR(opt, [
+        torch.optim.lr_scheduler.LinearLR(opt, 0.01, 1.0, 100),
+        torch.optim.lr_scheduler.CosineAnnealingLR(opt, 900, eta_min=2e-4)], [100])
+    g = torch.Generator().manual_seed(a.seed)
+    window = torch.arange(a.block)
+    marks = [1, a.steps // 2, a.steps]
+    times, rss = [], []
+    for step in range(a.steps):
+        t0 = time.perf_counter()
+        at = torch.randint(0, len(ids) - a.block - 1, (a.batch, 1), generator=g) + window
+        loss = torch.nn.functional.cross_entropy(model(ids[at]), ids[at + 1].reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        times.append(time.perf_counter() - t0)
+        if step + 1 in marks:
+            rss.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        if a.give_up and len(times) >= 4 and statistics.median(times[1:]) > a.give_up:
+            break
+    print(json.dumps({"epoch_times": times, "final_loss": float(loss), "rss": [marks[:len(rss)], rss]}))
+
+
+def child_args(a):
+    """The arguments of a.mode's child process (but its thread count)."""
+    if a.mode == "gpt":
+        return ["--text", a.text, "--steps", str(a.steps), "--batch", str(a.batch), "--block", str(a.block),
+                "--seed", str(a.seed)]
+    return ["--data", a.data, "--batch", str(a.batch), "--epochs", str(a.epochs), "--hidden", a.hidden,
+            "--seed", str(a.seed), "--images", str(a.images)]
+
+
 def run_settings(a):
-    """Every torch x OpenBLAS thread setting of a.mode ("mlp", "cnn" or "lstm"), each in
-    a fresh process (OpenBLAS reads its thread count at load time), and the best."""
+    """Every torch x OpenBLAS thread setting of a.mode ("mlp", "cnn", "lstm" or "gpt"),
+    each in a fresh process (OpenBLAS reads its thread count at load time), and the
+    best: the median epoch (gpt: step) in seconds, the first excluded."""
+    unit = "step" if a.mode == "gpt" else "epoch"
     results = []
     for tt in (1, 2):
         for bt in (1, 2):
             env = dict(os.environ, OPENBLAS_NUM_THREADS=str(bt), OMP_NUM_THREADS=str(tt))
-            cmd = [sys.executable, __file__, a.mode + "-child", "--data", a.data, "--batch", str(a.batch),
-                   "--epochs", str(a.epochs), "--hidden", a.hidden, "--seed", str(a.seed),
-                   "--torch-threads", str(tt), "--images", str(a.images)]
+            cmd = [sys.executable, __file__, a.mode + "-child", "--torch-threads", str(tt)] + child_args(a)
             if results:
                 cmd += ["--give-up", str(4 * min(results)[0])]
             out = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -237,8 +337,11 @@ def run_settings(a):
             med = statistics.median(r["epoch_times"][1:] or r["epoch_times"])
             results.append((med, tt, bt))
             acc = f", test accuracy {r['test_acc']:.4f}" if "test_acc" in r else ""
-            print(f"RESULT {a.mode}_torch{tt}_openblas{bt} {med:.4f} median epoch s over "
-                  f"{len(r['epoch_times'])} epochs (first excluded), final loss {r['final_loss']:.4f}{acc}")
+            if "rss" in r:
+                acc += ", peak RSS after steps {}: {} MiB".format(
+                    "/".join(map(str, r["rss"][0])), "/".join(f"{m:.1f}" for m in r["rss"][1]))
+            print(f"RESULT {a.mode}_torch{tt}_openblas{bt} {med:.4f} median {unit} s over "
+                  f"{len(r['epoch_times'])} {unit}s (first excluded), final loss {r['final_loss']:.4f}{acc}")
             sys.stdout.flush()
     if results:
         med, tt, bt = min(results)
@@ -322,7 +425,7 @@ def run_attention(a):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("mode", choices=["mlp", "mlp-child", "cnn", "cnn-child", "lstm", "lstm-child", "housing",
+    p.add_argument("mode", choices=["mlp", "mlp-child", "cnn", "cnn-child", "lstm", "lstm-child", "gpt", "gpt-child", "housing",
                                     "overhead", "attention", "attention-child"])
     p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     p.add_argument("--batch", type=int, default=128)
@@ -334,6 +437,8 @@ def main():
     p.add_argument("--torch-threads", type=int, default=1)
     p.add_argument("--give-up", type=float, default=0.0,
                    help="stop after two epochs when an epoch takes longer than this (s)")
+    p.add_argument("--text", default="/usr/share/games/fortunes", help="gpt: the text")
+    p.add_argument("--block", type=int, default=64, help="gpt: characters per window")
     p.add_argument("--csv", default="")
     p.add_argument("--steps", type=int, default=20000)
     p.add_argument("--iters", type=int, default=100000)
@@ -341,7 +446,7 @@ def main():
     p.add_argument("--reps", type=int, default=7, help="attention: repetitions (the median is reported)")
     a = p.parse_args()
     {"mlp": run_settings, "mlp-child": run_mlp_child, "cnn": run_settings, "cnn-child": run_cnn_child,
-     "lstm": run_settings, "lstm-child": run_lstm_child,
+     "lstm": run_settings, "lstm-child": run_lstm_child, "gpt": run_settings, "gpt-child": run_gpt_child,
      "housing": run_housing,
      "overhead": run_overhead, "attention": run_attention, "attention-child": run_attention_child}[a.mode](a)
 

@@ -84,17 +84,10 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    double load = -1;
-    FILE *f = fopen("/proc/loadavg", "r");
-    if (f) {
-        if (fscanf(f, "%lf", &load) != 1)
-            load = -1;
-        fclose(f);
-    }
     printf("LSTM(28, %lld) on 28 rows, Linear(%lld, 10), Adam, batch %lld, %lld training images, %d epochs; "
            "load average %.2f\n",
            (long long)c.hidden, (long long)c.hidden, (long long)c.batch, (long long)nb_dataset_len(ds),
-           c.epochs, load);
+           c.epochs, bench_load_average());
     int nt[2], n_threads = sscanf(c.threads, "%d,%d", &nt[0], &nt[1]);
     double med[2], acc[2];
     for (int i = 0; i < n_threads; i++) {
