@@ -351,6 +351,54 @@ Test(conv, max_pool_nan_is_a_maximum)
     nb_free(x);
 }
 
+/* The 2x2 stride-2 path (vectorized on AVX-512) against PyTorch's scan rule
+ * written out: rows then columns, the first element starts, a later one
+ * replaces it when greater or NaN. Rows of 18 outputs (two vector steps, the
+ * second partial) and an odd width; small integers make ties, and NaNs and
+ * infinities land at every position of a window. */
+Test(conv, max_pool_2x2_ties_nans_and_infinities)
+{
+    enum { P = 6, H = 6, W = 37, Ho = 3, Wo = 18 };
+    nb_generator g;
+    nb_generator_seed(&g, 3);
+    nb_tensor *x = nb_requires_grad(nb_randn(&g, NB_SHAPE(2, 3, H, W)), true);
+    for (int64_t i = 0; i < x->numel; i++) {
+        x->data[i] = (nb_real)floor(2 * x->data[i]);
+        if (i % 11 == 3)
+            x->data[i] = NAN;
+        else if (i % 13 == 5)
+            x->data[i] = i % 2 ? INFINITY : -INFINITY;
+    }
+    nb_tensor *y = nb_max_pool2d(x, 2, 0, 0);
+    cr_assert_not_null(y, "%s", nb_last_error_message());
+    nb_tensor *gy = nb_randn(&g, y->ndim, y->shape);
+    cr_assert_eq(nb_backward_grad(y, gy), 0);
+    double dx[P * H * W] = {0};
+    for (int64_t pl = 0; pl < P; pl++)
+        for (int64_t i = 0; i < Ho; i++)
+            for (int64_t j = 0; j < Wo; j++) {
+                int64_t at = pl * H * W + 2 * i * W + 2 * j;
+                double m = x->data[at];
+                int64_t a = at;
+                for (int u = 0; u < 2; u++)
+                    for (int v = u == 0; v < 2; v++) {
+                        int64_t k = pl * H * W + (2 * i + u) * W + 2 * j + v;
+                        if (x->data[k] > m || isnan(x->data[k]))
+                            m = x->data[k], a = k;
+                    }
+                int64_t o = (pl * Ho + i) * Wo + j;
+                if (isnan(m))
+                    cr_assert(isnan(y->data[o]), "output %lld: %g, want NaN", (long long)o, y->data[o]);
+                else
+                    cr_assert_eq(y->data[o], m, "output %lld: %g, want %g", (long long)o, y->data[o], m);
+                dx[a] += gy->data[o];
+            }
+    assert_close_array(x->grad, dx, x->numel, TOL);
+    nb_free(gy);
+    nb_free(x);
+    nb_step_end();
+}
+
 Test(conv, pools_match_naive_loops)
 {
     nb_generator g;
