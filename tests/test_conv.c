@@ -107,6 +107,9 @@ static const ccase cases[] = {
     {2, 1, 4, 4, 2, 3, 3, {.padding = {2, 2}}, true},                   /* padding > image/2 */
     {1, 2, 3, 4, 2, 4, 2, {.stride = {5, 5}, .padding = {1, 1}}, true}, /* stride > kernel */
     {4, 8, 14, 14, 16, 3, 3, {.padding = {1, 1}}, true},                /* blocked GEMM sizes */
+    /* kw C >= 16: dW from the channels-last columns, with stride, dilation and padding */
+    {2, 6, 9, 11, 4, 3, 3, {.stride = {2, 1}, .dilation = {1, 2}, .padding = {1, 2}}, true},
+    {3, 16, 7, 8, 5, 2, 3, {.stride = {1, 2}, .padding = {0, 1}}, false},
 };
 enum { NCASES = sizeof cases / sizeof cases[0] };
 

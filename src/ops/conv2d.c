@@ -4,7 +4,7 @@
  *   cols[(c,p,q), (i,j)] = x[n, c, i s0 - p0 + p d0, j s1 - p1 + q d1]   (0 outside)
  * a [C kh kw, Ho Wo] matrix, and the convolution is one product
  *   forward:   Y_n = W cols_n + b            W viewed [O, C kh kw], Y_n [O, Ho Wo]
- *   backward:  dW += sum_n dY_n cols_n^T      one GEMM over all images' columns
+ *   backward:  dW += sum_n dY_n cols_n^T      one GEMM per image, summed per group
  *              dcols_n = W^T dY_n, then dX_n += col2im(dcols_n)   (scatter-add)
  *              db[o] += sum_{n,i,j} dY[n,o,i,j]
  * (PyTorch documents the shapes and the output size in torch.nn.Conv2d.)
@@ -16,7 +16,18 @@
  * count), recomputes each image's columns, accumulates the group's dW in
  * image order into its own buffer, and finally adds the groups' buffers in
  * group order. So every result is bit-identical for any thread count, and
- * nothing of the size of the column matrices outlives the forward pass. */
+ * nothing of the size of the column matrices outlives the forward pass.
+ *
+ * dW's product reads its columns transposed, pixel by pixel (colsT [Ho Wo,
+ * kh kw C], one receptive field per row, channels last): both operands of
+ * dY_n cols_n^T have the pixels contiguous, so the GEMM would transpose
+ * both while packing; with colsT it reads B in place and transposes only the
+ * small dY_n. colsT comes from a channels-last copy of the image, in which a
+ * receptive field's row of kw pixels is kw C contiguous values. Its column
+ * order (p, q, c) is folded back into W's (c, p, q) when the groups' partial
+ * sums are added, which keeps every sum in the order it had before. With
+ * few channels (kw C < 16: the first layer of an image network) the runs are
+ * too short to pay, and dW uses cols_n as the forward pass does. */
 #include <string.h>
 #include "kernels/gemm.h"
 #include "kernels/lanesum.h"
@@ -68,8 +79,10 @@ static inline void valid_cols(const geom *g, int64_t woff, int64_t *lo, int64_t 
 /* cols (row stride ld) = im2col of one image x [C,H,W]. Each row (c,p,q) is
  * the image shifted by (p d0 - p0, q d1 - p1) and subsampled by the stride.
  * Rows of a small image are short (14 or 28 values), so the copies are
- * inline loops rather than memcpy calls. */
-NB_VECTORIZE static void im2col(const geom *g, const nb_real *restrict x, nb_real *restrict cols, int64_t ld)
+ * inline loops rather than memcpy and memset calls (GCC would make them
+ * calls: 9% of the CNN's epoch went to them). */
+NB_VECTORIZE __attribute__((optimize("no-tree-loop-distribute-patterns"))) static void
+im2col(const geom *g, const nb_real *restrict x, nb_real *restrict cols, int64_t ld)
 {
     const int64_t H = g->H, W = g->W, Ho = g->Ho, Wo = g->Wo, sh = g->s[0], sw = g->s[1];
     for (int64_t c = 0; c < g->C; c++)
@@ -129,6 +142,51 @@ NB_VECTORIZE static void col2im(const geom *g, const nb_real *restrict dcols, in
             }
 }
 
+/* dW from colsT (true) or from cols (false): see the top of the file. */
+static bool dw_channels_last(const geom *g) { return g->kw * g->C >= 16; }
+
+/* Values of one image's channels-last copy: [(H + 2 p0) (W + 2 p1), C]. */
+static int64_t hwc_size(const geom *g) { return (g->H + 2 * g->p[0]) * (g->W + 2 * g->p[1]) * g->C; }
+
+/* xt = x [C,H,W] channels last with a zero border of the padding:
+ * xt[((h + p0) Wp + w + p1) C + c] = x[c, h, w]. */
+NB_VECTORIZE static void to_hwc(const geom *g, const nb_real *restrict x, nb_real *restrict xt)
+{
+    const int64_t C = g->C, H = g->H, W = g->W, Wp = W + 2 * g->p[1];
+    memset(xt, 0, (size_t)hwc_size(g) * sizeof *xt);
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t h = 0; h < H; h++) {
+            const nb_real *restrict src = x + (c * H + h) * W;
+            nb_real *restrict dst = xt + ((h + g->p[0]) * Wp + g->p[1]) * C + c;
+            for (int64_t w = 0; w < W; w++)
+                dst[w * C] = src[w];
+        }
+}
+
+/* colsT [Ho Wo, kh kw C] from xt: row (oh, ow) is the receptive field of
+ * that output pixel, colsT[(oh,ow), (p,q,c)] = xt[oh s0 + p d0, ow s1 + q d1, c]
+ * (padded coordinates). Without dilation along W a kernel row is one run of
+ * kw C values. The copies are loops, not memcpy calls: runs are 16-48 values. */
+NB_VECTORIZE __attribute__((optimize("no-tree-loop-distribute-patterns"))) static void
+im2col_t(const geom *g, const nb_real *restrict xt, nb_real *restrict ct)
+{
+    const int64_t C = g->C, Wp = g->W + 2 * g->p[1], kw = g->kw;
+    const int64_t run = g->d[1] == 1 ? kw * C : C, runs = g->d[1] == 1 ? 1 : kw;
+    for (int64_t oh = 0; oh < g->Ho; oh++)
+        for (int64_t ow = 0; ow < g->Wo; ow++) {
+            nb_real *restrict dst = ct + (oh * g->Wo + ow) * g->CK;
+            for (int64_t p = 0; p < g->kh; p++) {
+                const nb_real *row = xt + ((oh * g->s[0] + p * g->d[0]) * Wp + ow * g->s[1]) * C;
+                for (int64_t r = 0; r < runs; r++) {
+                    const nb_real *restrict src = row + r * g->d[1] * C;
+                    nb_real *restrict d = dst + (p * kw + r) * C;
+                    for (int64_t i = 0; i < run; i++)
+                        d[i] = src[i];
+                }
+            }
+        }
+}
+
 enum { GROUP = 8 }; /* images per dW partial sum in the backward pass */
 
 /* Work for the thread pool: in the forward pass task t of `tasks` handles
@@ -159,8 +217,9 @@ static void forward_task(void *ctx, int64_t t0, int64_t t1)
     }
 }
 
-/* Group t: dW_t = sum over its images of dY_n cols_n^T (in order), and
- * dX_n += col2im(W^T dY_n). The slot holds cols_n, or dcols_n once dW is done. */
+/* Group t: dW_t = sum over its images of dY_n cols_n^T (in order; columns in
+ * (p, q, c) order when channels last), and dX_n += col2im(W^T dY_n). The slot
+ * holds colsT_n and the image channels last (or cols_n), then dcols_n. */
 static void backward_task(void *ctx, int64_t t0, int64_t t1)
 {
     const job *j = ctx;
@@ -170,7 +229,13 @@ static void backward_task(void *ctx, int64_t t0, int64_t t1)
         int64_t n0 = t * GROUP, n1 = n0 + GROUP < g->N ? n0 + GROUP : g->N;
         for (int64_t n = n0; n < n1; n++) {
             const nb_real *dyn = j->dy + n * g->O * g->HW;
-            if (j->dwg) {
+            if (j->dwg && dw_channels_last(g)) {
+                nb_real *xt = cols + g->CK * g->HW;
+                to_hwc(g, j->x + n * g->C * g->H * g->W, xt);
+                im2col_t(g, xt, cols);
+                nb_gemm(false, false, g->O, g->CK, g->HW, 1, dyn, g->HW, cols, g->CK, n == n0 ? 0 : 1,
+                        j->dwg + t * g->O * g->CK, g->CK);
+            } else if (j->dwg) {
                 im2col(g, j->x + n * g->C * g->H * g->W, cols, g->HW);
                 nb_gemm(false, true, g->O, g->CK, g->HW, 1, dyn, g->HW, cols, g->HW, n == n0 ? 0 : 1,
                         j->dwg + t * g->O * g->CK, g->CK);
@@ -200,7 +265,7 @@ static void conv2d_backward(nb_node *n)
         return;
     job j = {.g = g,
              .tasks = (g->N + GROUP - 1) / GROUP,
-             .slot = g->CK * g->HW,
+             .slot = g->CK * g->HW + (dw && dw_channels_last(g) ? hwc_size(g) : 0),
              .x = n->in[0]->data,
              .w = n->in[1]->data,
              .dy = dy,
@@ -211,8 +276,18 @@ static void conv2d_backward(nb_node *n)
     if (!j.slots || (dw && !j.dwg))
         return;
     nb_parallel_for(j.tasks, 1, backward_task, &j);
-    for (int64_t t = 0; t < j.tasks && dw; t++)
+    /* dW[o, c, p, q] += group t's [o, (c, p, q)] (or [o, (p, q, c)]), group after group */
+    const int64_t C = g->C, KK = g->kh * g->kw;
+    for (int64_t t = 0; t < j.tasks && dw && !dw_channels_last(g); t++)
         nb_accumulate(dw, j.dwg + t * g->O * g->CK, g->O * g->CK);
+    for (int64_t t = 0; t < j.tasks && dw && dw_channels_last(g); t++)
+        for (int64_t o = 0; o < g->O; o++) {
+            const nb_real *part = j.dwg + (t * g->O + o) * g->CK;
+            nb_real *dwo = dw + o * g->CK;
+            for (int64_t c = 0; c < C; c++)
+                for (int64_t k = 0; k < KK; k++)
+                    dwo[c * KK + k] += part[k * C + c];
+        }
 }
 
 static const nb_op op_conv2d = {"conv2d", conv2d_backward};
@@ -274,7 +349,9 @@ nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_conv2d_opts op
              .y = y->data};
     /* the backward pass allocates one slot per GROUP images: check that size too */
     int64_t most = tasks > (g.N + GROUP - 1) / GROUP ? tasks : (g.N + GROUP - 1) / GROUP;
-    if (nb_shape_numel(3, (int64_t[]){g.CK, g.HW, most}) < 0)
+    int64_t cols_all = nb_shape_numel(3, (int64_t[]){g.CK, g.HW, most});
+    int64_t hwc_all = nb_shape_numel(4, (int64_t[]){g.H + 2 * g.p[0], g.W + 2 * g.p[1], g.C, most});
+    if (cols_all < 0 || hwc_all < 0 || cols_all > INT64_MAX / (int64_t)sizeof(nb_real) - hwc_all)
         return nb_error(NB_ERR_MEMORY, "conv2d: the column matrices of input %s and weight %s are too large",
                         nb_shape_fmt(x), nb_shape_fmt(w));
     geom *s = nb_step_alloc(sizeof *s);
