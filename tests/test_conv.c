@@ -110,6 +110,7 @@ static const ccase cases[] = {
     /* kw C >= 16: dW from the channels-last columns, with stride, dilation and padding */
     {2, 6, 9, 11, 4, 3, 3, {.stride = {2, 1}, .dilation = {1, 2}, .padding = {1, 2}}, true},
     {3, 16, 7, 8, 5, 2, 3, {.stride = {1, 2}, .padding = {0, 1}}, false},
+    {2, 2, 5, 21, 3, 3, 3, {.padding = {1, 1}}, true}, /* rows of more than 16 lanes */
 };
 enum { NCASES = sizeof cases / sizeof cases[0] };
 

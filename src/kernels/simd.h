@@ -23,4 +23,11 @@
 #define NB_VECTORIZE_FMA /* float64 (the libm reference), ASan, clang: no contraction */
 #endif
 
+/* NB_X86_SIMD: a float32 build for x86-64 with GCC-style intrinsics, where a
+ * file may carry a hand-written AVX-512 path (a target attribute, chosen at
+ * run time with __builtin_cpu_supports) beside its portable loop. */
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(NABLA_F64)
+#define NB_X86_SIMD 1
+#endif
+
 #endif

@@ -35,6 +35,10 @@
 #include "kernels/simd.h"
 #include "ops/conv2d.h"
 
+#ifdef NB_X86_SIMD
+#include <immintrin.h>
+#endif
+
 /* Sizes of one convolution. CK = C kh kw (rows of cols), HW = Ho Wo. */
 typedef struct geom {
     int64_t N, C, H, W, O, kh, kw, Ho, Wo;
@@ -76,70 +80,150 @@ static inline void valid_cols(const geom *g, int64_t woff, int64_t *lo, int64_t 
     *hi = b > a ? b : a;
 }
 
-/* cols (row stride ld) = im2col of one image x [C,H,W]. Each row (c,p,q) is
- * the image shifted by (p d0 - p0, q d1 - p1) and subsampled by the stride.
- * Rows of a small image are short (14 or 28 values), so the copies are
- * inline loops rather than memcpy and memset calls (GCC would make them
- * calls: 9% of the CNN's epoch went to them). */
+/* One row (c,p,q) of im2col and of col2im, over every output pixel (oh, ow):
+ * with ih = oh s0 + hoff and the input plane x_c [H, W] of channel c,
+ *   gather:   cols_row[oh Wo + ow] = x_c[ih, ow s1 + woff]  if 0 <= ih < H and lo <= ow < hi, else 0
+ *   scatter:  dx_c[ih, ow s1 + woff] += dcols_row[oh Wo + ow]  for the same (oh, ow)
+ * Rows of a small image are short (7-28 values): the portable forms are
+ * loops, not memcpy and memset calls (GCC would make calls: 9% of the CNN's
+ * epoch); the AVX-512 gather does s1 = 1 in masked steps of 16 lanes (one
+ * step for most rows), and col2im has an AVX-512 form of its own below. */
+typedef void (*plane_fn)(const geom *g, nb_real *cols_row, nb_real *x_c, int64_t hoff, int64_t woff,
+                         int64_t lo, int64_t hi);
+
 NB_VECTORIZE __attribute__((optimize("no-tree-loop-distribute-patterns"))) static void
-im2col(const geom *g, const nb_real *restrict x, nb_real *restrict cols, int64_t ld)
+gather_plane(const geom *g, nb_real *restrict row, nb_real *restrict x, int64_t hoff, int64_t woff,
+             int64_t lo, int64_t hi)
 {
-    const int64_t H = g->H, W = g->W, Ho = g->Ho, Wo = g->Wo, sh = g->s[0], sw = g->s[1];
+    const int64_t Wo = g->Wo, sw = g->s[1];
+    for (int64_t oh = 0; oh < g->Ho; oh++) {
+        nb_real *restrict dst = row + oh * Wo;
+        int64_t ih = oh * g->s[0] + hoff, a = lo, b = hi;
+        if (ih < 0 || ih >= g->H)
+            a = b = 0;
+        const nb_real *restrict src = x + (a < b ? ih : 0) * g->W;
+        for (int64_t ow = 0; ow < a; ow++)
+            dst[ow] = 0;
+        for (int64_t ow = a; ow < b; ow++)
+            dst[ow] = src[ow * sw + woff];
+        for (int64_t ow = b; ow < Wo; ow++)
+            dst[ow] = 0;
+    }
+}
+
+NB_VECTORIZE static void scatter_plane(const geom *g, nb_real *restrict row, nb_real *restrict x,
+                                       int64_t hoff, int64_t woff, int64_t lo, int64_t hi)
+{
+    const int64_t sw = g->s[1];
+    for (int64_t oh = 0; oh < g->Ho; oh++) {
+        int64_t ih = oh * g->s[0] + hoff;
+        if (ih < 0 || ih >= g->H)
+            continue;
+        const nb_real *restrict src = row + oh * g->Wo;
+        nb_real *restrict dst = x + ih * g->W;
+        for (int64_t ow = lo; ow < hi; ow++)
+            dst[ow * sw + woff] += src[ow];
+    }
+}
+
+#ifdef NB_X86_SIMD
+/* Lanes i < 16 with a <= i < b. */
+static inline __mmask16 lanes(int64_t a, int64_t b)
+{
+    a = a < 0 ? 0 : a;
+    b = b > 16 ? 16 : b;
+    return b <= a ? 0 : (__mmask16)(((1u << b) - 1) & ~((1u << a) - 1));
+}
+
+__attribute__((target("avx512f"))) static void gather_plane_avx512(const geom *g, float *restrict row,
+                                                                   float *restrict x, int64_t hoff,
+                                                                   int64_t woff, int64_t lo, int64_t hi)
+{
+    const int64_t Wo = g->Wo;
+    for (int64_t oh = 0; oh < g->Ho; oh++) {
+        int64_t ih = oh * g->s[0] + hoff;
+        bool inside = ih >= 0 && ih < g->H;
+        const float *src = x + (inside ? ih : 0) * g->W + woff;
+        for (int64_t o = 0; o < Wo; o += 16) {
+            __m512 v = _mm512_maskz_loadu_ps(inside ? lanes(lo - o, hi - o) : 0, src + o);
+            _mm512_mask_storeu_ps(row + oh * Wo + o, lanes(0, Wo - o), v);
+        }
+    }
+}
+
+/* col2im for s1 = 1 the other way round: each 16 values of an input row
+ * dx_c[ih, :] are loaded once, receive their terms from every (p, q) in the
+ * order the portable form adds them (so the same sums), and are stored once.
+ * Adding row by row instead, each masked store was followed by a load
+ * overlapping it at another offset (the next q), which the store buffer cannot
+ * forward: that form ran slower than the scalar loop. */
+__attribute__((target("avx512f"))) static void col2im_avx512(const geom *g, const float *restrict dcols,
+                                                             int64_t ld, float *restrict dx)
+{
+    const int64_t Wo = g->Wo, W = g->W;
+    for (int64_t c = 0; c < g->C; c++)
+        for (int64_t ih = 0; ih < g->H; ih++) {
+            float *row = dx + (c * g->H + ih) * W;
+            for (int64_t i0 = 0; i0 < W; i0 += 16) {
+                __mmask16 kw = lanes(0, W - i0);
+                __m512 acc = _mm512_maskz_loadu_ps(kw, row + i0);
+                for (int64_t p = 0; p < g->kh; p++) {
+                    int64_t t = ih - (p * g->d[0] - g->p[0]), oh = t / g->s[0];
+                    if (t < 0 || t % g->s[0] || oh >= g->Ho)
+                        continue;
+                    for (int64_t q = 0; q < g->kw; q++) {
+                        int64_t woff = q * g->d[1] - g->p[1]; /* ow = iw - woff */
+                        const float *src = dcols + ((c * g->kh + p) * g->kw + q) * ld + oh * Wo - woff + i0;
+                        __mmask16 k = kw & lanes(woff - i0, woff + Wo - i0);
+                        acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(k, src));
+                    }
+                }
+                _mm512_mask_storeu_ps(row + i0, kw, acc);
+            }
+        }
+}
+#endif
+
+/* The traversal shared by im2col and col2im: fn on each row (c,p,q) of
+ * cols (row stride ld) and its input plane. */
+static void each_row(const geom *g, nb_real *cols, int64_t ld, nb_real *x, plane_fn fn)
+{
     for (int64_t c = 0; c < g->C; c++)
         for (int64_t p = 0; p < g->kh; p++)
             for (int64_t q = 0; q < g->kw; q++) {
-                nb_real *row = cols + ((c * g->kh + p) * g->kw + q) * ld;
                 int64_t hoff = p * g->d[0] - g->p[0], woff = q * g->d[1] - g->p[1], lo, hi;
                 valid_cols(g, woff, &lo, &hi);
-                for (int64_t oh = 0; oh < Ho; oh++) {
-                    nb_real *restrict dst = row + oh * Wo;
-                    int64_t ih = oh * sh + hoff;
-                    if (ih < 0 || ih >= H) {
-                        for (int64_t ow = 0; ow < Wo; ow++)
-                            dst[ow] = 0;
-                        continue;
-                    }
-                    const nb_real *restrict src = x + (c * H + ih) * W;
-                    for (int64_t ow = 0; ow < lo; ow++)
-                        dst[ow] = 0;
-                    if (sw == 1)
-                        for (int64_t ow = lo; ow < hi; ow++)
-                            dst[ow] = src[ow + woff];
-                    else
-                        for (int64_t ow = lo; ow < hi; ow++)
-                            dst[ow] = src[ow * sw + woff];
-                    for (int64_t ow = hi; ow < Wo; ow++)
-                        dst[ow] = 0;
-                }
+                fn(g, cols + ((c * g->kh + p) * g->kw + q) * ld, x + c * g->H * g->W, hoff, woff, lo, hi);
             }
+}
+
+#ifdef NB_X86_SIMD
+static bool plane_avx512(const geom *g) { return g->s[1] == 1 && __builtin_cpu_supports("avx512f"); }
+#endif
+
+/* cols (row stride ld) = im2col of one image x [C,H,W]: each row (c,p,q) is
+ * the image shifted by (p d0 - p0, q d1 - p1) and subsampled by the stride. */
+static void im2col(const geom *g, const nb_real *x, nb_real *cols, int64_t ld)
+{
+    plane_fn fn = gather_plane;
+#ifdef NB_X86_SIMD
+    if (plane_avx512(g))
+        fn = gather_plane_avx512;
+#endif
+    each_row(g, cols, ld, (nb_real *)x, fn); /* gather only reads x */
 }
 
 /* dx [C,H,W] += col2im(dcols): the transpose of im2col, the same traversal
  * adding instead of reading (in a fixed order). */
-NB_VECTORIZE static void col2im(const geom *g, const nb_real *restrict dcols, int64_t ld,
-                                nb_real *restrict dx)
+static void col2im(const geom *g, const nb_real *dcols, int64_t ld, nb_real *dx)
 {
-    const int64_t H = g->H, W = g->W, Ho = g->Ho, Wo = g->Wo, sh = g->s[0], sw = g->s[1];
-    for (int64_t c = 0; c < g->C; c++)
-        for (int64_t p = 0; p < g->kh; p++)
-            for (int64_t q = 0; q < g->kw; q++) {
-                const nb_real *row = dcols + ((c * g->kh + p) * g->kw + q) * ld;
-                int64_t hoff = p * g->d[0] - g->p[0], woff = q * g->d[1] - g->p[1], lo, hi;
-                valid_cols(g, woff, &lo, &hi);
-                for (int64_t oh = 0; oh < Ho; oh++) {
-                    int64_t ih = oh * sh + hoff;
-                    if (ih < 0 || ih >= H)
-                        continue;
-                    const nb_real *restrict src = row + oh * Wo;
-                    nb_real *restrict dst = dx + (c * H + ih) * W;
-                    if (sw == 1)
-                        for (int64_t ow = lo; ow < hi; ow++)
-                            dst[ow + woff] += src[ow];
-                    else
-                        for (int64_t ow = lo; ow < hi; ow++)
-                            dst[ow * sw + woff] += src[ow];
-                }
-            }
+#ifdef NB_X86_SIMD
+    if (plane_avx512(g)) {
+        col2im_avx512(g, dcols, ld, dx);
+        return;
+    }
+#endif
+    each_row(g, (nb_real *)dcols, ld, dx, scatter_plane); /* scatter only reads dcols */
 }
 
 /* dW from colsT (true) or from cols (false): see the top of the file. */

@@ -21,9 +21,8 @@
 #include "nabla/threads.h"
 #include "kernels/simd.h"
 
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(NABLA_F64)
+#ifdef NB_X86_SIMD
 #include <immintrin.h>
-#define POOL_AVX512 1
 #endif
 
 enum { GRAIN = 1 << 14 }; /* window elements per task */
@@ -83,7 +82,7 @@ NB_VECTORIZE static void max2x2_row(const nb_real *restrict r0, const nb_real *r
     }
 }
 
-#ifdef POOL_AVX512
+#ifdef NB_X86_SIMD
 /* The same for 16 outputs at a time: the 32 inputs of each row split into
  * their even and odd columns (one permute each), then the scan above with
  * the four candidates as vectors and the select as a mask, so the value,
@@ -130,7 +129,7 @@ static void max_forward(void *ctx, int64_t b, int64_t e)
     int32_t *scratch = NULL, row[256];
     void (*row2x2)(const nb_real *, const nb_real *, int64_t, int32_t, int32_t, nb_real *, int32_t *) =
         max2x2_row;
-#ifdef POOL_AVX512
+#ifdef NB_X86_SIMD
     if (__builtin_cpu_supports("avx512f"))
         row2x2 = max2x2_row_avx512;
 #endif
