@@ -104,10 +104,13 @@ nb_node *nb_record_saved(const nb_op *op, nb_tensor *out, int n_in, nb_tensor *c
 }
 
 /* The gradient buffer of t for the running pass. Leaves accumulate across
- * passes; a non-leaf's buffer is zeroed when first touched in a pass. */
-static nb_real *grad_buffer(nb_tensor *t)
+ * passes; a new buffer, or a non-leaf's buffer first touched in a pass, is
+ * zeroed, or left to the caller when it passes `fresh` (set then). */
+static nb_real *grad_buffer(nb_tensor *t, bool *fresh)
 {
     size_t bytes = (size_t)t->numel * sizeof(nb_real);
+    if (fresh)
+        *fresh = false;
     if (!t->grad) {
         t->grad = t->persistent ? nb_aligned_alloc(bytes) : nb_arena_alloc(bytes);
         if (!t->grad) {
@@ -117,20 +120,28 @@ static nb_real *grad_buffer(nb_tensor *t)
         }
         if (!t->persistent && nb_stale_guard_on())
             nb_stale_guard_track(t->grad, bytes);
-        memset(t->grad, 0, bytes);
-        t->grad_pass = grad_pass;
+    } else if (!t->node || t->grad_pass == grad_pass) {
+        return t->grad; /* a leaf's, or already touched in this pass */
     }
-    if (t->node && t->grad_pass != grad_pass) {
+    t->grad_pass = grad_pass;
+    if (fresh)
+        *fresh = true;
+    else
         memset(t->grad, 0, bytes);
-        t->grad_pass = grad_pass;
-    }
     return t->grad;
 }
 
 nb_real *nb_input_grad(nb_node *n, int i)
 {
     nb_tensor *t = n->in[i];
-    return t && t->requires_grad ? grad_buffer(t) : NULL;
+    return t && t->requires_grad ? grad_buffer(t, NULL) : NULL;
+}
+
+nb_real *nb_input_grad_fresh(nb_node *n, int i, bool *fresh)
+{
+    nb_tensor *t = n->in[i];
+    *fresh = false;
+    return t && t->requires_grad ? grad_buffer(t, fresh) : NULL;
 }
 
 void nb_zero_grad(nb_tensor *t)
@@ -208,7 +219,7 @@ int nb_backward_hooked(nb_tensor *t, const nb_tensor *grad, nb_grad_ready_hook h
     uint64_t errors = nb_error_count();
     nb_step_note_backward();
     grad_pass++;
-    nb_real *g = grad_buffer(t);
+    nb_real *g = grad_buffer(t, NULL);
     if (!g)
         return -1;
     if (grad)

@@ -155,6 +155,34 @@ Test(autograd, second_backward_through_same_graph_does_not_reuse_stale_grads)
     nb_free(x);
 }
 
+/* Pointwise backwards zero a fresh gradient buffer piece by piece instead of
+ * the autograd zeroing it whole (nb_input_grad_fresh): over a step arena full
+ * of NaNs from the step before, the first backward into h must still start
+ * from zero in every piece (the tensor spans several tasks), the second one
+ * in the same pass must add, and a second pass must start again. */
+Test(autograd, fresh_gradient_buffers_start_from_zero_over_garbage)
+{
+    enum { N = 100003 };
+    nb_tensor *x = nb_requires_grad(nb_zeros(NB_SHAPE(N)), true);
+    for (int64_t i = 0; i < N; i++)
+        x->data[i] = (nb_real)((i % 7) - 3) / 4;
+    for (int k = 0; k < 8; k++)
+        cr_assert_not_null(nb_full(NB_SHAPE(N), NAN));
+    nb_step_end();
+    nb_tensor *h = nb_mul_scalar(x, 2);
+    nb_tensor *loss = nb_add(nb_sum(nb_relu(h)), nb_sum(nb_tanh(h)));
+    for (int pass = 1; pass <= 2; pass++) {
+        cr_assert_eq(nb_backward(loss), 0);
+        for (int64_t i = 0; i < N; i++) {
+            double hv = 2 * (double)x->data[i], t = tanh(hv);
+            double want = pass * 2 * ((hv > 0 ? 1 : 0) + (1 - t * t));
+            cr_assert(fabs(x->grad[i] - want) <= 10 * TOL, "pass %d, element %lld: %g, want %g", pass,
+                      (long long)i, x->grad[i], want);
+        }
+    }
+    nb_free(x);
+}
+
 Test(autograd, leaf_without_requires_grad_gets_no_grad)
 {
     nb_tensor *a = nb_requires_grad(nb_scalar(2), true), *b = nb_scalar(5);

@@ -281,6 +281,7 @@ typedef struct job {
     int64_t tasks, slot;
     const nb_real *x, *w, *b, *dy;
     nb_real *y, *slots, *dx, *dwg; /* dwg: one [O, CK] partial dW per group */
+    bool zero_dx;                  /* dx is fresh: each image's part is zeroed before col2im */
 } job;
 
 static void forward_task(void *ctx, int64_t t0, int64_t t1)
@@ -326,7 +327,10 @@ static void backward_task(void *ctx, int64_t t0, int64_t t1)
             }
             if (j->dx) {
                 nb_gemm(true, false, g->CK, g->HW, g->O, 1, j->w, g->CK, dyn, g->HW, 0, cols, g->HW);
-                col2im(g, cols, g->HW, j->dx + n * g->C * g->H * g->W);
+                nb_real *dxn = j->dx + n * g->C * g->H * g->W;
+                if (j->zero_dx)
+                    memset(dxn, 0, (size_t)(g->C * g->H * g->W) * sizeof *dxn);
+                col2im(g, cols, g->HW, dxn);
             }
         }
     }
@@ -336,7 +340,8 @@ static void conv2d_backward(nb_node *n)
 {
     const geom *g = n->saved;
     const nb_real *dy = n->out->grad;
-    nb_real *dx = nb_input_grad(n, 0), *dw = nb_input_grad(n, 1);
+    bool fresh;
+    nb_real *dx = nb_input_grad_fresh(n, 0, &fresh), *dw = nb_input_grad(n, 1);
     nb_real *db = n->n_in == 3 ? nb_input_grad(n, 2) : NULL;
     if (db)
         for (int64_t o = 0; o < g->O; o++) {
@@ -353,12 +358,16 @@ static void conv2d_backward(nb_node *n)
              .x = n->in[0]->data,
              .w = n->in[1]->data,
              .dy = dy,
-             .dx = dx};
+             .dx = dx,
+             .zero_dx = fresh};
     j.slots = nb_step_alloc((size_t)(j.tasks * j.slot) * sizeof(nb_real));
     if (dw)
         j.dwg = nb_step_alloc((size_t)(j.tasks * g->O * g->CK) * sizeof(nb_real));
-    if (!j.slots || (dw && !j.dwg))
+    if (!j.slots || (dw && !j.dwg)) { /* out of memory (recorded): leave dx as if nothing came */
+        if (dx && fresh)
+            memset(dx, 0, (size_t)(g->N * g->C * g->H * g->W) * sizeof *dx);
         return;
+    }
     nb_parallel_for(j.tasks, 1, backward_task, &j);
     /* dW[o, c, p, q] += group t's [o, (c, p, q)] (or [o, (p, q, c)]), group after group */
     const int64_t C = g->C, KK = g->kh * g->kw;

@@ -10,6 +10,7 @@ typedef struct job {
     const nb_pointwise_op *pw;
     nb_real *y, *dx;
     const nb_real *x, *yc, *dy, *p;
+    bool zero; /* dx is fresh: each task zeroes its range first (in cache) */
 } job;
 
 static void forward_range(void *c, int64_t b, int64_t e)
@@ -21,6 +22,8 @@ static void forward_range(void *c, int64_t b, int64_t e)
 static void backward_range(void *c, int64_t b, int64_t e)
 {
     job *j = c;
+    if (j->zero)
+        memset(j->dx + b, 0, (size_t)(e - b) * sizeof *j->dx);
     j->pw->backward(j->dx + b, j->x + b, j->yc + b, j->dy + b, e - b, j->p);
 }
 
@@ -42,9 +45,16 @@ nb_tensor *nb_pointwise(const nb_pointwise_op *pw, nb_tensor *x, const nb_real *
 void nb_pointwise_backward(nb_node *n)
 {
     const nb_pointwise_op *pw = (const nb_pointwise_op *)n->op;
-    nb_real *dx = nb_input_grad(n, 0);
+    bool fresh;
+    nb_real *dx = nb_input_grad_fresh(n, 0, &fresh);
     if (!dx)
         return;
-    job j = {.pw = pw, .dx = dx, .x = n->in[0]->data, .yc = n->out->data, .dy = n->out->grad, .p = n->saved};
+    job j = {.pw = pw,
+             .dx = dx,
+             .x = n->in[0]->data,
+             .yc = n->out->data,
+             .dy = n->out->grad,
+             .p = n->saved,
+             .zero = fresh};
     nb_parallel_for(n->out->numel, GRAIN, backward_range, &j);
 }

@@ -32,6 +32,7 @@ typedef struct pool {
     const nb_real *x, *dy;
     nb_real *y, *dx;
     int32_t *idx; /* max: argmax of each output within its plane (< 2^31); NULL when not needed */
+    bool zero;    /* backward: dx is fresh, each plane is zeroed before it is added to */
 } pool;
 
 /* The clipped window of output (i,j): rows [h0,h1), columns [w0,w1). */
@@ -169,6 +170,8 @@ static void max_backward_task(void *ctx, int64_t b, int64_t e)
         nb_real *dx = q->dx + pl * q->H * q->W;
         const nb_real *dy = q->dy + pl * n;
         const int32_t *idx = q->idx + pl * n;
+        if (q->zero)
+            memset(dx, 0, (size_t)(q->H * q->W) * sizeof *dx);
         for (int64_t o = 0; o < n; o++)
             dx[idx[o]] += dy[o];
     }
@@ -201,6 +204,8 @@ static void avg_backward_task(void *ctx, int64_t b, int64_t e)
     for (int64_t pl = b; pl < e; pl++) {
         nb_real *dx = q->dx + pl * q->H * q->W;
         const nb_real *dy = q->dy + pl * q->Ho * q->Wo;
+        if (q->zero)
+            memset(dx, 0, (size_t)(q->H * q->W) * sizeof *dx);
         for (int64_t i = 0; i < q->Ho; i++)
             for (int64_t j = 0; j < q->Wo; j++) {
                 int64_t h0, h1, w0, w1;
@@ -223,7 +228,7 @@ static void pool_backward(nb_node *n)
 {
     saved *s = n->saved;
     pool q = s->q;
-    q.dx = nb_input_grad(n, 0);
+    q.dx = nb_input_grad_fresh(n, 0, &q.zero);
     q.dy = n->out->grad;
     if (!q.dx)
         return;
