@@ -213,6 +213,22 @@ Test(conv, unbatched_input_and_gradients_only_where_asked)
     nb_requires_grad(w, false), nb_requires_grad(x4, true);
     cr_assert_eq(nb_backward(nb_sum(nb_conv2d(x4, w, NULL, o))), 0);
     cr_assert_not_null(x4->grad);
+    /* only the bias: db[o] = the sum of dY[n, o, :, :] over n, with the others' buffers untouched */
+    nb_tensor *x2 = nb_randn(&g, NB_SHAPE(3, 2, 6, 5)),
+              *b = nb_requires_grad(nb_randn(&g, NB_SHAPE(3)), true);
+    nb_requires_grad(x4, false);
+    nb_tensor *yb = nb_conv2d(x2, w, b, o);
+    nb_tensor *gy = nb_randn(&g, yb->ndim, yb->shape);
+    cr_assert_eq(nb_backward_grad(yb, gy), 0);
+    cr_assert_null(x2->grad);
+    for (int64_t c = 0; c < 3; c++) {
+        double want = 0;
+        for (int64_t n = 0; n < 3; n++)
+            for (int64_t k = 0; k < 30; k++)
+                want += gy->data[(n * 3 + c) * 30 + k];
+        cr_assert_float_eq(b->grad[c], want, 10 * TOL, "db[%lld]", (long long)c);
+    }
+    nb_free(x2), nb_free(b), nb_free(gy);
     /* no grad mode records nothing */
     nb_tensor *y = NULL;
     NB_NO_GRAD { y = nb_conv2d(x4, w, NULL, o); }

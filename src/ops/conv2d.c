@@ -282,6 +282,7 @@ typedef struct job {
     const nb_real *x, *w, *b, *dy;
     nb_real *y, *slots, *dx, *dwg; /* dwg: one [O, CK] partial dW per group */
     bool zero_dx;                  /* dx is fresh: each image's part is zeroed before col2im */
+    nb_real *dbs;                  /* [N, O]: sum of dY[n, o, :] of each image, for db */
 } job;
 
 static void forward_task(void *ctx, int64_t t0, int64_t t1)
@@ -310,10 +311,12 @@ static void backward_task(void *ctx, int64_t t0, int64_t t1)
     const job *j = ctx;
     const geom *g = j->g;
     for (int64_t t = t0; t < t1; t++) {
-        nb_real *cols = j->slots + t * j->slot;
+        nb_real *cols = j->slots ? j->slots + t * j->slot : NULL; /* NULL: db only */
         int64_t n0 = t * GROUP, n1 = n0 + GROUP < g->N ? n0 + GROUP : g->N;
         for (int64_t n = n0; n < n1; n++) {
             const nb_real *dyn = j->dy + n * g->O * g->HW;
+            for (int64_t o = 0; o < g->O && j->dbs; o++)
+                j->dbs[n * g->O + o] = nb_lane_sum(dyn + o * g->HW, g->HW);
             if (j->dwg && dw_channels_last(g)) {
                 nb_real *xt = cols + g->CK * g->HW;
                 to_hwc(g, j->x + n * g->C * g->H * g->W, xt);
@@ -343,32 +346,35 @@ static void conv2d_backward(nb_node *n)
     bool fresh;
     nb_real *dx = nb_input_grad_fresh(n, 0, &fresh), *dw = nb_input_grad(n, 1);
     nb_real *db = n->n_in == 3 ? nb_input_grad(n, 2) : NULL;
-    if (db)
-        for (int64_t o = 0; o < g->O; o++) {
-            nb_real acc = 0;
-            for (int64_t i = 0; i < g->N; i++)
-                acc += nb_lane_sum(dy + (i * g->O + o) * g->HW, g->HW);
-            db[o] += acc;
-        }
-    if ((!dx && !dw) || g->N == 0)
+    if ((!dx && !dw && !db) || g->N == 0)
         return;
     job j = {.g = g,
              .tasks = (g->N + GROUP - 1) / GROUP,
-             .slot = g->CK * g->HW + (dw && dw_channels_last(g) ? hwc_size(g) : 0),
+             .slot = dx || dw ? g->CK * g->HW + (dw && dw_channels_last(g) ? hwc_size(g) : 0) : 0,
              .x = n->in[0]->data,
              .w = n->in[1]->data,
              .dy = dy,
              .dx = dx,
              .zero_dx = fresh};
-    j.slots = nb_step_alloc((size_t)(j.tasks * j.slot) * sizeof(nb_real));
+    if (j.slot)
+        j.slots = nb_step_alloc((size_t)(j.tasks * j.slot) * sizeof(nb_real));
     if (dw)
         j.dwg = nb_step_alloc((size_t)(j.tasks * g->O * g->CK) * sizeof(nb_real));
-    if (!j.slots || (dw && !j.dwg)) { /* out of memory (recorded): leave dx as if nothing came */
+    if (db)
+        j.dbs = nb_step_alloc((size_t)(g->N * g->O) * sizeof(nb_real));
+    if ((j.slot && !j.slots) || (dw && !j.dwg) || (db && !j.dbs)) { /* out of memory (recorded) */
         if (dx && fresh)
             memset(dx, 0, (size_t)(g->N * g->C * g->H * g->W) * sizeof *dx);
         return;
     }
     nb_parallel_for(j.tasks, 1, backward_task, &j);
+    /* db[o] += the images' sums in image order (the lane sums ran in the tasks) */
+    for (int64_t o = 0; o < g->O && db; o++) {
+        nb_real acc = 0;
+        for (int64_t i = 0; i < g->N; i++)
+            acc += j.dbs[i * g->O + o];
+        db[o] += acc;
+    }
     /* dW[o, c, p, q] += group t's [o, (c, p, q)] (or [o, (p, q, c)]), group after group */
     const int64_t C = g->C, KK = g->kh * g->kw;
     for (int64_t t = 0; t < j.tasks && dw && !dw_channels_last(g); t++)
