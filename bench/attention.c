@@ -1,20 +1,22 @@
 /* bench/attention.c — causal self-attention alone, forward and backward, at
- * T = 256, 512, 1024 (batch 4, 4 heads, head_dim 32): nabla's fused kernel
+ * T = 256, 512, 1024 (batch 4, 4 heads, head_dim 32; --batch, --heads for
+ * others: with fewer slices than threads, e.g. --batch 1 --heads 1, the fused
+ * backward splits over key blocks): nabla's fused kernel
  * and its math path against PyTorch 1.13's naive attention (q k^T scale +
  * mask, softmax, times v: what 1.13 has, no F.sdpa) at 1 and 2 threads, in
  * the same run through compare_torch.py. Memory: the step arena after one
  * forward and backward (a fresh thread, whose arena starts empty), and for
  * PyTorch the growth of the peak resident set of a fresh process.
- * Usage: attention [--reps N] [--no-torch] */
+ * Usage: attention [--reps N] [--batch 4] [--heads 4] [--no-torch] */
 #include <math.h>
 #include <pthread.h>
 #include <nabla/nabla.h>
 #include "bench.h"
 
-enum { B = 4, H = 4, D = 32 };
+enum { D = 32 };
 
 typedef struct run {
-    int64_t t;
+    int64_t b, h, t;
     bool math;
     int reps;
     double seconds; /* median of reps forward + backward */
@@ -26,9 +28,9 @@ static void *measure(void *arg)
     run *r = arg;
     nb_generator g;
     nb_generator_seed(&g, 1);
-    nb_tensor *q = nb_requires_grad(nb_randn(&g, NB_SHAPE(B, H, r->t, D)), true);
-    nb_tensor *k = nb_requires_grad(nb_randn(&g, NB_SHAPE(B, H, r->t, D)), true);
-    nb_tensor *v = nb_requires_grad(nb_randn(&g, NB_SHAPE(B, H, r->t, D)), true);
+    nb_tensor *q = nb_requires_grad(nb_randn(&g, NB_SHAPE(r->b, r->h, r->t, D)), true);
+    nb_tensor *k = nb_requires_grad(nb_randn(&g, NB_SHAPE(r->b, r->h, r->t, D)), true);
+    nb_tensor *v = nb_requires_grad(nb_randn(&g, NB_SHAPE(r->b, r->h, r->t, D)), true);
     double times[32];
     for (int i = 0; i < r->reps; i++) {
         double t0 = bench_now();
@@ -48,9 +50,9 @@ static void *measure(void *arg)
     return NULL;
 }
 
-static run time_it(int64_t t, bool math, int reps)
+static run time_it(int64_t b, int64_t h, int64_t t, bool math, int reps)
 {
-    run r = {.t = t, .math = math, .reps = reps};
+    run r = {.b = b, .h = h, .t = t, .math = math, .reps = reps};
     pthread_t th;
     if (pthread_create(&th, NULL, measure, &r) != 0)
         exit(1);
@@ -60,34 +62,43 @@ static run time_it(int64_t t, bool math, int reps)
 
 int main(int argc, char **argv)
 {
-    int reps = 7, torch = 1;
+    int reps = 7, torch = 1, batch = 4, heads = 4;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--no-torch") == 0)
             torch = 0;
         else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
             reps = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc)
+            batch = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--heads") == 0 && i + 1 < argc)
+            heads = atoi(argv[++i]);
     }
     if (reps < 1 || reps > 32)
         reps = 7;
+    if (batch < 1 || heads < 1 || batch > 64 || heads > 64) {
+        fprintf(stderr, "attention: --batch and --heads must be in [1, 64]\n");
+        return 2;
+    }
     const int64_t ts[3] = {256, 512, 1024};
-    printf("causal self-attention, batch %d, %d heads, head_dim %d, forward + backward, median of %d\n\n", B,
-           H, D, reps);
+    printf("causal self-attention, batch %d, %d heads, head_dim %d, forward + backward, median of %d\n\n",
+           batch, heads, D, reps);
     for (int i = 0; i < 3; i++) {
         double fused[2], naive_torch = NAN, mem_torch = NAN;
         for (int th = 1; th <= 2; th++) {
             nb_set_num_threads(th);
-            run f = time_it(ts[i], false, reps);
+            run f = time_it(batch, heads, ts[i], false, reps);
             fused[th - 1] = f.seconds;
             printf("T %4lld  nabla fused  %d thread(s)  %8.2f ms  arena %6.1f MiB\n", (long long)ts[i], th,
                    f.seconds * 1e3, (double)f.arena / (1 << 20));
         }
-        run m = time_it(ts[i], true, reps);
+        run m = time_it(batch, heads, ts[i], true, reps);
         printf("T %4lld  nabla math   2 thread(s)  %8.2f ms  arena %6.1f MiB\n", (long long)ts[i],
                m.seconds * 1e3, (double)m.arena / (1 << 20));
         if (torch) {
             bench_result res[8];
             char args[128];
-            snprintf(args, sizeof args, "attention --seq %lld --reps %d", (long long)ts[i], reps);
+            snprintf(args, sizeof args, "attention --seq %lld --reps %d --batch %d --heads %d",
+                     (long long)ts[i], reps, batch, heads);
             int n = bench_torch(args, res, 8);
             naive_torch = bench_find(res, n, "attention_best");
             mem_torch = bench_find(res, n, "attention_peak_mib");

@@ -42,8 +42,8 @@ Modes:
            on MSE (the one-neuron housing regression).
   overhead --iters N
            microseconds per recorded op on one-element tensors.
-  attention --seq T --reps R
-           causal self-attention of bench/attention.c, batch 4, 4 heads,
+  attention --seq T --reps R [--batch 4] [--heads 4]
+           causal self-attention of bench/attention.c, batch B, H heads,
            head_dim 32, the naive way (1.13 has no F.sdpa): softmax(q k^T /
            sqrt(32) masked above the diagonal) v, forward and backward; torch
            threads 1 and 2, each in a fresh process, the median time of each,
@@ -392,7 +392,7 @@ def run_attention_child(a):
     import torch
     torch.set_num_threads(a.torch_threads)
     g = torch.Generator().manual_seed(1)
-    q, k, v = (torch.randn(4, 4, a.seq, 32, generator=g, requires_grad=True) for _ in range(3))
+    q, k, v = (torch.randn(a.batch, a.heads, a.seq, 32, generator=g, requires_grad=True) for _ in range(3))
     mask = torch.ones(a.seq, a.seq, dtype=torch.bool).triu(1)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     times = []
@@ -412,7 +412,8 @@ def run_attention(a):
     best = None
     for th in (1, 2):
         out = subprocess.run([sys.executable, os.path.abspath(__file__), "attention-child", "--seq", str(a.seq),
-                              "--reps", str(a.reps), "--torch-threads", str(th)],
+                              "--reps", str(a.reps), "--batch", str(a.batch), "--heads", str(a.heads),
+                              "--torch-threads", str(th)],
                              capture_output=True, text=True, check=True).stdout
         print(out, end="")
         vals = {line.split()[1]: float(line.split()[2]) for line in out.splitlines() if line.startswith("RESULT")}
@@ -428,7 +429,7 @@ def main():
     p.add_argument("mode", choices=["mlp", "mlp-child", "cnn", "cnn-child", "lstm", "lstm-child", "gpt", "gpt-child", "housing",
                                     "overhead", "attention", "attention-child"])
     p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
-    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--batch", type=int, default=None, help="default 128, attention: 4")
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--hidden", default="256,128")
     p.add_argument("--seed", type=int, default=1)
@@ -444,7 +445,10 @@ def main():
     p.add_argument("--iters", type=int, default=100000)
     p.add_argument("--seq", type=int, default=256, help="attention: the sequence length T")
     p.add_argument("--reps", type=int, default=7, help="attention: repetitions (the median is reported)")
+    p.add_argument("--heads", type=int, default=4, help="attention: heads")
     a = p.parse_args()
+    if a.batch is None:
+        a.batch = 4 if a.mode.startswith("attention") else 128
     {"mlp": run_settings, "mlp-child": run_mlp_child, "cnn": run_settings, "cnn-child": run_cnn_child,
      "lstm": run_settings, "lstm-child": run_lstm_child, "gpt": run_settings, "gpt-child": run_gpt_child,
      "housing": run_housing,

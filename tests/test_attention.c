@@ -2,7 +2,8 @@
  * PyTorch's numbers, the fused kernel against the math path (values, dropout
  * masks, gradients) on sizes that cross its 64-row blocks, fully masked rows,
  * scores of any size, gradchecks of both paths in the float64 build (masks,
- * causal, scale, cross-attention, dropout), 1 and 2 threads bit-identical,
+ * causal, scale, cross-attention, dropout, the backward split over key
+ * blocks), 1 and 2 threads bit-identical (slices split, or blocks),
  * the fused path's memory linear in T, and the error messages. */
 #include <pthread.h>
 #include "common.h"
@@ -301,18 +302,36 @@ Test(attention, gradcheck_dropout)
     gradcheck_problem((problem){1, 2, 5, 6, 3, 3, NB_SDPA_OPTS(.dropout_p = 0.4)});
     gradcheck_problem((problem){1, 1, 66, 66, 2, 2, NB_SDPA_OPTS(.dropout_p = 0.2, .is_causal = true)});
 }
+
+/* With fewer slices than threads the fused backward splits over key blocks,
+ * then over query blocks. */
+Test(attention, gradcheck_backward_split_over_blocks)
+{
+    nb_set_num_threads(2);
+    gradcheck_problem((problem){1, 1, 70, 130, 2, 3, NB_SDPA_OPTS()});
+    gradcheck_problem((problem){1, 1, 130, 70, 2, 2, NB_SDPA_OPTS(.is_causal = true, .dropout_p = 0.2)});
+    nb_set_num_threads(0);
+}
 #endif
 
 /* ---- threads, memory, errors -------------------------------------------- */
 
-static void run_threads(int threads, nb_real *out, nb_real *dq, nb_real *dk, nb_real *dv)
+/* b x h slices of tq queries and tk keys, width 16, dropout 0.1. */
+typedef struct thread_case {
+    int64_t b, h, tq, tk;
+    bool causal;
+} thread_case;
+
+static void run_threads(int threads, thread_case c, nb_real *out, nb_real *dq, nb_real *dk, nb_real *dv)
 {
     nb_set_num_threads(threads);
-    nb_tensor *q = randn(1, NB_SHAPE(2, 3, 200, 16), true), *k = randn(2, NB_SHAPE(2, 3, 150, 16), true);
-    nb_tensor *v = randn(3, NB_SHAPE(2, 3, 150, 16), true);
+    nb_tensor *q = randn(1, NB_SHAPE(c.b, c.h, c.tq, 16), true),
+              *k = randn(2, NB_SHAPE(c.b, c.h, c.tk, 16), true);
+    nb_tensor *v = randn(3, NB_SHAPE(c.b, c.h, c.tk, 16), true);
     nb_generator g;
     nb_generator_seed(&g, 1);
-    nb_tensor *y = nb_scaled_dot_product_attention(q, k, v, NB_SDPA_OPTS(.dropout_p = 0.1, .generator = &g));
+    nb_tensor *y = nb_scaled_dot_product_attention(
+        q, k, v, NB_SDPA_OPTS(.dropout_p = 0.1, .is_causal = c.causal, .generator = &g));
     nb_backward(nb_sum(nb_mul(y, y)));
     memcpy(out, y->data, (size_t)y->numel * sizeof *out);
     memcpy(dq, q->grad, (size_t)q->numel * sizeof *dq);
@@ -322,17 +341,24 @@ static void run_threads(int threads, nb_real *out, nb_real *dq, nb_real *dk, nb_
     nb_free(q), nb_free(k), nb_free(v);
 }
 
+/* Six slices (the backward splits slices over the threads), then one slice
+ * (with two threads it splits over key blocks, then query blocks). */
 Test(attention, one_and_two_threads_bit_identical)
 {
-    enum { NQ = 2 * 3 * 200 * 16, NK = 2 * 3 * 150 * 16 };
-    static nb_real a[4][NQ], b[4][NQ];
-    run_threads(1, a[0], a[1], a[2], a[3]);
-    run_threads(2, b[0], b[1], b[2], b[3]);
-    nb_set_num_threads(0);
-    cr_assert_eq(memcmp(a[0], b[0], sizeof(nb_real) * NQ), 0, "outputs differ");
-    cr_assert_eq(memcmp(a[1], b[1], sizeof(nb_real) * NQ), 0, "dq differs");
-    cr_assert_eq(memcmp(a[2], b[2], sizeof(nb_real) * NK), 0, "dk differs");
-    cr_assert_eq(memcmp(a[3], b[3], sizeof(nb_real) * NK), 0, "dv differs");
+    enum { MAXN = 2 * 3 * 200 * 16 };
+    static nb_real a[4][MAXN], b[4][MAXN];
+    const thread_case cases[] = {{2, 3, 200, 150, false}, {1, 1, 300, 300, true}, {1, 1, 130, 200, false}};
+    for (int t = 0; t < 3; t++) {
+        thread_case c = cases[t];
+        size_t nq = (size_t)(c.b * c.h * c.tq * 16), nk = (size_t)(c.b * c.h * c.tk * 16);
+        run_threads(1, c, a[0], a[1], a[2], a[3]);
+        run_threads(2, c, b[0], b[1], b[2], b[3]);
+        nb_set_num_threads(0);
+        cr_assert_eq(memcmp(a[0], b[0], sizeof(nb_real) * nq), 0, "case %d: outputs differ", t);
+        cr_assert_eq(memcmp(a[1], b[1], sizeof(nb_real) * nq), 0, "case %d: dq differs", t);
+        cr_assert_eq(memcmp(a[2], b[2], sizeof(nb_real) * nk), 0, "case %d: dk differs", t);
+        cr_assert_eq(memcmp(a[3], b[3], sizeof(nb_real) * nk), 0, "case %d: dv differs", t);
+    }
 }
 
 /* The step arena of a fresh thread after one forward and backward at length

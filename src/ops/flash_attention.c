@@ -19,10 +19,17 @@
  *   dP = (dO_i V_j^T) * Z                 dS   = P * (dP - D_i)
  *   dQ_i += scale dS K_j                  dK_j += scale dS^T Q_i
  *
- * Threads: the forward splits (slice, query block) pairs, the backward whole
- * slices (each owns its dQ, dK, dV rows, accumulated in a fixed order); the
- * blocks' products are nb_gemm calls, run inline inside a task. Results are
- * bit-identical for any thread count. */
+ * Threads: the forward splits (slice, query block) pairs. The backward splits
+ * whole slices (each owns its dQ, dK, dV rows, accumulated in a fixed order)
+ * when there are at least as many slices as threads; with fewer (long
+ * sequences, few heads) it makes two passes, as FlashAttention-2 splits over
+ * key blocks: (slice, key block) tasks each own their dK_j, dV_j, then
+ * (slice, query block) tasks recompute P and dS to own their dQ_i. Each sum
+ * is taken over the same blocks in the same order in both ways (dK_j, dV_j
+ * over i, dQ_i over j, ascending), so the two give the same bits, at the
+ * price of computing S, P and dP twice. The blocks' products are nb_gemm
+ * calls, run inline inside a task. Results are bit-identical for any thread
+ * count. */
 #include <string.h>
 #include "kernels/gemm.h"
 #include "kernels/lanesum.h"
@@ -173,15 +180,16 @@ static void backward_block(const flash_job *j, int64_t b, int64_t i0, int64_t j0
     nb_gemm(false, true, br, bc, e, g->scale, q, e, k, e, 0, s, BC);
     add_bias(g, b, i0, br, j0, bc, s);
     weights_from_lse(s, br, bc, j->lse + b * tq + i0);
-    const nb_real *pv = s; /* the weights that multiplied V: P, or P * Z */
-    if (g->p > 0) {
-        for (int64_t r = 0; r < br; r++)
-            memcpy(pz + r * BC, s + r * BC, (size_t)bc * sizeof *pz);
-        apply_dropout(g, b, i0, br, j0, bc, pz);
-        pv = pz;
-    }
-    if (j->dv)
+    if (j->dv) {
+        const nb_real *pv = s; /* the weights that multiplied V: P, or P * Z */
+        if (g->p > 0) {
+            for (int64_t r = 0; r < br; r++)
+                memcpy(pz + r * BC, s + r * BC, (size_t)bc * sizeof *pz);
+            apply_dropout(g, b, i0, br, j0, bc, pz);
+            pv = pz;
+        }
         nb_gemm(true, false, bc, ev, br, 1, pv, BC, dout, ev, 1, j->dv + (b * tk + j0) * ev, ev);
+    }
     if (!j->dq && !j->dk)
         return;
     nb_gemm(false, true, br, bc, ev, 1, dout, ev, v, ev, 0, dp, BC);
@@ -194,19 +202,57 @@ static void backward_block(const flash_job *j, int64_t b, int64_t i0, int64_t j0
         nb_gemm(true, false, bc, e, br, g->scale, dp, BC, q, e, 1, j->dk + (b * tk + j0) * e, e);
 }
 
-static void backward_range(void *ctx, int64_t begin, int64_t end)
+/* The first query block that key block j0 meets: under causality the
+ * blocks above the diagonal are all masked, and the forward skipped them. */
+static int64_t first_query_block(const sdpa_geom *g, int64_t j0) { return g->causal ? j0 / BR * BR : 0; }
+
+/* D of the rows [begin, end) of all slices. */
+static void dsum_range(void *ctx, int64_t begin, int64_t end)
+{
+    const flash_job *j = ctx;
+    for (int64_t r = begin; r < end; r++)
+        j->dsum[r] = nb_lane_dot(j->dout + r * j->g->ev, j->o + r * j->g->ev, j->g->ev);
+}
+
+/* Whole slices: every block pair, key blocks outer. */
+static void slice_range(void *ctx, int64_t begin, int64_t end)
 {
     const flash_job *j = ctx;
     const sdpa_geom *g = j->g;
     nb_real s[BR * BC], pz[BR * BC], dp[BR * BC];
     for (int64_t b = begin; b < end; b++) {
-        for (int64_t i = 0; i < g->tq; i++) {
-            const int64_t at = (b * g->tq + i) * g->ev;
-            j->dsum[b * g->tq + i] = nb_lane_dot(j->dout + at, j->o + at, g->ev);
-        }
+        dsum_range(ctx, b * g->tq, (b + 1) * g->tq);
         for (int64_t j0 = 0; j0 < g->tk; j0 += BC)
-            for (int64_t i0 = g->causal ? j0 / BR * BR : 0; i0 < g->tq; i0 += BR)
+            for (int64_t i0 = first_query_block(g, j0); i0 < g->tq; i0 += BR)
                 backward_block(j, b, i0, j0, s, pz, dp);
+    }
+}
+
+/* Pass 1 of the split: (slice, key block) tasks, dK_j and dV_j over the query blocks. */
+static void key_block_range(void *ctx, int64_t begin, int64_t end)
+{
+    const flash_job *j = ctx;
+    const sdpa_geom *g = j->g;
+    const int64_t nkb = (g->tk + BC - 1) / BC;
+    nb_real s[BR * BC], pz[BR * BC], dp[BR * BC];
+    for (int64_t t = begin; t < end; t++) {
+        int64_t b = t / nkb, j0 = t % nkb * BC;
+        for (int64_t i0 = first_query_block(g, j0); i0 < g->tq; i0 += BR)
+            backward_block(j, b, i0, j0, s, pz, dp);
+    }
+}
+
+/* Pass 2 of the split: (slice, query block) tasks, dQ_i over the key blocks. */
+static void query_block_range(void *ctx, int64_t begin, int64_t end)
+{
+    const flash_job *j = ctx;
+    const sdpa_geom *g = j->g;
+    const int64_t nqb = (g->tq + BR - 1) / BR;
+    nb_real s[BR * BC], dp[BR * BC];
+    for (int64_t t = begin; t < end; t++) {
+        int64_t b = t / nqb, i0 = t % nqb * BR;
+        for (int64_t j0 = 0; j0 < g->tk && first_query_block(g, j0) <= i0; j0 += BC)
+            backward_block(j, b, i0, j0, s, NULL, dp);
     }
 }
 
@@ -233,7 +279,19 @@ static void flash_backward(nb_node *n)
                  (long long)(sv->g.bh * sv->g.tq));
         return;
     }
-    nb_parallel_for(sv->g.bh, 1, backward_range, &j);
+    const sdpa_geom *g = &sv->g;
+    if (g->bh >= nb_get_num_threads() || (g->tq <= BR && g->tk <= BC)) {
+        nb_parallel_for(g->bh, 1, slice_range, &j);
+        return;
+    }
+    nb_parallel_for(g->bh * g->tq, 256, dsum_range, &j);
+    flash_job kv = j, dq = j;
+    kv.dq = NULL;
+    dq.dk = dq.dv = NULL;
+    if (kv.dk || kv.dv)
+        nb_parallel_for(g->bh * ((g->tk + BC - 1) / BC), 1, key_block_range, &kv);
+    if (dq.dq)
+        nb_parallel_for(g->bh * ((g->tq + BR - 1) / BR), 1, query_block_range, &dq);
 }
 
 static const nb_op op_flash = {"scaled_dot_product_attention", flash_backward};
