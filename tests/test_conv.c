@@ -111,6 +111,10 @@ static const ccase cases[] = {
     {2, 6, 9, 11, 4, 3, 3, {.stride = {2, 1}, .dilation = {1, 2}, .padding = {1, 2}}, true},
     {3, 16, 7, 8, 5, 2, 3, {.stride = {1, 2}, .padding = {0, 1}}, false},
     {2, 2, 5, 21, 3, 3, 3, {.padding = {1, 1}}, true}, /* rows of more than 16 lanes */
+    /* stride 1 and large enough: the implicit-GEMM forward, with dilation and uneven kernels */
+    {2, 4, 12, 20, 8, 3, 3, {.dilation = {2, 1}, .padding = {2, 1}}, true},
+    {2, 3, 10, 24, 6, 3, 3, {.dilation = {1, 2}, .padding = {1, 2}}, false},
+    {2, 5, 9, 30, 7, 2, 4, {.padding = {0, 1}}, true},
 };
 enum { NCASES = sizeof cases / sizeof cases[0] };
 

@@ -240,3 +240,40 @@ Test(gemm, rows_independent_of_tiling_and_packing)
         }
     check_rows_path_free(false, 100, 45, 600, 1, 1);
 }
+
+/* nb_gemm_b_rows (rows of B at offsets: a convolution's receptive fields in
+ * the padded image) gives exactly what nb_gemm gives with those rows copied
+ * into a matrix, also when the caller computes more columns than nb_gemm's N
+ * (the padded width). Checked where the kernel has the row-offset form. */
+Test(gemm, b_rows_at_offsets_equal_the_copied_matrix)
+{
+    const int64_t shapes[][3] = {{16, 784, 9}, {32, 196, 144}, {7, 232, 40}, {12, 300, 600}, {100, 64, 33}};
+    int checked = 0;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], NP = N + 5;
+        if (!nb_gemm_b_rows_ok(M, N, K))
+            continue;
+        int64_t span = K * 3 + NP + 64;
+        nb_real *A = alloc_fill(M * K), *buf = alloc_fill(span), *Bc = alloc_fill(K * NP);
+        nb_real *C1 = alloc_fill(M * NP), *C2 = malloc((size_t)(M * NP) * sizeof(nb_real));
+        int64_t *off = malloc((size_t)K * sizeof *off);
+        cr_assert(C2 && off);
+        memcpy(C2, C1, (size_t)(M * NP) * sizeof(nb_real));
+        for (int64_t k = 0; k < K; k++) {
+            off[k] = (k * 7919) % (span - NP); /* uneven, overlapping rows */
+            memcpy(Bc + k * NP, buf + off[k], (size_t)NP * sizeof(nb_real));
+        }
+        for (int beta = 0; beta < 2; beta++) {
+            nb_gemm(false, false, M, NP, K, 1, A, K, Bc, NP, beta, C1, NP);
+            nb_gemm_b_rows(M, NP, K, A, K, buf, off, beta, C2, NP);
+            cr_assert_eq(memcmp(C1, C2, (size_t)(M * NP) * sizeof(nb_real)), 0, "M %ld N %ld K %ld beta %d",
+                         (long)M, (long)N, (long)K, beta);
+        }
+        free(A), free(buf), free(Bc), free(C1), free(C2), free(off);
+        checked++;
+    }
+#if defined(NB_GEMM_X86)
+    if (__builtin_cpu_supports("avx512f"))
+        cr_assert_geq(checked, 3);
+#endif
+}

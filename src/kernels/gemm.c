@@ -72,7 +72,7 @@ static void ukernel_generic(int64_t kc, const nb_real *restrict a, const nb_real
 }
 
 static const nb_gemm_ukernel ukernel_generic_desc = {
-    "generic", G_MR, G_NR, 256, 128, 4096, ukernel_generic, NULL,
+    "generic", G_MR, G_NR, 256, 128, 4096, ukernel_generic, NULL, NULL,
 };
 
 /* ---- kernel selection ------------------------------------------------- */
@@ -367,6 +367,7 @@ typedef struct {
     nb_real alpha, beta;
     const nb_real *A, *B;
     int64_t lda, ldb;
+    const int64_t *boff; /* nb_gemm_b_rows: row k of B at B + boff[k] (read in place) */
     nb_real *C;
     int64_t ldc;
     bool ct; /* C transposed: the problem computes C^T = op(B)^T op(A)^T */
@@ -418,6 +419,17 @@ static void gemm_region(gemm_job *job, int64_t m0, int64_t m1, int64_t n0, int64
             }
         return;
     }
+    if (!abuf && job->boff) { /* no memory for packing A, rows of B at offsets: element by element */
+        for (int64_t i = m0; i < m1; i++)
+            for (int64_t j = n0; j < n1; j++) {
+                nb_real s = 0;
+                for (int64_t k = 0; k < K; k++)
+                    s += job->A[i * job->lda + k] * job->B[job->boff[k] + j];
+                nb_real *cij = job->C + i * job->ldc + j;
+                *cij = job->beta == 0 ? s : s + job->beta * *cij;
+            }
+        return;
+    }
     if (!abuf) { /* no memory for packing: slow but correct, nothing written yet */
         const nb_real *A = job->ta ? job->A + m0 : job->A + m0 * job->lda;
         const nb_real *B = job->tb ? job->B + n0 * job->ldb : job->B + n0;
@@ -433,8 +445,8 @@ static void gemm_region(gemm_job *job, int64_t m0, int64_t m1, int64_t n0, int64
 
     /* B unpacked when few A panels would reuse its packed copy (see
      * gemm_kernels.h): rows of op(B) must be rows of B, and C not transposed */
-    const bool direct_b =
-        uk->tile && !job->tb && !job->ct && m1 - m0 <= DIRECT_B_ROWS && job->ldb % DIRECT_B_ALIAS != 0;
+    const bool direct_b = job->boff || (uk->tile && !job->tb && !job->ct && m1 - m0 <= DIRECT_B_ROWS &&
+                                        job->ldb % DIRECT_B_ALIAS != 0);
     for (int64_t jc = n0; jc < n1; jc += NC) {
         int64_t nc = n1 - jc < NC ? n1 - jc : NC;
         for (int64_t pc = 0; pc < K; pc += kcb) {
@@ -447,11 +459,18 @@ static void gemm_region(gemm_job *job, int64_t m0, int64_t m1, int64_t n0, int64
                 pack_a(mr, job->ta, job->A, job->lda, ic, pc, mc, kc, abuf);
                 for (int64_t jr = 0; jr < nc; jr += nr) {
                     int64_t nn = nc - jr < nr ? nc - jr : nr;
-                    const nb_real *bp = direct_b ? job->B + pc * job->ldb + jc + jr : bbuf + jr * kc;
+                    const nb_real *bp = job->boff  ? job->B + jc + jr
+                                        : direct_b ? job->B + pc * job->ldb + jc + jr
+                                                   : bbuf + jr * kc;
                     const int64_t ldbp = direct_b ? job->ldb : nr;
                     for (int64_t ir = 0; ir < mc; ir += mr) {
                         int64_t mm = mc - ir < mr ? mc - ir : mr;
                         const nb_real *ap = abuf + ir * kc;
+                        if (job->boff) {
+                            uk->tile_off(kc, ap, bp, job->boff + pc, C + (ic + ir) * ldc + jc + jr, ldc,
+                                         alpha, beta, (int)mm, (int)nn);
+                            continue;
+                        }
                         if (uk->tile && !job->ct) {
                             uk->tile(kc, ap, bp, ldbp, C + (ic + ir) * ldc + jc + jr, ldc, alpha, beta,
                                      (int)mm, (int)nn);
@@ -576,7 +595,60 @@ static void scale_c(int64_t M, int64_t N, nb_real beta, nb_real *C, int64_t ldc)
     }
 }
 
-/* ---- entry point -------------------------------------------------------- */
+/* ---- entry points ------------------------------------------------------- */
+
+/* Products small enough for the direct loops. */
+static bool is_small(int64_t M, int64_t N, int64_t K)
+{
+    return (double)M * (double)N * (double)K <= 32.0 * 32 * 32 || M < 4 || N < 4;
+}
+
+/* Narrow C (e.g. N = 10 against NR = 32): C^T = op(B)^T op(A)^T when that
+ * wastes much less of the register tiles. */
+static bool transpose_c(const nb_gemm_ukernel *uk, int64_t M, int64_t N)
+{
+    double um = (double)M / (double)((M + uk->mr - 1) / uk->mr * uk->mr);
+    double un = (double)N / (double)((N + uk->nr - 1) / uk->nr * uk->nr);
+    double um2 = (double)N / (double)((N + uk->mr - 1) / uk->mr * uk->mr);
+    double un2 = (double)M / (double)((M + uk->nr - 1) / uk->nr * uk->nr);
+    return um2 * un2 > 1.25 * um * un;
+}
+
+/* K blocks of near-equal size, at most uk->kc: depends on K only. */
+static int64_t k_block(const nb_gemm_ukernel *uk, int64_t K)
+{
+    int64_t nkb = (K + uk->kc - 1) / uk->kc;
+    return (K + nkb - 1) / nkb;
+}
+
+bool nb_gemm_b_rows_ok(int64_t M, int64_t N, int64_t K)
+{
+    const nb_gemm_ukernel *uk = get_kernel();
+    return uk->tile_off && M > 0 && N > 0 && K > 0 && M <= DIRECT_B_ROWS && !is_small(M, N, K) &&
+           !transpose_c(uk, M, N);
+}
+
+void nb_gemm_b_rows(int64_t M, int64_t N, int64_t K, const nb_real *A, int64_t lda, const nb_real *B,
+                    const int64_t *boff, nb_real beta, nb_real *C, int64_t ldc)
+{
+    const nb_gemm_ukernel *uk = get_kernel();
+    gemm_job job = {.uk = uk,
+                    .M = M,
+                    .N = N,
+                    .K = K,
+                    .kc = k_block(uk, K),
+                    .alpha = 1,
+                    .beta = beta,
+                    .A = A,
+                    .lda = lda,
+                    .B = B,
+                    .boff = boff,
+                    .C = C,
+                    .ldc = ldc,
+                    .tm = 1,
+                    .tn = 1};
+    gemm_region(&job, 0, M, 0, N);
+}
 
 void nb_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, nb_real alpha, const nb_real *A,
              int64_t lda, const nb_real *B, int64_t ldb, nb_real beta, nb_real *C, int64_t ldc)
@@ -589,7 +661,7 @@ void nb_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, nb_rea
     }
     /* The path depends on the shape only (never on the thread count). */
     double work = (double)M * (double)N * (double)K;
-    if (work <= 32.0 * 32 * 32 || M < 4 || N < 4) {
+    if (is_small(M, N, K)) {
         gemm_small(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
@@ -613,15 +685,10 @@ void nb_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, nb_rea
         .tm = 1,
         .tn = 1,
     };
-    /* Narrow C (e.g. N = 10 against NR = 32): compute C^T = op(B)^T op(A)^T
-     * when that wastes much less of the register tiles. op(B)^T is op'(B)
-     * with the flag flipped, likewise op(A)^T. */
+    /* Narrow C: computed as C^T = op(B)^T op(A)^T (see transpose_c). op(B)^T
+     * is op'(B) with the flag flipped, likewise op(A)^T. */
     {
-        double um = (double)M / (double)((M + uk->mr - 1) / uk->mr * uk->mr);
-        double un = (double)N / (double)((N + uk->nr - 1) / uk->nr * uk->nr);
-        double um2 = (double)N / (double)((N + uk->mr - 1) / uk->mr * uk->mr);
-        double un2 = (double)M / (double)((M + uk->nr - 1) / uk->nr * uk->nr);
-        if (um2 * un2 > 1.25 * um * un) {
+        if (transpose_c(uk, M, N)) {
             job.ct = true;
             job.M = N;
             job.N = M;
@@ -635,9 +702,7 @@ void nb_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, nb_rea
             N = job.N;
         }
     }
-    /* K blocks of near-equal size, at most uk->kc: depends on K only */
-    int64_t nkb = (K + uk->kc - 1) / uk->kc;
-    job.kc = (K + nkb - 1) / nkb;
+    job.kc = k_block(uk, K);
 
     /* threads: at most one per ~2 MFLOP, split along the longer side of C */
     int64_t nt = nb_get_num_threads();

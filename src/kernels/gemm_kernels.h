@@ -12,7 +12,9 @@
  * would reuse the packed copy), and only the first mm rows and nn columns
  * are read from b and C and written to C, so edge tiles need no scratch tile.
  * Each element of C sees the same operations in either form, so results do
- * not depend on which one ran. */
+ * not depend on which one ran. The row-offset form (tile_off, optional) is
+ * the tile form with row k of b at b + boff[k] instead of b + k ldb: B's rows
+ * anywhere in memory (nb_gemm_b_rows). */
 #ifndef NB_KERNELS_GEMM_KERNELS_H
 #define NB_KERNELS_GEMM_KERNELS_H
 
@@ -25,12 +27,16 @@ typedef void (*nb_ukernel_fn)(int64_t kc, const nb_real *a, const nb_real *b, nb
 typedef void (*nb_ukernel_tile_fn)(int64_t kc, const nb_real *a, const nb_real *b, int64_t ldb, nb_real *c,
                                    int64_t ldc, nb_real alpha, nb_real beta, int mm, int nn);
 
+typedef void (*nb_ukernel_tile_off_fn)(int64_t kc, const nb_real *a, const nb_real *b, const int64_t *boff,
+                                       nb_real *c, int64_t ldc, nb_real alpha, nb_real beta, int mm, int nn);
+
 typedef struct {
     const char *name;
-    int mr, nr;              /* register tile */
-    int64_t kc, mc, nc;      /* cache blocks: kc (L1), mc (L2), nc (L3); mc % mr == 0, nc % nr == 0 */
-    nb_ukernel_fn fn;        /* the packed form, or NULL when there is a tile form */
-    nb_ukernel_tile_fn tile; /* the tile form, or NULL */
+    int mr, nr;                      /* register tile */
+    int64_t kc, mc, nc;              /* cache blocks: kc (L1), mc (L2), nc (L3); mc % mr == 0, nc % nr == 0 */
+    nb_ukernel_fn fn;                /* the packed form, or NULL when there is a tile form */
+    nb_ukernel_tile_fn tile;         /* the tile form, or NULL */
+    nb_ukernel_tile_off_fn tile_off; /* the row-offset form, or NULL */
 } nb_gemm_ukernel;
 
 #if (defined(__x86_64__) || defined(__i386__)) && !defined(NABLA_F64) && defined(__GNUC__) &&                \

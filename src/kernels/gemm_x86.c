@@ -95,7 +95,7 @@ __attribute__((target("avx2,fma"))) static void ukernel_avx2_6x16(int64_t kc, co
 }
 
 const nb_gemm_ukernel nb_gemm_ukernel_avx2 = {
-    "avx2", AVX2_MR, AVX2_NR, 320, 192, 4080, ukernel_avx2_6x16, NULL,
+    "avx2", AVX2_MR, AVX2_NR, 320, 192, 4080, ukernel_avx2_6x16, NULL, NULL,
 };
 
 /* ---- AVX-512: MR x 32 (2 zmm per row) --------------------------------------
@@ -147,51 +147,78 @@ const nb_gemm_ukernel nb_gemm_ukernel_avx2 = {
 #define Z_R10(X) Z_R9(X) X(9)
 #define Z_R11(X) Z_R10(X) X(10)
 #define Z_R12(X) Z_R11(X) X(11)
-#define Z_TILE(R)                                                                                            \
-    AVX512_TGT static void tile_##R(int64_t kc, const float *restrict a, const float *restrict b,            \
-                                    int64_t ldb, float *restrict c, int64_t ldc, float alpha, float beta,    \
-                                    __mmask16 m0, __mmask16 m1)                                              \
+/* NAME_R: the tile of R rows, B's row k at BROW (b + k ldb in the tile
+ * form, b + boff[k] in the row-offset form), the same FMAs either way. */
+#define Z_TILE(NAME, R, BARG, BROW)                                                                          \
+    AVX512_TGT static void NAME##_##R(int64_t kc, const float *restrict a, const float *restrict b, BARG,    \
+                                      float *restrict c, int64_t ldc, float alpha, float beta, __mmask16 m0, \
+                                      __mmask16 m1)                                                          \
     {                                                                                                        \
         Z_R##R(Z_DECL) for (int64_t k = 0; k < kc; k++)                                                      \
         {                                                                                                    \
-            __m512 b0 = _mm512_maskz_loadu_ps(m0, b);                                                        \
-            __m512 b1 = _mm512_maskz_loadu_ps(m1, b + 16);                                                   \
+            const float *bk = BROW;                                                                          \
+            __m512 b0 = _mm512_maskz_loadu_ps(m0, bk);                                                       \
+            __m512 b1 = _mm512_maskz_loadu_ps(m1, bk + 16);                                                  \
             Z_R##R(Z_FMA) a += AVX512_MR;                                                                    \
-            b += ldb;                                                                                        \
         }                                                                                                    \
         __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);                                        \
         int beta0 = beta == 0, one = alpha == 1, full = m1 == 0xFFFF;                                        \
         Z_R##R(Z_TILE_STORE)                                                                                 \
     }
-Z_TILE(1)
-Z_TILE(2)
-Z_TILE(3)
-Z_TILE(4)
-Z_TILE(5)
-Z_TILE(6)
-Z_TILE(7)
-Z_TILE(8)
-Z_TILE(9)
-Z_TILE(10)
-Z_TILE(11)
-Z_TILE(12)
+#define Z_TILES(NAME, BARG, BROW)                                                                            \
+    Z_TILE(NAME, 1, BARG, BROW)                                                                              \
+    Z_TILE(NAME, 2, BARG, BROW)                                                                              \
+    Z_TILE(NAME, 3, BARG, BROW)                                                                              \
+    Z_TILE(NAME, 4, BARG, BROW)                                                                              \
+    Z_TILE(NAME, 5, BARG, BROW)                                                                              \
+    Z_TILE(NAME, 6, BARG, BROW)                                                                              \
+    Z_TILE(NAME, 7, BARG, BROW)                                                                              \
+    Z_TILE(NAME, 8, BARG, BROW)                                                                              \
+    Z_TILE(NAME, 9, BARG, BROW)                                                                              \
+    Z_TILE(NAME, 10, BARG, BROW)                                                                             \
+    Z_TILE(NAME, 11, BARG, BROW)                                                                             \
+    Z_TILE(NAME, 12, BARG, BROW)
+Z_TILES(tile, int64_t ldb, b + k * ldb)
+Z_TILES(tile_off, const int64_t *restrict boff, b + boff[k])
 
 typedef void (*z_tile_fn)(int64_t, const float *, const float *, int64_t, float *, int64_t, float, float,
                           __mmask16, __mmask16);
+typedef void (*z_tile_off_fn)(int64_t, const float *, const float *, const int64_t *, float *, int64_t, float,
+                              float, __mmask16, __mmask16);
 static const z_tile_fn z_tiles[AVX512_MR] = {tile_1, tile_2, tile_3, tile_4,  tile_5,  tile_6,
                                              tile_7, tile_8, tile_9, tile_10, tile_11, tile_12};
+static const z_tile_off_fn z_tiles_off[AVX512_MR] = {tile_off_1, tile_off_2,  tile_off_3,  tile_off_4,
+                                                     tile_off_5, tile_off_6,  tile_off_7,  tile_off_8,
+                                                     tile_off_9, tile_off_10, tile_off_11, tile_off_12};
+
+/* The masks of the first nn of 32 columns. */
+static inline void z_masks(int nn, __mmask16 *m0, __mmask16 *m1)
+{
+    *m0 = nn >= 16 ? 0xFFFF : (__mmask16)((1u << nn) - 1);
+    *m1 = nn >= 32 ? 0xFFFF : nn > 16 ? (__mmask16)((1u << (nn - 16)) - 1) : 0;
+}
 
 AVX512_TGT
 static void ukernel_avx512_tile(int64_t kc, const float *restrict a, const float *restrict b, int64_t ldb,
                                 float *restrict c, int64_t ldc, float alpha, float beta, int mm, int nn)
 {
-    __mmask16 m0 = nn >= 16 ? 0xFFFF : (__mmask16)((1u << nn) - 1);
-    __mmask16 m1 = nn >= 32 ? 0xFFFF : nn > 16 ? (__mmask16)((1u << (nn - 16)) - 1) : 0;
+    __mmask16 m0, m1;
+    z_masks(nn, &m0, &m1);
     z_tiles[mm - 1](kc, a, b, ldb, c, ldc, alpha, beta, m0, m1);
 }
 
+AVX512_TGT
+static void ukernel_avx512_tile_off(int64_t kc, const float *restrict a, const float *restrict b,
+                                    const int64_t *restrict boff, float *restrict c, int64_t ldc, float alpha,
+                                    float beta, int mm, int nn)
+{
+    __mmask16 m0, m1;
+    z_masks(nn, &m0, &m1);
+    z_tiles_off[mm - 1](kc, a, b, boff, c, ldc, alpha, beta, m0, m1);
+}
+
 const nb_gemm_ukernel nb_gemm_ukernel_avx512 = {
-    "avx512", AVX512_MR, AVX512_NR, 256, 192, 4096, NULL, ukernel_avx512_tile,
+    "avx512", AVX512_MR, AVX512_NR, 256, 192, 4096, NULL, ukernel_avx512_tile, ukernel_avx512_tile_off,
 };
 
 #endif /* NB_GEMM_X86 */

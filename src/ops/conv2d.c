@@ -27,7 +27,15 @@
  * order (p, q, c) is folded back into W's (c, p, q) when the groups' partial
  * sums are added, which keeps every sum in the order it had before. With
  * few channels (kw C < 16: the first layer of an image network) the runs are
- * too short to pay, and dW uses cols_n as the forward pass does. */
+ * too short to pay, and dW uses cols_n as the forward pass does.
+ *
+ * The forward pass with stride 1 skips im2col (implicit GEMM): in the image
+ * padded to [C, Hp, Wp], row (c,p,q) of cols_n is the run of Ho Wp values
+ * from c Hp Wp + p d0 Wp + q d1, if each output row is computed Wp wide (its
+ * last Wp - Wo columns are dropped). nb_gemm_b_rows reads those runs in place,
+ * with the same operations per element as the GEMM over cols_n, for
+ * (kw - 1) d1 / Wo more columns (1/7 for a 3x3 kernel on 14x14) instead of
+ * copying kh kw values per output. */
 #include <string.h>
 #include "kernels/gemm.h"
 #include "kernels/lanesum.h"
@@ -283,7 +291,83 @@ typedef struct job {
     nb_real *y, *slots, *dx, *dwg; /* dwg: one [O, CK] partial dW per group */
     bool zero_dx;                  /* dx is fresh: each image's part is zeroed before col2im */
     nb_real *dbs;                  /* [N, O]: sum of dY[n, o, :] of each image, for db */
+    const int64_t *boff;           /* implicit forward: row k of cols_n in the padded image */
 } job;
+
+/* The padded image of the implicit forward: [C, Hp, Wp] and the (kw - 1) d1
+ * values its last row of B runs past them (rounded up to a vector). */
+static int64_t padded_size(const geom *g)
+{
+    return g->C * (g->H + 2 * g->p[0]) * (g->W + 2 * g->p[1]) + (g->kw - 1) * g->d[1] + 16;
+}
+
+/* Whether the forward pass is an implicit GEMM (see the top of the file). */
+static bool implicit_forward(const geom *g)
+{
+    int64_t Wp = g->W + 2 * g->p[1];
+    return g->s[0] == 1 && g->s[1] == 1 && 4 * Wp <= 5 * g->Wo && nb_gemm_b_rows_ok(g->O, g->HW, g->CK);
+}
+
+/* dst[r ldd + i] = src[r lds + i] for r < rows, i < n: rows of 7-28 values,
+ * copied by loops rather than memcpy calls, by masked 16-lane steps with
+ * AVX-512. */
+NB_VECTORIZE __attribute__((optimize("no-tree-loop-distribute-patterns"))) static void
+copy_rows_portable(nb_real *restrict dst, int64_t ldd, const nb_real *restrict src, int64_t lds, int64_t rows,
+                   int64_t n)
+{
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t i = 0; i < n; i++)
+            dst[r * ldd + i] = src[r * lds + i];
+}
+
+#ifdef NB_X86_SIMD
+__attribute__((target("avx512f"))) static void copy_rows_avx512(float *restrict dst, int64_t ldd,
+                                                                const float *restrict src, int64_t lds,
+                                                                int64_t rows, int64_t n)
+{
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t i = 0; i < n; i += 16) {
+            __mmask16 k = lanes(0, n - i);
+            _mm512_mask_storeu_ps(dst + r * ldd + i, k, _mm512_maskz_loadu_ps(k, src + r * lds + i));
+        }
+}
+#endif
+
+static void copy_rows(nb_real *dst, int64_t ldd, const nb_real *src, int64_t lds, int64_t rows, int64_t n)
+{
+#ifdef NB_X86_SIMD
+    if (__builtin_cpu_supports("avx512f")) {
+        copy_rows_avx512(dst, ldd, src, lds, rows, n);
+        return;
+    }
+#endif
+    copy_rows_portable(dst, ldd, src, lds, rows, n);
+}
+
+/* xp = x [C,H,W] in a zero border of the padding, then zeros to padded_size. */
+static void pad_image(const geom *g, const nb_real *x, nb_real *xp)
+{
+    const int64_t Hp = g->H + 2 * g->p[0], Wp = g->W + 2 * g->p[1];
+    memset(xp, 0, (size_t)padded_size(g) * sizeof *xp);
+    for (int64_t c = 0; c < g->C; c++)
+        copy_rows(xp + (c * Hp + g->p[0]) * Wp + g->p[1], Wp, x + c * g->H * g->W, g->W, g->H, g->W);
+}
+
+/* y_n [O, Ho Wo] = W cols_n (+ b) through the padded image: yp [O, Ho Wp] is
+ * the product with rows Wp wide, of which the first Wo columns are kept. */
+NB_VECTORIZE static void forward_implicit(const job *j, const nb_real *x, nb_real *xp, nb_real *yn)
+{
+    const geom *g = j->g;
+    const int64_t Wp = g->W + 2 * g->p[1], NP = g->Ho * Wp;
+    nb_real *yp = xp + padded_size(g);
+    pad_image(g, x, xp);
+    if (j->b)
+        for (int64_t o = 0; o < g->O; o++)
+            for (int64_t i = 0; i < NP; i++)
+                yp[o * NP + i] = j->b[o];
+    nb_gemm_b_rows(g->O, NP, g->CK, j->w, g->CK, xp, j->boff, j->b ? 1 : 0, yp, NP);
+    copy_rows(yn, g->Wo, yp, Wp, g->O * g->Ho, g->Wo); /* yp's rows of O are Ho Wp apart: Ho rows of Wp */
+}
 
 static void forward_task(void *ctx, int64_t t0, int64_t t1)
 {
@@ -292,8 +376,12 @@ static void forward_task(void *ctx, int64_t t0, int64_t t1)
     for (int64_t t = t0; t < t1; t++) {
         nb_real *cols = j->slots + t * j->slot;
         for (int64_t n = t * g->N / j->tasks; n < (t + 1) * g->N / j->tasks; n++) {
-            im2col(g, j->x + n * g->C * g->H * g->W, cols, g->HW);
             nb_real *yn = j->y + n * g->O * g->HW;
+            if (j->boff) {
+                forward_implicit(j, j->x + n * g->C * g->H * g->W, cols, yn);
+                continue;
+            }
+            im2col(g, j->x + n * g->C * g->H * g->W, cols, g->HW);
             if (j->b)
                 for (int64_t o = 0; o < g->O; o++)
                     for (int64_t i = 0; i < g->HW; i++)
@@ -450,9 +538,23 @@ nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_conv2d_opts op
     int64_t most = tasks > (g.N + GROUP - 1) / GROUP ? tasks : (g.N + GROUP - 1) / GROUP;
     int64_t cols_all = nb_shape_numel(3, (int64_t[]){g.CK, g.HW, most});
     int64_t hwc_all = nb_shape_numel(4, (int64_t[]){g.H + 2 * g.p[0], g.W + 2 * g.p[1], g.C, most});
-    if (cols_all < 0 || hwc_all < 0 || cols_all > INT64_MAX / (int64_t)sizeof(nb_real) - hwc_all)
+    int64_t yp_all = nb_shape_numel(4, (int64_t[]){g.O, g.Ho, g.W + 2 * g.p[1], most});
+    if (cols_all < 0 || hwc_all < 0 || yp_all < 0 ||
+        cols_all > INT64_MAX / (int64_t)sizeof(nb_real) / 2 - hwc_all - yp_all - 64 * most)
         return nb_error(NB_ERR_MEMORY, "conv2d: the column matrices of input %s and weight %s are too large",
                         nb_shape_fmt(x), nb_shape_fmt(w));
+    int64_t *boff = NULL;
+    if (implicit_forward(&g)) {
+        const int64_t Hp = g.H + 2 * g.p[0], Wp = g.W + 2 * g.p[1];
+        if (!(boff = nb_step_alloc((size_t)g.CK * sizeof *boff)))
+            return NULL;
+        for (int64_t c = 0; c < g.C; c++)
+            for (int64_t p = 0; p < g.kh; p++)
+                for (int64_t q = 0; q < g.kw; q++)
+                    boff[(c * g.kh + p) * g.kw + q] = c * Hp * Wp + p * g.d[0] * Wp + q * g.d[1];
+        j.boff = boff;
+        j.slot = padded_size(&g) + g.O * g.Ho * Wp;
+    }
     geom *s = nb_step_alloc(sizeof *s);
     if (!s || !(j.slots = nb_step_alloc((size_t)(tasks * j.slot) * sizeof(nb_real))))
         return NULL;
