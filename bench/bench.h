@@ -1,5 +1,5 @@
 /* bench/bench.h — what the benchmark programs share: a monotonic clock,
- * medians, the load average, peak resident memory, and running the PyTorch side
+ * CPU time, medians, the load average, peak resident memory, and running the PyTorch side
  * (bench/compare_torch.py) to read its "RESULT <name> <seconds>" lines. */
 #ifndef NB_BENCH_H
 #define NB_BENCH_H
@@ -15,6 +15,16 @@ static inline double bench_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* CPU time of this process, all its threads, in seconds. On a loaded machine
+ * a one-thread run's CPU time is less disturbed than its wall time (other
+ * jobs still share the caches and memory), so the programs print it too. */
+static inline double bench_cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 

@@ -35,8 +35,8 @@ Modes:
            clipped to 1, char_gpt's warm-up and cosine schedule; N steps of B
            windows of T characters at random offsets of the text (read as
            examples/char_data.h reads it). The same thread settings as mlp,
-           seconds per step (median, first excluded), the peak RSS after a few
-           step counts, and "gpt_best".
+           seconds per step (median, first excluded), its CPU seconds, the
+           peak RSS after a few step counts, and "gpt_best".
   housing  --csv PATH --steps N
            y = k2 * sigmoid(k1 * x + b1) + b2 by full-batch gradient descent
            on MSE (the one-neuron housing regression).
@@ -290,9 +290,9 @@ def run_gpt_child(a):
     g = torch.Generator().manual_seed(a.seed)
     window = torch.arange(a.block)
     marks = [1, a.steps // 2, a.steps]
-    times, rss = [], []
+    times, cpu, rss = [], [], []
     for step in range(a.steps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         at = torch.randint(0, len(ids) - a.block - 1, (a.batch, 1), generator=g) + window
         loss = torch.nn.functional.cross_entropy(model(ids[at]), ids[at + 1].reshape(-1))
         opt.zero_grad()
@@ -301,11 +301,13 @@ def run_gpt_child(a):
         opt.step()
         sched.step()
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
         if step + 1 in marks:
             rss.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         if a.give_up and len(times) >= 4 and statistics.median(times[1:]) > a.give_up:
             break
-    print(json.dumps({"epoch_times": times, "final_loss": float(loss), "rss": [marks[:len(rss)], rss]}))
+    print(json.dumps({"epoch_times": times, "cpu_times": cpu, "final_loss": float(loss),
+                      "rss": [marks[:len(rss)], rss]}))
 
 
 def child_args(a):
@@ -342,6 +344,9 @@ def run_settings(a):
                     "/".join(map(str, r["rss"][0])), "/".join(f"{m:.1f}" for m in r["rss"][1]))
             print(f"RESULT {a.mode}_torch{tt}_openblas{bt} {med:.4f} median {unit} s over "
                   f"{len(r['epoch_times'])} {unit}s (first excluded), final loss {r['final_loss']:.4f}{acc}")
+            if "cpu_times" in r:
+                print(f"RESULT {a.mode}_cpu_torch{tt}_openblas{bt} {statistics.median(r['cpu_times'][1:]):.4f} "
+                      f"median CPU s per {unit} (all threads)")
             sys.stdout.flush()
     if results:
         med, tt, bt = min(results)

@@ -9,7 +9,9 @@
  * generator) at torch threads {1,2} x OpenBLAS threads {1,2}, each in a fresh
  * process. A step's time includes making its batch; the figure is the median
  * step, the first excluded. Memory: the peak resident set after a few step
- * counts, flat once the first step has allocated what a step needs.
+ * counts, flat once the first step has allocated what a step needs. Each step's
+ * CPU time is printed too: on a loaded machine the one-thread CPU times of
+ * both sides are the least disturbed figure (the wall times are not results).
  * Usage: gpt [--steps 60] [--threads 1,2] [--text /usr/share/games/fortunes] [--no-torch] */
 #include <nabla/nabla.h>
 #include "bench.h"
@@ -19,6 +21,7 @@ enum { BATCH = 32, BLOCK = 64, MAX_STEPS = 1000, N_MARKS = 3 };
 
 typedef struct result {
     double step;         /* median seconds per step, the first excluded */
+    double cpu;          /* median CPU seconds per step (all threads), the first excluded */
     double loss;         /* the last step's */
     double rss[N_MARKS]; /* peak resident set (MiB) after marks[k] steps */
 } result;
@@ -35,19 +38,21 @@ static result train(const cd_corpus *corpus, int steps, const int *marks)
     nb_scheduler *sched = nb_warmup_cosine(opt, 100, 1000, 0.01, 2e-4);
     nb_tensor *x = nb_zeros(NB_SHAPE(BATCH, BLOCK)), *y = nb_zeros(NB_SHAPE(BATCH * BLOCK));
     EX_CHECK(sched && x && y);
-    static double times[MAX_STEPS];
+    static double times[MAX_STEPS], cpu[MAX_STEPS];
     result r = {0};
     for (int s = 0, mark = 0; s < steps; s++) {
-        double t0 = bench_now();
+        double t0 = bench_now(), c0 = bench_cpu_now();
         gpt_batch(corpus, 1, s, x, y);
         r.loss = gpt_step(model, opt, &pl, x, y, 1.0);
         nb_scheduler_step(sched);
         nb_step_end();
         times[s] = bench_now() - t0;
+        cpu[s] = bench_cpu_now() - c0;
         if (mark < N_MARKS && s + 1 == marks[mark])
             r.rss[mark++] = bench_peak_rss_mib();
     }
     r.step = bench_median(times + 1, steps - 1);
+    r.cpu = bench_median(cpu + 1, steps - 1);
     nb_free(x), nb_free(y);
     nb_scheduler_free(sched);
     nb_optim_free(opt);
@@ -94,13 +99,13 @@ int main(int argc, char **argv)
     for (int i = 0; i < n_threads; i++) {
         nb_set_num_threads(nt[i]);
         r[i] = train(corpus, steps, marks);
-        printf("  nabla %d thread%s: %.2f ms per step, %.0f tokens/s, last loss %.4f; peak RSS after steps "
-               "%d/%d/%d: %.1f/%.1f/%.1f MiB\n",
-               nt[i], nt[i] > 1 ? "s" : "", r[i].step * 1e3, BATCH * BLOCK / r[i].step, r[i].loss, marks[0],
-               marks[1], marks[2], r[i].rss[0], r[i].rss[1], r[i].rss[2]);
+        printf("  nabla %d thread%s: %.2f ms per step (CPU %.2f ms), %.0f tokens/s, last loss %.4f; peak RSS "
+               "after steps %d/%d/%d: %.1f/%.1f/%.1f MiB\n",
+               nt[i], nt[i] > 1 ? "s" : "", r[i].step * 1e3, r[i].cpu * 1e3, BATCH * BLOCK / r[i].step,
+               r[i].loss, marks[0], marks[1], marks[2], r[i].rss[0], r[i].rss[1], r[i].rss[2]);
         fflush(stdout);
     }
-    double best = -1;
+    double best = -1, cpu11 = -1;
     if (torch) {
         char args[512];
         snprintf(args, sizeof args, "gpt --text %s --steps %d --batch %d --block %d", text, steps, BATCH,
@@ -108,6 +113,7 @@ int main(int argc, char **argv)
         bench_result res[16];
         int n = bench_torch(args, res, 16);
         best = bench_find(res, n, "gpt_best");
+        cpu11 = bench_find(res, n, "gpt_cpu_torch1_openblas1");
         if (best > 0)
             printf("PyTorch best: %.2f ms per step, %.0f tokens/s\n", best * 1e3, BATCH * BLOCK / best);
     }
@@ -117,6 +123,8 @@ int main(int argc, char **argv)
                r[i].step * 1e3);
         if (best > 0)
             printf("  ratio nabla/PyTorch-best tokens/s %.2f", best / r[i].step);
+        if (nt[i] == 1 && cpu11 > 0) /* the figure a loaded machine disturbs least */
+            printf("  CPU per step PyTorch (1 thread, OpenBLAS 1) / nabla %.2f", cpu11 / r[i].cpu);
         printf("\n");
     }
     if (best <= 0 && torch)
