@@ -13,12 +13,18 @@
  *   - inference as a user would deploy it: the saved checkpoint is loaded into
  *     a fresh model and the test set classified in batches of 100 with
  *     gradients off. The program exits with status 1 if that accuracy is not
- *     exactly the one measured during training.
+ *     exactly the one measured during training;
+ *   - with --distributed, the same training data-parallel over MPI
+ *     (examples/distributed.h): `mpirun -np 2 build/examples/fashion_mnist
+ *     --distributed` trains on 2 ranks, each on 64 rows of every batch of
+ *     128, what one process trains with batch 128; a checkpoint of it
+ *     resumes on any number of ranks that divides the batch, or in one
+ *     process.
  *
  *   ./fashion_mnist [--hidden 256,128] [--act relu] [--optim adam] [--lr 1e-3] [--schedule cosine]
  *                   [--epochs 15] [--batch 128] [--threads N] [--seed 1]
  *                   [--checkpoint PATH] [--resume PATH] [--stop-after N] [--out .]
- *                   [--data DIR] [--quick]
+ *                   [--data DIR] [--quick] [--distributed [--bucket-mb 25]]
  *
  * --quick trains 2 epochs on 5000 training images, tests on 1000, and fails
  * unless the accuracy exceeds 0.6 (it is what `meson test` runs). */
@@ -31,6 +37,7 @@
 #include <nabla/nabla.h>
 #include <nabla/plot.h>
 #include "common.h"
+#include "distributed.h"
 
 enum { CLASSES = 10, MAX_HIDDEN = 16, MAX_EPOCHS = 1000, EVAL_BATCH = 100 };
 
@@ -200,7 +207,7 @@ int main(int argc, char **argv)
         {"schedule", EX_STR, &schedule, "learning rate over the epochs: cosine (annealed to 0) or none"},
         {"epochs", EX_INT, &epochs, "epochs; 0: 15, or 2 with --quick"},
         {"batch", EX_INT, &c.batch, "mini-batch size"},
-        {"threads", EX_INT, &threads, "threads; 0: NABLA_NUM_THREADS or the number of cores"},
+        {"threads", EX_INT, &threads, "threads (per rank); 0: NABLA_NUM_THREADS or the number of cores"},
         {"seed", EX_INT, &c.seed, "seed of the initial weights and of the shuffling"},
         {"checkpoint", EX_STR, &ckpt, "save the whole run here after every epoch"},
         {"resume", EX_STR, &resume, "continue the run saved in this checkpoint (with its settings)"},
@@ -209,6 +216,7 @@ int main(int argc, char **argv)
         {"out", EX_STR, &out, "directory for fashion_mnist_curve.svg"},
         {"data", EX_STR, &data, "directory of the four (Fashion-)MNIST IDX files"},
         {"quick", EX_FLAG, &quick, "5000 training and 1000 test images, 2 epochs"},
+        EX_DIST_ARGS,
     };
     ex_parse(argc, argv, args, EX_COUNT(args), "train an MLP on Fashion-MNIST");
     snprintf(c.hidden, sizeof c.hidden, "%s", hidden);
@@ -226,6 +234,7 @@ int main(int argc, char **argv)
     }
     if (threads > 0)
         nb_set_num_threads(threads);
+    ex_dist_start(argv[0], threads);
     if (!nb_activation_find(c.act))
         return 2; /* the registry's message lists the known names */
 
@@ -259,8 +268,7 @@ int main(int argc, char **argv)
     nb_scheduler *sched = NULL;
     if (strcmp(c.schedule, "cosine") == 0)
         EX_CHECK(sched = nb_cosine_annealing_lr(opt, c.epochs, 0));
-    nb_loader *ld = nb_loader_new(train, c.batch, NB_LOADER_OPTS(.shuffle = true, .seed = (uint64_t)c.seed));
-    EX_CHECK(ld);
+    nb_loader *ld = ex_loader(train, c.batch, NB_LOADER_OPTS(.shuffle = true, .seed = (uint64_t)c.seed));
     /* Everything the run needs to go on bit for bit: one call saves it, one restores it. */
     nb_training run = {.model = model,
                        .optims = &opt,
@@ -269,21 +277,24 @@ int main(int argc, char **argv)
                        .n_schedulers = sched != NULL,
                        .loaders = &ld,
                        .n_loaders = 1};
-    if (resume) {
+    if (resume) { /* distributed, every rank reads the file */
         EX_CHECK(nb_load_training(resume, &run) == 0);
         c.epochs_done = (int)nb_loader_epoch(ld);
         printf("resumed %s: %d epoch(s) done; its settings: --hidden %s --act %s --optim %s"
                " --lr %g --schedule %s --batch %d --seed %d --epochs %d\n",
                resume, c.epochs_done, c.hidden, c.act, c.optim, c.lr, c.schedule, c.batch, c.seed, c.epochs);
     }
+    ex_dist_wrap(model);
     printf("Fashion-MNIST: %lld training, %lld test images; %d thread(s)\n", (long long)nb_dataset_len(train),
            (long long)nb_dataset_len(test), nb_get_num_threads());
+    ex_dist_banner(c.batch);
     EX_CHECK(nb_module_summary(model, stdout, NB_SHAPE(1, 784)) == 0);
     printf("optimizer %s, lr %g (schedule %s), batch %d, seed %d, %d epochs\n\n", c.optim, c.lr, c.schedule,
            c.batch, c.seed, c.epochs);
 
     int last = stop_after > 0 && c.epochs_done + stop_after < epochs ? c.epochs_done + stop_after : epochs;
-    bool tty = isatty(STDOUT_FILENO);
+    /* (under mpirun a rank writes to a pseudo-terminal, whatever mpirun's own output is: no bar) */
+    bool tty = isatty(STDOUT_FILENO) && !ex_dist.on;
     int64_t nbatch = nb_loader_batches(ld);
     double t_start = ex_now(), t_train = 0;
     int64_t steps = 0; /* batches trained in this run, for the ETA */
@@ -294,10 +305,10 @@ int main(int argc, char **argv)
         int64_t b = 0, count = 0;
         nb_tensor *x, *y;
         while (nb_loader_next(ld, &x, &y)) {
-            nb_tensor *loss = nb_cross_entropy(nb_forward(model, x), y, NB_CROSS_ENTROPY_OPTS());
+            nb_tensor *loss = nb_cross_entropy(ex_forward(model, x), y, NB_CROSS_ENTROPY_OPTS());
             EX_CHECK(loss);
             nb_optim_zero_grad(opt);
-            EX_CHECK(nb_backward(loss) == 0);
+            EX_CHECK(ex_backward(loss) == 0);
             EX_CHECK(nb_optim_step(opt) == 0);
             sum += nb_item(loss) * (double)x->shape[0];
             count += x->shape[0];
@@ -311,17 +322,19 @@ int main(int argc, char **argv)
                 t_draw = t;
             }
         }
-        double dt = ex_now() - t0;
+        double dt = ex_now() - t0, rows[2] = {sum, (double)count};
         t_train += dt;
         steps += b;
-        acc = ex_accuracy(model, test, EVAL_BATCH, NULL, NULL, CLASSES);
+        ex_dist_sum(rows, 2); /* every rank's rows */
+        sum = rows[0], count = (int64_t)rows[1];
+        acc = ex_dist_rank0() ? ex_accuracy(model, test, EVAL_BATCH, NULL, NULL, CLASSES) : 0;
         c.loss[epoch] = sum / count;
         c.acc[epoch] = acc;
         c.epochs_done = epoch + 1;
         double lr = nb_optim_get_lr(opt);
         if (sched)
-            nb_scheduler_step(sched); /* the lr of the next epoch, saved with the checkpoint */
-        if (ckpt) {
+            nb_scheduler_step(sched);  /* the lr of the next epoch, saved with the checkpoint */
+        if (ckpt && ex_dist_rank0()) { /* every rank holds the same run: one writes it */
             char *json = config_json(&c);
             EX_CHECK(nb_save_training(ckpt, &run, json) == 0);
             free(json);
@@ -332,6 +345,7 @@ int main(int argc, char **argv)
         fflush(stdout);
     }
     printf("\ntraining: %.1f s (%.1f s in all with evaluation)\n", t_train, ex_now() - t_start);
+    ex_dist_report();
     nb_module *fresh = NULL;
     int status = 0;
     if (c.epochs_done < c.epochs) {
@@ -340,6 +354,8 @@ int main(int argc, char **argv)
                ckpt ? ckpt : "");
         goto done;
     }
+    if (!ex_dist_rank0())
+        goto done; /* the model is rank 0's too: it alone goes on to the test */
 
     /* Where each class goes. */
     int64_t conf[CLASSES][CLASSES] = {{0}};
@@ -405,6 +421,7 @@ int main(int argc, char **argv)
         status = 1;
     }
 done:
+    ex_dist_end();
     nb_module_free(fresh);
     nb_loader_free(ld);
     nb_scheduler_free(sched);

@@ -15,6 +15,7 @@
  *
  *   ./fashion_mnist_cnn [--epochs 10] [--batch 128] [--lr 1e-3] [--no-bn]
  *                       [--compare] [--threads N] [--seed 1] [--data DIR] [--quick]
+ *                       [--distributed [--sync-bn] [--bucket-mb 25]]
  *
  * --no-bn trains the same network without BatchNorm (the convolutions with
  * their bias). --compare trains both, with and without BatchNorm, for 3
@@ -23,6 +24,12 @@
  * 10000 images per learning rate, stable meaning a finite loss and a test
  * accuracy above 50% (diverged runs end near chance, 10%).
  *
+ * --distributed trains data-parallel over MPI (examples/distributed.h:
+ * `mpirun -np 2 build/examples/fashion_mnist_cnn --distributed`, each rank on
+ * its share of every batch); each rank's BatchNorm then normalises with the
+ * statistics of its own rows, or with --sync-bn (SyncBatchNorm) with those of
+ * the global batch (docs/distributed.md).
+ *
  * --quick trains 1 epoch on 5000 training images, tests on 1000, and fails
  * unless the accuracy exceeds 0.5 (it is what `meson test` runs). */
 #include <math.h>
@@ -30,6 +37,7 @@
 #include <stdlib.h>
 #include <nabla/nabla.h>
 #include "common.h"
+#include "distributed.h"
 
 enum { CLASSES = 10, EVAL_BATCH = 500 };
 
@@ -40,7 +48,7 @@ static nb_module *conv_block(int64_t in, int64_t out, bool bn)
     if (!bn)
         return nb_sequential(3, nb_conv2d_layer_ex(in, out, 3, 3, o, true, NULL), nb_act("relu"),
                              nb_max_pool2d_layer(2, 0));
-    return nb_sequential(4, nb_conv2d_layer_ex(in, out, 3, 3, o, false, NULL), nb_batch_norm2d(out),
+    return nb_sequential(4, nb_conv2d_layer_ex(in, out, 3, 3, o, false, NULL), ex_batch_norm(out, true),
                          nb_act("relu"), nb_max_pool2d_layer(2, 0));
 }
 
@@ -57,7 +65,7 @@ static nb_module *build_model(int seed, bool bn)
     nb_module *conv2 = conv_block(16, 32, bn);
     nb_module *conv1 = conv_block(1, 16, bn);
     nb_module *m = nb_sequential(6, conv1, conv2, nb_flatten_layer(1, -1), fc,
-                                 bn ? nb_batch_norm1d(128) : nb_act("identity"), head);
+                                 bn ? ex_batch_norm(128, false) : nb_act("identity"), head);
     EX_CHECK(m);
     return m;
 }
@@ -75,6 +83,7 @@ static run train(const nb_dataset *train_set, const nb_dataset *test, bool bn, i
                  double lr, int seed, bool verbose)
 {
     nb_module *model = build_model(seed, bn);
+    ex_dist_wrap(model);
     nb_param_list pl;
     EX_CHECK(nb_module_parameters(model, &pl) >= 0);
     nb_optim *opt = nb_adam(pl.tensors, pl.count, NB_ADAM_OPTS(.lr = lr));
@@ -87,8 +96,7 @@ static run train(const nb_dataset *train_set, const nb_dataset *test, bool bn, i
         printf("Adam, lr %g (cosine), batch %d, seed %d, %d epoch(s)%s\n\n", lr, batch, seed, epochs,
                bn ? "" : ", no BatchNorm");
     }
-    nb_loader *ld = nb_loader_new(train_set, batch, NB_LOADER_OPTS(.shuffle = true, .seed = (uint64_t)seed));
-    EX_CHECK(ld);
+    nb_loader *ld = ex_loader(train_set, batch, NB_LOADER_OPTS(.shuffle = true, .seed = (uint64_t)seed));
     run r = {0};
     double t_train = 0;
     for (int epoch = 0; epoch < epochs; epoch++) {
@@ -96,29 +104,34 @@ static run train(const nb_dataset *train_set, const nb_dataset *test, bool bn, i
         int64_t count = 0;
         nb_tensor *x, *y;
         while (nb_loader_next(ld, &x, &y)) {
-            nb_tensor *loss = nb_cross_entropy(nb_forward(model, as_images(x)), y, NB_CROSS_ENTROPY_OPTS());
+            nb_tensor *loss = nb_cross_entropy(ex_forward(model, as_images(x)), y, NB_CROSS_ENTROPY_OPTS());
             EX_CHECK(loss);
             nb_optim_zero_grad(opt);
-            EX_CHECK(nb_backward(loss) == 0);
+            EX_CHECK(ex_backward(loss) == 0);
             EX_CHECK(nb_optim_step(opt) == 0);
             sum += nb_item(loss) * (double)x->shape[0];
             count += x->shape[0];
             nb_step_end();
         }
         nb_scheduler_step(sched);
-        double dt = ex_now() - t0;
+        double dt = ex_now() - t0, rows[2] = {sum, (double)count};
         t_train += dt;
+        ex_dist_sum(rows, 2); /* every rank's rows */
+        sum = rows[0], count = (int64_t)rows[1];
         r.loss = sum / (double)count;
-        r.acc[epoch] = ex_accuracy(model, test, EVAL_BATCH, as_images, NULL, 0);
+        r.acc[epoch] = ex_dist_rank0() ? ex_accuracy(model, test, EVAL_BATCH, as_images, NULL, 0) : 0;
         if (verbose) {
             printf("epoch %2d/%d  train loss %.4f  test accuracy %.4f  %5.1f s  %6.0f images/s\n", epoch + 1,
                    epochs, r.loss, r.acc[epoch], dt, (double)count / dt);
             fflush(stdout);
         }
     }
-    if (verbose)
-        printf("\ntraining: %.1f s, %.1f s per epoch\nfinal test accuracy %.4f\n", t_train, t_train / epochs,
-               r.acc[epochs - 1]);
+    if (verbose) {
+        printf("\ntraining: %.1f s, %.1f s per epoch\n", t_train, t_train / epochs);
+        ex_dist_report();
+        printf("final test accuracy %.4f\n", r.acc[epochs - 1]);
+    }
+    ex_dist_unwrap();
     nb_loader_free(ld);
     nb_scheduler_free(sched);
     nb_optim_free(opt);
@@ -165,13 +178,16 @@ int main(int argc, char **argv)
         {"epochs", EX_INT, &epochs, "epochs; 0: 10, or 1 with --quick"},
         {"batch", EX_INT, &batch, "mini-batch size"},
         {"lr", EX_DOUBLE, &lr, "Adam's learning rate"},
-        {"threads", EX_INT, &threads, "threads; 0: NABLA_NUM_THREADS or the number of cores"},
+        {"threads", EX_INT, &threads, "threads (per rank); 0: NABLA_NUM_THREADS or the number of cores"},
         {"seed", EX_INT, &seed, "seed of the initial weights and of the shuffling"},
         {"data", EX_STR, &data, "directory of the four (Fashion-)MNIST IDX files"},
         {"no-bn", EX_FLAG, &no_bn, "the same network without BatchNorm"},
         {"compare", EX_FLAG, &compare_mode,
          "with and without BatchNorm: accuracy per epoch, largest stable lr"},
         {"quick", EX_FLAG, &quick, "5000 training and 1000 test images, 1 epoch"},
+        EX_DIST_ARGS,
+        {"sync-bn", EX_FLAG, &ex_dist.sync_bn,
+         "with --distributed: SyncBatchNorm (the global batch's statistics)"},
     };
     ex_parse(argc, argv, args, EX_COUNT(args), "train a CNN on Fashion-MNIST");
     epochs = epochs ? epochs : quick ? 1 : 10;
@@ -181,6 +197,7 @@ int main(int argc, char **argv)
     }
     if (threads > 0)
         nb_set_num_threads(threads);
+    ex_dist_start(argv[0], threads);
 
     /* Data: x [N,28,28] in [0,1], y [N] class numbers. */
     nb_mnist_opts mo = NB_MNIST_OPTS(.keep_shape = true);
@@ -202,20 +219,23 @@ int main(int argc, char **argv)
 
     printf("Fashion-MNIST: %lld training, %lld test images; %d thread(s)\n",
            (long long)nb_dataset_len(train_set), (long long)nb_dataset_len(test), nb_get_num_threads());
+    ex_dist_banner(batch);
     if (compare_mode) {
         compare(train_set, test, batch, lr, seed);
         nb_dataset_free(train_set);
         nb_dataset_free(test);
+        ex_dist_end();
         return 0;
     }
     double acc = train(train_set, test, !no_bn, epochs, batch, lr, seed, true).acc[epochs - 1];
     fflush(stdout);
     int status = 0;
-    if (quick && !(acc > 0.5)) {
+    if (quick && ex_dist_rank0() && !(acc > 0.5)) {
         fprintf(stderr, "FAIL: test accuracy %.4f is not above 0.5\n", acc);
         status = 1;
     }
     nb_dataset_free(train_set);
     nb_dataset_free(test);
+    ex_dist_end();
     return status;
 }

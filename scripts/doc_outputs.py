@@ -17,7 +17,12 @@ standard output and error together are its output. Markers of one file run in
 order in one scratch directory (a later command may read a file an earlier one
 wrote); consecutive markers of the same command are pieces of one run. A
 marker `<!-- output of (slow): CMD -->` is a run of minutes: --check skips it
-and says so, --check-slow and --update run it.
+and says so, --check-slow and --update run it. A command that starts with
+`mpirun` (a data-parallel run, docs/distributed.md) is skipped, saying so,
+when mpirun is not in PATH or BUILD_DIR has no libnabla_dist (MPI was not
+found at setup); it runs with Open MPI's consent to run as root and to place
+more ranks than cores (OMPI_ALLOW_RUN_AS_ROOT, OMPI_MCA_rmaps_base_oversubscribe),
+as tests/mpi_run.sh does, so that the docs can show a plain `mpirun -np 2 ...`.
 
 A block matches when its lines appear in the output, in order and
 consecutively, except that a line `...` stands for any number of lines.
@@ -31,8 +36,10 @@ output that resembles it most (the same lines with other numbers). Review the
 diff; a block whose shape changed must be edited by hand (it says which).
 """
 import difflib
+import glob
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -127,8 +134,21 @@ def updated(block, output):
     return result
 
 
+def mpi_missing(command, build):
+    """Why an mpirun command cannot run here, or None."""
+    if not command.startswith('mpirun '):
+        return None
+    if not shutil.which('mpirun'):
+        return 'no mpirun in PATH (apt-get install openmpi-bin)'
+    if not glob.glob(os.path.join(build, 'libnabla_dist.*')):
+        return 'the build has no libnabla_dist (MPI was not found at setup)'
+    return None
+
+
 def run(command, scratch):
-    env = dict(os.environ, NABLA_NUM_THREADS='2')
+    env = dict(os.environ, NABLA_NUM_THREADS='2', OMPI_MCA_rmaps_base_oversubscribe='1')
+    if os.geteuid() == 0:
+        env.update(OMPI_ALLOW_RUN_AS_ROOT='1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM='1')
     proc = subprocess.run(command, shell=True, cwd=scratch, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True)
     return [l.rstrip() for l in proc.stdout.split('\n')]
@@ -137,7 +157,7 @@ def run(command, scratch):
 def process(path, build, update, slow):
     with open(path) as f:
         lines = f.read().split('\n')
-    failures = checked = skipped = 0
+    failures = checked = skipped = no_mpi = 0
     with tempfile.TemporaryDirectory() as scratch:
         os.symlink(os.path.abspath(build), os.path.join(scratch, 'build'))
         os.symlink(os.path.join(REPO, 'data'), os.path.join(scratch, 'data'))
@@ -146,6 +166,13 @@ def process(path, build, update, slow):
         for command, is_slow, first, end in blocks(lines):
             if is_slow and not slow:
                 skipped += 1
+                continue
+            why = mpi_missing(command, build)
+            if why:
+                if command != previous:
+                    print(f'{path}:{first - 1}: skipped, {why}: {command}')
+                previous = command
+                no_mpi += 1
                 continue
             if command != previous:
                 print(f'{path}:{first - 1}: {command}', flush=True)
@@ -171,7 +198,8 @@ def process(path, build, update, slow):
         with open(path, 'w') as f:
             f.write('\n'.join(lines))
     print(f'{path}: {checked - failures} of {checked} output blocks match'
-          + (f'; {skipped} slow block(s) not run (--check-slow runs them)' if skipped else ''))
+          + (f'; {skipped} slow block(s) not run (--check-slow runs them)' if skipped else '')
+          + (f'; {no_mpi} block(s) of mpirun not run (no MPI)' if no_mpi else ''))
     return failures
 
 

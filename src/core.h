@@ -38,12 +38,6 @@ int nb_norm_dim(int dim, int ndim);
 const char *nb_shape_fmt(const nb_tensor *t);
 const char *nb_dims_fmt(int ndim, const int64_t *shape);
 
-/* True when an options struct was made by NB_<NAME>_OPTS() or
- * nb_<name>_defaults() (its nb_tag, nabla/config.h); otherwise records
- * "<op>: options were not made by NB_<NAME>_OPTS() or nb_<name>_defaults()..."
- * and returns false. name is lower case ("rnn"). */
-bool nb_opts_made(const char *op, uint32_t tag, const char *name);
-
 /* y[i] += x[i] */
 void nb_accumulate(nb_real *restrict y, const nb_real *restrict x, int64_t n);
 

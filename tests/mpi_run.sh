@@ -7,13 +7,19 @@
 #       with half of it each, twice: the 2-rank runs are bit-identical, and
 #       match the 1-rank one to float32 rounding (test_dist also checks that
 #       both ranks end with the same parameters); with several buckets too;
-#       and the optimizer state sharded (ZeRO-1) gives the unsharded bits
+#       and the optimizer state sharded (ZeRO-1) gives the unsharded bits;
+#       a 2-rank run saved mid-epoch resumes on 2 ranks (the same bits) and
+#       on 1 (to rounding)
 #   mpi_run.sh syncbn TEST_DIST       SyncBatchNorm on 2 ranks = BatchNorm on 1
 #   mpi_run.sh errors TEST_DIST       the error paths, on 2 ranks
 #   mpi_run.sh failures TEST_DIST     rank 1 exits, is killed or hangs: the job
 #       stops, with a message, instead of hanging
-#   mpi_run.sh example EXE DIR        examples/fashion_mnist_ddp --quick on 2
-#       ranks; then 1 epoch on 2 ranks saved in DIR and resumed on 1 rank
+#   mpi_run.sh example EXE CNN DIR    examples/fashion_mnist --distributed
+#       --quick on 2 ranks; then 1 epoch on 2 ranks saved in DIR and resumed
+#       in one process, which must end at the 2-rank run's accuracy; and
+#       examples/fashion_mnist_cnn --distributed --sync-bn --quick on 2 ranks
+#   mpi_run.sh refused EXE            a build without MPI: EXE --distributed
+#       fails, saying how to get MPI
 #
 # Under valgrind (meson test --setup valgrind) they are skipped: memcheck
 # would trace mpirun and Open MPI's own processes; the distributed code runs
@@ -27,6 +33,19 @@ what=$1
 if [ "$what" = none ]; then
     echo "SKIP: $2"
     exit 77
+fi
+if [ "$what" = refused ]; then
+    "$2" --distributed --quick >/dev/null 2>"${TMPDIR:-/tmp}/refused.$$"
+    rc=$?
+    cat "${TMPDIR:-/tmp}/refused.$$"
+    grep -q "apt-get install libopenmpi-dev openmpi-bin" "${TMPDIR:-/tmp}/refused.$$"
+    found=$?
+    rm -f "${TMPDIR:-/tmp}/refused.$$"
+    if [ $rc -ne 2 ] || [ $found -ne 0 ]; then
+        echo "FAIL: --distributed without MPI returned $rc, and should return 2 saying how to get MPI"
+        exit 1
+    fi
+    exit 0
 fi
 case "${LD_PRELOAD-}" in
 *vgpreload*)
@@ -72,6 +91,15 @@ equivalence)
         echo "2 ranks against 1 (bucket_cap_mb $mb):"
         "$exe" compare "$tmp/one" "$tmp/two" 2e-5 || exit 1
     done
+    # a 2-rank run saved by rank 0 mid-epoch (after step 6 of 12, row 32 of
+    # epoch 1's 64), resumed on 2 ranks (the same bits) and in one process
+    run 2 train "$tmp/saved" --save-at 6 "$tmp/mid.safetensors" || exit 1
+    run 2 train "$tmp/resumed2" --resume "$tmp/mid.safetensors" || exit 1
+    run 1 train "$tmp/resumed1" --resume "$tmp/mid.safetensors" || exit 1
+    echo "2 ranks saved mid-epoch, resumed on 2 ranks, against uninterrupted:"
+    "$exe" compare "$tmp/saved" "$tmp/resumed2" 0 || exit 1
+    echo "2 ranks saved mid-epoch, resumed on 1, against 2 ranks uninterrupted:"
+    "$exe" compare "$tmp/saved" "$tmp/resumed1" 2e-5 || exit 1
     run 2 train "$tmp/zero" --zero || exit 1
     echo "2 ranks, Adam's state sharded (ZeRO-1) against unsharded:"
     "$exe" compare "$tmp/two" "$tmp/zero" 0 || exit 1
@@ -104,10 +132,20 @@ failures)
     done
     ;;
 example)
-    run 2 --quick || exit 1
-    ckpt="$3/fashion_mnist_ddp.safetensors"
-    run 2 --quick --checkpoint "$ckpt" --stop-after 1 || exit 1
-    run 1 --quick --resume "$ckpt" || exit 1
+    run 2 --distributed --quick --out "$4" >"$tmp/two" || { cat "$tmp/two"; exit 1; }
+    cat "$tmp/two"
+    ckpt="$4/fashion_mnist_distributed.safetensors"
+    run 2 --distributed --quick --out "$4" --checkpoint "$ckpt" --stop-after 1 || exit 1
+    echo "resumed in one process:"
+    "$exe" --quick --out "$4" --resume "$ckpt" >"$tmp/one" || { cat "$tmp/one"; exit 1; }
+    cat "$tmp/one"
+    two=$(grep "^test accuracy" "$tmp/two") one=$(grep "^test accuracy" "$tmp/one")
+    if [ -z "$two" ] || [ "$two" != "$one" ]; then
+        echo "FAIL: the 2-rank run ends at '$two', the run resumed in one process at '$one'"
+        exit 1
+    fi
+    exe=$3
+    run 2 --distributed --sync-bn --quick || exit 1
     ;;
 *)
     echo "mpi_run.sh: unknown test '$what'"

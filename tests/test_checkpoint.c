@@ -541,3 +541,66 @@ Test(checkpoint, a_run_made_otherwise_is_refused_and_unchanged)
     free(before), free(after);
     full_finish(&b);
 }
+
+/* The rows of ld's next batch, of the next epoch after the last one (x
+ * holds each row's index). */
+static void next_rows(nb_loader *ld, int64_t n, nb_real *rows)
+{
+    nb_tensor *x, *y;
+    if (!nb_loader_next(ld, &x, &y))
+        cr_assert(nb_loader_next(ld, &x, &y));
+    cr_assert_eq(x->shape[0], n);
+    memcpy(rows, x->data, (size_t)n * sizeof *rows);
+}
+
+/* A loader sharded over 2 replicas (nb_loader_shard, a data-parallel run),
+ * saved by replica 0 mid-epoch, resumes in one process of the global batch
+ * and on 4 replicas, each at the same row of the epoch's order. */
+Test(checkpoint, a_sharded_loader_resumes_on_any_number_of_replicas)
+{
+    enum { ROWS = 32, GLOBAL = 8 };
+    nb_tensor *x = nb_zeros(NB_SHAPE(ROWS, 1)), *y = nb_zeros(NB_SHAPE(ROWS));
+    for (int i = 0; i < ROWS; i++)
+        x->data[i] = (nb_real)i;
+    nb_dataset *ds = nb_dataset_new(x, y, true);
+    nb_module *model = nb_linear(1, 1);
+    nb_loader_opts o = NB_LOADER_OPTS(.shuffle = true, .seed = 7);
+    nb_real want[GLOBAL], got[GLOBAL];
+    /* one process: global batch 2 of epoch 1 */
+    nb_loader *one = nb_loader_new(ds, GLOBAL, o);
+    for (int b = 0; b < ROWS / GLOBAL + 3; b++)
+        next_rows(one, GLOBAL, want);
+    /* replica 0 of 2, saved after global batch 1 of epoch 1 (row 16 of its order) */
+    nb_loader *half = nb_loader_new(ds, GLOBAL / 2, o);
+    cr_assert_eq(nb_loader_shard(half, 2, 0, false), 0);
+    for (int b = 0; b < ROWS / GLOBAL + 2; b++)
+        next_rows(half, GLOBAL / 2, got);
+    nb_training run = {.model = model, .loaders = &half, .n_loaders = 1};
+    cr_assert_eq(nb_save_training(file("sharded.safetensors"), &run, NULL), 0);
+
+    nb_loader *whole = nb_loader_new(ds, GLOBAL, o);
+    run.loaders = &whole;
+    cr_assert_eq(nb_load_training(file("sharded.safetensors"), &run), 0);
+    cr_assert_eq(nb_loader_epoch(whole), 1);
+    next_rows(whole, GLOBAL, got);
+    cr_assert(memcmp(got, want, sizeof want) == 0, "one process resumes at another batch");
+
+    nb_loader *quarter = nb_loader_new(ds, GLOBAL / 4, o); /* replica 3 of 4: rows 3 and 7 of the batch */
+    cr_assert_eq(nb_loader_shard(quarter, 4, 3, false), 0);
+    run.loaders = &quarter;
+    cr_assert_eq(nb_load_training(file("sharded.safetensors"), &run), 0);
+    next_rows(quarter, GLOBAL / 4, got);
+    cr_assert(got[0] == want[3] && got[1] == want[7], "replica 3 of 4 has rows %g %g, expected %g %g",
+              (double)got[0], (double)got[1], (double)want[3], (double)want[7]);
+
+    nb_loader *other = nb_loader_new(ds, GLOBAL / 2, o); /* another global batch: refused */
+    run.loaders = &other;
+    cr_assert_eq(nb_load_training(file("sharded.safetensors"), &run), -1);
+    assert_error(NB_ERR_ARG, "loader 0 is over other data or in another order than the saved one: the file "
+                             "has \"rows=32 global batch=8 shuffle=1 seed=7 drop_last=0\", the loader "
+                             "\"rows=32 global batch=4 shuffle=1 seed=7 drop_last=0\"");
+    nb_loader_free(one), nb_loader_free(half), nb_loader_free(whole), nb_loader_free(quarter);
+    nb_loader_free(other);
+    nb_module_free(model);
+    nb_dataset_free(ds);
+}

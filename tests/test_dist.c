@@ -1,10 +1,13 @@
 /* tests/test_dist.c — nabla/dist.h under mpirun (tests/mpi_run.sh runs it):
  *
- *   test_dist train OUT [--bucket-mb X] [--zero]   a small MLP trained STEPS
- *       steps with Adam on a global batch of 16 (16 / world per rank), with
- *       gradient clipping by global norm, the optimizer's state sharded over
- *       the ranks with --zero; checks that every rank ends with rank 0's
- *       parameters and writes them (rank 0) to OUT;
+ *   test_dist train OUT [--bucket-mb X] [--zero] [--save-at K FILE] [--resume FILE]
+ *       a small MLP trained STEPS steps with Adam on a global batch of 16
+ *       (16 / world per rank), with gradient clipping by global norm, the
+ *       optimizer's state sharded over the ranks with --zero; checks that
+ *       every rank ends with rank 0's parameters and writes them (rank 0) to
+ *       OUT. --save-at: rank 0 saves the run (nb_save_training) after step K,
+ *       mid-epoch; --resume: every rank restores such a file (on any number
+ *       of ranks dividing 16) and trains the steps left;
  *   test_dist compare A B TOL             the largest difference of two such
  *       files, failing above TOL (0: bit-identical);
  *   test_dist syncbn                      SyncBatchNorm on 2 ranks of 4 rows
@@ -84,14 +87,13 @@ static nb_optim *adam(nb_tensor *const *params, int n, void *ctx)
     return nb_adam(params, n, NB_ADAM_OPTS(.lr = 0.05));
 }
 
-static int train(const char *out, double bucket_mb, bool zero)
+static int train(const char *out, double bucket_mb, bool zero, int save_at, const char *save,
+                 const char *resume)
 {
     int rank = nb_dist_rank(), world = nb_dist_world_size();
     nb_dataset *ds = problem();
     nb_module *model = mlp(100 + (uint64_t)rank, 16);
-    nb_ddp_options o = nb_ddp_defaults();
-    o.bucket_cap_mb = bucket_mb;
-    nb_ddp *ddp = nb_ddp_new(model, &o);
+    nb_ddp *ddp = nb_ddp_new(model, NB_DDP_OPTS(.bucket_cap_mb = bucket_mb));
     if (!ddp) {
         fprintf(stderr, "rank %d: %s\n", rank, nb_last_error_message());
         return 1;
@@ -112,8 +114,21 @@ static int train(const char *out, double bucket_mb, bool zero)
     nb_loader *ld = nb_loader_new(ds, GLOBAL_BATCH / world, NB_LOADER_OPTS(.shuffle = true, .seed = 3));
     if (nb_loader_shard(ld, world, rank, false) != 0)
         return 1;
+    nb_training run = {.model = model, .optims = &opt, .n_optims = 1, .loaders = &ld, .n_loaders = 1};
+    int first = 0;
+    if (resume) { /* the step to go on from, then the model, Adam's state and the loader's position */
+        nb_safetensors *st = nb_safetensors_open(resume);
+        CHECK(st && nb_safetensors_metadata(st, "step"), "%s: %s", resume, nb_last_error_message());
+        first = st ? atoi(nb_safetensors_metadata(st, "step")) : 0;
+        nb_safetensors_close(st);
+        CHECK(nb_load_training(resume, &run) == 0, "load_training: %s", nb_last_error_message());
+        if (rank == 0)
+            printf("world %d: resumed %s at step %d (epoch %llu, row %lld of its order)\n", world, resume,
+                   first, (unsigned long long)nb_loader_epoch(ld),
+                   (long long)(first % (ROWS / GLOBAL_BATCH)) * GLOBAL_BATCH);
+    }
     nb_real first_norm = 0;
-    for (int step = 0; step < STEPS; step++) {
+    for (int step = first; step < STEPS; step++) {
         nb_tensor *x, *y;
         if (!nb_loader_next(ld, &x, &y))
             nb_loader_next(ld, &x, &y); /* the next epoch */
@@ -130,13 +145,18 @@ static int train(const char *out, double bucket_mb, bool zero)
             first_norm = norm;
         CHECK((zero ? nb_zero_step(z) : nb_optim_step(opt)) == 0, "step: %s", nb_last_error_message());
         nb_step_end();
+        if (save && step + 1 == save_at && rank == 0) { /* every rank holds the same run: one writes it */
+            char meta[64];
+            snprintf(meta, sizeof meta, "{\"step\": \"%d\"}", save_at);
+            CHECK(nb_save_training(save, &run, meta) == 0, "save_training: %s", nb_last_error_message());
+        }
     }
-    CHECK(first_norm > 0.1f, "the first gradient norm %g should be clipped", (double)first_norm);
+    CHECK(resume || first_norm > 0.1f, "the first gradient norm %g should be clipped", (double)first_norm);
     nb_ddp_stats st = nb_ddp_get_stats(ddp);
-    CHECK(st.steps == STEPS, "%lld steps counted", (long long)st.steps);
+    CHECK(st.steps == STEPS - first, "%lld steps counted", (long long)st.steps);
     /* with two buckets, the first (the last layers) starts before backward
      * reaches the first layer; with one, only once backward is over */
-    CHECK(st.early_buckets == (st.buckets > 1 ? st.buckets - 1 : 0) * STEPS,
+    CHECK(st.early_buckets == (st.buckets > 1 ? st.buckets - 1 : 0) * (STEPS - first),
           "%lld buckets of %d started early", (long long)st.early_buckets, st.buckets);
     if (rank == 0)
         printf("world %d: %d bucket(s), %lld bytes sent per step, %.3f ms waiting per step\n", world,
@@ -277,15 +297,26 @@ static int syncbn(void)
 static int errors(void)
 {
     int rank = nb_dist_rank(), world = nb_dist_world_size();
-    CHECK(nb_dist_init(NULL, NULL, NULL) == -1, "second init");
+    CHECK(nb_dist_init(NULL, NULL, nb_dist_defaults()) == -1, "second init");
     check_error(NB_ERR_STATE, "dist_init: already initialised");
-    CHECK(!nb_ddp_new(NULL, NULL), "NULL model");
+    CHECK(nb_dist_init(NULL, NULL, (nb_dist_opts){.timeout = 5}) == -1, "a struct literal");
+    check_error(NB_ERR_ARG, "dist_init: options were not made by NB_DIST_OPTS() or nb_dist_defaults()");
+    CHECK(nb_dist_defaults().timeout == 1800 && NB_DIST_OPTS().timeout == 1800, "torch's 30 minutes");
+    CHECK(!nb_ddp_new(NULL, NB_DDP_OPTS()), "NULL model");
     check_error(NB_ERR_NULL, "ddp_new: model is NULL");
     nb_module *m = mlp(1, 4);
-    nb_ddp_options o = nb_ddp_defaults();
-    o.bucket_cap_mb = 0;
-    CHECK(!nb_ddp_new(m, &o), "bucket_cap_mb 0");
-    check_error(NB_ERR_ARG, "ddp_new: bucket_cap_mb 0 must be in (0, 1e6]");
+    CHECK(!nb_ddp_new(m, (nb_ddp_opts){.bucket_cap_mb = 1}), "a struct literal");
+    check_error(NB_ERR_ARG, "ddp_new: options were not made by NB_DDP_OPTS() or nb_ddp_defaults()");
+    nb_ddp_opts o = nb_ddp_defaults();
+    CHECK(o.bucket_cap_mb == 25 && o.broadcast_buffers, "torch's defaults");
+    o.bucket_cap_mb = -1;
+    CHECK(!nb_ddp_new(m, o), "bucket_cap_mb -1");
+    check_error(NB_ERR_ARG, "ddp_new: bucket_cap_mb -1 must be in [0, 1e6]");
+    /* a literal 0 is 0: every parameter in a bucket of its own */
+    nb_ddp *each = nb_ddp_new(m, NB_DDP_OPTS(.bucket_cap_mb = 0));
+    CHECK(each && nb_ddp_get_stats(each).buckets == 6, "bucket_cap_mb 0: %d buckets for 6 parameters",
+          nb_ddp_get_stats(each).buckets);
+    nb_ddp_free(each);
     CHECK(nb_ddp_backward(NULL, NULL) == -1, "NULL ddp");
     check_error(NB_ERR_NULL, "ddp_backward: ddp is NULL");
     nb_tensor *t = nb_full(NB_SHAPE(3), (nb_real)(rank + 1));
@@ -296,13 +327,13 @@ static int errors(void)
     nb_free(t);
     /* rank 1 builds a wider model: both ranks refuse, neither hangs */
     nb_module *other = mlp(1, rank == 1 ? 5 : 4);
-    CHECK(!nb_ddp_new(other, NULL), "different models");
+    CHECK(!nb_ddp_new(other, NB_DDP_OPTS()), "different models");
     check_error(NB_ERR_SHAPE, "ddp_new: rank 1 has 6 parameters of 93 values in all, rank 0 has 6 of 71: "
                               "every rank must build the same model");
     nb_module_free(other);
     /* a backward that fails on rank 1 only (NULL loss): the reduction still
      * completes on both ranks, rank 1 reports the error */
-    nb_ddp *d = nb_ddp_new(m, NULL);
+    nb_ddp *d = nb_ddp_new(m, NB_DDP_OPTS());
     CHECK(d, "ddp_new: %s", nb_last_error_message());
     nb_tensor *x = nb_ones(NB_SHAPE(2, FEATURES));
     nb_tensor *loss = rank == 1 ? NULL : nb_sum(nb_ddp_forward(d, x));
@@ -333,7 +364,7 @@ static int fail(const char *how)
 {
     int rank = nb_dist_rank();
     nb_module *m = mlp(1, 4);
-    nb_ddp *d = nb_ddp_new(m, NULL);
+    nb_ddp *d = nb_ddp_new(m, NB_DDP_OPTS());
     nb_tensor *x = nb_ones(NB_SHAPE(2, FEATURES));
     nb_tensor *loss = nb_sum(nb_ddp_forward(d, x));
     if (rank == 1) {
@@ -359,9 +390,7 @@ int main(int argc, char **argv)
     nb_set_error_handler(quiet, NULL);
     if (argc >= 2 && strcmp(argv[1], "compare") == 0 && argc == 5)
         return compare(argv[2], argv[3], atof(argv[4]));
-    nb_dist_options o = nb_dist_defaults();
-    if (argc >= 3 && strcmp(argv[1], "fail") == 0)
-        o.timeout = 2;
+    nb_dist_opts o = NB_DIST_OPTS(.timeout = argc >= 3 && strcmp(argv[1], "fail") == 0 ? 2 : 1800);
     /* before init: an error, not a crash */
     if (nb_dist_barrier() != -1 ||
         !strstr(nb_last_error_message(), "dist_barrier: the process group is not "
@@ -370,7 +399,7 @@ int main(int argc, char **argv)
         return 1;
     }
     nb_clear_error();
-    if (nb_dist_init(&argc, &argv, &o) != 0) {
+    if (nb_dist_init(&argc, &argv, o) != 0) {
         fprintf(stderr, "%s\n", nb_last_error_message());
         return 1;
     }
@@ -379,12 +408,18 @@ int main(int argc, char **argv)
     if (argc >= 3 && strcmp(argv[1], "train") == 0) {
         double mb = 25;
         bool zero = false;
+        int save_at = 0;
+        const char *save = NULL, *resume = NULL;
         for (int i = 3; i < argc; i++)
             if (strcmp(argv[i], "--bucket-mb") == 0 && i + 1 < argc)
                 mb = atof(argv[++i]);
             else if (strcmp(argv[i], "--zero") == 0)
                 zero = true;
-        rc = train(argv[2], mb, zero);
+            else if (strcmp(argv[i], "--save-at") == 0 && i + 2 < argc)
+                save_at = atoi(argv[i + 1]), save = argv[i + 2], i += 2;
+            else if (strcmp(argv[i], "--resume") == 0 && i + 1 < argc)
+                resume = argv[++i];
+        rc = train(argv[2], mb, zero, save_at, save, resume);
     } else if (argc == 2 && strcmp(argv[1], "syncbn") == 0)
         rc = nb_dist_world_size() == 2 ? syncbn() : 2;
     else if (argc == 2 && strcmp(argv[1], "errors") == 0)
@@ -394,8 +429,8 @@ int main(int argc, char **argv)
     else
         fprintf(
             stderr,
-            "usage: test_dist train OUT [--bucket-mb X] [--zero] | compare A B TOL | syncbn | errors | fail "
-            "exit|kill|hang\n");
+            "usage: test_dist train OUT [--bucket-mb X] [--zero] [--save-at K FILE] [--resume FILE] | compare A "
+            "B TOL | syncbn | errors | fail exit|kill|hang\n");
     /* every rank's verdict: a failure on any rank fails the run */
     nb_tensor *bad = nb_full(NB_SHAPE(1), (nb_real)(rc != 0));
     nb_dist_all_reduce_sum(bad);

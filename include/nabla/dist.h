@@ -8,10 +8,10 @@
  * MPI or MPICH; -Dmpi=enabled makes it required). docs/distributed.md is the
  * guide; the loop, run with `mpirun -np 2 ./train`:
  *
- *   nb_dist_init(&argc, &argv, NULL);
+ *   nb_dist_init(&argc, &argv, NB_DIST_OPTS());
  *   int rank = nb_dist_rank(), world = nb_dist_world_size();
  *   nb_module *model = build();                      // any initialisation:
- *   nb_ddp *ddp = nb_ddp_new(model, NULL);           // rank 0's weights win
+ *   nb_ddp *ddp = nb_ddp_new(model, NB_DDP_OPTS());  // rank 0's weights win
  *   nb_optim *opt = nb_adam(params, n, ...);
  *   nb_loader *ld = nb_loader_new(train, global_batch / world, opts);
  *   nb_loader_shard(ld, world, rank, false);         // DistributedSampler
@@ -36,22 +36,26 @@ extern "C" {
 #endif
 NB_API_BEGIN
 
-/* ---- The process group (torch.distributed.init_process_group("mpi")) ---- */
-typedef struct nb_dist_options {
+/* ---- The process group (torch.distributed.init_process_group("mpi")) ----
+ * Options, made by NB_DIST_OPTS(...) or nb_dist_defaults() as every options
+ * struct is (nabla/config.h): NB_DIST_OPTS(.timeout = 60). */
+typedef struct nb_dist_opts {
+    uint32_t nb_tag;
     /* Seconds a rank waits in a collective call (a gradient reduction, a
      * broadcast, a barrier) for the others before it stops the whole job
      * with a message naming the call: a rank that hangs or died silently
-     * cannot leave the others waiting forever. torch's default process-group
-     * timeout: 1800. */
+     * cannot leave the others waiting forever. Positive; INFINITY waits for
+     * ever. torch's default process-group timeout: 1800. */
     double timeout;
-} nb_dist_options;
-nb_dist_options nb_dist_defaults(void); /* {.timeout = 1800} */
+} nb_dist_opts;
+#define NB_DIST_OPTS(...) NB_OPTS_(nb_dist_opts, .timeout = 1800, __VA_ARGS__)
+nb_dist_opts nb_dist_defaults(void);
 
 /* Initialise from the MPI environment mpirun sets up (MPI_Init_thread, or
  * the program's own MPI_Init before it): rank and world size. argc and argv
- * may be NULL; opts NULL means nb_dist_defaults(). A program run without
- * mpirun is a world of one. Returns 0, or -1 (called twice, bad options). */
-int nb_dist_init(int *argc, char ***argv, const nb_dist_options *opts);
+ * may be NULL. A program run without mpirun is a world of one. Returns 0, or
+ * -1 (called twice, bad options). */
+int nb_dist_init(int *argc, char ***argv, nb_dist_opts opts);
 bool nb_dist_is_initialized(void);
 /* This process's rank in [0, world size), and the world size (0 and 1
  * before nb_dist_init). */
@@ -73,27 +77,34 @@ _Noreturn void nb_dist_abort(const char *why);
 /* MPI_Finalize (unless the program called MPI_Init itself). */
 void nb_dist_finalize(void);
 
-/* ---- DistributedDataParallel -------------------------------------------- */
-typedef struct nb_ddp_options {
-    /* Gradients travel in buckets of about this many MB (10^6 bytes), filled
-     * in the order backward completes them (roughly the reverse of the
-     * parameters' order) and each reduced as soon as it is full, while
-     * backward goes on; the first bucket is at most 1 MB, so communication
-     * starts early. torch's bucket_cap_mb: 25. */
+/* ---- DistributedDataParallel --------------------------------------------
+ * Options, made by NB_DDP_OPTS(...) or nb_ddp_defaults() (torch's defaults):
+ * NB_DDP_OPTS(.bucket_cap_mb = 5). */
+typedef struct nb_ddp_opts {
+    uint32_t nb_tag;
+    /* Gradients travel in buckets of about this many MiB (2^20 bytes, as
+     * torch counts), filled in the order backward completes them (roughly
+     * the reverse of the parameters' order) and each reduced as soon as it
+     * is full, while backward goes on. A bucket is closed once it holds at
+     * least its limit: 1 MiB for the first (torch's first bucket, so that
+     * communication starts early) or bucket_cap_mb when that is smaller,
+     * bucket_cap_mb for the others; 0 gives every parameter a bucket of its
+     * own. In [0, 1e6]; torch's bucket_cap_mb: 25. */
     double bucket_cap_mb;
     /* Rank 0's buffers (BatchNorm's running statistics) copied to every rank
      * at each nb_ddp_forward, so that all ranks evaluate alike (torch's
      * broadcast_buffers, default true). */
     bool broadcast_buffers;
-} nb_ddp_options;
-nb_ddp_options nb_ddp_defaults(void); /* {.bucket_cap_mb = 25, .broadcast_buffers = true} */
+} nb_ddp_opts;
+#define NB_DDP_OPTS(...) NB_OPTS_(nb_ddp_opts, .bucket_cap_mb = 25, .broadcast_buffers = true, __VA_ARGS__)
+nb_ddp_opts nb_ddp_defaults(void);
 
 typedef struct nb_ddp nb_ddp;
 /* Wrap model (borrowed: it must outlive the ddp) for data-parallel training:
  * rank 0's parameters and buffers are broadcast to every rank, and the
  * buckets are laid out. Every rank must call it, with the same model
- * architecture. opts NULL means nb_ddp_defaults(). NULL on error. */
-nb_ddp *nb_ddp_new(nb_module *model, const nb_ddp_options *opts);
+ * architecture. NULL on error. */
+nb_ddp *nb_ddp_new(nb_module *model, nb_ddp_opts opts);
 /* nb_forward(model, x), after broadcasting the buffers (broadcast_buffers). */
 nb_tensor *nb_ddp_forward(nb_ddp *d, nb_tensor *x);
 /* nb_backward(loss), then every parameter's .grad replaced by the mean over

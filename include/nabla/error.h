@@ -45,6 +45,13 @@ void *nb_error(nb_status code, const char *fmt, ...)
 #endif
     ;
 
+/* For options structs of your own made the nabla way (NB_OPTS_, nabla/config.h):
+ * true when tag, the struct's nb_tag, says it was made by NB_<NAME>_OPTS() or
+ * nb_<name>_defaults(); otherwise records "<op>: options were not made by
+ * NB_<NAME>_OPTS() or nb_<name>_defaults(): a struct literal leaves the fields
+ * it omits at zero, ..." and returns false. name is lower case ("ddp"). */
+bool nb_opts_made(const char *op, uint32_t tag, const char *name);
+
 NB_API_END
 #ifdef __cplusplus
 }

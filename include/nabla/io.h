@@ -171,7 +171,12 @@ int nb_load_into(const char *path, int n, const char *const *names, nb_tensor *c
  * Loading needs the same objects made the same way (same model, optimizers
  * over the same parameters in the same order and groups, schedulers of the
  * same kinds, loaders over datasets of the same length with the same batch
- * size and shuffling): it checks all of it, and every tensor's shape, before
+ * size and shuffling; a loader sharded over W replicas, nb_loader_shard,
+ * counts as one of batch W x its batch: a data-parallel run saved by one of
+ * its W ranks, even mid-epoch, resumes on any number R of ranks dividing that
+ * global batch, each loader of batch global / R, or in one process, each at
+ * the same row of the epoch's order): it checks all of it, and every
+ * tensor's shape, before
  * it changes anything, and fails with nothing changed, naming what differs. The
  * options of each group are restored from the file (as PyTorch's
  * optimizer.load_state_dict does). Returns 0, or -1 with an error. */

@@ -52,7 +52,7 @@ typedef struct by_ptr {
 
 struct nb_ddp {
     nb_module *model;
-    nb_ddp_options opts;
+    nb_ddp_opts opts;
     nb_param_list params, buffers;
     slot *slots;     /* one per parameter, in nb_module_parameters order */
     int *order;      /* parameter indices in bucket order */
@@ -65,11 +65,8 @@ struct nb_ddp {
     nb_ddp_stats stats;
 };
 
-nb_ddp_options nb_ddp_defaults(void)
-{
-    /* torch.nn.parallel.DistributedDataParallel(bucket_cap_mb=25, broadcast_buffers=True) */
-    return (nb_ddp_options){.bucket_cap_mb = 25, .broadcast_buffers = true};
-}
+/* torch.nn.parallel.DistributedDataParallel(bucket_cap_mb=25, broadcast_buffers=True) (NB_DDP_OPTS) */
+nb_ddp_opts nb_ddp_defaults(void) { return NB_DDP_OPTS(); }
 
 static double now(void)
 {
@@ -132,8 +129,11 @@ static bool bucket_alloc(bucket *b)
 }
 
 /* torch's bucket assignment (compute_bucket_assignment_by_size): parameters
- * in reverse order, a bucket closed once it holds at least its limit: 1 MB
- * for the first (dist._DEFAULT_FIRST_BUCKET_BYTES), bucket_cap_mb after. */
+ * in reverse order, a bucket closed once it holds at least its limit: 1 MiB
+ * for the first (dist._DEFAULT_FIRST_BUCKET_BYTES; here bucket_cap_mb when
+ * smaller, so that a small cap splits a small model), bucket_cap_mb after,
+ * in MiB as torch's bucket_bytes_cap = int(bucket_cap_mb * 1024 * 1024)
+ * (torch/nn/parallel/distributed.py). */
 static bool layout_buckets(nb_ddp *d)
 {
     int n = d->params.count;
@@ -141,7 +141,7 @@ static bool layout_buckets(nb_ddp *d)
     d->buckets = calloc((size_t)(n ? n : 1), sizeof *d->buckets);
     if (!d->order || !d->buckets)
         return false;
-    double cap = d->opts.bucket_cap_mb * 1e6, first = cap < 1e6 ? cap : 1e6, bytes = 0;
+    double mib = 1024.0 * 1024.0, cap = d->opts.bucket_cap_mb * mib, first = cap < mib ? cap : mib, bytes = 0;
     bucket *b = NULL;
     for (int k = 0; k < n; k++) {
         int i = n - 1 - k;
@@ -214,15 +214,14 @@ static int broadcast_all(const nb_param_list *l)
     return 0;
 }
 
-nb_ddp *nb_ddp_new(nb_module *model, const nb_ddp_options *opts)
+nb_ddp *nb_ddp_new(nb_module *model, nb_ddp_opts o)
 {
-    if (!nb_group_check("ddp_new"))
+    if (!nb_opts_made("ddp_new", o.nb_tag, "ddp") || !nb_group_check("ddp_new"))
         return NULL;
     if (!model)
         return nb_error(NB_ERR_NULL, "ddp_new: model is NULL");
-    nb_ddp_options o = opts ? *opts : nb_ddp_defaults();
-    if (!(o.bucket_cap_mb > 0) || o.bucket_cap_mb > 1e6)
-        return nb_error(NB_ERR_ARG, "ddp_new: bucket_cap_mb %g must be in (0, 1e6]", o.bucket_cap_mb);
+    if (!(o.bucket_cap_mb >= 0) || o.bucket_cap_mb > 1e6)
+        return nb_error(NB_ERR_ARG, "ddp_new: bucket_cap_mb %g must be in [0, 1e6]", o.bucket_cap_mb);
     nb_ddp *d = calloc(1, sizeof *d);
     if (!d)
         return nb_error(NB_ERR_MEMORY, "ddp_new: out of memory");

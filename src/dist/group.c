@@ -10,12 +10,13 @@
 
 nb_group nb__group = {.world = 1};
 
-/* torch.distributed's default_pg_timeout: 30 minutes. */
-nb_dist_options nb_dist_defaults(void) { return (nb_dist_options){.timeout = 1800}; }
+/* torch.distributed's default_pg_timeout: 30 minutes (NB_DIST_OPTS). */
+nb_dist_opts nb_dist_defaults(void) { return NB_DIST_OPTS(); }
 
-int nb_dist_init(int *argc, char ***argv, const nb_dist_options *opts)
+int nb_dist_init(int *argc, char ***argv, nb_dist_opts o)
 {
-    nb_dist_options o = opts ? *opts : nb_dist_defaults();
+    if (!nb_opts_made("dist_init", o.nb_tag, "dist"))
+        return -1;
     if (nb__group.initialized) {
         nb_error(NB_ERR_STATE, "dist_init: already initialised (rank %d of %d)", nb__group.rank,
                  nb__group.world);

@@ -620,31 +620,70 @@ static bool parse_schedulers(const what *w, const char *path, nb_safetensors *st
     return no_extra(w, path, st, "scheduler", w->run->n_schedulers, "schedulers");
 }
 
+/* A loader's order in terms that do not depend on how many replicas share
+ * it: every replica of nb_loader_shard walks the same order of the epoch, W
+ * rows at a time, so W replicas of batch b at row j of their shards are at
+ * row W j of the epoch's order with a global batch of W b, as one process of
+ * batch W b would be. */
+static void order_text(char *buf, size_t size, const nb_loader_position *p)
+{
+    snprintf(buf, size, "rows=%" PRId64 " global batch=%" PRId64 " shuffle=%d seed=%" PRIu64 " drop_last=%d",
+             p->rows, p->batch * p->replicas, p->shuffle ? 1 : 0, p->seed, p->drop_last ? 1 : 0);
+}
+
+/* The saved position into a loader sharded over any number of replicas R
+ * that divides the saved global position (a run saved on W ranks resumes on
+ * R ranks, R dividing the global batch, each of batch global / R). */
 static bool parse_loaders(const what *w, const char *path, nb_safetensors *st, restore *r)
 {
     for (int k = 0; k < w->run->n_loaders; k++) {
-        char key[64], want[256];
+        char key[64], want[256], have[256];
         snprintf(key, sizeof key, RESERVED "loader.%d", k);
         const char *text = nb_safetensors_metadata(st, key);
-        nb_loader_position mine = nb_loader_get_position(w->run->loaders[k]), p = mine;
-        unsigned long long epoch;
-        long long next;
-        int used = -1;
-        if (!text || sscanf(text, "epoch=%llu next=%lld%n", &epoch, &next, &used) != 2)
+        nb_loader_position mine = nb_loader_get_position(w->run->loaders[k]), saved = mine;
+        unsigned long long epoch, seed;
+        long long next, rows, batch, replicas, rank;
+        int shuffle, drop_last, used = -1;
+        if (!text ||
+            sscanf(
+                text,
+                "epoch=%llu next=%lld rows=%lld batch=%lld shuffle=%d seed=%llu drop_last=%d replicas=%lld rank=%lld%n",
+                &epoch, &next, &rows, &batch, &shuffle, &seed, &drop_last, &replicas, &rank, &used) != 9 ||
+            used != (int)strlen(text) || next < 0 || batch < 1 || replicas < 1 || rank < 0 ||
+            rank >= replicas)
             return fail_meta(w, path, key, text, "a loader position (epoch=<e> next=<row> ...)");
-        p.epoch = epoch, p.next = next;
-        loader_text(want, sizeof want, &p);
-        if (strcmp(text, want) != 0 || next < 0 || next > mine.rows) {
-            char have[256];
-            loader_text(have, sizeof have, &mine);
+        saved = (nb_loader_position){.epoch = epoch,
+                                     .next = next,
+                                     .rows = rows,
+                                     .batch = batch,
+                                     .shuffle = shuffle != 0,
+                                     .drop_last = drop_last != 0,
+                                     .seed = seed,
+                                     .replicas = replicas,
+                                     .rank = rank};
+        order_text(want, sizeof want, &saved);
+        order_text(have, sizeof have, &mine);
+        if (strcmp(want, have) != 0 || next > rows) {
             nb_error(
                 NB_ERR_ARG,
                 "%s: %s: loader %d is over other data or in another order than the saved one: the file "
-                "has \"%s\", the loader \"%s\" (rows, batch, shuffle, seed, drop_last and the shard must match)",
-                w->op, path, k, text, strchr(have, 'r'));
+                "has \"%s\", the loader \"%s\" (rows, batch x replicas, shuffle, seed and drop_last must "
+                "match)",
+                w->op, path, k, want, have);
             return false;
         }
-        r->positions[k] = p;
+        int64_t global = next * replicas; /* rows of the epoch's order all replicas have had */
+        if (global % mine.replicas != 0) {
+            nb_error(
+                NB_ERR_ARG,
+                "%s: %s: loader %d was saved at row %lld of epoch %llu's order (%lld per replica on %lld "
+                "replicas), which %lld replicas cannot share evenly",
+                w->op, path, k, (long long)global, epoch, next, replicas, (long long)mine.replicas);
+            return false;
+        }
+        mine.epoch = epoch;
+        mine.next = global / mine.replicas;
+        r->positions[k] = mine;
     }
     return no_extra(w, path, st, "loader", w->run->n_loaders, "loaders");
 }
