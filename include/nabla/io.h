@@ -176,9 +176,8 @@ int nb_load_into(const char *path, int n, const char *const *names, nb_tensor *c
  * its W ranks, even mid-epoch, resumes on any number R of ranks dividing that
  * global batch, each loader of batch global / R, or in one process, each at
  * the same row of the epoch's order): it checks all of it, and every
- * tensor's shape, before
- * it changes anything, and fails with nothing changed, naming what differs. The
- * options of each group are restored from the file (as PyTorch's
+ * tensor's shape, before it changes anything, and fails with nothing
+ * changed, naming what differs. The options of each group are restored from the file (as PyTorch's
  * optimizer.load_state_dict does). Returns 0, or -1 with an error. */
 typedef struct nb_training {
     nb_module *model; /* its parameters, buffers and dropout generators */
