@@ -1,7 +1,8 @@
 /* tests/test_arith.c — add/sub/mul/div with broadcasting (same shape, rank-0,
  * row, column, size-1 dims, rank 4) worked out by hand, the broadcast error,
  * and the pointwise arithmetic (neg, pow, exp, log, sqrt, abs, clamp) with
- * their kink conventions; gradchecks of every op in the float64 build. */
+ * their kink conventions; sin, cos and outer against PyTorch 1.13
+ * (/usr/bin/python3); gradchecks of every op in the float64 build. */
 #include "common.h"
 
 TestSuite(arith, .init = quiet, .fini = end_step);
@@ -175,6 +176,33 @@ Test(arith, kink_conventions)
     nb_free(x), nb_free(g);
 }
 
+Test(arith, sin_cos_as_torch)
+{
+    /* t=torch.tensor([0.,1.,-2.5,100.],dtype=torch.float64); torch.sin(t); torch.cos(t) */
+    nb_tensor *t = arr((nb_real[]){0, 1, -2.5, 100}, NB_SHAPE(4));
+    assert_close_array(nb_sin(t)->data,
+                       (double[]){0.0, 0.8414709848078965, -0.5984721441039564, -0.5063656411097588}, 4, TOL);
+    assert_close_array(nb_cos(t)->data,
+                       (double[]){1.0, 0.5403023058681398, -0.8011436155469337, 0.8623188722876839}, 4, TOL);
+    /* the sinusoid activation is the same function */
+    nb_tensor *a = nb_sinusoid(t), *b = nb_sin(t);
+    cr_assert(memcmp(a->data, b->data, 4 * sizeof(nb_real)) == 0);
+    nb_free(t);
+}
+
+Test(arith, outer_as_torch_and_its_error)
+{
+    /* torch.outer(torch.tensor([1.,2.,3.]), torch.tensor([-1.,0.5])) */
+    nb_tensor *a = arr((nb_real[]){1, 2, 3}, NB_SHAPE(3)), *b = arr((nb_real[]){-1, 0.5}, NB_SHAPE(2));
+    nb_tensor *y = nb_outer(a, b);
+    assert_shape(y, 2, (int64_t[]){3, 2});
+    assert_close_array(y->data, (double[]){-1.0, 0.5, -2.0, 1.0, -3.0, 1.5}, 6, 0);
+    nb_tensor *m = nb_zeros(NB_SHAPE(2, 3));
+    cr_assert_null(nb_outer(m, b));
+    assert_error(NB_ERR_SHAPE, "outer: input [2,3] and vec2 [2]: both must be 1-D");
+    nb_free(a), nb_free(b), nb_free(m);
+}
+
 #ifdef NABLA_F64
 static void check(nb_gradcheck_fn f, int n, nb_tensor *const *in, void *ctx)
 {
@@ -261,7 +289,10 @@ static nb_tensor *f_pointwise(nb_tensor *const *in, int n, void *ctx)
     case 5: return nb_abs(x);
     case 6: return nb_clamp(x, c->p0, c->p1);
     case 7: return nb_add_scalar(x, c->p0);
-    default: return nb_mul_scalar(x, c->p0);
+    case 8: return nb_mul_scalar(x, c->p0);
+    case 9: return nb_sin(x);
+    case 10: return nb_cos(x);
+    default: return nb_outer(nb_flatten(x, 0, -1), nb_sin(nb_flatten(x, 0, -1)));
     }
 }
 
@@ -273,9 +304,9 @@ Test(arith, gradcheck_pointwise)
     nb_tensor *pos = away(&g, NB_SHAPE(3, 4));
     for (int64_t i = 0; i < pos->numel; i++)
         pos->data[i] = (nb_real)fabs((double)pos->data[i]);
-    const pw cases[] = {{0, 0, 0},      {1, 2, 0},           {1, 3, 0},   {1, 0.5, 0}, {1, -1.5, 0},
-                        {2, 0, 0},      {3, 0, 0},           {4, 0, 0},   {5, 0, 0},   {6, -1, 1},
-                        {6, -0.9, 0.8}, {6, -INFINITY, 0.1}, {7, 2.5, 0}, {8, -3, 0}};
+    const pw cases[] = {{0, 0, 0},   {1, 2, 0},  {1, 3, 0}, {1, 0.5, 0}, {1, -1.5, 0},   {2, 0, 0},
+                        {3, 0, 0},   {4, 0, 0},  {5, 0, 0}, {6, -1, 1},  {6, -0.9, 0.8}, {6, -INFINITY, 0.1},
+                        {7, 2.5, 0}, {8, -3, 0}, {9, 0, 0}, {10, 0, 0},  {11, 0, 0}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         /* x^0.5 and x^-1.5 need x > 0 */
         nb_tensor *in = cases[c].which == 1 && cases[c].p0 != (nb_real)(int)cases[c].p0 ? pos : x;

@@ -28,13 +28,42 @@ nb_tensor *nb_exp(nb_tensor *x);
 nb_tensor *nb_log(nb_tensor *x);
 nb_tensor *nb_sqrt(nb_tensor *x);
 nb_tensor *nb_abs(nb_tensor *x); /* d/dx = sign(x), 0 at 0 (as PyTorch) */
+nb_tensor *nb_sin(nb_tensor *x);
+nb_tensor *nb_cos(nb_tensor *x);
 /* clamp(x, lo, hi); the gradient passes where lo <= x <= hi (as PyTorch).
  * Use -INFINITY / INFINITY for a one-sided clamp. */
 nb_tensor *nb_clamp(nb_tensor *x, nb_real lo, nb_real hi);
 
+/* Comparisons, broadcasting (torch.eq, ne, lt, le, gt, ge): a mask of 1 where
+ * a op b holds and 0 elsewhere. PyTorch returns a bool tensor; nabla stores
+ * nb_real, so the mask holds 1.0 and 0.0 (PyTorch's mask.float()). NaN is
+ * unequal to everything. No gradient. The _scalar forms compare with s. */
+nb_tensor *nb_eq(nb_tensor *a, nb_tensor *b);
+nb_tensor *nb_ne(nb_tensor *a, nb_tensor *b);
+nb_tensor *nb_lt(nb_tensor *a, nb_tensor *b);
+nb_tensor *nb_le(nb_tensor *a, nb_tensor *b);
+nb_tensor *nb_gt(nb_tensor *a, nb_tensor *b);
+nb_tensor *nb_ge(nb_tensor *a, nb_tensor *b);
+nb_tensor *nb_eq_scalar(nb_tensor *x, nb_real s);
+nb_tensor *nb_ne_scalar(nb_tensor *x, nb_real s);
+nb_tensor *nb_lt_scalar(nb_tensor *x, nb_real s);
+nb_tensor *nb_le_scalar(nb_tensor *x, nb_real s);
+nb_tensor *nb_gt_scalar(nb_tensor *x, nb_real s);
+nb_tensor *nb_ge_scalar(nb_tensor *x, nb_real s);
+/* torch.where(condition, input, other): input where condition is non-zero
+ * (NaN counts as non-zero, as bool() in PyTorch), else other; the three
+ * broadcast. The gradient goes to the operand each element was taken from;
+ * condition gets none. */
+nb_tensor *nb_where(nb_tensor *condition, nb_tensor *input, nb_tensor *other);
+/* torch.masked_fill(input, mask, value): value where mask is non-zero, else
+ * input (input and mask broadcast); input's gradient is 0 where filled. */
+nb_tensor *nb_masked_fill(nb_tensor *input, nb_tensor *mask, nb_real value);
+
 /* Matrix product: [n,k] x [k,m] -> [n,m]; [b,n,k] x [b,k,m] -> [b,n,m] with the
  * batch broadcast ([n,k] or [1,n,k] against [b,k,m] and the reverse). */
 nb_tensor *nb_matmul(nb_tensor *a, nb_tensor *b);
+/* torch.outer(input, vec2): [n] and [m] -> [n, m], y[i][j] = input[i] vec2[j]. */
+nb_tensor *nb_outer(nb_tensor *input, nb_tensor *vec2);
 
 /* Reductions: over everything (rank-0 result) or along a dim. */
 nb_tensor *nb_sum(nb_tensor *x);
@@ -47,6 +76,25 @@ nb_tensor *nb_max_dim(nb_tensor *x, int dim, bool keepdim); /* values; ties: fir
 nb_tensor *nb_min_dim(nb_tensor *x, int dim, bool keepdim);
 /* Index of the maximum along dim, as nb_real values (no gradient). */
 nb_tensor *nb_argmax(nb_tensor *x, int dim, bool keepdim);
+/* torch.var / torch.std over everything or along dim: Σ (x - mean)² divided
+ * by max(N - correction, 0), N the number of elements reduced. PyTorch's
+ * default is correction = 1 (Bessel's, the unbiased estimate); 0 gives the
+ * biased (population) variance. std is its square root. */
+nb_tensor *nb_var(nb_tensor *x, double correction);
+nb_tensor *nb_var_dim(nb_tensor *x, int dim, double correction, bool keepdim);
+nb_tensor *nb_std(nb_tensor *x, double correction);
+nb_tensor *nb_std_dim(nb_tensor *x, int dim, double correction, bool keepdim);
+/* torch.logsumexp(x, dim, keepdim): log Σ exp(x) along dim, computed from the
+ * maximum (no overflow); dx = dy softmax(x). */
+nb_tensor *nb_logsumexp(nb_tensor *x, int dim, bool keepdim);
+/* torch.linalg.vector_norm(x, ord, dim, keepdim) (torch.norm's vector case):
+ * (Σ |x|^ord)^(1/ord) for ord > 0 (PyTorch's default ord = 2; 1: Σ |x|),
+ * max |x| for ord = INFINITY; over everything or along dim. The gradient at a
+ * zero norm is 0, as PyTorch's; for INFINITY tied maxima share it evenly. */
+nb_tensor *nb_vector_norm(nb_tensor *x, double ord);
+nb_tensor *nb_vector_norm_dim(nb_tensor *x, double ord, int dim, bool keepdim);
+/* torch.cumsum(x, dim): running sums along dim, of x's shape. */
+nb_tensor *nb_cumsum(nb_tensor *x, int dim);
 
 /* Shape. reshape/view share data with x; one dim may be -1 (inferred). */
 nb_tensor *nb_reshape(nb_tensor *x, int ndim, const int64_t *shape);
@@ -61,6 +109,34 @@ nb_tensor *nb_stack(int n, nb_tensor *const *xs, int dim);
 /* out[i][j] = x[i][index[i][j]] along dim (torch.gather); index holds integral
  * values of the same rank as x. */
 nb_tensor *nb_gather(nb_tensor *x, int dim, nb_tensor *index);
+
+/* torch.index_select(input, dim, index): the entries index[i] of dim, in
+ * index's order; index 1-D (or rank 0) of integral values in [0, size). The
+ * result has input's shape with dim of index's length. The gradient adds back
+ * into the rows picked (repeated indices add up). */
+nb_tensor *nb_index_select(nb_tensor *input, int dim, nb_tensor *index);
+/* torch.index_add(input, dim, index, source, alpha=alpha): input with
+ * alpha * source[.., i, ..] added into entry index[i] of dim; source has
+ * input's shape with dim of index's length (PyTorch's alpha is 1 by default:
+ * pass 1). Repeated indices add up, in index order for any thread count. */
+nb_tensor *nb_index_add(nb_tensor *input, int dim, nb_tensor *index, nb_tensor *source, nb_real alpha);
+/* torch.scatter_add(input, dim, index, src): input with src[p] added into the
+ * position p with its dim-th coordinate replaced by index[p], for every
+ * position p of index (torch.gather's inverse). index has input's rank, sizes
+ * <= src's in every dim and <= input's in the other dims. Repeated positions
+ * add up in index order (one thread, the same for any thread count). */
+nb_tensor *nb_scatter_add(nb_tensor *input, int dim, nb_tensor *index, nb_tensor *src);
+
+/* Sorting along dim (torch.sort, torch.argsort, torch.topk). The values are
+ * differentiable (the gradient goes back to where each value came from); the
+ * indices, nb_real values, are not. NaN sorts above every number; ties keep
+ * their index order (torch.sort(stable=True)). *indices (when indices is not
+ * NULL) receives the indices tensor, or NULL on error. */
+nb_tensor *nb_sort(nb_tensor *input, int dim, bool descending, nb_tensor **indices);
+nb_tensor *nb_argsort(nb_tensor *input, int dim, bool descending);
+/* The k largest (largest) or smallest entries along dim, sorted from the
+ * largest (smallest) on: torch.topk with its default sorted=True. */
+nb_tensor *nb_topk(nb_tensor *input, int64_t k, int dim, bool largest, nb_tensor **indices);
 
 /* ---- Convolution and pooling over images [N,C,H,W] ----------------------
  * (torch.nn.functional.conv2d, max_pool2d, avg_pool2d; their layers are in

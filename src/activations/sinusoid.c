@@ -1,28 +1,10 @@
 /* activations/sinusoid.c — y = sin x, dy/dx = cos x (periodic activation, as
- * in SIREN, Sitzmann et al. 2020). One libm sin/cos call per element (the
- * float versions in the float32 build): accurate for any argument. */
+ * in SIREN, Sitzmann et al. 2020): the registry's name for the op nb_sin, with
+ * the same mathematics (ops/trig.h). */
 #include "activations/activation.h"
+#include "ops/trig.h"
 
-#ifdef NABLA_F64
-#define SIN sin
-#define COS cos
-#else
-#define SIN sinf
-#define COS cosf
-#endif
-
-static inline nb_real sinusoid_f(nb_real x, const nb_real *p)
-{
-    (void)p;
-    return SIN(x);
-}
-static inline nb_real sinusoid_b(nb_real x, nb_real y, nb_real dy, const nb_real *p)
-{
-    (void)y;
-    (void)p;
-    return dy * COS(x);
-}
-NB_DEFINE_POINTWISE(sinusoid, sinusoid_f, sinusoid_b, 0);
+NB_DEFINE_POINTWISE(sinusoid, nb_sin_f, nb_sin_b, 0);
 
 nb_tensor *nb_sinusoid(nb_tensor *x) { return nb_pointwise(&nb_pw_sinusoid, x, NULL); }
 

@@ -32,4 +32,15 @@ static inline void nb_dim_split(const nb_tensor *x, int d, int64_t *outer, int64
     }
 }
 
+/* The shape of x reduced over dim d: d removed, or kept with size 1 when
+ * keepdim (as PyTorch's keepdim). Returns the rank written into shape. */
+static inline int nb_dim_reduced_shape(const nb_tensor *x, int d, bool keepdim, int64_t *shape)
+{
+    int ndim = 0;
+    for (int i = 0; i < x->ndim; i++)
+        if (i != d || keepdim)
+            shape[ndim++] = i == d ? 1 : x->shape[i];
+    return ndim;
+}
+
 #endif

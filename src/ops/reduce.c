@@ -240,9 +240,7 @@ static bool setup(const char *name, kind k, nb_tensor *x, bool all, int dim, boo
         if (d < 0)
             return false;
         nb_dim_split(x, d, &j->outer, &j->d, &j->inner);
-        for (int i = 0; i < x->ndim; i++)
-            if (i != d || keepdim)
-                shape[(*ndim)++] = i == d ? 1 : x->shape[i];
+        *ndim = nb_dim_reduced_shape(x, d, keepdim, shape);
     }
     if (k != SUM && k != MEAN && j->d == 0) {
         if (all)
