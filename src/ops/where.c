@@ -1,9 +1,9 @@
 /* ops/where.c — selection by a mask, broadcasting the three operands as
  * PyTorch (torch.where: https://pytorch.org/docs/stable/generated/torch.where.html;
  * torch.masked_fill: https://pytorch.org/docs/stable/generated/torch.Tensor.masked_fill.html):
- *   where(c, x, y)        = x where c != 0, else y
- *   masked_fill(x, m, v)  = where(m, v, x)
- *   dx += dy where c != 0;  dy_ += dy where c == 0    (summed over broadcast dims)
+ *   out = where(c, input, other) = input where c != 0, else other
+ *   masked_fill(input, m, v)     = where(m, v, input)
+ *   dinput += dout where c != 0;  dother += dout where c == 0   (summed over broadcast dims)
  * A mask is any tensor: non-zero (NaN included) is true, as bool() of a float
  * tensor in PyTorch; the comparisons (ops/compare.c) make 1/0 masks. The mask
  * gets no gradient. One thread, in element order: a broadcast operand's
@@ -92,33 +92,35 @@ typedef struct where_saved {
 } where_saved;
 
 typedef struct ctx {
-    const nb_real *c, *x, *y;
-    nb_real *out, *dx, *dy_; /* dx, dy_: gradients of x and y, or NULL */
-    const nb_real *grad;     /* dL/d(result) */
+    const nb_real *c, *input, *other; /* condition, input, other */
+    nb_real *out, *dinput, *dother;   /* dinput, dother: their gradients, or NULL */
+    const nb_real *grad;              /* dL/d(result) */
 } ctx;
 
 static void select_one(void *p_, int64_t p, const int64_t *off)
 {
     ctx *c = p_;
-    c->out[p] = c->c[off[0]] != 0 ? c->x[off[1]] : c->y[off[2]];
+    c->out[p] = c->c[off[0]] != 0 ? c->input[off[1]] : c->other[off[2]];
 }
 
 static void route_grad(void *p_, int64_t p, const int64_t *off)
 {
     ctx *c = p_;
     bool take = c->c[off[0]] != 0;
-    if (take && c->dx)
-        c->dx[off[1]] += c->grad[p];
-    else if (!take && c->dy_)
-        c->dy_[off[2]] += c->grad[p];
+    if (take && c->dinput)
+        c->dinput[off[1]] += c->grad[p];
+    else if (!take && c->dother)
+        c->dother[off[2]] += c->grad[p];
 }
 
 static void where_backward(nb_node *n)
 {
     const where_saved *s = n->saved;
-    ctx c = {
-        .c = n->in[0]->data, .dx = nb_input_grad(n, 1), .dy_ = nb_input_grad(n, 2), .grad = n->out->grad};
-    if (c.dx || c.dy_)
+    ctx c = {.c = n->in[0]->data,
+             .dinput = nb_input_grad(n, 1),
+             .dother = nb_input_grad(n, 2),
+             .grad = n->out->grad};
+    if (c.dinput || c.dother)
         walk(&s->b, n->out->numel, route_grad, &c);
 }
 
@@ -135,7 +137,7 @@ static nb_tensor *select3(const nb_op *op, const char *const *what, const int *o
     nb_tensor *out = nb_tensor_alloc(op->name, s.b.ndim, s.b.shape, false);
     if (!out)
         return NULL;
-    ctx c = {.c = cond->data, .x = x->data, .y = y->data, .out = out->data};
+    ctx c = {.c = cond->data, .input = x->data, .other = y->data, .out = out->data};
     walk(&s.b, out->numel, select_one, &c);
     nb_node *n = nb_record_saved(op, out, OPERANDS, t, sizeof(where_saved)); /* cond: never a gradient */
     if (n)
