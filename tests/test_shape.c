@@ -175,21 +175,36 @@ Test(shape, permute_errors_and_negative_dims)
 
 /* ---- slice ---- */
 
-Test(shape, slice_rows_and_python_bounds)
+Test(shape, slice_rows_negative_bounds_and_out_of_range_errors)
 {
     nb_tensor *x = iota(NB_SHAPE(4, 3));
     nb_tensor *y = nb_slice(x, 0, 1, 3);
     assert_shape(y, 2, (int64_t[]){2, 3});
     assert_close_array(y->data, (double[]){3, 4, 5, 6, 7, 8}, 6, 0);
-    y = nb_slice(x, 1, -2, INT64_MAX); /* x[:, -2:] */
+    y = nb_slice(x, 1, -2, 3); /* x[:, -2:] */
     assert_shape(y, 2, (int64_t[]){4, 2});
     assert_close_array(y->data, (double[]){1, 2, 4, 5, 7, 8, 10, 11}, 8, 0);
     y = nb_slice(x, -1, 0, -1); /* x[:, :-1] */
     assert_close_array(y->data, (double[]){0, 1, 3, 4, 6, 7, 9, 10}, 8, 0);
-    y = nb_slice(x, 0, -100, 100); /* clamped: everything */
-    assert_shape(y, 2, (int64_t[]){4, 3});
-    assert_shape(nb_slice(x, 0, 3, 1), 2, (int64_t[]){0, 3}); /* end < start: empty */
-    assert_shape(nb_slice(x, 0, 7, 9), 2, (int64_t[]){0, 3}); /* past the end: empty */
+    assert_shape(nb_slice(x, 0, -4, 4), 2, (int64_t[]){4, 3}); /* the extreme bounds */
+    assert_shape(nb_slice(x, 0, 4, 4), 2, (int64_t[]){0, 3});  /* start == end: empty */
+    /* issue 11: nothing is clamped silently (PyTorch's x[5:7] would give 0 rows) */
+    cr_assert_null(nb_slice(x, 0, 5, 7));
+    assert_error(NB_ERR_ARG, "slice: [4,3]: start 5, end 7 of dim 0 (size 4): need 0 <= start <= end <= 4 "
+                             "after negative values count from the end");
+    nb_clear_error();
+    cr_assert_null(nb_slice(x, 0, 2, 5));
+    assert_error(NB_ERR_ARG, "start 2, end 5 of dim 0");
+    nb_clear_error();
+    cr_assert_null(nb_slice(x, 0, 3, 1));
+    assert_error(NB_ERR_ARG, "start 3, end 1 of dim 0");
+    nb_clear_error();
+    cr_assert_null(nb_slice(x, 1, -4, 2));
+    assert_error(NB_ERR_ARG, "start -4, end 2 of dim 1 (size 3)");
+    nb_clear_error();
+    cr_assert_null(nb_slice(x, 0, 0, INT64_MAX));
+    assert_error(NB_ERR_ARG, "end 9223372036854775807");
+    nb_clear_error();
     cr_assert_null(nb_slice(x, 2, 0, 1));
     assert_error(NB_ERR_ARG, "slice: dim 2 is out of range for shape [4,3]");
     nb_clear_error();

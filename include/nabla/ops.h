@@ -102,7 +102,10 @@ nb_tensor *nb_view(nb_tensor *x, int ndim, const int64_t *shape);
 nb_tensor *nb_flatten(nb_tensor *x, int start_dim, int end_dim);
 nb_tensor *nb_transpose(nb_tensor *x, int dim0, int dim1);
 nb_tensor *nb_permute(nb_tensor *x, const int *dims); /* x->ndim entries */
-/* Rows [start, end) along dim (x[start:end] for dim 0). */
+/* Rows [start, end) along dim (x[start:end] for dim 0). Negative bounds count
+ * from the end (-1 is the last row); after that, 0 <= start <= end <= size
+ * must hold or it is an error (torch.narrow's rule; Python's x[a:b] would
+ * clamp silently). start == end gives an empty result. */
 nb_tensor *nb_slice(nb_tensor *x, int dim, int64_t start, int64_t end);
 nb_tensor *nb_cat(int n, nb_tensor *const *xs, int dim);
 nb_tensor *nb_stack(int n, nb_tensor *const *xs, int dim);

@@ -33,8 +33,9 @@ static void slice_backward(nb_node *n)
 
 static const nb_op op_slice = {"slice", slice_backward};
 
-/* Bounds as Python slicing: negative counts from the end, then clamped to
- * [0, size]; end <= start gives an empty result (as torch.narrow/x[a:b]). */
+/* Negative bounds count from the end, as in Python; then 0 <= start <= end
+ * <= size must hold, or it is an error (torch.narrow's rule: x[a:b] would
+ * clamp, and a bound past the end would silently give fewer rows). */
 nb_tensor *nb_slice(nb_tensor *x, int dim, int64_t start, int64_t end)
 {
     if (!nb_check_input("slice", 1, x))
@@ -44,11 +45,14 @@ nb_tensor *nb_slice(nb_tensor *x, int dim, int64_t start, int64_t end)
     int d = nb_op_dim("slice", dim, x, 0);
     if (d < 0)
         return NULL;
-    int64_t size = x->shape[d], outer, inner;
-    start = start < 0 ? start + size : start;
-    end = end < 0 ? end + size : end;
-    start = start < 0 ? 0 : start > size ? size : start;
-    end = end < start ? start : end > size ? size : end;
+    int64_t size = x->shape[d], outer, inner, s0 = start, e0 = end;
+    start = start < 0 && start >= -size ? start + size : start;
+    end = end < 0 && end >= -size ? end + size : end;
+    if (start < 0 || start > size || end < start || end > size)
+        return nb_error(NB_ERR_ARG,
+                        "slice: %s: start %lld, end %lld of dim %d (size %lld): need 0 <= start <= end <= "
+                        "%lld after negative values count from the end",
+                        nb_shape_fmt(x), (long long)s0, (long long)e0, d, (long long)size, (long long)size);
     int64_t shape[NB_MAX_DIMS];
     memcpy(shape, x->shape, sizeof shape);
     shape[d] = end - start;
