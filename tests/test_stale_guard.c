@@ -49,6 +49,19 @@ Test(stale_guard, ended_step_tensors_read_as_signalling_nan)
     nb_free(x);
 }
 
+/* Issue 11: a value other than 0 and 1 is not taken silently. */
+Test(stale_guard, a_value_other_than_0_or_1_is_on_and_said)
+{
+    setenv("NABLA_STALE_GUARD", "yes", 1);
+    nb_tensor *x = nb_from_array((nb_real[]){1, 2, 3}, NB_SHAPE(3));
+    nb_tensor *y = nb_mul(x, x);
+    nb_step_end();
+    cr_assert(is_snan(y->data[0]));
+    nb_free(x);
+    fflush(stderr);
+    cr_assert_stderr_eq_str("nabla: NABLA_STALE_GUARD=yes is not 0 or 1; taken as 1 (on)\n");
+}
+
 Test(stale_guard, without_it_a_stale_tensor_still_looks_plausible)
 {
     unsetenv("NABLA_STALE_GUARD");

@@ -1,6 +1,8 @@
 /* tests/test_threads.c — the thread pool and nb_parallel_for, its public entry
  * point (linked against the shared library: it is exported). */
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -181,6 +183,43 @@ Test(threads, default_is_env_or_nproc)
     cr_assert_eq(nb_get_num_threads(), nproc < 1 ? 1 : (int)nproc);
     unsetenv("NABLA_NUM_THREADS");
     nb_set_num_threads(0);
+}
+
+/* Issue 11: a NABLA_NUM_THREADS that cannot be used is said (once), with the count used instead. */
+Test(threads, unusable_env_value_is_reported_once, .init = cr_redirect_stderr)
+{
+    long nproc = sysconf(_SC_NPROCESSORS_ONLN);
+    int cores = nproc < 1 ? 1 : nproc > 256 ? 256 : (int)nproc;
+    setenv("NABLA_NUM_THREADS", "abc", 1);
+    nb_set_num_threads(0);
+    cr_assert_eq(nb_get_num_threads(), cores);
+    nb_set_num_threads(0); /* read again: no second message */
+    setenv("NABLA_NUM_THREADS", "1000", 1);
+    nb_set_num_threads(0);
+    cr_assert_eq(nb_get_num_threads(), 256);
+    setenv("NABLA_NUM_THREADS", "4x", 1);
+    nb_set_num_threads(0);
+    cr_assert_eq(nb_get_num_threads(), cores);
+    unsetenv("NABLA_NUM_THREADS");
+    nb_set_num_threads(0);
+    fflush(stderr);
+    char want[160];
+    snprintf(want, sizeof want,
+             "nabla: NABLA_NUM_THREADS=abc is not a whole number of threads >= 1; using %d (the number of "
+             "cores)\n",
+             cores);
+    cr_assert_stderr_eq_str(want);
+}
+
+Test(threads, too_many_in_env_is_reported, .init = cr_redirect_stderr)
+{
+    setenv("NABLA_NUM_THREADS", "1000", 1);
+    nb_set_num_threads(0);
+    cr_assert_eq(nb_get_num_threads(), 256);
+    unsetenv("NABLA_NUM_THREADS");
+    nb_set_num_threads(0);
+    fflush(stderr);
+    cr_assert_stderr_eq_str("nabla: NABLA_NUM_THREADS=1000 is more than 256; using 256 threads\n");
 }
 
 /* ---- several user threads dispatching at once ---- */

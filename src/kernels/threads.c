@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -39,19 +40,33 @@
 static _Atomic int g_requested = 0; /* > 0: nb_set_num_threads value */
 static _Atomic int g_default = 0;   /* resolved default; 0 = not yet */
 
+/* NABLA_NUM_THREADS when it is a whole number in 1..NB_MAX_THREADS, else
+ * the number of cores; anything else in it is said once on stderr, with what
+ * is used instead (the library has no error to return here). */
 static int resolve_default(void)
 {
+    static atomic_flag warned = ATOMIC_FLAG_INIT;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    cores = cores < 1 ? 1 : cores > NB_MAX_THREADS ? NB_MAX_THREADS : cores;
     const char *env = getenv("NABLA_NUM_THREADS");
-    if (env && *env) {
-        char *end = NULL;
-        long v = strtol(env, &end, 10);
-        if (end != env && v > 0)
-            return v > NB_MAX_THREADS ? NB_MAX_THREADS : (int)v;
+    if (!env || !*env)
+        return (int)cores;
+    char *end = NULL;
+    long v = strtol(env, &end, 10);
+    if (end != env && !*end && v > 0 && v <= NB_MAX_THREADS)
+        return (int)v;
+    bool big = end != env && !*end && v > NB_MAX_THREADS;
+    if (!atomic_flag_test_and_set(&warned)) {
+        if (big)
+            fprintf(stderr, "nabla: NABLA_NUM_THREADS=%s is more than %d; using %d threads\n", env,
+                    NB_MAX_THREADS, NB_MAX_THREADS);
+        else
+            fprintf(stderr,
+                    "nabla: NABLA_NUM_THREADS=%s is not a whole number of threads >= 1; using %ld (the "
+                    "number of cores)\n",
+                    env, cores);
     }
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    if (n < 1)
-        n = 1;
-    return n > NB_MAX_THREADS ? NB_MAX_THREADS : (int)n;
+    return big ? NB_MAX_THREADS : (int)cores;
 }
 
 void nb_set_num_threads(int n)
