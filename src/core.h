@@ -13,6 +13,12 @@
 
 /* Errors recorded by this thread so far (to tell whether a call added one). */
 uint64_t nb_error_count(void);
+/* Where an error happened, written before its message: while set (per
+ * thread), each new error starts with what fn writes into buf (at most size
+ * bytes, NUL-terminated). nn's nb_forward sets one for the module path. Returns
+ * the previous writer. */
+typedef void (*nb_error_prefix_fn)(char *buf, size_t size);
+nb_error_prefix_fn nb_set_error_prefix(nb_error_prefix_fn fn);
 
 /* Allocate a tensor header plus data: in the step arena (step tensor) or on the
  * heap (persistent). shape is validated here; errors name `op`. */

@@ -1,4 +1,5 @@
-/* error.c — the per-thread last error, its message, and the handler that prints
+/* error.c — the per-thread last error, its message (after the prefix that
+ * says where it happened, when one is set), and the handler that prints
  * each new error once (to stderr by default). A message is kept whole: up to
  * 511 bytes in a per-thread buffer, a longer one in a heap buffer of the
  * thread, up to 1 MiB (beyond it ends in "... (N more bytes)"); if that
@@ -18,6 +19,14 @@ static _Thread_local char *long_message; /* grown as needed, kept for the thread
 static _Thread_local size_t long_cap;
 static _Thread_local bool is_long; /* the message is in long_message */
 static NB_TLS uint64_t error_count;
+static NB_TLS nb_error_prefix_fn prefix_fn;
+
+nb_error_prefix_fn nb_set_error_prefix(nb_error_prefix_fn fn)
+{
+    nb_error_prefix_fn prev = prefix_fn;
+    prefix_fn = fn;
+    return prev;
+}
 
 static void print_to_stderr(nb_status code, const char *message, void *user)
 {
@@ -43,32 +52,36 @@ void nb_clear_error(void)
     small_message[0] = '\0';
 }
 
-/* The message of fmt in a buffer large enough for it (or cut, see above). */
-static void format_message(const char *fmt, va_list ap)
+/* pre and the message of fmt in a buffer large enough for them (or cut, see above). */
+static void format_message(const char *pre, const char *fmt, va_list ap)
 {
     va_list again;
     va_copy(again, ap);
-    int n = vsnprintf(small_message, SMALL, fmt, ap);
+    size_t np = strlen(pre);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    size_t want = np + (n < 0 ? 0 : (size_t)n) + 1, keep = want < MAX_MESSAGE ? want : MAX_MESSAGE;
     is_long = false;
-    size_t want = n < 0 ? 0 : (size_t)n + 1, keep = want < MAX_MESSAGE ? want : MAX_MESSAGE;
-    if (want > SMALL) {
+    if (keep > SMALL) {
         if (keep > long_cap) {
             char *p = realloc(long_message, keep);
             if (p)
                 long_message = p, long_cap = keep;
         }
-        if (long_cap >= keep) {
-            vsnprintf(long_message, keep, fmt, again);
+        if (long_cap >= keep)
             is_long = true;
-        } else {
+        else
             keep = SMALL;
-        }
-        if (keep < want) { /* say how much is missing instead of stopping mid-word */
-            char tail[48];
-            int t = snprintf(tail, sizeof tail, "... (%zu more bytes)", want - keep + 0u);
-            t = snprintf(tail, sizeof tail, "... (%zu more bytes)", want - keep + (size_t)t);
-            memcpy(message() + keep - 1 - (size_t)t, tail, (size_t)t + 1);
-        }
+    }
+    char *buf = message();
+    size_t k = np < keep - 1 ? np : keep - 1;
+    memcpy(buf, pre, k);
+    buf[k] = '\0';
+    vsnprintf(buf + k, keep - k, fmt, again);
+    if (keep < want) { /* say how much is missing instead of stopping mid-word */
+        char tail[48];
+        int t = snprintf(tail, sizeof tail, "... (%zu more bytes)", want - keep + 0u);
+        t = snprintf(tail, sizeof tail, "... (%zu more bytes)", want - keep + (size_t)t);
+        memcpy(buf + keep - 1 - (size_t)t, tail, (size_t)t + 1);
     }
     va_end(again);
 }
@@ -83,9 +96,12 @@ void nb_reset_error_handler(void) { nb_set_error_handler(print_to_stderr, NULL);
 
 void *nb_error(nb_status code, const char *fmt, ...)
 {
+    char pre[512] = "";
+    if (prefix_fn)
+        prefix_fn(pre, sizeof pre);
     va_list ap;
     va_start(ap, fmt);
-    format_message(fmt, ap);
+    format_message(pre, fmt, ap);
     va_end(ap);
     last_code = code == NB_OK ? NB_ERR_ARG : code;
     error_count++;

@@ -159,7 +159,7 @@ Test(nn, sequential_names_and_count)
     }
     nb_param_list_free(&l);
     assert_shape(nb_module_get(m, "2.weight"), 2, (int64_t[]){128, 256});
-    cr_assert_str_eq(nb_module_child(m, "3")->kind, "relu");
+    cr_assert_str_eq(nb_module_child(m, "3")->kind, "ReLU");
     cr_assert_null(nb_module_get(m, "2.wieght"));
     assert_error(NB_ERR_ARG, "module_get: Sequential has no parameter or buffer '2.wieght'");
     nb_clear_error();
@@ -283,10 +283,10 @@ Test(nn, summary_text)
         "        Layer (type)               Output Shape         Param #\n",
         "           Flatten-1                    [2,784]               0\n",
         "            Linear-2                    [2,256]         200,960\n",
-        "              relu-3                    [2,256]               0\n",
+        "              ReLU-3                    [2,256]               0\n",
         "           Dropout-4                    [2,256]               0\n",
         "            Linear-5                     [2,10]           2,570\n",
-        "       log_softmax-6                     [2,10]               0\n",
+        "        LogSoftmax-6                     [2,10]               0\n",
         "Input shape: [2,1,28,28]\n",
         "Output shape: [2,10]\n",
         "Total params: 203,530\n",
@@ -303,6 +303,78 @@ Test(nn, summary_text)
     assert_error(NB_ERR_SHAPE, "linear: input [2,100]");
     free(s);
     nb_module_free(m);
+}
+
+/* Issue 11: layers are named by torch.nn's class (torchsummary's "PReLU-2",
+ * not "prelu-2"), and swish's parameter is "beta" however the layer is made. */
+Test(nn, layer_kinds_are_torch_class_names_and_swish_learns_beta)
+{
+    nb_module *m = nb_sequential(5, nb_linear(4, 3), nb_prelu_layer(1), nb_act("leaky_relu"), nb_act("swish"),
+                                 nb_act("gelu_tanh"));
+    const char *kinds[] = {"Linear", "PReLU", "LeakyReLU", "Swish", "GELU"};
+    for (int i = 0; i < 5; i++)
+        cr_assert_str_eq(m->children[i]->kind, kinds[i]);
+    cr_assert_not_null(nb_module_get(m, "1.weight")); /* PReLU's name in PyTorch */
+    cr_assert_not_null(nb_module_get(m, "3.beta"));
+    cr_assert_null(nb_module_get(m, "3.weight"));
+    nb_clear_error();
+    nb_module *sw = nb_swish_layer(true);
+    cr_assert_not_null(nb_module_get(sw, "beta"));
+    nb_module_free(sw);
+    int rc;
+    char *s = summary_text(m, NB_SHAPE(2, 4), &rc);
+    cr_assert_eq(rc, 0);
+    const char *rows[] = {"            Linear-1", "             PReLU-2", "         LeakyReLU-3",
+                          "             Swish-4", "              GELU-5"};
+    for (int i = 0; i < 5; i++)
+        cr_assert(strstr(s, rows[i]), "summary lacks \"%s\":\n%s", rows[i], s);
+    free(s);
+    nb_module_free(m);
+}
+
+/* Issue 11: an error during a forward names the module, by its path from the
+ * root and as PyTorch prints it. */
+static nb_tensor *mlp_forward(nb_module *m, nb_tensor *x)
+{
+    return nb_forward(nb_module_child(m, "head"), nb_forward(nb_module_child(m, "encoder"), x));
+}
+
+/* The pending message starts with prefix. */
+static void assert_starts(const char *prefix)
+{
+    cr_assert(strncmp(nb_last_error_message(), prefix, strlen(prefix)) == 0,
+              "message \"%s\" does not start with \"%s\"", nb_last_error_message(), prefix);
+    nb_clear_error();
+}
+
+Test(nn, errors_in_a_forward_say_where_in_the_model)
+{
+    nb_module *m = nb_sequential(3, nb_linear(10, 128), nb_act("relu"), nb_linear(64, 32));
+    nb_tensor *x = nb_zeros(NB_SHAPE(8, 10));
+    cr_assert_null(nb_forward(m, x));
+    cr_assert_eq(nb_last_error(), NB_ERR_SHAPE);
+    cr_assert_str_eq(
+        nb_last_error_message(),
+        "sequential.2 Linear(in_features=64, out_features=32, bias=True): linear: input [8,128] does "
+        "not end in in_features 64 of weight [32,64]");
+    nb_clear_error();
+    /* a model of one's own, two levels down; the hyper-parameters of other layers */
+    nb_module *mlp = nb_module_new("MLP", mlp_forward, NULL);
+    nb_module_add(mlp, "encoder", nb_sequential(2, nb_dropout(0.25), nb_prelu_layer(3)));
+    nb_module_add(mlp, "head", nb_linear(3, 1));
+    cr_assert_null(nb_forward(mlp, x));
+    assert_starts("mlp.encoder.1 PReLU(num_parameters=3): prelu: x [8,10]");
+    nb_module *conv = nb_sequential(1, nb_conv2d_layer(3, 8, 3, 1, 1));
+    cr_assert_null(nb_forward(conv, x));
+    assert_starts("sequential.0 Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)): conv2d: ");
+    /* the root alone is named by its repr; outside a forward there is no prefix */
+    nb_module *fc = nb_linear_ex(64, 32, false, NULL);
+    cr_assert_null(nb_forward(fc, nb_zeros(NB_SHAPE(2, 5))));
+    assert_starts("Linear(in_features=64, out_features=32, bias=False): linear: input [2,5]");
+    cr_assert_null(nb_linear_op(x, nb_module_get(fc, "weight"), NULL));
+    assert_starts("linear: input [8,10]");
+    nb_free(x);
+    nb_module_free(m), nb_module_free(mlp), nb_module_free(conv), nb_module_free(fc);
 }
 
 Test(nn, summary_leaves_no_trace)

@@ -54,14 +54,17 @@ nb_tensor *nb_maxout(nb_tensor *x, int k);
 #define NB_ACT_MAX_PARAMS 4
 
 typedef struct nb_activation {
-    const char *name; /* "leaky_relu" */
-    int n_params;     /* scalar hyper-parameters */
+    const char *name;       /* "leaky_relu" */
+    const char *class_name; /* torch.nn's class, the kind of its layer: "LeakyReLU"; NULL: name */
+    int n_params;           /* scalar hyper-parameters */
     const char *param_names[NB_ACT_MAX_PARAMS];
     nb_real defaults[NB_ACT_MAX_PARAMS]; /* PyTorch's defaults */
     /* learnable: 1 when the activation owns a tensor parameter (prelu's alpha,
-     * swish's beta), initialised to `learnable_init` */
+     * swish's beta), initialised to `learnable_init`; its layer registers it
+     * as `learnable_name` (NULL: "weight", PReLU's name in PyTorch) */
     int learnable;
     nb_real learnable_init;
+    const char *learnable_name;
     /* y = f(x; params, weight); weight is NULL unless learnable */
     nb_tensor *(*apply)(nb_tensor *x, const nb_real *params, nb_tensor *weight);
     /* points where f' is discontinuous (gradient checks step around them) */

@@ -40,6 +40,10 @@ struct nb_module {
     void *user;       /* the forward function's state */
     void (*free_user)(void *user); /* if set, nb_module_free() calls it on user */
     nb_generator *generator;       /* stochastic layers (dropout): their own, seeded generator */
+    /* PyTorch's extra_repr: the hyper-parameters inside "Linear(...)" in
+     * error messages ("in_features=64, out_features=32, bias=True"); NULL for
+     * none. Writes at most size bytes into buf, NUL-terminated. */
+    void (*extra_repr)(const nb_module *m, char *buf, size_t size);
 };
 
 /* ---- Modules ----------------------------------------------------------- */
@@ -71,7 +75,12 @@ nb_tensor *nb_module_buffer(nb_module *m, const char *name, nb_tensor *t);
 /* Register a child under `name` (no dots), taking ownership; on failure returns
  * -1 and frees child. */
 int nb_module_add(nb_module *m, const char *name, nb_module *child);
-/* Run m on x (checks the arguments, then m->forward). */
+/* Run m on x (checks the arguments, then m->forward). An error recorded
+ * during the forward starts with where in the model it happened: the
+ * module's path from the root (the root's kind in lower case, then the child
+ * names of nb_module_child) and the module as PyTorch prints it,
+ *   sequential.2 Linear(in_features=64, out_features=32, bias=True): linear: input [8,128] ...
+ * which costs nothing unless an error happens. */
 nb_tensor *nb_forward(nb_module *m, nb_tensor *x);
 /* Free m, its parameters, its children and (through free_user) its state. */
 void nb_module_free(nb_module *m);
@@ -124,14 +133,17 @@ nb_module *nb_linear_ex(int64_t in_features, int64_t out_features, bool bias, nb
 /* The fused op behind it is nb_linear_op (nabla/ops.h). */
 
 /* An activation of the registry as a layer: nb_act("relu"); NULL (with the
- * registry's error) for an unknown name. params: the activation's scalar
+ * registry's error) for an unknown name. Its kind is torch.nn's class name
+ * ("ReLU", "LeakyReLU"; a->class_name). params: the activation's scalar
  * parameters (a->n_params values), NULL for PyTorch's defaults. A learnable
- * activation owns its parameter ("weight", one element, learnable_init). */
+ * activation owns its parameter (one element of learnable_init, named
+ * a->learnable_name: "weight" for prelu, "beta" for swish). */
 nb_module *nb_act(const char *name);
 nb_module *nb_act_layer(const nb_activation *a, const nb_real *params);
 /* torch.nn.PReLU(num_parameters): parameter "weight" [num_parameters], 0.25. */
 nb_module *nb_prelu_layer(int64_t num_parameters);
-/* swish x * sigmoid(beta x): beta a learnable parameter "beta" (1.0), or fixed at 1. */
+/* swish x * sigmoid(beta x): beta a learnable parameter "beta" (1.0), as
+ * nb_act("swish") has it, or fixed at 1. */
 nb_module *nb_swish_layer(bool learnable);
 /* Linear in -> out*pieces, then the maximum of each group of `pieces`:
  * out features (Goodfellow et al., 2013). Child "linear". */

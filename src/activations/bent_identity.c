@@ -34,4 +34,4 @@ NB_DEFINE_POINTWISE(bent_identity, bent_identity_f, bent_identity_b, 0);
 
 nb_tensor *nb_bent_identity(nb_tensor *x) { return nb_pointwise(&nb_pw_bent_identity, x, NULL); }
 
-NB_POINTWISE_ACTIVATION(bent_identity, .n_kinks = 0);
+NB_POINTWISE_ACTIVATION(bent_identity, .class_name = "BentIdentity", .n_kinks = 0);

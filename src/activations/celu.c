@@ -27,4 +27,5 @@ NB_DEFINE_POINTWISE_FMA_CHECKED(celu, celu_f, celu_b, 1, celu_check);
 
 nb_tensor *nb_celu(nb_tensor *x, nb_real alpha) { return nb_pointwise(&nb_pw_celu, x, &alpha); }
 
-NB_POINTWISE_ACTIVATION(celu, .param_names = {"alpha"}, .defaults = {1}, .n_kinks = 1, .kinks = {0});
+NB_POINTWISE_ACTIVATION(celu, .class_name = "CELU", .param_names = {"alpha"}, .defaults = {1}, .n_kinks = 1,
+                        .kinks = {0});

@@ -19,4 +19,5 @@ NB_DEFINE_POINTWISE_FMA(elu, elu_f, elu_b, 1);
 
 nb_tensor *nb_elu(nb_tensor *x, nb_real alpha) { return nb_pointwise(&nb_pw_elu, x, &alpha); }
 
-NB_POINTWISE_ACTIVATION(elu, .param_names = {"alpha"}, .defaults = {1}, .n_kinks = 1, .kinks = {0});
+NB_POINTWISE_ACTIVATION(elu, .class_name = "ELU", .param_names = {"alpha"}, .defaults = {1}, .n_kinks = 1,
+                        .kinks = {0});

@@ -44,4 +44,4 @@ NB_DEFINE_POINTWISE_FMA(gelu, gelu_f, gelu_b, 0);
 
 nb_tensor *nb_gelu(nb_tensor *x) { return nb_pointwise(&nb_pw_gelu, x, NULL); }
 
-NB_POINTWISE_ACTIVATION(gelu, .n_kinks = 0);
+NB_POINTWISE_ACTIVATION(gelu, .class_name = "GELU", .n_kinks = 0);

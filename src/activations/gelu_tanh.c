@@ -42,4 +42,4 @@ NB_DEFINE_POINTWISE_FMA(gelu_tanh, gelu_tanh_f, gelu_tanh_b, 0);
 
 nb_tensor *nb_gelu_tanh(nb_tensor *x) { return nb_pointwise(&nb_pw_gelu_tanh, x, NULL); }
 
-NB_POINTWISE_ACTIVATION(gelu_tanh, .n_kinks = 0);
+NB_POINTWISE_ACTIVATION(gelu_tanh, .class_name = "GELU", .n_kinks = 0);

@@ -22,4 +22,4 @@ NB_DEFINE_POINTWISE(hardsigmoid, hardsigmoid_f, hardsigmoid_b, 0);
 
 nb_tensor *nb_hardsigmoid(nb_tensor *x) { return nb_pointwise(&nb_pw_hardsigmoid, x, NULL); }
 
-NB_POINTWISE_ACTIVATION(hardsigmoid, .n_kinks = 2, .kinks = {-3, 3});
+NB_POINTWISE_ACTIVATION(hardsigmoid, .class_name = "Hardsigmoid", .n_kinks = 2, .kinks = {-3, 3});

@@ -29,4 +29,4 @@ NB_DEFINE_POINTWISE(hardswish, hardswish_f, hardswish_b, 0);
 
 nb_tensor *nb_hardswish(nb_tensor *x) { return nb_pointwise(&nb_pw_hardswish, x, NULL); }
 
-NB_POINTWISE_ACTIVATION(hardswish, .n_kinks = 2, .kinks = {-3, 3});
+NB_POINTWISE_ACTIVATION(hardswish, .class_name = "Hardswish", .n_kinks = 2, .kinks = {-3, 3});

@@ -32,5 +32,5 @@ nb_tensor *nb_hardtanh(nb_tensor *x, nb_real min_val, nb_real max_val)
     return nb_pointwise(&nb_pw_hardtanh, x, (nb_real[]){min_val, max_val});
 }
 
-NB_POINTWISE_ACTIVATION(hardtanh, .param_names = {"min_val", "max_val"}, .defaults = {-1, 1}, .n_kinks = 2,
-                        .kinks = {-1, 1});
+NB_POINTWISE_ACTIVATION(hardtanh, .class_name = "Hardtanh", .param_names = {"min_val", "max_val"},
+                        .defaults = {-1, 1}, .n_kinks = 2, .kinks = {-1, 1});

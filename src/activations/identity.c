@@ -18,4 +18,4 @@ NB_DEFINE_POINTWISE(identity, identity_f, identity_b, 0);
 
 nb_tensor *nb_identity(nb_tensor *x) { return nb_pointwise(&nb_pw_identity, x, NULL); }
 
-NB_POINTWISE_ACTIVATION(identity, .n_kinks = 0);
+NB_POINTWISE_ACTIVATION(identity, .class_name = "Identity", .n_kinks = 0);

@@ -17,5 +17,5 @@ nb_tensor *nb_leaky_relu(nb_tensor *x, nb_real negative_slope)
     return nb_pointwise(&nb_pw_leaky_relu, x, &negative_slope);
 }
 
-NB_POINTWISE_ACTIVATION(leaky_relu, .param_names = {"negative_slope"}, .defaults = {0.01}, .n_kinks = 1,
-                        .kinks = {0});
+NB_POINTWISE_ACTIVATION(leaky_relu, .class_name = "LeakyReLU", .param_names = {"negative_slope"},
+                        .defaults = {0.01}, .n_kinks = 1, .kinks = {0});

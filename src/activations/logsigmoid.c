@@ -25,4 +25,4 @@ NB_DEFINE_POINTWISE_FMA(logsigmoid, logsigmoid_f, logsigmoid_b, 0);
 
 nb_tensor *nb_logsigmoid(nb_tensor *x) { return nb_pointwise(&nb_pw_logsigmoid, x, NULL); }
 
-NB_POINTWISE_ACTIVATION(logsigmoid, .n_kinks = 0);
+NB_POINTWISE_ACTIVATION(logsigmoid, .class_name = "LogSigmoid", .n_kinks = 0);

@@ -100,6 +100,7 @@ static nb_tensor *apply_maxout(nb_tensor *x, const nb_real *p, nb_tensor *w)
 }
 
 const nb_activation nb_act_maxout = {.name = "maxout",
+                                     .class_name = "Maxout",
                                      .n_params = 1,
                                      .param_names = {"pieces"},
                                      .defaults = {2},

@@ -37,4 +37,4 @@ NB_DEFINE_POINTWISE_FMA(mish, mish_f, mish_b, 0);
 
 nb_tensor *nb_mish(nb_tensor *x) { return nb_pointwise(&nb_pw_mish, x, NULL); }
 
-NB_POINTWISE_ACTIVATION(mish, .n_kinks = 0);
+NB_POINTWISE_ACTIVATION(mish, .class_name = "Mish", .n_kinks = 0);

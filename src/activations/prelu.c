@@ -212,6 +212,7 @@ static nb_tensor *apply_prelu(nb_tensor *x, const nb_real *p, nb_tensor *w)
 }
 
 const nb_activation nb_act_prelu = {.name = "prelu",
+                                    .class_name = "PReLU",
                                     .learnable = 1,
                                     .learnable_init = 0.25,
                                     .apply = apply_prelu,

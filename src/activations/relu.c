@@ -19,4 +19,4 @@ NB_DEFINE_POINTWISE(relu, relu_f, relu_b, 0);
 
 nb_tensor *nb_relu(nb_tensor *x) { return nb_pointwise(&nb_pw_relu, x, NULL); }
 
-NB_POINTWISE_ACTIVATION(relu, .n_kinks = 1, .kinks = {0});
+NB_POINTWISE_ACTIVATION(relu, .class_name = "ReLU", .n_kinks = 1, .kinks = {0});

@@ -20,4 +20,4 @@ NB_DEFINE_POINTWISE(relu6, relu6_f, relu6_b, 0);
 
 nb_tensor *nb_relu6(nb_tensor *x) { return nb_pointwise(&nb_pw_relu6, x, NULL); }
 
-NB_POINTWISE_ACTIVATION(relu6, .n_kinks = 2, .kinks = {0, 6});
+NB_POINTWISE_ACTIVATION(relu6, .class_name = "ReLU6", .n_kinks = 2, .kinks = {0, 6});

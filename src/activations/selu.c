@@ -28,4 +28,4 @@ NB_DEFINE_POINTWISE_FMA(selu, selu_f, selu_b, 0);
 
 nb_tensor *nb_selu(nb_tensor *x) { return nb_pointwise(&nb_pw_selu, x, NULL); }
 
-NB_POINTWISE_ACTIVATION(selu, .n_kinks = 1, .kinks = {0});
+NB_POINTWISE_ACTIVATION(selu, .class_name = "SELU", .n_kinks = 1, .kinks = {0});

@@ -20,4 +20,4 @@ NB_DEFINE_POINTWISE_FMA(sigmoid, sigmoid_f, sigmoid_b, 0);
 
 nb_tensor *nb_sigmoid(nb_tensor *x) { return nb_pointwise(&nb_pw_sigmoid, x, NULL); }
 
-NB_POINTWISE_ACTIVATION(sigmoid, .n_kinks = 0);
+NB_POINTWISE_ACTIVATION(sigmoid, .class_name = "Sigmoid", .n_kinks = 0);

@@ -24,4 +24,4 @@ NB_DEFINE_POINTWISE_FMA(silu, silu_f, silu_b, 0);
 
 nb_tensor *nb_silu(nb_tensor *x) { return nb_pointwise(&nb_pw_silu, x, NULL); }
 
-NB_POINTWISE_ACTIVATION(silu, .n_kinks = 0);
+NB_POINTWISE_ACTIVATION(silu, .class_name = "SiLU", .n_kinks = 0);

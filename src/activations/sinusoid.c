@@ -8,4 +8,4 @@ NB_DEFINE_POINTWISE(sinusoid, nb_sin_f, nb_sin_b, 0);
 
 nb_tensor *nb_sinusoid(nb_tensor *x) { return nb_pointwise(&nb_pw_sinusoid, x, NULL); }
 
-NB_POINTWISE_ACTIVATION(sinusoid, .n_kinks = 0);
+NB_POINTWISE_ACTIVATION(sinusoid, .class_name = "Sinusoid", .n_kinks = 0);

@@ -270,6 +270,7 @@ static nb_tensor *apply_log_softmax(nb_tensor *x, const nb_real *p, nb_tensor *w
 }
 
 const nb_activation nb_act_softmax = {.name = "softmax",
+                                      .class_name = "Softmax",
                                       .n_params = 1,
                                       .param_names = {"dim"},
                                       .defaults = {-1},
@@ -277,6 +278,7 @@ const nb_activation nb_act_softmax = {.name = "softmax",
                                       .pointwise = false};
 
 const nb_activation nb_act_log_softmax = {.name = "log_softmax",
+                                          .class_name = "LogSoftmax",
                                           .n_params = 1,
                                           .param_names = {"dim"},
                                           .defaults = {-1},

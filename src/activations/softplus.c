@@ -35,5 +35,5 @@ nb_tensor *nb_softplus(nb_tensor *x, nb_real beta, nb_real threshold)
     return nb_pointwise(&nb_pw_softplus, x, (nb_real[]){beta, threshold});
 }
 
-NB_POINTWISE_ACTIVATION(softplus, .param_names = {"beta", "threshold"}, .defaults = {1, 20}, .n_kinks = 1,
-                        .kinks = {20});
+NB_POINTWISE_ACTIVATION(softplus, .class_name = "Softplus", .param_names = {"beta", "threshold"},
+                        .defaults = {1, 20}, .n_kinks = 1, .kinks = {20});

@@ -21,4 +21,4 @@ NB_DEFINE_POINTWISE(softsign, softsign_f, softsign_b, 0);
 
 nb_tensor *nb_softsign(nb_tensor *x) { return nb_pointwise(&nb_pw_softsign, x, NULL); }
 
-NB_POINTWISE_ACTIVATION(softsign, .n_kinks = 0);
+NB_POINTWISE_ACTIVATION(softsign, .class_name = "Softsign", .n_kinks = 0);

@@ -26,4 +26,4 @@ NB_DEFINE_POINTWISE(step, step_f, step_b, 0);
 
 nb_tensor *nb_step(nb_tensor *x) { return nb_pointwise(&nb_pw_step, x, NULL); }
 
-NB_POINTWISE_ACTIVATION(step, .n_kinks = 1, .kinks = {0});
+NB_POINTWISE_ACTIVATION(step, .class_name = "Step", .n_kinks = 1, .kinks = {0});

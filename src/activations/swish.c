@@ -113,12 +113,20 @@ nb_tensor *nb_swish(nb_tensor *x, nb_tensor *beta)
     return y;
 }
 
-/* Registry: learnable beta, initialised to 1 (SiLU at the start). */
+/* Registry: learnable beta, initialised to 1 (SiLU at the start). PyTorch has
+ * no Swish-beta layer; its parameter is "beta" as in the paper (and in
+ * softplus's beta), whether the layer comes from nb_act("swish") or
+ * nb_swish_layer(true). */
 static nb_tensor *apply_swish(nb_tensor *x, const nb_real *p, nb_tensor *w)
 {
     (void)p;
     return nb_swish(x, w);
 }
 
-const nb_activation nb_act_swish = {
-    .name = "swish", .learnable = 1, .learnable_init = 1, .apply = apply_swish, .pointwise = true};
+const nb_activation nb_act_swish = {.name = "swish",
+                                    .class_name = "Swish",
+                                    .learnable = 1,
+                                    .learnable_init = 1,
+                                    .learnable_name = "beta",
+                                    .apply = apply_swish,
+                                    .pointwise = true};

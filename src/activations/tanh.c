@@ -18,4 +18,4 @@ NB_DEFINE_POINTWISE_FMA(tanh, tanh_f, tanh_b, 0);
 
 nb_tensor *nb_tanh(nb_tensor *x) { return nb_pointwise(&nb_pw_tanh, x, NULL); }
 
-NB_POINTWISE_ACTIVATION(tanh, .n_kinks = 0);
+NB_POINTWISE_ACTIVATION(tanh, .class_name = "Tanh", .n_kinks = 0);

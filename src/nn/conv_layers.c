@@ -17,6 +17,21 @@ static nb_tensor *conv_forward(nb_module *m, nb_tensor *x)
     return nb_conv2d(x, s->weight, s->bias, s->opts);
 }
 
+/* torch.nn.Conv2d's: "3, 16, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)" */
+static void conv_repr(const nb_module *m, char *buf, size_t size)
+{
+    const conv_state *s = m->user;
+    const int64_t *w = s->weight->shape, *st = s->opts.stride, *p = s->opts.padding, *d = s->opts.dilation;
+    int k = snprintf(buf, size, "%lld, %lld, kernel_size=(%lld, %lld), stride=(%lld, %lld)", (long long)w[1],
+                     (long long)w[0], (long long)w[2], (long long)w[3], (long long)st[0], (long long)st[1]);
+    if ((p[0] || p[1]) && k > 0 && (size_t)k < size)
+        k += snprintf(buf + k, size - (size_t)k, ", padding=(%lld, %lld)", (long long)p[0], (long long)p[1]);
+    if ((d[0] != 1 || d[1] != 1) && k > 0 && (size_t)k < size)
+        k += snprintf(buf + k, size - (size_t)k, ", dilation=(%lld, %lld)", (long long)d[0], (long long)d[1]);
+    if (!s->bias && k > 0 && (size_t)k < size)
+        snprintf(buf + k, size - (size_t)k, ", bias=False");
+}
+
 nb_module *nb_conv2d_layer_ex(int64_t in, int64_t out, int kh, int kw, nb_conv2d_opts opts, bool bias,
                               nb_generator *g)
 {
@@ -31,6 +46,7 @@ nb_module *nb_conv2d_layer_ex(int64_t in, int64_t out, int kh, int kw, nb_conv2d
         return NULL;
     conv_state *s = m->user;
     s->opts = opts;
+    m->extra_repr = conv_repr;
     if (!nb_layer_weight_bias(m, 4, (const int64_t[]){out, in, kh, kw}, bias, g, &s->weight, &s->bias)) {
         nb_module_free(m);
         return NULL;
@@ -61,6 +77,12 @@ static nb_tensor *avg_pool_forward(nb_module *m, nb_tensor *x)
     return nb_avg_pool2d(x, s->kernel, s->stride, s->padding);
 }
 
+static void pool_repr(const nb_module *m, char *buf, size_t size)
+{
+    const pool_state *s = m->user;
+    snprintf(buf, size, "kernel_size=%d, stride=%d, padding=%d", s->kernel, s->stride, s->padding);
+}
+
 static nb_module *pool_layer(const char *kind, nb_forward_fn fwd, int kernel, int stride, int padding)
 {
     if (kernel < 1 || stride < 0 || padding < 0 || padding > kernel / 2)
@@ -69,8 +91,10 @@ static nb_module *pool_layer(const char *kind, nb_forward_fn fwd, int kernel, in
                         "[0, kernel / 2]",
                         kind, kernel, stride, padding);
     nb_module *m = nb_layer_new(kind, fwd, sizeof(pool_state));
-    if (m)
+    if (m) {
         *(pool_state *)m->user = (pool_state){kernel, stride ? stride : kernel, padding};
+        m->extra_repr = pool_repr;
+    }
     return m;
 }
 

@@ -20,6 +20,11 @@ static nb_tensor *alpha_dropout_forward(nb_module *m, nb_tensor *x)
     return nb_alpha_dropout_op(x, s->p, m->training, &s->gen);
 }
 
+static void dropout_repr(const nb_module *m, char *buf, size_t size)
+{
+    snprintf(buf, size, "p=%g", ((const dropout_state *)m->user)->p);
+}
+
 static nb_module *make(const char *kind, nb_forward_fn forward, double p)
 {
     if (!(p >= 0 && p <= 1))
@@ -29,6 +34,7 @@ static nb_module *make(const char *kind, nb_forward_fn forward, double p)
         return NULL;
     dropout_state *s = m->user;
     s->p = p;
+    m->extra_repr = dropout_repr;
     nb_generator_seed(&s->gen, nb_generator_next(nb_default_generator()));
     m->generator = &s->gen;
     return m;

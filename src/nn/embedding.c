@@ -15,6 +15,15 @@ static nb_tensor *embedding_forward(nb_module *m, nb_tensor *indices)
     return nb_embedding_op(indices, m->params[0], s->opts);
 }
 
+static void embedding_repr(const nb_module *m, char *buf, size_t size)
+{
+    const embedding_state *s = m->user;
+    const int64_t *w = m->params[0]->shape;
+    int k = snprintf(buf, size, "%lld, %lld", (long long)w[0], (long long)w[1]);
+    if (s->opts.padding_idx != NB_NO_PADDING_IDX && k > 0 && (size_t)k < size)
+        snprintf(buf + k, size - (size_t)k, ", padding_idx=%lld", (long long)s->opts.padding_idx);
+}
+
 nb_module *nb_embedding_ex(int64_t num, int64_t dim, nb_embedding_opts o, nb_generator *g)
 {
     if (!nb_opts_made("Embedding", o.nb_tag, "embedding"))
@@ -30,6 +39,7 @@ nb_module *nb_embedding_ex(int64_t num, int64_t dim, nb_embedding_opts o, nb_gen
         return NULL;
     embedding_state *s = m->user;
     s->opts = o;
+    m->extra_repr = embedding_repr;
     nb_tensor *w = nb_module_param(m, "weight", nb_empty(NB_SHAPE(num, dim)));
     if (!w || !nb_init_normal_(w, 0, 1, g)) {
         nb_module_free(m);

@@ -13,6 +13,13 @@ static nb_tensor *linear_forward(nb_module *m, nb_tensor *x)
     return nb_linear_op(x, m->params[0], m->n_params > 1 ? m->params[1] : NULL);
 }
 
+static void linear_repr(const nb_module *m, char *buf, size_t size)
+{
+    const nb_tensor *w = m->params[0];
+    snprintf(buf, size, "in_features=%lld, out_features=%lld, bias=%s", (long long)w->shape[1],
+             (long long)w->shape[0], m->n_params > 1 ? "True" : "False");
+}
+
 nb_module *nb_linear_ex(int64_t in, int64_t out, bool bias, nb_generator *g)
 {
     if (in < 1 || out < 1)
@@ -22,6 +29,7 @@ nb_module *nb_linear_ex(int64_t in, int64_t out, bool bias, nb_generator *g)
     nb_tensor *w, *b;
     if (!m)
         return NULL;
+    m->extra_repr = linear_repr;
     if (!nb_layer_weight_bias(m, 2, (const int64_t[]){out, in}, bias, g, &w, &b)) {
         nb_module_free(m);
         return NULL;

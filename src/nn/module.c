@@ -9,6 +9,14 @@
 static _Thread_local nb_forward_hook hook;
 static _Thread_local void *hook_ctx;
 
+/* The modules whose forward runs on this thread, innermost first: one frame
+ * on each nb_forward's stack, so entering a module costs two stores. */
+typedef struct frame {
+    const nb_module *m;
+    const struct frame *up;
+} frame;
+static _Thread_local const frame *top;
+
 nb_forward_hook nb_set_forward_hook(nb_forward_hook h, void *ctx, void **prev_ctx)
 {
     nb_forward_hook prev = hook;
@@ -217,6 +225,42 @@ int nb_module_add(nb_module *m, const char *name, nb_module *child)
     return 0;
 }
 
+/* Appends the path of f ("sequential.2.fc1") at buf + *k. */
+static void path(const frame *f, char *buf, size_t size, size_t *k)
+{
+    const char *name = NULL;
+    if (f->up) {
+        path(f->up, buf, size, k);
+        for (int i = 0; i < f->up->m->n_children && !name; i++)
+            if (f->up->m->children[i] == f->m)
+                name = f->up->m->child_names[i];
+    }
+    if (*k + 1 >= size)
+        return;
+    if (f->up) /* a module run by another that does not own it is named by its kind */
+        *k += (size_t)snprintf(buf + *k, size - *k, ".%s", name ? name : f->m->kind);
+    else
+        for (const char *c = f->m->kind; *c && *k + 1 < size; c++)
+            buf[(*k)++] = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+    buf[*k < size ? *k : size - 1] = '\0';
+}
+
+/* "sequential.2 Linear(in_features=64, out_features=32, bias=True): " */
+static void where(char *buf, size_t size)
+{
+    size_t k = 0;
+    buf[0] = '\0';
+    if (!top)
+        return;
+    if (top->up) /* the root is named by its repr alone */
+        path(top, buf, size, &k);
+    char extra[256] = "";
+    if (top->m->extra_repr)
+        top->m->extra_repr(top->m, extra, sizeof extra);
+    if (k + 1 < size)
+        snprintf(buf + k, size - k, "%s%s(%s): ", k ? " " : "", top->m->kind, extra);
+}
+
 nb_tensor *nb_forward(nb_module *m, nb_tensor *x)
 {
     if (!m)
@@ -224,13 +268,15 @@ nb_tensor *nb_forward(nb_module *m, nb_tensor *x)
     if (!nb_check_input(m->kind, 1, x))
         return NULL;
     uint64_t errors = nb_error_count();
+    frame f = {m, top};
+    top = &f;
+    nb_error_prefix_fn prev = nb_set_error_prefix(where);
     nb_tensor *y = m->forward(m, x);
-    if (!y) {
-        if (nb_error_count() == errors)
-            nb_error(NB_ERR_STATE, "%s: forward returned NULL on input %s", m->kind, nb_shape_fmt(x));
-        return NULL;
-    }
-    if (hook)
+    if (!y && nb_error_count() == errors)
+        nb_error(NB_ERR_STATE, "%s: forward returned NULL on input %s", m->kind, nb_shape_fmt(x));
+    nb_set_error_prefix(prev);
+    top = f.up;
+    if (y && hook)
         hook(m, y, hook_ctx);
     return y;
 }
