@@ -439,7 +439,7 @@ Test(shape, gradcheck_slice_each_dim)
     nb_generator g;
     nb_generator_seed(&g, 3);
     nb_tensor *x = rnd(&g, NB_SHAPE(3, 4, 5));
-    const int64_t sl[][3] = {{0, 1, 3}, {1, 1, -1}, {2, -3, INT64_MAX}, {-1, 0, 2}};
+    const int64_t sl[][3] = {{0, 1, 3}, {1, 1, -1}, {2, -3, 5}, {-1, 0, 2}};
     for (size_t i = 0; i < sizeof sl / sizeof sl[0]; i++)
         check(f_slice, 1, &x, (void *)sl[i]);
     nb_free(x);

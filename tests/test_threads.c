@@ -211,15 +211,19 @@ Test(threads, unusable_env_value_is_reported_once, .init = cr_redirect_stderr)
     cr_assert_stderr_eq_str(want);
 }
 
-Test(threads, too_many_in_env_is_reported, .init = cr_redirect_stderr)
+Test(threads, too_many_are_reported, .init = cr_redirect_stderr)
 {
+    nb_set_num_threads(300);
+    cr_assert_eq(nb_get_num_threads(), 256);
+    nb_set_num_threads(0);
     setenv("NABLA_NUM_THREADS", "1000", 1);
     nb_set_num_threads(0);
     cr_assert_eq(nb_get_num_threads(), 256);
     unsetenv("NABLA_NUM_THREADS");
     nb_set_num_threads(0);
     fflush(stderr);
-    cr_assert_stderr_eq_str("nabla: NABLA_NUM_THREADS=1000 is more than 256; using 256 threads\n");
+    cr_assert_stderr_eq_str("nabla: nb_set_num_threads(300) is more than 256; using 256 threads\n"
+                            "nabla: NABLA_NUM_THREADS=1000 is more than 256; using 256 threads\n");
 }
 
 /* ---- several user threads dispatching at once ---- */

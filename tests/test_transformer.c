@@ -114,7 +114,7 @@ Test(transformer, post_layernorm_matches_torch)
 }
 
 /* PyTorch's defaults: d_model 8 -> linear1 [2048, 8]; a learnable activation
- * adds activation.weight after the twelve. */
+ * adds its parameter after the twelve (activation.beta for swish). */
 Test(transformer, defaults_and_learnable_activation)
 {
     nb_module *m = nb_transformer_encoder_layer(8, 2, NB_TRANSFORMER_OPTS());
@@ -127,7 +127,7 @@ Test(transformer, defaults_and_learnable_activation)
     m = nb_transformer_encoder_layer(4, 2, o);
     cr_assert_not_null(m, "%s", nb_last_error_message());
     cr_assert_eq(nb_module_state_dict(m, &p), 13);
-    cr_assert_str_eq(p.names[12], "activation.weight");
+    cr_assert_str_eq(p.names[12], "activation.beta"); /* swish's learnable_name */
     nb_param_list_free(&p);
     nb_module_free(m);
     o.activation = "no_such";

@@ -96,7 +96,7 @@ nb_transformer_opts nb_transformer_defaults(void);
  *   otherwise:   x = norm1(x + dropout1(self_attn(x))), then norm2(x + ff(x))
  * Parameters as PyTorch's: self_attn.in_proj_weight, self_attn.in_proj_bias,
  * self_attn.out_proj.weight/bias, linear1.weight/bias, linear2.weight/bias,
- * norm1.weight/bias, norm2.weight/bias (and activation.weight for a
+ * norm1.weight/bias, norm2.weight/bias (and activation.beta or .weight for a
  * learnable activation). */
 nb_module *nb_transformer_encoder_layer(int64_t d_model, int64_t nhead, nb_transformer_opts opts);
 /* layer(x, src_mask, src_key_padding_mask, is_causal): the masks of the self-attention in call

@@ -13,7 +13,7 @@ extern "C" {
 #endif
 NB_API_BEGIN
 
-/* Threads the pool uses, at most 256 (more means 256); n <= 0 restores the
+/* Threads the pool uses, at most 256 (more means 256, said once on stderr); n <= 0 restores the
  * default: NABLA_NUM_THREADS, else the number of cores. A NABLA_NUM_THREADS
  * that is not a whole number from 1 to 256 ("abc", "4x", "0") is reported
  * once on stderr, with the count used instead. */

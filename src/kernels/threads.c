@@ -71,6 +71,10 @@ static int resolve_default(void)
 
 void nb_set_num_threads(int n)
 {
+    static atomic_flag warned = ATOMIC_FLAG_INIT;
+    if (n > NB_MAX_THREADS && !atomic_flag_test_and_set(&warned))
+        fprintf(stderr, "nabla: nb_set_num_threads(%d) is more than %d; using %d threads\n", n,
+                NB_MAX_THREADS, NB_MAX_THREADS);
     if (n > 0) {
         atomic_store(&g_requested, n > NB_MAX_THREADS ? NB_MAX_THREADS : n);
     } else {

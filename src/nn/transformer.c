@@ -6,7 +6,8 @@
  *                x = norm2(x + dropout2(linear2(dropout(activation(linear1(x))))))
  * Children in PyTorch's order and names: self_attn, linear1, dropout,
  * linear2, norm1, norm2, dropout1, dropout2, activation (any activation of
- * the registry, a layer; a learnable one adds activation.weight). */
+ * the registry, a layer; a learnable one adds its parameter: activation.beta
+ * for swish, activation.weight for prelu). */
 #include "nabla/attention.h"
 #include "nabla/norm.h"
 #include <string.h>
