@@ -369,7 +369,9 @@ Test(nn, errors_in_a_forward_say_where_in_the_model)
     assert_starts("sequential.0 Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)): conv2d: ");
     /* the root alone is named by its repr; outside a forward there is no prefix */
     nb_module *fc = nb_linear_ex(64, 32, false, NULL);
-    cr_assert_null(nb_forward(fc, nb_zeros(NB_SHAPE(2, 5))));
+    nb_tensor *x5 = nb_zeros(NB_SHAPE(2, 5));
+    cr_assert_null(nb_forward(fc, x5));
+    nb_free(x5);
     assert_starts("Linear(in_features=64, out_features=32, bias=False): linear: input [2,5]");
     cr_assert_null(nb_linear_op(x, nb_module_get(fc, "weight"), NULL));
     assert_starts("linear: input [8,10]");
