@@ -367,6 +367,20 @@ Test(nn, errors_in_a_forward_say_where_in_the_model)
     nb_module *conv = nb_sequential(1, nb_conv2d_layer(3, 8, 3, 1, 1));
     cr_assert_null(nb_forward(conv, x));
     assert_starts("sequential.0 Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)): conv2d: ");
+    /* norms and recurrent layers as torch.nn prints them */
+    nb_module *norms =
+        nb_sequential(3, nb_batch_norm1d(4), nb_layer_norm_layer(NB_SHAPE(8)), nb_group_norm_layer(2, 8));
+    cr_assert_null(nb_forward(norms, x));
+    assert_starts(
+        "sequential.0 BatchNorm1d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True): ");
+    cr_assert_null(nb_forward(nb_module_child(norms, "1"), x));
+    assert_starts("LayerNorm((8,), eps=1e-05, elementwise_affine=True): ");
+    cr_assert_null(nb_forward(nb_module_child(norms, "2"), nb_zeros(NB_SHAPE(2, 4))));
+    assert_starts("GroupNorm(2, 8, eps=1e-05, affine=True): ");
+    nb_module *lstm = nb_lstm(10, 20, NB_RNN_OPTS(.num_layers = 2, .batch_first = true));
+    cr_assert_null(nb_forward(lstm, nb_zeros(NB_SHAPE(2, 3, 7))));
+    assert_starts("LSTM(10, 20, num_layers=2, batch_first=True): ");
+    nb_module_free(norms), nb_module_free(lstm);
     /* the root alone is named by its repr; outside a forward there is no prefix */
     nb_module *fc = nb_linear_ex(64, 32, false, NULL);
     nb_tensor *x5 = nb_zeros(NB_SHAPE(2, 5));

@@ -9,7 +9,8 @@
 #include "nn/layer.h"
 
 typedef struct batch_norm_state {
-    int dims;                                                    /* 1 or 2: the input ranks accepted */
+    int dims; /* 1 or 2: the input ranks accepted */
+    int64_t num_features;
     double eps, momentum;                                        /* momentum NAN: cumulative moving average */
     nb_tensor *weight, *bias;                                    /* NULL unless affine */
     nb_tensor *running_mean, *running_var, *num_batches_tracked; /* NULL unless tracking */
@@ -33,6 +34,18 @@ static nb_tensor *batch_norm_forward(nb_module *m, nb_tensor *x)
     return nb_batch_norm(x, s->running_mean, s->running_var, s->weight, s->bias, batch_stats, factor, s->eps);
 }
 
+/* torch.nn's "16, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True" */
+static void batch_norm_repr(const nb_module *m, char *buf, size_t size)
+{
+    const batch_norm_state *s = m->user;
+    char momentum[32] = "None";
+    if (!isnan(s->momentum))
+        snprintf(momentum, sizeof momentum, "%g", s->momentum);
+    snprintf(buf, size, "%lld, eps=%g, momentum=%s, affine=%s, track_running_stats=%s",
+             (long long)s->num_features, s->eps, momentum, s->weight ? "True" : "False",
+             s->running_mean ? "True" : "False");
+}
+
 static nb_module *batch_norm_layer(const char *kind, int dims, int64_t C, double eps, double momentum,
                                    bool affine, bool track)
 {
@@ -44,7 +57,8 @@ static nb_module *batch_norm_layer(const char *kind, int dims, int64_t C, double
     if (!m)
         return NULL;
     batch_norm_state *s = m->user;
-    *s = (batch_norm_state){.dims = dims, .eps = eps, .momentum = momentum};
+    *s = (batch_norm_state){.dims = dims, .num_features = C, .eps = eps, .momentum = momentum};
+    m->extra_repr = batch_norm_repr;
     bool ok = true;
     if (affine)
         ok = (s->weight = nb_module_param(m, "weight", nb_ones(NB_SHAPE(C)))) &&
@@ -102,6 +116,21 @@ static nb_tensor *rms_norm_forward(nb_module *m, nb_tensor *x)
     return nb_rms_norm(x, s->nd, s->shape, s->weight, s->eps);
 }
 
+/* torch.nn's "(8,), eps=1e-05, elementwise_affine=True" (RMSNorm's eps may be None) */
+static void last_dims_repr(const nb_module *m, char *buf, size_t size)
+{
+    const last_dims_state *s = m->user;
+    char shape[NB_MAX_DIMS * 24] = "(", eps[32] = "None";
+    size_t k = 1;
+    for (int i = 0; i < s->nd; i++)
+        k += (size_t)snprintf(shape + k, sizeof shape - k, "%lld,%s", (long long)s->shape[i],
+                              i + 1 < s->nd ? " " : "");
+    snprintf(shape + k, sizeof shape - k, ")");
+    if (!isnan(s->eps))
+        snprintf(eps, sizeof eps, "%g", s->eps);
+    snprintf(buf, size, "%s, eps=%s, elementwise_affine=%s", shape, eps, s->weight ? "True" : "False");
+}
+
 static nb_module *last_dims_layer(const char *kind, nb_forward_fn forward, int nd, const int64_t *shape,
                                   double eps, bool affine, bool bias)
 {
@@ -117,6 +146,7 @@ static nb_module *last_dims_layer(const char *kind, nb_forward_fn forward, int n
     last_dims_state *s = m->user;
     s->nd = nd;
     s->eps = eps;
+    m->extra_repr = last_dims_repr;
     for (int k = 0; k < nd; k++)
         s->shape[k] = shape[k];
     bool ok = true;
@@ -155,7 +185,7 @@ nb_module *nb_rms_norm_layer_ex(int nd, const int64_t *normalized_shape, double 
 }
 
 typedef struct group_norm_state {
-    int64_t num_groups;
+    int64_t num_groups, num_channels;
     double eps;
     nb_tensor *weight, *bias;
 } group_norm_state;
@@ -164,6 +194,14 @@ static nb_tensor *group_norm_forward(nb_module *m, nb_tensor *x)
 {
     group_norm_state *s = m->user;
     return nb_group_norm(x, s->num_groups, s->weight, s->bias, s->eps);
+}
+
+/* torch.nn's "2, 8, eps=1e-05, affine=True" */
+static void group_norm_repr(const nb_module *m, char *buf, size_t size)
+{
+    const group_norm_state *s = m->user;
+    snprintf(buf, size, "%lld, %lld, eps=%g, affine=%s", (long long)s->num_groups, (long long)s->num_channels,
+             s->eps, s->weight ? "True" : "False");
 }
 
 nb_module *nb_group_norm_layer_ex(int64_t num_groups, int64_t num_channels, double eps, bool affine)
@@ -177,7 +215,8 @@ nb_module *nb_group_norm_layer_ex(int64_t num_groups, int64_t num_channels, doub
     if (!m)
         return NULL;
     group_norm_state *s = m->user;
-    *s = (group_norm_state){.num_groups = num_groups, .eps = eps};
+    *s = (group_norm_state){.num_groups = num_groups, .num_channels = num_channels, .eps = eps};
+    m->extra_repr = group_norm_repr;
     if (affine && !((s->weight = nb_module_param(m, "weight", nb_ones(NB_SHAPE(num_channels)))) &&
                     (s->bias = nb_module_param(m, "bias", nb_zeros(NB_SHAPE(num_channels)))))) {
         nb_module_free(m);

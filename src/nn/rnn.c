@@ -44,6 +44,22 @@ static bool add_params(nb_module *m, rnn_module *s, bool bias, nb_generator *g)
     return true;
 }
 
+/* torch.nn.RNNBase's and RNNCellBase's extra_repr: "10, 20, num_layers=2,
+ * batch_first=True", what differs from the defaults after the two sizes. */
+static void rnn_repr(const nb_module *m, char *buf, size_t size)
+{
+    const rnn_module *s = m->user;
+    char layers[32] = "", dropout[40] = "";
+    if (s->layers != 1)
+        snprintf(layers, sizeof layers, ", num_layers=%d", s->layers);
+    if (s->dropout > 0)
+        snprintf(dropout, sizeof dropout, ", dropout=%g", s->dropout);
+    snprintf(buf, size, "%lld, %lld%s%s%s%s%s%s", (long long)s->input_size, (long long)s->hidden, layers,
+             !s->w[0][2] ? ", bias=False" : "", s->batch_first ? ", batch_first=True" : "", dropout,
+             s->dirs == 2 ? ", bidirectional=True" : "",
+             s->mode == NB_RNN_RELU ? ", nonlinearity='relu'" : "");
+}
+
 nb_module *nb_rnn_module_new(const char *kind, nb_rnn_mode mode, bool cell, int64_t input_size,
                              int64_t hidden_size, nb_rnn_opts o, nb_forward_fn forward)
 {
@@ -71,6 +87,7 @@ nb_module *nb_rnn_module_new(const char *kind, nb_rnn_mode mode, bool cell, int6
     nb_module *m = nb_layer_new(kind, forward, sizeof(rnn_module));
     if (!m)
         return NULL;
+    m->extra_repr = rnn_repr;
     rnn_module *s = m->user;
     *s = (rnn_module){.mode = mode,
                       .cell = cell,
