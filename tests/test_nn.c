@@ -375,11 +375,13 @@ Test(nn, errors_in_a_forward_say_where_in_the_model)
         "sequential.0 BatchNorm1d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True): ");
     cr_assert_null(nb_forward(nb_module_child(norms, "1"), x));
     assert_starts("LayerNorm((8,), eps=1e-05, elementwise_affine=True): ");
-    cr_assert_null(nb_forward(nb_module_child(norms, "2"), nb_zeros(NB_SHAPE(2, 4))));
+    nb_tensor *x4 = nb_zeros(NB_SHAPE(2, 4)), *x7 = nb_zeros(NB_SHAPE(2, 3, 7));
+    cr_assert_null(nb_forward(nb_module_child(norms, "2"), x4));
     assert_starts("GroupNorm(2, 8, eps=1e-05, affine=True): ");
     nb_module *lstm = nb_lstm(10, 20, NB_RNN_OPTS(.num_layers = 2, .batch_first = true));
-    cr_assert_null(nb_forward(lstm, nb_zeros(NB_SHAPE(2, 3, 7))));
+    cr_assert_null(nb_forward(lstm, x7));
     assert_starts("LSTM(10, 20, num_layers=2, batch_first=True): ");
+    nb_free(x4), nb_free(x7);
     nb_module_free(norms), nb_module_free(lstm);
     /* the root alone is named by its repr; outside a forward there is no prefix */
     nb_module *fc = nb_linear_ex(64, 32, false, NULL);
