@@ -53,9 +53,10 @@ Test(embedding, max_norm_renormalises_the_rows_looked_up_in_place)
     assert_close_array(w->data, (double[]){0, 0.5, 0, 30, 40, 0, 3 * k, 4 * k, 0}, 9, TOL);
     assert_close_array(y->data, (double[]){3 * k, 4 * k, 0, 0, 0.5, 0, 3 * k, 4 * k, 0}, 9, TOL);
     o.norm_type = INFINITY; /* row 1's largest magnitude is 40 */
-    nb_embedding_op(nb_from_int64((int64_t[]){1}, NB_SHAPE(1)), w, o);
+    nb_tensor *one = nb_from_int64((int64_t[]){1}, NB_SHAPE(1));
+    nb_embedding_op(one, w, o);
     assert_close_array(w->data + 3, (double[]){30 / (40 + 1e-7), 40 / (40 + 1e-7), 0}, 3, TOL);
-    nb_free(w), nb_free(idx);
+    nb_free(w), nb_free(idx), nb_free(one);
 }
 
 Test(embedding, gradients_are_bit_identical_for_one_and_two_threads)
