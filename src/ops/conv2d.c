@@ -47,11 +47,12 @@
 #include <immintrin.h>
 #endif
 
-/* Sizes of one convolution. CK = C kh kw (rows of cols), HW = Ho Wo. */
+/* Sizes of one convolution. CK = C kh kw (rows of cols), HW = Ho Wo,
+ * Hp, Wp the padded image's. */
 typedef struct geom {
     int64_t N, C, H, W, O, kh, kw, Ho, Wo;
     int64_t s[2], p[2], d[2];
-    int64_t CK, HW;
+    int64_t CK, HW, Hp, Wp;
 } geom;
 
 bool nb_conv2d_resolve_opts(nb_conv2d_opts opts, int64_t *s, int64_t *d, int64_t *p)
@@ -238,13 +239,13 @@ static void col2im(const geom *g, const nb_real *dcols, int64_t ld, nb_real *dx)
 static bool dw_channels_last(const geom *g) { return g->kw * g->C >= 16; }
 
 /* Values of one image's channels-last copy: [(H + 2 p0) (W + 2 p1), C]. */
-static int64_t hwc_size(const geom *g) { return (g->H + 2 * g->p[0]) * (g->W + 2 * g->p[1]) * g->C; }
+static int64_t hwc_size(const geom *g) { return g->Hp * g->Wp * g->C; }
 
 /* xt = x [C,H,W] channels last with a zero border of the padding:
  * xt[((h + p0) Wp + w + p1) C + c] = x[c, h, w]. */
 NB_VECTORIZE static void to_hwc(const geom *g, const nb_real *restrict x, nb_real *restrict xt)
 {
-    const int64_t C = g->C, H = g->H, W = g->W, Wp = W + 2 * g->p[1];
+    const int64_t C = g->C, H = g->H, W = g->W, Wp = g->Wp;
     memset(xt, 0, (size_t)hwc_size(g) * sizeof *xt);
     for (int64_t c = 0; c < C; c++)
         for (int64_t h = 0; h < H; h++) {
@@ -262,7 +263,7 @@ NB_VECTORIZE static void to_hwc(const geom *g, const nb_real *restrict x, nb_rea
 NB_VECTORIZE __attribute__((optimize("no-tree-loop-distribute-patterns"))) static void
 im2col_t(const geom *g, const nb_real *restrict xt, nb_real *restrict ct)
 {
-    const int64_t C = g->C, Wp = g->W + 2 * g->p[1], kw = g->kw;
+    const int64_t C = g->C, Wp = g->Wp, kw = g->kw;
     const int64_t run = g->d[1] == 1 ? kw * C : C, runs = g->d[1] == 1 ? 1 : kw;
     for (int64_t oh = 0; oh < g->Ho; oh++)
         for (int64_t ow = 0; ow < g->Wo; ow++) {
@@ -296,16 +297,12 @@ typedef struct job {
 
 /* The padded image of the implicit forward: [C, Hp, Wp] and the (kw - 1) d1
  * values its last row of B runs past them (rounded up to a vector). */
-static int64_t padded_size(const geom *g)
-{
-    return g->C * (g->H + 2 * g->p[0]) * (g->W + 2 * g->p[1]) + (g->kw - 1) * g->d[1] + 16;
-}
+static int64_t padded_size(const geom *g) { return g->C * g->Hp * g->Wp + (g->kw - 1) * g->d[1] + 16; }
 
 /* Whether the forward pass is an implicit GEMM (see the top of the file). */
 static bool implicit_forward(const geom *g)
 {
-    int64_t Wp = g->W + 2 * g->p[1];
-    return g->s[0] == 1 && g->s[1] == 1 && 4 * Wp <= 5 * g->Wo && nb_gemm_b_rows_ok(g->O, g->HW, g->CK);
+    return g->s[0] == 1 && g->s[1] == 1 && 4 * g->Wp <= 5 * g->Wo && nb_gemm_b_rows_ok(g->O, g->HW, g->CK);
 }
 
 /* dst[r ldd + i] = src[r lds + i] for r < rows, i < n: rows of 7-28 values,
@@ -347,26 +344,31 @@ static void copy_rows(nb_real *dst, int64_t ldd, const nb_real *src, int64_t lds
 /* xp = x [C,H,W] in a zero border of the padding, then zeros to padded_size. */
 static void pad_image(const geom *g, const nb_real *x, nb_real *xp)
 {
-    const int64_t Hp = g->H + 2 * g->p[0], Wp = g->W + 2 * g->p[1];
     memset(xp, 0, (size_t)padded_size(g) * sizeof *xp);
     for (int64_t c = 0; c < g->C; c++)
-        copy_rows(xp + (c * Hp + g->p[0]) * Wp + g->p[1], Wp, x + c * g->H * g->W, g->W, g->H, g->W);
+        copy_rows(xp + (c * g->Hp + g->p[0]) * g->Wp + g->p[1], g->Wp, x + c * g->H * g->W, g->W, g->H, g->W);
+}
+
+/* y[o, :n] = b[o] for o < O: the C that a product with beta 1 adds the bias to. */
+static void fill_bias(nb_real *y, const nb_real *b, int64_t O, int64_t n)
+{
+    for (int64_t o = 0; o < O; o++)
+        for (int64_t i = 0; i < n; i++)
+            y[o * n + i] = b[o];
 }
 
 /* y_n [O, Ho Wo] = W cols_n (+ b) through the padded image: yp [O, Ho Wp] is
  * the product with rows Wp wide, of which the first Wo columns are kept. */
-NB_VECTORIZE static void forward_implicit(const job *j, const nb_real *x, nb_real *xp, nb_real *yn)
+static void forward_implicit(const job *j, const nb_real *x, nb_real *xp, nb_real *yn)
 {
     const geom *g = j->g;
-    const int64_t Wp = g->W + 2 * g->p[1], NP = g->Ho * Wp;
+    const int64_t NP = g->Ho * g->Wp;
     nb_real *yp = xp + padded_size(g);
     pad_image(g, x, xp);
     if (j->b)
-        for (int64_t o = 0; o < g->O; o++)
-            for (int64_t i = 0; i < NP; i++)
-                yp[o * NP + i] = j->b[o];
+        fill_bias(yp, j->b, g->O, NP);
     nb_gemm_b_rows(g->O, NP, g->CK, j->w, g->CK, xp, j->boff, j->b ? 1 : 0, yp, NP);
-    copy_rows(yn, g->Wo, yp, Wp, g->O * g->Ho, g->Wo); /* yp's rows of O are Ho Wp apart: Ho rows of Wp */
+    copy_rows(yn, g->Wo, yp, g->Wp, g->O * g->Ho, g->Wo); /* yp's rows of O are Ho Wp apart: Ho rows of Wp */
 }
 
 static void forward_task(void *ctx, int64_t t0, int64_t t1)
@@ -383,9 +385,7 @@ static void forward_task(void *ctx, int64_t t0, int64_t t1)
             }
             im2col(g, j->x + n * g->C * g->H * g->W, cols, g->HW);
             if (j->b)
-                for (int64_t o = 0; o < g->O; o++)
-                    for (int64_t i = 0; i < g->HW; i++)
-                        yn[o * g->HW + i] = j->b[o];
+                fill_bias(yn, j->b, g->O, g->HW);
             nb_gemm(false, false, g->O, g->HW, g->CK, 1, j->w, g->CK, cols, g->HW, j->b ? 1 : 0, yn, g->HW);
         }
     }
@@ -465,9 +465,11 @@ static void conv2d_backward(nb_node *n)
     }
     /* dW[o, c, p, q] += group t's [o, (c, p, q)] (or [o, (p, q, c)]), group after group */
     const int64_t C = g->C, KK = g->kh * g->kw;
-    for (int64_t t = 0; t < j.tasks && dw && !dw_channels_last(g); t++)
-        nb_accumulate(dw, j.dwg + t * g->O * g->CK, g->O * g->CK);
-    for (int64_t t = 0; t < j.tasks && dw && dw_channels_last(g); t++)
+    for (int64_t t = 0; t < j.tasks && dw; t++) {
+        if (!dw_channels_last(g)) {
+            nb_accumulate(dw, j.dwg + t * g->O * g->CK, g->O * g->CK);
+            continue;
+        }
         for (int64_t o = 0; o < g->O; o++) {
             const nb_real *part = j.dwg + (t * g->O + o) * g->CK;
             nb_real *dwo = dw + o * g->CK;
@@ -475,6 +477,7 @@ static void conv2d_backward(nb_node *n)
                 for (int64_t k = 0; k < KK; k++)
                     dwo[c * KK + k] += part[k * C + c];
         }
+    }
 }
 
 static const nb_op op_conv2d = {"conv2d", conv2d_backward};
@@ -510,14 +513,15 @@ nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_conv2d_opts op
     if (!nb_conv2d_resolve_opts(opts, g.s, g.d, g.p))
         return NULL;
     int64_t ekh = g.d[0] * (g.kh - 1) + 1, ekw = g.d[1] * (g.kw - 1) + 1; /* dilated kernel */
-    if (g.H + 2 * g.p[0] < ekh || g.W + 2 * g.p[1] < ekw)
+    g.Hp = g.H + 2 * g.p[0], g.Wp = g.W + 2 * g.p[1];
+    if (g.Hp < ekh || g.Wp < ekw)
         return nb_error(NB_ERR_SHAPE,
                         "conv2d: input %s padded by (%lld,%lld) is smaller than the kernel (%lld,%lld) "
                         "dilated by (%lld,%lld)",
                         nb_shape_fmt(x), (long long)g.p[0], (long long)g.p[1], (long long)g.kh,
                         (long long)g.kw, (long long)g.d[0], (long long)g.d[1]);
-    g.Ho = (g.H + 2 * g.p[0] - ekh) / g.s[0] + 1;
-    g.Wo = (g.W + 2 * g.p[1] - ekw) / g.s[1] + 1;
+    g.Ho = (g.Hp - ekh) / g.s[0] + 1;
+    g.Wo = (g.Wp - ekw) / g.s[1] + 1;
     g.CK = g.C * g.kh * g.kw;
     g.HW = g.Ho * g.Wo;
     int64_t shape[4] = {g.N, g.O, g.Ho, g.Wo};
@@ -537,23 +541,22 @@ nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_conv2d_opts op
     /* the backward pass allocates one slot per GROUP images: check that size too */
     int64_t most = tasks > (g.N + GROUP - 1) / GROUP ? tasks : (g.N + GROUP - 1) / GROUP;
     int64_t cols_all = nb_shape_numel(3, (int64_t[]){g.CK, g.HW, most});
-    int64_t hwc_all = nb_shape_numel(4, (int64_t[]){g.H + 2 * g.p[0], g.W + 2 * g.p[1], g.C, most});
-    int64_t yp_all = nb_shape_numel(4, (int64_t[]){g.O, g.Ho, g.W + 2 * g.p[1], most});
+    int64_t hwc_all = nb_shape_numel(4, (int64_t[]){g.Hp, g.Wp, g.C, most});
+    int64_t yp_all = nb_shape_numel(4, (int64_t[]){g.O, g.Ho, g.Wp, most});
     if (cols_all < 0 || hwc_all < 0 || yp_all < 0 ||
         cols_all > INT64_MAX / (int64_t)sizeof(nb_real) / 2 - hwc_all - yp_all - 64 * most)
         return nb_error(NB_ERR_MEMORY, "conv2d: the column matrices of input %s and weight %s are too large",
                         nb_shape_fmt(x), nb_shape_fmt(w));
     int64_t *boff = NULL;
     if (implicit_forward(&g)) {
-        const int64_t Hp = g.H + 2 * g.p[0], Wp = g.W + 2 * g.p[1];
         if (!(boff = nb_step_alloc((size_t)g.CK * sizeof *boff)))
             return NULL;
         for (int64_t c = 0; c < g.C; c++)
             for (int64_t p = 0; p < g.kh; p++)
                 for (int64_t q = 0; q < g.kw; q++)
-                    boff[(c * g.kh + p) * g.kw + q] = c * Hp * Wp + p * g.d[0] * Wp + q * g.d[1];
+                    boff[(c * g.kh + p) * g.kw + q] = (c * g.Hp + p * g.d[0]) * g.Wp + q * g.d[1];
         j.boff = boff;
-        j.slot = padded_size(&g) + g.O * g.Ho * Wp;
+        j.slot = padded_size(&g) + g.O * g.Ho * g.Wp;
     }
     geom *s = nb_step_alloc(sizeof *s);
     if (!s || !(j.slots = nb_step_alloc((size_t)(tasks * j.slot) * sizeof(nb_real))))
