@@ -2,7 +2,7 @@
  * activation (and softmax, log_softmax) on 4M float32 elements, with 1 and 2
  * threads, against the copy bandwidth of this machine measured in the same run.
  *
- *   ninja -C build bench/activations && ./build/bench/activations [reps [name...]]
+ *   ninja -C build bench/activations && ./build/bench/activations [--reps 11] [--only relu,gelu,...]
  *
  * Bytes counted per element: forward reads x and writes y (8); backward reads
  * x, y and dy and reads and writes dx (20). The copy reference moves 8 bytes
@@ -70,9 +70,26 @@ static void time_entry(const nb_activation *a, nb_tensor *x, const nb_tensor *dy
     *bwd = bench_median(tb, reps);
 }
 
+/* Whether name is one of the comma-separated names of list. */
+static bool name_in_list(const char *name, const char *list)
+{
+    size_t len = strlen(name);
+    for (const char *p = list; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+        if (strncmp(p, name, len) == 0 && (p[len] == ',' || p[len] == 0))
+            return true;
+    return false;
+}
+
 int main(int argc, char **argv)
 {
-    int reps = argc > 1 ? atoi(argv[1]) : 11;
+    int reps = 11;
+    const char *only = NULL;
+    const ex_arg flags[] = {
+        {"reps", EX_INT, &reps, "timings per figure (the median is printed)"},
+        {"only", EX_STR, &only, "comma-separated activation names to run (default: all)"},
+    };
+    bench_parse(argc, argv, flags, EX_COUNT(flags),
+                "every pointwise activation and softmax against the copy bandwidth");
     reps = reps < 1 ? 1 : reps > MAX_REPS ? MAX_REPS : reps;
     nb_generator g;
     nb_generator_seed(&g, 1);
@@ -102,9 +119,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < nb_activation_count(); i++) {
         const nb_activation *a = nb_activation_at(i);
         bool rows = strcmp(a->name, "softmax") == 0 || strcmp(a->name, "log_softmax") == 0;
-        bool chosen = argc <= 2;
-        for (int k = 2; k < argc; k++)
-            chosen |= strcmp(argv[k], a->name) == 0;
+        bool chosen = !only || name_in_list(a->name, only);
         if ((!a->pointwise && !rows) || !chosen)
             continue;
         double f[2], b[2];

@@ -62,23 +62,20 @@ static run time_it(int64_t b, int64_t h, int64_t t, bool math, int reps)
 
 int main(int argc, char **argv)
 {
-    int reps = 7, torch = 1, batch = 4, heads = 4;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--no-torch") == 0)
-            torch = 0;
-        else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
-            reps = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc)
-            batch = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--heads") == 0 && i + 1 < argc)
-            heads = atoi(argv[++i]);
-    }
-    if (reps < 1 || reps > 32)
-        reps = 7;
-    if (batch < 1 || heads < 1 || batch > 64 || heads > 64) {
-        fprintf(stderr, "attention: --batch and --heads must be in [1, 64]\n");
-        return 2;
-    }
+    int reps = 7, batch = 4, heads = 4;
+    bool no_torch = false;
+    const ex_arg flags[] = {
+        {"reps", EX_INT, &reps, "timings per figure (the median is printed)"},
+        {"batch", EX_INT, &batch, "batch size"},
+        {"heads", EX_INT, &heads, "attention heads (head_dim 32)"},
+        {"no-torch", EX_FLAG, &no_torch, "skip the PyTorch side"},
+    };
+    bench_parse(argc, argv, flags, EX_COUNT(flags),
+                "causal self-attention forward + backward, nabla against PyTorch");
+    int torch = !no_torch;
+    bench_check_flag(reps >= 1 && reps <= 32, argv[0], "--reps must be from 1 to 32");
+    bench_check_flag(batch >= 1 && heads >= 1 && batch <= 64 && heads <= 64, argv[0],
+                     "--batch and --heads must be from 1 to 64");
     const int64_t ts[3] = {256, 512, 1024};
     printf("causal self-attention, batch %d, %d heads, head_dim %d, forward + backward, median of %d\n\n",
            batch, heads, D, reps);

@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <time.h>
 #include <nabla/nabla.h>
+#include "../examples/args.h" /* the examples' flag parser: --help, errors on unknown flags */
 
 static inline double bench_now(void)
 {
@@ -53,6 +54,27 @@ static inline double bench_load_average(void)
         fclose(f);
     }
     return load;
+}
+
+/* The machine and the kernels this run dispatched to, before any figure
+ * (nb_config_show: CPU model, family and model, capability, GEMM kernel). */
+static inline void bench_print_machine(void) { printf("machine: %s\n", nb_config_show()); }
+
+/* The benchmarks' flags (examples/args.h: --help prints them and exits 0,
+ * an unknown flag exits 2), then the machine line. */
+static inline void bench_parse(int argc, char **argv, const ex_arg *flags, int n, const char *about)
+{
+    ex_parse(argc, argv, flags, n, about);
+    bench_print_machine();
+}
+
+/* A flag's value out of range: says which, exits 2 (as an unknown flag). */
+static inline void bench_check_flag(bool ok, const char *prog, const char *rule)
+{
+    if (!ok) {
+        fprintf(stderr, "%s: %s\n", prog, rule);
+        exit(2);
+    }
 }
 
 /* Peak resident set size of this process, in MiB. */

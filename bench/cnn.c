@@ -9,9 +9,9 @@
 #include "bench.h"
 
 typedef struct config {
-    int64_t batch;
+    int batch;
     int epochs;
-    char threads[16];
+    const char *threads;
     const char *data;
     bool torch;
 } config;
@@ -44,23 +44,19 @@ int main(int argc, char **argv)
                 .threads = "1,2",
                 .data = "/usr/share/datasets/fashion-mnist",
                 .torch = true};
-    for (int i = 1; i < argc; i++) {
-        const char *v = i + 1 < argc ? argv[i + 1] : "";
-        if (!strcmp(argv[i], "--batch"))
-            c.batch = atoll(v), i++;
-        else if (!strcmp(argv[i], "--epochs"))
-            c.epochs = atoi(v), i++;
-        else if (!strcmp(argv[i], "--threads"))
-            snprintf(c.threads, sizeof c.threads, "%s", v), i++;
-        else if (!strcmp(argv[i], "--data"))
-            c.data = v, i++;
-        else if (!strcmp(argv[i], "--no-torch"))
-            c.torch = false;
-        else {
-            fprintf(stderr, "usage: see the comment at the top of bench/cnn.c\n");
-            return 2;
-        }
-    }
+    bool no_torch = false;
+    const ex_arg flags[] = {
+        {"batch", EX_INT, &c.batch, "mini-batch size"},
+        {"epochs", EX_INT, &c.epochs, "epochs per setting (the first is excluded from the median)"},
+        {"threads", EX_STR, &c.threads, "nabla's thread counts, one or two, comma-separated"},
+        {"data", EX_STR, &c.data, "directory of the Fashion-MNIST IDX files"},
+        {"no-torch", EX_FLAG, &no_torch, "skip the PyTorch side"},
+    };
+    bench_parse(argc, argv, flags, EX_COUNT(flags),
+                "seconds per epoch of the Fashion-MNIST CNN, nabla against PyTorch");
+    c.torch = !no_torch;
+    bench_check_flag(c.epochs >= 1 && c.epochs <= 64, argv[0], "--epochs must be from 1 to 64");
+    bench_check_flag(c.batch >= 1, argv[0], "--batch must be at least 1");
     nb_mnist_opts mo = NB_MNIST_OPTS(.keep_shape = true);
     nb_dataset *ds = nb_mnist_load(c.data, true, mo), *test = ds ? nb_mnist_load(c.data, false, mo) : NULL;
     if (!test) {

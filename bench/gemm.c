@@ -3,7 +3,7 @@
  * Square sizes 128..2048 and the MLP linear-layer shapes (forward X W^T,
  * weight gradient dY^T X, input gradient dY W) for batch 128 and 32, each
  * with 1 and 2 threads. Each figure is the median of several timed repeats.
- * Usage: gemm [kernel]   (kernel: generic | avx2 | avx512; default: best)
+ * Usage: gemm [--kernel generic|avx2|avx512] (default: the best for this CPU)
  * Environment: NB_BENCH_FILTER (a substring of the shape names), NB_BENCH_THREADS
  * (1 or 2 only), NB_BENCH_NO_BLAS (skip OpenBLAS), NB_BENCH_BEST=1 (the best of
  * 300 short timings instead of the median of 7 long ones: for development on
@@ -118,10 +118,17 @@ static float *rand_matrix(size_t n)
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && nb_gemm_set_kernel(argv[1]) != 0) {
-        fprintf(stderr, "kernel %s not available on this CPU\n", argv[1]);
+    const char *kernel = NULL;
+    const ex_arg flags[] = {
+        {"kernel", EX_STR, &kernel, "micro-kernel: generic, avx2 or avx512 (default: the best for this CPU)"},
+    };
+    ex_parse(argc, argv, flags, EX_COUNT(flags),
+             "nb_gemm's GFLOP/s on square and layer shapes against OpenBLAS");
+    if (kernel && nb_gemm_set_kernel(kernel) != 0) {
+        fprintf(stderr, "kernel %s not available on this CPU\n", kernel);
         return 1;
     }
+    bench_print_machine();
     shape shapes[] = {
         {"square 128", false, false, 128, 128, 128},
         {"square 256", false, false, 256, 256, 256},

@@ -64,24 +64,20 @@ static result train(const cd_corpus *corpus, int steps, const int *marks)
 int main(int argc, char **argv)
 {
     int steps = 60;
-    char threads[16] = "1,2";
+    const char *threads = "1,2";
     const char *text = "/usr/share/games/fortunes";
     bool torch = true;
-    for (int i = 1; i < argc; i++) {
-        const char *v = i + 1 < argc ? argv[i + 1] : "";
-        if (!strcmp(argv[i], "--steps"))
-            steps = atoi(v), i++;
-        else if (!strcmp(argv[i], "--threads"))
-            snprintf(threads, sizeof threads, "%s", v), i++;
-        else if (!strcmp(argv[i], "--text"))
-            text = v, i++;
-        else if (!strcmp(argv[i], "--no-torch"))
-            torch = false;
-        else {
-            fprintf(stderr, "usage: see the comment at the top of bench/gpt.c\n");
-            return 2;
-        }
-    }
+    bool no_torch = false;
+    const ex_arg flags[] = {
+        {"steps", EX_INT, &steps, "training steps per setting (the first is excluded from the median)"},
+        {"threads", EX_STR, &threads, "nabla's thread counts, one or two, comma-separated"},
+        {"text", EX_STR, &text, "the training text"},
+        {"no-torch", EX_FLAG, &no_torch, "skip the PyTorch side"},
+    };
+    bench_parse(argc, argv, flags, EX_COUNT(flags),
+                "training tokens per second of char_gpt's model, nabla against PyTorch");
+    torch = !no_torch;
+    bench_check_flag(steps >= 1, argv[0], "--steps must be at least 1");
     if (steps < 4 || steps > MAX_STEPS) {
         fprintf(stderr, "gpt: --steps must be in [4, %d]\n", MAX_STEPS);
         return 2;

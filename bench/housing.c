@@ -2,7 +2,7 @@
  * y = k2 * sigmoid(k1 * x + b1) + b2 on standardised rooms (RM) against price
  * (MEDV), 20,000 full-batch SGD steps on 506 points: about ten small ops a
  * step, so this measures framework overhead. PyTorch runs the same steps.
- * Usage: housing [steps] [--no-torch] */
+ * Usage: housing [--steps 20000] [--no-torch] (--help: the flags) */
 #include <math.h>
 #include <nabla/nabla.h>
 #include "bench.h"
@@ -34,14 +34,16 @@ static double run(nb_tensor *x, nb_tensor *t, long steps, double *loss_out)
 
 int main(int argc, char **argv)
 {
-    long steps = 20000;
-    bool torch = true;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--no-torch"))
-            torch = false;
-        else
-            steps = atol(argv[i]);
-    }
+    int steps = 20000;
+    bool no_torch = false;
+    const ex_arg flags[] = {
+        {"steps", EX_INT, &steps, "full-batch training steps"},
+        {"no-torch", EX_FLAG, &no_torch, "skip the PyTorch side"},
+    };
+    bench_parse(argc, argv, flags, EX_COUNT(flags),
+                "the one-neuron housing regression's tiny steps, nabla against PyTorch");
+    bool torch = !no_torch;
+    bench_check_flag(steps >= 1, argv[0], "--steps must be at least 1");
     nb_tensor *xy = nb_load_csv(
         CSV, NB_CSV_OPTS(.columns = (const char *[]){"RM", "MEDV"}, .n_columns = 2, .skip_rows = 1), NULL);
     if (!xy) {
@@ -66,12 +68,12 @@ int main(int argc, char **argv)
     for (int r = 0; r < 5; r++)
         times[r] = run(x, t, steps, &loss);
     double med = bench_median(times, 5);
-    printf("nabla: %.4f s for %ld steps (median of 5), %.3f us per step, final loss %.4f\n", med, steps,
+    printf("nabla: %.4f s for %d steps (median of 5), %.3f us per step, final loss %.4f\n", med, steps,
            med / (double)steps * 1e6, loss);
     if (torch) {
         bench_result res[2];
         char args[512];
-        snprintf(args, sizeof args, "housing --csv %s --steps %ld", CSV, steps);
+        snprintf(args, sizeof args, "housing --csv %s --steps %d", CSV, steps);
         int k = bench_torch(args, res, 2);
         double pt = bench_find(res, k, "housing_torch");
         if (pt > 0)

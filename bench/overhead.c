@@ -2,7 +2,7 @@
  * overhead, not arithmetic. Four ops (add, mul, sub, mul) on one-element
  * tensors that require grad, so each records a node; then the same with a
  * backward pass. Compared with PyTorch's cost per op in the same run.
- * Usage: overhead [iterations] [--no-torch] */
+ * Usage: overhead [--iters 1000000] [--no-torch] (--help: the flags) */
 #include <nabla/nabla.h>
 #include "bench.h"
 
@@ -28,14 +28,16 @@ static double per_op(long iters, bool backward)
 
 int main(int argc, char **argv)
 {
-    long iters = 1000000;
-    int torch = 1;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--no-torch") == 0)
-            torch = 0;
-        else
-            iters = atol(argv[i]);
-    }
+    int iters = 1000000;
+    bool no_torch = false;
+    const ex_arg flags[] = {
+        {"iters", EX_INT, &iters, "recorded ops timed"},
+        {"no-torch", EX_FLAG, &no_torch, "skip the PyTorch side"},
+    };
+    bench_parse(argc, argv, flags, EX_COUNT(flags),
+                "the cost of one recorded op on tiny tensors, nabla against PyTorch");
+    int torch = !no_torch;
+    bench_check_flag(iters >= 10, argv[0], "--iters must be at least 10");
     nb_set_num_threads(1);
     double rep_f[5], rep_b[5];
     for (int r = 0; r < 5; r++) {
@@ -43,13 +45,13 @@ int main(int argc, char **argv)
         rep_b[r] = per_op(iters, true);
     }
     double f = bench_median(rep_f, 5) * 1e6, b = bench_median(rep_b, 5) * 1e6;
-    printf("nabla: %.4f us per recorded op (forward, 1 element, median of 5 x %ld x 4 ops)\n", f, iters);
+    printf("nabla: %.4f us per recorded op (forward, 1 element, median of 5 x %d x 4 ops)\n", f, iters);
     printf("nabla: %.4f us per op forward + backward\n", b);
     if (!torch)
         return 0;
     bench_result res[4];
     char args[64];
-    snprintf(args, sizeof args, "overhead --iters %ld", iters / 10);
+    snprintf(args, sizeof args, "overhead --iters %d", iters / 10);
     int n = bench_torch(args, res, 4);
     double t = bench_find(res, n, "overhead_torch");
     if (t > 0)

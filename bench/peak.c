@@ -99,8 +99,9 @@ static double copy_gbs(char *dst, const char *src, size_t n, int threads)
     return best;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    bench_parse(argc, argv, NULL, 0, "the machine's measured FMA peak and copy bandwidth");
 #if defined(__x86_64__) && defined(__GNUC__)
     __builtin_cpu_init();
     for (int th = 1; th <= 2; th++) {

@@ -180,8 +180,17 @@ static int check_lstm(nb_safetensors *st)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: torch_interop FILE.safetensors (written by bench/torch_export.py)\n");
+    const char *usage = "usage: torch_interop FILE.safetensors (written by bench/torch_export.py)\n";
+    if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        printf("torch_interop — PyTorch's state_dicts loaded into nabla's layers reproduce PyTorch's "
+               "outputs\n\n%s",
+               usage);
+        return 0;
+    }
+    if (argc != 2 || argv[1][0] == '-') {
+        if (argc >= 2 && argv[1][0] == '-')
+            fprintf(stderr, "torch_interop: unknown argument '%s'\n", argv[1]);
+        fprintf(stderr, "%s", usage);
         return 2;
     }
     nb_safetensors *st = nb_safetensors_open(argv[1]);

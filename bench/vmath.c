@@ -4,7 +4,7 @@
  * Both loops live in functions compiled with target_clones, so the vmath loop
  * runs the widest vector code the machine has (the libm loop stays one scalar
  * call per element: glibc's vector variants are only declared under
- * -ffast-math). Prints a Markdown table. Usage: vmath [n] [reps] */
+ * -ffast-math). Prints a Markdown table. Usage: vmath [--n 4194304] [--reps 7] */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -87,8 +87,13 @@ static double time_kernel(int k, const float *x, float *y, size_t n, int reps)
 
 int main(int argc, char **argv)
 {
-    size_t n = argc > 1 ? (size_t)atol(argv[1]) : (size_t)1 << 22;
-    int reps = argc > 2 ? atoi(argv[2]) : 7;
+    int n_arg = 1 << 22, reps = 7;
+    const ex_arg flags[] = {
+        {"n", EX_INT, &n_arg, "floats per call (65536: in L2, compute-bound figures)"},
+        {"reps", EX_INT, &reps, "timings per figure (the best is printed)"},
+    };
+    bench_parse(argc, argv, flags, EX_COUNT(flags), "kernels/vmath.h's float32 functions against libm");
+    size_t n = n_arg > 0 ? (size_t)n_arg : 1;
     float *xs = malloc(n * sizeof *xs), *xp = malloc(n * sizeof *xp);
     float *y = malloc(n * sizeof *y);
     if (!xs || !xp || !y)

@@ -11,7 +11,8 @@ import sys
 
 # The levels of docs/design.md, by path (the first matching prefix wins).
 LEVELS = [
-    (1, 'kernels', ['src/kernels/', 'include/nabla/config.h', 'include/nabla/threads.h']),
+    (1, 'kernels', ['src/kernels/', 'include/nabla/config.h', 'include/nabla/threads.h',
+                   'include/nabla/backend.h']),
     (2, 'tensor', ['src/step.', 'src/core.h', 'src/env_flag.h', 'src/stale_guard.c', 'src/error.c', 'src/tensor.c',
                    'src/tensor_int.c', 'src/random.c',
                    'src/print.c', 'include/nabla/error.h', 'include/nabla/random.h',

@@ -1,12 +1,14 @@
 /* tests/test_gemm.c — nb_gemm against a naive double-precision triple loop. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernels/gemm.h"
 #include "kernels/gemm_kernels.h"
+#include "nabla/backend.h"
 #include "nabla/threads.h"
 
 #ifdef NABLA_F64
@@ -276,4 +278,33 @@ Test(gemm, b_rows_at_offsets_equal_the_copied_matrix)
     if (__builtin_cpu_supports("avx512f"))
         cr_assert_geq(checked, 3);
 #endif
+}
+
+/* nb_config_show (nabla/backend.h) names what runs: the real type, the GEMM
+ * kernel nb_gemm dispatches to, the thread count, and the capability, which
+ * follows the CPU's features as NB_VECTORIZE's clones do. */
+Test(gemm, config_show_names_the_kernel_the_capability_and_the_threads)
+{
+    nb_set_num_threads(2);
+    char want[128];
+    const char *line = nb_config_show();
+    cr_assert(strncmp(line, "nabla " NB_REAL_NAME "; CPU ", strlen("nabla " NB_REAL_NAME "; CPU ")) == 0,
+              "%s", line);
+    snprintf(want, sizeof want, "; capability %s; GEMM kernel %s; threads 2", nb_get_cpu_capability(),
+             nb_gemm_kernel_name());
+    cr_assert(strstr(line, want) != NULL, "'%s' lacks '%s'", line, want);
+    cr_assert(nb_gemm_set_kernel("generic") == 0);
+    cr_assert(strstr(nb_config_show(), "GEMM kernel generic; ") != NULL, "%s", nb_config_show());
+    cr_assert(nb_gemm_set_kernel(NULL) == 0);
+    const char *cap = nb_get_cpu_capability();
+#if defined(__x86_64__) && !defined(NABLA_F64)
+    __builtin_cpu_init();
+    const char *expect = __builtin_cpu_supports("x86-64-v4")   ? "avx512"
+                         : __builtin_cpu_supports("x86-64-v3") ? "avx2"
+                                                               : "default";
+    cr_assert_str_eq(cap, expect);
+#else
+    cr_assert_str_eq(cap, "default");
+#endif
+    nb_set_num_threads(0);
 }

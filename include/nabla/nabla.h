@@ -12,6 +12,7 @@
 #include "loss.h"
 #include "optim.h"
 #include "threads.h"
+#include "backend.h"
 #include "gradcheck.h"
 #include "data.h"
 #include "io.h"

@@ -1,0 +1,32 @@
+/* nabla/backend.h — what this build runs on: the CPU and the instruction set
+ * its kernels chose at run time (torch.backends.cpu.get_cpu_capability,
+ * torch.__config__.show). Benchmarks print it next to every figure. */
+#ifndef NABLA_BACKEND_H
+#define NABLA_BACKEND_H
+
+#include "config.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+NB_API_BEGIN
+
+/* The instruction set of the vector loops and the matrix-product kernel on
+ * this CPU: "avx512", "avx2" or "default" (torch.backends.cpu.
+ * get_cpu_capability(), lower case). The float64 build and non-x86 builds
+ * say "default". */
+const char *nb_get_cpu_capability(void);
+
+/* One line describing the build and the machine (torch.__config__.show()):
+ *   nabla float32; CPU AMD EPYC (family 25 model 17), 2 logical CPUs;
+ *   capability avx512; GEMM kernel avx512; threads 2
+ * A static string, rebuilt at each call (the thread count may change): not
+ * thread-safe against concurrent calls. */
+const char *nb_config_show(void);
+
+NB_API_END
+#ifdef __cplusplus
+}
+#endif
+
+#endif
