@@ -282,7 +282,7 @@ Test(gemm, b_rows_at_offsets_equal_the_copied_matrix)
 
 /* nb_config_show (nabla/backend.h) names what runs: the real type, the GEMM
  * kernel nb_gemm dispatches to, the thread count, and the capability, which
- * follows the CPU's features as NB_VECTORIZE's clones do. */
+ * follows the CPU's features as the GEMM kernel's choice does. */
 Test(gemm, config_show_names_the_kernel_the_capability_and_the_threads)
 {
     nb_set_num_threads(2);
@@ -299,9 +299,10 @@ Test(gemm, config_show_names_the_kernel_the_capability_and_the_threads)
     const char *cap = nb_get_cpu_capability();
 #if defined(__x86_64__) && !defined(NABLA_F64)
     __builtin_cpu_init();
-    const char *expect = __builtin_cpu_supports("x86-64-v4")   ? "avx512"
-                         : __builtin_cpu_supports("x86-64-v3") ? "avx2"
-                                                               : "default";
+    bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                  __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
+    bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    const char *expect = avx512 ? "avx512" : avx2 ? "avx2" : "default";
     cr_assert_str_eq(cap, expect);
 #else
     cr_assert_str_eq(cap, "default");

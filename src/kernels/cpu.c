@@ -17,11 +17,14 @@
 const char *nb_get_cpu_capability(void)
 {
 #if defined(NB_X86_SIMD)
-    /* the levels of NB_VECTORIZE's clones (kernels/simd.h) */
+    /* the features the GEMM kernels are chosen by (kernels/gemm.c), the core
+     * of the x86-64-v4 and v3 levels of NB_VECTORIZE's clones (feature names
+     * that GCC and clang both know) */
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("x86-64-v4"))
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw"))
         return "avx512";
-    if (__builtin_cpu_supports("x86-64-v3"))
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         return "avx2";
 #endif
     return "default";
