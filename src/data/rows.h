@@ -10,7 +10,7 @@
  * nb_generator_below: the same order for the same generator state everywhere). */
 void nb_shuffled_indices(int64_t *idx, int64_t n, nb_generator *g);
 /* dst = rows idx[0..n) of t (a row is t's elements at one index of dim 0), one
- * memcpy per row. */
+ * memcpy per row, the next row prefetched; blocks of rows on the thread pool. */
 void nb_gather_rows(nb_real *dst, const nb_tensor *t, const int64_t *idx, int64_t n);
 
 #endif
