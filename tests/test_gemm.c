@@ -197,14 +197,56 @@ static void check_bit_identical(bool ta, bool tb, int64_t M, int64_t N, int64_t 
     free(C2);
 }
 
+/* Threads splitting N share one packed op(A) ({128, 256, 784}: 4 K blocks;
+ * {300, 1000, 700}: 2 blocks of rows), splitting M one packed op(B)
+ * ({1000, 999, 333}). */
 Test(gemm, bit_identical_across_threads)
 {
-    const int64_t shapes[][3] = {{128, 256, 784}, {256, 784, 32},  {1000, 999, 333},
-                                 {37, 1200, 700}, {1200, 37, 500}, {512, 512, 512}};
+    const int64_t shapes[][3] = {{128, 256, 784}, {256, 784, 32},  {1000, 999, 333}, {37, 1200, 700},
+                                 {1200, 37, 500}, {512, 512, 512}, {300, 1000, 700}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int t = 0; t < 4; t++)
             check_bit_identical(t & 1, t & 2, shapes[s][0], shapes[s][1], shapes[s][2],
                                 (s % 2) ? 0 : (nb_real)0.5);
+}
+
+/* nb_gemm inside the pool's tasks (the pool then runs it on the calling
+ * thread alone, with its own shared operand): each task's C is what one
+ * thread computes. */
+typedef struct {
+    const nb_real *A, *B;
+    nb_real *C;
+} nested_job;
+
+enum { NEST_M = 200, NEST_N = 300, NEST_K = 400, NEST_TASKS = 4 };
+
+static void nested_task(void *ctx, int64_t b, int64_t e)
+{
+    const nested_job *j = ctx;
+    for (int64_t t = b; t < e; t++)
+        nb_gemm(false, t % 2 == 1, NEST_M, NEST_N, NEST_K, 1, j->A, NEST_K, j->B, t % 2 ? NEST_K : NEST_N, 0,
+                j->C + t * NEST_M * NEST_N, NEST_N);
+}
+
+Test(gemm, nested_in_pool_tasks)
+{
+    nb_real *A = alloc_fill(NEST_M * NEST_K), *B = alloc_fill(NEST_K * NEST_N);
+    nb_real *C = malloc(sizeof(nb_real) * NEST_TASKS * NEST_M * NEST_N);
+    nb_real *want = malloc(sizeof(nb_real) * 2 * NEST_M * NEST_N);
+    cr_assert(C && want);
+    nb_set_num_threads(1);
+    nested_task(&(nested_job){A, B, want}, 0, 2);
+    nb_set_num_threads(2);
+    nb_parallel_for(NEST_TASKS, 1, nested_task, &(nested_job){A, B, C});
+    for (int t = 0; t < NEST_TASKS; t++)
+        cr_assert(memcmp(C + t * NEST_M * NEST_N, want + (t % 2) * NEST_M * NEST_N,
+                         sizeof(nb_real) * NEST_M * NEST_N) == 0,
+                  "task %d differs", t);
+    nb_set_num_threads(0);
+    free(A);
+    free(B);
+    free(C);
+    free(want);
 }
 
 /* The rows of C do not depend on how C is cut into tiles, nor on whether B

@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 
 #include "kernels/gemm.h"
 #include "kernels/gemm_kernels.h"
@@ -141,32 +143,38 @@ int nb_gemm_set_kernel(const char *name)
 const char *nb_gemm_kernel_name(void) { return get_kernel()->name; }
 
 /* ---- per-thread packing buffers --------------------------------------- */
-/* One 64-byte aligned buffer per thread, grown when needed and reused; freed
- * by a pthread key destructor when the thread exits, and at exit for the
- * thread that calls exit(). */
+/* Two 64-byte aligned buffers per thread, grown when needed and reused: the
+ * thread's own panels, and the operand that an nb_gemm called on this thread
+ * shares with the pool's threads (see shared_pack). Freed by a pthread key
+ * destructor when the thread exits, and at exit for the thread that calls
+ * exit(). */
 
 typedef struct {
     nb_real *mem;
     size_t cap; /* elements */
 } pack_buf;
 
-static _Thread_local pack_buf tl_buf;
+typedef struct {
+    pack_buf own, shared;
+} thread_bufs;
+
+static _Thread_local thread_bufs tl_bufs;
 static pthread_key_t g_buf_key;
 static pthread_once_t g_buf_once = PTHREAD_ONCE_INIT;
 
 static void buf_destroy(void *p)
 {
-    pack_buf *b = p;
-    free(b->mem);
-    b->mem = NULL;
-    b->cap = 0;
+    thread_bufs *b = p;
+    free(b->own.mem);
+    free(b->shared.mem);
+    *b = (thread_bufs){0};
 }
 
 static void buf_atexit(void)
 {
-    if (tl_buf.mem) {
+    if (tl_bufs.own.mem || tl_bufs.shared.mem) {
         pthread_setspecific(g_buf_key, NULL);
-        buf_destroy(&tl_buf);
+        buf_destroy(&tl_bufs);
     }
 }
 
@@ -176,19 +184,20 @@ static void buf_key_init(void)
     atexit(buf_atexit);
 }
 
-static nb_real *get_buf(size_t n)
+/* b (one of tl_bufs') with room for n elements, or NULL. */
+static nb_real *get_buf(pack_buf *b, size_t n)
 {
-    if (tl_buf.cap >= n)
-        return tl_buf.mem;
+    if (b->cap >= n)
+        return b->mem;
     pthread_once(&g_buf_once, buf_key_init);
     size_t bytes = (n * sizeof(nb_real) + 63) & ~(size_t)63;
     nb_real *m = aligned_alloc(64, bytes);
     if (!m)
         return NULL;
-    free(tl_buf.mem);
-    tl_buf.mem = m;
-    tl_buf.cap = bytes / sizeof(nb_real);
-    pthread_setspecific(g_buf_key, &tl_buf);
+    free(b->mem);
+    b->mem = m;
+    b->cap = bytes / sizeof(nb_real);
+    pthread_setspecific(g_buf_key, &tl_bufs);
     return m;
 }
 
@@ -360,6 +369,25 @@ NB_VECTORIZE static void gemm_small(bool ta, bool tb, int64_t M, int64_t N, int6
 
 /* ---- blocked driver ----------------------------------------------------- */
 
+/* The operand that every thread needs when threads split C along one side
+ * only (all of op(A) when they split N, all of op(B) when they split M),
+ * packed once instead of once per thread: op(X) whole, K block at pc and the
+ * panel of row (or column) i at mem + pc pad + i kc, the layout pack_a and
+ * pack_b give a block. A thread about to use a block claims each of its
+ * panels that no thread has claimed, packs it and marks it ready, then waits
+ * until every panel of the block is ready. Nothing waits on a claim before it
+ * is packed, so a thread alone (the tasks run one after the other, or the
+ * pool was busy) packs everything itself, and the packed values, hence C, are
+ * those of one thread. */
+enum { SHARED_FREE, SHARED_BUSY, SHARED_READY };
+
+typedef struct {
+    nb_real *mem;
+    _Atomic int *state; /* per K block and panel, SHARED_* */
+    int64_t pad;        /* M (or N) rounded up to the tile */
+    int64_t npanels;    /* panels per K block */
+} shared_pack;
+
 typedef struct {
     const nb_gemm_ukernel *uk;
     bool ta, tb;
@@ -373,6 +401,7 @@ typedef struct {
     bool ct; /* C transposed: the problem computes C^T = op(B)^T op(A)^T */
     /* thread grid: C split into tm x tn rectangles */
     int64_t tm, tn;
+    shared_pack *sa, *sb; /* op(A) (tm == 1) or op(B) (tn == 1) packed once for all threads, or NULL */
 } gemm_job;
 
 static void split(int64_t n, int64_t unit, int64_t parts, int64_t idx, int64_t *b, int64_t *e)
@@ -392,7 +421,58 @@ static void split(int64_t n, int64_t unit, int64_t parts, int64_t idx, int64_t *
  * are a multiple of 2 KB apart: its rows would then share a few cache sets. */
 enum { DIRECT_B_ROWS = 128, DIRECT_B_ALIAS = 512 };
 
-static void gemm_region(gemm_job *job, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
+/* Waiting for a panel another thread is packing (about a microsecond):
+ * spin, then yield, in case that thread was descheduled. */
+static void spin_wait(int spins)
+{
+    if (spins < 2000) {
+#if defined(NB_GEMM_X86)
+        _mm_pause();
+#endif
+        return;
+    }
+    sched_yield();
+}
+
+/* Makes the panels of the K block (pc, kc) that cover rows (A) or columns (B)
+ * lo..hi of s ready (see shared_pack). Task `task` starts at its share of
+ * the panels, so threads pack disjoint parts. */
+static void share_ready(const gemm_job *job, shared_pack *s, bool is_a, int64_t pc, int64_t kc, int64_t lo,
+                        int64_t hi, int64_t task)
+{
+    const int unit = is_a ? job->uk->mr : job->uk->nr;
+    const int64_t total = is_a ? job->M : job->N;
+    _Atomic int *st = s->state + pc / job->kc * s->npanels;
+    const int64_t p0 = lo / unit, np = (hi + unit - 1) / unit - p0;
+    const int64_t start = np * task / (job->tm * job->tn);
+    for (int64_t q = 0; q < np; q++) {
+        int64_t p = p0 + (start + q) % np;
+        int expect = SHARED_FREE;
+        if (atomic_load_explicit(&st[p], memory_order_relaxed) != SHARED_FREE ||
+            !atomic_compare_exchange_strong_explicit(&st[p], &expect, SHARED_BUSY, memory_order_relaxed,
+                                                     memory_order_relaxed))
+            continue;
+        int64_t r = p * unit, n = total - r < unit ? total - r : unit;
+        nb_real *dst = s->mem + pc * s->pad + r * kc;
+        if (is_a)
+            pack_a(unit, job->ta, job->A, job->lda, r, pc, n, kc, dst);
+        else
+            pack_b(unit, job->tb, job->B, job->ldb, pc, r, kc, n, dst);
+        atomic_store_explicit(&st[p], SHARED_READY, memory_order_release);
+    }
+    for (int64_t p = p0; p < p0 + np; p++)
+        for (int spins = 0; atomic_load_explicit(&st[p], memory_order_acquire) != SHARED_READY; spins++)
+            spin_wait(spins);
+}
+
+/* B is read in place (see DIRECT_B_ROWS) by a region of `rows` rows of C. */
+static bool direct_b(const gemm_job *job, int64_t rows)
+{
+    return job->boff ||
+           (job->uk->tile && !job->tb && !job->ct && rows <= DIRECT_B_ROWS && job->ldb % DIRECT_B_ALIAS != 0);
+}
+
+static void gemm_region(gemm_job *job, int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t task)
 {
     const nb_gemm_ukernel *uk = job->uk;
     const int mr = uk->mr, nr = uk->nr;
@@ -406,7 +486,7 @@ static void gemm_region(gemm_job *job, int64_t m0, int64_t m1, int64_t n0, int64
     ncmax = (ncmax + nr - 1) / nr * nr;
     size_t asz = (size_t)(mcmax * kcb + 63) & ~(size_t)63;
     size_t bsz = (size_t)(ncmax * kcb + 63) & ~(size_t)63;
-    nb_real *abuf = get_buf(asz + bsz + (size_t)(mr * nr) + 64);
+    nb_real *abuf = get_buf(&tl_bufs.own, asz + bsz + (size_t)(mr * nr) + 64);
     if (!abuf && job->ct) { /* no memory, transposed problem: element by element */
         for (int64_t i = m0; i < m1; i++)
             for (int64_t j = n0; j < n1; j++) {
@@ -445,24 +525,32 @@ static void gemm_region(gemm_job *job, int64_t m0, int64_t m1, int64_t n0, int64
 
     /* B unpacked when few A panels would reuse its packed copy (see
      * gemm_kernels.h): rows of op(B) must be rows of B, and C not transposed */
-    const bool direct_b = job->boff || (uk->tile && !job->tb && !job->ct && m1 - m0 <= DIRECT_B_ROWS &&
-                                        job->ldb % DIRECT_B_ALIAS != 0);
+    const bool b_in_place = direct_b(job, m1 - m0);
     for (int64_t jc = n0; jc < n1; jc += NC) {
         int64_t nc = n1 - jc < NC ? n1 - jc : NC;
         for (int64_t pc = 0; pc < K; pc += kcb) {
             int64_t kc = K - pc < kcb ? K - pc : kcb;
             nb_real beta = pc == 0 ? job->beta : (nb_real)1;
-            if (!direct_b)
+            if (!b_in_place && job->sb) {
+                share_ready(job, job->sb, false, pc, kc, jc, jc + nc, task);
+                bbuf = job->sb->mem + pc * job->sb->pad + jc * kc;
+            } else if (!b_in_place) {
                 pack_b(nr, job->tb, job->B, job->ldb, pc, jc, kc, nc, bbuf);
+            }
             for (int64_t ic = m0; ic < m1; ic += MC) {
                 int64_t mc = m1 - ic < MC ? m1 - ic : MC;
-                pack_a(mr, job->ta, job->A, job->lda, ic, pc, mc, kc, abuf);
+                if (job->sa) {
+                    share_ready(job, job->sa, true, pc, kc, ic, ic + mc, task);
+                    abuf = job->sa->mem + pc * job->sa->pad + ic * kc;
+                } else {
+                    pack_a(mr, job->ta, job->A, job->lda, ic, pc, mc, kc, abuf);
+                }
                 for (int64_t jr = 0; jr < nc; jr += nr) {
                     int64_t nn = nc - jr < nr ? nc - jr : nr;
-                    const nb_real *bp = job->boff  ? job->B + jc + jr
-                                        : direct_b ? job->B + pc * job->ldb + jc + jr
-                                                   : bbuf + jr * kc;
-                    const int64_t ldbp = direct_b ? job->ldb : nr;
+                    const nb_real *bp = job->boff    ? job->B + jc + jr
+                                        : b_in_place ? job->B + pc * job->ldb + jc + jr
+                                                     : bbuf + jr * kc;
+                    const int64_t ldbp = b_in_place ? job->ldb : nr;
                     for (int64_t ir = 0; ir < mc; ir += mr) {
                         int64_t mm = mc - ir < mr ? mc - ir : mr;
                         const nb_real *ap = abuf + ir * kc;
@@ -519,7 +607,7 @@ static void gemm_task(void *ctx, int64_t begin, int64_t end)
         int64_t m0, m1, n0, n1;
         split(job->M, job->uk->mr, job->tm, ti, &m0, &m1);
         split(job->N, job->uk->nr, job->tn, tj, &n0, &n1);
-        gemm_region(job, m0, m1, n0, n1);
+        gemm_region(job, m0, m1, n0, n1, t);
     }
 }
 
@@ -647,7 +735,38 @@ void nb_gemm_b_rows(int64_t M, int64_t N, int64_t K, const nb_real *A, int64_t l
                     .ldc = ldc,
                     .tm = 1,
                     .tn = 1};
-    gemm_region(&job, 0, M, 0, N);
+    gemm_region(&job, 0, M, 0, N, 0);
+}
+
+/* At most this many elements of a shared operand (64 MiB): above it, each
+ * thread packs its own blocks, as with more than one split direction. */
+enum { SHARED_MAX = 1 << 24 };
+
+/* Sets s up for the operand the threads of job share (shared_pack), in the
+ * calling thread's buffer: op(A) when they split N only, op(B) when they
+ * split M only and pack it. False when there is none, or no memory. */
+static bool share_operand(const gemm_job *job, shared_pack *s)
+{
+    bool is_a = job->tm == 1;
+    if (!is_a && (job->tn != 1 || direct_b(job, (job->M + job->tm - 1) / job->tm)))
+        return false;
+    const int unit = is_a ? job->uk->mr : job->uk->nr;
+    int64_t total = is_a ? job->M : job->N;
+    s->pad = (total + unit - 1) / unit * unit;
+    s->npanels = s->pad / unit;
+    int64_t nkb = (job->K + job->kc - 1) / job->kc;
+    if ((double)s->pad * (double)job->K > SHARED_MAX)
+        return false;
+    size_t vals = ((size_t)(s->pad * job->K) + 15) & ~(size_t)15; /* the flags 64-byte aligned */
+    size_t flags = (size_t)(nkb * s->npanels);
+    size_t words = (flags * sizeof(_Atomic int) + sizeof(nb_real) - 1) / sizeof(nb_real);
+    s->mem = get_buf(&tl_bufs.shared, vals + words);
+    if (!s->mem)
+        return false;
+    s->state = (_Atomic int *)(void *)(s->mem + vals);
+    for (size_t i = 0; i < flags; i++)
+        atomic_init(&s->state[i], SHARED_FREE);
+    return true;
 }
 
 void nb_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, nb_real alpha, const nb_real *A,
@@ -738,8 +857,11 @@ void nb_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, nb_rea
             job.tn = nt / best_tm;
         }
     }
+    shared_pack shared;
+    if (nt > 1 && share_operand(&job, &shared))
+        *(job.tm == 1 ? &job.sa : &job.sb) = &shared;
     if (nt > 1)
         nb_parallel_for(job.tm * job.tn, 1, gemm_task, &job);
     else
-        gemm_region(&job, 0, M, 0, N);
+        gemm_region(&job, 0, M, 0, N, 0);
 }
