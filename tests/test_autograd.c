@@ -185,6 +185,65 @@ Test(autograd, fresh_gradient_buffers_start_from_zero_over_garbage)
     nb_free(x);
 }
 
+/* The ops that store into a fresh input gradient instead of adding to it
+ * (linear's dX product with beta 0, reshape's copy, permute's and
+ * layer_norm's stores): over an arena of NaNs, h = 2x feeds the op twice, so
+ * the first backward into h stores and the second adds, and a second pass
+ * starts again. Each must give x exactly twice the gradient that a leaf in
+ * h's place gets (leaves always accumulate: the path without fresh buffers),
+ * and after the second pass the same within rounding. */
+static nb_tensor *fresh_case(int op, nb_tensor *h, nb_tensor *w)
+{
+    switch (op) {
+    case 0: return nb_linear_op(h, w, NULL);
+    case 1: return nb_reshape(h, NB_SHAPE(-1));
+    case 2: return nb_permute(h, (const int[]){1, 0});
+    default: return nb_layer_norm(h, NB_SHAPE(100), w, NULL, 1e-5);
+    }
+}
+
+static nb_tensor *fresh_loss(int op, nb_tensor *h, nb_tensor *w, nb_tensor *c1, nb_tensor *c2)
+{
+    nb_tensor *y1 = fresh_case(op, h, w), *y2 = fresh_case(op, h, w);
+    return nb_add(nb_sum(nb_mul(nb_reshape(y1, NB_SHAPE(-1)), c1)),
+                  nb_sum(nb_mul(nb_reshape(y2, NB_SHAPE(-1)), c2)));
+}
+
+Test(autograd, ops_storing_into_fresh_gradients_match_accumulation)
+{
+    enum { R = 37, K = 100 };
+    nb_generator g;
+    nb_generator_seed(&g, 21);
+    nb_tensor *x = nb_requires_grad(nb_randn(&g, NB_SHAPE(R, K)), true);
+    nb_tensor *hl = nb_requires_grad(nb_zeros(NB_SHAPE(R, K)), true); /* a leaf holding 2x */
+    for (int64_t i = 0; i < R * K; i++)
+        hl->data[i] = 2 * x->data[i];
+    nb_tensor *wl = nb_randn(&g, NB_SHAPE(K, K)), *wn = nb_randn(&g, NB_SHAPE(K));
+    nb_tensor *c1 = nb_randn(&g, NB_SHAPE(R * K)), *c2 = nb_randn(&g, NB_SHAPE(R * K));
+    for (int op = 0; op < 4; op++) {
+        nb_tensor *w = op == 0 ? wl : wn;
+        nb_tensor *nans = nb_full(NB_SHAPE(R * K * 4), NAN);
+        for (int k = 0; k < 32; k++) /* op outputs: step tensors, in the arena the next step reuses */
+            cr_assert_not_null(nb_mul_scalar(nans, 1));
+        nb_step_end();
+        nb_free(nans);
+        nb_zero_grad(x), nb_zero_grad(hl);
+        nb_tensor *loss = fresh_loss(op, nb_mul_scalar(x, 2), w, c1, c2);
+        nb_tensor *ref = fresh_loss(op, hl, w, c1, c2);
+        for (int pass = 1; pass <= 2; pass++) {
+            cr_assert_eq(nb_backward(loss), 0);
+            cr_assert_eq(nb_backward(ref), 0);
+            for (int64_t i = 0; i < R * K; i++) /* pass 2 adds in another order: within rounding */
+                cr_assert(pass == 1 ? x->grad[i] == 2 * hl->grad[i]
+                                    : fabs(x->grad[i] - 2 * hl->grad[i]) <= TOL * (1 + fabs(x->grad[i])),
+                          "op %d pass %d element %lld: %g, want %g", op, pass, (long long)i, x->grad[i],
+                          2 * hl->grad[i]);
+        }
+        nb_step_end();
+    }
+    nb_free(x), nb_free(hl), nb_free(wl), nb_free(wn), nb_free(c1), nb_free(c2);
+}
+
 Test(autograd, leaf_without_requires_grad_gets_no_grad)
 {
     nb_tensor *a = nb_requires_grad(nb_scalar(2), true), *b = nb_scalar(5);

@@ -192,6 +192,50 @@ Test(norm, layer_norm_over_two_dims_matches_rows)
     nb_free(x);
 }
 
+/* Rows of 100 elements (more than the affine gradient's blocks of 64
+ * channels, not a multiple of the 16 summing lanes), centred far from 0:
+ * forward, dx, dw and db against the formulas in double, each row's sums
+ * taken one element after the other. */
+Test(norm, layer_norm_long_rows_match_the_formulas_in_double)
+{
+    enum { R = 7, K = 100 };
+    nb_generator g;
+    nb_generator_seed(&g, 12);
+    nb_tensor *x = nb_requires_grad(nb_randn(&g, NB_SHAPE(R, K)), true);
+    for (int i = 0; i < R * K; i++)
+        x->data[i] += 30;
+    nb_tensor *w = nb_requires_grad(nb_randn(&g, NB_SHAPE(K)), true);
+    nb_tensor *b = nb_requires_grad(nb_randn(&g, NB_SHAPE(K)), true);
+    nb_tensor *dy = nb_randn(&g, NB_SHAPE(R, K));
+    nb_tensor *y = nb_layer_norm(x, NB_SHAPE(K), w, b, 1e-5);
+    cr_assert_eq(nb_backward_grad(y, dy), 0);
+    double want_y[R * K], want_dx[R * K], want_dw[K] = {0}, want_db[K] = {0};
+    for (int r = 0; r < R; r++) {
+        const nb_real *xr = x->data + r * K, *gr = dy->data + r * K;
+        double m = 0, v = 0, sg = 0, sgx = 0, xhat[K];
+        for (int k = 0; k < K; k++)
+            m += xr[k] / (double)K;
+        for (int k = 0; k < K; k++)
+            v += pow(xr[k] - m, 2) / K;
+        double inv = 1 / sqrt(v + 1e-5);
+        for (int k = 0; k < K; k++) {
+            xhat[k] = (xr[k] - m) * inv;
+            want_y[r * K + k] = xhat[k] * w->data[k] + b->data[k];
+            sg += (double)gr[k] * w->data[k];
+            sgx += (double)gr[k] * w->data[k] * xhat[k];
+            want_dw[k] += gr[k] * xhat[k];
+            want_db[k] += gr[k];
+        }
+        for (int k = 0; k < K; k++)
+            want_dx[r * K + k] = inv * ((double)gr[k] * w->data[k] - sg / K - xhat[k] * sgx / K);
+    }
+    assert_close_array(y->data, want_y, R * K, 4 * NTOL);
+    assert_close_array(x->grad, want_dx, R * K, 4 * NTOL);
+    assert_close_array(w->grad, want_dw, K, 4 * NTOL);
+    assert_close_array(b->grad, want_db, K, 4 * NTOL);
+    nb_free(x), nb_free(w), nb_free(b), nb_free(dy);
+}
+
 Test(norm, buffers_are_in_the_state_dict_not_the_parameters)
 {
     nb_module *net = nb_sequential(3, nb_conv2d_layer(1, 2, 3, 1, 1), nb_batch_norm2d(2), nb_act("relu"));
@@ -368,5 +412,28 @@ Test(norm, gradcheck_every_op_with_and_without_affine)
             nb_step_end();
         }
     nb_free(rm), nb_free(rv);
+}
+
+/* Rows of 40 (two blocks of 16 summing lanes and a remainder), the input
+ * through an op first so that its gradient buffer is fresh (stored into). */
+static nb_tensor *f_long_rows(nb_tensor *const *in, int n, void *ctx)
+{
+    (void)n, (void)ctx;
+    return nb_layer_norm(nb_mul_scalar(in[0], 1.5), NB_SHAPE(40), in[1], in[2], 1e-5);
+}
+
+Test(norm, gradcheck_layer_norm_long_rows)
+{
+    nb_generator g;
+    nb_generator_seed(&g, 9);
+    nb_tensor *in[3] = {nb_randn(&g, NB_SHAPE(3, 40)), nb_randn(&g, NB_SHAPE(40)),
+                        nb_randn(&g, NB_SHAPE(40))};
+    for (int i = 0; i < 3; i++)
+        nb_requires_grad(in[i], true);
+    nb_gradcheck_result r = nb_gradcheck(f_long_rows, 3, in, NULL, NB_GRADCHECK_OPTS());
+    cr_assert(r.ok, "%s", r.message);
+    cr_assert_gt(r.nonzero, 150);
+    for (int i = 0; i < 3; i++)
+        nb_free(in[i]);
 }
 #endif

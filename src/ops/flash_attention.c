@@ -54,21 +54,26 @@ typedef struct flash_job {
 } flash_job;
 
 /* Add the bias of rows [i0, i0 + br) and keys [j0, j0 + bc) to the block s
- * (row stride BC). Without a mask, only the causal corner is touched. */
+ * (row stride BC). Without a mask there is nothing to add: causality is
+ * left to the row kernels, which take each row's unmasked extent. */
 static void add_bias(const sdpa_geom *g, int64_t b, int64_t i0, int64_t br, int64_t j0, int64_t bc,
                      nb_real *s)
 {
-    if (!g->mask) {
-        if (!g->causal || j0 + bc - 1 <= i0)
-            return;
-        for (int64_t r = 0; r < br; r++)
-            for (int64_t c = i0 + r - j0 + 1 < 0 ? 0 : i0 + r - j0 + 1; c < bc; c++)
-                s[r * BC + c] = -INFINITY;
+    if (!g->mask)
         return;
-    }
     for (int64_t r = 0; r < br; r++)
         for (int64_t c = 0; c < bc; c++)
             s[r * BC + c] += sdpa_bias(g, b, i0 + r, j0 + c);
+}
+
+/* How many leading keys of [j0, j0 + bc) query row i may see without a mask:
+ * under causality those up to i (their scores are -inf beyond, weight 0), else
+ * all; with a mask, all (add_bias put its -inf in place). */
+static int64_t row_extent(const sdpa_geom *g, int64_t i, int64_t j0, int64_t bc)
+{
+    if (g->mask || !g->causal || i - j0 + 1 >= bc)
+        return bc;
+    return i - j0 + 1 > 0 ? i - j0 + 1 : 0;
 }
 
 /* Multiply the block by dropout's factors. */
@@ -80,19 +85,23 @@ static void apply_dropout(const sdpa_geom *g, int64_t b, int64_t i0, int64_t br,
             p[r * BC + c] *= sdpa_keep(g, b, i0 + r, j0 + c);
 }
 
-/* One row of the online softmax: s <- exp(s - m'), returns the row sum;
- * *m becomes m' and *alpha = exp(m - m'). A row all -inf so far keeps
- * m = -inf and gives zeros (the exponent is taken from 0 instead). */
-NB_VECTORIZE static nb_real online_row(nb_real *restrict s, int64_t n, nb_real *m, nb_real *alpha)
+/* One row of the online softmax over its n scores, of which the first nv
+ * are not masked (the rest count as -inf): s <- exp(s - m') (0 past nv),
+ * returns the row sum; *m becomes m' and *alpha = exp(m - m'). A row all
+ * -inf so far keeps m = -inf and gives zeros (the exponent is taken from 0
+ * instead). */
+NB_VECTORIZE static nb_real online_row(nb_real *restrict s, int64_t n, int64_t nv, nb_real *m, nb_real *alpha)
 {
     nb_real mx = *m;
-    for (int64_t c = 0; c < n; c++)
+    for (int64_t c = 0; c < nv; c++)
         mx = s[c] > mx ? s[c] : mx;
     nb_real base = mx == -INFINITY ? 0 : mx;
     *alpha = nb_vexp(*m - base);
     *m = mx;
-    for (int64_t c = 0; c < n; c++)
+    for (int64_t c = 0; c < nv; c++)
         s[c] = nb_vexp(s[c] - base);
+    for (int64_t c = nv; c < n; c++)
+        s[c] = 0;
     return nb_lane_sum(s, n);
 }
 
@@ -122,7 +131,7 @@ static void forward_block(const flash_job *j, int64_t b, int64_t i0)
         nb_gemm(false, true, br, bc, e, g->scale, q, e, j->k + (b * tk + j0) * e, e, 0, s, BC);
         add_bias(g, b, i0, br, j0, bc, s);
         for (int64_t r = 0; r < br; r++) {
-            nb_real alpha, sum = online_row(s + r * BC, bc, &m[r], &alpha);
+            nb_real alpha, sum = online_row(s + r * BC, bc, row_extent(g, i0 + r, j0, bc), &m[r], &alpha);
             l[r] = alpha * l[r] + sum;
             if (alpha != 1)
                 scale_row(o + r * ev, ev, alpha);
@@ -150,13 +159,13 @@ static void forward_range(void *ctx, int64_t begin, int64_t end)
         forward_block(j, t / nqb, t % nqb * BR);
 }
 
-/* P = exp(S - L) for a block, rows' L in lse. */
-NB_VECTORIZE static void weights_from_lse(nb_real *restrict s, int64_t br, int64_t bc,
-                                          const nb_real *restrict lse)
+/* P = exp(S - L) for the row's first nv scores, 0 past them. */
+NB_VECTORIZE static void weights_from_lse(nb_real *restrict s, int64_t n, int64_t nv, nb_real lse)
 {
-    for (int64_t r = 0; r < br; r++)
-        for (int64_t c = 0; c < bc; c++)
-            s[r * BC + c] = nb_vexp(s[r * BC + c] - lse[r]);
+    for (int64_t c = 0; c < nv; c++)
+        s[c] = nb_vexp(s[c] - lse);
+    for (int64_t c = nv; c < n; c++)
+        s[c] = 0;
 }
 
 /* dS = P * (dP - D) in place of dP. */
@@ -179,7 +188,8 @@ static void backward_block(const flash_job *j, int64_t b, int64_t i0, int64_t j0
     const nb_real *v = j->v + (b * tk + j0) * ev, *dout = j->dout + (b * tq + i0) * ev;
     nb_gemm(false, true, br, bc, e, g->scale, q, e, k, e, 0, s, BC);
     add_bias(g, b, i0, br, j0, bc, s);
-    weights_from_lse(s, br, bc, j->lse + b * tq + i0);
+    for (int64_t r = 0; r < br; r++)
+        weights_from_lse(s + r * BC, bc, row_extent(g, i0 + r, j0, bc), j->lse[b * tq + i0 + r]);
     if (j->dv) {
         const nb_real *pv = s; /* the weights that multiplied V: P, or P * Z */
         if (g->p > 0) {

@@ -15,6 +15,8 @@
  * and per channel dw = sum dy xhat, db = sum dy over the elements it scales. */
 #include <math.h>
 #include <string.h>
+#include "kernels/lanesum.h"
+#include "kernels/simd.h"
 #include "nabla/threads.h"
 #include "ops/op.h"
 
@@ -32,65 +34,119 @@ typedef struct rn_job {
     const nb_real *x, *w, *b, *dy;
     nb_real *y, *dx, *dw, *db;
     double eps;
+    bool dx_fresh; /* dx holds nothing of this pass yet: stored, not added to */
 } rn_job;
 
-static inline int64_t channel(const row_norm_saved *s, int64_t r, int64_t k)
+/* The rows' loops, one row at a time: w and b point at the row's first
+ * channel (r % G) CpG, element k of the row being scaled by channel k / S
+ * (S is 1 for layer_norm and rms_norm: the affine parameters are then read
+ * as contiguous vectors). The sums are lane sums in double
+ * (kernels/lanesum.h): vectorized, their order fixed by the code, so the
+ * same for any thread count and instruction set. Inlined into each caller
+ * twice, once with S = 1 as a constant. */
+#define RN_KERNEL static inline __attribute__((always_inline))
+
+RN_KERNEL double w_at(const nb_real *w, int64_t k, int64_t S) { return w ? w[S == 1 ? k : k / S] : 1; }
+
+RN_KERNEL void forward_row(const nb_real *restrict x, nb_real *restrict y, const nb_real *restrict w,
+                           const nb_real *restrict b, int64_t K, int64_t S, bool center, double eps,
+                           nb_real *mean, nb_real *invstd_out)
 {
-    return (r % s->G) * s->CpG + k / s->S;
+    double mu = 0, sq;
+    if (center) {
+        NB_LANE_SUM_AS(double, mu, K, (double)x[nb_i]);
+        mu /= (double)K;
+    }
+    NB_LANE_SUM_AS(double, sq, K, ((double)x[nb_i] - mu) * ((double)x[nb_i] - mu));
+    double invstd = 1 / sqrt(sq / (double)K + eps);
+    *mean = (nb_real)mu;
+    *invstd_out = (nb_real)invstd;
+    for (int64_t k = 0; k < K; k++)
+        y[k] = (nb_real)(((double)x[k] - mu) * invstd * w_at(w, k, S) + (b ? b[S == 1 ? k : k / S] : 0));
 }
 
-static void rn_forward(void *ctx, int64_t r0, int64_t r1)
+/* dx = invstd (g - mean(g) - xhat mean(g xhat)), g = dy w (stored, or added). */
+RN_KERNEL void input_grad_row(const nb_real *restrict x, const nb_real *restrict dy,
+                              const nb_real *restrict w, nb_real *restrict dx, int64_t K, int64_t S,
+                              bool center, double mu, double invstd, bool store)
+{
+    double sum_g, sum_g_xhat;
+    NB_LANE_SUM_AS(double, sum_g, K, dy[nb_i] * w_at(w, nb_i, S));
+    NB_LANE_SUM_AS(double, sum_g_xhat, K, dy[nb_i] * w_at(w, nb_i, S) * ((x[nb_i] - mu) * invstd));
+    double mean_g = center ? sum_g / (double)K : 0, mean_g_xhat = sum_g_xhat / (double)K;
+#define RN_DX(k) ((nb_real)(invstd * (dy[k] * w_at(w, k, S) - mean_g - (x[k] - mu) * invstd * mean_g_xhat)))
+    if (store)
+        for (int64_t k = 0; k < K; k++)
+            dx[k] = RN_DX(k);
+    else
+        for (int64_t k = 0; k < K; k++)
+            dx[k] += RN_DX(k);
+#undef RN_DX
+}
+
+NB_VECTORIZE static void rn_forward(void *ctx, int64_t r0, int64_t r1)
 {
     rn_job *j = ctx;
     const row_norm_saved *s = j->s;
     for (int64_t r = r0; r < r1; r++) {
+        int64_t c0 = (r % s->G) * s->CpG;
+        const nb_real *w = j->w ? j->w + c0 : NULL, *b = j->b ? j->b + c0 : NULL;
         const nb_real *x = j->x + r * s->K;
-        double mu = 0, sq = 0;
-        if (s->center) {
-            for (int64_t k = 0; k < s->K; k++)
-                mu += x[k];
-            mu /= (double)s->K;
-        }
-        for (int64_t k = 0; k < s->K; k++)
-            sq += ((double)x[k] - mu) * ((double)x[k] - mu);
-        double invstd = 1 / sqrt(sq / (double)s->K + j->eps);
-        s->mean[r] = (nb_real)mu;
-        s->invstd[r] = (nb_real)invstd;
         nb_real *y = j->y + r * s->K;
-        for (int64_t k = 0; k < s->K; k++) {
-            int64_t ch = channel(s, r, k);
-            double v = ((double)x[k] - mu) * invstd;
-            y[k] = (nb_real)(v * (j->w ? j->w[ch] : 1) + (j->b ? j->b[ch] : 0));
-        }
+        if (s->S == 1)
+            forward_row(x, y, w, b, s->K, 1, s->center, j->eps, s->mean + r, s->invstd + r);
+        else
+            forward_row(x, y, w, b, s->K, s->S, s->center, j->eps, s->mean + r, s->invstd + r);
     }
 }
 
-static void rn_input_grad(void *ctx, int64_t r0, int64_t r1)
+NB_VECTORIZE static void rn_input_grad(void *ctx, int64_t r0, int64_t r1)
 {
     rn_job *j = ctx;
     const row_norm_saved *s = j->s;
     for (int64_t r = r0; r < r1; r++) {
+        const nb_real *w = j->w ? j->w + (r % s->G) * s->CpG : NULL;
         const nb_real *x = j->x + r * s->K, *dy = j->dy + r * s->K;
-        double mu = s->mean[r], invstd = s->invstd[r], sum_g = 0, sum_g_xhat = 0;
-        for (int64_t k = 0; k < s->K; k++) {
-            double g = dy[k] * (j->w ? j->w[channel(s, r, k)] : 1);
-            sum_g += g;
-            sum_g_xhat += g * (x[k] - mu) * invstd;
-        }
-        double mean_g = s->center ? sum_g / (double)s->K : 0, mean_g_xhat = sum_g_xhat / (double)s->K;
         nb_real *dx = j->dx + r * s->K;
-        for (int64_t k = 0; k < s->K; k++) {
-            double g = dy[k] * (j->w ? j->w[channel(s, r, k)] : 1), xhat = (x[k] - mu) * invstd;
-            dx[k] += (nb_real)(invstd * (g - mean_g - xhat * mean_g_xhat));
-        }
+        if (s->S == 1)
+            input_grad_row(x, dy, w, dx, s->K, 1, s->center, s->mean[r], s->invstd[r], j->dx_fresh);
+        else
+            input_grad_row(x, dy, w, dx, s->K, s->S, s->center, s->mean[r], s->invstd[r], j->dx_fresh);
     }
 }
 
-/* dw, db of channels [c0, c1): each sums, in row order, the elements it scales. */
-static void rn_affine_grad(void *ctx, int64_t c0, int64_t c1)
+enum { AFFINE_BLOCK = 64 }; /* channels summed side by side, rows outer (layer_norm, rms_norm) */
+
+/* dw, db of channels [c0, c1): each sums, in row order, the elements it
+ * scales. With S == 1 and one group (layer_norm, rms_norm) channel c is
+ * column c of every row: blocks of columns are summed row after row, which
+ * vectorizes over the columns and gives each channel the same sequence of
+ * additions. */
+NB_VECTORIZE static void rn_affine_grad(void *ctx, int64_t c0, int64_t c1)
 {
     rn_job *j = ctx;
     const row_norm_saved *s = j->s;
+    if (s->S == 1 && s->G == 1) {
+        for (int64_t cb = c0; cb < c1; cb += AFFINE_BLOCK) {
+            int64_t n = c1 - cb < AFFINE_BLOCK ? c1 - cb : AFFINE_BLOCK;
+            double sw[AFFINE_BLOCK] = {0}, sb[AFFINE_BLOCK] = {0};
+            for (int64_t r = 0; r < s->R; r++) {
+                const nb_real *x = j->x + r * s->K + cb, *dy = j->dy + r * s->K + cb;
+                double mu = s->mean[r], invstd = s->invstd[r];
+                for (int64_t k = 0; k < n; k++) {
+                    sw[k] += dy[k] * (x[k] - mu) * invstd;
+                    sb[k] += dy[k];
+                }
+            }
+            for (int64_t k = 0; k < n; k++) {
+                if (j->dw)
+                    j->dw[cb + k] += (nb_real)sw[k];
+                if (j->db)
+                    j->db[cb + k] += (nb_real)sb[k];
+            }
+        }
+        return;
+    }
     for (int64_t c = c0; c < c1; c++) {
         int64_t g = c / s->CpG, k0 = (c % s->CpG) * s->S;
         double sw = 0, sb = 0;
@@ -112,7 +168,8 @@ static void rn_affine_grad(void *ctx, int64_t c0, int64_t c1)
 static void row_norm_backward(nb_node *n)
 {
     const row_norm_saved *s = n->saved;
-    rn_job j = {.s = s, .x = n->in[0]->data, .dy = n->out->grad, .dx = nb_input_grad(n, 0)};
+    rn_job j = {.s = s, .x = n->in[0]->data, .dy = n->out->grad};
+    j.dx = nb_input_grad_fresh(n, 0, &j.dx_fresh);
     j.w = s->w_in >= 0 ? n->in[s->w_in]->data : NULL;
     j.dw = s->w_in >= 0 ? nb_input_grad(n, s->w_in) : NULL;
     j.db = s->b_in >= 0 ? nb_input_grad(n, s->b_in) : NULL;

@@ -2,6 +2,7 @@
  * flatten (views sharing x's data: y = x read with another shape, dx += dy),
  * permute and transpose (contiguous copies: y[i_0..i_n] = x[i_perm^-1...],
  * dx = dy permuted back by the inverse permutation). */
+#include <string.h>
 #include "nabla/threads.h"
 #include "ops/dim.h"
 
@@ -11,8 +12,11 @@ enum { GRAIN = 1 << 14 };
 
 static void view_backward(nb_node *n)
 {
-    nb_real *dx = nb_input_grad(n, 0);
-    if (dx)
+    bool fresh;
+    nb_real *dx = nb_input_grad_fresh(n, 0, &fresh);
+    if (dx && fresh)
+        memcpy(dx, n->out->grad, (size_t)n->out->numel * sizeof *dx);
+    else if (dx)
         nb_accumulate(dx, n->out->grad, n->out->numel);
 }
 
@@ -264,13 +268,14 @@ typedef struct permute_saved {
 static void permute_backward(nb_node *n)
 {
     const permute_saved *s = n->saved;
-    nb_real *dx = nb_input_grad(n, 0);
+    bool fresh;
+    nb_real *dx = nb_input_grad_fresh(n, 0, &fresh);
     if (!dx)
         return;
     int nd = n->out->ndim, inv[NB_MAX_DIMS];
     for (int k = 0; k < nd; k++)
         inv[s->perm[k]] = k;
-    permute_into(dx, n->out->grad, nd, n->out->shape, inv, true);
+    permute_into(dx, n->out->grad, nd, n->out->shape, inv, !fresh);
 }
 
 static const nb_op op_permute = {"permute", permute_backward};
