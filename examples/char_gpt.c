@@ -19,7 +19,9 @@
  *     none on norms, biases and embeddings (nanoGPT's rule); clipping; a
  *     linear warm-up then a cosine decay of the learning rate (nb_warmup_cosine);
  *   - the validation loss in bits per character, -log2 p(next character),
- *     over held-out windows (log2 of the vocabulary for a uniform guess);
+ *     over held-out windows (log2 of the vocabulary for a uniform guess):
+ *     --val-windows of them (512), or with 0 the whole held-out text, as
+ *     char_lstm measures it;
  *   - sampling from a prompt with a temperature and top-k: only the k likeliest
  *     characters can be drawn, p ~ exp(logit / temperature) among them;
  *   - checkpoints (--checkpoint, --resume) that continue the run exactly:
@@ -32,6 +34,7 @@
  *   ./char_gpt [--text /usr/share/games/fortunes] [--steps 1000] [--batch 32] [--block 64]
  *              [--embed 96] [--heads 4] [--layers 3] [--dropout 0] [--activation gelu]
  *              [--lr 2e-3] [--weight-decay 0.1] [--clip 1] [--warmup 100] [--eval-every 250]
+ *              [--val-windows 512]
  *              [--prompt "The "] [--temperature 0.8] [--top-k 20] [--sample-len 300]
  *              [--checkpoint PATH] [--resume PATH] [--stop-after N] [--compare]
  *              [--threads N] [--seed 1] [--out .] [--quick]
@@ -79,13 +82,13 @@ static nb_module *build(const config *c, int vocab)
 /* ---- evaluation and sampling ----------------------------------------------- */
 
 /* Mean -log2 p(next character) over the validation split read as VAL_BATCH
- * streams, in chunks of block characters (at most val_windows windows in all;
- * eval mode, no gradient). */
+ * streams, in chunks of block characters (at most val_windows windows in all,
+ * 0: all the chunks; eval mode, no gradient). */
 static double validation_bpc(nb_module *m, const cd_corpus *corpus, const config *c)
 {
     cd_streams s = cd_streams_make(corpus->ids + corpus->n_train, corpus->len - corpus->n_train, VAL_BATCH);
     int64_t chunks = cd_chunks(&s, c->block);
-    if (chunks > c->val_windows / VAL_BATCH)
+    if (c->val_windows > 0 && chunks > c->val_windows / VAL_BATCH)
         chunks = c->val_windows / VAL_BATCH > 0 ? c->val_windows / VAL_BATCH : 1;
     nb_tensor *x = nb_zeros(NB_SHAPE(VAL_BATCH, c->block)), *y = nb_zeros(NB_SHAPE(VAL_BATCH * c->block));
     EX_CHECK(x && y);
@@ -332,6 +335,8 @@ int main(int argc, char **argv)
         {"clip", EX_DOUBLE, &c.clip, "clip the gradient norm to this"},
         {"warmup", EX_INT, &c.warmup, "steps of linear warm-up before the cosine decay"},
         {"eval-every", EX_INT, &c.eval_every, "steps between validation losses, samples and checkpoints"},
+        {"val-windows", EX_INT, &c.val_windows,
+         "validation windows of --block characters (0: the whole held-out text)"},
         {"prompt", EX_STR, &r.prompt, "text the samples start from"},
         {"temperature", EX_DOUBLE, &r.temperature, "sampling temperature (0: the most likely character)"},
         {"top-k", EX_INT, &r.top_k, "draw among the k likeliest characters only (0: all)"},
@@ -355,11 +360,11 @@ int main(int argc, char **argv)
     if (r.resume)
         ex_meta_read(r.resume, "char_gpt", run_meta, EX_COUNT(run_meta), &c);
     if (c.steps < 1 || c.batch < 1 || c.block < 1 || c.embed < 1 || c.heads < 1 || c.embed % c.heads != 0 ||
-        c.layers < 1 || c.eval_every < 1 || c.warmup < 0 || c.warmup >= c.steps || !(c.lr > 0) ||
-        !(c.clip > 0) || r.sample_len < 0 || !(r.temperature >= 0) || r.top_k < 0) {
+        c.layers < 1 || c.eval_every < 1 || c.val_windows < 0 || c.warmup < 0 || c.warmup >= c.steps ||
+        !(c.lr > 0) || !(c.clip > 0) || r.sample_len < 0 || !(r.temperature >= 0) || r.top_k < 0) {
         fprintf(stderr,
                 "sizes, --steps, --eval-every, --lr and --clip must be positive, --heads divide --embed, "
-                "--warmup below --steps, --temperature and --top-k at least 0\n");
+                "--warmup below --steps, --val-windows, --temperature and --top-k at least 0\n");
         return 2;
     }
     if (!nb_activation_find(c.activation)) {

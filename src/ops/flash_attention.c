@@ -85,23 +85,42 @@ static void apply_dropout(const sdpa_geom *g, int64_t b, int64_t i0, int64_t br,
             p[r * BC + c] *= sdpa_keep(g, b, i0 + r, j0 + c);
 }
 
+/* The end of the first nv of a row of n taken in whole vectors: the
+ * exponentials of [nv, vector_end) are computed with the others (a vector
+ * loop without a scalar tail) and then overwritten by 0. */
+static inline int64_t vector_end(int64_t nv, int64_t n)
+{
+    int64_t e = (nv + NB_LANES - 1) / NB_LANES * NB_LANES;
+    return e < n ? e : n;
+}
+
 /* One row of the online softmax over its n scores, of which the first nv
  * are not masked (the rest count as -inf): s <- exp(s - m') (0 past nv),
  * returns the row sum; *m becomes m' and *alpha = exp(m - m'). A row all
  * -inf so far keeps m = -inf and gives zeros (the exponent is taken from 0
- * instead). */
+ * instead). The maximum is taken in NB_LANES lanes (a chain of dependent
+ * max instructions otherwise). */
 NB_VECTORIZE static nb_real online_row(nb_real *restrict s, int64_t n, int64_t nv, nb_real *m, nb_real *alpha)
 {
-    nb_real mx = *m;
-    for (int64_t c = 0; c < nv; c++)
-        mx = s[c] > mx ? s[c] : mx;
+    nb_real lane[NB_LANES];
+    for (int l = 0; l < NB_LANES; l++)
+        lane[l] = *m;
+    int64_t c = 0;
+    for (; c + NB_LANES <= nv; c += NB_LANES)
+        for (int l = 0; l < NB_LANES; l++)
+            lane[l] = s[c + l] > lane[l] ? s[c + l] : lane[l];
+    for (; c < nv; c++)
+        lane[0] = s[c] > lane[0] ? s[c] : lane[0];
+    nb_real mx = lane[0];
+    for (int l = 1; l < NB_LANES; l++)
+        mx = lane[l] > mx ? lane[l] : mx;
     nb_real base = mx == -INFINITY ? 0 : mx;
     *alpha = nb_vexp(*m - base);
     *m = mx;
-    for (int64_t c = 0; c < nv; c++)
-        s[c] = nb_vexp(s[c] - base);
-    for (int64_t c = nv; c < n; c++)
-        s[c] = 0;
+    for (int64_t k = 0, ke = vector_end(nv, n); k < ke; k++)
+        s[k] = nb_vexp(s[k] - base);
+    for (int64_t k = nv; k < n; k++)
+        s[k] = 0;
     return nb_lane_sum(s, n);
 }
 
@@ -162,7 +181,7 @@ static void forward_range(void *ctx, int64_t begin, int64_t end)
 /* P = exp(S - L) for the row's first nv scores, 0 past them. */
 NB_VECTORIZE static void weights_from_lse(nb_real *restrict s, int64_t n, int64_t nv, nb_real lse)
 {
-    for (int64_t c = 0; c < nv; c++)
+    for (int64_t c = 0, ce = vector_end(nv, n); c < ce; c++)
         s[c] = nb_vexp(s[c] - lse);
     for (int64_t c = nv; c < n; c++)
         s[c] = 0;

@@ -7,15 +7,35 @@
 #include <string.h>
 #include "kernels/gemm.h"
 #include "kernels/simd.h"
+#include "nabla/threads.h"
 #include "ops/op.h"
 
-/* db[j] += sum_r dy[r][j], rows in order (same bits for any thread count). */
-NB_VECTORIZE static void sum_rows(nb_real *restrict db, const nb_real *restrict dy, int64_t rows,
-                                  int64_t cols)
+enum { GRAIN = 1 << 14, COL_GRAIN = 16 }; /* elements per task; columns: a cache line of float32 */
+
+typedef struct rows_job {
+    nb_real *y;
+    const nb_real *src;
+    int64_t rows, cols;
+} rows_job;
+
+/* db[j] += sum_r dy[r][j] for the columns [j0, j1), rows in order (same bits
+ * for any thread count: each column's sum is one sequence). */
+NB_VECTORIZE static void sum_rows(void *ctx, int64_t j0, int64_t j1)
 {
-    for (int64_t r = 0; r < rows; r++)
-        for (int64_t j = 0; j < cols; j++)
-            db[j] += dy[r * cols + j];
+    const rows_job *c = ctx;
+    nb_real *restrict db = c->y;
+    const nb_real *restrict dy = c->src;
+    for (int64_t r = 0; r < c->rows; r++)
+        for (int64_t j = j0; j < j1; j++)
+            db[j] += dy[r * c->cols + j];
+}
+
+/* Rows [r0, r1) of y set to the bias. */
+static void fill_bias(void *ctx, int64_t r0, int64_t r1)
+{
+    const rows_job *c = ctx;
+    for (int64_t r = r0; r < r1; r++)
+        memcpy(c->y + r * c->cols, c->src, (size_t)c->cols * sizeof(nb_real));
 }
 
 /* X is x seen as M rows of in_features. */
@@ -37,7 +57,8 @@ static void linear_backward(nb_node *n)
     if (n->n_in == 3) {
         nb_real *db = nb_input_grad(n, 2);
         if (db)
-            sum_rows(db, dy, M, out);
+            nb_parallel_for(out, M * out >= GRAIN ? COL_GRAIN : out, sum_rows,
+                            &(rows_job){.y = db, .src = dy, .rows = M, .cols = out});
     }
 }
 
@@ -68,9 +89,9 @@ nb_tensor *nb_linear_op(nb_tensor *x, nb_tensor *w, nb_tensor *b)
     nb_tensor *y = nb_op_output(x->ndim, shape);
     if (!y)
         return NULL;
-    if (b)
-        for (int64_t r = 0; r < M; r++)
-            memcpy(y->data + r * out, b->data, (size_t)out * sizeof(nb_real));
+    if (b && out > 0)
+        nb_parallel_for(M, 1 + GRAIN / out, fill_bias,
+                        &(rows_job){.y = y->data, .src = b->data, .cols = out});
     nb_gemm(false, true, M, out, in, 1, x->data, in, w->data, in, b ? 1 : 0, y->data, out);
     nb_node *n = nb_record_saved(&op_linear, y, b ? 3 : 2, (nb_tensor *[]){x, w, b}, sizeof(linear_saved));
     if (n)

@@ -176,8 +176,8 @@ static void row_norm_backward(nb_node *n)
     int64_t grain = 1 + (1 << 14) / (s->K ? s->K : 1);
     if (j.dx)
         nb_parallel_for(s->R, grain, rn_input_grad, &j);
-    if (j.dw || j.db)
-        nb_parallel_for(s->G * s->CpG, 1, rn_affine_grad, &j);
+    if (j.dw || j.db) /* layer_norm's columns by cache lines (16 float32): each read once */
+        nb_parallel_for(s->G * s->CpG, s->S == 1 && s->G == 1 ? 16 : 1, rn_affine_grad, &j);
 }
 
 static const nb_op op_layer_norm = {"layer_norm", row_norm_backward};

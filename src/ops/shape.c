@@ -10,14 +10,27 @@ enum { GRAIN = 1 << 14 };
 
 /* ---- views ---------------------------------------------------------------- */
 
+typedef struct view_job {
+    nb_real *dx;
+    const nb_real *dy;
+    bool fresh; /* dx holds nothing of this pass yet: copied into, not added to */
+} view_job;
+
+static void view_range(void *ctx, int64_t b, int64_t e)
+{
+    const view_job *j = ctx;
+    if (j->fresh)
+        memcpy(j->dx + b, j->dy + b, (size_t)(e - b) * sizeof *j->dx);
+    else
+        nb_accumulate(j->dx + b, j->dy + b, e - b);
+}
+
 static void view_backward(nb_node *n)
 {
-    bool fresh;
-    nb_real *dx = nb_input_grad_fresh(n, 0, &fresh);
-    if (dx && fresh)
-        memcpy(dx, n->out->grad, (size_t)n->out->numel * sizeof *dx);
-    else if (dx)
-        nb_accumulate(dx, n->out->grad, n->out->numel);
+    view_job j = {.dy = n->out->grad};
+    j.dx = nb_input_grad_fresh(n, 0, &j.fresh);
+    if (j.dx)
+        nb_parallel_for(n->out->numel, GRAIN, view_range, &j);
 }
 
 static const nb_op op_reshape = {"reshape", view_backward};
