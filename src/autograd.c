@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
+#include "nabla/threads.h"
 
 /* Grad mode and the number of the running (or last) backward pass. */
 static NB_TLS bool grad_disabled;
@@ -144,10 +145,19 @@ nb_real *nb_input_grad_fresh(nb_node *n, int i, bool *fresh)
     return t && t->requires_grad ? grad_buffer(t, fresh) : NULL;
 }
 
+/* Zeroing a large gradient on one thread leaves the others idle between
+ * steps: blocks of this many elements go to the thread pool. */
+enum { ZERO_GRAIN = 1 << 15 };
+
+static void zero_range(void *ctx, int64_t b, int64_t e)
+{
+    memset((nb_real *)ctx + b, 0, (size_t)(e - b) * sizeof(nb_real));
+}
+
 void nb_zero_grad(nb_tensor *t)
 {
     if (t && t->grad)
-        memset(t->grad, 0, (size_t)t->numel * sizeof(nb_real));
+        nb_parallel_for(t->numel, ZERO_GRAIN, zero_range, t->grad);
 }
 
 /* The first node (lowest tape position, up to `last`) that takes each leaf as

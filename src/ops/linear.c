@@ -48,12 +48,13 @@ static void linear_backward(nb_node *n)
     nb_tensor *x = n->in[0], *w = n->in[1];
     const nb_real *dy = n->out->grad;
     int64_t out = w->shape[0], in = w->shape[1], M = ((const linear_saved *)n->saved)->M;
-    bool fresh; /* dx holds nothing of this pass yet: the product is stored, not added (beta 0) */
-    nb_real *dx = nb_input_grad_fresh(n, 0, &fresh), *dw = nb_input_grad(n, 1);
+    /* a buffer that holds nothing of this pass yet: the product is stored, not added (beta 0) */
+    bool dx_fresh, dw_fresh;
+    nb_real *dx = nb_input_grad_fresh(n, 0, &dx_fresh), *dw = nb_input_grad_fresh(n, 1, &dw_fresh);
     if (dx)
-        nb_gemm(false, false, M, in, out, 1, dy, out, w->data, in, fresh ? 0 : 1, dx, in);
+        nb_gemm(false, false, M, in, out, 1, dy, out, w->data, in, dx_fresh ? 0 : 1, dx, in);
     if (dw)
-        nb_gemm(true, false, out, in, M, 1, dy, out, x->data, in, 1, dw, in);
+        nb_gemm(true, false, out, in, M, 1, dy, out, x->data, in, dw_fresh ? 0 : 1, dw, in);
     if (n->n_in == 3) {
         nb_real *db = nb_input_grad(n, 2);
         if (db)
