@@ -77,6 +77,69 @@ static inline void bench_check_flag(bool ok, const char *prog, const char *rule)
     }
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+/* Register-only FMA loops for the machine's peak (bench/peak, bench/gemm):
+ * BENCH_FMA_ACC independent accumulators, enough to cover the FMA latency on
+ * two pipes; iters rounds of them. Returns a value that depends on every
+ * FMA, so the loop is not removed. */
+enum { BENCH_FMA_ACC = 12 };
+
+__attribute__((target("avx512f"))) static inline double bench_fma512(long iters)
+{
+    __m512 acc[BENCH_FMA_ACC], m = _mm512_set1_ps(0.999999f), a = _mm512_set1_ps(1e-7f);
+    for (int i = 0; i < BENCH_FMA_ACC; i++)
+        acc[i] = _mm512_set1_ps((float)i);
+    for (long it = 0; it < iters; it++)
+        for (int i = 0; i < BENCH_FMA_ACC; i++)
+            acc[i] = _mm512_fmadd_ps(acc[i], m, a);
+    float sink = 0;
+    for (int i = 0; i < BENCH_FMA_ACC; i++)
+        sink += _mm512_reduce_add_ps(acc[i]);
+    return sink;
+}
+
+__attribute__((target("avx2,fma"))) static inline double bench_fma256(long iters)
+{
+    __m256 acc[BENCH_FMA_ACC], m = _mm256_set1_ps(0.999999f), a = _mm256_set1_ps(1e-7f);
+    for (int i = 0; i < BENCH_FMA_ACC; i++)
+        acc[i] = _mm256_set1_ps((float)i);
+    for (long it = 0; it < iters; it++)
+        for (int i = 0; i < BENCH_FMA_ACC; i++)
+            acc[i] = _mm256_fmadd_ps(acc[i], m, a);
+    float out[8], sink = 0;
+    for (int i = 0; i < BENCH_FMA_ACC; i++) {
+        _mm256_storeu_ps(out, acc[i]);
+        sink += out[0];
+    }
+    return sink;
+}
+#endif
+
+/* One core's float32 FMA peak in GFLOP/s, measured (the best of 20 loops of
+ * a few ms, with the widest vectors the CPU has), 0 when not known here. */
+static inline double bench_fma_peak_gflops(void)
+{
+    double best = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    bool z = __builtin_cpu_supports("avx512f");
+    if (!z && !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")))
+        return 0;
+    const long iters = 1000000;
+    volatile double sink = 0;
+    for (int r = 0; r < 20; r++) {
+        double t0 = bench_now();
+        sink += z ? bench_fma512(iters) : bench_fma256(iters);
+        double g = 2.0 * (z ? 16 : 8) * BENCH_FMA_ACC * (double)iters / (bench_now() - t0) / 1e9;
+        best = g > best ? g : best;
+    }
+    (void)sink;
+#endif
+    return best;
+}
+
 /* Peak resident set size of this process, in MiB. */
 static inline double bench_peak_rss_mib(void)
 {

@@ -2,7 +2,9 @@
  *
  * Square sizes 128..2048 and the MLP linear-layer shapes (forward X W^T,
  * weight gradient dY^T X, input gradient dY W) for batch 128 and 32, each
- * with 1 and 2 threads. Each figure is the median of several timed repeats.
+ * with 1 and 2 threads. Each figure is the median of several timed repeats,
+ * with its share of the FMA peak measured at the start (one core's peak
+ * times the threads).
  * Usage: gemm [--kernel generic|avx2|avx512] (default: the best for this CPU)
  * Environment: NB_BENCH_FILTER (a substring of the shape names), NB_BENCH_THREADS
  * (1 or 2 only), NB_BENCH_NO_BLAS (skip OpenBLAS), NB_BENCH_BEST=1 (the best of
@@ -156,10 +158,14 @@ int main(int argc, char **argv)
     };
     const int nshapes = (int)(sizeof shapes / sizeof shapes[0]);
     printf("nb_gemm float32, micro-kernel %s; median of 7 timings; GFLOP/s\n", nb_gemm_kernel_name());
+    /* the thin products (a dimension of 10) are read against it (issue 16) */
+    double peak = bench_fma_peak_gflops();
+    printf("FMA peak of one core, measured: %.1f GFLOP/s; \"peak\" = nabla / (threads x that)\n", peak);
 #ifdef NB_BENCH_OPENBLAS
-    printf("%-34s %3s %9s %9s %6s\n", "shape (op(A)[M,K] op(B)[K,N])", "thr", "nabla", "openblas", "ratio");
+    printf("%-34s %3s %9s %9s %6s %5s\n", "shape (op(A)[M,K] op(B)[K,N])", "thr", "nabla", "openblas",
+           "ratio", "peak");
 #else
-    printf("%-34s %3s %9s   (OpenBLAS not found: no comparison)\n", "shape", "thr", "nabla");
+    printf("%-34s %3s %9s %5s  (OpenBLAS not found: no comparison)\n", "shape", "thr", "nabla", "peak");
 #endif
     print_load("at start");
     srand(1);
@@ -186,9 +192,10 @@ int main(int argc, char **argv)
 #ifdef NB_BENCH_OPENBLAS
             openblas_set_num_threads(nt);
             double go = getenv("NB_BENCH_NO_BLAS") ? 1.0 : measure(run_openblas, &p, target);
-            printf("%-34s %3d %9.1f %9.1f %5.0f%%\n", s->name, nt, gn, go, 100.0 * gn / go);
+            printf("%-34s %3d %9.1f %9.1f %5.0f%% %4.0f%%\n", s->name, nt, gn, go, 100.0 * gn / go,
+                   100.0 * gn / (peak * nt));
 #else
-            printf("%-34s %3d %9.1f\n", s->name, nt, gn);
+            printf("%-34s %3d %9.1f %4.0f%%\n", s->name, nt, gn, 100.0 * gn / (peak * nt));
 #endif
             fflush(stdout);
         }

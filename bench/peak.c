@@ -8,39 +8,10 @@
 #include "bench.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
 #define ITERS 20000000L
 
-/* 12 independent accumulators: enough to cover FMA latency x 2 pipes. */
-__attribute__((target("avx512f"))) static double fma512(void)
-{
-    __m512 acc[12], m = _mm512_set1_ps(0.999999f), a = _mm512_set1_ps(1e-7f);
-    for (int i = 0; i < 12; i++)
-        acc[i] = _mm512_set1_ps((float)i);
-    for (long it = 0; it < ITERS; it++)
-        for (int i = 0; i < 12; i++)
-            acc[i] = _mm512_fmadd_ps(acc[i], m, a);
-    float sink = 0;
-    for (int i = 0; i < 12; i++)
-        sink += _mm512_reduce_add_ps(acc[i]);
-    return sink;
-}
-
-__attribute__((target("avx2,fma"))) static double fma256(void)
-{
-    __m256 acc[12], m = _mm256_set1_ps(0.999999f), a = _mm256_set1_ps(1e-7f);
-    for (int i = 0; i < 12; i++)
-        acc[i] = _mm256_set1_ps((float)i);
-    for (long it = 0; it < ITERS; it++)
-        for (int i = 0; i < 12; i++)
-            acc[i] = _mm256_fmadd_ps(acc[i], m, a);
-    float out[8], sink = 0;
-    for (int i = 0; i < 12; i++) {
-        _mm256_storeu_ps(out, acc[i]);
-        sink += out[0];
-    }
-    return sink;
-}
+static double fma512(void) { return bench_fma512(ITERS); }
+static double fma256(void) { return bench_fma256(ITERS); }
 
 typedef struct job {
     double (*fn)(void);
@@ -65,7 +36,7 @@ static double gflops(double (*fn)(void), int lanes, int threads)
     for (int i = 1; i < threads; i++)
         pthread_join(t[i], NULL);
     double dt = bench_now() - t0;
-    return threads * 2.0 * lanes * 12.0 * ITERS / dt / 1e9;
+    return threads * 2.0 * lanes * BENCH_FMA_ACC * ITERS / dt / 1e9;
 }
 #endif
 
