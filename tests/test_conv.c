@@ -2,12 +2,14 @@
  * small cases by hand, every stride/padding/dilation/kernel shape against
  * naive direct loops written here (forward and, in float32, backward),
  * bit-identical results for 1 and 2 threads, error messages, gradchecks in
- * the float64 build, and the layers in a sequential model (names, summary,
- * initialisation bounds, checkpoints). */
+ * the float64 build, the convolution fused with a ReLU, and the layers in a
+ * sequential model (names, summary, initialisation bounds, checkpoints). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include "common.h"
+#include "nn/layer.h"
+#include "ops/conv2d.h"
 
 TestSuite(conv, .init = quiet, .fini = end_step);
 
@@ -601,6 +603,87 @@ Test(conv, layers_in_a_sequential)
     nb_free(x);
 }
 
+/* nb_conv2d_relu (a Conv2d then a ReLU in a Sequential) gives what nb_relu of
+ * nb_conv2d gives, bit for bit: the output and the three gradients, on every
+ * geometry (implicit and im2col forward, both dW layouts). */
+static nb_real *conv_relu_run(const ccase *t, bool fused, int64_t *count)
+{
+    nb_generator g;
+    nb_generator_seed(&g, 21);
+    nb_tensor *x, *w, *b;
+    make(t, &g, &x, &w, &b);
+    nb_tensor *in[3] = {x, w, b};
+    for (int i = 0; i < (b ? 3 : 2); i++)
+        nb_requires_grad(in[i], true);
+    nb_tensor *y = fused ? nb_conv2d_relu(x, w, b, lib_opts(t)) : nb_relu(nb_conv2d(x, w, b, lib_opts(t)));
+    cr_assert_not_null(y, "%s", nb_last_error_message());
+    cr_assert_str_eq(y->node->op->name, fused ? "conv2d_relu" : "relu");
+    nb_tensor *gy = nb_randn(&g, y->ndim, y->shape);
+    cr_assert_eq(nb_backward_grad(y, gy), 0, "%s", nb_last_error_message());
+    int64_t n = y->numel;
+    for (int i = 0; i < (b ? 3 : 2); i++)
+        n += in[i]->numel;
+    nb_real *out = malloc((size_t)n * sizeof *out), *p = out;
+    memcpy(p, y->data, (size_t)y->numel * sizeof *p), p += y->numel;
+    for (int i = 0; i < (b ? 3 : 2); i++) {
+        memcpy(p, in[i]->grad, (size_t)in[i]->numel * sizeof *p), p += in[i]->numel;
+        nb_free(in[i]);
+    }
+    nb_free(gy);
+    nb_step_end();
+    *count = n;
+    return out;
+}
+
+Test(conv, conv2d_relu_is_relu_of_conv2d_bit_for_bit)
+{
+    for (int c = 0; c < NCASES; c++) {
+        int64_t n1, n2;
+        nb_real *a = conv_relu_run(&cases[c], false, &n1), *b = conv_relu_run(&cases[c], true, &n2);
+        cr_assert_eq(n1, n2);
+        int64_t zeros = 0;
+        for (int64_t i = 0; i < n1; i++)
+            zeros += a[i] == 0;
+        cr_assert_gt(zeros, 0, "case %d: the ReLU clipped nothing", c);
+        cr_assert_eq(memcmp(a, b, (size_t)n1 * sizeof *a), 0, "case %d", c);
+        free(a), free(b);
+    }
+}
+
+static int hooked_relus;
+static void count_relus(nb_module *m, nb_tensor *y, void *ctx)
+{
+    (void)y, (void)ctx;
+    hooked_relus += strcmp(m->kind, "ReLU") == 0;
+}
+
+/* Sequential fuses a Conv2d and the ReLU after it, except under a forward
+ * hook (which must see the Conv2d's own output) and when something else sits
+ * between them. */
+Test(conv, sequential_fuses_conv2d_and_relu)
+{
+    nb_manual_seed(5);
+    nb_module *conv = nb_conv2d_layer(2, 3, 3, 1, 1);
+    nb_module *m = nb_sequential(2, conv, nb_act("relu"));
+    nb_module *m2 = nb_sequential(3, nb_conv2d_layer(2, 3, 3, 1, 1), nb_act("tanh"), nb_act("relu"));
+    cr_assert_not_null(m, "%s", nb_last_error_message());
+    nb_tensor *x = nb_requires_grad(nb_randn(NULL, NB_SHAPE(2, 2, 6, 6)), true);
+    nb_tensor *y = nb_forward(m, x);
+    cr_assert_str_eq(y->node->op->name, "conv2d_relu");
+    nb_tensor *want = nb_relu(nb_forward(conv, x));
+    cr_assert_eq(memcmp(y->data, want->data, (size_t)y->numel * sizeof(nb_real)), 0);
+    cr_assert_str_eq(nb_forward(m2, x)->node->op->name, "relu"); /* tanh between: not fused */
+    hooked_relus = 0;
+    nb_set_forward_hook(count_relus, NULL, NULL);
+    nb_tensor *yh = nb_forward(m, x);
+    nb_set_forward_hook(NULL, NULL, NULL);
+    cr_assert_str_eq(yh->node->op->name, "relu");
+    cr_assert_eq(hooked_relus, 1);
+    cr_assert_eq(memcmp(yh->data, y->data, (size_t)y->numel * sizeof(nb_real)), 0);
+    nb_module_free(m), nb_module_free(m2);
+    nb_free(x);
+}
+
 Test(conv, layer_errors)
 {
     cr_assert_null(nb_conv2d_layer(0, 4, 3, 1, 0));
@@ -630,6 +713,11 @@ typedef struct gctx {
 static nb_tensor *f_conv(nb_tensor *const *in, int n, void *ctx)
 {
     return nb_conv2d(in[0], in[1], n == 3 ? in[2] : NULL, ((gctx *)ctx)->o);
+}
+
+static nb_tensor *f_conv_relu(nb_tensor *const *in, int n, void *ctx)
+{
+    return nb_conv2d_relu(in[0], in[1], n == 3 ? in[2] : NULL, ((gctx *)ctx)->o);
 }
 
 static nb_tensor *f_max(nb_tensor *const *in, int n, void *ctx)
@@ -676,6 +764,8 @@ Test(conv, gradcheck_every_case)
         char what[32];
         snprintf(what, sizeof what, "conv case %d", c);
         check(f_conv, t->bias ? 3 : 2, in, &(gctx){.o = lib_opts(t)}, what);
+        snprintf(what, sizeof what, "conv2d_relu case %d", c);
+        check(f_conv_relu, t->bias ? 3 : 2, in, &(gctx){.o = lib_opts(t)}, what);
         nb_free(in[0]), nb_free(in[1]), nb_free(in[2]);
         nb_step_end();
     }

@@ -24,6 +24,14 @@ static inline nb_real nb_act_sel(int c, nb_real a, nb_real b)
 #endif
 }
 
+/* The rectifier (torch.nn.ReLU), written once for activations/relu.c and the
+ * fused convolution of ops/conv2d.c:
+ *   y = max(0, x),  dy/dx = 1 where y > 0, else 0 (so relu'(0) = 0)
+ * The backward tests the output, as PyTorch's threshold_backward(grad,
+ * result, 0) in derivatives.yaml. NaN propagates (x < 0 is false for NaN). */
+static inline nb_real nb_act_relu_value(nb_real x) { return nb_act_sel(x < 0, 0, x); }
+static inline nb_real nb_act_relu_grad(nb_real y, nb_real dy) { return nb_act_sel(y > 0, dy, 0); }
+
 /* sigmoid(x) and sigmoid(-x) = 1 - sigmoid(x), each to full relative accuracy
  * (no 1 - s cancellation) and without overflow: with e = e^-|x|,
  * s = (x >= 0 ? 1 : e) / (1 + e), 1 - s = (x >= 0 ? e : 1) / (1 + e). */

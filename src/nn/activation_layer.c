@@ -21,6 +21,11 @@ static nb_tensor *act_forward(nb_module *m, nb_tensor *x)
     return s->act->apply(x, s->params, s->weight);
 }
 
+bool nb_is_relu_layer(const nb_module *n)
+{
+    return n && n->forward == act_forward && strcmp(((const act_state *)n->user)->act->name, "relu") == 0;
+}
+
 /* "negative_slope=0.01", "num_parameters=3", as torch.nn prints them */
 static void act_repr(const nb_module *m, char *buf, size_t size)
 {

@@ -17,6 +17,14 @@ static nb_tensor *conv_forward(nb_module *m, nb_tensor *x)
     return nb_conv2d(x, s->weight, s->bias, s->opts);
 }
 
+bool nb_is_conv2d_layer(const nb_module *m) { return m && m->forward == conv_forward; }
+
+nb_tensor *nb_conv2d_layer_relu_forward(nb_module *m, nb_tensor *x)
+{
+    conv_state *s = m->user;
+    return nb_conv2d_relu(x, s->weight, s->bias, s->opts);
+}
+
 /* torch.nn.Conv2d's: "3, 16, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)" */
 static void conv_repr(const nb_module *m, char *buf, size_t size)
 {

@@ -1,6 +1,7 @@
 /* nn/layer.h — what the files of src/nn share: a module with zeroed state that
- * it owns (how every built-in layer is made) and the hook nb_forward() calls
- * after each forward (how nb_module_summary() sees every layer's output). */
+ * it owns (how every built-in layer is made), the hook nb_forward() calls
+ * after each forward (how nb_module_summary() sees every layer's output), and
+ * what Sequential needs to run a Conv2d and the ReLU after it as one op. */
 #ifndef NB_NN_LAYER_H
 #define NB_NN_LAYER_H
 
@@ -22,5 +23,17 @@ bool nb_layer_weight_bias(nb_module *m, int ndim, const int64_t *shape, bool bia
  * Returns the previous hook (and its ctx through *prev_ctx). */
 typedef void (*nb_forward_hook)(nb_module *m, nb_tensor *y, void *ctx);
 nb_forward_hook nb_set_forward_hook(nb_forward_hook hook, void *ctx, void **prev_ctx);
+/* Whether a hook is set on this thread: a fusion would hide a layer's output from it. */
+bool nb_forward_hooked(void);
+
+/* nb_forward(m, x) running fn in place of m->forward: the same checks, error
+ * frame and hook. For the fusions of nn/sequential.c. */
+nb_tensor *nb_forward_as(nb_module *m, nb_tensor *x, nb_forward_fn fn);
+
+/* Conv2d then ReLU as one op (nn/sequential.c): whether m is a Conv2d layer
+ * and n a ReLU layer, and the Conv2d's forward fused with the ReLU. */
+bool nb_is_conv2d_layer(const nb_module *m);
+bool nb_is_relu_layer(const nb_module *n);
+nb_tensor *nb_conv2d_layer_relu_forward(nb_module *m, nb_tensor *x);
 
 #endif

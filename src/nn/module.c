@@ -261,7 +261,11 @@ static void where(char *buf, size_t size)
         snprintf(buf + k, size - k, "%s%s(%s): ", k ? " " : "", top->m->kind, extra);
 }
 
-nb_tensor *nb_forward(nb_module *m, nb_tensor *x)
+bool nb_forward_hooked(void) { return hook != NULL; }
+
+nb_tensor *nb_forward(nb_module *m, nb_tensor *x) { return nb_forward_as(m, x, m ? m->forward : NULL); }
+
+nb_tensor *nb_forward_as(nb_module *m, nb_tensor *x, nb_forward_fn fn)
 {
     if (!m)
         return nb_error(NB_ERR_NULL, "forward: module is NULL");
@@ -271,7 +275,7 @@ nb_tensor *nb_forward(nb_module *m, nb_tensor *x)
     frame f = {m, top};
     top = &f;
     nb_error_prefix_fn prev = nb_set_error_prefix(where);
-    nb_tensor *y = m->forward(m, x);
+    nb_tensor *y = fn(m, x);
     if (!y && nb_error_count() == errors)
         nb_error(NB_ERR_STATE, "%s: forward returned NULL on input %s", m->kind, nb_shape_fmt(x));
     nb_set_error_prefix(prev);

@@ -35,13 +35,22 @@
  * last Wp - Wo columns are dropped). nb_gemm_b_rows reads those runs in place,
  * with the same operations per element as the GEMM over cols_n, for
  * (kw - 1) d1 / Wo more columns (1/7 for a 3x3 kernel on 14x14) instead of
- * copying kh kw values per output. */
+ * copying kh kw values per output.
+ *
+ * nb_conv2d_relu is relu(conv2d(x)) as one op, for a Conv2d followed by a
+ * ReLU in a Sequential: each image's output gets the ReLU while it is in
+ * cache, and the backward pass masks each image's dY by y > 0 in cache, so
+ * the [N, O, Ho, Wo] pre-activation is neither stored nor read again. The
+ * same values and gradients, bit for bit, as the two ops (the ReLU's
+ * mathematics is activations/activation.h's, and its gradient is formed as
+ * the separate ReLU forms it: 0 + mask dY, into a zeroed buffer). */
 #include <string.h>
 #include "kernels/gemm.h"
 #include "kernels/lanesum.h"
 #include "nabla/threads.h"
 #include "kernels/simd.h"
 #include "ops/conv2d.h"
+#include "activations/activation.h"
 
 #ifdef NB_X86_SIMD
 #include <immintrin.h>
@@ -53,6 +62,7 @@ typedef struct geom {
     int64_t N, C, H, W, O, kh, kw, Ho, Wo;
     int64_t s[2], p[2], d[2];
     int64_t CK, HW, Hp, Wp;
+    bool relu; /* nb_conv2d_relu: y = relu(conv2d(x)) */
 } geom;
 
 bool nb_conv2d_resolve_opts(nb_conv2d_opts opts, int64_t *s, int64_t *d, int64_t *p)
@@ -292,6 +302,7 @@ typedef struct job {
     nb_real *y, *slots, *dx, *dwg; /* dwg: one [O, CK] partial dW per group */
     bool zero_dx;                  /* dx is fresh: each image's part is zeroed before col2im */
     nb_real *dbs;                  /* [N, O]: sum of dY[n, o, :] of each image, for db */
+    nb_real *dm;                   /* fused ReLU: one [O, Ho Wo] masked dY per group */
     const int64_t *boff;           /* implicit forward: row k of cols_n in the padded image */
 } job;
 
@@ -371,6 +382,22 @@ static void forward_implicit(const job *j, const nb_real *x, nb_real *xp, nb_rea
     copy_rows(yn, g->Wo, yp, g->Wp, g->O * g->Ho, g->Wo); /* yp's rows of O are Ho Wp apart: Ho rows of Wp */
 }
 
+/* y = relu(y), one image's output while it is in cache. */
+NB_VECTORIZE static void relu_in_place(nb_real *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = nb_act_relu_value(y[i]);
+}
+
+/* dm = 0 + relu'(y) dy: the gradient the separate ReLU would hand the
+ * convolution (its fresh buffer is zeros it adds to). */
+NB_VECTORIZE static void relu_mask(nb_real *restrict dm, const nb_real *restrict y,
+                                   const nb_real *restrict dy, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        dm[i] = (nb_real)0 + nb_act_relu_grad(y[i], dy[i]);
+}
+
 static void forward_task(void *ctx, int64_t t0, int64_t t1)
 {
     const job *j = ctx;
@@ -381,12 +408,15 @@ static void forward_task(void *ctx, int64_t t0, int64_t t1)
             nb_real *yn = j->y + n * g->O * g->HW;
             if (j->boff) {
                 forward_implicit(j, j->x + n * g->C * g->H * g->W, cols, yn);
-                continue;
+            } else {
+                im2col(g, j->x + n * g->C * g->H * g->W, cols, g->HW);
+                if (j->b)
+                    fill_bias(yn, j->b, g->O, g->HW);
+                nb_gemm(false, false, g->O, g->HW, g->CK, 1, j->w, g->CK, cols, g->HW, j->b ? 1 : 0, yn,
+                        g->HW);
             }
-            im2col(g, j->x + n * g->C * g->H * g->W, cols, g->HW);
-            if (j->b)
-                fill_bias(yn, j->b, g->O, g->HW);
-            nb_gemm(false, false, g->O, g->HW, g->CK, 1, j->w, g->CK, cols, g->HW, j->b ? 1 : 0, yn, g->HW);
+            if (g->relu)
+                relu_in_place(yn, g->O * g->HW);
         }
     }
 }
@@ -400,9 +430,14 @@ static void backward_task(void *ctx, int64_t t0, int64_t t1)
     const geom *g = j->g;
     for (int64_t t = t0; t < t1; t++) {
         nb_real *cols = j->slots ? j->slots + t * j->slot : NULL; /* NULL: db only */
+        nb_real *dm = j->dm ? j->dm + t * g->O * g->HW : NULL;
         int64_t n0 = t * GROUP, n1 = n0 + GROUP < g->N ? n0 + GROUP : g->N;
         for (int64_t n = n0; n < n1; n++) {
             const nb_real *dyn = j->dy + n * g->O * g->HW;
+            if (dm) { /* fused ReLU: its gradient, image by image */
+                relu_mask(dm, j->y + n * g->O * g->HW, dyn, g->O * g->HW);
+                dyn = dm;
+            }
             for (int64_t o = 0; o < g->O && j->dbs; o++)
                 j->dbs[n * g->O + o] = nb_lane_sum(dyn + o * g->HW, g->HW);
             if (j->dwg && dw_channels_last(g)) {
@@ -441,6 +476,7 @@ static void conv2d_backward(nb_node *n)
              .slot = dx || dw ? g->CK * g->HW + (dw && dw_channels_last(g) ? hwc_size(g) : 0) : 0,
              .x = n->in[0]->data,
              .w = n->in[1]->data,
+             .y = g->relu ? n->out->data : NULL,
              .dy = dy,
              .dx = dx,
              .zero_dx = fresh};
@@ -450,7 +486,9 @@ static void conv2d_backward(nb_node *n)
         j.dwg = nb_step_alloc((size_t)(j.tasks * g->O * g->CK) * sizeof(nb_real));
     if (db)
         j.dbs = nb_step_alloc((size_t)(g->N * g->O) * sizeof(nb_real));
-    if ((j.slot && !j.slots) || (dw && !j.dwg) || (db && !j.dbs)) { /* out of memory (recorded) */
+    if (g->relu)
+        j.dm = nb_step_alloc((size_t)(j.tasks * g->O * g->HW) * sizeof(nb_real));
+    if ((j.slot && !j.slots) || (dw && !j.dwg) || (db && !j.dbs) || (g->relu && !j.dm)) { /* out of memory */
         if (dx && fresh)
             memset(dx, 0, (size_t)(g->N * g->C * g->H * g->W) * sizeof *dx);
         return;
@@ -481,11 +519,12 @@ static void conv2d_backward(nb_node *n)
 }
 
 static const nb_op op_conv2d = {"conv2d", conv2d_backward};
+static const nb_op op_conv2d_relu = {"conv2d_relu", conv2d_backward};
 
 /* "[N,C,H,W]" or "[C,H,W]" for messages. */
 static const char *layout(const nb_tensor *x) { return x->ndim == 3 ? "[C,H,W]" : "[N,C,H,W]"; }
 
-nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_conv2d_opts opts)
+static nb_tensor *conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_conv2d_opts opts, bool relu)
 {
     if (!nb_check_input("conv2d", 1, x) || !nb_check_input("conv2d", 2, w))
         return NULL;
@@ -524,6 +563,7 @@ nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_conv2d_opts op
     g.Wo = (g.Wp - ekw) / g.s[1] + 1;
     g.CK = g.C * g.kh * g.kw;
     g.HW = g.Ho * g.Wo;
+    g.relu = relu;
     int64_t shape[4] = {g.N, g.O, g.Ho, g.Wo};
     nb_tensor *y = nb_op_output(x->ndim, off ? shape : shape + 1);
     if (!y)
@@ -563,10 +603,20 @@ nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_conv2d_opts op
         return NULL;
     *s = g;
     nb_parallel_for(tasks, 1, forward_task, &j);
-    nb_node *n = nb_record(&op_conv2d, y, b ? 3 : 2, (nb_tensor *[]){x, w, b});
+    nb_node *n = nb_record(relu ? &op_conv2d_relu : &op_conv2d, y, b ? 3 : 2, (nb_tensor *[]){x, w, b});
     if (n)
         n->saved = s;
     return y;
+}
+
+nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_conv2d_opts opts)
+{
+    return conv2d(x, w, b, opts, false);
+}
+
+nb_tensor *nb_conv2d_relu(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_conv2d_opts opts)
+{
+    return conv2d(x, w, b, opts, true);
 }
 
 nb_conv2d_opts nb_conv2d_defaults(void) { return NB_CONV2D_OPTS(); }
