@@ -27,7 +27,8 @@
  * order (p, q, c) is folded back into W's (c, p, q) when the groups' partial
  * sums are added, which keeps every sum in the order it had before. With
  * few channels (kw C < 16: the first layer of an image network) the runs are
- * too short to pay, and dW uses cols_n as the forward pass does.
+ * too short to pay, and dW uses cols_n as the forward pass does; or, at
+ * stride 1 with AVX-512, ops/conv2d_dw.c's dot products over the padded image.
  *
  * The forward pass with stride 1 skips im2col (implicit GEMM): in the image
  * padded to [C, Hp, Wp], row (c,p,q) of cols_n is the run of Ho Wp values
@@ -50,6 +51,7 @@
 #include "nabla/threads.h"
 #include "kernels/simd.h"
 #include "ops/conv2d.h"
+#include "ops/conv2d_dw.h"
 #include "activations/activation.h"
 
 #ifdef NB_X86_SIMD
@@ -310,6 +312,13 @@ typedef struct job {
  * values its last row of B runs past them (rounded up to a vector). */
 static int64_t padded_size(const geom *g) { return g->C * g->Hp * g->Wp + (g->kw - 1) * g->d[1] + 16; }
 
+/* Whether dW comes from the padded image directly (ops/conv2d_dw.c): stride 1,
+ * few channels (where the columns would be transposed while packing). */
+static bool dw_direct(const geom *g)
+{
+    return !dw_channels_last(g) && g->s[0] == 1 && g->s[1] == 1 && nb_conv2d_dw_direct_ok();
+}
+
 /* Whether the forward pass is an implicit GEMM (see the top of the file). */
 static bool implicit_forward(const geom *g)
 {
@@ -446,6 +455,11 @@ static void backward_task(void *ctx, int64_t t0, int64_t t1)
                 im2col_t(g, xt, cols);
                 nb_gemm(false, false, g->O, g->CK, g->HW, 1, dyn, g->HW, cols, g->CK, n == n0 ? 0 : 1,
                         j->dwg + t * g->O * g->CK, g->CK);
+            } else if (j->dwg && dw_direct(g)) {
+                const nb_conv2d_dw_shape sh = {g->O,    g->C,  g->kh, g->kw, g->d[0],
+                                               g->d[1], g->Ho, g->Wo, g->Hp, g->Wp};
+                pad_image(g, j->x + n * g->C * g->H * g->W, cols);
+                nb_conv2d_dw_direct(&sh, dyn, cols, j->dwg + t * g->O * g->CK, n != n0);
             } else if (j->dwg) {
                 im2col(g, j->x + n * g->C * g->H * g->W, cols, g->HW);
                 nb_gemm(false, true, g->O, g->CK, g->HW, 1, dyn, g->HW, cols, g->HW, n == n0 ? 0 : 1,
@@ -471,9 +485,12 @@ static void conv2d_backward(nb_node *n)
     nb_real *db = n->n_in == 3 ? nb_input_grad(n, 2) : NULL;
     if ((!dx && !dw && !db) || g->N == 0)
         return;
+    int64_t slot = dx || dw ? g->CK * g->HW + (dw && dw_channels_last(g) ? hwc_size(g) : 0) : 0;
+    if (dw && dw_direct(g) && slot < padded_size(g))
+        slot = padded_size(g);
     job j = {.g = g,
              .tasks = (g->N + GROUP - 1) / GROUP,
-             .slot = dx || dw ? g->CK * g->HW + (dw && dw_channels_last(g) ? hwc_size(g) : 0) : 0,
+             .slot = slot,
              .x = n->in[0]->data,
              .w = n->in[1]->data,
              .y = g->relu ? n->out->data : NULL,
