@@ -12,7 +12,8 @@
  *
  * Threads split C into disjoint rectangles along M or N on micro-tile
  * boundaries (never along K); each runs the loop nest above with its own
- * packing buffers. The K blocking depends on K only and every tile (edge
+ * packing buffers, except for the operand that all of them need when they
+ * split one side only, which is packed once for all (shared_pack). The K blocking depends on K only and every tile (edge
  * tiles too, through a zero-padded scratch tile) goes through the same
  * micro-kernel, so each element of C sees the identical sequence of
  * operations for any thread count: results are bit-identical.
