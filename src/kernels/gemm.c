@@ -739,9 +739,11 @@ void nb_gemm_b_rows(int64_t M, int64_t N, int64_t K, const nb_real *A, int64_t l
     gemm_region(&job, 0, M, 0, N, 0);
 }
 
-/* At most this many elements of a shared operand (64 MiB): above it, each
- * thread packs its own blocks, as with more than one split direction. */
-enum { SHARED_MAX = 1 << 24 };
+/* At most this many elements of a shared operand (16 MiB, four times a
+ * thread's own buffers): above it, where packing is a small part of the
+ * work anyway, each thread packs its own blocks, as with more than one
+ * split direction. */
+enum { SHARED_MAX = 1 << 22 };
 
 /* Sets s up for the operand the threads of job share (shared_pack), in the
  * calling thread's buffer: op(A) when they split N only, op(B) when they
