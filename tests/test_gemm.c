@@ -199,11 +199,12 @@ static void check_bit_identical(bool ta, bool tb, int64_t M, int64_t N, int64_t 
 
 /* Threads splitting N share one packed op(A) ({128, 256, 784}: 4 K blocks;
  * {300, 1000, 700}: 2 blocks of rows), splitting M one packed op(B)
- * ({1000, 999, 333}). */
+ * ({1000, 999, 333}), or nothing when they read B in place ({200, 100, 300}:
+ * 100 rows each). */
 Test(gemm, bit_identical_across_threads)
 {
     const int64_t shapes[][3] = {{128, 256, 784}, {256, 784, 32},  {1000, 999, 333}, {37, 1200, 700},
-                                 {1200, 37, 500}, {512, 512, 512}, {300, 1000, 700}};
+                                 {1200, 37, 500}, {512, 512, 512}, {300, 1000, 700}, {200, 100, 300}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int t = 0; t < 4; t++)
             check_bit_identical(t & 1, t & 2, shapes[s][0], shapes[s][1], shapes[s][2],
