@@ -605,8 +605,10 @@ Test(conv, layers_in_a_sequential)
 
 /* nb_conv2d_relu (a Conv2d then a ReLU in a Sequential) gives what nb_relu of
  * nb_conv2d gives, bit for bit: the output and the three gradients, on every
- * geometry (implicit and im2col forward, both dW layouts). */
-static nb_real *conv_relu_run(const ccase *t, bool fused, int64_t *count)
+ * geometry (implicit and im2col forward, both dW layouts); and
+ * nb_conv2d_relu_max_pool2d what nb_max_pool2d of that gives, for a pool
+ * `pk` (kernel, stride, padding; kernel 0 for none). */
+static nb_real *conv_relu_run(const ccase *t, bool fused, const int *pk, int64_t *count)
 {
     nb_generator g;
     nb_generator_seed(&g, 21);
@@ -615,9 +617,17 @@ static nb_real *conv_relu_run(const ccase *t, bool fused, int64_t *count)
     nb_tensor *in[3] = {x, w, b};
     for (int i = 0; i < (b ? 3 : 2); i++)
         nb_requires_grad(in[i], true);
-    nb_tensor *y = fused ? nb_conv2d_relu(x, w, b, lib_opts(t)) : nb_relu(nb_conv2d(x, w, b, lib_opts(t)));
-    cr_assert_not_null(y, "%s", nb_last_error_message());
-    cr_assert_str_eq(y->node->op->name, fused ? "conv2d_relu" : "relu");
+    nb_tensor *y;
+    if (pk[0]) {
+        y = fused ? nb_conv2d_relu_max_pool2d(x, w, b, lib_opts(t), pk[0], pk[1], pk[2])
+                  : nb_max_pool2d(nb_relu(nb_conv2d(x, w, b, lib_opts(t))), pk[0], pk[1], pk[2]);
+        cr_assert_not_null(y, "%s", nb_last_error_message());
+        cr_assert_str_eq(y->node->op->name, fused ? "conv2d_relu_max_pool2d" : "max_pool2d");
+    } else {
+        y = fused ? nb_conv2d_relu(x, w, b, lib_opts(t)) : nb_relu(nb_conv2d(x, w, b, lib_opts(t)));
+        cr_assert_not_null(y, "%s", nb_last_error_message());
+        cr_assert_str_eq(y->node->op->name, fused ? "conv2d_relu" : "relu");
+    }
     nb_tensor *gy = nb_randn(&g, y->ndim, y->shape);
     cr_assert_eq(nb_backward_grad(y, gy), 0, "%s", nb_last_error_message());
     int64_t n = y->numel;
@@ -637,17 +647,42 @@ static nb_real *conv_relu_run(const ccase *t, bool fused, int64_t *count)
 
 Test(conv, conv2d_relu_is_relu_of_conv2d_bit_for_bit)
 {
-    for (int c = 0; c < NCASES; c++) {
-        int64_t n1, n2;
-        nb_real *a = conv_relu_run(&cases[c], false, &n1), *b = conv_relu_run(&cases[c], true, &n2);
-        cr_assert_eq(n1, n2);
-        int64_t zeros = 0;
-        for (int64_t i = 0; i < n1; i++)
-            zeros += a[i] == 0;
-        cr_assert_gt(zeros, 0, "case %d: the ReLU clipped nothing", c);
-        cr_assert_eq(memcmp(a, b, (size_t)n1 * sizeof *a), 0, "case %d", c);
-        free(a), free(b);
-    }
+    /* no pool; 2x2 stride 2; overlapping 3x3 stride 2 padded 1; 2x2 stride 1 */
+    const int pools[4][3] = {{0, 0, 0}, {2, 2, 0}, {3, 2, 1}, {2, 1, 0}};
+    int runs = 0;
+    for (int c = 0; c < NCASES; c++)
+        for (int k = 0; k < 4; k++) {
+            int64_t Ho, Wo;
+            out_size(&cases[c], &Ho, &Wo);
+            if (Ho + 2 * pools[k][2] < pools[k][0] || Wo + 2 * pools[k][2] < pools[k][0])
+                continue; /* the convolution's output is smaller than the pool */
+            int64_t n1, n2;
+            nb_real *a = conv_relu_run(&cases[c], false, pools[k], &n1);
+            nb_real *b = conv_relu_run(&cases[c], true, pools[k], &n2);
+            cr_assert_eq(n1, n2);
+            int64_t zeros = 0;
+            for (int64_t i = 0; i < n1; i++)
+                zeros += a[i] == 0;
+            cr_assert_gt(zeros, 0, "case %d, pool %d: the ReLU clipped nothing", c, k);
+            cr_assert_eq(memcmp(a, b, (size_t)n1 * sizeof *a), 0, "case %d, pool %d", c, k);
+            free(a), free(b);
+            runs++;
+        }
+    cr_assert_gt(runs, 3 * NCASES);
+}
+
+Test(conv, conv2d_relu_max_pool2d_errors)
+{
+    nb_tensor *x = nb_randn(NULL, NB_SHAPE(2, 1, 3, 3)), *w = nb_randn(NULL, NB_SHAPE(4, 1, 3, 3));
+    cr_assert_null(nb_conv2d_relu_max_pool2d(x, w, NULL, NB_CONV2D_OPTS(), 2, 2, 0));
+    cr_assert_str_eq(
+        nb_last_error_message(),
+        "max_pool2d: the convolution's output [2,4,1,1] padded by 0 is smaller than the kernel 2");
+    cr_assert_null(nb_conv2d_relu_max_pool2d(x, w, NULL, NB_CONV2D_OPTS(.padding = {1, 1}), 2, 2, 2));
+    cr_assert_str_eq(nb_last_error_message(), "max_pool2d: padding 2 must be at most half the kernel size 2");
+    cr_assert_null(nb_conv2d_relu_max_pool2d(x, w, NULL, NB_CONV2D_OPTS(), 0, 2, 0));
+    cr_assert_str_eq(nb_last_error_message(), "max_pool2d: kernel 0 must be positive");
+    nb_free(x), nb_free(w);
 }
 
 static int hooked_relus;
@@ -666,6 +701,10 @@ Test(conv, sequential_fuses_conv2d_and_relu)
     nb_module *conv = nb_conv2d_layer(2, 3, 3, 1, 1);
     nb_module *m = nb_sequential(2, conv, nb_act("relu"));
     nb_module *m2 = nb_sequential(3, nb_conv2d_layer(2, 3, 3, 1, 1), nb_act("tanh"), nb_act("relu"));
+    nb_module *m3 =
+        nb_sequential(3, nb_conv2d_layer(2, 3, 3, 1, 1), nb_act("relu"), nb_max_pool2d_layer(2, 0));
+    nb_module *m4 =
+        nb_sequential(3, nb_conv2d_layer(2, 3, 3, 1, 1), nb_act("relu"), nb_avg_pool2d_layer(2, 0));
     cr_assert_not_null(m, "%s", nb_last_error_message());
     nb_tensor *x = nb_requires_grad(nb_randn(NULL, NB_SHAPE(2, 2, 6, 6)), true);
     nb_tensor *y = nb_forward(m, x);
@@ -673,6 +712,10 @@ Test(conv, sequential_fuses_conv2d_and_relu)
     nb_tensor *want = nb_relu(nb_forward(conv, x));
     cr_assert_eq(memcmp(y->data, want->data, (size_t)y->numel * sizeof(nb_real)), 0);
     cr_assert_str_eq(nb_forward(m2, x)->node->op->name, "relu"); /* tanh between: not fused */
+    nb_tensor *y3 = nb_forward(m3, x);
+    cr_assert_str_eq(y3->node->op->name, "conv2d_relu_max_pool2d");
+    assert_shape(y3, 4, (int64_t[]){2, 3, 3, 3});
+    cr_assert_str_eq(nb_forward(m4, x)->node->op->name, "avg_pool2d"); /* after conv2d_relu */
     hooked_relus = 0;
     nb_set_forward_hook(count_relus, NULL, NULL);
     nb_tensor *yh = nb_forward(m, x);
@@ -680,7 +723,7 @@ Test(conv, sequential_fuses_conv2d_and_relu)
     cr_assert_str_eq(yh->node->op->name, "relu");
     cr_assert_eq(hooked_relus, 1);
     cr_assert_eq(memcmp(yh->data, y->data, (size_t)y->numel * sizeof(nb_real)), 0);
-    nb_module_free(m), nb_module_free(m2);
+    nb_module_free(m), nb_module_free(m2), nb_module_free(m3), nb_module_free(m4);
     nb_free(x);
 }
 
@@ -718,6 +761,11 @@ static nb_tensor *f_conv(nb_tensor *const *in, int n, void *ctx)
 static nb_tensor *f_conv_relu(nb_tensor *const *in, int n, void *ctx)
 {
     return nb_conv2d_relu(in[0], in[1], n == 3 ? in[2] : NULL, ((gctx *)ctx)->o);
+}
+
+static nb_tensor *f_conv_relu_pool(nb_tensor *const *in, int n, void *ctx)
+{
+    return nb_conv2d_relu_max_pool2d(in[0], in[1], n == 3 ? in[2] : NULL, ((gctx *)ctx)->o, 2, 1, 0);
 }
 
 static nb_tensor *f_max(nb_tensor *const *in, int n, void *ctx)
@@ -766,6 +814,12 @@ Test(conv, gradcheck_every_case)
         check(f_conv, t->bias ? 3 : 2, in, &(gctx){.o = lib_opts(t)}, what);
         snprintf(what, sizeof what, "conv2d_relu case %d", c);
         check(f_conv_relu, t->bias ? 3 : 2, in, &(gctx){.o = lib_opts(t)}, what);
+        int64_t Ho, Wo;
+        out_size(t, &Ho, &Wo);
+        if (Ho >= 2 && Wo >= 2) {
+            snprintf(what, sizeof what, "conv2d_relu_max_pool2d case %d", c);
+            check(f_conv_relu_pool, t->bias ? 3 : 2, in, &(gctx){.o = lib_opts(t)}, what);
+        }
         nb_free(in[0]), nb_free(in[1]), nb_free(in[2]);
         nb_step_end();
     }

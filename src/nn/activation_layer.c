@@ -21,9 +21,9 @@ static nb_tensor *act_forward(nb_module *m, nb_tensor *x)
     return s->act->apply(x, s->params, s->weight);
 }
 
-bool nb_is_relu_layer(const nb_module *n)
+bool nb_is_relu_layer(const nb_module *m)
 {
-    return n && n->forward == act_forward && strcmp(((const act_state *)n->user)->act->name, "relu") == 0;
+    return m && m->forward == act_forward && strcmp(((const act_state *)m->user)->act->name, "relu") == 0;
 }
 
 /* "negative_slope=0.01", "num_parameters=3", as torch.nn prints them */

@@ -19,12 +19,6 @@ static nb_tensor *conv_forward(nb_module *m, nb_tensor *x)
 
 bool nb_is_conv2d_layer(const nb_module *m) { return m && m->forward == conv_forward; }
 
-nb_tensor *nb_conv2d_layer_relu_forward(nb_module *m, nb_tensor *x)
-{
-    conv_state *s = m->user;
-    return nb_conv2d_relu(x, s->weight, s->bias, s->opts);
-}
-
 /* torch.nn.Conv2d's: "3, 16, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)" */
 static void conv_repr(const nb_module *m, char *buf, size_t size)
 {
@@ -77,6 +71,17 @@ static nb_tensor *max_pool_forward(nb_module *m, nb_tensor *x)
 {
     pool_state *s = m->user;
     return nb_max_pool2d(x, s->kernel, s->stride, s->padding);
+}
+
+bool nb_is_max_pool2d_layer(const nb_module *m) { return m && m->forward == max_pool_forward; }
+
+nb_tensor *nb_conv2d_layer_fused_forward(nb_module *m, nb_tensor *x, const nb_module *pool)
+{
+    conv_state *s = m->user;
+    if (!pool)
+        return nb_conv2d_relu(x, s->weight, s->bias, s->opts);
+    const pool_state *p = pool->user;
+    return nb_conv2d_relu_max_pool2d(x, s->weight, s->bias, s->opts, p->kernel, p->stride, p->padding);
 }
 
 static nb_tensor *avg_pool_forward(nb_module *m, nb_tensor *x)

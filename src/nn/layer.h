@@ -26,14 +26,19 @@ nb_forward_hook nb_set_forward_hook(nb_forward_hook hook, void *ctx, void **prev
 /* Whether a hook is set on this thread: a fusion would hide a layer's output from it. */
 bool nb_forward_hooked(void);
 
-/* nb_forward(m, x) running fn in place of m->forward: the same checks, error
- * frame and hook. For the fusions of nn/sequential.c. */
-nb_tensor *nb_forward_as(nb_module *m, nb_tensor *x, nb_forward_fn fn);
+/* A layer's forward fused with layers after it: fn(m, x, after). */
+typedef nb_tensor *(*nb_fused_forward_fn)(nb_module *m, nb_tensor *x, const nb_module *after);
 
-/* Conv2d then ReLU as one op (nn/sequential.c): whether m is a Conv2d layer
- * and n a ReLU layer, and the Conv2d's forward fused with the ReLU. */
+/* nb_forward(m, x) running fn(m, x, after) in place of m->forward: the same
+ * checks, error frame and hook. For the fusions of nn/sequential.c. */
+nb_tensor *nb_forward_fused(nb_module *m, nb_tensor *x, nb_fused_forward_fn fn, const nb_module *after);
+
+/* Conv2d, ReLU[, MaxPool2d] as one op (nn/sequential.c): whether m is a
+ * Conv2d, ReLU or MaxPool2d layer, and the Conv2d's forward fused with the
+ * ReLU and, when `pool` is not NULL, that MaxPool2d layer. */
 bool nb_is_conv2d_layer(const nb_module *m);
-bool nb_is_relu_layer(const nb_module *n);
-nb_tensor *nb_conv2d_layer_relu_forward(nb_module *m, nb_tensor *x);
+bool nb_is_relu_layer(const nb_module *m);
+bool nb_is_max_pool2d_layer(const nb_module *m);
+nb_tensor *nb_conv2d_layer_fused_forward(nb_module *m, nb_tensor *x, const nb_module *pool);
 
 #endif

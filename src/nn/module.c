@@ -263,9 +263,9 @@ static void where(char *buf, size_t size)
 
 bool nb_forward_hooked(void) { return hook != NULL; }
 
-nb_tensor *nb_forward(nb_module *m, nb_tensor *x) { return nb_forward_as(m, x, m ? m->forward : NULL); }
+nb_tensor *nb_forward(nb_module *m, nb_tensor *x) { return nb_forward_fused(m, x, NULL, NULL); }
 
-nb_tensor *nb_forward_as(nb_module *m, nb_tensor *x, nb_forward_fn fn)
+nb_tensor *nb_forward_fused(nb_module *m, nb_tensor *x, nb_fused_forward_fn fn, const nb_module *after)
 {
     if (!m)
         return nb_error(NB_ERR_NULL, "forward: module is NULL");
@@ -275,7 +275,7 @@ nb_tensor *nb_forward_as(nb_module *m, nb_tensor *x, nb_forward_fn fn)
     frame f = {m, top};
     top = &f;
     nb_error_prefix_fn prev = nb_set_error_prefix(where);
-    nb_tensor *y = fn(m, x);
+    nb_tensor *y = fn ? fn(m, x, after) : m->forward(m, x);
     if (!y && nb_error_count() == errors)
         nb_error(NB_ERR_STATE, "%s: forward returned NULL on input %s", m->kind, nb_shape_fmt(x));
     nb_set_error_prefix(prev);

@@ -1,23 +1,29 @@
 /* nn/sequential.c — torch.nn.Sequential: children "0", "1", ... run in order
- * (a Conv2d and the ReLU after it as one op). */
+ * (a Conv2d, the ReLU after it and a MaxPool2d after that as one op). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include "nn/layer.h"
 
-/* A Conv2d followed by a ReLU runs as one op, nb_conv2d_relu: the same
- * values and gradients without storing or re-reading the pre-activation
- * (torch.ao.nn.intrinsic.ConvReLU2d is PyTorch's explicit form of it). Not
- * while a forward hook wants to see the Conv2d's own output. */
+/* A Conv2d followed by a ReLU, and by a MaxPool2d after that, runs as one op
+ * (nb_conv2d_relu, nb_conv2d_relu_max_pool2d): the same values and gradients
+ * without storing or re-reading the pre-activation (PyTorch's explicit form
+ * of the first is torch.ao.nn.intrinsic.ConvReLU2d). Not while a forward
+ * hook wants to see each layer's own output. */
 static nb_tensor *seq_forward(nb_module *m, nb_tensor *x)
 {
     for (int i = 0; i < m->n_children && x; i++) {
         nb_module *c = m->children[i];
         if (i + 1 < m->n_children && nb_is_conv2d_layer(c) && nb_is_relu_layer(m->children[i + 1]) &&
-            !nb_forward_hooked())
-            x = nb_forward_as(c, x, nb_conv2d_layer_relu_forward), i++;
-        else
+            !nb_forward_hooked()) {
+            const nb_module *pool = i + 2 < m->n_children && nb_is_max_pool2d_layer(m->children[i + 2])
+                                        ? m->children[i + 2]
+                                        : NULL;
+            x = nb_forward_fused(c, x, nb_conv2d_layer_fused_forward, pool);
+            i += pool ? 2 : 1;
+        } else {
             x = nb_forward(c, x);
+        }
     }
     return x;
 }

@@ -44,7 +44,14 @@
  * the [N, O, Ho, Wo] pre-activation is neither stored nor read again. The
  * same values and gradients, bit for bit, as the two ops (the ReLU's
  * mathematics is activations/activation.h's, and its gradient is formed as
- * the separate ReLU forms it: 0 + mask dY, into a zeroed buffer). */
+ * the separate ReLU forms it: 0 + mask dY, into a zeroed buffer).
+ * nb_conv2d_relu_max_pool2d goes on to max-pool each image's rectified
+ * output in the slot (ops/pool2d.c's planes), so only the pooled tensor and
+ * its positions are stored; its backward scatters each image's pooled dY,
+ * masked where the pooled value is not positive (it is the rectified value
+ * at the position it came from), into a zeroed [O, Ho Wo] in cache: the
+ * separate ops' sums, bit for bit. */
+#include <stdio.h>
 #include <string.h>
 #include "kernels/gemm.h"
 #include "kernels/lanesum.h"
@@ -52,6 +59,7 @@
 #include "kernels/simd.h"
 #include "ops/conv2d.h"
 #include "ops/conv2d_dw.h"
+#include "ops/pool2d.h"
 #include "activations/activation.h"
 
 #ifdef NB_X86_SIMD
@@ -65,6 +73,9 @@ typedef struct geom {
     int64_t s[2], p[2], d[2];
     int64_t CK, HW, Hp, Wp;
     bool relu; /* nb_conv2d_relu: y = relu(conv2d(x)) */
+    bool pool; /* ... then max_pool2d: pq over one image's O planes [Ho, Wo] */
+    nb_pool2d pq;
+    int64_t QW; /* with pool: outputs per image, O Hq Wq; pq.idx holds all N images' positions */
 } geom;
 
 bool nb_conv2d_resolve_opts(nb_conv2d_opts opts, int64_t *s, int64_t *d, int64_t *p)
@@ -414,7 +425,8 @@ static void forward_task(void *ctx, int64_t t0, int64_t t1)
     for (int64_t t = t0; t < t1; t++) {
         nb_real *cols = j->slots + t * j->slot;
         for (int64_t n = t * g->N / j->tasks; n < (t + 1) * g->N / j->tasks; n++) {
-            nb_real *yn = j->y + n * g->O * g->HW;
+            /* pooled: the image's convolution in the slot's last O Ho Wo values */
+            nb_real *yn = g->pool ? cols + j->slot - g->O * g->HW : j->y + n * g->O * g->HW;
             if (j->boff) {
                 forward_implicit(j, j->x + n * g->C * g->H * g->W, cols, yn);
             } else {
@@ -426,6 +438,11 @@ static void forward_task(void *ctx, int64_t t0, int64_t t1)
             }
             if (g->relu)
                 relu_in_place(yn, g->O * g->HW);
+            if (g->pool) {
+                nb_pool2d q = g->pq;
+                q.x = yn, q.y = j->y + n * g->QW, q.idx = q.idx ? q.idx + n * g->QW : NULL;
+                nb_max_pool2d_planes(&q, 0, g->O);
+            }
         }
     }
 }
@@ -439,11 +456,17 @@ static void backward_task(void *ctx, int64_t t0, int64_t t1)
     const geom *g = j->g;
     for (int64_t t = t0; t < t1; t++) {
         nb_real *cols = j->slots ? j->slots + t * j->slot : NULL; /* NULL: db only */
-        nb_real *dm = j->dm ? j->dm + t * g->O * g->HW : NULL;
+        nb_real *dm = j->dm ? j->dm + t * (g->O * g->HW + g->QW) : NULL;
         int64_t n0 = t * GROUP, n1 = n0 + GROUP < g->N ? n0 + GROUP : g->N;
         for (int64_t n = n0; n < n1; n++) {
-            const nb_real *dyn = j->dy + n * g->O * g->HW;
-            if (dm) { /* fused ReLU: its gradient, image by image */
+            const nb_real *dyn = g->pool ? dm : j->dy + n * g->O * g->HW;
+            if (g->pool) { /* fused ReLU and max-pool: their gradients, image by image */
+                nb_real *dq = dm + g->O * g->HW; /* the pooled gradient where the ReLU passes it */
+                relu_mask(dq, j->y + n * g->QW, j->dy + n * g->QW, g->QW);
+                nb_pool2d q = g->pq;
+                q.dx = dm, q.dy = dq, q.idx += n * g->QW, q.zero = true;
+                nb_max_pool2d_backward_planes(&q, 0, g->O);
+            } else if (dm) { /* fused ReLU: its gradient, image by image */
                 relu_mask(dm, j->y + n * g->O * g->HW, dyn, g->O * g->HW);
                 dyn = dm;
             }
@@ -504,7 +527,7 @@ static void conv2d_backward(nb_node *n)
     if (db)
         j.dbs = nb_step_alloc((size_t)(g->N * g->O) * sizeof(nb_real));
     if (g->relu)
-        j.dm = nb_step_alloc((size_t)(j.tasks * g->O * g->HW) * sizeof(nb_real));
+        j.dm = nb_step_alloc((size_t)(j.tasks * (g->O * g->HW + g->QW)) * sizeof(nb_real));
     if ((j.slot && !j.slots) || (dw && !j.dwg) || (db && !j.dbs) || (g->relu && !j.dm)) { /* out of memory */
         if (dx && fresh)
             memset(dx, 0, (size_t)(g->N * g->C * g->H * g->W) * sizeof *dx);
@@ -537,11 +560,15 @@ static void conv2d_backward(nb_node *n)
 
 static const nb_op op_conv2d = {"conv2d", conv2d_backward};
 static const nb_op op_conv2d_relu = {"conv2d_relu", conv2d_backward};
+static const nb_op op_conv2d_relu_max_pool2d = {"conv2d_relu_max_pool2d", conv2d_backward};
 
 /* "[N,C,H,W]" or "[C,H,W]" for messages. */
 static const char *layout(const nb_tensor *x) { return x->ndim == 3 ? "[C,H,W]" : "[N,C,H,W]"; }
 
-static nb_tensor *conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_conv2d_opts opts, bool relu)
+/* conv2d, then relu when asked, then max_pool2d(kernel, stride, padding) when
+ * kernel > 0 (with relu). */
+static nb_tensor *conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_conv2d_opts opts, bool relu, int kernel,
+                         int stride, int padding)
 {
     if (!nb_check_input("conv2d", 1, x) || !nb_check_input("conv2d", 2, w))
         return NULL;
@@ -582,8 +609,21 @@ static nb_tensor *conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_conv2d_opt
     g.HW = g.Ho * g.Wo;
     g.relu = relu;
     int64_t shape[4] = {g.N, g.O, g.Ho, g.Wo};
+    if (kernel > 0) {
+        char what[96];
+        snprintf(what, sizeof what, "the convolution's output [%lld,%lld,%lld,%lld]", (long long)g.N,
+                 (long long)g.O, (long long)g.Ho, (long long)g.Wo);
+        if (!nb_pool2d_plan("max_pool2d", what, g.O, g.Ho, g.Wo, kernel, stride, padding, &g.pq))
+            return NULL;
+        g.pool = true;
+        g.QW = g.O * g.pq.Ho * g.pq.Wo;
+        shape[2] = g.pq.Ho, shape[3] = g.pq.Wo;
+    }
     nb_tensor *y = nb_op_output(x->ndim, off ? shape : shape + 1);
     if (!y)
+        return NULL;
+    bool need = nb_is_grad_enabled() && (x->requires_grad || w->requires_grad || (b && b->requires_grad));
+    if (g.pool && need && !(g.pq.idx = nb_step_alloc((size_t)(g.N * g.QW) * sizeof *g.pq.idx + 1)))
         return NULL;
     /* One scratch slot of columns per task: a few tasks per thread, for balance. */
     int64_t tasks = 4 * (int64_t)nb_get_num_threads();
@@ -615,12 +655,15 @@ static nb_tensor *conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_conv2d_opt
         j.boff = boff;
         j.slot = padded_size(&g) + g.O * g.Ho * g.Wp;
     }
+    if (g.pool)
+        j.slot += g.O * g.HW;
     geom *s = nb_step_alloc(sizeof *s);
     if (!s || !(j.slots = nb_step_alloc((size_t)(tasks * j.slot) * sizeof(nb_real))))
         return NULL;
     *s = g;
     nb_parallel_for(tasks, 1, forward_task, &j);
-    nb_node *n = nb_record(relu ? &op_conv2d_relu : &op_conv2d, y, b ? 3 : 2, (nb_tensor *[]){x, w, b});
+    const nb_op *op = g.pool ? &op_conv2d_relu_max_pool2d : relu ? &op_conv2d_relu : &op_conv2d;
+    nb_node *n = nb_record(op, y, b ? 3 : 2, (nb_tensor *[]){x, w, b});
     if (n)
         n->saved = s;
     return y;
@@ -628,12 +671,22 @@ static nb_tensor *conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_conv2d_opt
 
 nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_conv2d_opts opts)
 {
-    return conv2d(x, w, b, opts, false);
+    return conv2d(x, w, b, opts, false, 0, 0, 0);
 }
 
 nb_tensor *nb_conv2d_relu(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_conv2d_opts opts)
 {
-    return conv2d(x, w, b, opts, true);
+    return conv2d(x, w, b, opts, true, 0, 0, 0);
+}
+
+nb_tensor *nb_conv2d_relu_max_pool2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_conv2d_opts opts,
+                                     int kernel, int stride, int padding)
+{
+    if (kernel < 1) {
+        nb_error(NB_ERR_ARG, "max_pool2d: kernel %d must be positive", kernel);
+        return NULL;
+    }
+    return conv2d(x, w, b, opts, true, kernel, stride, padding);
 }
 
 nb_conv2d_opts nb_conv2d_defaults(void) { return NB_CONV2D_OPTS(); }

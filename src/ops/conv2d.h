@@ -16,5 +16,10 @@ bool nb_conv2d_resolve_opts(nb_conv2d_opts opts, int64_t *s, int64_t *d, int64_t
  * pre-activation (see ops/conv2d.c). For Sequential's fusion of a Conv2d
  * followed by a ReLU (nn/sequential.c). */
 nb_tensor *nb_conv2d_relu(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_conv2d_opts opts);
+/* nb_max_pool2d(nb_conv2d_relu(...), kernel, stride, padding) as one op
+ * ("conv2d_relu_max_pool2d"), bit for bit: each image's rectified
+ * convolution is pooled while it is in cache, and never stored. */
+nb_tensor *nb_conv2d_relu_max_pool2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_conv2d_opts opts,
+                                     int kernel, int stride, int padding);
 
 #endif

@@ -16,8 +16,9 @@
  * Planes (n,c) are independent and split over threads; within a plane every
  * sum runs in a fixed order, so results do not depend on the thread count. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
-#include "ops/op.h"
+#include "ops/pool2d.h"
 #include "nabla/threads.h"
 #include "kernels/simd.h"
 
@@ -27,13 +28,7 @@
 
 enum { GRAIN = 1 << 14 }; /* window elements per task */
 
-typedef struct pool {
-    int64_t planes, H, W, Ho, Wo, k, s, p;
-    const nb_real *x, *dy;
-    nb_real *y, *dx;
-    int32_t *idx; /* max: argmax of each output within its plane (< 2^31); NULL when not needed */
-    bool zero;    /* backward: dx is fresh, each plane is zeroed before it is added to */
-} pool;
+typedef nb_pool2d pool;
 
 /* The clipped window of output (i,j): rows [h0,h1), columns [w0,w1). */
 static inline void window(const pool *q, int64_t i, int64_t j, int64_t *h0, int64_t *h1, int64_t *w0,
@@ -122,7 +117,7 @@ __attribute__((target("avx512f"))) static void max2x2_row_avx512(const float *re
 }
 #endif
 
-static void max_forward(void *ctx, int64_t b, int64_t e)
+void nb_max_pool2d_planes(void *ctx, int64_t b, int64_t e)
 {
     const pool *q = ctx;
     const int64_t W = q->W, n = q->Ho * q->Wo;
@@ -162,7 +157,7 @@ static void max_forward(void *ctx, int64_t b, int64_t e)
     }
 }
 
-static void max_backward_task(void *ctx, int64_t b, int64_t e)
+void nb_max_pool2d_backward_planes(void *ctx, int64_t b, int64_t e)
 {
     const pool *q = ctx;
     int64_t n = q->Ho * q->Wo;
@@ -218,6 +213,34 @@ static void avg_backward_task(void *ctx, int64_t b, int64_t e)
     }
 }
 
+bool nb_pool2d_plan(const char *name, const char *what, int64_t planes, int64_t H, int64_t W, int kernel,
+                    int stride, int padding, nb_pool2d *q)
+{
+    if (kernel < 1 || stride < 0 || padding < 0) {
+        nb_error(NB_ERR_ARG, "%s: kernel %d must be positive, stride %d and padding %d non-negative", name,
+                 kernel, stride, padding);
+        return false;
+    }
+    if (padding > kernel / 2) {
+        nb_error(NB_ERR_ARG, "%s: padding %d must be at most half the kernel size %d", name, padding, kernel);
+        return false;
+    }
+    *q = (nb_pool2d){
+        .planes = planes, .H = H, .W = W, .k = kernel, .s = stride ? stride : kernel, .p = padding};
+    if (H + 2 * q->p < q->k || W + 2 * q->p < q->k) {
+        nb_error(NB_ERR_SHAPE, "%s: %s padded by %d is smaller than the kernel %d", name, what, padding,
+                 kernel);
+        return false;
+    }
+    if (H * W > INT32_MAX) { /* positions of the maxima are int32 offsets in a plane */
+        nb_error(NB_ERR_SHAPE, "%s: %s has planes of more than 2^31 - 1 elements", name, what);
+        return false;
+    }
+    q->Ho = (H + 2 * q->p - q->k) / q->s + 1;
+    q->Wo = (W + 2 * q->p - q->k) / q->s + 1;
+    return true;
+}
+
 typedef struct saved {
     pool q;
 } saved;
@@ -232,7 +255,7 @@ static void pool_backward(nb_node *n)
     q.dy = n->out->grad;
     if (!q.dx)
         return;
-    nb_parallel_for(q.planes, grain(&q), q.idx ? max_backward_task : avg_backward_task, &q);
+    nb_parallel_for(q.planes, grain(&q), q.idx ? nb_max_pool2d_backward_planes : avg_backward_task, &q);
 }
 
 static const nb_op op_max_pool2d = {"max_pool2d", pool_backward};
@@ -246,24 +269,14 @@ static nb_tensor *pool2d(const nb_op *op, nb_tensor *x, int kernel, int stride, 
     if (x->ndim != 4 && x->ndim != 3)
         return nb_error(NB_ERR_SHAPE, "%s: input %s must be 4-D [N,C,H,W] (or 3-D [C,H,W])", name,
                         nb_shape_fmt(x));
-    if (kernel < 1 || stride < 0 || padding < 0)
-        return nb_error(NB_ERR_ARG, "%s: kernel %d must be positive, stride %d and padding %d non-negative",
-                        name, kernel, stride, padding);
-    if (padding > kernel / 2)
-        return nb_error(NB_ERR_ARG, "%s: padding %d must be at most half the kernel size %d", name, padding,
-                        kernel);
-    pool q = {.k = kernel, .s = stride ? stride : kernel, .p = padding, .x = x->data};
     int off = x->ndim - 3;
-    q.planes = x->shape[0] * (off ? x->shape[1] : 1);
-    q.H = x->shape[off + 1], q.W = x->shape[off + 2];
-    if (q.H + 2 * q.p < q.k || q.W + 2 * q.p < q.k)
-        return nb_error(NB_ERR_SHAPE, "%s: input %s padded by %d is smaller than the kernel %d", name,
-                        nb_shape_fmt(x), padding, kernel);
-    if (q.H * q.W > INT32_MAX) /* positions of the maxima are int32 offsets in a plane */
-        return nb_error(NB_ERR_SHAPE, "%s: input %s has planes of more than 2^31 - 1 elements", name,
-                        nb_shape_fmt(x));
-    q.Ho = (q.H + 2 * q.p - q.k) / q.s + 1;
-    q.Wo = (q.W + 2 * q.p - q.k) / q.s + 1;
+    pool q;
+    char what[96];
+    snprintf(what, sizeof what, "input %s", nb_shape_fmt(x));
+    if (!nb_pool2d_plan(name, what, x->shape[0] * (off ? x->shape[1] : 1), x->shape[off + 1],
+                        x->shape[off + 2], kernel, stride, padding, &q))
+        return NULL;
+    q.x = x->data;
     int64_t shape[NB_MAX_DIMS];
     memcpy(shape, x->shape, sizeof shape);
     shape[off + 1] = q.Ho, shape[off + 2] = q.Wo;
@@ -278,7 +291,7 @@ static nb_tensor *pool2d(const nb_op *op, nb_tensor *x, int kernel, int stride, 
     saved *s = need ? nb_step_alloc(sizeof *s) : NULL;
     if (need && !s)
         return NULL;
-    nb_parallel_for(q.planes, grain(&q), is_max ? max_forward : avg_forward, &q);
+    nb_parallel_for(q.planes, grain(&q), is_max ? nb_max_pool2d_planes : avg_forward, &q);
     nb_node *n = nb_record(op, y, 1, &x);
     if (n) {
         s->q = q;
