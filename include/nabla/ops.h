@@ -62,6 +62,26 @@ nb_tensor *nb_masked_fill(nb_tensor *input, nb_tensor *mask, nb_real value);
 /* Matrix product: [n,k] x [k,m] -> [n,m]; [b,n,k] x [b,k,m] -> [b,n,m] with the
  * batch broadcast ([n,k] or [1,n,k] against [b,k,m] and the reverse). */
 nb_tensor *nb_matmul(nb_tensor *a, nb_tensor *b);
+/* The internal precision of float32 matrix products: nb_matmul, nb_linear,
+ * convolutions, attention and recurrent layers, forward and backward
+ * (torch.set_float32_matmul_precision; nabla applies it to convolutions too).
+ *   "highest" (the default): float32 operands and sums.
+ *   "high": the same as "highest" (nabla has no TensorFloat32 or
+ *           bfloat16x3 products; PyTorch then computes as "highest" too).
+ *   "medium": operands rounded to bfloat16 (8 significant bits), products
+ *           summed in float32, results float32: about 1.7 to 2 times the
+ *           speed of float32 on a CPU with AVX512_BF16 (vdpbf16ps), a
+ *           portable path elsewhere (slower than float32 there). Each
+ *           result's error is at most about 2^-7 sum_k |a_ik b_kj|.
+ *           Products under 32^3 multiply-adds (or with M or N below 4) stay
+ *           float32. Tensors, gradients, the optimizer and every other op stay
+ *           float32. Not in the float64 build, where "medium" is an error.
+ * The environment variable NABLA_MATMUL_PRECISION sets the default (read
+ * once; a value it cannot use is said once on stderr). Returns 0, or -1 with
+ * the error recorded. Not to be changed while products run on other threads. */
+int nb_set_float32_matmul_precision(const char *precision);
+/* "highest", "high" or "medium": the setting in force. */
+const char *nb_get_float32_matmul_precision(void);
 /* torch.outer(input, vec2): [n] and [m] -> [n, m], y[i][j] = input[i] vec2[j]. */
 nb_tensor *nb_outer(nb_tensor *input, nb_tensor *vec2);
 

@@ -28,6 +28,7 @@
 #include <stdatomic.h>
 
 #include "kernels/gemm.h"
+#include "kernels/gemm_bf16.h"
 #include "kernels/gemm_kernels.h"
 #include "nabla/threads.h"
 #include "kernels/simd.h"
@@ -201,6 +202,8 @@ static nb_real *get_buf(pack_buf *b, size_t n)
     pthread_setspecific(g_buf_key, &tl_bufs);
     return m;
 }
+
+void *nb_gemm_scratch(size_t bytes) { return get_buf((bytes + sizeof(nb_real) - 1) / sizeof(nb_real)); }
 
 /* ---- packing ------------------------------------------------------------ */
 
@@ -720,6 +723,12 @@ bool nb_gemm_b_rows_ok(int64_t M, int64_t N, int64_t K)
 void nb_gemm_b_rows(int64_t M, int64_t N, int64_t K, const nb_real *A, int64_t lda, const nb_real *B,
                     const int64_t *boff, nb_real beta, nb_real *C, int64_t ldc)
 {
+#ifdef NB_GEMM_BF16
+    if (nb_gemm_bf16_on()) {
+        nb_gemm_bf16_rows(M, N, K, A, lda, B, boff, beta, C, ldc);
+        return;
+    }
+#endif
     const nb_gemm_ukernel *uk = get_kernel();
     gemm_job job = {.uk = uk,
                     .M = M,
@@ -787,6 +796,12 @@ void nb_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, nb_rea
         gemm_small(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
+#ifdef NB_GEMM_BF16
+    if (nb_gemm_bf16_on()) { /* matmul precision "medium" (gemm_bf16.h); small products stay float32 */
+        nb_gemm_bf16(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+#endif
     const nb_gemm_ukernel *uk = get_kernel();
     gemm_job job = {
         .uk = uk,

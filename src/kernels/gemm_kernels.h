@@ -18,6 +18,7 @@
 #ifndef NB_KERNELS_GEMM_KERNELS_H
 #define NB_KERNELS_GEMM_KERNELS_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "nabla/config.h"
 
@@ -53,5 +54,10 @@ extern const nb_gemm_ukernel nb_gemm_ukernel_avx512;
 int nb_gemm_set_kernel(const char *name);
 /* Name of the micro-kernel nb_gemm currently uses. */
 const char *nb_gemm_kernel_name(void);
+
+/* The calling thread's packing buffer, 64-byte aligned, at least `bytes`
+ * long, reused (and overwritten) by the next product on this thread; NULL
+ * when out of memory. For the bfloat16 driver (gemm_bf16.c). */
+void *nb_gemm_scratch(size_t bytes);
 
 #endif

@@ -1,0 +1,97 @@
+/* kernels/gemm_bf16_x86.c — the AVX512_BF16 bfloat16 micro-kernel (12 x 32,
+ * vdpbf16ps) and the packing conversions (vcvtne2ps2bf16), for
+ * gemm_bf16.c, which picks them at run time with __builtin_cpu_supports.
+ *
+ * The register tile is the float32 AVX-512 kernel's (gemm_x86.c): 12 rows of
+ * two zmm accumulators; a k-pair loads two zmm of B (32 columns x 2 k) and
+ * broadcasts one 32-bit pair of A per row, and each vdpbf16ps does the work
+ * of two FMAs (16 lanes x 2 products). On Zen 4, whose 512-bit units are two
+ * 256-bit halves, that doubles the multiply-adds per instruction, not the
+ * instructions per cycle. */
+#include "kernels/gemm_bf16.h"
+
+#ifdef NB_GEMM_BF16_X86
+#include <immintrin.h>
+
+#define BF16_MR 12
+#define BF16_NR 32
+#define BF16_TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,fma")))
+
+/* dst[i] = bf16(src[i]), 32 at a time: vcvtne2ps2bf16 puts its second
+ * operand's 16 conversions in the low half. */
+BF16_TGT static void cvt_avx512bf16(const float *src, int64_t n, uint16_t *dst)
+{
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + i + 16), _mm512_loadu_ps(src + i));
+        _mm512_storeu_si512(dst + i, (__m512i)v);
+    }
+    if (i < n) {
+        int64_t m = n - i;
+        __mmask16 lo = (__mmask16)(m >= 16 ? 0xFFFF : (1u << m) - 1);
+        __mmask16 hi = (__mmask16)(m > 16 ? (1u << (m - 16)) - 1 : 0);
+        __m512bh v =
+            _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, src + i + 16), _mm512_maskz_loadu_ps(lo, src + i));
+        _mm512_mask_storeu_epi16(dst + i, (__mmask32)((1ull << m) - 1), (__m512i)v);
+    }
+}
+
+/* dst[i] = bf16(r0[i]) | bf16(r1[i]) << 16, 16 at a time: convert both rows
+ * into one zmm (r0 low, r1 high), then interleave the halves' words. */
+BF16_TGT static void pairs_avx512bf16(const float *r0, const float *r1, int64_t n, uint32_t *dst)
+{
+    const __m512i idx = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22,
+                                         6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = (__mmask16)(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1);
+        __m512 x0 = _mm512_maskz_loadu_ps(m, r0 + i);
+        __m512 x1 = r1 ? _mm512_maskz_loadu_ps(m, r1 + i) : _mm512_setzero_ps();
+        __m512i v = _mm512_permutexvar_epi16(idx, (__m512i)_mm512_cvtne2ps_pbh(x1, x0));
+        _mm512_mask_storeu_epi32(dst + i, m, v);
+    }
+}
+
+#define B_DECL(r) __m512 c##r##0 = _mm512_setzero_ps(), c##r##1 = _mm512_setzero_ps();
+#define B_DOT(r)                                                                                             \
+    {                                                                                                        \
+        __m512bh ar = (__m512bh)_mm512_set1_epi32((int)a[r]);                                                \
+        c##r##0 = _mm512_dpbf16_ps(c##r##0, ar, b0);                                                         \
+        c##r##1 = _mm512_dpbf16_ps(c##r##1, ar, b1);                                                         \
+    }
+/* Row r of the tile, when r < mm: alpha == 1 skips the multiply (exact), beta
+ * == 0 does not read C, columns masked to nn. */
+#define B_STORE(r)                                                                                           \
+    if ((r) < mm) {                                                                                          \
+        float *cr = c + (r)*ldc;                                                                             \
+        __m512 t0 = one ? c##r##0 : _mm512_mul_ps(c##r##0, va);                                              \
+        __m512 t1 = one ? c##r##1 : _mm512_mul_ps(c##r##1, va);                                              \
+        if (!beta0) {                                                                                        \
+            t0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m0, cr), vb, t0);                                     \
+            t1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m1, cr + 16), vb, t1);                                \
+        }                                                                                                    \
+        _mm512_mask_storeu_ps(cr, m0, t0);                                                                   \
+        _mm512_mask_storeu_ps(cr + 16, m1, t1);                                                              \
+    }
+#define B_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+
+BF16_TGT static void kernel_avx512bf16(int64_t kp, const uint32_t *restrict a, const uint32_t *restrict b,
+                                       float *restrict c, int64_t ldc, float alpha, float beta, int mm, int nn)
+{
+    B_ROWS(B_DECL)
+    for (int64_t p = 0; p < kp; p++, a += BF16_MR, b += BF16_NR) {
+        __m512bh b0 = (__m512bh)_mm512_load_si512(b);
+        __m512bh b1 = (__m512bh)_mm512_load_si512(b + 16);
+        B_ROWS(B_DOT)
+    }
+    __mmask16 m0 = (__mmask16)(nn >= 16 ? 0xFFFF : (1u << nn) - 1);
+    __mmask16 m1 = (__mmask16)(nn >= 32 ? 0xFFFF : nn > 16 ? (1u << (nn - 16)) - 1 : 0);
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    int beta0 = beta == 0, one = alpha == 1;
+    B_ROWS(B_STORE)
+}
+
+const nb_bf16_ukernel nb_bf16_ukernel_avx512bf16 = {
+    "avx512bf16", BF16_MR, BF16_NR, 240, 4096, kernel_avx512bf16, cvt_avx512bf16, pairs_avx512bf16,
+};
+
+#endif /* NB_GEMM_BF16_X86 */
