@@ -1,4 +1,6 @@
-/* bench/gemm.c — GFLOP/s of nb_gemm (float32) vs OpenBLAS cblas_sgemm.
+/* bench/gemm.c — GFLOP/s of nb_gemm (float32) vs OpenBLAS cblas_sgemm, and
+ * of nb_gemm with bfloat16 operands (matmul precision "medium", its ratio to
+ * float32 nabla in the same run; its kernel is the best one of this CPU).
  *
  * Square sizes 128..2048 and the MLP linear-layer shapes (forward X W^T,
  * weight gradient dY^T X, input gradient dY W) for batch 128 and 32, each
@@ -20,6 +22,7 @@
 
 #include "bench.h"
 #include "kernels/gemm.h"
+#include "kernels/gemm_bf16.h"
 #include "kernels/gemm_kernels.h"
 #include "nabla/threads.h"
 
@@ -157,15 +160,20 @@ int main(int argc, char **argv)
         {"b32 dX dY[32,128]W[128,256]", false, false, 32, 256, 128},
     };
     const int nshapes = (int)(sizeof shapes / sizeof shapes[0]);
-    printf("nb_gemm float32, micro-kernel %s; median of 7 timings; GFLOP/s\n", nb_gemm_kernel_name());
+    printf("nb_gemm float32, micro-kernel %s; bfloat16 (precision \"medium\") kernel %s; median of 7 "
+           "timings; GFLOP/s\n",
+           nb_gemm_kernel_name(), nb_gemm_bf16_kernel_name());
     /* the thin products (a dimension of 10) are read against it (issue 16) */
     double peak = bench_fma_peak_gflops();
-    printf("FMA peak of one core, measured: %.1f GFLOP/s; \"peak\" = nabla / (threads x that)\n", peak);
+    printf("FMA peak of one core, measured: %.1f GFLOP/s; \"peak\" = nabla / (threads x that); \"x f32\" = "
+           "bf16 / nabla\n",
+           peak);
 #ifdef NB_BENCH_OPENBLAS
-    printf("%-34s %3s %9s %9s %6s %5s\n", "shape (op(A)[M,K] op(B)[K,N])", "thr", "nabla", "openblas",
-           "ratio", "peak");
+    printf("%-34s %3s %9s %9s %6s %5s %9s %6s\n", "shape (op(A)[M,K] op(B)[K,N])", "thr", "nabla", "openblas",
+           "ratio", "peak", "bf16", "x f32");
 #else
-    printf("%-34s %3s %9s %5s  (OpenBLAS not found: no comparison)\n", "shape", "thr", "nabla", "peak");
+    printf("%-34s %3s %9s %5s %9s %6s  (OpenBLAS not found: no comparison)\n", "shape", "thr", "nabla", "peak",
+           "bf16", "x f32");
 #endif
     print_load("at start");
     srand(1);
@@ -189,13 +197,16 @@ int main(int argc, char **argv)
                 continue;
             nb_set_num_threads(nt);
             double gn = measure(run_nabla, &p, target);
+            nb_set_float32_matmul_precision("medium");
+            double gb = measure(run_nabla, &p, target);
+            nb_set_float32_matmul_precision("highest");
 #ifdef NB_BENCH_OPENBLAS
             openblas_set_num_threads(nt);
             double go = getenv("NB_BENCH_NO_BLAS") ? 1.0 : measure(run_openblas, &p, target);
-            printf("%-34s %3d %9.1f %9.1f %5.0f%% %4.0f%%\n", s->name, nt, gn, go, 100.0 * gn / go,
-                   100.0 * gn / (peak * nt));
+            printf("%-34s %3d %9.1f %9.1f %5.0f%% %4.0f%% %9.1f %6.2f\n", s->name, nt, gn, go, 100.0 * gn / go,
+                   100.0 * gn / (peak * nt), gb, gb / gn);
 #else
-            printf("%-34s %3d %9.1f %4.0f%%\n", s->name, nt, gn, 100.0 * gn / (peak * nt));
+            printf("%-34s %3d %9.1f %4.0f%% %9.1f %6.2f\n", s->name, nt, gn, 100.0 * gn / (peak * nt), gb, gb / gn);
 #endif
             fflush(stdout);
         }

@@ -90,16 +90,31 @@ static inline float bits_float(uint32_t u)
 static inline float pair_lo(uint32_t w) { return bits_float(w << 16); }
 static inline float pair_hi(uint32_t w) { return bits_float(w & 0xFFFF0000u); }
 
-static void cvt_generic(const float *src, int64_t n, uint16_t *dst)
-{
-    for (int64_t i = 0; i < n; i++)
-        dst[i] = bf16_round(src[i]);
-}
-
 static void pairs_generic(const float *r0, const float *r1, int64_t n, uint32_t *dst)
 {
     for (int64_t i = 0; i < n; i++)
         dst[i] = bf16_round(r0[i]) | (r1 ? (uint32_t)bf16_round(r1[i]) << 16 : 0);
+}
+
+/* The transposing panel (nb_bf16_crows_fn): each row converted into tmp
+ * first (rows of 2 kp halves), then interleaved. */
+static void crows_generic(const float *src, int64_t ld, int rows, int w, int64_t kc, uint16_t *restrict tmp,
+                          uint32_t *restrict dst)
+{
+    const int64_t kp = (kc + 1) / 2;
+    for (int r = 0; r < rows; r++) {
+        for (int64_t k = 0; k < kc; k++)
+            tmp[r * 2 * kp + k] = bf16_round(src[r * ld + k]);
+        if (kc & 1)
+            tmp[r * 2 * kp + kc] = 0;
+    }
+    for (int64_t p = 0; p < kp; p++, dst += w) {
+        int r = 0;
+        for (; r < rows; r++)
+            dst[r] = tmp[r * 2 * kp + 2 * p] | (uint32_t)tmp[r * 2 * kp + 2 * p + 1] << 16;
+        for (; r < w; r++)
+            dst[r] = 0;
+    }
 }
 
 /* What every kernel writes: alpha * sum (no multiply when alpha == 1), plus
@@ -142,7 +157,7 @@ NB_VECTORIZE static void kernel_generic(int64_t kp, const uint32_t *restrict a, 
 }
 
 static const nb_bf16_ukernel kernel_generic_desc = {
-    "generic", GB_MR, GB_NR, 192, 4096, kernel_generic, cvt_generic, pairs_generic,
+    "generic", GB_MR, GB_NR, 192, 4096, kernel_generic, crows_generic, pairs_generic,
 };
 
 /* ---- kernel selection --------------------------------------------------- */
@@ -224,27 +239,6 @@ static void pack_krows(const nb_bf16_ukernel *uk, const float *base, int64_t ld,
     }
 }
 
-/* Panel from rows of c (a transpose): dst[p*w + c] = pair(src[c ld + 2p],
- * src[c ld + 2p + 1]) for c < rows, 0 after; each row converted into tmp
- * first (w rows of 2 kp halves). */
-static void pack_crows(const nb_bf16_ukernel *uk, const float *src, int64_t ld, int rows, int w, int64_t kc,
-                       uint16_t *restrict tmp, uint32_t *restrict dst)
-{
-    const int64_t kp = (kc + 1) / 2;
-    for (int r = 0; r < rows; r++) {
-        uk->cvt(src + r * ld, kc, tmp + r * 2 * kp);
-        if (kc & 1)
-            tmp[r * 2 * kp + kc] = 0;
-    }
-    for (int64_t p = 0; p < kp; p++, dst += w) {
-        int r = 0;
-        for (; r < rows; r++)
-            dst[r] = tmp[r * 2 * kp + 2 * p] | (uint32_t)tmp[r * 2 * kp + 2 * p + 1] << 16;
-        for (; r < w; r++)
-            dst[r] = 0;
-    }
-}
-
 typedef struct {
     const nb_bf16_ukernel *uk;
     bool ta, tb;
@@ -270,7 +264,7 @@ static void pack_a(const bf16_job *job, int64_t i0, int64_t p0, int64_t mc, int6
         if (job->ta) /* op(A)[i][k] = A[k lda + i] */
             pack_krows(job->uk, job->A + p0 * lda + i0 + i, lda, NULL, m, mr, kc, dst);
         else
-            pack_crows(job->uk, job->A + (i0 + i) * lda + p0, lda, m, mr, kc, tmp, dst);
+            job->uk->crows(job->A + (i0 + i) * lda + p0, lda, m, mr, kc, tmp, dst);
     }
 }
 
@@ -287,7 +281,7 @@ static void pack_b(const bf16_job *job, int64_t p0, int64_t j0, int64_t kc, int6
         else if (!job->tb) /* op(B)[k][j] = B[k ldb + j] */
             pack_krows(job->uk, job->B + p0 * ldb + j0 + j, ldb, NULL, n, nr, kc, dst);
         else
-            pack_crows(job->uk, job->B + (j0 + j) * ldb + p0, ldb, n, nr, kc, tmp, dst);
+            job->uk->crows(job->B + (j0 + j) * ldb + p0, ldb, n, nr, kc, tmp, dst);
     }
 }
 

@@ -53,9 +53,13 @@ void nb_gemm_bf16_rows(int64_t M, int64_t N, int64_t K, const float *A, int64_t 
  * == 1: no multiply), the sum over kp k-pairs of the packed panels above. */
 typedef void (*nb_bf16_kernel_fn)(int64_t kp, const uint32_t *a, const uint32_t *b, float *c, int64_t ldc,
                                   float alpha, float beta, int mm, int nn);
-/* Conversions of the packing: dst[i] = bf16(src[i]) for i < n; and pairs,
- * dst[i] = bf16(r0[i]) | bf16(r1[i]) << 16 (r1 NULL: zeros). */
-typedef void (*nb_bf16_cvt_fn)(const float *src, int64_t n, uint16_t *dst);
+/* The packing's conversions into a panel of w words a k-pair: from rows of
+ * c (a transpose), dst[p*w + c] = bf16(src[c ld + 2p]) | bf16(src[c ld + 2p
+ * + 1]) << 16 for c < rows, 0 for rows <= c < w (tmp: w kp words of
+ * scratch); and from two rows of k, dst[c] = bf16(r0[c]) | bf16(r1[c]) << 16
+ * for c < n (r1 NULL: zeros). */
+typedef void (*nb_bf16_crows_fn)(const float *src, int64_t ld, int rows, int w, int64_t kc, uint16_t *tmp,
+                                 uint32_t *dst);
 typedef void (*nb_bf16_pairs_fn)(const float *r0, const float *r1, int64_t n, uint32_t *dst);
 
 typedef struct {
@@ -63,7 +67,7 @@ typedef struct {
     int mr, nr;
     int64_t mc, nc; /* cache blocks (the K block is common to all kernels: the same sums) */
     nb_bf16_kernel_fn fn;
-    nb_bf16_cvt_fn cvt;
+    nb_bf16_crows_fn crows;
     nb_bf16_pairs_fn pairs;
 } nb_bf16_ukernel;
 

@@ -17,22 +17,60 @@
 #define BF16_NR 32
 #define BF16_TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,fma")))
 
-/* dst[i] = bf16(src[i]), 32 at a time: vcvtne2ps2bf16 puts its second
- * operand's 16 conversions in the low half. */
-BF16_TGT static void cvt_avx512bf16(const float *src, int64_t n, uint16_t *dst)
+/* The transposing panel (gemm_bf16.h, nb_bf16_crows_fn) 16 rows by 16 pairs
+ * at a time: each row's 32 floats converted into 16 pairs (vcvtne2ps2bf16
+ * puts its second operand's conversions in the low half, so the pairs come
+ * out in k order), then the 16 x 16 block of 32-bit pairs transposed (the
+ * usual network: unpack 32-bit, unpack 64-bit, two stages of 128-bit lane
+ * shuffles) and stored as 16 rows of the panel. */
+BF16_TGT static void transpose16(__m512i r[16])
 {
-    int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + i + 16), _mm512_loadu_ps(src + i));
-        _mm512_storeu_si512(dst + i, (__m512i)v);
+    __m512i t[16], u[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
     }
-    if (i < n) {
-        int64_t m = n - i;
-        __mmask16 lo = (__mmask16)(m >= 16 ? 0xFFFF : (1u << m) - 1);
-        __mmask16 hi = (__mmask16)(m > 16 ? (1u << (m - 16)) - 1 : 0);
-        __m512bh v =
-            _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, src + i + 16), _mm512_maskz_loadu_ps(lo, src + i));
-        _mm512_mask_storeu_epi16(dst + i, (__mmask32)((1ull << m) - 1), (__m512i)v);
+    for (int i = 0; i < 4; i++) { /* u[4i + q], 128-bit lane L: element 4L + q of rows 4i..4i+3 */
+        u[4 * i + 0] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+        u[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+        u[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+        u[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+    }
+    for (int q = 0; q < 4; q++) { /* the 4 x 4 transpose of u[q], u[4+q], u[8+q], u[12+q]'s lanes */
+        __m512i s0 = _mm512_shuffle_i32x4(u[q], u[4 + q], 0x44), s1 = _mm512_shuffle_i32x4(u[q], u[4 + q], 0xEE);
+        __m512i s2 = _mm512_shuffle_i32x4(u[8 + q], u[12 + q], 0x44);
+        __m512i s3 = _mm512_shuffle_i32x4(u[8 + q], u[12 + q], 0xEE);
+        r[q] = _mm512_shuffle_i32x4(s0, s2, 0x88);
+        r[4 + q] = _mm512_shuffle_i32x4(s0, s2, 0xDD);
+        r[8 + q] = _mm512_shuffle_i32x4(s1, s3, 0x88);
+        r[12 + q] = _mm512_shuffle_i32x4(s1, s3, 0xDD);
+    }
+}
+
+BF16_TGT static void crows_avx512bf16(const float *src, int64_t ld, int rows, int w, int64_t kc,
+                                      uint16_t *tmp, uint32_t *dst)
+{
+    (void)tmp;
+    const int64_t kp = (kc + 1) / 2;
+    for (int g = 0; g < w; g += 16) {
+        __mmask16 cols = (__mmask16)(w - g >= 16 ? 0xFFFF : (1u << (w - g)) - 1);
+        for (int64_t p0 = 0; p0 < kp; p0 += 16) {
+            int64_t k0 = 2 * p0, kn = kc - k0;
+            __mmask16 lo = (__mmask16)(kn >= 16 ? 0xFFFF : (1u << kn) - 1);
+            __mmask16 hi = (__mmask16)(kn >= 32 ? 0xFFFF : kn > 16 ? (1u << (kn - 16)) - 1 : 0);
+            __m512i r[16];
+            for (int i = 0; i < 16; i++) {
+                if (g + i >= rows) {
+                    r[i] = _mm512_setzero_si512();
+                    continue;
+                }
+                const float *s = src + (g + i) * ld + k0;
+                r[i] = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, s + 16), _mm512_maskz_loadu_ps(lo, s));
+            }
+            transpose16(r);
+            for (int64_t p = 0; p < 16 && p0 + p < kp; p++)
+                _mm512_mask_storeu_epi32(dst + (p0 + p) * w + g, cols, r[p]);
+        }
     }
 }
 
@@ -91,7 +129,7 @@ BF16_TGT static void kernel_avx512bf16(int64_t kp, const uint32_t *restrict a, c
 }
 
 const nb_bf16_ukernel nb_bf16_ukernel_avx512bf16 = {
-    "avx512bf16", BF16_MR, BF16_NR, 240, 4096, kernel_avx512bf16, cvt_avx512bf16, pairs_avx512bf16,
+    "avx512bf16", BF16_MR, BF16_NR, 240, 4096, kernel_avx512bf16, crows_avx512bf16, pairs_avx512bf16,
 };
 
 #endif /* NB_GEMM_BF16_X86 */
