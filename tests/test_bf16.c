@@ -225,6 +225,33 @@ Test(bf16, bit_identical_across_threads)
     same_bits(NULL, 3);
 }
 
+/* A narrow C (computed transposed, C^T = op(B)^T op(A)^T) has the bits of
+ * the same columns within a wide product (computed as it is). */
+Test(bf16, narrow_c_equals_the_columns_of_a_wide_one)
+{
+    const int64_t M = 300, K = 333, NW = 64;
+    for (int64_t n = 4; n <= 15; n += 11)
+        for (int t = 0; t < 4; t++) {
+            bool ta = t & 1, tb = t & 2;
+            float *A = alloc_fill(M * K), *B = alloc_fill(K * NW), *Bn = malloc((size_t)(K * n) * sizeof(float));
+            float *Cw = alloc_fill(M * NW), *Cn = malloc((size_t)(M * n) * sizeof(float));
+            cr_assert(Bn && Cn);
+            for (int64_t k = 0; k < K; k++) /* op(B)'s first n columns */
+                for (int64_t j = 0; j < n; j++)
+                    Bn[tb ? j * K + k : k * n + j] = B[tb ? j * K + k : k * NW + j];
+            for (int64_t i = 0; i < M; i++)
+                memcpy(Cn + i * n, Cw + i * NW, (size_t)n * sizeof(float));
+            cr_assert_eq(nb_set_float32_matmul_precision("medium"), 0);
+            nb_gemm(ta, tb, M, NW, K, 0.7f, A, ta ? M : K, B, tb ? K : NW, 0.5f, Cw, NW);
+            nb_gemm(ta, tb, M, n, K, 0.7f, A, ta ? M : K, Bn, tb ? K : n, 0.5f, Cn, n);
+            cr_assert_eq(nb_set_float32_matmul_precision("highest"), 0);
+            for (int64_t i = 0; i < M; i++)
+                cr_assert(memcmp(Cn + i * n, Cw + i * NW, (size_t)n * sizeof(float)) == 0,
+                          "ta=%d tb=%d N=%ld: row %ld differs", ta, tb, (long)n, (long)i);
+            free(A), free(B), free(Bn), free(Cw), free(Cn);
+        }
+}
+
 Test(bf16, portable_kernel_equals_avx512bf16)
 {
     if (nb_gemm_bf16_set_kernel("avx512bf16") != 0)

@@ -249,6 +249,7 @@ typedef struct {
     const int64_t *boff; /* the row-offset form: row k of B at B + boff[k] */
     float *C;
     int64_t ldc;
+    bool ct;      /* C transposed: the problem computes C^T = op(B)^T op(A)^T */
     int64_t nt;   /* threads */
     bool split_m; /* threads split C's rows (else its columns) */
 } bf16_job;
@@ -293,7 +294,7 @@ static void region_unpacked(const bf16_job *job, int64_t m0, int64_t m1, int64_t
 {
     for (int64_t i = m0; i < m1; i++)
         for (int64_t j = n0; j < n1; j++) {
-            float *c = job->C + i * job->ldc + j;
+            float *c = job->ct ? job->C + j * job->ldc + i : job->C + i * job->ldc + j;
             for (int64_t pc = 0; pc < job->K; pc += job->kc) {
                 int64_t kend = pc + job->kc < job->K ? pc + job->kc : job->K;
                 float sum = 0;
@@ -327,14 +328,16 @@ static void region(const bf16_job *job, int64_t m0, int64_t m1, int64_t n0, int6
     /* words, each part a multiple of 64 bytes */
     size_t asz = ((size_t)(mcmax * kpb) + 15) & ~(size_t)15;
     size_t bsz = ((size_t)(ncmax * kpb) + 15) & ~(size_t)15;
-    size_t tsz = (size_t)((mr > nr ? mr : nr) * kpb);
-    uint32_t *abuf = nb_gemm_scratch((asz + bsz + tsz) * sizeof(uint32_t));
+    size_t tsz = ((size_t)((mr > nr ? mr : nr) * kpb) + 15) & ~(size_t)15;
+    uint32_t *abuf = nb_gemm_scratch((asz + bsz + tsz + (size_t)(mr * nr)) * sizeof(uint32_t));
     if (!abuf) {
         region_unpacked(job, m0, m1, n0, n1);
         return;
     }
     uint32_t *bbuf = abuf + asz;
     uint16_t *tmp = (uint16_t *)(bbuf + bsz);
+    float *ctile = (float *)(bbuf + bsz + tsz); /* the transposed problem's tile */
+    const int64_t ldc = job->ldc;
     for (int64_t jc = n0; jc < n1; jc += uk->nc) {
         int64_t nc = n1 - jc < uk->nc ? n1 - jc : uk->nc;
         for (int64_t pc = 0; pc < K; pc += kcb) {
@@ -348,8 +351,20 @@ static void region(const bf16_job *job, int64_t m0, int64_t m1, int64_t n0, int6
                     int nn = (int)(nc - jr < nr ? nc - jr : nr);
                     for (int64_t ir = 0; ir < mc; ir += mr) {
                         int mm = (int)(mc - ir < mr ? mc - ir : mr);
-                        uk->fn(kp, abuf + ir * kp, bbuf + jr * kp, job->C + (ic + ir) * job->ldc + jc + jr,
-                               job->ldc, job->alpha, beta, mm, nn);
+                        const uint32_t *ap = abuf + ir * kp, *bp = bbuf + jr * kp;
+                        if (!job->ct) {
+                            uk->fn(kp, ap, bp, job->C + (ic + ir) * ldc + jc + jr, ldc, job->alpha, beta, mm, nn);
+                            continue;
+                        }
+                        float *cp = job->C + (jc + jr) * ldc + ic + ir; /* tile element (r, c) is cp[c ldc + r] */
+                        if (beta != 0)
+                            for (int r = 0; r < mm; r++)
+                                for (int c = 0; c < nn; c++)
+                                    ctile[r * nr + c] = cp[c * ldc + r];
+                        uk->fn(kp, ap, bp, ctile, nr, job->alpha, beta, mm, nn);
+                        for (int c = 0; c < nn; c++)
+                            for (int r = 0; r < mm; r++)
+                                cp[c * ldc + r] = ctile[r * nr + c];
                     }
                 }
             }
@@ -394,6 +409,16 @@ void nb_gemm_bf16(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, f
                     .C = C,
                     .ldc = ldc,
                     .nt = 1};
+    /* Narrow C (N = 10 against NR = 32): C^T = op(B)^T op(A)^T, op(B)^T being
+     * op'(B) with the flag flipped. The same results: a b = b a exactly, and
+     * the k-pairs and K blocks are the same. */
+    if (2 * N < uk->nr && M > N) {
+        job.ct = true;
+        job.M = N, job.N = M;
+        job.A = B, job.lda = ldb, job.ta = !trans_b;
+        job.B = A, job.ldb = lda, job.tb = !trans_a;
+        M = job.M, N = job.N;
+    }
     /* threads as in gemm.c: at most one per ~2 MFLOP; split C's rows when
      * that re-packs the smaller operand (each thread packs all of op(B)) */
     int64_t nt = nb_get_num_threads(), by_work = (int64_t)((double)M * (double)N * (double)K / (1 << 20));
