@@ -268,4 +268,26 @@ static inline void bench_report_accuracy(void *c, nb_module *model, int epoch, d
            e->threads > 1 ? "s" : "", epoch, seconds, loss, e->acc);
 }
 
+/* The --bf16 runs of bench/mlp and bench/cnn: bfloat16 products (matmul
+ * precision "medium") between begin and end, and their RESULT line beside
+ * float32's figures (seconds per epoch, test accuracy). */
+static inline void bench_bf16_begin(int threads)
+{
+    printf("bfloat16 products (matmul precision \"medium\"), %d thread%s:\n", threads, threads > 1 ? "s" : "");
+    if (nb_set_float32_matmul_precision("medium") != 0) {
+        fprintf(stderr, "bench: %s\n", nb_last_error_message());
+        exit(1);
+    }
+}
+
+static inline void bench_bf16_end(void) { nb_set_float32_matmul_precision("highest"); }
+
+static inline void bench_print_bf16(const char *name, int64_t batch, int threads, double t32, double acc32,
+                                    double t16, double acc16)
+{
+    printf("RESULT %s_b%lld_nabla%d_bf16 %.4f s/epoch (test accuracy %.4f)  speed-up over float32 %.2f, "
+           "accuracy %+.2f points (float32: %.4f s/epoch, test accuracy %.4f)\n",
+           name, (long long)batch, threads, t16, acc16, t32 / t16, 100 * (acc16 - acc32), t32, acc32);
+}
+
 #endif

@@ -4,7 +4,10 @@
  * Linear(128,10); Adam lr 1e-3, cross-entropy, shuffled batches), with 1 and
  * 2 threads, against PyTorch training the same network on the same data in
  * the same batch order (compare_torch.py cnn), and the test accuracy reached.
- * Usage: cnn [--batch 128] [--epochs 2] [--threads 1,2] [--data DIR] [--no-torch] */
+ * --bf16: each thread count also trains with bfloat16 products (matmul
+ * precision "medium"), printing its epoch time, speed-up over float32 and
+ * test accuracy beside float32's.
+ * Usage: cnn [--batch 128] [--epochs 2] [--threads 1,2] [--data DIR] [--no-torch] [--bf16] */
 #include <nabla/nabla.h>
 #include "bench.h"
 
@@ -13,7 +16,7 @@ typedef struct config {
     int epochs;
     const char *threads;
     const char *data;
-    bool torch;
+    bool torch, bf16;
 } config;
 
 static nb_module *build(void)
@@ -51,6 +54,7 @@ int main(int argc, char **argv)
         {"threads", EX_STR, &c.threads, "nabla's thread counts, one or two, comma-separated"},
         {"data", EX_STR, &c.data, "directory of the Fashion-MNIST IDX files"},
         {"no-torch", EX_FLAG, &no_torch, "skip the PyTorch side"},
+        {"bf16", EX_FLAG, &c.bf16, "also train with bfloat16 products (matmul precision \"medium\") and compare"},
     };
     bench_parse(argc, argv, flags, EX_COUNT(flags),
                 "seconds per epoch of the Fashion-MNIST CNN, nabla against PyTorch");
@@ -68,9 +72,15 @@ int main(int argc, char **argv)
            "load average %.2f\n",
            (long long)c.batch, (long long)nb_dataset_len(ds), c.epochs, bench_load_average());
     int nt[2], n_threads = sscanf(c.threads, "%d,%d", &nt[0], &nt[1]);
-    double med[2], acc[2];
-    for (int i = 0; i < n_threads; i++)
+    double med[2], acc[2], med16[2], acc16[2];
+    for (int i = 0; i < n_threads; i++) {
         med[i] = train(&c, ds, test, nt[i], &acc[i]);
+        if (c.bf16) {
+            bench_bf16_begin(nt[i]);
+            med16[i] = train(&c, ds, test, nt[i], &acc16[i]);
+            bench_bf16_end();
+        }
+    }
 
     double best = -1;
     if (c.torch) {
@@ -88,6 +98,8 @@ int main(int argc, char **argv)
             printf("  ratio nabla/PyTorch-best %.3f", med[i] / best);
         printf("\n");
     }
+    for (int i = 0; c.bf16 && i < n_threads; i++)
+        bench_print_bf16("cnn", c.batch, nt[i], med[i], acc[i], med16[i], acc16[i]);
     if (best <= 0 && c.torch)
         printf("PyTorch: not available (apt-get install python3-torch)\n");
     nb_dataset_free(ds);
