@@ -273,7 +273,8 @@ static inline void bench_report_accuracy(void *c, nb_module *model, int epoch, d
  * float32's figures (seconds per epoch, test accuracy). */
 static inline void bench_bf16_begin(int threads)
 {
-    printf("bfloat16 products (matmul precision \"medium\"), %d thread%s:\n", threads, threads > 1 ? "s" : "");
+    printf("bfloat16 products (matmul precision \"medium\"), %d thread%s:\n", threads,
+           threads > 1 ? "s" : "");
     if (nb_set_float32_matmul_precision("medium") != 0) {
         fprintf(stderr, "bench: %s\n", nb_last_error_message());
         exit(1);

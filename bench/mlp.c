@@ -68,8 +68,8 @@ static void report(void *c, nb_module *model, int epoch, double seconds, double 
 
 /* Trains `epochs` epochs; returns the median epoch time (the first excluded)
  * and, with a test set, the final test accuracy in *acc. */
-static double train(const config *c, const nb_dataset *ds, const nb_dataset *test, int threads, double *loss_out,
-                    double *acc)
+static double train(const config *c, const nb_dataset *ds, const nb_dataset *test, int threads,
+                    double *loss_out, double *acc)
 {
     nb_set_num_threads(threads);
     nb_manual_seed(1);

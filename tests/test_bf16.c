@@ -46,8 +46,9 @@ Test(bf16, env_bad_value_is_reported_once, .init = cr_redirect_stderr)
     cr_assert_str_eq(nb_get_float32_matmul_precision(), "highest");
     cr_assert_str_eq(nb_get_float32_matmul_precision(), "highest");
     fflush(stderr);
-    cr_assert_stderr_eq_str("nabla: NABLA_MATMUL_PRECISION=fast is not highest, high or medium; using highest "
-                            "(float32)\n");
+    cr_assert_stderr_eq_str(
+        "nabla: NABLA_MATMUL_PRECISION=fast is not highest, high or medium; using highest "
+        "(float32)\n");
 }
 
 #ifdef NABLA_F64
@@ -109,12 +110,16 @@ Test(bf16, env_medium_turns_it_on)
  * and the fused beta C one more each. So
  *   |C - exact| <= (2^-8 + 2^-18 + (K + 2) 2^-24) (|alpha| S + |beta C0|),
  * S = sum_k |a_ik b_kj| (beta C0 is float32, only the last roundings). */
-static double bound_factor(int64_t K) { return ldexp(1, -8) + ldexp(1, -18) + (double)(K + 2) * ldexp(1, -24); }
+static double bound_factor(int64_t K)
+{
+    return ldexp(1, -8) + ldexp(1, -18) + (double)(K + 2) * ldexp(1, -24);
+}
 
 /* Checks C = alpha op(A) op(B) + beta C0 in bf16 mode against the exact
  * product (double), every element within the bound and padding untouched;
  * returns the largest error as a fraction of its element's bound. */
-static double check_bound(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, float beta, int64_t pad)
+static double check_bound(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, float beta,
+                          int64_t pad)
 {
     int64_t lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
     float *A = alloc_fill((ta ? K : M) * lda), *B = alloc_fill((tb ? N : K) * ldb), *C = alloc_fill(M * ldc);
@@ -141,9 +146,9 @@ static double check_bound(bool ta, bool tb, int64_t M, int64_t N, int64_t K, flo
             double want = alpha * s + beta * c0;
             double tol = bound_factor(K) * (fabs(alpha) * sa + fabs(beta * c0)) + 1e-30;
             double err = fabs((double)C[i * ldc + j] - want);
-            cr_assert(err <= tol, "ta=%d tb=%d M=%ld N=%ld K=%ld C[%ld,%ld] = %.9g, exact %.9g: error %.3g > %.3g",
-                      ta, tb, (long)M, (long)N, (long)K, (long)i, (long)j, (double)C[i * ldc + j], want, err,
-                      tol);
+            cr_assert(
+                err <= tol, "ta=%d tb=%d M=%ld N=%ld K=%ld C[%ld,%ld] = %.9g, exact %.9g: error %.3g > %.3g",
+                ta, tb, (long)M, (long)N, (long)K, (long)i, (long)j, (double)C[i * ldc + j], want, err, tol);
             worst = err / tol > worst ? err / tol : worst;
         }
     free(A), free(B), free(C), free(C0);
@@ -197,7 +202,8 @@ static float *product(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const f
  * kernel does; only denormal sums, which it flushes, could differ. */
 static void same_bits(const char *kernel_b, int threads_b)
 {
-    const int64_t shapes[][3] = {{128, 256, 784}, {256, 784, 32}, {1000, 999, 333}, {37, 1200, 701}, {1200, 37, 500}};
+    const int64_t shapes[][3] = {
+        {128, 256, 784}, {256, 784, 32}, {1000, 999, 333}, {37, 1200, 701}, {1200, 37, 500}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int t = 0; t < 4; t++) {
             bool ta = t & 1, tb = t & 2;
@@ -211,8 +217,8 @@ static void same_bits(const char *kernel_b, int threads_b)
             cr_assert_eq(nb_gemm_bf16_set_kernel(kernel_b), 0);
             float *C2 = product(ta, tb, M, N, K, A, B, Cin, beta);
             cr_assert(memcmp(C1, C2, (size_t)(M * N) * sizeof(float)) == 0,
-                      "%s kernel, %d threads differs: ta=%d tb=%d M=%ld N=%ld K=%ld", nb_gemm_bf16_kernel_name(),
-                      threads_b, ta, tb, (long)M, (long)N, (long)K);
+                      "%s kernel, %d threads differs: ta=%d tb=%d M=%ld N=%ld K=%ld",
+                      nb_gemm_bf16_kernel_name(), threads_b, ta, tb, (long)M, (long)N, (long)K);
             free(A), free(B), free(Cin), free(C1), free(C2);
         }
     nb_set_num_threads(0);
@@ -233,7 +239,8 @@ Test(bf16, narrow_c_equals_the_columns_of_a_wide_one)
     for (int64_t n = 4; n <= 15; n += 11)
         for (int t = 0; t < 4; t++) {
             bool ta = t & 1, tb = t & 2;
-            float *A = alloc_fill(M * K), *B = alloc_fill(K * NW), *Bn = malloc((size_t)(K * n) * sizeof(float));
+            float *A = alloc_fill(M * K), *B = alloc_fill(K * NW),
+                  *Bn = malloc((size_t)(K * n) * sizeof(float));
             float *Cw = alloc_fill(M * NW), *Cn = malloc((size_t)(M * n) * sizeof(float));
             cr_assert(Bn && Cn);
             for (int64_t k = 0; k < K; k++) /* op(B)'s first n columns */
@@ -296,8 +303,8 @@ static void check_conversion_of(bool of_a, bool trans)
         memcpy(at, &conversions[v % n][0], sizeof(float));
     }
     cr_assert_eq(nb_set_float32_matmul_precision("medium"), 0);
-    nb_gemm(of_a && trans, !of_a && trans, M, N, K, 1, A, of_a && trans ? M : K, B, !of_a && trans ? K : N, 0, C,
-            N);
+    nb_gemm(of_a && trans, !of_a && trans, M, N, K, 1, A, of_a && trans ? M : K, B, !of_a && trans ? K : N, 0,
+            C, N);
     cr_assert_eq(nb_set_float32_matmul_precision("highest"), 0);
     for (int64_t i = 0; i < M; i++)
         for (int64_t j = 0; j < N; j++) {
@@ -347,8 +354,8 @@ Test(bf16, b_rows_at_offsets_equal_the_copied_matrix)
         for (int beta = 0; beta < 2; beta++) {
             nb_gemm(false, false, M, N, K, 1, A, K, Bc, N, (float)beta, C1, N);
             nb_gemm_b_rows(M, N, K, A, K, buf, off, (float)beta, C2, N);
-            cr_assert_eq(memcmp(C1, C2, (size_t)(M * N) * sizeof(float)), 0, "M %ld N %ld K %ld beta %d", (long)M,
-                         (long)N, (long)K, beta);
+            cr_assert_eq(memcmp(C1, C2, (size_t)(M * N) * sizeof(float)), 0, "M %ld N %ld K %ld beta %d",
+                         (long)M, (long)N, (long)K, beta);
         }
         free(A), free(buf), free(Bc), free(C1), free(C2), free(off);
     }
@@ -382,7 +389,8 @@ static double train(const char *precision, double *sum)
         labels[i] = (nb_real)best;
     }
     nb_tensor *y = nb_from_array(labels, NB_SHAPE(NS));
-    nb_module *m = nb_sequential(3, nb_linear_ex(D, H, true, &g), nb_act("relu"), nb_linear_ex(H, NC, true, &g));
+    nb_module *m =
+        nb_sequential(3, nb_linear_ex(D, H, true, &g), nb_act("relu"), nb_linear_ex(H, NC, true, &g));
     nb_param_list p = {0};
     cr_assert(m && y && nb_module_parameters(m, &p) >= 0);
     nb_optim *o = nb_adam(p.tensors, p.count, NB_ADAM_OPTS(.lr = 1e-2));

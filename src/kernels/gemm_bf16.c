@@ -131,7 +131,8 @@ static inline float tile_value(float sum, float alpha, float beta, float c)
 /* One k-pair as vdpbf16ps does it: the odd product, then the even one, each
  * addition rounded (both products are exact in float32). */
 NB_VECTORIZE static void kernel_generic(int64_t kp, const uint32_t *restrict a, const uint32_t *restrict b,
-                                        float *restrict c, int64_t ldc, float alpha, float beta, int mm, int nn)
+                                        float *restrict c, int64_t ldc, float alpha, float beta, int mm,
+                                        int nn)
 {
     float acc[GB_MR][GB_NR];
     for (int r = 0; r < GB_MR; r++)
@@ -306,8 +307,10 @@ static void region_unpacked(const bf16_job *job, int64_t m0, int64_t m1, int64_t
                                    : job->tb ? job->B[j * job->ldb + q]
                                              : job->B[q * job->ldb + j];
                     }
-                    sum += bits_float((uint32_t)bf16_round(a[1]) << 16) * bits_float((uint32_t)bf16_round(b[1]) << 16);
-                    sum += bits_float((uint32_t)bf16_round(a[0]) << 16) * bits_float((uint32_t)bf16_round(b[0]) << 16);
+                    sum += bits_float((uint32_t)bf16_round(a[1]) << 16) *
+                           bits_float((uint32_t)bf16_round(b[1]) << 16);
+                    sum += bits_float((uint32_t)bf16_round(a[0]) << 16) *
+                           bits_float((uint32_t)bf16_round(b[0]) << 16);
                 }
                 *c = tile_value(sum, job->alpha, pc == 0 ? job->beta : 1, *c);
             }
@@ -353,10 +356,12 @@ static void region(const bf16_job *job, int64_t m0, int64_t m1, int64_t n0, int6
                         int mm = (int)(mc - ir < mr ? mc - ir : mr);
                         const uint32_t *ap = abuf + ir * kp, *bp = bbuf + jr * kp;
                         if (!job->ct) {
-                            uk->fn(kp, ap, bp, job->C + (ic + ir) * ldc + jc + jr, ldc, job->alpha, beta, mm, nn);
+                            uk->fn(kp, ap, bp, job->C + (ic + ir) * ldc + jc + jr, ldc, job->alpha, beta, mm,
+                                   nn);
                             continue;
                         }
-                        float *cp = job->C + (jc + jr) * ldc + ic + ir; /* tile element (r, c) is cp[c ldc + r] */
+                        float *cp =
+                            job->C + (jc + jr) * ldc + ic + ir; /* tile element (r, c) is cp[c ldc + r] */
                         if (beta != 0)
                             for (int r = 0; r < mm; r++)
                                 for (int c = 0; c < nn; c++)

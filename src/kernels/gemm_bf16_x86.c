@@ -37,7 +37,8 @@ BF16_TGT static void transpose16(__m512i r[16])
         u[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
     }
     for (int q = 0; q < 4; q++) { /* the 4 x 4 transpose of u[q], u[4+q], u[8+q], u[12+q]'s lanes */
-        __m512i s0 = _mm512_shuffle_i32x4(u[q], u[4 + q], 0x44), s1 = _mm512_shuffle_i32x4(u[q], u[4 + q], 0xEE);
+        __m512i s0 = _mm512_shuffle_i32x4(u[q], u[4 + q], 0x44),
+                s1 = _mm512_shuffle_i32x4(u[q], u[4 + q], 0xEE);
         __m512i s2 = _mm512_shuffle_i32x4(u[8 + q], u[12 + q], 0x44);
         __m512i s3 = _mm512_shuffle_i32x4(u[8 + q], u[12 + q], 0xEE);
         r[q] = _mm512_shuffle_i32x4(s0, s2, 0x88);
@@ -65,7 +66,8 @@ BF16_TGT static void crows_avx512bf16(const float *src, int64_t ld, int rows, in
                     continue;
                 }
                 const float *s = src + (g + i) * ld + k0;
-                r[i] = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, s + 16), _mm512_maskz_loadu_ps(lo, s));
+                r[i] = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, s + 16),
+                                                    _mm512_maskz_loadu_ps(lo, s));
             }
             transpose16(r);
             for (int64_t p = 0; p < 16 && p0 + p < kp; p++)
@@ -78,8 +80,8 @@ BF16_TGT static void crows_avx512bf16(const float *src, int64_t ld, int rows, in
  * into one zmm (r0 low, r1 high), then interleave the halves' words. */
 BF16_TGT static void pairs_avx512bf16(const float *r0, const float *r1, int64_t n, uint32_t *dst)
 {
-    const __m512i idx = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22,
-                                         6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    const __m512i idx = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7,
+                                         22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
     for (int64_t i = 0; i < n; i += 16) {
         __mmask16 m = (__mmask16)(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1);
         __m512 x0 = _mm512_maskz_loadu_ps(m, r0 + i);
@@ -96,10 +98,10 @@ BF16_TGT static void pairs_avx512bf16(const float *r0, const float *r1, int64_t 
         c##r##0 = _mm512_dpbf16_ps(c##r##0, ar, b0);                                                         \
         c##r##1 = _mm512_dpbf16_ps(c##r##1, ar, b1);                                                         \
     }
-/* Row r of the tile, when r < mm: alpha == 1 skips the multiply (exact), beta
+/* Row r of the tile (r < mm): alpha == 1 skips the multiply (exact), beta
  * == 0 does not read C, columns masked to nn. */
 #define B_STORE(r)                                                                                           \
-    if ((r) < mm) {                                                                                          \
+    {                                                                                                        \
         float *cr = c + (r)*ldc;                                                                             \
         __m512 t0 = one ? c##r##0 : _mm512_mul_ps(c##r##0, va);                                              \
         __m512 t1 = one ? c##r##1 : _mm512_mul_ps(c##r##1, va);                                              \
@@ -110,22 +112,58 @@ BF16_TGT static void pairs_avx512bf16(const float *r0, const float *r1, int64_t 
         _mm512_mask_storeu_ps(cr, m0, t0);                                                                   \
         _mm512_mask_storeu_ps(cr + 16, m1, t1);                                                              \
     }
-#define B_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+#define B_R1(X) X(0)
+#define B_R2(X) B_R1(X) X(1)
+#define B_R3(X) B_R2(X) X(2)
+#define B_R4(X) B_R3(X) X(3)
+#define B_R5(X) B_R4(X) X(4)
+#define B_R6(X) B_R5(X) X(5)
+#define B_R7(X) B_R6(X) X(6)
+#define B_R8(X) B_R7(X) X(7)
+#define B_R9(X) B_R8(X) X(8)
+#define B_R10(X) B_R9(X) X(9)
+#define B_R11(X) B_R10(X) X(10)
+#define B_R12(X) B_R11(X) X(11)
 
-BF16_TGT static void kernel_avx512bf16(int64_t kp, const uint32_t *restrict a, const uint32_t *restrict b,
-                                       float *restrict c, int64_t ldc, float alpha, float beta, int mm, int nn)
-{
-    B_ROWS(B_DECL)
-    for (int64_t p = 0; p < kp; p++, a += BF16_MR, b += BF16_NR) {
-        __m512bh b0 = (__m512bh)_mm512_load_si512(b);
-        __m512bh b1 = (__m512bh)_mm512_load_si512(b + 16);
-        B_ROWS(B_DOT)
+/* kernel_R: the tile's first R rows only (a still steps by BF16_MR), so an
+ * edge of 4 rows (M = 16) costs 4 rows of vdpbf16ps, not 12. */
+#define B_KERNEL(R)                                                                                          \
+    BF16_TGT static void kernel_##R(int64_t kp, const uint32_t *restrict a, const uint32_t *restrict b,      \
+                                    float *restrict c, int64_t ldc, float alpha, float beta, int nn)         \
+    {                                                                                                        \
+        B_R##R(B_DECL) for (int64_t p = 0; p < kp; p++, a += BF16_MR, b += BF16_NR)                          \
+        {                                                                                                    \
+            __m512bh b0 = (__m512bh)_mm512_load_si512(b);                                                    \
+            __m512bh b1 = (__m512bh)_mm512_load_si512(b + 16);                                               \
+            B_R##R(B_DOT)                                                                                    \
+        }                                                                                                    \
+        __mmask16 m0 = (__mmask16)(nn >= 16 ? 0xFFFF : (1u << nn) - 1);                                      \
+        __mmask16 m1 = (__mmask16)(nn >= 32 ? 0xFFFF : nn > 16 ? (1u << (nn - 16)) - 1 : 0);                 \
+        __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);                                        \
+        int beta0 = beta == 0, one = alpha == 1;                                                             \
+        B_R##R(B_STORE)                                                                                      \
     }
-    __mmask16 m0 = (__mmask16)(nn >= 16 ? 0xFFFF : (1u << nn) - 1);
-    __mmask16 m1 = (__mmask16)(nn >= 32 ? 0xFFFF : nn > 16 ? (1u << (nn - 16)) - 1 : 0);
-    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-    int beta0 = beta == 0, one = alpha == 1;
-    B_ROWS(B_STORE)
+B_KERNEL(1)
+B_KERNEL(2)
+B_KERNEL(3)
+B_KERNEL(4)
+B_KERNEL(5)
+B_KERNEL(6)
+B_KERNEL(7)
+B_KERNEL(8)
+B_KERNEL(9)
+B_KERNEL(10)
+B_KERNEL(11)
+B_KERNEL(12)
+
+typedef void (*rows_fn)(int64_t, const uint32_t *, const uint32_t *, float *, int64_t, float, float, int);
+static const rows_fn kernels[BF16_MR] = {kernel_1, kernel_2, kernel_3, kernel_4,  kernel_5,  kernel_6,
+                                         kernel_7, kernel_8, kernel_9, kernel_10, kernel_11, kernel_12};
+
+static void kernel_avx512bf16(int64_t kp, const uint32_t *a, const uint32_t *b, float *c, int64_t ldc,
+                              float alpha, float beta, int mm, int nn)
+{
+    kernels[mm - 1](kp, a, b, c, ldc, alpha, beta, nn);
 }
 
 const nb_bf16_ukernel nb_bf16_ukernel_avx512bf16 = {

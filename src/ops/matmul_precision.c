@@ -22,8 +22,9 @@ int nb_set_float32_matmul_precision(const char *precision)
             continue;
 #ifdef NABLA_F64
         if (p == NB_PRECISION_MEDIUM) {
-            nb_error(NB_ERR_ARG, "set_float32_matmul_precision: \"medium\" (bfloat16 operands) is not available "
-                                 "in the float64 build: its products are float64; the precision is unchanged (%s)",
+            nb_error(NB_ERR_ARG,
+                     "set_float32_matmul_precision: \"medium\" (bfloat16 operands) is not available "
+                     "in the float64 build: its products are float64; the precision is unchanged (%s)",
                      names[nb_gemm_precision()]);
             return -1;
         }
