@@ -13,6 +13,7 @@
 #include "kernels/gemm.h"
 #include "kernels/gemm_bf16.h"
 #include "nabla/nabla.h"
+#include "rand_fill.h"
 
 /* ---- the setting -------------------------------------------------------- */
 
@@ -72,24 +73,6 @@ Test(bf16, float64_build_env_medium_is_reported, .init = cr_redirect_stderr)
                             "float64 build does not have; using highest (float32)\n");
 }
 #else
-
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static double urand(void)
-{ /* xorshift64, in [-1, 1) */
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (double)(rng_state >> 11) / (double)(1ull << 52) - 1.0;
-}
-
-static nb_real *alloc_fill(int64_t n)
-{
-    nb_real *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(nb_real));
-    cr_assert_not_null(p);
-    for (int64_t i = 0; i < n; i++)
-        p[i] = (nb_real)urand();
-    return p;
-}
 
 Test(bf16, env_medium_turns_it_on)
 {

@@ -10,30 +10,13 @@
 #include "kernels/gemm_kernels.h"
 #include "nabla/backend.h"
 #include "nabla/threads.h"
+#include "rand_fill.h"
 
 #ifdef NABLA_F64
 #define TOL 1e-12
 #else
 #define TOL 2e-5
 #endif
-
-static uint64_t rng_state = 88172645463325252ull;
-static double urand(void)
-{ /* xorshift64, in [-1, 1) */
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (double)(rng_state >> 11) / (double)(1ull << 52) - 1.0;
-}
-
-static nb_real *alloc_fill(int64_t n)
-{
-    nb_real *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(nb_real));
-    cr_assert_not_null(p);
-    for (int64_t i = 0; i < n; i++)
-        p[i] = (nb_real)urand();
-    return p;
-}
 
 /* Runs one case and checks every element of C (and that padding between rows
  * of C, beyond column N, is untouched). */

@@ -394,26 +394,19 @@ static void task(void *ctx, int64_t begin, int64_t end)
     }
 }
 
+static bf16_job make_job(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                         int64_t lda, const float *B, int64_t ldb, const int64_t *boff, float beta, float *C,
+                         int64_t ldc)
+{
+    return (bf16_job){get_kernel(), ta,  tb,   M, N,   K,     k_block(K), alpha, beta, A, B,
+                      lda,          ldb, boff, C, ldc, false, 1,          false};
+}
+
 void nb_gemm_bf16(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                   int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
 {
-    const nb_bf16_ukernel *uk = get_kernel();
-    bf16_job job = {.uk = uk,
-                    .ta = trans_a,
-                    .tb = trans_b,
-                    .M = M,
-                    .N = N,
-                    .K = K,
-                    .kc = k_block(K),
-                    .alpha = alpha,
-                    .beta = beta,
-                    .A = A,
-                    .B = B,
-                    .lda = lda,
-                    .ldb = ldb,
-                    .C = C,
-                    .ldc = ldc,
-                    .nt = 1};
+    bf16_job job = make_job(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, NULL, beta, C, ldc);
+    const nb_bf16_ukernel *uk = job.uk;
     /* Narrow C (N = 10 against NR = 32): C^T = op(B)^T op(A)^T, op(B)^T being
      * op'(B) with the flag flipped. The same results: a b = b a exactly, and
      * the k-pairs and K blocks are the same. */
@@ -442,20 +435,7 @@ void nb_gemm_bf16(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, f
 void nb_gemm_bf16_rows(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
                        const int64_t *boff, float beta, float *C, int64_t ldc)
 {
-    bf16_job job = {.uk = get_kernel(),
-                    .M = M,
-                    .N = N,
-                    .K = K,
-                    .kc = k_block(K),
-                    .alpha = 1,
-                    .beta = beta,
-                    .A = A,
-                    .lda = lda,
-                    .B = B,
-                    .boff = boff,
-                    .C = C,
-                    .ldc = ldc,
-                    .nt = 1};
+    bf16_job job = make_job(false, false, M, N, K, 1, A, lda, B, 0, boff, beta, C, ldc);
     region(&job, 0, M, 0, N);
 }
 
