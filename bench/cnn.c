@@ -54,7 +54,8 @@ int main(int argc, char **argv)
         {"threads", EX_STR, &c.threads, "nabla's thread counts, one or two, comma-separated"},
         {"data", EX_STR, &c.data, "directory of the Fashion-MNIST IDX files"},
         {"no-torch", EX_FLAG, &no_torch, "skip the PyTorch side"},
-        {"bf16", EX_FLAG, &c.bf16, "also train with bfloat16 products (matmul precision \"medium\") and compare"},
+        {"bf16", EX_FLAG, &c.bf16,
+         "also train with bfloat16 products (matmul precision \"medium\") and compare"},
     };
     bench_parse(argc, argv, flags, EX_COUNT(flags),
                 "seconds per epoch of the Fashion-MNIST CNN, nabla against PyTorch");

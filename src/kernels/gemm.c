@@ -203,7 +203,10 @@ static nb_real *get_buf(pack_buf *b, size_t n)
     return m;
 }
 
-void *nb_gemm_scratch(size_t bytes) { return get_buf((bytes + sizeof(nb_real) - 1) / sizeof(nb_real)); }
+void *nb_gemm_scratch(size_t bytes)
+{
+    return get_buf(&tl_bufs.own, (bytes + sizeof(nb_real) - 1) / sizeof(nb_real));
+}
 
 /* ---- packing ------------------------------------------------------------ */
 
