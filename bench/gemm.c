@@ -172,8 +172,8 @@ int main(int argc, char **argv)
     printf("%-34s %3s %9s %9s %6s %5s %9s %6s\n", "shape (op(A)[M,K] op(B)[K,N])", "thr", "nabla", "openblas",
            "ratio", "peak", "bf16", "x f32");
 #else
-    printf("%-34s %3s %9s %5s %9s %6s  (OpenBLAS not found: no comparison)\n", "shape", "thr", "nabla", "peak",
-           "bf16", "x f32");
+    printf("%-34s %3s %9s %5s %9s %6s  (OpenBLAS not found: no comparison)\n", "shape", "thr", "nabla",
+           "peak", "bf16", "x f32");
 #endif
     print_load("at start");
     srand(1);
@@ -203,10 +203,11 @@ int main(int argc, char **argv)
 #ifdef NB_BENCH_OPENBLAS
             openblas_set_num_threads(nt);
             double go = getenv("NB_BENCH_NO_BLAS") ? 1.0 : measure(run_openblas, &p, target);
-            printf("%-34s %3d %9.1f %9.1f %5.0f%% %4.0f%% %9.1f %6.2f\n", s->name, nt, gn, go, 100.0 * gn / go,
-                   100.0 * gn / (peak * nt), gb, gb / gn);
+            printf("%-34s %3d %9.1f %9.1f %5.0f%% %4.0f%% %9.1f %6.2f\n", s->name, nt, gn, go,
+                   100.0 * gn / go, 100.0 * gn / (peak * nt), gb, gb / gn);
 #else
-            printf("%-34s %3d %9.1f %4.0f%% %9.1f %6.2f\n", s->name, nt, gn, 100.0 * gn / (peak * nt), gb, gb / gn);
+            printf("%-34s %3d %9.1f %4.0f%% %9.1f %6.2f\n", s->name, nt, gn, 100.0 * gn / (peak * nt), gb,
+                   gb / gn);
 #endif
             fflush(stdout);
         }
