@@ -787,6 +787,9 @@ static bool share_operand(const gemm_job *job, shared_pack *s)
 void nb_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, nb_real alpha, const nb_real *A,
              int64_t lda, const nb_real *B, int64_t ldb, nb_real beta, nb_real *C, int64_t ldc)
 {
+#ifndef NB_GEMM_BF16
+    (void)nb_gemm_precision(); /* float64: NABLA_MATMUL_PRECISION=medium said at the first product */
+#endif
     if (M <= 0 || N <= 0)
         return;
     if (K <= 0 || alpha == 0) {

@@ -49,7 +49,8 @@ static int precision_from_env(void)
     }
     int expected = -1;
     if (atomic_compare_exchange_strong(&g_precision, &expected, p) && why)
-        fprintf(stderr, "nabla: NABLA_MATMUL_PRECISION=%s %s; using highest (float32)\n", e, why);
+        fprintf(stderr, "nabla: NABLA_MATMUL_PRECISION=%s %s; using highest (%s products)\n", e, why,
+                sizeof(nb_real) == 8 ? "float64" : "float32");
     return atomic_load(&g_precision);
 }
 
