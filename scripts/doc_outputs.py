@@ -128,8 +128,11 @@ def updated(block, output):
         p = max(places, key=lambda q: (resemblance(seg, output, q), -q))
         if resemblance(seg, output, p) < 0.6 * len(seg):
             return None
-        # a line that differs in its timings only keeps the docs' figures
-        result += [a if untimed(a) == untimed(b) else b for a, b in zip(seg, output[p:p + len(seg)])]
+        # a segment that differs in its timings only keeps the docs' figures; one
+        # that differs in anything else is taken whole, timings included, so that
+        # a total printed after the epochs' times is the sum of those shown
+        new = output[p:p + len(seg)]
+        result += seg if all(untimed(a) == untimed(b) for a, b in zip(seg, new)) else new
         pos = p + len(seg)
     return result
 
