@@ -11,17 +11,19 @@ extern "C" {
 #endif
 NB_API_BEGIN
 
-/* The instruction set of the vector loops and the matrix-product kernel on
- * this CPU: "avx512", "avx2" or "default" (torch.backends.cpu.
- * get_cpu_capability(), lower case). The float64 build and non-x86 builds
- * say "default". */
+/* The instruction set this CPU offers nabla's dispatched kernels: "avx512"
+ * (AVX-512 F, VL, DQ and BW), "avx2" (AVX2 and FMA) or "default"
+ * (torch.backends.cpu.get_cpu_capability(), lower case); the float64 build
+ * and non-x86 builds say "default". It is what the GEMM chooses by and the
+ * hand-written AVX-512 paths of convolution and pooling need; which GEMM
+ * kernel runs (a build may force one) is in nb_config_show. */
 const char *nb_get_cpu_capability(void);
 
 /* One line describing the build and the machine (torch.__config__.show()):
  *   nabla float32; CPU AMD EPYC (family 25 model 17), 2 logical CPUs;
  *   capability avx512; GEMM kernel avx512; threads 2
- * A static string, rebuilt at each call (the thread count may change): not
- * thread-safe against concurrent calls. */
+ * The calling thread's own buffer, rebuilt at each call (the thread count
+ * may change). */
 const char *nb_config_show(void);
 
 NB_API_END

@@ -18,11 +18,8 @@ const char *nb_get_cpu_capability(void)
 {
 #if defined(NB_X86_SIMD)
     /* the features the GEMM kernels are chosen by (kernels/gemm.c), the core
-     * of the x86-64-v4 and v3 levels of NB_VECTORIZE's clones (feature names
-     * that GCC and clang both know) */
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw"))
+     * of the x86-64-v4 and v3 levels of NB_VECTORIZE's clones */
+    if (nb_cpu_avx512())
         return "avx512";
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         return "avx2";
@@ -65,7 +62,7 @@ static void cpu_name(char *out, size_t n)
 
 const char *nb_config_show(void)
 {
-    static char line[256];
+    static _Thread_local char line[256];
     char cpu[96];
     cpu_name(cpu, sizeof cpu);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);

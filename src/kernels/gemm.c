@@ -24,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 
 #include "kernels/gemm.h"
@@ -90,9 +89,7 @@ static pthread_once_t g_kernel_once = PTHREAD_ONCE_INIT;
 static const nb_gemm_ukernel *best_kernel(void)
 {
 #ifdef NB_GEMM_X86
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw"))
+    if (nb_cpu_avx512())
         return &nb_gemm_ukernel_avx512;
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         return &nb_gemm_ukernel_avx2;
@@ -132,9 +129,7 @@ int nb_gemm_set_kernel(const char *name)
         g_kernel = &nb_gemm_ukernel_avx2;
         return 0;
     }
-    if (strcmp(name, "avx512") == 0 && __builtin_cpu_supports("avx512f") &&
-        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-        __builtin_cpu_supports("avx512bw")) {
+    if (strcmp(name, "avx512") == 0 && nb_cpu_avx512()) {
         g_kernel = &nb_gemm_ukernel_avx512;
         return 0;
     }
@@ -428,23 +423,14 @@ static void split(int64_t n, int64_t unit, int64_t parts, int64_t idx, int64_t *
  * are a multiple of 2 KB apart: its rows would then share a few cache sets. */
 enum { DIRECT_B_ROWS = 128, DIRECT_B_ALIAS = 512 };
 
-/* Waiting for a panel another thread is packing (about a microsecond):
- * spin, then yield, in case that thread was descheduled. */
-static void spin_wait(int spins)
-{
-    if (spins < 2000) {
-#if defined(NB_GEMM_X86)
-        _mm_pause();
-#endif
-        return;
-    }
-    sched_yield();
-}
-
 /* Makes the panels of the K block (pc, kc) that cover rows (A) or columns (B)
- * lo..hi of s ready (see shared_pack). Task `task` starts at its share of
- * the panels, so threads pack disjoint parts. */
-static void share_ready(const gemm_job *job, shared_pack *s, bool is_a, int64_t pc, int64_t kc, int64_t lo,
+ * lo..hi of s ready (see shared_pack) and returns true; task `task` starts
+ * at its share of the panels, so threads pack disjoint parts. Waiting for a
+ * panel another thread is packing (about a microsecond) is bounded: after
+ * NB_SPIN_ITERS polls (that thread was descheduled) it returns false, and the
+ * caller packs the block into its own buffer, the same values, so a late
+ * thread never holds the others up by more than the spin. */
+static bool share_ready(const gemm_job *job, shared_pack *s, bool is_a, int64_t pc, int64_t kc, int64_t lo,
                         int64_t hi, int64_t task)
 {
     const int unit = is_a ? job->uk->mr : job->uk->nr;
@@ -467,9 +453,14 @@ static void share_ready(const gemm_job *job, shared_pack *s, bool is_a, int64_t 
             pack_b(unit, job->tb, job->B, job->ldb, pc, r, kc, n, dst);
         atomic_store_explicit(&st[p], SHARED_READY, memory_order_release);
     }
+    int spins = 0;
     for (int64_t p = p0; p < p0 + np; p++)
-        for (int spins = 0; atomic_load_explicit(&st[p], memory_order_acquire) != SHARED_READY; spins++)
-            spin_wait(spins);
+        while (atomic_load_explicit(&st[p], memory_order_acquire) != SHARED_READY) {
+            if (++spins > NB_SPIN_ITERS)
+                return false;
+            NB_CPU_RELAX();
+        }
+    return true;
 }
 
 /* B is read in place (see DIRECT_B_ROWS) by a region of `rows` rows of C. */
@@ -538,29 +529,27 @@ static void gemm_region(gemm_job *job, int64_t m0, int64_t m1, int64_t n0, int64
         for (int64_t pc = 0; pc < K; pc += kcb) {
             int64_t kc = K - pc < kcb ? K - pc : kcb;
             nb_real beta = pc == 0 ? job->beta : (nb_real)1;
-            if (!b_in_place && job->sb) {
-                share_ready(job, job->sb, false, pc, kc, jc, jc + nc, task);
-                bbuf = job->sb->mem + pc * job->sb->pad + jc * kc;
-            } else if (!b_in_place) {
+            const nb_real *bblk = bbuf; /* op(B)'s block: shared, or packed here */
+            if (!b_in_place && job->sb && share_ready(job, job->sb, false, pc, kc, jc, jc + nc, task))
+                bblk = job->sb->mem + pc * job->sb->pad + jc * kc;
+            else if (!b_in_place)
                 pack_b(nr, job->tb, job->B, job->ldb, pc, jc, kc, nc, bbuf);
-            }
             for (int64_t ic = m0; ic < m1; ic += MC) {
                 int64_t mc = m1 - ic < MC ? m1 - ic : MC;
-                if (job->sa) {
-                    share_ready(job, job->sa, true, pc, kc, ic, ic + mc, task);
-                    abuf = job->sa->mem + pc * job->sa->pad + ic * kc;
-                } else {
+                const nb_real *ablk = abuf; /* op(A)'s block, likewise */
+                if (job->sa && share_ready(job, job->sa, true, pc, kc, ic, ic + mc, task))
+                    ablk = job->sa->mem + pc * job->sa->pad + ic * kc;
+                else
                     pack_a(mr, job->ta, job->A, job->lda, ic, pc, mc, kc, abuf);
-                }
                 for (int64_t jr = 0; jr < nc; jr += nr) {
                     int64_t nn = nc - jr < nr ? nc - jr : nr;
                     const nb_real *bp = job->boff    ? job->B + jc + jr
                                         : b_in_place ? job->B + pc * job->ldb + jc + jr
-                                                     : bbuf + jr * kc;
+                                                     : bblk + jr * kc;
                     const int64_t ldbp = b_in_place ? job->ldb : nr;
                     for (int64_t ir = 0; ir < mc; ir += mr) {
                         int64_t mm = mc - ir < mr ? mc - ir : mr;
-                        const nb_real *ap = abuf + ir * kc;
+                        const nb_real *ap = ablk + ir * kc;
                         if (job->boff) {
                             uk->tile_off(kc, ap, bp, job->boff + pc, C + (ic + ir) * ldc + jc + jr, ldc,
                                          alpha, beta, (int)mm, (int)nn);
@@ -751,7 +740,7 @@ void nb_gemm_b_rows(int64_t M, int64_t N, int64_t K, const nb_real *A, int64_t l
     gemm_region(&job, 0, M, 0, N, 0);
 }
 
-/* At most this many elements of a shared operand (16 MiB, four times a
+/* At most this many elements of a shared operand (16 MiB in float32, four times a
  * thread's own buffers): above it, where packing is a small part of the
  * work anyway, each thread packs its own blocks, as with more than one
  * split direction. */

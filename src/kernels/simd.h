@@ -1,6 +1,7 @@
 /* kernels/simd.h — NB_VECTORIZE: compile a loop for AVX-512, AVX2+FMA and
  * baseline x86-64, picked at load time (GCC function multi-versioning), so the
- * default build is fast on new CPUs and still runs on any x86-64. */
+ * default build is fast on new CPUs and still runs on any x86-64; the one
+ * AVX-512 test of hand-written paths; the pause of a spinning wait. */
 #ifndef NB_KERNELS_SIMD_H
 #define NB_KERNELS_SIMD_H
 
@@ -28,6 +29,28 @@
  * run time with __builtin_cpu_supports) beside its portable loop. */
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(NABLA_F64)
 #define NB_X86_SIMD 1
+#include <stdbool.h>
+/* The AVX-512 the library's kernels use: F, VL, DQ and BW (feature names GCC
+ * and clang both know). One test, so that the GEMM's choice, the
+ * convolution's hand-written paths and nb_get_cpu_capability agree. */
+static inline bool nb_cpu_avx512(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
+}
 #endif
+
+/* Waiting on another thread: NB_CPU_RELAX() between polls, NB_SPIN_ITERS of
+ * them (pause is ~50 ns on Zen 4/5: ~100 us) before sleeping or giving up. */
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define NB_CPU_RELAX() _mm_pause()
+#elif defined(__aarch64__)
+#define NB_CPU_RELAX() __asm__ __volatile__("yield")
+#else
+#define NB_CPU_RELAX() ((void)0)
+#endif
+#define NB_SPIN_ITERS 2000
 
 #endif

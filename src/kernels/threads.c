@@ -22,18 +22,9 @@
 #include <unistd.h>
 
 #include "nabla/threads.h"
-
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define NB_CPU_RELAX() _mm_pause()
-#elif defined(__aarch64__)
-#define NB_CPU_RELAX() __asm__ __volatile__("yield")
-#else
-#define NB_CPU_RELAX() ((void)0)
-#endif
+#include "kernels/simd.h"
 
 #define NB_MAX_THREADS 256
-#define NB_SPIN_ITERS 2000 /* pause is ~50 ns on Zen 4/5: ~100 us before sleeping */
 
 /* ---- configuration ----------------------------------------------------- */
 

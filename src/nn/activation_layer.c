@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "nn/layer.h"
+#include "activations/activation.h" /* nb_act_relu, the registry's entry */
 
 typedef struct act_state {
     const nb_activation *act;
@@ -23,7 +24,7 @@ static nb_tensor *act_forward(nb_module *m, nb_tensor *x)
 
 bool nb_is_relu_layer(const nb_module *m)
 {
-    return m && m->forward == act_forward && strcmp(((const act_state *)m->user)->act->name, "relu") == 0;
+    return m && m->forward == act_forward && ((const act_state *)m->user)->act == &nb_act_relu;
 }
 
 /* "negative_slope=0.01", "num_parameters=3", as torch.nn prints them */

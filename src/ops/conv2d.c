@@ -509,8 +509,8 @@ static void conv2d_backward(nb_node *n)
     if ((!dx && !dw && !db) || g->N == 0)
         return;
     int64_t slot = dx || dw ? g->CK * g->HW + (dw && dw_channels_last(g) ? hwc_size(g) : 0) : 0;
-    if (dw && dw_direct(g) && slot < padded_size(g))
-        slot = padded_size(g);
+    if (dw && dw_direct(g)) /* the padded image, and dcols when dX is wanted too */
+        slot = dx && slot > padded_size(g) ? slot : padded_size(g);
     job j = {.g = g,
              .tasks = (g->N + GROUP - 1) / GROUP,
              .slot = slot,

@@ -91,7 +91,7 @@ __attribute__((target("avx512f"))) static void dw_avx512(const nb_conv2d_dw_shap
 bool nb_conv2d_dw_direct_ok(void)
 {
 #ifdef NB_X86_SIMD
-    return __builtin_cpu_supports("avx512f");
+    return nb_cpu_avx512();
 #else
     return false;
 #endif
