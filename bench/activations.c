@@ -90,7 +90,7 @@ int main(int argc, char **argv)
     };
     bench_parse(argc, argv, flags, EX_COUNT(flags),
                 "every pointwise activation and softmax against the copy bandwidth");
-    reps = reps < 1 ? 1 : reps > MAX_REPS ? MAX_REPS : reps;
+    bench_check_flag(reps >= 1 && reps <= MAX_REPS, argv[0], "--reps must be from 1 to 101");
     nb_generator g;
     nb_generator_seed(&g, 1);
     nb_tensor *x = nb_requires_grad(nb_randn(&g, NB_SHAPE(N)), true);

@@ -140,6 +140,17 @@ static inline double bench_fma_peak_gflops(void)
     return best;
 }
 
+/* The thread counts of a --threads flag, "1,2" or "1": each from 1 to 256,
+ * at most two; anything else exits 2 naming the flag. Returns how many. */
+static inline int bench_thread_counts(const char *prog, const char *s, int nt[2])
+{
+    char extra;
+    int n = sscanf(s, "%d,%d%c", &nt[0], &nt[1], &extra);
+    bool ok = (n == 1 || n == 2) && nt[0] >= 1 && nt[0] <= 256 && (n == 1 || (nt[1] >= 1 && nt[1] <= 256));
+    bench_check_flag(ok, prog, "--threads takes one or two thread counts from 1 to 256, such as 1,2");
+    return n;
+}
+
 /* Peak resident set size of this process, in MiB. */
 static inline double bench_peak_rss_mib(void)
 {

@@ -72,7 +72,7 @@ int main(int argc, char **argv)
     printf("CNN conv16-pool-conv32-pool-fc128-10, Adam, batch %lld, %lld training images, %d epochs; "
            "load average %.2f\n",
            (long long)c.batch, (long long)nb_dataset_len(ds), c.epochs, bench_load_average());
-    int nt[2], n_threads = sscanf(c.threads, "%d,%d", &nt[0], &nt[1]);
+    int nt[2], n_threads = bench_thread_counts(argv[0], c.threads, nt);
     double med[2], acc[2], med16[2], acc16[2];
     for (int i = 0; i < n_threads; i++) {
         med[i] = train(&c, ds, test, nt[i], &acc[i]);

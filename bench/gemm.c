@@ -121,6 +121,12 @@ static float *rand_matrix(size_t n)
     return m;
 }
 
+/* Percent of nt cores' FMA peak; 0 where no peak was measured (no AVX2/FMA). */
+static double share(double gflops, double peak, int nt)
+{
+    return peak > 0 ? 100.0 * gflops / (peak * nt) : 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *kernel = NULL;
@@ -204,9 +210,9 @@ int main(int argc, char **argv)
             openblas_set_num_threads(nt);
             double go = getenv("NB_BENCH_NO_BLAS") ? 1.0 : measure(run_openblas, &p, target);
             printf("%-34s %3d %9.1f %9.1f %5.0f%% %4.0f%% %9.1f %6.2f\n", s->name, nt, gn, go,
-                   100.0 * gn / go, 100.0 * gn / (peak * nt), gb, gb / gn);
+                   100.0 * gn / go, share(gn, peak, nt), gb, gb / gn);
 #else
-            printf("%-34s %3d %9.1f %4.0f%% %9.1f %6.2f\n", s->name, nt, gn, 100.0 * gn / (peak * nt), gb,
+            printf("%-34s %3d %9.1f %4.0f%% %9.1f %6.2f\n", s->name, nt, gn, share(gn, peak, nt), gb,
                    gb / gn);
 #endif
             fflush(stdout);

@@ -90,7 +90,7 @@ int main(int argc, char **argv)
         "char_gpt's model (3 blocks of width 96, 4 heads, context 64, vocabulary %d), AdamW in two groups, "
         "batch %d x %d characters, %d steps; load average %.2f\n",
         corpus->vocab, BATCH, BLOCK, steps, bench_load_average());
-    int nt[2], n_threads = sscanf(threads, "%d,%d", &nt[0], &nt[1]);
+    int nt[2], n_threads = bench_thread_counts(argv[0], threads, nt);
     result r[2];
     for (int i = 0; i < n_threads; i++) {
         nb_set_num_threads(nt[i]);

@@ -60,6 +60,8 @@ int main(int argc, char **argv)
     c.torch = !no_torch;
     bench_check_flag(c.epochs >= 1 && c.epochs <= 64, argv[0], "--epochs must be from 1 to 64");
     bench_check_flag(c.batch >= 1, argv[0], "--batch must be at least 1");
+    bench_check_flag(c.hidden >= 1 && c.images >= 0, argv[0],
+                     "--hidden must be at least 1 and --images at least 0");
     nb_mnist_opts mo = NB_MNIST_OPTS(.keep_shape = true);
     nb_dataset *ds = nb_mnist_load(c.data, true, mo), *test = ds ? nb_mnist_load(c.data, false, mo) : NULL;
     if (!test) {
@@ -82,7 +84,7 @@ int main(int argc, char **argv)
            "load average %.2f\n",
            (long long)c.hidden, (long long)c.hidden, (long long)c.batch, (long long)nb_dataset_len(ds),
            c.epochs, bench_load_average());
-    int nt[2], n_threads = sscanf(c.threads, "%d,%d", &nt[0], &nt[1]);
+    int nt[2], n_threads = bench_thread_counts(argv[0], c.threads, nt);
     double med[2], acc[2];
     for (int i = 0; i < n_threads; i++) {
         nb_set_num_threads(nt[i]);

@@ -113,7 +113,7 @@ int main(int argc, char **argv)
     }
     printf("MLP 784-%s-10, ReLU, Adam, batch %lld, %lld training images, %d epochs\n", c.hidden,
            (long long)c.batch, (long long)nb_dataset_len(ds), c.epochs);
-    int nt[2], n_threads = sscanf(c.threads, "%d,%d", &nt[0], &nt[1]);
+    int nt[2], n_threads = bench_thread_counts(argv[0], c.threads, nt);
     double med[2], loss = 0, acc[2], med16[2], acc16[2];
     for (int i = 0; i < n_threads; i++) {
         med[i] = train(&c, ds, test, nt[i], &loss, &acc[i]);

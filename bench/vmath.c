@@ -93,7 +93,8 @@ int main(int argc, char **argv)
         {"reps", EX_INT, &reps, "timings per figure (the best is printed)"},
     };
     bench_parse(argc, argv, flags, EX_COUNT(flags), "kernels/vmath.h's float32 functions against libm");
-    size_t n = n_arg > 0 ? (size_t)n_arg : 1;
+    bench_check_flag(n_arg >= 1 && reps >= 1, argv[0], "--n and --reps must be at least 1");
+    size_t n = (size_t)n_arg;
     float *xs = malloc(n * sizeof *xs), *xp = malloc(n * sizeof *xp);
     float *y = malloc(n * sizeof *y);
     if (!xs || !xp || !y)

@@ -19,6 +19,12 @@ BAD_VALUES = [
     ('housing', ['--steps', '0'], '--steps must be at least 1'),
     ('overhead', ['--iters', '5'], '--iters must be at least 10'),
     ('attention', ['--heads', '65'], '--batch and --heads must be from 1 to 64'),
+    ('mlp', ['--threads', 'x'], '--threads takes one or two thread counts from 1 to 256'),
+    ('cnn', ['--threads', '1,2,3'], '--threads takes one or two thread counts from 1 to 256'),
+    ('gpt', ['--threads', '0'], '--threads takes one or two thread counts from 1 to 256'),
+    ('lstm', ['--hidden', '0'], '--hidden must be at least 1 and --images at least 0'),
+    ('vmath', ['--reps', '0'], '--n and --reps must be at least 1'),
+    ('activations', ['--reps', '500'], '--reps must be from 1 to 101'),
 ]
 
 
