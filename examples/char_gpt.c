@@ -19,9 +19,9 @@
  *     none on norms, biases and embeddings (nanoGPT's rule); clipping; a
  *     linear warm-up then a cosine decay of the learning rate (nb_warmup_cosine);
  *   - the validation loss in bits per character, -log2 p(next character),
- *     over held-out windows (log2 of the vocabulary for a uniform guess):
- *     --val-windows of them (512), or with 0 the whole held-out text, as
- *     char_lstm measures it;
+ *     over the held-out text read in windows of --block characters, as
+ *     char_lstm measures it (log2 of the vocabulary for a uniform guess);
+ *     --val-windows N reads only the first N windows, for speed;
  *   - sampling from a prompt with a temperature and top-k: only the k likeliest
  *     characters can be drawn, p ~ exp(logit / temperature) among them;
  *   - checkpoints (--checkpoint, --resume) that continue the run exactly:
@@ -34,7 +34,7 @@
  *   ./char_gpt [--text /usr/share/games/fortunes] [--steps 1000] [--batch 32] [--block 64]
  *              [--embed 96] [--heads 4] [--layers 3] [--dropout 0] [--activation gelu]
  *              [--lr 2e-3] [--weight-decay 0.1] [--clip 1] [--warmup 100] [--eval-every 250]
- *              [--val-windows 512]
+ *              [--val-windows 0]
  *              [--prompt "The "] [--temperature 0.8] [--top-k 20] [--sample-len 300]
  *              [--checkpoint PATH] [--resume PATH] [--stop-after N] [--compare]
  *              [--threads N] [--seed 1] [--out .] [--quick]
@@ -311,7 +311,7 @@ int main(int argc, char **argv)
                 .warmup = 100,
                 .eval_every = 250,
                 .seed = 1,
-                .val_windows = 512,
+                .val_windows = 0,
                 .lr = 2e-3,
                 .weight_decay = 0.1,
                 .clip = 1.0};
