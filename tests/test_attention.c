@@ -3,7 +3,7 @@
  * masks, gradients) on sizes that cross its 64-row blocks, fully masked rows,
  * scores of any size, gradchecks of both paths in the float64 build (masks,
  * causal, scale, cross-attention, dropout, the backward split over key
- * blocks), 1 and 2 threads bit-identical (slices split, or blocks),
+ * blocks), 1, 2 and 3 threads bit-identical (slices split, or blocks),
  * the fused path's memory linear in T, and the error messages. */
 #include <pthread.h>
 #include "common.h"
@@ -303,11 +303,11 @@ Test(attention, gradcheck_dropout)
     gradcheck_problem((problem){1, 1, 66, 66, 2, 2, NB_SDPA_OPTS(.dropout_p = 0.2, .is_causal = true)});
 }
 
-/* With fewer slices than threads the fused backward splits over key blocks,
- * then over query blocks. */
+/* With more than twice as many threads as slices the fused backward splits
+ * over key blocks, then over query blocks. */
 Test(attention, gradcheck_backward_split_over_blocks)
 {
-    nb_set_num_threads(2);
+    nb_set_num_threads(3);
     gradcheck_problem((problem){1, 1, 70, 130, 2, 3, NB_SDPA_OPTS()});
     gradcheck_problem((problem){1, 1, 130, 70, 2, 2, NB_SDPA_OPTS(.is_causal = true, .dropout_p = 0.2)});
     nb_set_num_threads(0);
@@ -342,8 +342,8 @@ static void run_threads(int threads, thread_case c, nb_real *out, nb_real *dq, n
 }
 
 /* Six slices (the backward splits slices over the threads), then one slice
- * (with two threads it splits over key blocks, then query blocks). */
-Test(attention, one_and_two_threads_bit_identical)
+ * (with three threads it splits over key blocks, then query blocks). */
+Test(attention, one_two_and_three_threads_bit_identical)
 {
     enum { MAXN = 2 * 3 * 200 * 16 };
     static nb_real a[4][MAXN], b[4][MAXN];
@@ -352,12 +352,18 @@ Test(attention, one_and_two_threads_bit_identical)
         thread_case c = cases[t];
         size_t nq = (size_t)(c.b * c.h * c.tq * 16), nk = (size_t)(c.b * c.h * c.tk * 16);
         run_threads(1, c, a[0], a[1], a[2], a[3]);
-        run_threads(2, c, b[0], b[1], b[2], b[3]);
-        nb_set_num_threads(0);
-        cr_assert_eq(memcmp(a[0], b[0], sizeof(nb_real) * nq), 0, "case %d: outputs differ", t);
-        cr_assert_eq(memcmp(a[1], b[1], sizeof(nb_real) * nq), 0, "case %d: dq differs", t);
-        cr_assert_eq(memcmp(a[2], b[2], sizeof(nb_real) * nk), 0, "case %d: dk differs", t);
-        cr_assert_eq(memcmp(a[3], b[3], sizeof(nb_real) * nk), 0, "case %d: dv differs", t);
+        for (int threads = 2; threads <= 3; threads++) { /* one slice: whole at 2 threads, split at 3 */
+            run_threads(threads, c, b[0], b[1], b[2], b[3]);
+            nb_set_num_threads(0);
+            cr_assert_eq(memcmp(a[0], b[0], sizeof(nb_real) * nq), 0, "case %d, %d threads: outputs differ",
+                         t, threads);
+            cr_assert_eq(memcmp(a[1], b[1], sizeof(nb_real) * nq), 0, "case %d, %d threads: dq differs", t,
+                         threads);
+            cr_assert_eq(memcmp(a[2], b[2], sizeof(nb_real) * nk), 0, "case %d, %d threads: dk differs", t,
+                         threads);
+            cr_assert_eq(memcmp(a[3], b[3], sizeof(nb_real) * nk), 0, "case %d, %d threads: dv differs", t,
+                         threads);
+        }
     }
 }
 

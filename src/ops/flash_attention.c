@@ -21,13 +21,15 @@
  *
  * Threads: the forward splits (slice, query block) pairs. The backward splits
  * whole slices (each owns its dQ, dK, dV rows, accumulated in a fixed order)
- * when there are at least as many slices as threads; with fewer (long
- * sequences, few heads) it makes two passes, as FlashAttention-2 splits over
+ * when there are as many slices as threads; with fewer (long sequences, few
+ * heads) it may make two passes, as FlashAttention-2 splits over
  * key blocks: (slice, key block) tasks each own their dK_j, dV_j, then
  * (slice, query block) tasks recompute P and dS to own their dQ_i. Each sum
  * is taken over the same blocks in the same order in both ways (dK_j, dV_j
  * over i, dQ_i over j, ascending), so the two give the same bits, at the
- * price of computing S, P and dP twice. The blocks' products are nb_gemm
+ * price of computing S, P and dP twice: it pays with more than twice as
+ * many threads as slices, or for long sequences (SPLIT_MIN below). The
+ * blocks' products are nb_gemm
  * calls, run inline inside a task. Results are bit-identical for any thread
  * count. */
 #include <string.h>
@@ -243,6 +245,13 @@ static void dsum_range(void *ctx, int64_t begin, int64_t end)
         j->dsum[r] = nb_lane_dot(j->dout + r * j->g->ev, j->o + r * j->g->ev, j->g->ev);
 }
 
+/* The backward's split over key blocks, which computes S, P and dP twice,
+ * pays with at least twice as many threads as slices, and otherwise from
+ * about this many scores per slice: with one slice on two threads it was
+ * 1.75x slower than whole slices at T = 512 and 1.15x faster at T = 1024
+ * (bench/attention --batch 1 --heads 1 --no-torch, Zen 4, 2026-12-02). */
+enum { SPLIT_MIN = 1024 * 1024 };
+
 /* Whole slices: every block pair, key blocks outer. */
 static void slice_range(void *ctx, int64_t begin, int64_t end)
 {
@@ -309,7 +318,9 @@ static void flash_backward(nb_node *n)
         return;
     }
     const sdpa_geom *g = &sv->g;
-    if (g->bh >= nb_get_num_threads() || (g->tq <= BR && g->tk <= BC)) {
+    const int64_t nt = nb_get_num_threads();
+    bool split = g->bh < nt && (2 * g->bh < nt || g->tq * g->tk >= SPLIT_MIN) && (g->tq > BR || g->tk > BC);
+    if (!split) {
         nb_parallel_for(g->bh, 1, slice_range, &j);
         return;
     }
