@@ -429,6 +429,29 @@ def run_attention(a):
     print(f"RESULT attention_peak_mib {best[1]:.2f} MiB")
 
 
+def fix_openblas_core():
+    """OpenBLAS picks its kernels from the CPU's family and model; on a model newer
+    than it knows (Debian 12's 0.3.21 on family 6 model 207, an Emerald Rapids Xeon)
+    it falls back to its Prescott (SSE3) kernels, a fifth of what the CPU can do,
+    and PyTorch's matrix products with it, which would flatter nabla. There, the
+    PyTorch side runs with OPENBLAS_CORETYPE naming OpenBLAS's own kernels for the
+    widest vectors the CPU has (SkylakeX for AVX-512, Haswell for AVX2), and says
+    so; bench/gemm does the same."""
+    if "OPENBLAS_CORETYPE" in os.environ:
+        return
+    probe = subprocess.run([sys.executable, "-c", "import torch"], capture_output=True, text=True,
+                           env=dict(os.environ, OPENBLAS_VERBOSE="2"))
+    if "Core: Prescott" not in probe.stdout + probe.stderr:
+        return
+    with open("/proc/cpuinfo") as f:
+        flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    core = "SkylakeX" if "avx512f" in flags else "Haswell" if "avx2" in flags else None
+    if core:
+        os.environ["OPENBLAS_CORETYPE"] = core
+        print(f"# OpenBLAS chose its Prescott kernels for this CPU: PyTorch runs with OPENBLAS_CORETYPE={core}")
+        sys.stdout.flush()
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("mode", choices=["mlp", "mlp-child", "cnn", "cnn-child", "lstm", "lstm-child", "gpt", "gpt-child", "housing",
@@ -454,6 +477,8 @@ def main():
     a = p.parse_args()
     if a.batch is None:
         a.batch = 4 if a.mode.startswith("attention") else 128
+    if not a.mode.endswith("-child"):
+        fix_openblas_core()
     {"mlp": run_settings, "mlp-child": run_mlp_child, "cnn": run_settings, "cnn-child": run_cnn_child,
      "lstm": run_settings, "lstm-child": run_lstm_child, "gpt": run_settings, "gpt-child": run_gpt_child,
      "housing": run_housing,
