@@ -49,7 +49,9 @@ Modes:
            threads 1 and 2, each in a fresh process, the median time of each,
            the fastest ("attention_best") and the growth of that process's
            peak resident set over the inputs ("attention_peak_mib").
-Run with Debian's python3 (/usr/bin/python3) and python3-torch.
+NABLA_FLUSH_DENORMAL=1 in the environment (nabla's nb_set_flush_denormal) runs
+PyTorch under torch.set_flush_denormal(True) too. Run with Debian's python3
+(/usr/bin/python3) and python3-torch.
 """
 import argparse
 import gzip
@@ -479,6 +481,10 @@ def main():
         a.batch = 4 if a.mode.startswith("attention") else 128
     if not a.mode.endswith("-child"):
         fix_openblas_core()
+    parent = a.mode in ("mlp", "cnn", "lstm", "gpt", "attention")  # these run their work in children
+    if os.environ.get("NABLA_FLUSH_DENORMAL", "0") not in ("", "0") and not parent:
+        import torch  # the same setting as nabla's side, before the first op creates torch's threads
+        torch.set_flush_denormal(True)
     {"mlp": run_settings, "mlp-child": run_mlp_child, "cnn": run_settings, "cnn-child": run_cnn_child,
      "lstm": run_settings, "lstm-child": run_lstm_child, "gpt": run_settings, "gpt-child": run_gpt_child,
      "housing": run_housing,

@@ -51,7 +51,8 @@ static void openblas_fix_core(char **argv)
                                                          : NULL;
     if (!core)
         return;
-    printf("OpenBLAS chose its Prescott kernels for this CPU: running again with OPENBLAS_CORETYPE=%s\n", core);
+    printf("OpenBLAS chose its Prescott kernels for this CPU: running again with OPENBLAS_CORETYPE=%s\n",
+           core);
     fflush(stdout);
     setenv("OPENBLAS_CORETYPE", core, 1);
     execv("/proc/self/exe", argv);

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "env_flag.h"
+#include "kernels/env_flag.h"
 #include "internal.h"
 
 static atomic_int mode = -1; /* -1: the environment not read yet */

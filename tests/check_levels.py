@@ -13,7 +13,7 @@ import sys
 LEVELS = [
     (1, 'kernels', ['src/kernels/', 'include/nabla/config.h', 'include/nabla/threads.h',
                    'include/nabla/backend.h']),
-    (2, 'tensor', ['src/step.', 'src/core.h', 'src/env_flag.h', 'src/stale_guard.c', 'src/error.c', 'src/tensor.c',
+    (2, 'tensor', ['src/step.', 'src/core.h', 'src/stale_guard.c', 'src/error.c', 'src/tensor.c',
                    'src/tensor_int.c', 'src/random.c',
                    'src/print.c', 'include/nabla/error.h', 'include/nabla/random.h',
                    'include/nabla/tensor.h']),

@@ -2,11 +2,14 @@
  * point (linked against the shared library: it is exported). */
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
+#include <float.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nabla/threads.h"
@@ -249,5 +252,88 @@ Test(threads, concurrent_callers)
     for (int i = 0; i < 3; i++)
         pthread_join(th[i], NULL);
     cr_assert_eq(atomic_load(&fails), 0);
+    nb_set_num_threads(0);
+}
+
+/* ---- nb_set_flush_denormal ---------------------------------------------- */
+
+enum { FZ_RANGES = 16 };
+typedef struct {
+    pthread_t caller;
+    _Atomic int on_worker;
+    float f_out[FZ_RANGES], f_in[FZ_RANGES]; /* FLT_MIN / 2 produced; a denormal input times 4 */
+    double d_out[FZ_RANGES], d_in[FZ_RANGES];
+} fz_ctx;
+
+static void fz_fn(void *ctx, int64_t b, int64_t e)
+{
+    fz_ctx *c = ctx;
+    if (!pthread_equal(pthread_self(), c->caller))
+        atomic_fetch_add(&c->on_worker, 1);
+    nanosleep(&(struct timespec){.tv_nsec = 3000000}, NULL); /* the worker takes ranges of its own */
+    for (int64_t i = b; i < e; i++) {
+        volatile float fmin = FLT_MIN, fden = FLT_MIN / 4, half = 0.5f, four = 4;
+        volatile double dmin = DBL_MIN, dden = DBL_MIN / 4, dhalf = 0.5, dfour = 4;
+        c->f_out[i] = fmin * half;
+        c->f_in[i] = fden * four;
+        c->d_out[i] = dmin * dhalf;
+        c->d_in[i] = dden * dfour;
+    }
+}
+
+/* Runs fz_fn over FZ_RANGES ranges of one index on 2 threads; checks that
+ * every product is 0 (flushed) or its exact value (not), and that a worker
+ * ran some of them. */
+static void check_flush(bool flushed)
+{
+    nb_set_num_threads(2);
+    fz_ctx c = {.caller = pthread_self()};
+    nb_parallel_for(FZ_RANGES, 1, fz_fn, &c);
+    cr_assert_gt(atomic_load(&c.on_worker), 0, "no range ran on a worker: the test proves nothing");
+    for (int i = 0; i < FZ_RANGES; i++) {
+        cr_assert_eq(c.f_out[i], flushed ? 0.0f : FLT_MIN / 2, "range %d: FLT_MIN / 2 = %g", i, c.f_out[i]);
+        cr_assert_eq(c.f_in[i], flushed ? 0.0f : FLT_MIN, "range %d: (FLT_MIN / 4) * 4 = %g", i, c.f_in[i]);
+        cr_assert_eq(c.d_out[i], flushed ? 0.0 : DBL_MIN / 2, "range %d: DBL_MIN / 2 = %g", i, c.d_out[i]);
+        cr_assert_eq(c.d_in[i], flushed ? 0.0 : DBL_MIN, "range %d: (DBL_MIN / 4) * 4 = %g", i, c.d_in[i]);
+    }
+}
+
+/* valgrind does not emulate FTZ and DAZ (it says so and computes denormals). */
+static bool under_valgrind(void)
+{
+    const char *p = getenv("LD_PRELOAD");
+    return p && strstr(p, "vgpreload");
+}
+
+/* Issue 16: denormals cost about a hundred cycles each on Intel CPUs; flushed
+ * on the caller and on the pool's workers, and back when turned off. */
+Test(threads, flush_denormal_on_every_thread)
+{
+    if (under_valgrind())
+        cr_skip_test("valgrind does not emulate FTZ/DAZ");
+    unsetenv("NABLA_FLUSH_DENORMAL");
+    cr_assert(!nb_get_flush_denormal(), "off by default, as in PyTorch");
+    check_flush(false);
+    cr_assert(nb_set_flush_denormal(true));
+    cr_assert(nb_get_flush_denormal());
+    volatile float fmin = FLT_MIN, half = 0.5f;
+    cr_assert_eq(fmin * half, 0.0f, "the calling thread, at once");
+    check_flush(true);
+    cr_assert(nb_set_flush_denormal(false));
+    cr_assert(!nb_get_flush_denormal());
+    check_flush(false);
+    nb_set_num_threads(0);
+}
+
+Test(threads, flush_denormal_from_environment)
+{
+    if (under_valgrind())
+        cr_skip_test("valgrind does not emulate FTZ/DAZ");
+    setenv("NABLA_FLUSH_DENORMAL", "1", 1);
+    check_flush(true); /* the first parallel call reads it, for the caller and the workers */
+    cr_assert(nb_get_flush_denormal());
+    cr_assert(nb_set_flush_denormal(false), "the program's setting wins");
+    check_flush(false);
+    unsetenv("NABLA_FLUSH_DENORMAL");
     nb_set_num_threads(0);
 }

@@ -22,8 +22,9 @@ const char *nb_get_cpu_capability(void);
 /* One line describing the build and the machine (torch.__config__.show()):
  *   nabla float32; CPU AMD EPYC (family 25 model 17), 2 logical CPUs;
  *   capability avx512; GEMM kernel avx512; threads 2
- * The calling thread's own buffer, rebuilt at each call (the thread count
- * may change). */
+ * ("; denormals flushed" at the end under nb_set_flush_denormal). The
+ * calling thread's own buffer, rebuilt at each call (the settings may
+ * change). */
 const char *nb_config_show(void);
 
 NB_API_END

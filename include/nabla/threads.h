@@ -4,6 +4,7 @@
 #ifndef NABLA_THREADS_H
 #define NABLA_THREADS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -39,6 +40,20 @@ int nb_get_num_threads(void);
  * nabla's reductions do. examples/custom_activation.c does both. */
 typedef void (*nb_range_fn)(void *ctx, int64_t begin, int64_t end);
 void nb_parallel_for(int64_t n, int64_t grain, nb_range_fn fn, void *ctx);
+
+/* Denormal (subnormal) floats flushed to zero, as torch.set_flush_denormal:
+ * results below the smallest normal number become zero (FTZ) and such inputs
+ * are read as zero (DAZ), in float32 and float64 alike. Off by default, as in
+ * PyTorch. On Intel CPUs an operation on a denormal costs about a hundred
+ * cycles; a model whose Adam moments decay towards zero (weights whose
+ * gradients stopped) can spend a third of its epoch there. Applies to the
+ * calling thread at once and to every thread that runs nabla's ops from its
+ * next op on (the pool's workers included: unlike PyTorch, not only the
+ * calling thread). NABLA_FLUSH_DENORMAL=1 in the environment turns it on
+ * before the program's first op, unless the program set it. Returns false,
+ * changing nothing, where the CPU has no such mode (x86 SSE and AArch64 have). */
+bool nb_set_flush_denormal(bool mode);
+bool nb_get_flush_denormal(void);
 
 NB_API_END
 #ifdef __cplusplus

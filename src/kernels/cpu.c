@@ -67,7 +67,8 @@ const char *nb_config_show(void)
     cpu_name(cpu, sizeof cpu);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     snprintf(line, sizeof line,
-             "nabla %s; CPU %s, %ld logical CPUs; capability %s; GEMM kernel %s; threads %d", NB_REAL_NAME,
-             cpu, ncpu, nb_get_cpu_capability(), nb_gemm_kernel_name(), nb_get_num_threads());
+             "nabla %s; CPU %s, %ld logical CPUs; capability %s; GEMM kernel %s; threads %d%s", NB_REAL_NAME,
+             cpu, ncpu, nb_get_cpu_capability(), nb_gemm_kernel_name(), nb_get_num_threads(),
+             nb_get_flush_denormal() ? "; denormals flushed" : "");
     return line;
 }

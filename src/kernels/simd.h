@@ -1,7 +1,8 @@
 /* kernels/simd.h — NB_VECTORIZE: compile a loop for AVX-512, AVX2+FMA and
  * baseline x86-64, picked at load time (GCC function multi-versioning), so the
  * default build is fast on new CPUs and still runs on any x86-64; the one
- * AVX-512 test of hand-written paths; the pause of a spinning wait. */
+ * AVX-512 test of hand-written paths; the flush-to-zero mode; the pause of a
+ * spinning wait. */
 #ifndef NB_KERNELS_SIMD_H
 #define NB_KERNELS_SIMD_H
 
@@ -40,6 +41,29 @@ static inline bool nb_cpu_avx512(void)
            __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
 }
 #endif
+
+/* Sets the calling thread's flush-to-zero and denormals-are-zero modes (x86:
+ * MXCSR's FTZ, bit 15, and DAZ, bit 6; AArch64: FPCR's FZ, bit 24, which does
+ * both); false where this build knows no such mode. Intel SDM vol. 1, 10.2.3.3
+ * and 10.2.3.4; Arm ARM, FPCR. */
+#include <stdbool.h>
+static inline bool nb_cpu_flush_denormal(bool on)
+{
+#if defined(__x86_64__) || (defined(__i386__) && defined(__SSE__))
+    unsigned csr = __builtin_ia32_stmxcsr();
+    __builtin_ia32_ldmxcsr(on ? csr | 0x8040u : csr & ~0x8040u);
+    return true;
+#elif defined(__aarch64__)
+    unsigned long fpcr;
+    __asm__ __volatile__("mrs %0, fpcr" : "=r"(fpcr));
+    fpcr = on ? fpcr | (1ul << 24) : fpcr & ~(1ul << 24);
+    __asm__ __volatile__("msr fpcr, %0" : : "r"(fpcr));
+    return true;
+#else
+    (void)on;
+    return false;
+#endif
+}
 
 /* Waiting on another thread: NB_CPU_RELAX() between polls, NB_SPIN_ITERS of
  * them (pause is ~50 ns on Zen 4/5: ~100 us) before sleeping or giving up. */

@@ -23,6 +23,7 @@
 
 #include "nabla/threads.h"
 #include "kernels/simd.h"
+#include "kernels/env_flag.h"
 
 #define NB_MAX_THREADS 256
 
@@ -119,6 +120,33 @@ static bool g_atexit_done = false;
 static uint32_t g_start_gen = 0; /* gen when the workers were created */
 static _Thread_local bool tl_in_task = false;
 
+/* ---- flush-to-zero (nb_set_flush_denormal) ----------------------------- */
+
+static atomic_int g_flush = -1;         /* -1: NABLA_FLUSH_DENORMAL not read yet, then 0 or 1 */
+static _Thread_local int tl_flush = -1; /* the mode this thread was given; -1: left as it was */
+
+/* Brings the calling thread's mode to the process's: the pool's workers call
+ * it before each job and callers on entering nb_parallel_for, so every thread
+ * that runs nabla's ops follows nb_set_flush_denormal (or the environment). A
+ * thread nabla never set is left alone while the mode is off. */
+static void flush_sync(void)
+{
+    int want = nb_env_flag(&g_flush, "NABLA_FLUSH_DENORMAL");
+    if (want != tl_flush && (tl_flush >= 0 || want) && nb_cpu_flush_denormal(want))
+        tl_flush = want;
+}
+
+bool nb_set_flush_denormal(bool mode)
+{
+    if (!nb_cpu_flush_denormal(mode))
+        return false;
+    atomic_store(&g_flush, mode);
+    tl_flush = mode;
+    return true;
+}
+
+bool nb_get_flush_denormal(void) { return nb_env_flag(&g_flush, "NABLA_FLUSH_DENORMAL"); }
+
 /* Claims and runs chunks of job `g` until none is left. */
 static void run_chunks(nb_pool *p, uint32_t g, nb_range_fn fn, void *ctx, int64_t n, int64_t nc)
 {
@@ -168,6 +196,7 @@ static void *worker_main(void *arg)
         if (atomic_load(&p->stop))
             break;
         seen = g;
+        flush_sync();
         run_chunks(p, g, atomic_load_explicit(&p->fn, memory_order_relaxed),
                    atomic_load_explicit(&p->ctx, memory_order_relaxed),
                    atomic_load_explicit(&p->n, memory_order_relaxed),
@@ -233,6 +262,7 @@ void nb_parallel_for(int64_t n, int64_t grain, nb_range_fn fn, void *ctx)
         return;
     if (grain < 1)
         grain = 1;
+    flush_sync();
     int nt = nb_get_num_threads();
     if (n <= grain || nt <= 1 || tl_in_task) {
         fn(ctx, 0, n);
