@@ -167,9 +167,9 @@ int main(int argc, char **argv)
         {"data", EX_STR, &data, "directory of the (Fashion-)MNIST IDX files"},
         {"quick", EX_FLAG, &quick, "1 epoch on 2000 training and 500 test images"},
     };
-    ex_parse(argc, argv, args, EX_COUNT(args), "every activation on the same MLP");
-    if (quick)
+    if (ex_given(argc, argv, args, EX_COUNT(args), "quick")) /* a preset: flags given with it win */
         epochs = 1, n_train = 2000, n_test = 500;
+    ex_parse(argc, argv, args, EX_COUNT(args), "every activation on the same MLP");
     if (epochs < 1 || batch < 1) {
         fprintf(stderr, "--epochs and --batch must be positive\n");
         return 2;

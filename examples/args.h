@@ -98,6 +98,28 @@ static inline void ex_parse(int argc, char **argv, const ex_arg *args, int n, co
     }
 }
 
+/* Whether flag --name is among the arguments, read as ex_parse reads them
+ * (a value of another flag is not a flag). For a preset such as --quick:
+ * applied to the defaults before ex_parse, so that flags given with it win. */
+static inline bool ex_given(int argc, char **argv, const ex_arg *args, int n, const char *name)
+{
+    for (int k = 1; k < argc; k++) {
+        const char *a = argv[k], *eq = strchr(a, '=');
+        size_t len = eq ? (size_t)(eq - a) : strlen(a);
+        if (strncmp(a, "--", 2) != 0)
+            continue;
+        for (int i = 0; i < n; i++) {
+            if (strlen(args[i].name) != len - 2 || strncmp(a + 2, args[i].name, len - 2) != 0)
+                continue;
+            if (strcmp(args[i].name, name) == 0)
+                return true;
+            if (args[i].type != EX_FLAG && !eq)
+                k++; /* its value */
+        }
+    }
+    return false;
+}
+
 /* Print nabla's pending error and exit 1: the examples' answer to a NULL or -1. */
 #define EX_CHECK(cond)                                                                                       \
     do {                                                                                                     \

@@ -351,10 +351,10 @@ int main(int argc, char **argv)
         {"out", EX_STR, &out, "directory for the SVGs"},
         {"quick", EX_FLAG, &quick, "200 short steps of a small model (what meson test runs)"},
     };
-    ex_parse(argc, argv, args, EX_COUNT(args), "a character-level GPT");
-    if (quick)
+    if (ex_given(argc, argv, args, EX_COUNT(args), "quick")) /* a preset: flags given with it win */
         c.steps = 200, c.batch = 16, c.block = 32, c.embed = 64, c.heads = 2, c.layers = 2, c.warmup = 20,
         c.eval_every = 100, c.val_windows = 128, r.sample_len = 120;
+    ex_parse(argc, argv, args, EX_COUNT(args), "a character-level GPT");
     snprintf(c.text, sizeof c.text, "%s", text);
     snprintf(c.activation, sizeof c.activation, "%s", activation);
     if (r.resume)

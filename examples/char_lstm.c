@@ -253,10 +253,10 @@ int main(int argc, char **argv)
         {"out", EX_STR, &out, "directory for char_lstm_curve.svg"},
         {"quick", EX_FLAG, &quick, "250 short steps, embed 32 (what meson test runs)"},
     };
-    ex_parse(argc, argv, args, EX_COUNT(args), "a character-level LSTM language model");
-    if (quick)
+    if (ex_given(argc, argv, args, EX_COUNT(args), "quick")) /* a preset: flags given with it win */
         c.steps = 250, c.batch = 32, c.bptt = 32, c.embed = 32, c.warmup = 10, c.eval_every = 125,
         sample_len = 120;
+    ex_parse(argc, argv, args, EX_COUNT(args), "a character-level LSTM language model");
     snprintf(c.text, sizeof c.text, "%s", text);
     if (resume)
         ex_meta_read(resume, "char_lstm", run_meta, EX_COUNT(run_meta), &c);

@@ -170,9 +170,9 @@ int main(int argc, char **argv)
         {"steps", EX_INT, &steps, "Adam steps of the regression"},
         {"quick", EX_FLAG, &quick, "500 steps"},
     };
-    ex_parse(argc, argv, args, EX_COUNT(args), "an activation with a learnable parameter");
-    if (quick)
+    if (ex_given(argc, argv, args, EX_COUNT(args), "quick")) /* a preset: flags given with it win */
         steps = 500;
+    ex_parse(argc, argv, args, EX_COUNT(args), "an activation with a learnable parameter");
     printf("nb_real is %s\n", NB_REAL_NAME);
 
     /* Gradient check at random x (and a not equal to 1, so both terms matter). */

@@ -119,9 +119,9 @@ int main(int argc, char **argv)
         {"out", EX_STR, &out, "directory for the SVGs"},
         {"quick", EX_FLAG, &quick, "5000 steps"},
     };
-    ex_parse(argc, argv, args, EX_COUNT(args), "one-neuron regression of house prices");
-    if (quick)
+    if (ex_given(argc, argv, args, EX_COUNT(args), "quick")) /* a preset: flags given with it win */
         steps = 5000;
+    ex_parse(argc, argv, args, EX_COUNT(args), "one-neuron regression of house prices");
     if (steps < 1) {
         fprintf(stderr, "--steps must be at least 1\n");
         return 2;

@@ -195,9 +195,9 @@ int main(int argc, char **argv)
         {"data", EX_STR, &data, "directory of the four (Fashion-)MNIST IDX files"},
         {"quick", EX_FLAG, &quick, "5000 training images, hidden 32, 3 epochs, 50 RNN steps"},
     };
-    ex_parse(argc, argv, args, EX_COUNT(args), "LSTM, GRU and RNN on Fashion-MNIST rows");
-    if (quick)
+    if (ex_given(argc, argv, args, EX_COUNT(args), "quick")) /* a preset: flags given with it win */
         epochs = 3, hidden = 32, rnn_steps = 50;
+    ex_parse(argc, argv, args, EX_COUNT(args), "LSTM, GRU and RNN on Fashion-MNIST rows");
     if (epochs < 1 || hidden < 1 || batch < 1 || rnn_steps < 1 || !(lr > 0)) {
         fprintf(stderr, "--epochs, --hidden, --batch, --rnn-steps and --lr must be positive\n");
         return 2;

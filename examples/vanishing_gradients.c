@@ -125,9 +125,9 @@ int main(int argc, char **argv)
         {"data", EX_STR, &data, "directory of the (Fashion-)MNIST IDX files"},
         {"quick", EX_FLAG, &quick, "100 steps on 2000 images"},
     };
-    ex_parse(argc, argv, args, EX_COUNT(args), "per-layer gradients and activations of a deep MLP");
-    if (quick)
+    if (ex_given(argc, argv, args, EX_COUNT(args), "quick")) /* a preset: flags given with it win */
         steps = 100, n_train = 2000;
+    ex_parse(argc, argv, args, EX_COUNT(args), "per-layer gradients and activations of a deep MLP");
     if (depth < 3 || depth > MAX_DEPTH || width < 1 || steps < 0) {
         fprintf(stderr, "--depth must be in [3, %d], --width positive\n", MAX_DEPTH);
         return 2;
