@@ -10,7 +10,9 @@
 #include "nabla/threads.h"
 #include "ops/op.h"
 
-enum { GRAIN = 1 << 14, COL_GRAIN = 16 }; /* elements per task; columns: a cache line of float32 */
+/* Elements per task; columns per task: at least a cache line of float32
+ * (tasks start anywhere, so two may share the line at their boundary). */
+enum { GRAIN = 1 << 14, COL_GRAIN = 16 };
 
 typedef struct rows_job {
     nb_real *y;

@@ -176,7 +176,8 @@ static void row_norm_backward(nb_node *n)
     int64_t grain = 1 + (1 << 14) / (s->K ? s->K : 1);
     if (j.dx)
         nb_parallel_for(s->R, grain, rn_input_grad, &j);
-    if (j.dw || j.db) /* layer_norm's columns by cache lines (16 float32): each read once */
+    /* layer_norm: at least 16 columns (a cache line of float32) a task, each column read once */
+    if (j.dw || j.db)
         nb_parallel_for(s->G * s->CpG, s->S == 1 && s->G == 1 ? 16 : 1, rn_affine_grad, &j);
 }
 
