@@ -688,24 +688,14 @@ static bool is_small(int64_t M, int64_t N, int64_t K)
 }
 
 /* Narrow C (e.g. N = 10 against NR = 32): C^T = op(B)^T op(A)^T when that
- * wastes much less of the register tiles, and what it saves pays for moving
- * C through the scratch tile element by element (gemm_region: out, and in
- * too when beta != 0). Counted in multiply-adds of one lane: a tile row
- * costs its nr lanes per k whatever the columns used, and an element moved
- * about what one vector FMA of 16 lanes does. With little K the moves win:
- * attention's 64 x 24 blocks of K = 64 (head_dim 24) ran 1.3x slower
- * transposed. The same bits either way (each element's FMAs in k order). */
-static bool transpose_c(const nb_gemm_ukernel *uk, int64_t M, int64_t N, int64_t K, bool beta)
+ * wastes much less of the register tiles. */
+static bool transpose_c(const nb_gemm_ukernel *uk, int64_t M, int64_t N)
 {
     double um = (double)M / (double)((M + uk->mr - 1) / uk->mr * uk->mr);
     double un = (double)N / (double)((N + uk->nr - 1) / uk->nr * uk->nr);
     double um2 = (double)N / (double)((N + uk->mr - 1) / uk->mr * uk->mr);
     double un2 = (double)M / (double)((M + uk->nr - 1) / uk->nr * uk->nr);
-    if (um2 * un2 <= 1.25 * um * un)
-        return false;
-    double plain = (double)M * (double)((N + uk->nr - 1) / uk->nr * uk->nr) * (double)K;
-    double trans = (double)N * (double)((M + uk->nr - 1) / uk->nr * uk->nr) * (double)K;
-    return trans + 16.0 * (double)M * (double)N * (beta ? 2 : 1) < plain;
+    return um2 * un2 > 1.25 * um * un;
 }
 
 /* K blocks of near-equal size, at most uk->kc: depends on K only. */
@@ -719,7 +709,7 @@ bool nb_gemm_b_rows_ok(int64_t M, int64_t N, int64_t K)
 {
     const nb_gemm_ukernel *uk = get_kernel();
     return uk->tile_off && M > 0 && N > 0 && K > 0 && M <= DIRECT_B_ROWS && !is_small(M, N, K) &&
-           !transpose_c(uk, M, N, K, false);
+           !transpose_c(uk, M, N);
 }
 
 void nb_gemm_b_rows(int64_t M, int64_t N, int64_t K, const nb_real *A, int64_t lda, const nb_real *B,
@@ -830,7 +820,7 @@ void nb_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, nb_rea
     /* Narrow C: computed as C^T = op(B)^T op(A)^T (see transpose_c). op(B)^T
      * is op'(B) with the flag flipped, likewise op(A)^T. */
     {
-        if (transpose_c(uk, M, N, K, beta != 0)) {
+        if (transpose_c(uk, M, N)) {
             job.ct = true;
             job.M = N;
             job.N = M;
