@@ -447,7 +447,8 @@ def fix_openblas_core():
         return
     with open("/proc/cpuinfo") as f:
         flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
-    core = "SkylakeX" if "avx512f" in flags else "Haswell" if "avx2" in flags else None
+    skx = all(f in flags for f in ("avx512f", "avx512bw", "avx512dq", "avx512vl"))
+    core = "SkylakeX" if skx else "Haswell" if "avx2" in flags and "fma" in flags else None
     if core:
         os.environ["OPENBLAS_CORETYPE"] = core
         print(f"# OpenBLAS chose its Prescott kernels for this CPU: PyTorch runs with OPENBLAS_CORETYPE={core}")

@@ -43,12 +43,15 @@ char *openblas_get_corename(void);
  * for PyTorch. */
 static void openblas_fix_core(char **argv)
 {
-    if (getenv("OPENBLAS_CORETYPE") || strcasecmp(openblas_get_corename(), "prescott") != 0)
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (getenv("OPENBLAS_CORETYPE") || getenv("NB_BENCH_NO_BLAS") ||
+        strcasecmp(openblas_get_corename(), "prescott") != 0)
         return;
     __builtin_cpu_init();
-    const char *core = __builtin_cpu_supports("avx512f") ? "SkylakeX"
-                       : __builtin_cpu_supports("avx2")  ? "Haswell"
-                                                         : NULL;
+    bool skx = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+    bool hsw = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    const char *core = skx ? "SkylakeX" : hsw ? "Haswell" : NULL;
     if (!core)
         return;
     printf("OpenBLAS chose its Prescott kernels for this CPU: running again with OPENBLAS_CORETYPE=%s\n",
@@ -57,6 +60,9 @@ static void openblas_fix_core(char **argv)
     setenv("OPENBLAS_CORETYPE", core, 1);
     execv("/proc/self/exe", argv);
     perror("execv /proc/self/exe"); /* not fatal: the figures below are Prescott's */
+#else
+    (void)argv;
+#endif
 }
 #endif
 

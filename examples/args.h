@@ -50,6 +50,17 @@ static inline void ex_usage(FILE *f, const char *prog, const ex_arg *args, int n
     }
 }
 
+/* The flag that argument a ("--name" or "--name=value") names, or NULL. */
+static inline const ex_arg *ex_find(const ex_arg *args, int n, const char *a)
+{
+    const char *eq = strchr(a, '=');
+    size_t len = eq ? (size_t)(eq - a) : strlen(a);
+    for (int i = 0; i < n && strncmp(a, "--", 2) == 0; i++)
+        if (strlen(args[i].name) == len - 2 && strncmp(a + 2, args[i].name, len - 2) == 0)
+            return &args[i];
+    return NULL;
+}
+
 static inline void ex_parse(int argc, char **argv, const ex_arg *args, int n, const char *about)
 {
     for (int k = 1; k < argc; k++) {
@@ -59,11 +70,7 @@ static inline void ex_parse(int argc, char **argv, const ex_arg *args, int n, co
             exit(0);
         }
         const char *eq = strchr(a, '=');
-        size_t len = eq ? (size_t)(eq - a) : strlen(a);
-        const ex_arg *arg = NULL;
-        for (int i = 0; i < n && strncmp(a, "--", 2) == 0; i++)
-            if (strlen(args[i].name) == len - 2 && strncmp(a + 2, args[i].name, len - 2) == 0)
-                arg = &args[i];
+        const ex_arg *arg = ex_find(args, n, a);
         if (!arg) {
             fprintf(stderr, "%s: unknown argument '%s'\n\n", argv[0], a);
             ex_usage(stderr, argv[0], args, n, about);
@@ -104,18 +111,11 @@ static inline void ex_parse(int argc, char **argv, const ex_arg *args, int n, co
 static inline bool ex_given(int argc, char **argv, const ex_arg *args, int n, const char *name)
 {
     for (int k = 1; k < argc; k++) {
-        const char *a = argv[k], *eq = strchr(a, '=');
-        size_t len = eq ? (size_t)(eq - a) : strlen(a);
-        if (strncmp(a, "--", 2) != 0)
-            continue;
-        for (int i = 0; i < n; i++) {
-            if (strlen(args[i].name) != len - 2 || strncmp(a + 2, args[i].name, len - 2) != 0)
-                continue;
-            if (strcmp(args[i].name, name) == 0)
-                return true;
-            if (args[i].type != EX_FLAG && !eq)
-                k++; /* its value */
-        }
+        const ex_arg *arg = ex_find(args, n, argv[k]);
+        if (arg && strcmp(arg->name, name) == 0)
+            return true;
+        if (arg && arg->type != EX_FLAG && !strchr(argv[k], '='))
+            k++; /* its value */
     }
     return false;
 }

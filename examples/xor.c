@@ -82,9 +82,9 @@ int main(int argc, char **argv)
         {"act", EX_STR, &only, "train with this activation only (any registry name)"},
         {"quick", EX_FLAG, &quick, "500 steps"},
     };
-    ex_parse(argc, argv, args, EX_COUNT(args), "XOR needs a non-linear activation");
-    if (quick)
+    if (ex_given(argc, argv, args, EX_COUNT(args), "quick")) /* a preset: flags given with it win */
         steps = 500;
+    ex_parse(argc, argv, args, EX_COUNT(args), "XOR needs a non-linear activation");
 
     if (only) {
         train_xor(only, steps, seed);

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nabla/backend.h"
 #include "nabla/threads.h"
 
 typedef struct {
@@ -325,6 +326,52 @@ Test(threads, flush_denormal_on_every_thread)
     nb_set_num_threads(0);
 }
 
+/* A thread of the user's, started before the mode was set (so it did not
+ * inherit it), follows it from its first op on the pool. */
+static pthread_mutex_t fz_gate = PTHREAD_MUTEX_INITIALIZER;
+static void *fz_user_thread(void *arg)
+{
+    pthread_mutex_lock(&fz_gate); /* held by the test until the mode is set */
+    pthread_mutex_unlock(&fz_gate);
+    fz_ctx *c = arg;
+    c->caller = pthread_self();
+    nb_parallel_for(FZ_RANGES, 1, fz_fn, c);
+    return NULL;
+}
+
+Test(threads, flush_denormal_on_another_user_thread)
+{
+    if (under_valgrind())
+        cr_skip_test("valgrind does not emulate FTZ/DAZ");
+    unsetenv("NABLA_FLUSH_DENORMAL");
+    nb_set_num_threads(2);
+    pthread_mutex_lock(&fz_gate);
+    fz_ctx c = {0};
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, fz_user_thread, &c), 0);
+    cr_assert(nb_set_flush_denormal(true));
+    pthread_mutex_unlock(&fz_gate);
+    pthread_join(t, NULL);
+    for (int i = 0; i < FZ_RANGES; i++) {
+        cr_assert_eq(c.f_out[i], 0.0f, "range %d: FLT_MIN / 2 = %g", i, c.f_out[i]);
+        cr_assert_eq(c.d_in[i], 0.0, "range %d: (DBL_MIN / 4) * 4 = %g", i, c.d_in[i]);
+    }
+    nb_set_num_threads(0);
+}
+
+/* nb_config_show's line ends with "; denormals flushed" while they are. */
+Test(threads, flush_denormal_in_config_line)
+{
+    unsetenv("NABLA_FLUSH_DENORMAL");
+    cr_assert_null(strstr(nb_config_show(), "denormals"), "%s", nb_config_show());
+    cr_assert(nb_set_flush_denormal(true));
+    const char *line = nb_config_show();
+    size_t n = strlen(line), k = strlen("; denormals flushed");
+    cr_assert(n > k && strcmp(line + n - k, "; denormals flushed") == 0, "%s", line);
+    cr_assert(nb_set_flush_denormal(false));
+    cr_assert_null(strstr(nb_config_show(), "denormals"), "%s", nb_config_show());
+}
+
 Test(threads, flush_denormal_from_environment)
 {
     if (under_valgrind())
@@ -334,6 +381,18 @@ Test(threads, flush_denormal_from_environment)
     cr_assert(nb_get_flush_denormal());
     cr_assert(nb_set_flush_denormal(false), "the program's setting wins");
     check_flush(false);
+    unsetenv("NABLA_FLUSH_DENORMAL");
+    nb_set_num_threads(0);
+}
+
+Test(threads, flush_denormal_set_before_the_environment_is_read)
+{
+    if (under_valgrind())
+        cr_skip_test("valgrind does not emulate FTZ/DAZ");
+    setenv("NABLA_FLUSH_DENORMAL", "1", 1);
+    cr_assert(nb_set_flush_denormal(false)); /* before any op: the environment is never read */
+    check_flush(false);
+    cr_assert(!nb_get_flush_denormal());
     unsetenv("NABLA_FLUSH_DENORMAL");
     nb_set_num_threads(0);
 }

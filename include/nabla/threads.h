@@ -47,11 +47,15 @@ void nb_parallel_for(int64_t n, int64_t grain, nb_range_fn fn, void *ctx);
  * PyTorch. On Intel CPUs an operation on a denormal costs about a hundred
  * cycles; a model whose Adam moments decay towards zero (weights whose
  * gradients stopped) can spend a third of its epoch there. Applies to the
- * calling thread at once and to every thread that runs nabla's ops from its
- * next op on (the pool's workers included: unlike PyTorch, not only the
- * calling thread). NABLA_FLUSH_DENORMAL=1 in the environment turns it on
- * before the program's first op, unless the program set it. Returns false,
- * changing nothing, where the CPU has no such mode (x86 SSE and AArch64 have). */
+ * calling thread at once, to the pool's workers before their next job, and
+ * to any other thread at its next op that runs on the pool (matrix products,
+ * convolutions, large elementwise ops and reductions: nb_parallel_for);
+ * unlike PyTorch's, not only to the calling thread. A thread of your own
+ * that must flush from its very first op calls it itself. Likewise
+ * NABLA_FLUSH_DENORMAL=1 in the environment, read at the first op on the
+ * pool, unless the program set the mode first. Returns false, changing
+ * nothing, where the CPU has no such mode (x86 SSE and AArch64 have); the
+ * getter is then false too. */
 bool nb_set_flush_denormal(bool mode);
 bool nb_get_flush_denormal(void);
 

@@ -1,5 +1,6 @@
-/* kernels/env_flag.h — a debug switch read once from the environment ("1", or any
- * value but "0", turns it on) unless the program set it first. A value other
+/* kernels/env_flag.h — a switch (NABLA_STALE_GUARD, NABLA_FLUSH_DENORMAL) read
+ * once from the environment ("1", or any value but "0", turns it on) unless
+ * the program set it first. A value other
  * than 0 and 1 is taken as on, with a warning on stderr (once). */
 #ifndef NB_ENV_FLAG_H
 #define NB_ENV_FLAG_H

@@ -6,6 +6,9 @@
 #ifndef NB_KERNELS_SIMD_H
 #define NB_KERNELS_SIMD_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(NABLA_F64) &&                \
     !defined(__SANITIZE_ADDRESS__)
 #define NB_VECTORIZE __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
@@ -30,7 +33,6 @@
  * run time with __builtin_cpu_supports) beside its portable loop. */
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(NABLA_F64)
 #define NB_X86_SIMD 1
-#include <stdbool.h>
 /* The AVX-512 the library's kernels use: F, VL, DQ and BW (feature names GCC
  * and clang both know). One test, so that the GEMM's choice, the
  * convolution's hand-written paths and nb_get_cpu_capability agree. */
@@ -46,7 +48,11 @@ static inline bool nb_cpu_avx512(void)
  * MXCSR's FTZ, bit 15, and DAZ, bit 6; AArch64: FPCR's FZ, bit 24, which does
  * both); false where this build knows no such mode. Intel SDM vol. 1, 10.2.3.3
  * and 10.2.3.4; Arm ARM, FPCR. */
-#include <stdbool.h>
+#if defined(__x86_64__) || (defined(__i386__) && defined(__SSE__)) || defined(__aarch64__)
+#define NB_CPU_CAN_FLUSH 1
+#else
+#define NB_CPU_CAN_FLUSH 0
+#endif
 static inline bool nb_cpu_flush_denormal(bool on)
 {
 #if defined(__x86_64__) || (defined(__i386__) && defined(__SSE__))
@@ -54,9 +60,9 @@ static inline bool nb_cpu_flush_denormal(bool on)
     __builtin_ia32_ldmxcsr(on ? csr | 0x8040u : csr & ~0x8040u);
     return true;
 #elif defined(__aarch64__)
-    unsigned long fpcr;
+    uint64_t fpcr;
     __asm__ __volatile__("mrs %0, fpcr" : "=r"(fpcr));
-    fpcr = on ? fpcr | (1ul << 24) : fpcr & ~(1ul << 24);
+    fpcr = on ? fpcr | ((uint64_t)1 << 24) : fpcr & ~((uint64_t)1 << 24);
     __asm__ __volatile__("msr fpcr, %0" : : "r"(fpcr));
     return true;
 #else

@@ -122,15 +122,22 @@ static _Thread_local bool tl_in_task = false;
 
 /* ---- flush-to-zero (nb_set_flush_denormal) ----------------------------- */
 
-static atomic_int g_flush = -1;         /* -1: NABLA_FLUSH_DENORMAL not read yet, then 0 or 1 */
-static _Thread_local int tl_flush = -1; /* the mode this thread was given; -1: left as it was */
+static atomic_int g_flush = -1; /* -1: NABLA_FLUSH_DENORMAL not read yet, then 0 or 1 */
+/* The mode this thread was given; -1: left as it was (a user's thread);
+ * TL_FLUSH_UNSET: a worker, whose first job sets its mode whatever it
+ * inherited from the thread that created it. */
+enum { TL_FLUSH_UNSET = 2 };
+static _Thread_local int tl_flush = -1;
 
 /* Brings the calling thread's mode to the process's: the pool's workers call
- * it before each job and callers on entering nb_parallel_for, so every thread
- * that runs nabla's ops follows nb_set_flush_denormal (or the environment). A
- * thread nabla never set is left alone while the mode is off. */
+ * it before each job and callers on entering nb_parallel_for, so the workers
+ * and every thread that runs an op on the pool follow nb_set_flush_denormal
+ * (or the environment). A user's thread nabla never set is left alone while
+ * the mode is off. */
 static void flush_sync(void)
 {
+    if (!NB_CPU_CAN_FLUSH)
+        return;
     int want = nb_env_flag(&g_flush, "NABLA_FLUSH_DENORMAL");
     if (want != tl_flush && (tl_flush >= 0 || want) && nb_cpu_flush_denormal(want))
         tl_flush = want;
@@ -145,7 +152,7 @@ bool nb_set_flush_denormal(bool mode)
     return true;
 }
 
-bool nb_get_flush_denormal(void) { return nb_env_flag(&g_flush, "NABLA_FLUSH_DENORMAL"); }
+bool nb_get_flush_denormal(void) { return NB_CPU_CAN_FLUSH && nb_env_flag(&g_flush, "NABLA_FLUSH_DENORMAL"); }
 
 /* Claims and runs chunks of job `g` until none is left. */
 static void run_chunks(nb_pool *p, uint32_t g, nb_range_fn fn, void *ctx, int64_t n, int64_t nc)
@@ -175,7 +182,8 @@ static void run_chunks(nb_pool *p, uint32_t g, nb_range_fn fn, void *ctx, int64_
 static void *worker_main(void *arg)
 {
     nb_pool *p = arg;
-    tl_in_task = true;           /* anything a worker runs is inside a task */
+    tl_in_task = true; /* anything a worker runs is inside a task */
+    tl_flush = TL_FLUSH_UNSET;
     uint32_t seen = g_start_gen; /* jobs are only published after creation */
     for (;;) {
         uint32_t g = seen;
