@@ -77,6 +77,45 @@ static inline void bench_check_flag(bool ok, const char *prog, const char *rule)
     }
 }
 
+/* The flags of the epoch benches (mlp, cnn, lstm), on a config with fields
+ * batch, epochs (int), threads and data (strings), and their checks. */
+#define BENCH_EPOCH_FLAGS(c, no_torch)                                                                       \
+    {"batch", EX_INT, &(c).batch, "mini-batch size"},                                                        \
+        {"epochs", EX_INT, &(c).epochs, "epochs per setting (the first is excluded from the median)"},       \
+        {"threads", EX_STR, &(c).threads, "nabla's thread counts, one or two, comma-separated"},             \
+        {"data", EX_STR, &(c).data, "directory of the Fashion-MNIST IDX files"},                             \
+    {                                                                                                        \
+        "no-torch", EX_FLAG, &(no_torch), "skip the PyTorch side"                                            \
+    }
+
+/* The RESULT lines of an epoch bench: seconds per epoch at each of the n
+ * thread counts (with the test accuracy when acc is not NULL) and the ratio
+ * to PyTorch's best when there is one (best > 0). */
+static inline void bench_print_epochs(const char *name, int batch, int n, const int nt[], const double med[],
+                                      const double *acc, double best)
+{
+    for (int i = 0; i < n; i++) {
+        printf("RESULT %s_b%d_nabla%d %.4f s/epoch", name, batch, nt[i], med[i]);
+        if (acc)
+            printf(" (test accuracy %.4f)", acc[i]);
+        if (best > 0)
+            printf("  ratio nabla/PyTorch-best %.3f", med[i] / best);
+        printf("\n");
+    }
+}
+
+/* Said when the PyTorch side gave no figure. */
+static inline void bench_no_torch(void)
+{
+    printf("PyTorch: not available (scripts/install-deps --bench installs python3-torch)\n");
+}
+
+static inline void bench_check_epochs(const char *prog, int epochs, int batch)
+{
+    bench_check_flag(epochs >= 1 && epochs <= 64, prog, "--epochs must be from 1 to 64");
+    bench_check_flag(batch >= 1, prog, "--batch must be at least 1");
+}
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 

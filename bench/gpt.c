@@ -124,7 +124,7 @@ int main(int argc, char **argv)
         printf("\n");
     }
     if (best <= 0 && torch)
-        printf("PyTorch: not available (scripts/install-deps --bench installs python3-torch)\n");
+        bench_no_torch();
     cd_free(corpus);
     return 0;
 }

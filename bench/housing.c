@@ -79,7 +79,7 @@ int main(int argc, char **argv)
         if (pt > 0)
             printf("RESULT housing_nabla %.4f s  ratio PyTorch/nabla %.1fx\n", med, pt / med);
         else
-            printf("PyTorch: not available (apt-get install python3-torch)\n");
+            bench_no_torch();
     }
     nb_free(xy), nb_free(x), nb_free(t);
     return 0;

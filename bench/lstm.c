@@ -47,19 +47,14 @@ int main(int argc, char **argv)
                 .torch = true};
     bool no_torch = false;
     const ex_arg flags[] = {
-        {"batch", EX_INT, &c.batch, "mini-batch size"},
+        BENCH_EPOCH_FLAGS(c, no_torch),
         {"hidden", EX_INT, &c.hidden, "LSTM hidden size"},
         {"images", EX_INT, &c.images, "training images used; 0: all 60,000"},
-        {"epochs", EX_INT, &c.epochs, "epochs per setting (the first is excluded from the median)"},
-        {"threads", EX_STR, &c.threads, "nabla's thread counts, one or two, comma-separated"},
-        {"data", EX_STR, &c.data, "directory of the Fashion-MNIST IDX files"},
-        {"no-torch", EX_FLAG, &no_torch, "skip the PyTorch side"},
     };
     bench_parse(argc, argv, flags, EX_COUNT(flags),
                 "seconds per epoch of sequence_mnist's LSTM, nabla against PyTorch");
     c.torch = !no_torch;
-    bench_check_flag(c.epochs >= 1 && c.epochs <= 64, argv[0], "--epochs must be from 1 to 64");
-    bench_check_flag(c.batch >= 1, argv[0], "--batch must be at least 1");
+    bench_check_epochs(argv[0], c.epochs, c.batch);
     bench_check_flag(c.hidden >= 1 && c.images >= 0, argv[0],
                      "--hidden must be at least 1 and --images at least 0");
     nb_mnist_opts mo = NB_MNIST_OPTS(.keep_shape = true);
@@ -102,15 +97,9 @@ int main(int argc, char **argv)
         int n = bench_torch(args, res, 8);
         best = bench_find(res, n, "lstm_best");
     }
-    for (int i = 0; i < n_threads; i++) {
-        printf("RESULT lstm_b%lld_nabla%d %.4f s/epoch (test accuracy %.4f)", (long long)c.batch, nt[i],
-               med[i], acc[i]);
-        if (best > 0)
-            printf("  ratio nabla/PyTorch-best %.3f", med[i] / best);
-        printf("\n");
-    }
+    bench_print_epochs("lstm", c.batch, n_threads, nt, med, acc, best);
     if (best <= 0 && c.torch)
-        printf("PyTorch: not available (scripts/install-deps --bench installs python3-torch)\n");
+        bench_no_torch();
     nb_dataset_free(ds);
     nb_dataset_free(test);
     return 0;

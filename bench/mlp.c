@@ -91,20 +91,15 @@ int main(int argc, char **argv)
                 .torch = true};
     bool no_torch = false;
     const ex_arg flags[] = {
-        {"batch", EX_INT, &c.batch, "mini-batch size"},
-        {"epochs", EX_INT, &c.epochs, "epochs per setting (the first is excluded from the median)"},
+        BENCH_EPOCH_FLAGS(c, no_torch),
         {"hidden", EX_STR, &c.hidden, "hidden layer sizes, comma-separated"},
-        {"threads", EX_STR, &c.threads, "nabla's thread counts, one or two, comma-separated"},
-        {"data", EX_STR, &c.data, "directory of the Fashion-MNIST IDX files"},
-        {"no-torch", EX_FLAG, &no_torch, "skip the PyTorch side"},
         {"bf16", EX_FLAG, &c.bf16,
          "also train with bfloat16 products (matmul precision \"medium\") and compare"},
     };
     bench_parse(argc, argv, flags, EX_COUNT(flags),
                 "seconds per epoch of the Fashion-MNIST MLP, nabla against PyTorch");
     c.torch = !no_torch;
-    bench_check_flag(c.epochs >= 1 && c.epochs <= 64, argv[0], "--epochs must be from 1 to 64");
-    bench_check_flag(c.batch >= 1, argv[0], "--batch must be at least 1");
+    bench_check_epochs(argv[0], c.epochs, c.batch);
     nb_dataset *ds = nb_mnist_load(c.data, true, NB_MNIST_OPTS());
     nb_dataset *test = ds && c.bf16 ? nb_mnist_load(c.data, false, NB_MNIST_OPTS()) : NULL;
     if (!ds || (c.bf16 && !test)) {
@@ -149,16 +144,11 @@ int main(int argc, char **argv)
         int n = bench_torch(args, res, 8);
         best = bench_find(res, n, "mlp_best");
     }
-    for (int i = 0; i < n_threads; i++) {
-        printf("RESULT mlp_b%lld_nabla%d %.4f s/epoch", (long long)c.batch, nt[i], med[i]);
-        if (best > 0)
-            printf("  ratio nabla/PyTorch-best %.3f", med[i] / best);
-        printf("\n");
-    }
+    bench_print_epochs("mlp", c.batch, n_threads, nt, med, NULL, best);
     for (int i = 0; c.bf16 && i < n_threads; i++)
         bench_print_bf16("mlp", c.batch, nt[i], med[i], acc[i], med16[i], acc16[i]);
     if (best <= 0 && c.torch)
-        printf("PyTorch: not available (apt-get install python3-torch)\n");
+        bench_no_torch();
     nb_dataset_free(ds);
     nb_dataset_free(test);
     return 0;

@@ -58,6 +58,6 @@ int main(int argc, char **argv)
         printf("ratio nabla/PyTorch per recorded op: %.4f (PyTorch %.3f us, %.1fx faster)\n", f / t, t,
                t / f);
     else
-        printf("PyTorch: not available (apt-get install python3-torch)\n");
+        bench_no_torch();
     return 0;
 }
