@@ -108,7 +108,8 @@ int main(int argc, char **argv)
                 (long long)ts[i], naive_torch * 1e3, mem_torch, naive_torch / best);
         else
             printf("T %4lld  PyTorch: %s\n\n", (long long)ts[i],
-                   torch ? "not available (apt-get install python3-torch)" : "not run (--no-torch)");
+                   torch ? "not available (scripts/install-deps --bench installs python3-torch)"
+                         : "not run (--no-torch)");
         fflush(stdout);
     }
     return 0;
