@@ -95,7 +95,7 @@ int nb_get_num_threads(void)
  * newer one; the caller returns once `done` reaches the chunk count (it does
  * not wait for idle or descheduled workers that claimed nothing). */
 typedef struct {
-    _Atomic(nb_range_fn) fn; /* the job: relaxed, published by `gen` */
+    _Atomic(nb_range_fn) fn; /* the job: stored after `ticket`, published by `gen` */
     _Atomic(void *) ctx;
     _Atomic int64_t n, nchunks;
     _Alignas(64) _Atomic uint64_t ticket;
@@ -205,10 +205,10 @@ static void *worker_main(void *arg)
             break;
         seen = g;
         flush_sync();
-        run_chunks(p, g, atomic_load_explicit(&p->fn, memory_order_relaxed),
-                   atomic_load_explicit(&p->ctx, memory_order_relaxed),
-                   atomic_load_explicit(&p->n, memory_order_relaxed),
-                   atomic_load_explicit(&p->nchunks, memory_order_relaxed));
+        run_chunks(p, g, atomic_load_explicit(&p->fn, memory_order_acquire),
+                   atomic_load_explicit(&p->ctx, memory_order_acquire),
+                   atomic_load_explicit(&p->n, memory_order_acquire),
+                   atomic_load_explicit(&p->nchunks, memory_order_acquire));
     }
     return NULL;
 }
@@ -292,12 +292,18 @@ void nb_parallel_for(int64_t n, int64_t grain, nb_range_fn fn, void *ctx)
     }
     nb_pool *p = &g_pool;
     uint32_t g = atomic_load_explicit(&p->gen, memory_order_relaxed) + 1;
-    atomic_store_explicit(&p->fn, fn, memory_order_relaxed);
-    atomic_store_explicit(&p->ctx, ctx, memory_order_relaxed);
-    atomic_store_explicit(&p->n, n, memory_order_relaxed);
-    atomic_store_explicit(&p->nchunks, nchunks, memory_order_relaxed);
-    atomic_store_explicit(&p->done, 0, memory_order_relaxed);
+    /* The ticket first, then the job's fields with release: a worker still
+     * holding the previous generation that reads any of the new fields (its
+     * loads acquire) then sees the new ticket and claims nothing. With the
+     * ticket last, such a worker could read the new chunk count beside the
+     * old ticket, claim a chunk past the old job's end and run the old
+     * job's fn on its context, long returned (a crash seen under load). */
     atomic_store_explicit(&p->ticket, (uint64_t)g << 32, memory_order_release);
+    atomic_store_explicit(&p->done, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->fn, fn, memory_order_release);
+    atomic_store_explicit(&p->ctx, ctx, memory_order_release);
+    atomic_store_explicit(&p->n, n, memory_order_release);
+    atomic_store_explicit(&p->nchunks, nchunks, memory_order_release);
     atomic_store(&p->gen, g); /* seq_cst: publishes the job */
     if (atomic_load(&p->sleepers) > 0) {
         pthread_mutex_lock(&p->mu);
