@@ -357,8 +357,10 @@ int main(int argc, char **argv)
     ex_parse(argc, argv, args, EX_COUNT(args), "a character-level GPT");
     snprintf(c.text, sizeof c.text, "%s", text);
     snprintf(c.activation, sizeof c.activation, "%s", activation);
-    if (r.resume)
+    if (r.resume) {
         ex_meta_read(r.resume, "char_gpt", run_meta, EX_COUNT(run_meta), &c);
+        ex_meta_ignored(argc, argv, args, EX_COUNT(args), run_meta, EX_COUNT(run_meta), "char_gpt");
+    }
     if (c.steps < 1 || c.batch < 1 || c.block < 1 || c.embed < 1 || c.heads < 1 || c.embed % c.heads != 0 ||
         c.layers < 1 || c.eval_every < 1 || c.val_windows < 0 || c.warmup < 0 || c.warmup >= c.steps ||
         !(c.lr > 0) || !(c.clip > 0) || r.sample_len < 0 || !(r.temperature >= 0) || r.top_k < 0) {

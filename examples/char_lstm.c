@@ -258,8 +258,10 @@ int main(int argc, char **argv)
         sample_len = 120;
     ex_parse(argc, argv, args, EX_COUNT(args), "a character-level LSTM language model");
     snprintf(c.text, sizeof c.text, "%s", text);
-    if (resume)
+    if (resume) {
         ex_meta_read(resume, "char_lstm", run_meta, EX_COUNT(run_meta), &c);
+        ex_meta_ignored(argc, argv, args, EX_COUNT(args), run_meta, EX_COUNT(run_meta), "char_lstm");
+    }
     if (c.steps < 1 || c.batch < 1 || c.bptt < 1 || c.embed < 1 || c.hidden < 1 || c.layers < 1 ||
         c.eval_every < 1 || c.warmup < 0 || c.warmup >= c.steps || !(c.lr > 0) || !(c.clip > 0) ||
         sample_len < 0 || !(temperature >= 0)) {

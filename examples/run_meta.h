@@ -32,6 +32,8 @@
 #include <string.h>
 #include <nabla/nabla.h>
 
+#include "args.h"
+
 typedef enum ex_meta_type {
     EX_META_INT,  /* an int */
     EX_META_REAL, /* a double */
@@ -162,6 +164,24 @@ static inline void ex_meta_read(const char *path, const char *prog, const ex_met
         }
     }
     nb_safetensors_close(st);
+}
+
+/* Under --resume the checkpoint's settings are the run's: each of them also
+ * given on the command line (key "val_windows", flag --val-windows) is said on
+ * stderr, once, as not used, rather than dropped silently. */
+static inline void ex_meta_ignored(int argc, char **argv, const ex_arg *args, int nargs, const ex_meta *m,
+                                   int n, const char *prog)
+{
+    for (int i = 0; i < n; i++) {
+        char flag[64];
+        snprintf(flag, sizeof flag, "%s", m[i].key);
+        for (char *p = flag; *p; p++)
+            *p = *p == '_' ? '-' : *p;
+        if (ex_given(argc, argv, args, nargs, flag))
+            fprintf(stderr,
+                    "%s: --%s is not used: --resume continues the run with the checkpoint's settings\n", prog,
+                    flag);
+    }
 }
 
 #endif
