@@ -396,3 +396,40 @@ Test(threads, flush_denormal_set_before_the_environment_is_read)
     unsetenv("NABLA_FLUSH_DENORMAL");
     nb_set_num_threads(0);
 }
+
+/* ---- a late worker never runs a finished job ----------------------------- */
+
+typedef struct {
+    long id, n;
+} stale_job;
+static _Atomic long stale_current, stale_bad;
+
+static void stale_fn(void *ctx, int64_t b, int64_t e)
+{
+    const stale_job *j = ctx;
+    if (j->id != atomic_load(&stale_current) || b < 0 || e > j->n || b >= e)
+        atomic_fetch_add(&stale_bad, 1);
+}
+
+static __attribute__((noinline)) void stale_one(long id)
+{
+    stale_job j = {id, 4 + id % 5};
+    atomic_store(&stale_current, id);
+    nb_parallel_for(j.n, 1, stale_fn, &j);
+    *(volatile long *)&j.id = -1; /* the job is over: a late reader would see it */
+    *(volatile long *)&j.n = -1000;
+}
+
+/* Many tiny jobs on more threads than cores, so that workers are descheduled
+ * between seeing a job and claiming a chunk: each range must belong to the
+ * job running then (a worker holding an old generation once read the next
+ * job's chunk count beside the old ticket and ran the old job's context). */
+Test(threads, late_workers_never_run_a_finished_job)
+{
+    nb_set_num_threads(8);
+    for (long i = 1; i <= 200000; i++)
+        stale_one(i);
+    cr_assert_eq(atomic_load(&stale_bad), 0, "%ld ranges ran on a finished job's context or out of range",
+                 atomic_load(&stale_bad));
+    nb_set_num_threads(0);
+}
