@@ -24,6 +24,7 @@
 #include "kernels/gemm.h"
 #include "kernels/gemm_bf16.h"
 #include "kernels/gemm_kernels.h"
+#include "kernels/simd.h"
 #include "nabla/threads.h"
 
 #ifdef NB_BENCH_OPENBLAS
@@ -43,15 +44,13 @@ char *openblas_get_corename(void);
  * for PyTorch. */
 static void openblas_fix_core(char **argv)
 {
-#if defined(__x86_64__) && defined(__GNUC__)
+#ifdef NB_X86_SIMD
     if (getenv("OPENBLAS_CORETYPE") || getenv("NB_BENCH_NO_BLAS") ||
         strcasecmp(openblas_get_corename(), "prescott") != 0)
         return;
-    __builtin_cpu_init();
-    bool skx = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-               __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
-    bool hsw = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    const char *core = skx ? "SkylakeX" : hsw ? "Haswell" : NULL;
+    const char *core = nb_cpu_avx512()                                                   ? "SkylakeX"
+                       : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? "Haswell"
+                                                                                         : NULL;
     if (!core)
         return;
     printf("OpenBLAS chose its Prescott kernels for this CPU: running again with OPENBLAS_CORETYPE=%s\n",

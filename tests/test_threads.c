@@ -282,21 +282,26 @@ static void fz_fn(void *ctx, int64_t b, int64_t e)
     }
 }
 
-/* Runs fz_fn over FZ_RANGES ranges of one index on 2 threads; checks that
- * every product is 0 (flushed) or its exact value (not), and that a worker
- * ran some of them. */
+/* Every product of fz_fn is 0 (flushed) or its exact value (not). */
+static void assert_products(const fz_ctx *c, bool flushed)
+{
+    for (int i = 0; i < FZ_RANGES; i++) {
+        cr_assert_eq(c->f_out[i], flushed ? 0.0f : FLT_MIN / 2, "range %d: FLT_MIN / 2 = %g", i, c->f_out[i]);
+        cr_assert_eq(c->f_in[i], flushed ? 0.0f : FLT_MIN, "range %d: (FLT_MIN / 4) * 4 = %g", i, c->f_in[i]);
+        cr_assert_eq(c->d_out[i], flushed ? 0.0 : DBL_MIN / 2, "range %d: DBL_MIN / 2 = %g", i, c->d_out[i]);
+        cr_assert_eq(c->d_in[i], flushed ? 0.0 : DBL_MIN, "range %d: (DBL_MIN / 4) * 4 = %g", i, c->d_in[i]);
+    }
+}
+
+/* Runs fz_fn over FZ_RANGES ranges of one index on 2 threads; checks the
+ * products, and that a worker ran some of them. */
 static void check_flush(bool flushed)
 {
     nb_set_num_threads(2);
     fz_ctx c = {.caller = pthread_self()};
     nb_parallel_for(FZ_RANGES, 1, fz_fn, &c);
     cr_assert_gt(atomic_load(&c.on_worker), 0, "no range ran on a worker: the test proves nothing");
-    for (int i = 0; i < FZ_RANGES; i++) {
-        cr_assert_eq(c.f_out[i], flushed ? 0.0f : FLT_MIN / 2, "range %d: FLT_MIN / 2 = %g", i, c.f_out[i]);
-        cr_assert_eq(c.f_in[i], flushed ? 0.0f : FLT_MIN, "range %d: (FLT_MIN / 4) * 4 = %g", i, c.f_in[i]);
-        cr_assert_eq(c.d_out[i], flushed ? 0.0 : DBL_MIN / 2, "range %d: DBL_MIN / 2 = %g", i, c.d_out[i]);
-        cr_assert_eq(c.d_in[i], flushed ? 0.0 : DBL_MIN, "range %d: (DBL_MIN / 4) * 4 = %g", i, c.d_in[i]);
-    }
+    assert_products(&c, flushed);
 }
 
 /* valgrind does not emulate FTZ and DAZ (it says so and computes denormals). */
@@ -352,10 +357,7 @@ Test(threads, flush_denormal_on_another_user_thread)
     cr_assert(nb_set_flush_denormal(true));
     pthread_mutex_unlock(&fz_gate);
     pthread_join(t, NULL);
-    for (int i = 0; i < FZ_RANGES; i++) {
-        cr_assert_eq(c.f_out[i], 0.0f, "range %d: FLT_MIN / 2 = %g", i, c.f_out[i]);
-        cr_assert_eq(c.d_in[i], 0.0, "range %d: (DBL_MIN / 4) * 4 = %g", i, c.d_in[i]);
-    }
+    assert_products(&c, true);
     nb_set_num_threads(0);
 }
 

@@ -129,6 +129,8 @@ static atomic_int g_flush = -1; /* -1: NABLA_FLUSH_DENORMAL not read yet, then 0
 enum { TL_FLUSH_UNSET = 2 };
 static _Thread_local int tl_flush = -1;
 
+bool nb_get_flush_denormal(void) { return NB_CPU_CAN_FLUSH && nb_env_flag(&g_flush, "NABLA_FLUSH_DENORMAL"); }
+
 /* Brings the calling thread's mode to the process's: the pool's workers call
  * it before each job and callers on entering nb_parallel_for, so the workers
  * and every thread that runs an op on the pool follow nb_set_flush_denormal
@@ -136,9 +138,7 @@ static _Thread_local int tl_flush = -1;
  * the mode is off. */
 static void flush_sync(void)
 {
-    if (!NB_CPU_CAN_FLUSH)
-        return;
-    int want = nb_env_flag(&g_flush, "NABLA_FLUSH_DENORMAL");
+    int want = nb_get_flush_denormal();
     if (want != tl_flush && (tl_flush >= 0 || want) && nb_cpu_flush_denormal(want))
         tl_flush = want;
 }
@@ -151,8 +151,6 @@ bool nb_set_flush_denormal(bool mode)
     tl_flush = mode;
     return true;
 }
-
-bool nb_get_flush_denormal(void) { return NB_CPU_CAN_FLUSH && nb_env_flag(&g_flush, "NABLA_FLUSH_DENORMAL"); }
 
 /* Claims and runs chunks of job `g` until none is left. */
 static void run_chunks(nb_pool *p, uint32_t g, nb_range_fn fn, void *ctx, int64_t n, int64_t nc)
