@@ -395,6 +395,12 @@ Test(csv, sklearn_first_line_is_checked)
     cr_assert_null(nb_load_csv_dataset(write_text("f.csv", "2,2,a,b\n1,2,0\n3,4\n"), o, NULL, NULL));
     assert_error(NB_ERR_FORMAT, "f.csv: line 3 has 2 fields but line 1 says 2 features and a target");
     nb_clear_error();
+    /* a first line that claims 255,555,555 features is checked against the first data row before
+     * anything of that size is allocated (fuzz_csv: malloc of 1 GB from a 50-byte file) */
+    cr_assert_null(nb_load_csv_dataset(
+        write_text("w.csv", "3,255555555,setosa,versiolor\n5.1,0,6\n1.2,3.4,1\n"), o, NULL, NULL));
+    assert_error(NB_ERR_FORMAT, "w.csv: line 2 has 3 fields but line 1 says 255555555 features and a target");
+    nb_clear_error();
     char **classes;
     cr_assert_null(nb_load_csv_dataset(write_text("c.csv", "2,2,a,b\n1,2,0\n3,4,2\n"), o, &classes, NULL));
     assert_error(NB_ERR_FORMAT,

@@ -342,6 +342,20 @@ fail:
     return false;
 }
 
+/* The next record that is not blank, c at its start: 1, 0 at the end of the
+ * input, -1 on error (recorded). */
+static int next_record(csv *c, nb_records *rs)
+{
+    int k;
+    while ((k = nb_records_next(rs, c->line)) > 0) {
+        c->p = rs->line;
+        c->end = rs->line + rs->len;
+        if (next_row(c))
+            break;
+    }
+    return k;
+}
+
 /* A whole non-negative integer (the counts of scikit-learn's first line), or -1. */
 static int64_t count(const char *s)
 {
@@ -451,13 +465,7 @@ int nb_csv_read(const char *path, const nb_csv_opts *o, bool dataset, bool want_
     csv c = {.path = path, .delim = rs->delim, .line = 1 + o->skip_rows};
     if (nb_records_skip_lines(rs, o->skip_rows) != 0)
         goto out;
-    int k;
-    while ((k = nb_records_next(rs, c.line)) > 0) { /* the first record that is not blank */
-        c.p = rs->line;
-        c.end = rs->line + rs->len;
-        if (next_row(&c))
-            break;
-    }
+    int k = next_record(&c, rs);
     if (k < 0)
         goto out;
     const char *what = o->header == NB_CSV_HEADER ? "header row" : o->header ? "first line" : "data rows";
@@ -485,6 +493,15 @@ int nb_csv_read(const char *path, const nb_csv_opts *o, bool dataset, bool want_
             snprintf(L.expect, sizeof L.expect, "the header has %d", nf);
         } else if (!sklearn_line(&c, fields, nf, first_line, &L, &n_names)) {
             goto out;
+        } else { /* the first data row before the columns are allocated: L.n is only a claim */
+            int n1 = (k = next_record(&c, rs)) > 0 ? count_fields(&c) : 0;
+            if (k < 0 || n1 < 0)
+                goto out;
+            if (k > 0 && n1 != L.n) {
+                nb_error(NB_ERR_FORMAT, "csv: %s: line %lld has %d fields but %s", path, (long long)c.line,
+                         n1, L.expect);
+                goto out;
+            }
         }
     }
     if (!(cols = choose(&c, o, &L, dataset, &n_cols)) || !(wanted = calloc((size_t)L.n, sizeof *wanted))) {

@@ -64,21 +64,24 @@ int main(int argc, char **argv)
     put("idx", "i16_1x2x2", b, n), put("idx_gz", "i16_1x2x2", b, n), gz("idx", "i16_1x2x2.gz", b, n);
     n = idx(b, 0x0E, 1, (unsigned[]){2}, 8);
     put("idx", "f64_2", b, n), put("idx_gz", "f64_2", b, n);
-    static const char *csv[] = {"\x08"
-                                "a,b,c\n1,2,3\n4.5,-5e-1,6\n",
-                                "\x09"
-                                "\"x\";\"y;\"\"z\"\"\"\r\n 1 ; 2 \r\n\r\n3;4\r\n",
-                                "\x0e"
-                                "skipped\nname,value\n1,nan\n2,inf\n",
-                                "\x04"
-                                "p,q,r\n\"1\",2,3\n",
-                                "\x48" /* no header, classes */
-                                "1,2,b\n3,4,a\n5,6,b\n",
-                                "\x88" /* scikit-learn's first line, classes */
-                                "3,2,setosa,versicolor\n5.1,3.5,0\n4.9,3.0,1\n6.2,3.4,1\n",
-                                "\x28" /* header, classes in the first column */
-                                "species,len\nvirginica,6.3\nsetosa,5.1\n"};
-    for (int i = 0; i < 7; i++) {
+    static const char *csv[] = {
+        "\x08"
+        "a,b,c\n1,2,3\n4.5,-5e-1,6\n",
+        "\x09"
+        "\"x\";\"y;\"\"z\"\"\"\r\n 1 ; 2 \r\n\r\n3;4\r\n",
+        "\x0e"
+        "skipped\nname,value\n1,nan\n2,inf\n",
+        "\x04"
+        "p,q,r\n\"1\",2,3\n",
+        "\x48" /* no header, classes */
+        "1,2,b\n3,4,a\n5,6,b\n",
+        "\x88" /* scikit-learn's first line, classes */
+        "3,2,setosa,versicolor\n5.1,3.5,0\n4.9,3.0,1\n6.2,3.4,1\n",
+        "\x28" /* header, classes in the first column */
+        "species,len\nvirginica,6.3\nsetosa,5.1\n",
+        "\x88" /* a first line claiming 255,555,555 features (a finding: 1 GB allocated) */
+        "3,255555555,setosa,versiolor\n5.1,0,6\n1.2,3.4,1\n"};
+    for (int i = 0; i < (int)(sizeof csv / sizeof csv[0]); i++) {
         char name[16];
         snprintf(name, sizeof name, "seed%d", i);
         put("csv", name, csv[i], strlen(csv[i]));
