@@ -401,6 +401,9 @@ Test(csv, sklearn_first_line_is_checked)
         write_text("w.csv", "3,255555555,setosa,versiolor\n5.1,0,6\n1.2,3.4,1\n"), o, NULL, NULL));
     assert_error(NB_ERR_FORMAT, "w.csv: line 2 has 3 fields but line 1 says 255555555 features and a target");
     nb_clear_error();
+    cr_assert_null(nb_load_csv_dataset(write_text("e.csv", "3,255555555,setosa,ver,3.4,1\n"), o, NULL, NULL));
+    assert_error(NB_ERR_FORMAT, "e.csv: no data rows after the first line (line 1)");
+    nb_clear_error();
     char **classes;
     cr_assert_null(nb_load_csv_dataset(write_text("c.csv", "2,2,a,b\n1,2,0\n3,4,2\n"), o, &classes, NULL));
     assert_error(NB_ERR_FORMAT,

@@ -356,6 +356,12 @@ static int next_record(csv *c, nb_records *rs)
     return k;
 }
 
+static void no_data_rows(const char *path, const nb_csv_opts *o, int64_t first_line)
+{
+    nb_error(NB_ERR_FORMAT, "csv: %s: no data rows after the %s (line %lld)", path,
+             o->header == NB_CSV_HEADER ? "header" : "first line", (long long)first_line);
+}
+
 /* A whole non-negative integer (the counts of scikit-learn's first line), or -1. */
 static int64_t count(const char *s)
 {
@@ -497,7 +503,11 @@ int nb_csv_read(const char *path, const nb_csv_opts *o, bool dataset, bool want_
             int n1 = (k = next_record(&c, rs)) > 0 ? count_fields(&c) : 0;
             if (k < 0 || n1 < 0)
                 goto out;
-            if (k > 0 && n1 != L.n) {
+            if (k == 0) {
+                no_data_rows(path, o, first_line);
+                goto out;
+            }
+            if (n1 != L.n) {
                 nb_error(NB_ERR_FORMAT, "csv: %s: line %lld has %d fields but %s", path, (long long)c.line,
                          n1, L.expect);
                 goto out;
@@ -529,8 +539,7 @@ int nb_csv_read(const char *path, const nb_csv_opts *o, bool dataset, bool want_
     if (!rows(&c, rs, &L, cols, n_cols, &vs))
         goto out;
     if (vs.rows == 0) {
-        nb_error(NB_ERR_FORMAT, "csv: %s: no data rows after the %s (line %lld)", path,
-                 o->header == NB_CSV_HEADER ? "header" : "first line", (long long)first_line);
+        no_data_rows(path, o, first_line);
         goto out;
     }
     if (L.sklearn_rows >= 0 && vs.rows != L.sklearn_rows) {

@@ -80,7 +80,9 @@ int main(int argc, char **argv)
         "\x28" /* header, classes in the first column */
         "species,len\nvirginica,6.3\nsetosa,5.1\n",
         "\x88" /* a first line claiming 255,555,555 features (a finding: 1 GB allocated) */
-        "3,255555555,setosa,versiolor\n5.1,0,6\n1.2,3.4,1\n"};
+        "3,255555555,setosa,versiolor\n5.1,0,6\n1.2,3.4,1\n",
+        "\x88" /* the same with no data row (a finding) */
+        "3,255555555,setosa,ver,3.4,1\n"};
     for (int i = 0; i < (int)(sizeof csv / sizeof csv[0]); i++) {
         char name[16];
         snprintf(name, sizeof name, "seed%d", i);
