@@ -21,7 +21,7 @@ const char *nb_get_cpu_capability(void)
      * of the x86-64-v4 and v3 levels of NB_VECTORIZE's clones */
     if (nb_cpu_avx512())
         return "avx512";
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    if (nb_cpu_avx2())
         return "avx2";
 #endif
     return "default";

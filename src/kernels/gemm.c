@@ -91,7 +91,7 @@ static const nb_gemm_ukernel *best_kernel(void)
 #ifdef NB_GEMM_X86
     if (nb_cpu_avx512())
         return &nb_gemm_ukernel_avx512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    if (nb_cpu_avx2())
         return &nb_gemm_ukernel_avx2;
 #endif
     return &ukernel_generic_desc;
@@ -124,8 +124,7 @@ int nb_gemm_set_kernel(const char *name)
         return 0;
     }
 #ifdef NB_GEMM_X86
-    __builtin_cpu_init();
-    if (strcmp(name, "avx2") == 0 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    if (strcmp(name, "avx2") == 0 && nb_cpu_avx2()) {
         g_kernel = &nb_gemm_ukernel_avx2;
         return 0;
     }

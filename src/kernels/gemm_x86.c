@@ -9,6 +9,7 @@
  * Functionality", and OpenBLAS kernel/x86_64/sgemm_kernel_*_haswell.S). The
  * code itself is written from scratch with intrinsics. */
 #include "kernels/gemm_kernels.h"
+#include "kernels/simd.h"
 
 #ifdef NB_GEMM_X86
 #include <immintrin.h>
@@ -94,8 +95,81 @@ __attribute__((target("avx2,fma"))) static void ukernel_avx2_6x16(int64_t kc, co
     avx2_store(c + 5 * ldc + 8, c51, va, vb, beta0);
 }
 
+/* The row-offset form (nb_gemm_b_rows: the implicit-GEMM convolution), one
+ * function per row count R: B's row k read in place at b + boff[k], 16 lanes
+ * masked to nn columns (loaded plainly when nn = 16), and each element of C
+ * given the packed kernel's operations in its order (an FMA chain over k
+ * from zero, then avx2_store's alpha and beta), so results do not depend on
+ * which form ran. Partial rows are written through nb_avx2_store_first, not
+ * vmaskmovps (slow on AMD's Zen 1-3). */
+#define Y_DECL(r) __m256 c##r##0 = _mm256_setzero_ps(), c##r##1 = _mm256_setzero_ps();
+#define Y_FMA(r)                                                                                             \
+    {                                                                                                        \
+        __m256 ar = _mm256_broadcast_ss(a + (r));                                                            \
+        c##r##0 = _mm256_fmadd_ps(ar, b0, c##r##0);                                                          \
+        c##r##1 = _mm256_fmadd_ps(ar, b1, c##r##1);                                                          \
+    }
+#define Y_STORE(r)                                                                                           \
+    if (full) {                                                                                              \
+        avx2_store(c + (r)*ldc, c##r##0, va, vb, beta0);                                                     \
+        avx2_store(c + (r)*ldc + 8, c##r##1, va, vb, beta0);                                                 \
+    } else {                                                                                                 \
+        float *cr = c + (r)*ldc;                                                                             \
+        __m256 t0 = _mm256_mul_ps(c##r##0, va), t1 = _mm256_mul_ps(c##r##1, va);                             \
+        if (!beta0) {                                                                                        \
+            t0 = _mm256_fmadd_ps(_mm256_maskload_ps(cr, k0), vb, t0);                                        \
+            t1 = _mm256_fmadd_ps(_mm256_maskload_ps(cr + 8, k1), vb, t1);                                    \
+        }                                                                                                    \
+        nb_avx2_store_first(cr, t0, nn);                                                                     \
+        if (nn > 8)                                                                                          \
+            nb_avx2_store_first(cr + 8, t1, nn - 8);                                                         \
+    }
+#define Y_R1(X) X(0)
+#define Y_R2(X) Y_R1(X) X(1)
+#define Y_R3(X) Y_R2(X) X(2)
+#define Y_R4(X) Y_R3(X) X(3)
+#define Y_R5(X) Y_R4(X) X(4)
+#define Y_R6(X) Y_R5(X) X(5)
+#define Y_TILE_OFF(R)                                                                                        \
+    __attribute__((target("avx2,fma"))) static void tile_off_avx2_##R(                                      \
+        int64_t kc, const float *restrict a, const float *restrict b, const int64_t *restrict boff,          \
+        float *restrict c, int64_t ldc, float alpha, float beta, int nn)                                     \
+    {                                                                                                        \
+        const bool full = nn == AVX2_NR;                                                                     \
+        const __m256i k0 = nb_avx2_lanes(0, nn), k1 = nb_avx2_lanes(0, nn - 8);                                  \
+        Y_R##R(Y_DECL) for (int64_t k = 0; k < kc; k++, a += AVX2_MR)                                        \
+        {                                                                                                    \
+            const float *bk = b + boff[k];                                                                   \
+            __m256 b0 = full ? _mm256_loadu_ps(bk) : _mm256_maskload_ps(bk, k0);                             \
+            __m256 b1 = full ? _mm256_loadu_ps(bk + 8) : _mm256_maskload_ps(bk + 8, k1);                         \
+            Y_R##R(Y_FMA)                                                                                    \
+        }                                                                                                    \
+        __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);                                        \
+        int beta0 = beta == 0;                                                                               \
+        Y_R##R(Y_STORE)                                                                                      \
+    }
+Y_TILE_OFF(1)
+Y_TILE_OFF(2)
+Y_TILE_OFF(3)
+Y_TILE_OFF(4)
+Y_TILE_OFF(5)
+Y_TILE_OFF(6)
+
+__attribute__((target("avx2,fma"))) static void ukernel_avx2_tile_off(int64_t kc, const float *restrict a,
+                                                                      const float *restrict b,
+                                                                      const int64_t *restrict boff,
+                                                                      float *restrict c, int64_t ldc,
+                                                                      float alpha, float beta, int mm, int nn)
+{
+    static void (*const tiles[AVX2_MR])(int64_t, const float *, const float *, const int64_t *, float *,
+                                        int64_t, float, float, int) = {tile_off_avx2_1, tile_off_avx2_2,
+                                                                       tile_off_avx2_3, tile_off_avx2_4,
+                                                                       tile_off_avx2_5, tile_off_avx2_6};
+    tiles[mm - 1](kc, a, b, boff, c, ldc, alpha, beta, nn);
+}
+
 const nb_gemm_ukernel nb_gemm_ukernel_avx2 = {
-    "avx2", AVX2_MR, AVX2_NR, 320, 192, 4080, ukernel_avx2_6x16, NULL, NULL,
+    "avx2", AVX2_MR, AVX2_NR, 320, 192, 4080, ukernel_avx2_6x16, NULL, ukernel_avx2_tile_off,
 };
 
 /* ---- AVX-512: MR x 32 (2 zmm per row) --------------------------------------

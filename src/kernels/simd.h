@@ -1,8 +1,8 @@
 /* kernels/simd.h — NB_VECTORIZE: compile a loop for AVX-512, AVX2+FMA and
  * baseline x86-64, picked at load time (GCC function multi-versioning), so the
  * default build is fast on new CPUs and still runs on any x86-64; the one
- * AVX-512 test of hand-written paths; the flush-to-zero mode; the pause of a
- * spinning wait. */
+ * AVX-512 test and the one AVX2 test of hand-written paths, and AVX2's lane
+ * masks; the flush-to-zero mode; the pause of a spinning wait. */
 #ifndef NB_KERNELS_SIMD_H
 #define NB_KERNELS_SIMD_H
 
@@ -41,6 +41,54 @@ static inline bool nb_cpu_avx512(void)
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
            __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
+}
+
+/* AVX2 with FMA: the GEMM's AVX2 micro-kernel and the hand-written AVX2 paths
+ * beside the AVX-512 ones (CPUs without AVX-512, as Zen 3). */
+static inline bool nb_cpu_avx2(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+#include <immintrin.h>
+
+/* The lanes i < 8 with a <= i < b, as the mask of AVX2's maskload (all bits
+ * of a lane set): AVX2's form of AVX-512's __mmask16. A masked-off lane is
+ * not read, so it may lie outside the array. */
+__attribute__((target("avx2"))) static inline __m256i nb_avx2_lanes(int64_t a, int64_t b)
+{
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    a = a < 0 ? 0 : a > 8 ? 8 : a;
+    b = b < 0 ? 0 : b > 8 ? 8 : b;
+    return _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)a), iota),
+                               _mm256_cmpgt_epi32(_mm256_set1_epi32((int)b), iota));
+}
+
+/* dst[i] = v[i] for i < n (all 8 when n >= 8): 4, 2 and 1 lanes at a time
+ * rather than vmaskmovps, which AMD's Zen 1-3 run as a long microcoded
+ * sequence (a 28-wide im2col with masked stores ran at half the speed of
+ * the scalar loop). The stores are the intrinsics' own, which may alias any
+ * type: dst may hold int32 lanes. */
+__attribute__((target("avx2"))) static inline void nb_avx2_store_first(float *dst, __m256 v, int64_t n)
+{
+    if (n >= 8) {
+        _mm256_storeu_ps(dst, v);
+        return;
+    }
+    __m128 h = _mm256_castps256_ps128(v);
+    if (n & 4) {
+        _mm_storeu_ps(dst, h);
+        h = _mm256_extractf128_ps(v, 1);
+        dst += 4;
+    }
+    if (n & 2) {
+        _mm_storel_pi((__m64 *)(void *)dst, h);
+        h = _mm_movehl_ps(h, h);
+        dst += 2;
+    }
+    if (n & 1)
+        _mm_store_ss(dst, h);
 }
 #endif
 

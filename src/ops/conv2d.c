@@ -28,7 +28,8 @@
  * sums are added, which keeps every sum in the order it had before. With
  * few channels (kw C < 16: the first layer of an image network) the runs are
  * too short to pay, and dW uses cols_n as the forward pass does; or, at
- * stride 1 with AVX-512, ops/conv2d_dw.c's dot products over the padded image.
+ * stride 1 with AVX-512 or AVX2, ops/conv2d_dw.c's dot products over the
+ * padded image.
  *
  * The forward pass with stride 1 skips im2col (implicit GEMM): in the image
  * padded to [C, Hp, Wp], row (c,p,q) of cols_n is the run of Ho Wp values
