@@ -259,6 +259,14 @@ Test(bf16, portable_kernel_equals_avx512bf16)
     same_bits("generic", 2);
 }
 
+Test(bf16, portable_kernel_equals_avx2)
+{
+    if (nb_gemm_bf16_set_kernel("avx2") != 0)
+        cr_skip_test("no AVX2 on this CPU");
+    same_bits("generic", 1);
+    same_bits("generic", 2);
+}
+
 /* The rounding of the packing, of A's and of B's elements, in both
  * layouts of each: round to nearest even, denormals to zero, NaN stays NaN,
  * overflow to infinity. The value under test is the only non-zero of its k

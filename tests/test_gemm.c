@@ -301,7 +301,8 @@ Test(gemm, b_rows_at_offsets_equal_the_copied_matrix)
         checked++;
     }
 #if defined(NB_GEMM_X86)
-    if (__builtin_cpu_supports("avx512f") || (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")))
+    if (__builtin_cpu_supports("avx512f") ||
+        (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")))
         cr_assert_geq(checked, 3); /* both have the form (AVX2's: 6-row edges, K past one block of 320) */
 #endif
 }

@@ -91,7 +91,7 @@ static inline float bits_float(uint32_t u)
 static inline float pair_lo(uint32_t w) { return bits_float(w << 16); }
 static inline float pair_hi(uint32_t w) { return bits_float(w & 0xFFFF0000u); }
 
-static void pairs_generic(const float *r0, const float *r1, int64_t n, uint32_t *dst)
+void nb_bf16_pairs_generic(const float *r0, const float *r1, int64_t n, uint32_t *dst)
 {
     for (int64_t i = 0; i < n; i++)
         dst[i] = bf16_round(r0[i]) | (r1 ? (uint32_t)bf16_round(r1[i]) << 16 : 0);
@@ -99,8 +99,8 @@ static void pairs_generic(const float *r0, const float *r1, int64_t n, uint32_t 
 
 /* The transposing panel (nb_bf16_crows_fn): each row converted into tmp
  * first (rows of 2 kp halves), then interleaved. */
-static void crows_generic(const float *src, int64_t ld, int rows, int w, int64_t kc, uint16_t *restrict tmp,
-                          uint32_t *restrict dst)
+void nb_bf16_crows_generic(const float *src, int64_t ld, int rows, int w, int64_t kc, uint16_t *restrict tmp,
+                           uint32_t *restrict dst)
 {
     const int64_t kp = (kc + 1) / 2;
     for (int r = 0; r < rows; r++) {
@@ -159,7 +159,7 @@ NB_VECTORIZE static void kernel_generic(int64_t kp, const uint32_t *restrict a, 
 }
 
 static const nb_bf16_ukernel kernel_generic_desc = {
-    "generic", GB_MR, GB_NR, 192, 4096, kernel_generic, crows_generic, pairs_generic,
+    "generic", GB_MR, GB_NR, 192, 4096, kernel_generic, nb_bf16_crows_generic, nb_bf16_pairs_generic,
 };
 
 /* ---- kernel selection --------------------------------------------------- */
@@ -183,6 +183,8 @@ static const nb_bf16_ukernel *best_kernel(void)
 #ifdef NB_GEMM_BF16_X86
     if (has_avx512bf16())
         return &nb_bf16_ukernel_avx512bf16;
+    if (nb_cpu_avx2())
+        return &nb_bf16_ukernel_avx2;
 #endif
     return &kernel_generic_desc;
 }
@@ -205,6 +207,8 @@ int nb_gemm_bf16_set_kernel(const char *name)
 #ifdef NB_GEMM_BF16_X86
     else if (strcmp(name, "avx512bf16") == 0 && has_avx512bf16())
         g_kernel = &nb_bf16_ukernel_avx512bf16;
+    else if (strcmp(name, "avx2") == 0 && nb_cpu_avx2())
+        g_kernel = &nb_bf16_ukernel_avx2;
 #endif
     else
         return -1;

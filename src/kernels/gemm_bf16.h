@@ -71,13 +71,23 @@ typedef struct {
     nb_bf16_pairs_fn pairs;
 } nb_bf16_ukernel;
 
+/* The portable conversions, which kernels without their own use too. */
+void nb_bf16_crows_generic(const float *src, int64_t ld, int rows, int w, int64_t kc, uint16_t *tmp,
+                           uint32_t *dst);
+void nb_bf16_pairs_generic(const float *r0, const float *r1, int64_t n, uint32_t *dst);
+
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(NB_GEMM_NO_SIMD)
 #define NB_GEMM_BF16_X86 1
 extern const nb_bf16_ukernel nb_bf16_ukernel_avx512bf16;
+/* CPUs without AVX512_BF16 (Zen 3, Intel before Cooper Lake): the same
+ * pairs, widened to float32 by shifts and masks, and two FMAs a pair in
+ * vdpbf16ps's order (the products are exact, so each FMA rounds as the
+ * portable kernel's addition does). */
+extern const nb_bf16_ukernel nb_bf16_ukernel_avx2;
 #endif
 
 /* Internal (tests, bench): selects the bfloat16 kernel by name ("generic",
- * "avx512bf16"; NULL = best for this CPU). Returns 0, or -1 when it is not
+ * "avx512bf16", "avx2"; NULL = best for this CPU). Returns 0, or -1 when it is not
  * available here (the selection is then unchanged). */
 int nb_gemm_bf16_set_kernel(const char *name);
 const char *nb_gemm_bf16_kernel_name(void);

@@ -1,5 +1,6 @@
 /* kernels/gemm_bf16_x86.c — the AVX512_BF16 bfloat16 micro-kernel (12 x 32,
- * vdpbf16ps) and the packing conversions (vcvtne2ps2bf16), for
+ * vdpbf16ps) and the packing conversions (vcvtne2ps2bf16), and the AVX2
+ * micro-kernel (4 x 16, FMAs) for CPUs without AVX512_BF16, for
  * gemm_bf16.c, which picks them at run time with __builtin_cpu_supports.
  *
  * The register tile is the float32 AVX-512 kernel's (gemm_x86.c): 12 rows of
@@ -9,6 +10,7 @@
  * 256-bit halves, that doubles the multiply-adds per instruction, not the
  * instructions per cycle. */
 #include "kernels/gemm_bf16.h"
+#include "kernels/simd.h"
 
 #ifdef NB_GEMM_BF16_X86
 #include <immintrin.h>
@@ -168,6 +170,62 @@ static void kernel_avx512bf16(int64_t kp, const uint32_t *a, const uint32_t *b, 
 
 const nb_bf16_ukernel nb_bf16_ukernel_avx512bf16 = {
     "avx512bf16", BF16_MR, BF16_NR, 240, 4096, kernel_avx512bf16, crows_avx512bf16, pairs_avx512bf16,
+};
+
+/* ---- AVX2 + FMA: 4 x 16 (8 ymm accumulators) -----------------------------
+ * A word's even-k half widened to float32 is the word shifted left by 16,
+ * its odd-k half the word with the low 16 bits cleared: 4 widened B vectors,
+ * 8 accumulators and 2 widened A values fit the 16 ymm registers. Each pair
+ * adds the odd product, then the even one, by FMAs: the products of two
+ * bfloat16 are exact in float32, so each FMA rounds once, as the portable
+ * kernel's additions do. */
+#define BA_MR 4
+#define BA_NR 16
+#define BA_TGT __attribute__((target("avx2,fma")))
+
+BA_TGT static inline __m256 widen_even(__m256i w) { return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16)); }
+
+BA_TGT static inline __m256 widen_odd(__m256i w, __m256i hi)
+{
+    return _mm256_castsi256_ps(_mm256_and_si256(w, hi));
+}
+
+BA_TGT static void kernel_avx2(int64_t kp, const uint32_t *a, const uint32_t *b, float *c, int64_t ldc,
+                               float alpha, float beta, int mm, int nn)
+{
+    const __m256i hi = _mm256_set1_epi32((int)0xFFFF0000u);
+    __m256 acc[BA_MR][2];
+    for (int r = 0; r < BA_MR; r++)
+        acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    for (int64_t p = 0; p < kp; p++, a += BA_MR, b += BA_NR) {
+        __m256i w0 = _mm256_loadu_si256((const __m256i *)b),
+                w1 = _mm256_loadu_si256((const __m256i *)(b + 8));
+        __m256 b0e = widen_even(w0), b0o = widen_odd(w0, hi), b1e = widen_even(w1), b1o = widen_odd(w1, hi);
+        for (int r = 0; r < BA_MR; r++) {
+            __m256i ar = _mm256_set1_epi32((int)a[r]);
+            __m256 ae = widen_even(ar), ao = widen_odd(ar, hi);
+            acc[r][0] = _mm256_fmadd_ps(ae, b0e, _mm256_fmadd_ps(ao, b0o, acc[r][0]));
+            acc[r][1] = _mm256_fmadd_ps(ae, b1e, _mm256_fmadd_ps(ao, b1o, acc[r][1]));
+        }
+    }
+    const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+    const __m256i k0 = nb_avx2_lanes(0, nn), k1 = nb_avx2_lanes(0, nn - 8);
+    for (int r = 0; r < mm; r++) {
+        float *cr = c + r * ldc;
+        __m256 t0 = alpha == 1 ? acc[r][0] : _mm256_mul_ps(acc[r][0], va);
+        __m256 t1 = alpha == 1 ? acc[r][1] : _mm256_mul_ps(acc[r][1], va);
+        if (beta != 0) {
+            t0 = _mm256_fmadd_ps(_mm256_maskload_ps(cr, k0), vb, t0);
+            t1 = _mm256_fmadd_ps(_mm256_maskload_ps(cr + 8, k1), vb, t1);
+        }
+        nb_avx2_store_first(cr, t0, nn);
+        if (nn > 8)
+            nb_avx2_store_first(cr + 8, t1, nn - 8);
+    }
+}
+
+const nb_bf16_ukernel nb_bf16_ukernel_avx2 = {
+    "avx2", BA_MR, BA_NR, 192, 4096, kernel_avx2, nb_bf16_crows_generic, nb_bf16_pairs_generic,
 };
 
 #endif /* NB_GEMM_BF16_X86 */

@@ -131,17 +131,17 @@ __attribute__((target("avx2,fma"))) static void ukernel_avx2_6x16(int64_t kc, co
 #define Y_R5(X) Y_R4(X) X(4)
 #define Y_R6(X) Y_R5(X) X(5)
 #define Y_TILE_OFF(R)                                                                                        \
-    __attribute__((target("avx2,fma"))) static void tile_off_avx2_##R(                                      \
+    __attribute__((target("avx2,fma"))) static void tile_off_avx2_##R(                                       \
         int64_t kc, const float *restrict a, const float *restrict b, const int64_t *restrict boff,          \
         float *restrict c, int64_t ldc, float alpha, float beta, int nn)                                     \
     {                                                                                                        \
         const bool full = nn == AVX2_NR;                                                                     \
-        const __m256i k0 = nb_avx2_lanes(0, nn), k1 = nb_avx2_lanes(0, nn - 8);                                  \
+        const __m256i k0 = nb_avx2_lanes(0, nn), k1 = nb_avx2_lanes(0, nn - 8);                              \
         Y_R##R(Y_DECL) for (int64_t k = 0; k < kc; k++, a += AVX2_MR)                                        \
         {                                                                                                    \
             const float *bk = b + boff[k];                                                                   \
             __m256 b0 = full ? _mm256_loadu_ps(bk) : _mm256_maskload_ps(bk, k0);                             \
-            __m256 b1 = full ? _mm256_loadu_ps(bk + 8) : _mm256_maskload_ps(bk + 8, k1);                         \
+            __m256 b1 = full ? _mm256_loadu_ps(bk + 8) : _mm256_maskload_ps(bk + 8, k1);                     \
             Y_R##R(Y_FMA)                                                                                    \
         }                                                                                                    \
         __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);                                        \
@@ -162,9 +162,8 @@ __attribute__((target("avx2,fma"))) static void ukernel_avx2_tile_off(int64_t kc
                                                                       float alpha, float beta, int mm, int nn)
 {
     static void (*const tiles[AVX2_MR])(int64_t, const float *, const float *, const int64_t *, float *,
-                                        int64_t, float, float, int) = {tile_off_avx2_1, tile_off_avx2_2,
-                                                                       tile_off_avx2_3, tile_off_avx2_4,
-                                                                       tile_off_avx2_5, tile_off_avx2_6};
+                                        int64_t, float, float, int) = {
+        tile_off_avx2_1, tile_off_avx2_2, tile_off_avx2_3, tile_off_avx2_4, tile_off_avx2_5, tile_off_avx2_6};
     tiles[mm - 1](kc, a, b, boff, c, ldc, alpha, beta, nn);
 }
 

@@ -120,8 +120,9 @@ __attribute__((target("avx512f"))) static void max2x2_row_avx512(const float *re
  * into even and odd columns (shuffle_ps takes them within each 128-bit half;
  * permute4x64 puts the halves' pairs in order), the masks as vectors, and a
  * masked step for the last 7 or fewer outputs. */
-__attribute__((target("avx2"))) static void max2x2_row_avx2(const float *restrict r0, const float *restrict r1,
-                                                            int64_t n, int32_t o0, int32_t W, float *restrict y,
+__attribute__((target("avx2"))) static void max2x2_row_avx2(const float *restrict r0,
+                                                            const float *restrict r1, int64_t n, int32_t o0,
+                                                            int32_t W, float *restrict y,
                                                             int32_t *restrict idx)
 {
     const __m256i two_iota = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
@@ -131,8 +132,10 @@ __attribute__((target("avx2"))) static void max2x2_row_avx2(const float *restric
         __m256i klo = nb_avx2_lanes(0, 2 * m), khi = nb_avx2_lanes(0, 2 * m - 8);
         __m256 a0 = _mm256_maskload_ps(r0 + 2 * j, klo), a1 = _mm256_maskload_ps(r0 + 2 * j + 8, khi);
         __m256 b0 = _mm256_maskload_ps(r1 + 2 * j, klo), b1 = _mm256_maskload_ps(r1 + 2 * j + 8, khi);
-#define EVEN(u, v) _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(u, v, 0x88)), 0xD8))
-#define ODD(u, v) _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(u, v, 0xDD)), 0xD8))
+#define EVEN(u, v)                                                                                           \
+    _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(u, v, 0x88)), 0xD8))
+#define ODD(u, v)                                                                                            \
+    _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(u, v, 0xDD)), 0xD8))
         __m256 cand[3] = {ODD(a0, a1), EVEN(b0, b1), ODD(b0, b1)};
         __m256 mx = EVEN(a0, a1);
 #undef EVEN
@@ -146,7 +149,8 @@ __attribute__((target("avx2"))) static void max2x2_row_avx2(const float *restric
         }
         __m256i base = _mm256_add_epi32(_mm256_set1_epi32(o0 + 2 * (int32_t)j), two_iota);
         nb_avx2_store_first(y + j, mx, m);
-        nb_avx2_store_first((float *)(idx + j), _mm256_castsi256_ps(_mm256_add_epi32(base, _mm256_castps_si256(at))), m);
+        nb_avx2_store_first((float *)(idx + j),
+                            _mm256_castsi256_ps(_mm256_add_epi32(base, _mm256_castps_si256(at))), m);
     }
 }
 #endif
