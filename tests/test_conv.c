@@ -201,6 +201,33 @@ Test(conv, backward_of_every_case_matches_the_chain_rule)
     }
 }
 
+/* An input used by two convolutions: the second backward adds its dX to the
+ * gradient the first wrote (not a fresh buffer), in every case. */
+Test(conv, dx_adds_to_the_gradient_already_there)
+{
+    nb_generator g;
+    nb_generator_seed(&g, 14);
+    for (int c = 0; c < NCASES; c++) {
+        const ccase *t = &cases[c];
+        nb_tensor *x, *w, *b;
+        make(t, &g, &x, &w, &b);
+        nb_tensor *w2 = nb_randn(&g, w->ndim, w->shape);
+        nb_requires_grad(x, true);
+        nb_tensor *y = nb_add(nb_conv2d(x, w, b, lib_opts(t)), nb_conv2d(x, w2, b, lib_opts(t)));
+        cr_assert_not_null(y, "case %d: %s", c, nb_last_error_message());
+        nb_tensor *gy = nb_randn(&g, y->ndim, y->shape);
+        cr_assert_eq(nb_backward_grad(y, gy), 0, "case %d: %s", c, nb_last_error_message());
+        double *dx = calloc((size_t)x->numel, sizeof *dx), *dw = calloc((size_t)w->numel, sizeof *dw);
+        double *db = calloc((size_t)t->O, sizeof *db);
+        naive_conv_grad(t, x->data, w->data, gy->data, dx, dw, db);
+        naive_conv_grad(t, x->data, w2->data, gy->data, dx, dw, db); /* adds to dx */
+        assert_close_array(x->grad, dx, x->numel, 40 * TOL);
+        free(dx), free(dw), free(db);
+        nb_free(x), nb_free(w), nb_free(w2), nb_free(b), nb_free(gy);
+        nb_step_end();
+    }
+}
+
 Test(conv, unbatched_input_and_gradients_only_where_asked)
 {
     nb_generator g;
