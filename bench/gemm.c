@@ -48,9 +48,7 @@ static void openblas_fix_core(char **argv)
     if (getenv("OPENBLAS_CORETYPE") || getenv("NB_BENCH_NO_BLAS") ||
         strcasecmp(openblas_get_corename(), "prescott") != 0)
         return;
-    const char *core = nb_cpu_avx512()                                                   ? "SkylakeX"
-                       : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? "Haswell"
-                                                                                         : NULL;
+    const char *core = nb_cpu_avx512() ? "SkylakeX" : nb_cpu_avx2() ? "Haswell" : NULL;
     if (!core)
         return;
     printf("OpenBLAS chose its Prescott kernels for this CPU: running again with OPENBLAS_CORETYPE=%s\n",

@@ -404,17 +404,17 @@ Test(conv, max_pool_nan_is_a_maximum)
     nb_free(x);
 }
 
-/* The 2x2 stride-2 path (vectorized on AVX-512) against PyTorch's scan rule
- * written out: rows then columns, the first element starts, a later one
- * replaces it when greater or NaN. Rows of 18 outputs (two vector steps, the
- * second partial) and an odd width; small integers make ties, and NaNs and
+/* The 2x2 stride-2 path (vectorized with AVX-512 and AVX2) against PyTorch's
+ * scan rule written out: rows then columns, the first element starts, a
+ * later one replaces it when greater or NaN. Rows of 1 to 18 outputs (every
+ * partial last step of 16 and 8 lanes; 7 and 14 are 28x28 and 14x14
+ * images') and odd widths; small integers make ties, and NaNs and
  * infinities land at every position of a window. */
-Test(conv, max_pool_2x2_ties_nans_and_infinities)
+static void ties_nans_and_infinities(int64_t W, nb_generator *gen)
 {
-    enum { P = 6, H = 6, W = 37, Ho = 3, Wo = 18 };
-    nb_generator g;
-    nb_generator_seed(&g, 3);
-    nb_tensor *x = nb_requires_grad(nb_randn(&g, NB_SHAPE(2, 3, H, W)), true);
+    enum { P = 6, H = 6, Ho = 3 };
+    const int64_t Wo = W / 2;
+    nb_tensor *x = nb_requires_grad(nb_randn(gen, NB_SHAPE(2, 3, H, W)), true);
     for (int64_t i = 0; i < x->numel; i++) {
         x->data[i] = (nb_real)floor(2 * x->data[i]);
         if (i % 11 == 3)
@@ -424,9 +424,10 @@ Test(conv, max_pool_2x2_ties_nans_and_infinities)
     }
     nb_tensor *y = nb_max_pool2d(x, 2, 0, 0);
     cr_assert_not_null(y, "%s", nb_last_error_message());
-    nb_tensor *gy = nb_randn(&g, y->ndim, y->shape);
+    nb_tensor *gy = nb_randn(gen, y->ndim, y->shape);
     cr_assert_eq(nb_backward_grad(y, gy), 0);
-    double dx[P * H * W] = {0};
+    double *dx = calloc((size_t)(P * H * W), sizeof *dx);
+    cr_assert_not_null(dx);
     for (int64_t pl = 0; pl < P; pl++)
         for (int64_t i = 0; i < Ho; i++)
             for (int64_t j = 0; j < Wo; j++) {
@@ -441,15 +442,26 @@ Test(conv, max_pool_2x2_ties_nans_and_infinities)
                     }
                 int64_t o = (pl * Ho + i) * Wo + j;
                 if (isnan(m))
-                    cr_assert(isnan(y->data[o]), "output %lld: %g, want NaN", (long long)o, y->data[o]);
+                    cr_assert(isnan(y->data[o]), "W %lld, output %lld: %g, want NaN", (long long)W,
+                              (long long)o, y->data[o]);
                 else
-                    cr_assert_eq(y->data[o], m, "output %lld: %g, want %g", (long long)o, y->data[o], m);
+                    cr_assert_eq(y->data[o], m, "W %lld, output %lld: %g, want %g", (long long)W,
+                                 (long long)o, y->data[o], m);
                 dx[a] += gy->data[o];
             }
     assert_close_array(x->grad, dx, x->numel, TOL);
+    free(dx);
     nb_free(gy);
     nb_free(x);
     nb_step_end();
+}
+
+Test(conv, max_pool_2x2_ties_nans_and_infinities)
+{
+    nb_generator g;
+    nb_generator_seed(&g, 3);
+    for (int64_t W = 2; W <= 37; W++)
+        ties_nans_and_infinities(W, &g);
 }
 
 Test(conv, pools_match_naive_loops)

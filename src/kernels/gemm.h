@@ -20,9 +20,10 @@ void nb_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, nb_rea
  * (implicit im2col). Each element of C gets the operations nb_gemm(false,
  * false, ...) would give it with those rows copied into a matrix: the same
  * results. Only where nb_gemm_b_rows_ok(M, N, K): a kernel with a row-offset
- * form, and a shape for which nb_gemm would read B in place with it (so the
- * same results hold for any N' that the caller computes instead of N: a
- * padded row). One thread. */
+ * form, and a shape for which nb_gemm's tiles do the same operations (B read
+ * in place by the tile form, or packed for the AVX2 kernel, which has none:
+ * the same FMAs either way), so the same results hold for any N' that the
+ * caller computes instead of N: a padded row. One thread. */
 bool nb_gemm_b_rows_ok(int64_t M, int64_t N, int64_t K);
 void nb_gemm_b_rows(int64_t M, int64_t N, int64_t K, const nb_real *A, int64_t lda, const nb_real *B,
                     const int64_t *boff, nb_real beta, nb_real *C, int64_t ldc);

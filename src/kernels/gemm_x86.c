@@ -14,6 +14,20 @@
 #ifdef NB_GEMM_X86
 #include <immintrin.h>
 
+/* ROWSr(X): X(0) X(1) ... X(r - 1), a tile's rows, for the kernels below. */
+#define ROWS1(X) X(0)
+#define ROWS2(X) ROWS1(X) X(1)
+#define ROWS3(X) ROWS2(X) X(2)
+#define ROWS4(X) ROWS3(X) X(3)
+#define ROWS5(X) ROWS4(X) X(4)
+#define ROWS6(X) ROWS5(X) X(5)
+#define ROWS7(X) ROWS6(X) X(6)
+#define ROWS8(X) ROWS7(X) X(7)
+#define ROWS9(X) ROWS8(X) X(8)
+#define ROWS10(X) ROWS9(X) X(9)
+#define ROWS11(X) ROWS10(X) X(10)
+#define ROWS12(X) ROWS11(X) X(11)
+
 /* ---- AVX2 + FMA: 6 x 16 (12 ymm accumulators) --------------------------- */
 
 #define AVX2_MR 6
@@ -124,12 +138,6 @@ __attribute__((target("avx2,fma"))) static void ukernel_avx2_6x16(int64_t kc, co
         if (nn > 8)                                                                                          \
             nb_avx2_store_first(cr + 8, t1, nn - 8);                                                         \
     }
-#define Y_R1(X) X(0)
-#define Y_R2(X) Y_R1(X) X(1)
-#define Y_R3(X) Y_R2(X) X(2)
-#define Y_R4(X) Y_R3(X) X(3)
-#define Y_R5(X) Y_R4(X) X(4)
-#define Y_R6(X) Y_R5(X) X(5)
 #define Y_TILE_OFF(R)                                                                                        \
     __attribute__((target("avx2,fma"))) static void tile_off_avx2_##R(                                       \
         int64_t kc, const float *restrict a, const float *restrict b, const int64_t *restrict boff,          \
@@ -137,16 +145,16 @@ __attribute__((target("avx2,fma"))) static void ukernel_avx2_6x16(int64_t kc, co
     {                                                                                                        \
         const bool full = nn == AVX2_NR;                                                                     \
         const __m256i k0 = nb_avx2_lanes(0, nn), k1 = nb_avx2_lanes(0, nn - 8);                              \
-        Y_R##R(Y_DECL) for (int64_t k = 0; k < kc; k++, a += AVX2_MR)                                        \
+        ROWS##R(Y_DECL) for (int64_t k = 0; k < kc; k++, a += AVX2_MR)                                       \
         {                                                                                                    \
             const float *bk = b + boff[k];                                                                   \
             __m256 b0 = full ? _mm256_loadu_ps(bk) : _mm256_maskload_ps(bk, k0);                             \
             __m256 b1 = full ? _mm256_loadu_ps(bk + 8) : _mm256_maskload_ps(bk + 8, k1);                     \
-            Y_R##R(Y_FMA)                                                                                    \
+            ROWS##R(Y_FMA)                                                                                   \
         }                                                                                                    \
         __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);                                        \
         int beta0 = beta == 0;                                                                               \
-        Y_R##R(Y_STORE)                                                                                      \
+        ROWS##R(Y_STORE)                                                                                     \
     }
 Y_TILE_OFF(1)
 Y_TILE_OFF(2)
@@ -208,18 +216,6 @@ const nb_gemm_ukernel nb_gemm_ukernel_avx2 = {
             _mm512_mask_storeu_ps(cr + 16, m1, t1);                                                          \
         }                                                                                                    \
     }
-#define Z_R1(X) X(0)
-#define Z_R2(X) Z_R1(X) X(1)
-#define Z_R3(X) Z_R2(X) X(2)
-#define Z_R4(X) Z_R3(X) X(3)
-#define Z_R5(X) Z_R4(X) X(4)
-#define Z_R6(X) Z_R5(X) X(5)
-#define Z_R7(X) Z_R6(X) X(6)
-#define Z_R8(X) Z_R7(X) X(7)
-#define Z_R9(X) Z_R8(X) X(8)
-#define Z_R10(X) Z_R9(X) X(9)
-#define Z_R11(X) Z_R10(X) X(10)
-#define Z_R12(X) Z_R11(X) X(11)
 /* NAME_R: the tile of R rows, B's row k at BROW (b + k ldb in the tile
  * form, b + boff[k] in the row-offset form), the same FMAs either way. */
 #define Z_TILE(NAME, R, BARG, BROW)                                                                          \
@@ -227,16 +223,16 @@ const nb_gemm_ukernel nb_gemm_ukernel_avx2 = {
                                       float *restrict c, int64_t ldc, float alpha, float beta, __mmask16 m0, \
                                       __mmask16 m1)                                                          \
     {                                                                                                        \
-        Z_R##R(Z_DECL) for (int64_t k = 0; k < kc; k++)                                                      \
+        ROWS##R(Z_DECL) for (int64_t k = 0; k < kc; k++)                                                     \
         {                                                                                                    \
             const float *bk = BROW;                                                                          \
             __m512 b0 = _mm512_maskz_loadu_ps(m0, bk);                                                       \
             __m512 b1 = _mm512_maskz_loadu_ps(m1, bk + 16);                                                  \
-            Z_R##R(Z_FMA) a += AVX512_MR;                                                                    \
+            ROWS##R(Z_FMA) a += AVX512_MR;                                                                   \
         }                                                                                                    \
         __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);                                        \
         int beta0 = beta == 0, one = alpha == 1, full = m1 == 0xFFFF;                                        \
-        Z_R##R(Z_TILE_STORE)                                                                                 \
+        ROWS##R(Z_TILE_STORE)                                                                                \
     }
 #define Z_TILES(NAME, BARG, BROW)                                                                            \
     Z_TILE(NAME, 1, BARG, BROW)                                                                              \

@@ -29,8 +29,9 @@
 #endif
 
 /* NB_X86_SIMD: a float32 build for x86-64 with GCC-style intrinsics, where a
- * file may carry a hand-written AVX-512 path (a target attribute, chosen at
- * run time with __builtin_cpu_supports) beside its portable loop. */
+ * file may carry hand-written AVX-512 and AVX2 paths (target attributes,
+ * chosen at run time by nb_cpu_avx512 and nb_cpu_avx2) beside its portable
+ * loop. */
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(NABLA_F64)
 #define NB_X86_SIMD 1
 /* The AVX-512 the library's kernels use: F, VL, DQ and BW (feature names GCC
@@ -65,17 +66,20 @@ __attribute__((target("avx2"))) static inline __m256i nb_avx2_lanes(int64_t a, i
                                _mm256_cmpgt_epi32(_mm256_set1_epi32((int)b), iota));
 }
 
-/* dst[i] = v[i] for i < n (all 8 when n >= 8): 4, 2 and 1 lanes at a time
- * rather than vmaskmovps, which AMD's Zen 1-3 run as a long microcoded
- * sequence (a 28-wide im2col with masked stores ran at half the speed of
- * the scalar loop). The stores are the intrinsics' own, which may alias any
- * type: dst may hold int32 lanes. */
+/* dst[i] = v[i] for i < n (all 8 when n >= 8, none when n <= 0): 4, 2 and
+ * 1 lanes at a time rather than vmaskmovps, which AMD's Zen 1-3 run as a
+ * long microcoded sequence (a 28-wide im2col with masked stores ran at half
+ * the speed of the scalar loop). The three stores are ones GCC declares
+ * through may-alias types (_mm_storeu_si32, not _mm_store_ss, for the last):
+ * dst may hold int32 lanes. */
 __attribute__((target("avx2"))) static inline void nb_avx2_store_first(float *dst, __m256 v, int64_t n)
 {
     if (n >= 8) {
         _mm256_storeu_ps(dst, v);
         return;
     }
+    if (n <= 0)
+        return;
     __m128 h = _mm256_castps256_ps128(v);
     if (n & 4) {
         _mm_storeu_ps(dst, h);
@@ -88,7 +92,7 @@ __attribute__((target("avx2"))) static inline void nb_avx2_store_first(float *ds
         dst += 2;
     }
     if (n & 1)
-        _mm_store_ss(dst, h);
+        _mm_storeu_si32(dst, _mm_castps_si128(h));
 }
 #endif
 

@@ -231,7 +231,7 @@ static void each_row(const geom *g, nb_real *cols, int64_t ld, nb_real *x, plane
 }
 
 #ifdef NB_X86_SIMD
-static bool plane_avx512(const geom *g) { return g->s[1] == 1 && __builtin_cpu_supports("avx512f"); }
+static bool plane_avx512(const geom *g) { return g->s[1] == 1 && nb_cpu_avx512(); }
 #endif
 
 /* cols (row stride ld) = im2col of one image x [C,H,W]: each row (c,p,q) is
@@ -365,7 +365,7 @@ __attribute__((target("avx512f"))) static void copy_rows_avx512(float *restrict 
 static void copy_rows(nb_real *dst, int64_t ldd, const nb_real *src, int64_t lds, int64_t rows, int64_t n)
 {
 #ifdef NB_X86_SIMD
-    if (__builtin_cpu_supports("avx512f")) {
+    if (nb_cpu_avx512()) {
         copy_rows_avx512(dst, ldd, src, lds, rows, n);
         return;
     }

@@ -14,13 +14,13 @@ typedef struct nb_conv2d_dw_shape {
     int64_t O, C, kh, kw, d0, d1, Ho, Wo, Hp, Wp;
 } nb_conv2d_dw_shape;
 
-/* Whether this machine has the kernel (AVX-512, float32 build). */
+/* Whether this machine has the kernel (AVX-512 or AVX2, float32 build). */
 bool nb_conv2d_dw_direct_ok(void);
 
 /* dw [O, C kh kw] = (accumulate ? dw : 0) + dy xp's receptive fields:
  *   dw[o, (c,p,q)] += sum_{i<Ho, j<Wo} dy[o, i Wo + j] xp[c, i + p d0, j + q d1]
  * dy [O, Ho Wo] is one image's output gradient, xp [C, Hp, Wp] its padded
- * input. Each sum runs in 16 lanes over (i, j) in order, then the lanes are
+ * input. Each sum runs in 16 lanes (8 with AVX2) over (i, j) in order, then the lanes are
  * added in a fixed order: the same result on any thread count. */
 void nb_conv2d_dw_direct(const nb_conv2d_dw_shape *s, const nb_real *dy, const nb_real *xp, nb_real *dw,
                          bool accumulate);

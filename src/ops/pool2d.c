@@ -164,7 +164,7 @@ void nb_max_pool2d_planes(void *ctx, int64_t b, int64_t e)
     void (*row2x2)(const nb_real *, const nb_real *, int64_t, int32_t, int32_t, nb_real *, int32_t *) =
         max2x2_row;
 #ifdef NB_X86_SIMD
-    if (__builtin_cpu_supports("avx512f"))
+    if (nb_cpu_avx512())
         row2x2 = max2x2_row_avx512;
     else if (nb_cpu_avx2())
         row2x2 = max2x2_row_avx2;
