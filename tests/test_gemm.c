@@ -97,6 +97,9 @@ Test(gemm, alpha_beta_cases)
             check_case(t & 1, t & 2, 37, 45, 29, ab[c][0], ab[c][1], 0, false);
             check_case(t & 1, t & 2, 130, 70, 300, ab[c][0], ab[c][1], 3, false);
             check_case(t & 1, t & 2, 9, 3, 1, ab[c][0], ab[c][1], 1, false);
+            /* narrow C, computed transposed (C^T = op(B)^T op(A)^T): beta reads C through a transpose */
+            check_case(t & 1, t & 2, 64, 24, 64, ab[c][0], ab[c][1], 0, false);
+            check_case(t & 1, t & 2, 100, 10, 130, ab[c][0], ab[c][1], 2, false);
         }
 }
 
