@@ -273,6 +273,42 @@ Test(gemm, rows_independent_of_tiling_and_packing)
     check_rows_path_free(false, 100, 45, 600, 1, 1);
 }
 
+/* Nor on whether op(A) was packed or its rows read in place: the first n
+ * columns of a 600-column product (A packed: wider than 512 columns) equal,
+ * bit for bit, the product of those columns alone (A read in place where the
+ * kernel has that form), both written with the same row stride. */
+static void check_cols_path_free(bool tb, int64_t M, int64_t n, int64_t K, nb_real alpha, nb_real beta)
+{
+    const int64_t N = 600, ldb = tb ? K : N;
+    nb_real *A = alloc_fill(M * K), *B = alloc_fill((tb ? N : K) * ldb), *Cin = alloc_fill(M * N);
+    nb_real *Cbig = malloc((size_t)(M * N) * sizeof(nb_real)),
+            *Csmall = malloc((size_t)(M * N) * sizeof(nb_real));
+    cr_assert(Cbig && Csmall);
+    memcpy(Cbig, Cin, (size_t)(M * N) * sizeof(nb_real));
+    memcpy(Csmall, Cin, (size_t)(M * N) * sizeof(nb_real));
+    nb_gemm(false, tb, M, N, K, alpha, A, K, B, ldb, beta, Cbig, N);
+    nb_gemm(false, tb, M, n, K, alpha, A, K, B, ldb, beta, Csmall, N);
+    for (int64_t i = 0; i < M; i++)
+        cr_assert(memcmp(Cbig + i * N, Csmall + i * N, (size_t)n * sizeof(nb_real)) == 0,
+                  "tb=%d M=%ld n=%ld K=%ld alpha=%g beta=%g: row %ld differs", tb, (long)M, (long)n, (long)K,
+                  (double)alpha, (double)beta, (long)i);
+    free(A);
+    free(B);
+    free(Cin);
+    free(Cbig);
+    free(Csmall);
+}
+
+Test(gemm, cols_independent_of_packing_a)
+{
+    for (int tb = 0; tb < 2; tb++) {
+        check_cols_path_free(tb, 100, 96, 300, 1, 0);
+        check_cols_path_free(tb, 37, 40, 29, (nb_real)0.7, (nb_real)0.5);
+        check_cols_path_free(tb, 2048 / 16, 288, 96, 1, 1);
+        check_cols_path_free(tb, 61, 512, 520, (nb_real)-1.5, 0);
+    }
+}
+
 /* nb_gemm_b_rows (rows of B at offsets: a convolution's receptive fields in
  * the padded image) gives exactly what nb_gemm gives with those rows copied
  * into a matrix, also when the caller computes more columns than nb_gemm's N

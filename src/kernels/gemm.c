@@ -75,7 +75,7 @@ static void ukernel_generic(int64_t kc, const nb_real *restrict a, const nb_real
 }
 
 static const nb_gemm_ukernel ukernel_generic_desc = {
-    "generic", G_MR, G_NR, 256, 128, 4096, ukernel_generic, NULL, NULL,
+    "generic", G_MR, G_NR, 256, 128, 4096, ukernel_generic, NULL, NULL, NULL,
 };
 
 /* ---- kernel selection ------------------------------------------------- */
@@ -470,6 +470,22 @@ static bool share_ready(const gemm_job *job, shared_pack *s, bool is_a, int64_t 
     return true;
 }
 
+/* The rows of a row-major op(A) are read in place (the tile_a form)
+ * instead of packed (a transpose) for C up to this many columns: few B
+ * panels reuse a packed A there, and the transposes cost more than the
+ * kernel's broadcasts from MR rows (bench/gemm on Zen 5: square 256
+ * 201 -> 210 GFLOP/s, X[128,256] W^T[256,128] 182 -> 201; bench/gpt 3 %
+ * faster). Not when A's rows are a multiple of 4 KB apart: the MR rows
+ * would share one set of L1. */
+enum { DIRECT_A_COLS = 512, DIRECT_A_ALIAS = 1024 };
+
+/* op(A) is read in place by a region of `cols` columns of C. */
+static bool direct_a(const gemm_job *job, int64_t cols)
+{
+    return job->uk->tile_a && !job->ta && !job->ct && !job->boff && cols <= DIRECT_A_COLS &&
+           job->lda % DIRECT_A_ALIAS != 0;
+}
+
 /* B is read in place (see DIRECT_B_ROWS) by a region of `rows` rows of C. */
 static bool direct_b(const gemm_job *job, int64_t rows)
 {
@@ -530,7 +546,7 @@ static void gemm_region(gemm_job *job, int64_t m0, int64_t m1, int64_t n0, int64
 
     /* B unpacked when few A panels would reuse its packed copy (see
      * gemm_kernels.h): rows of op(B) must be rows of B, and C not transposed */
-    const bool b_in_place = direct_b(job, m1 - m0);
+    const bool b_in_place = direct_b(job, m1 - m0), a_in_place = direct_a(job, n1 - n0);
     for (int64_t jc = n0; jc < n1; jc += NC) {
         int64_t nc = n1 - jc < NC ? n1 - jc : NC;
         for (int64_t pc = 0; pc < K; pc += kcb) {
@@ -544,7 +560,9 @@ static void gemm_region(gemm_job *job, int64_t m0, int64_t m1, int64_t n0, int64
             for (int64_t ic = m0; ic < m1; ic += MC) {
                 int64_t mc = m1 - ic < MC ? m1 - ic : MC;
                 const nb_real *ablk = abuf; /* op(A)'s block, likewise */
-                if (job->sa && share_ready(job, job->sa, true, pc, kc, ic, ic + mc, task))
+                if (a_in_place)
+                    ablk = job->A + ic * job->lda + pc;
+                else if (job->sa && share_ready(job, job->sa, true, pc, kc, ic, ic + mc, task))
                     ablk = job->sa->mem + pc * job->sa->pad + ic * kc;
                 else
                     pack_a(mr, job->ta, job->A, job->lda, ic, pc, mc, kc, abuf);
@@ -556,6 +574,11 @@ static void gemm_region(gemm_job *job, int64_t m0, int64_t m1, int64_t n0, int64
                     const int64_t ldbp = b_in_place ? job->ldb : nr;
                     for (int64_t ir = 0; ir < mc; ir += mr) {
                         int64_t mm = mc - ir < mr ? mc - ir : mr;
+                        if (a_in_place) {
+                            uk->tile_a(kc, ablk + ir * job->lda, job->lda, bp, ldbp,
+                                       C + (ic + ir) * ldc + jc + jr, ldc, alpha, beta, (int)mm, (int)nn);
+                            continue;
+                        }
                         const nb_real *ap = ablk + ir * kc;
                         if (job->boff) {
                             uk->tile_off(kc, ap, bp, job->boff + pc, C + (ic + ir) * ldc + jc + jr, ldc,
@@ -755,6 +778,8 @@ enum { SHARED_MAX = 1 << 22 };
 static bool share_operand(const gemm_job *job, shared_pack *s)
 {
     bool is_a = job->tm == 1;
+    if (is_a && direct_a(job, (job->N + job->tn - 1) / job->tn))
+        return false;
     if (!is_a && (job->tn != 1 || direct_b(job, (job->M + job->tm - 1) / job->tm)))
         return false;
     const int unit = is_a ? job->uk->mr : job->uk->nr;

@@ -14,7 +14,10 @@
  * Each element of C sees the same operations in either form, so results do
  * not depend on which one ran. The row-offset form (tile_off, optional) is
  * the tile form with row k of b at b + boff[k] instead of b + k ldb: B's rows
- * anywhere in memory (nb_gemm_b_rows). */
+ * anywhere in memory (nb_gemm_b_rows). The rows-of-A form (tile_a,
+ * optional) is the tile form with a not packed: a[r*lda + k], the rows of a
+ * row-major op(A) read in place (for a narrow C, where packing A would cost
+ * more than the few B panels that reuse it). */
 #ifndef NB_KERNELS_GEMM_KERNELS_H
 #define NB_KERNELS_GEMM_KERNELS_H
 
@@ -31,6 +34,9 @@ typedef void (*nb_ukernel_tile_fn)(int64_t kc, const nb_real *a, const nb_real *
 typedef void (*nb_ukernel_tile_off_fn)(int64_t kc, const nb_real *a, const nb_real *b, const int64_t *boff,
                                        nb_real *c, int64_t ldc, nb_real alpha, nb_real beta, int mm, int nn);
 
+typedef void (*nb_ukernel_tile_a_fn)(int64_t kc, const nb_real *a, int64_t lda, const nb_real *b, int64_t ldb,
+                                     nb_real *c, int64_t ldc, nb_real alpha, nb_real beta, int mm, int nn);
+
 typedef struct {
     const char *name;
     int mr, nr;                      /* register tile */
@@ -38,6 +44,7 @@ typedef struct {
     nb_ukernel_fn fn;                /* the packed form, or NULL when there is a tile form */
     nb_ukernel_tile_fn tile;         /* the tile form, or NULL */
     nb_ukernel_tile_off_fn tile_off; /* the row-offset form, or NULL */
+    nb_ukernel_tile_a_fn tile_a;     /* the rows-of-A form, or NULL */
 } nb_gemm_ukernel;
 
 #if (defined(__x86_64__) || defined(__i386__)) && !defined(NABLA_F64) && defined(__GNUC__) &&                \

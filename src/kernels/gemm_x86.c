@@ -176,7 +176,7 @@ __attribute__((target("avx2,fma"))) static void ukernel_avx2_tile_off(int64_t kc
 }
 
 const nb_gemm_ukernel nb_gemm_ukernel_avx2 = {
-    "avx2", AVX2_MR, AVX2_NR, 320, 192, 4080, ukernel_avx2_6x16, NULL, ukernel_avx2_tile_off,
+    "avx2", AVX2_MR, AVX2_NR, 320, 192, 4080, ukernel_avx2_6x16, NULL, ukernel_avx2_tile_off, NULL,
 };
 
 /* ---- AVX-512: MR x 32 (2 zmm per row) --------------------------------------
@@ -188,12 +188,14 @@ const nb_gemm_ukernel nb_gemm_ukernel_avx2 = {
 
 #define AVX512_TGT __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma")))
 #define Z_DECL(r) __m512 c##r##0 = _mm512_setzero_ps(), c##r##1 = _mm512_setzero_ps();
-#define Z_FMA(r)                                                                                             \
+#define Z_FMA_OF(r, A_RK)                                                                                    \
     {                                                                                                        \
-        __m512 ar = _mm512_set1_ps(a[r]);                                                                    \
+        __m512 ar = _mm512_set1_ps(A_RK);                                                                    \
         c##r##0 = _mm512_fmadd_ps(ar, b0, c##r##0);                                                          \
         c##r##1 = _mm512_fmadd_ps(ar, b1, c##r##1);                                                          \
     }
+#define Z_FMA(r) Z_FMA_OF(r, a[r])            /* a packed: kc x MR */
+#define Z_FMA_ROWS(r) Z_FMA_OF(r, a[(r)*lda]) /* a in place: rows lda apart */
 /* Only the tile form (gemm_kernels.h), which serves full tiles too: b rows
  * ldb apart, masked to nn columns; only the mm rows of the tile computed and
  * written (one kernel per row count, so a 10-row edge costs 10 rows of FMAs,
@@ -216,39 +218,42 @@ const nb_gemm_ukernel nb_gemm_ukernel_avx2 = {
             _mm512_mask_storeu_ps(cr + 16, m1, t1);                                                          \
         }                                                                                                    \
     }
-/* NAME_R: the tile of R rows, B's row k at BROW (b + k ldb in the tile
- * form, b + boff[k] in the row-offset form), the same FMAs either way. */
-#define Z_TILE(NAME, R, BARG, BROW)                                                                          \
-    AVX512_TGT static void NAME##_##R(int64_t kc, const float *restrict a, const float *restrict b, BARG,    \
-                                      float *restrict c, int64_t ldc, float alpha, float beta, __mmask16 m0, \
-                                      __mmask16 m1)                                                          \
+/* NAME_R: the tile of R rows, A's element (r, k) by FMA (Z_FMA: packed,
+ * a stepping by ASTEP = MR; Z_FMA_ROWS: rows of A read in place, ASTEP 1),
+ * B's row k at BROW (b + k ldb in the tile form, b + boff[k] in the
+ * row-offset form), the same FMAs in every form. */
+#define Z_TILE(NAME, R, FMA, ASTEP, BROW, ...)                                                               \
+    AVX512_TGT static void NAME##_##R(int64_t kc, const float *restrict a, const float *restrict b,          \
+                                      __VA_ARGS__, float *restrict c, int64_t ldc, float alpha, float beta,  \
+                                      __mmask16 m0, __mmask16 m1)                                            \
     {                                                                                                        \
         ROWS##R(Z_DECL) for (int64_t k = 0; k < kc; k++)                                                     \
         {                                                                                                    \
             const float *bk = BROW;                                                                          \
             __m512 b0 = _mm512_maskz_loadu_ps(m0, bk);                                                       \
             __m512 b1 = _mm512_maskz_loadu_ps(m1, bk + 16);                                                  \
-            ROWS##R(Z_FMA) a += AVX512_MR;                                                                   \
+            ROWS##R(FMA) a += ASTEP;                                                                         \
         }                                                                                                    \
         __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);                                        \
         int beta0 = beta == 0, one = alpha == 1, full = m1 == 0xFFFF;                                        \
         ROWS##R(Z_TILE_STORE)                                                                                \
     }
-#define Z_TILES(NAME, BARG, BROW)                                                                            \
-    Z_TILE(NAME, 1, BARG, BROW)                                                                              \
-    Z_TILE(NAME, 2, BARG, BROW)                                                                              \
-    Z_TILE(NAME, 3, BARG, BROW)                                                                              \
-    Z_TILE(NAME, 4, BARG, BROW)                                                                              \
-    Z_TILE(NAME, 5, BARG, BROW)                                                                              \
-    Z_TILE(NAME, 6, BARG, BROW)                                                                              \
-    Z_TILE(NAME, 7, BARG, BROW)                                                                              \
-    Z_TILE(NAME, 8, BARG, BROW)                                                                              \
-    Z_TILE(NAME, 9, BARG, BROW)                                                                              \
-    Z_TILE(NAME, 10, BARG, BROW)                                                                             \
-    Z_TILE(NAME, 11, BARG, BROW)                                                                             \
-    Z_TILE(NAME, 12, BARG, BROW)
-Z_TILES(tile, int64_t ldb, b + k * ldb)
-Z_TILES(tile_off, const int64_t *restrict boff, b + boff[k])
+#define Z_TILES(NAME, FMA, ASTEP, BROW, ...)                                                                 \
+    Z_TILE(NAME, 1, FMA, ASTEP, BROW, __VA_ARGS__)                                                           \
+    Z_TILE(NAME, 2, FMA, ASTEP, BROW, __VA_ARGS__)                                                           \
+    Z_TILE(NAME, 3, FMA, ASTEP, BROW, __VA_ARGS__)                                                           \
+    Z_TILE(NAME, 4, FMA, ASTEP, BROW, __VA_ARGS__)                                                           \
+    Z_TILE(NAME, 5, FMA, ASTEP, BROW, __VA_ARGS__)                                                           \
+    Z_TILE(NAME, 6, FMA, ASTEP, BROW, __VA_ARGS__)                                                           \
+    Z_TILE(NAME, 7, FMA, ASTEP, BROW, __VA_ARGS__)                                                           \
+    Z_TILE(NAME, 8, FMA, ASTEP, BROW, __VA_ARGS__)                                                           \
+    Z_TILE(NAME, 9, FMA, ASTEP, BROW, __VA_ARGS__)                                                           \
+    Z_TILE(NAME, 10, FMA, ASTEP, BROW, __VA_ARGS__)                                                          \
+    Z_TILE(NAME, 11, FMA, ASTEP, BROW, __VA_ARGS__)                                                          \
+    Z_TILE(NAME, 12, FMA, ASTEP, BROW, __VA_ARGS__)
+Z_TILES(tile, Z_FMA, AVX512_MR, b + k * ldb, int64_t ldb)
+Z_TILES(tile_off, Z_FMA, AVX512_MR, b + boff[k], const int64_t *restrict boff)
+Z_TILES(tile_a, Z_FMA_ROWS, 1, b + k * ldb, int64_t ldb, int64_t lda)
 
 typedef void (*z_tile_fn)(int64_t, const float *, const float *, int64_t, float *, int64_t, float, float,
                           __mmask16, __mmask16);
@@ -256,6 +261,11 @@ typedef void (*z_tile_off_fn)(int64_t, const float *, const float *, const int64
                               float, __mmask16, __mmask16);
 static const z_tile_fn z_tiles[AVX512_MR] = {tile_1, tile_2, tile_3, tile_4,  tile_5,  tile_6,
                                              tile_7, tile_8, tile_9, tile_10, tile_11, tile_12};
+typedef void (*z_tile_a_fn)(int64_t, const float *, const float *, int64_t, int64_t, float *, int64_t, float,
+                            float, __mmask16, __mmask16);
+static const z_tile_a_fn z_tiles_a[AVX512_MR] = {tile_a_1, tile_a_2,  tile_a_3,  tile_a_4,
+                                                 tile_a_5, tile_a_6,  tile_a_7,  tile_a_8,
+                                                 tile_a_9, tile_a_10, tile_a_11, tile_a_12};
 static const z_tile_off_fn z_tiles_off[AVX512_MR] = {tile_off_1, tile_off_2,  tile_off_3,  tile_off_4,
                                                      tile_off_5, tile_off_6,  tile_off_7,  tile_off_8,
                                                      tile_off_9, tile_off_10, tile_off_11, tile_off_12};
@@ -286,8 +296,27 @@ static void ukernel_avx512_tile_off(int64_t kc, const float *restrict a, const f
     z_tiles_off[mm - 1](kc, a, b, boff, c, ldc, alpha, beta, m0, m1);
 }
 
+AVX512_TGT
+static void ukernel_avx512_tile_a(int64_t kc, const float *restrict a, int64_t lda, const float *restrict b,
+                                  int64_t ldb, float *restrict c, int64_t ldc, float alpha, float beta,
+                                  int mm, int nn)
+{
+    __mmask16 m0, m1;
+    z_masks(nn, &m0, &m1);
+    z_tiles_a[mm - 1](kc, a, b, ldb, lda, c, ldc, alpha, beta, m0, m1);
+}
+
 const nb_gemm_ukernel nb_gemm_ukernel_avx512 = {
-    "avx512", AVX512_MR, AVX512_NR, 256, 192, 4096, NULL, ukernel_avx512_tile, ukernel_avx512_tile_off,
+    "avx512",
+    AVX512_MR,
+    AVX512_NR,
+    256,
+    192,
+    4096,
+    NULL,
+    ukernel_avx512_tile,
+    ukernel_avx512_tile_off,
+    ukernel_avx512_tile_a,
 };
 
 #endif /* NB_GEMM_X86 */
