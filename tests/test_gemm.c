@@ -237,75 +237,57 @@ Test(gemm, nested_in_pool_tasks)
     free(want);
 }
 
-/* The rows of C do not depend on how C is cut into tiles, nor on whether B
- * was packed or read in place: the first `m` rows of a 200-row product (B
- * packed: more than 128 rows) equal, bit for bit, the product of those rows
- * alone (B read in place, edge tiles of 1..12 rows). Sizes above the small-
- * product path, which has an arithmetic of its own. */
-static void check_rows_path_free(bool tb, int64_t m, int64_t N, int64_t K, nb_real alpha, nb_real beta)
+/* C does not depend on how it is cut into tiles, nor on whether B was
+ * packed or read in place, nor on whether op(A) was packed or its rows read
+ * in place: the first m rows and n columns of an M x N product equal, bit
+ * for bit, the m x n product of those rows and columns alone, both written
+ * with row stride N. Sizes above the small-product path, which has an
+ * arithmetic of its own. */
+static void check_part_path_free(bool tb, int64_t M, int64_t N, int64_t m, int64_t n, int64_t K,
+                                 nb_real alpha, nb_real beta)
 {
-    const int64_t M = 200, ldb = tb ? K : N;
+    const int64_t ldb = tb ? K : N;
     nb_real *A = alloc_fill(M * K), *B = alloc_fill((tb ? N : K) * ldb), *Cin = alloc_fill(M * N);
     nb_real *Cbig = malloc((size_t)(M * N) * sizeof(nb_real)),
-            *Csmall = malloc((size_t)(m * N) * sizeof(nb_real));
-    cr_assert(Cbig && Csmall);
+            *Cpart = malloc((size_t)(M * N) * sizeof(nb_real));
+    cr_assert(Cbig && Cpart);
     memcpy(Cbig, Cin, (size_t)(M * N) * sizeof(nb_real));
-    memcpy(Csmall, Cin, (size_t)(m * N) * sizeof(nb_real));
+    memcpy(Cpart, Cin, (size_t)(M * N) * sizeof(nb_real));
     nb_gemm(false, tb, M, N, K, alpha, A, K, B, ldb, beta, Cbig, N);
-    nb_gemm(false, tb, m, N, K, alpha, A, K, B, ldb, beta, Csmall, N);
-    cr_assert(memcmp(Cbig, Csmall, (size_t)(m * N) * sizeof(nb_real)) == 0,
-              "tb=%d m=%ld N=%ld K=%ld alpha=%g beta=%g: the first rows differ", tb, (long)m, (long)N,
-              (long)K, (double)alpha, (double)beta);
+    nb_gemm(false, tb, m, n, K, alpha, A, K, B, ldb, beta, Cpart, N);
+    for (int64_t i = 0; i < m; i++)
+        cr_assert(memcmp(Cbig + i * N, Cpart + i * N, (size_t)n * sizeof(nb_real)) == 0,
+                  "tb=%d M=%ld N=%ld m=%ld n=%ld K=%ld alpha=%g beta=%g: row %ld differs", tb, (long)M,
+                  (long)N, (long)m, (long)n, (long)K, (double)alpha, (double)beta, (long)i);
     free(A);
     free(B);
     free(Cin);
     free(Cbig);
-    free(Csmall);
+    free(Cpart);
 }
 
+/* The first m rows of a 200-row product (B packed: more than 128 rows)
+ * against those rows alone (B read in place, edge tiles of 1..12 rows). */
 Test(gemm, rows_independent_of_tiling_and_packing)
 {
     for (int64_t m = 5; m <= 13; m++)
         for (int tb = 0; tb < 2; tb++) {
-            check_rows_path_free(tb, m, 128, 300, 1, 0);
-            check_rows_path_free(tb, m, 77, 100, (nb_real)0.7, (nb_real)0.5);
+            check_part_path_free(tb, 200, 128, m, 128, 300, 1, 0);
+            check_part_path_free(tb, 200, 77, m, 77, 100, (nb_real)0.7, (nb_real)0.5);
         }
-    check_rows_path_free(false, 100, 45, 600, 1, 1);
+    check_part_path_free(false, 200, 45, 100, 45, 600, 1, 1);
 }
 
-/* Nor on whether op(A) was packed or its rows read in place: the first n
- * columns of a 600-column product (A packed: wider than 512 columns) equal,
- * bit for bit, the product of those columns alone (A read in place where the
- * kernel has that form), both written with the same row stride. */
-static void check_cols_path_free(bool tb, int64_t M, int64_t n, int64_t K, nb_real alpha, nb_real beta)
-{
-    const int64_t N = 600, ldb = tb ? K : N;
-    nb_real *A = alloc_fill(M * K), *B = alloc_fill((tb ? N : K) * ldb), *Cin = alloc_fill(M * N);
-    nb_real *Cbig = malloc((size_t)(M * N) * sizeof(nb_real)),
-            *Csmall = malloc((size_t)(M * N) * sizeof(nb_real));
-    cr_assert(Cbig && Csmall);
-    memcpy(Cbig, Cin, (size_t)(M * N) * sizeof(nb_real));
-    memcpy(Csmall, Cin, (size_t)(M * N) * sizeof(nb_real));
-    nb_gemm(false, tb, M, N, K, alpha, A, K, B, ldb, beta, Cbig, N);
-    nb_gemm(false, tb, M, n, K, alpha, A, K, B, ldb, beta, Csmall, N);
-    for (int64_t i = 0; i < M; i++)
-        cr_assert(memcmp(Cbig + i * N, Csmall + i * N, (size_t)n * sizeof(nb_real)) == 0,
-                  "tb=%d M=%ld n=%ld K=%ld alpha=%g beta=%g: row %ld differs", tb, (long)M, (long)n, (long)K,
-                  (double)alpha, (double)beta, (long)i);
-    free(A);
-    free(B);
-    free(Cin);
-    free(Cbig);
-    free(Csmall);
-}
-
+/* The first n columns of a 600-column product (A packed: wider than 512
+ * columns) against those columns alone (A read in place where the kernel
+ * has that form). */
 Test(gemm, cols_independent_of_packing_a)
 {
     for (int tb = 0; tb < 2; tb++) {
-        check_cols_path_free(tb, 100, 96, 300, 1, 0);
-        check_cols_path_free(tb, 37, 40, 29, (nb_real)0.7, (nb_real)0.5);
-        check_cols_path_free(tb, 2048 / 16, 288, 96, 1, 1);
-        check_cols_path_free(tb, 61, 512, 520, (nb_real)-1.5, 0);
+        check_part_path_free(tb, 100, 600, 100, 96, 300, 1, 0);
+        check_part_path_free(tb, 37, 600, 37, 40, 29, (nb_real)0.7, (nb_real)0.5);
+        check_part_path_free(tb, 128, 600, 128, 288, 96, 1, 1);
+        check_part_path_free(tb, 61, 600, 61, 512, 520, (nb_real)-1.5, 0);
     }
 }
 
