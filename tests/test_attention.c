@@ -4,7 +4,8 @@
  * scores of any size, gradchecks of both paths in the float64 build (masks,
  * causal, scale, cross-attention, dropout, the backward split over key
  * blocks), 1, 2 and 3 threads bit-identical (slices split, or blocks),
- * the fused path's memory linear in T, and the error messages. */
+ * the fused path's memory linear in T, the error messages, and the packed
+ * self-attention of MultiheadAttention against the split heads it stands for. */
 #include <pthread.h>
 #include "common.h"
 
@@ -162,6 +163,103 @@ Test(attention, fused_equals_math_with_masks)
     nb_free(fm), nb_free(bm);
 }
 
+/* nb_packed_self_attention against the composition it stands for: qkv
+ * [n, t, 3 h d] split into q, k, v [n, h, t, d] (reshape, permute, slice), the
+ * fused sdpa, permuted back to [n, t, h d]. The same bits, forward and the
+ * gradient of sum(y * w) into qkv, since the kernel only reads and writes the
+ * heads in place; and the packed op's math path within PTOL. */
+typedef struct packed_problem {
+    int64_t n, h, t, d;
+    nb_sdpa_opts opts;
+    int threads;
+} packed_problem;
+
+static nb_tensor *split_attend_concat(nb_tensor *qkv, int64_t h, nb_sdpa_opts o)
+{
+    int64_t n = qkv->shape[0], t = qkv->shape[1], e = qkv->shape[2] / 3;
+    nb_tensor *heads = nb_permute(nb_reshape(qkv, NB_SHAPE(n, t, 3, h, e / h)), (const int[]){2, 0, 3, 1, 4});
+    nb_tensor *x[3];
+    for (int i = 0; i < 3; i++)
+        x[i] = nb_reshape(nb_slice(heads, 0, i, i + 1), NB_SHAPE(n, h, t, e / h));
+    nb_tensor *y = nb_scaled_dot_product_attention(x[0], x[1], x[2], o);
+    return nb_reshape(nb_permute(y, (const int[]){0, 2, 1, 3}), NB_SHAPE(n, t, e));
+}
+
+static void compare_packed(packed_problem p)
+{
+    int threads = nb_get_num_threads();
+    nb_set_num_threads(p.threads);
+    int64_t e = p.h * p.d, ny = p.n * p.t * e;
+    nb_tensor *qkv = randn(21, NB_SHAPE(p.n, p.t, 3 * e), true), *w = randn(22, NB_SHAPE(p.n, p.t, e), false);
+    nb_real *out[3], *grad[3];
+    for (int way = 0; way < 3; way++) { /* packed fused, composition, packed math */
+        nb_generator g;
+        nb_generator_seed(&g, 7);
+        nb_sdpa_opts o = p.opts;
+        o.generator = &g;
+        o.math = way == 2;
+        nb_tensor *y = way == 1 ? split_attend_concat(qkv, p.h, o) : nb_packed_self_attention(qkv, p.h, o);
+        cr_assert_not_null(y, "%s", nb_last_error_message());
+        cr_assert(y->ndim == 3 && y->shape[0] == p.n && y->shape[1] == p.t && y->shape[2] == e);
+        nb_zero_grad(qkv);
+        cr_assert_eq(nb_backward(nb_sum(nb_mul(y, w))), 0, "%s", nb_last_error_message());
+        out[way] = malloc((size_t)ny * sizeof(nb_real));
+        grad[way] = malloc((size_t)qkv->numel * sizeof(nb_real));
+        memcpy(out[way], y->data, (size_t)ny * sizeof(nb_real));
+        memcpy(grad[way], qkv->grad, (size_t)qkv->numel * sizeof(nb_real));
+        nb_step_end();
+    }
+    cr_assert(memcmp(out[0], out[1], (size_t)ny * sizeof(nb_real)) == 0,
+              "n %lld h %lld t %lld d %lld: packed and split outputs differ", (long long)p.n, (long long)p.h,
+              (long long)p.t, (long long)p.d);
+    cr_assert(memcmp(grad[0], grad[1], (size_t)qkv->numel * sizeof(nb_real)) == 0,
+              "n %lld h %lld t %lld d %lld: packed and split gradients differ", (long long)p.n,
+              (long long)p.h, (long long)p.t, (long long)p.d);
+    int64_t nonzero = 0;
+    for (int64_t i = 0; i < ny; i++) {
+        cr_assert(fabs((double)out[0][i] - (double)out[2][i]) <= PTOL, "output %lld: fused %.9g, math %.9g",
+                  (long long)i, (double)out[0][i], (double)out[2][i]);
+        nonzero += out[0][i] != 0;
+    }
+    cr_assert_gt(nonzero, ny / 2);
+    for (int64_t i = 0; i < qkv->numel; i++)
+        cr_assert(fabs((double)grad[0][i] - (double)grad[2][i]) <= PTOL * 4,
+                  "grad %lld: fused %.9g, math %.9g", (long long)i, (double)grad[0][i], (double)grad[2][i]);
+    for (int way = 0; way < 3; way++)
+        free(out[way]), free(grad[way]);
+    nb_free(qkv), nb_free(w);
+    nb_set_num_threads(threads);
+}
+
+Test(attention, packed_self_attention_equals_split_heads)
+{
+    compare_packed((packed_problem){2, 4, 64, 24, NB_SDPA_OPTS(.is_causal = true), 1}); /* char_gpt's heads */
+    compare_packed((packed_problem){2, 3, 130, 5, NB_SDPA_OPTS(), 2});                  /* across blocks */
+    compare_packed(
+        (packed_problem){1, 1, 150, 8, NB_SDPA_OPTS(.is_causal = true, .scale = 0.3), 3}); /* split */
+    compare_packed((packed_problem){2, 2, 70, 6, NB_SDPA_OPTS(.dropout_p = 0.3), 1});
+    nb_tensor *fm = randn(9, NB_SHAPE(2, 1, 70, 70), false), *bm = nb_zeros(NB_SHAPE(70));
+    for (int j = 0; j < 70; j++)
+        bm->data[j] = j % 3 != 0;
+    compare_packed((packed_problem){2, 3, 70, 4, NB_SDPA_OPTS(.attn_mask = fm), 2});
+    compare_packed((packed_problem){2, 3, 70, 4, NB_SDPA_OPTS(.attn_mask = bm, .bool_mask = true), 1});
+    nb_free(fm), nb_free(bm);
+}
+
+Test(attention, packed_self_attention_errors)
+{
+    nb_tensor *qkv = nb_zeros(NB_SHAPE(2, 5, 12)), *m = nb_zeros(NB_SHAPE(4, 5));
+    cr_assert_null(nb_packed_self_attention(qkv, 3, NB_SDPA_OPTS()));
+    assert_error(NB_ERR_SHAPE, "packed_self_attention: qkv [2,5,12] must be [N, T, 3 E] with E a multiple of "
+                               "num_heads 3");
+    cr_assert_null(nb_packed_self_attention(qkv, 2, NB_SDPA_OPTS(.attn_mask = m)));
+    assert_error(NB_ERR_SHAPE, "packed_self_attention: attn_mask [4,5] does not broadcast to the scores "
+                               "[..., 5, 5] of query [2,2,5,2]");
+    cr_assert_null(nb_packed_self_attention(qkv, 2, NB_SDPA_OPTS(.dropout_p = -1)));
+    assert_error(NB_ERR_ARG, "packed_self_attention: dropout_p = -1 must be in [0, 1]");
+    nb_free(qkv), nb_free(m);
+}
+
 /* A fully masked row gives zeros and passes no gradient; the others are as
  * without it. */
 Test(attention, fully_masked_rows_give_zeros)
@@ -267,6 +365,32 @@ static void gradcheck_problem(problem p)
     }
     for (int i = 0; i < 3; i++)
         nb_free(in[i]);
+}
+
+static nb_tensor *f_packed(nb_tensor *const *in, int n, void *ctx)
+{
+    (void)n;
+    gc_ctx *c = ctx;
+    nb_generator g;
+    nb_generator_seed(&g, c->seed);
+    nb_sdpa_opts o = c->opts;
+    o.generator = &g;
+    return nb_packed_self_attention(in[0], 2, o);
+}
+
+Test(attention, gradcheck_packed_self_attention)
+{
+    nb_tensor *qkv = randn(14, NB_SHAPE(2, 70, 3 * 2 * 3), true);
+    const nb_sdpa_opts opts[] = {NB_SDPA_OPTS(.is_causal = true), NB_SDPA_OPTS(.dropout_p = 0.25)};
+    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
+        gc_ctx c = {opts[i], 5};
+        nb_gradcheck_result r = nb_gradcheck(f_packed, 1, &qkv, &c, NB_GRADCHECK_OPTS());
+        cr_assert(r.ok, "case %zu: %s", i, r.message);
+        cr_assert_gt(r.nonzero, r.checked / 3, "case %zu: %lld of %lld non-zero", i, (long long)r.nonzero,
+                     (long long)r.checked);
+        nb_step_end();
+    }
+    nb_free(qkv);
 }
 
 Test(attention, gradcheck_plain_and_scaled)

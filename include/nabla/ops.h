@@ -291,6 +291,17 @@ nb_tensor *nb_scaled_dot_product_attention(nb_tensor *q, nb_tensor *k, nb_tensor
 
 /* ---- The ops behind layers ------------------------------------------------ */
 
+/* Self-attention over packed projections, the op behind MultiheadAttention's
+ * self-attention: qkv [N, T, 3 E] (x in_proj_weight^T + in_proj_bias: each row
+ * q, then k, then v, each num_heads heads of E / num_heads) -> [N, T, E], the
+ * heads' outputs side by side, ready for out_proj. The same values, bit for
+ * bit, as splitting qkv into q, k, v [N, num_heads, T, E / num_heads]
+ * (reshape, permute), nb_scaled_dot_product_attention and permuting back, but
+ * the fused path reads and writes the heads in place (no copies). opts as
+ * nb_scaled_dot_product_attention's, attn_mask broadcasting to
+ * [N, num_heads, T, T]; opts.math takes that composition. */
+nb_tensor *nb_packed_self_attention(nb_tensor *qkv, int64_t num_heads, nb_sdpa_opts opts);
+
 /* torch.nn.functional.linear, fused: x W^T + b with x [..., in], w [out,in],
  * b [out] or NULL (the op of nb_linear, nabla/nn.h). */
 nb_tensor *nb_linear_op(nb_tensor *x, nb_tensor *w, nb_tensor *b);

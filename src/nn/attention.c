@@ -84,25 +84,14 @@ static nb_tensor *merged_mask(const nb_mha_call *c, int64_t b, int64_t h, int64_
     return m;
 }
 
-/* q, k, v [B, H, T, head_dim] from inputs [B, T, *]. */
+/* q, k, v [B, H, T, head_dim] from inputs [B, T, *] (separate projections:
+ * cross-attention, or kdim/vdim). */
 static bool project(nb_module *m, nb_tensor *xq, nb_tensor *xk, nb_tensor *xv, nb_tensor **q, nb_tensor **k,
                     nb_tensor **v)
 {
     mha_state *s = m->user;
     int64_t e = s->embed_dim, h = s->num_heads;
     nb_tensor *b = s->in_proj_bias;
-    if (s->in_proj_weight && xq == xk && xk == xv) { /* self-attention: one GEMM for all three */
-        nb_tensor *qkv = nb_linear_op(xq, s->in_proj_weight, b);
-        if (!qkv)
-            return false;
-        int64_t bs = xq->shape[0], t = xq->shape[1];
-        nb_tensor *heads =
-            nb_permute(nb_reshape(qkv, NB_SHAPE(bs, t, 3, h, e / h)), (const int[]){2, 0, 3, 1, 4});
-        nb_tensor **dst[3] = {q, k, v};
-        for (int i = 0; i < 3; i++)
-            *dst[i] = nb_reshape(nb_slice(heads, 0, i, i + 1), NB_SHAPE(bs, h, t, e / h));
-        return *q && *k && *v;
-    }
     nb_tensor *wq = s->in_proj_weight ? rows(s->in_proj_weight, 0, e) : s->q_w;
     nb_tensor *wk = s->in_proj_weight ? rows(s->in_proj_weight, e, e) : s->k_w;
     nb_tensor *wv = s->in_proj_weight ? rows(s->in_proj_weight, 2 * e, e) : s->v_w;
@@ -152,14 +141,21 @@ nb_tensor *nb_multihead_attention_forward(nb_module *m, nb_tensor *query, nb_ten
         return NULL;
     int64_t b = xq->shape[0], tq = xq->shape[1], tk = xk->shape[1], e = s->embed_dim;
     bool err;
-    nb_tensor *mask = merged_mask(&c, b, s->num_heads, tq, tk, &err), *q, *k, *v;
-    if (err || !project(m, xq, xk, xv, &q, &k, &v))
+    nb_tensor *mask = merged_mask(&c, b, s->num_heads, tq, tk, &err), *q, *k, *v, *y;
+    if (err)
         return NULL;
     nb_sdpa_opts o =
         NB_SDPA_OPTS(.attn_mask = mask, .is_causal = c.is_causal && !mask,
                      .dropout_p = m->training ? s->dropout : 0, .generator = (nb_generator *)&s->gen);
-    nb_tensor *y = nb_scaled_dot_product_attention(q, k, v, o);
-    y = nb_reshape(nb_permute(y, (const int[]){0, 2, 1, 3}), NB_SHAPE(b, tq, e));
+    if (s->in_proj_weight && xq == xk &&
+        xk == xv) { /* self-attention: one GEMM for q, k, v, heads in place */
+        y = nb_packed_self_attention(nb_linear_op(xq, s->in_proj_weight, s->in_proj_bias), s->num_heads, o);
+    } else {
+        if (!project(m, xq, xk, xv, &q, &k, &v))
+            return NULL;
+        y = nb_scaled_dot_product_attention(q, k, v, o);
+        y = nb_reshape(nb_permute(y, (const int[]){0, 2, 1, 3}), NB_SHAPE(b, tq, e));
+    }
     y = nb_forward(m->children[0], y);
     if (!y || !batched)
         return y ? nb_reshape(y, NB_SHAPE(tq, e)) : NULL;

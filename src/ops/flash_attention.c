@@ -31,7 +31,10 @@
  * many threads as slices, or for long sequences (SPLIT_MIN below). The
  * blocks' products are nb_gemm
  * calls, run inline inside a task. Results are bit-identical for any thread
- * count. */
+ * count. Every operand's rows are where g's layouts say (sdpa_rows): slices
+ * of contiguous tensors, or the heads of self-attention's packed
+ * projections and of its output, read and written in place; the products
+ * take the row strides, so both give the same bits. */
 #include <string.h>
 #include "kernels/gemm.h"
 #include "kernels/lanesum.h"
@@ -45,6 +48,7 @@ enum { BR = 64, BC = 64 };
 typedef struct flash_saved {
     sdpa_geom g;
     nb_real *lse; /* [bh * tq]: each row's log-sum-exp of its scores */
+    bool packed;  /* q, k and v are one input (g's layouts), else three */
 } flash_saved;
 
 typedef struct flash_job {
@@ -138,35 +142,36 @@ static void forward_block(const flash_job *j, int64_t b, int64_t i0)
     const sdpa_geom *g = j->g;
     const int64_t e = g->e, ev = g->ev, tk = g->tk;
     const int64_t br = g->tq - i0 < BR ? g->tq - i0 : BR;
-    const nb_real *q = j->q + (b * g->tq + i0) * e;
-    nb_real *o = j->y + (b * g->tq + i0) * ev, *lse = j->lse + b * g->tq + i0;
+    const int64_t ldq = g->lq.ld, ldk = g->lk.ld, ldv = g->lv.ld, ldo = g->ly.ld;
+    const nb_real *q = j->q + sdpa_row(g, &g->lq, b, i0);
+    nb_real *o = j->y + sdpa_row(g, &g->ly, b, i0), *lse = j->lse + b * g->tq + i0;
     nb_real s[BR * BC], m[BR], l[BR];
-    memset(o, 0, (size_t)(br * ev) * sizeof *o);
     for (int64_t r = 0; r < br; r++) {
+        memset(o + r * ldo, 0, (size_t)ev * sizeof *o);
         m[r] = -INFINITY;
         l[r] = 0;
     }
     int64_t jend = g->causal && i0 + br < tk ? i0 + br : tk;
     for (int64_t j0 = 0; j0 < jend; j0 += BC) {
         int64_t bc = jend - j0 < BC ? jend - j0 : BC;
-        nb_gemm(false, true, br, bc, e, g->scale, q, e, j->k + (b * tk + j0) * e, e, 0, s, BC);
+        nb_gemm(false, true, br, bc, e, g->scale, q, ldq, j->k + sdpa_row(g, &g->lk, b, j0), ldk, 0, s, BC);
         add_bias(g, b, i0, br, j0, bc, s);
         for (int64_t r = 0; r < br; r++) {
             nb_real alpha, sum = online_row(s + r * BC, bc, row_extent(g, i0 + r, j0, bc), &m[r], &alpha);
             l[r] = alpha * l[r] + sum;
             if (alpha != 1)
-                scale_row(o + r * ev, ev, alpha);
+                scale_row(o + r * ldo, ev, alpha);
         }
         if (g->p > 0)
             apply_dropout(g, b, i0, br, j0, bc, s);
-        nb_gemm(false, false, br, ev, bc, 1, s, BC, j->v + (b * tk + j0) * ev, ev, 1, o, ev);
+        nb_gemm(false, false, br, ev, bc, 1, s, BC, j->v + sdpa_row(g, &g->lv, b, j0), ldv, 1, o, ldo);
     }
     for (int64_t r = 0; r < br; r++) {
         if (l[r] > 0) {
-            scale_row(o + r * ev, ev, 1 / l[r]);
+            scale_row(o + r * ldo, ev, 1 / l[r]);
             lse[r] = m[r] + nb_vlog(l[r]);
         } else { /* fully masked: zeros, and no weight in backward */
-            memset(o + r * ev, 0, (size_t)ev * sizeof *o);
+            memset(o + r * ldo, 0, (size_t)ev * sizeof *o);
             lse[r] = INFINITY;
         }
     }
@@ -205,9 +210,12 @@ static void backward_block(const flash_job *j, int64_t b, int64_t i0, int64_t j0
     const sdpa_geom *g = j->g;
     const int64_t e = g->e, ev = g->ev, tq = g->tq, tk = g->tk;
     const int64_t br = tq - i0 < BR ? tq - i0 : BR, bc = tk - j0 < BC ? tk - j0 : BC;
-    const nb_real *q = j->q + (b * tq + i0) * e, *k = j->k + (b * tk + j0) * e;
-    const nb_real *v = j->v + (b * tk + j0) * ev, *dout = j->dout + (b * tq + i0) * ev;
-    nb_gemm(false, true, br, bc, e, g->scale, q, e, k, e, 0, s, BC);
+    const int64_t ldq = g->lq.ld, ldk = g->lk.ld, ldv = g->lv.ld, ldo = g->ly.ld;
+    const int64_t qi = sdpa_row(g, &g->lq, b, i0), kj = sdpa_row(g, &g->lk, b, j0),
+                  vj = sdpa_row(g, &g->lv, b, j0);
+    const nb_real *q = j->q + qi, *k = j->k + kj, *v = j->v + vj,
+                  *dout = j->dout + sdpa_row(g, &g->ly, b, i0);
+    nb_gemm(false, true, br, bc, e, g->scale, q, ldq, k, ldk, 0, s, BC);
     add_bias(g, b, i0, br, j0, bc, s);
     for (int64_t r = 0; r < br; r++)
         weights_from_lse(s + r * BC, bc, row_extent(g, i0 + r, j0, bc), j->lse[b * tq + i0 + r]);
@@ -219,18 +227,18 @@ static void backward_block(const flash_job *j, int64_t b, int64_t i0, int64_t j0
             apply_dropout(g, b, i0, br, j0, bc, pz);
             pv = pz;
         }
-        nb_gemm(true, false, bc, ev, br, 1, pv, BC, dout, ev, 1, j->dv + (b * tk + j0) * ev, ev);
+        nb_gemm(true, false, bc, ev, br, 1, pv, BC, dout, ldo, 1, j->dv + vj, ldv);
     }
     if (!j->dq && !j->dk)
         return;
-    nb_gemm(false, true, br, bc, ev, 1, dout, ev, v, ev, 0, dp, BC);
+    nb_gemm(false, true, br, bc, ev, 1, dout, ldo, v, ldv, 0, dp, BC);
     if (g->p > 0)
         apply_dropout(g, b, i0, br, j0, bc, dp);
     score_grad(dp, s, br, bc, j->dsum + b * tq + i0);
     if (j->dq)
-        nb_gemm(false, false, br, e, bc, g->scale, dp, BC, k, e, 1, j->dq + (b * tq + i0) * e, e);
+        nb_gemm(false, false, br, e, bc, g->scale, dp, BC, k, ldk, 1, j->dq + qi, ldq);
     if (j->dk)
-        nb_gemm(true, false, bc, e, br, g->scale, dp, BC, q, e, 1, j->dk + (b * tk + j0) * e, e);
+        nb_gemm(true, false, bc, e, br, g->scale, dp, BC, q, ldq, 1, j->dk + kj, ldk);
 }
 
 /* The first query block that key block j0 meets: under causality the
@@ -241,8 +249,11 @@ static int64_t first_query_block(const sdpa_geom *g, int64_t j0) { return g->cau
 static void dsum_range(void *ctx, int64_t begin, int64_t end)
 {
     const flash_job *j = ctx;
-    for (int64_t r = begin; r < end; r++)
-        j->dsum[r] = nb_lane_dot(j->dout + r * j->g->ev, j->o + r * j->g->ev, j->g->ev);
+    const sdpa_geom *g = j->g;
+    for (int64_t r = begin; r < end; r++) {
+        int64_t at = sdpa_row(g, &g->ly, r / g->tq, r % g->tq);
+        j->dsum[r] = nb_lane_dot(j->dout + at, j->o + at, g->ev);
+    }
 }
 
 /* The backward's split over key blocks, which computes S, P and dP twice,
@@ -297,17 +308,18 @@ static void query_block_range(void *ctx, int64_t begin, int64_t end)
 static void flash_backward(nb_node *n)
 {
     const flash_saved *sv = n->saved;
+    const int iv = sv->packed ? 0 : 2, ik = sv->packed ? 0 : 1; /* packed: one tensor, g's layouts */
     flash_job j = {
         .g = &sv->g,
         .q = n->in[0]->data,
-        .k = n->in[1]->data,
-        .v = n->in[2]->data,
+        .k = n->in[ik]->data,
+        .v = n->in[iv]->data,
         .o = n->out->data,
         .dout = n->out->grad,
         .lse = sv->lse,
         .dq = nb_input_grad(n, 0),
-        .dk = nb_input_grad(n, 1),
-        .dv = nb_input_grad(n, 2),
+        .dk = nb_input_grad(n, ik),
+        .dv = nb_input_grad(n, iv),
     };
     if (!j.dq && !j.dk && !j.dv)
         return;
@@ -336,16 +348,18 @@ static void flash_backward(nb_node *n)
 
 static const nb_op op_flash = {"scaled_dot_product_attention", flash_backward};
 
-nb_tensor *nb_flash_attention(const sdpa_geom *g, int ndim, const int64_t *out_shape, nb_tensor *const *in)
+nb_tensor *nb_flash_attention(const sdpa_geom *g, int ndim, const int64_t *out_shape, nb_tensor *const *in,
+                              bool packed)
 {
     nb_tensor *y = nb_op_output(ndim, out_shape);
     nb_real *lse = y ? nb_step_alloc((size_t)(g->bh * g->tq + 1) * sizeof *lse) : NULL;
     if (!lse)
         return NULL;
-    flash_job j = {.g = g, .q = in[0]->data, .k = in[1]->data, .v = in[2]->data, .y = y->data, .lse = lse};
+    const int ik = packed ? 0 : 1, iv = packed ? 0 : 2, nqkv = iv + 1;
+    flash_job j = {.g = g, .q = in[0]->data, .k = in[ik]->data, .v = in[iv]->data, .y = y->data, .lse = lse};
     nb_parallel_for(g->bh * ((g->tq + BR - 1) / BR), 1, forward_range, &j);
-    nb_node *n = nb_record_saved(&op_flash, y, in[3] ? 4 : 3, in, sizeof(flash_saved));
+    nb_node *n = nb_record_saved(&op_flash, y, in[nqkv] ? nqkv + 1 : nqkv, in, sizeof(flash_saved));
     if (n)
-        *(flash_saved *)n->saved = (flash_saved){.g = *g, .lse = lse};
+        *(flash_saved *)n->saved = (flash_saved){.g = *g, .lse = lse, .packed = packed};
     return y;
 }

@@ -14,9 +14,9 @@ static const char *const NAME = "scaled_dot_product_attention";
 
 /* The mask's offset for each slice b (leading dims of q flattened, row-major),
  * its dims aligned with q's from the right; size-1 dims are broadcast. */
-static int64_t *mask_offsets(const nb_tensor *q, const nb_tensor *mask, int64_t bh)
+static int64_t *mask_offsets(int ndim, const int64_t *qshape, const nb_tensor *mask, int64_t bh)
 {
-    int lead = q->ndim - 2, skip = q->ndim - mask->ndim;
+    int lead = ndim - 2, skip = ndim - mask->ndim;
     int64_t stride[NB_MAX_DIMS],
         st = mask->shape[mask->ndim - 1] * (mask->ndim > 1 ? mask->shape[mask->ndim - 2] : 1);
     for (int d = lead - 1; d >= 0; d--) {
@@ -31,35 +31,74 @@ static int64_t *mask_offsets(const nb_tensor *q, const nb_tensor *mask, int64_t 
     for (int64_t b = 0; b < bh; b++) {
         int64_t rest = b, o = 0;
         for (int d = lead - 1; d >= 0; d--) {
-            o += rest % q->shape[d] * stride[d];
-            rest /= q->shape[d];
+            o += rest % qshape[d] * stride[d];
+            rest /= qshape[d];
         }
         off[b] = o;
     }
     return off;
 }
 
-static bool check_mask(const nb_tensor *q, const nb_tensor *mask, int64_t tq, int64_t tk)
+static bool check_mask(const char *op, int ndim, const int64_t *qshape, const nb_tensor *mask, int64_t tq,
+                       int64_t tk)
 {
-    if (mask->ndim < 1 || mask->ndim > q->ndim) {
-        nb_error(NB_ERR_SHAPE, "%s: attn_mask %s must have rank 1 to %d (that of query %s)", NAME,
-                 nb_shape_fmt(mask), q->ndim, nb_shape_fmt(q));
+    if (mask->ndim < 1 || mask->ndim > ndim) {
+        nb_error(NB_ERR_SHAPE, "%s: attn_mask %s must have rank 1 to %d (that of query %s)", op,
+                 nb_shape_fmt(mask), ndim, nb_dims_fmt(ndim, qshape));
         return false;
     }
     for (int md = 0; md < mask->ndim; md++) {
-        int d = q->ndim - mask->ndim + md;
-        int64_t want = d == q->ndim - 1 ? tk : d == q->ndim - 2 ? tq : q->shape[d];
+        int d = ndim - mask->ndim + md;
+        int64_t want = d == ndim - 1 ? tk : d == ndim - 2 ? tq : qshape[d];
         if (mask->shape[md] != want && mask->shape[md] != 1) {
             nb_error(NB_ERR_SHAPE,
-                     "%s: attn_mask %s does not broadcast to the scores [..., %lld, %lld] of query %s", NAME,
-                     nb_shape_fmt(mask), (long long)tq, (long long)tk, nb_shape_fmt(q));
+                     "%s: attn_mask %s does not broadcast to the scores [..., %lld, %lld] of query %s", op,
+                     nb_shape_fmt(mask), (long long)tq, (long long)tk, nb_dims_fmt(ndim, qshape));
             return false;
         }
     }
     if (mask->requires_grad) {
         nb_error(NB_ERR_ARG, "%s: attn_mask %s requires a gradient, but it is a constant here (detach it)",
-                 NAME, nb_shape_fmt(mask));
+                 op, nb_shape_fmt(mask));
         return false;
+    }
+    return true;
+}
+
+/* The options' checks, given the shape of q ([..., Tq, E], leading dims bh
+ * slices); fills the rest of g (but for the seed). */
+static bool setup_options(const char *op, const nb_sdpa_opts *o, int ndim, const int64_t *qshape,
+                          sdpa_geom *g)
+{
+    g->causal = o->is_causal;
+    g->p = o->dropout_p;
+    g->bool_mask = o->bool_mask;
+    if (o->attn_mask && !nb_check_input(op, 4, o->attn_mask))
+        return false;
+    if (o->attn_mask && o->is_causal) {
+        nb_error(NB_ERR_ARG, "%s: attn_mask and is_causal are both set (PyTorch refuses it too)", op);
+        return false;
+    }
+    if (o->attn_mask && !check_mask(op, ndim, qshape, o->attn_mask, g->tq, g->tk))
+        return false;
+    if (!(o->dropout_p >= 0 && o->dropout_p <= 1)) {
+        nb_error(NB_ERR_ARG, "%s: dropout_p = %g must be in [0, 1]", op, o->dropout_p);
+        return false;
+    }
+    if (isinf(o->scale) || (isnan(o->scale) && g->e == 0)) {
+        nb_error(NB_ERR_ARG, "%s: scale %g must be finite (NAN: 1/sqrt(E), which needs E >= 1; query %s)", op,
+                 o->scale, nb_dims_fmt(ndim, qshape));
+        return false;
+    }
+    g->scale = (nb_real)(isnan(o->scale) ? 1 / sqrt((double)g->e) : o->scale);
+    if (o->attn_mask) {
+        const nb_tensor *m = o->attn_mask;
+        g->mask = m->data;
+        g->mask_sj = m->shape[m->ndim - 1] == 1 ? 0 : 1;
+        g->mask_si = m->ndim < 2 || m->shape[m->ndim - 2] == 1 ? 0 : m->shape[m->ndim - 1];
+        g->mask_off = mask_offsets(ndim, qshape, m, g->bh);
+        if (!g->mask_off)
+            return false;
     }
     return true;
 }
@@ -68,8 +107,6 @@ static bool check_mask(const nb_tensor *q, const nb_tensor *mask, int64_t tq, in
 static bool setup(nb_tensor *q, nb_tensor *k, nb_tensor *v, const nb_sdpa_opts *o, sdpa_geom *g)
 {
     if (!nb_check_input(NAME, 1, q) || !nb_check_input(NAME, 2, k) || !nb_check_input(NAME, 3, v))
-        return false;
-    if (o->attn_mask && !nb_check_input(NAME, 4, o->attn_mask))
         return false;
     if (q->ndim < 2 || k->ndim != q->ndim || v->ndim != q->ndim) {
         nb_error(NB_ERR_SHAPE, "%s: query %s, key %s and value %s must have one rank >= 2 ([..., T, E])",
@@ -94,35 +131,12 @@ static bool setup(nb_tensor *q, nb_tensor *k, nb_tensor *v, const nb_sdpa_opts *
                      .tk = k->shape[r - 2],
                      .e = q->shape[r - 1],
                      .ev = v->shape[r - 1],
-                     .causal = o->is_causal,
-                     .p = o->dropout_p,
-                     .bool_mask = o->bool_mask};
-    if (o->attn_mask && o->is_causal) {
-        nb_error(NB_ERR_ARG, "%s: attn_mask and is_causal are both set (PyTorch refuses it too)", NAME);
-        return false;
-    }
-    if (o->attn_mask && !check_mask(q, o->attn_mask, g->tq, g->tk))
-        return false;
-    if (!(o->dropout_p >= 0 && o->dropout_p <= 1)) {
-        nb_error(NB_ERR_ARG, "%s: dropout_p = %g must be in [0, 1]", NAME, o->dropout_p);
-        return false;
-    }
-    if (isinf(o->scale) || (isnan(o->scale) && g->e == 0)) {
-        nb_error(NB_ERR_ARG, "%s: scale %g must be finite (NAN: 1/sqrt(E), which needs E >= 1; query %s)",
-                 NAME, o->scale, nb_shape_fmt(q));
-        return false;
-    }
-    g->scale = (nb_real)(isnan(o->scale) ? 1 / sqrt((double)g->e) : o->scale);
-    if (o->attn_mask) {
-        const nb_tensor *m = o->attn_mask;
-        g->mask = m->data;
-        g->mask_sj = m->shape[m->ndim - 1] == 1 ? 0 : 1;
-        g->mask_si = m->ndim < 2 || m->shape[m->ndim - 2] == 1 ? 0 : m->shape[m->ndim - 1];
-        g->mask_off = mask_offsets(q, m, bh);
-        if (!g->mask_off)
-            return false;
-    }
-    return true;
+                     .heads = 1};
+    g->lq = sdpa_contiguous(g->tq, g->e);
+    g->lk = sdpa_contiguous(g->tk, g->e);
+    g->lv = sdpa_contiguous(g->tk, g->ev);
+    g->ly = sdpa_contiguous(g->tq, g->ev);
+    return setup_options(NAME, o, q->ndim, q->shape, g);
 }
 
 /* A constant [bh, tq, tk] tensor: the bias of every score (0 over a fully
@@ -190,5 +204,35 @@ nb_tensor *nb_scaled_dot_product_attention(nb_tensor *q, nb_tensor *k, nb_tensor
     shape[q->ndim - 1] = g.ev;
     if (o.math)
         return math_path(&g, q, k, v, q->ndim, shape);
-    return nb_flash_attention(&g, q->ndim, shape, (nb_tensor *[]){q, k, v, o.attn_mask});
+    return nb_flash_attention(&g, q->ndim, shape, (nb_tensor *[]){q, k, v, o.attn_mask}, false);
+}
+
+nb_tensor *nb_packed_self_attention(nb_tensor *qkv, int64_t num_heads, nb_sdpa_opts o)
+{
+    static const char *const PNAME = "packed_self_attention";
+    if (!nb_opts_made(PNAME, o.nb_tag, "sdpa") || !nb_check_input(PNAME, 1, qkv))
+        return NULL;
+    if (qkv->ndim != 3 || num_heads < 1 || qkv->shape[2] % (3 * num_heads) != 0)
+        return nb_error(NB_ERR_SHAPE, "%s: qkv %s must be [N, T, 3 E] with E a multiple of num_heads %lld",
+                        PNAME, nb_shape_fmt(qkv), (long long)num_heads);
+    const int64_t n = qkv->shape[0], t = qkv->shape[1], e = qkv->shape[2] / 3, d = e / num_heads;
+    if (o.math) { /* the composition: split, attend, concatenate */
+        nb_tensor *heads =
+            nb_permute(nb_reshape(qkv, NB_SHAPE(n, t, 3, num_heads, d)), (const int[]){2, 0, 3, 1, 4});
+        nb_tensor *x[3];
+        for (int i = 0; i < 3; i++)
+            x[i] = nb_reshape(nb_slice(heads, 0, i, i + 1), NB_SHAPE(n, num_heads, t, d));
+        nb_tensor *y = nb_scaled_dot_product_attention(x[0], x[1], x[2], o);
+        return nb_reshape(nb_permute(y, (const int[]){0, 2, 1, 3}), NB_SHAPE(n, t, e));
+    }
+    sdpa_geom g = {.bh = n * num_heads, .tq = t, .tk = t, .e = d, .ev = d, .heads = num_heads};
+    g.lq = (sdpa_rows){0, t * 3 * e, d, 3 * e};
+    g.lk = (sdpa_rows){e, t * 3 * e, d, 3 * e};
+    g.lv = (sdpa_rows){2 * e, t * 3 * e, d, 3 * e};
+    g.ly = (sdpa_rows){0, t * e, d, e};
+    if (!setup_options(PNAME, &o, 4, (const int64_t[]){n, num_heads, t, d}, &g))
+        return NULL;
+    if (g.p > 0)
+        g.seed = nb_generator_next(o.generator ? o.generator : nb_default_generator());
+    return nb_flash_attention(&g, 3, (const int64_t[]){n, t, e}, (nb_tensor *[]){qkv, o.attn_mask}, true);
 }
