@@ -254,7 +254,11 @@ Test(attention, packed_self_attention_errors)
                                "num_heads 3");
     cr_assert_null(nb_packed_self_attention(qkv, 2, NB_SDPA_OPTS(.attn_mask = m)));
     assert_error(NB_ERR_SHAPE, "packed_self_attention: attn_mask [4,5] does not broadcast to the scores "
-                               "[..., 5, 5] of query [2,2,5,2]");
+                               "[..., 5, 5] of the heads [2,2,5,2] of qkv [2,5,12]");
+    cr_assert_null(nb_packed_self_attention(qkv, 0, NB_SDPA_OPTS()));
+    assert_error(NB_ERR_ARG, "packed_self_attention: num_heads 0 must be >= 1");
+    cr_assert_null(nb_packed_self_attention(qkv, 2, NB_SDPA_OPTS(.attn_mask = m, .math = true)));
+    assert_error(NB_ERR_SHAPE, "packed_self_attention: attn_mask [4,5] does not broadcast");
     cr_assert_null(nb_packed_self_attention(qkv, 2, NB_SDPA_OPTS(.dropout_p = -1)));
     assert_error(NB_ERR_ARG, "packed_self_attention: dropout_p = -1 must be in [0, 1]");
     nb_free(qkv), nb_free(m);

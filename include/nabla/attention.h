@@ -1,8 +1,9 @@
 /* nabla/attention.h — attention layers: torch.nn.MultiheadAttention and a
  * Transformer block (torch.nn.TransformerEncoderLayer, pre- or
  * post-LayerNorm), with PyTorch's parameter names, layouts and
- * initialisation, so a state_dict maps one to one. The op under them is
- * nb_scaled_dot_product_attention (nabla/ops.h).
+ * initialisation, so a state_dict maps one to one. The ops under them are
+ * nb_scaled_dot_product_attention and, for self-attention,
+ * nb_packed_self_attention (nabla/ops.h).
  *
  *   nb_module *attn = nb_multihead_attention(512, 8, NB_MHA_OPTS(.batch_first = true));
  *   nb_tensor *y = nb_multihead_attention_forward(attn, x, x, x, &(nb_mha_call){.is_causal = true});

@@ -13,7 +13,9 @@
  * Threads split C into disjoint rectangles along M or N on micro-tile
  * boundaries (never along K); each runs the loop nest above with its own
  * packing buffers, except for the operand that all of them need when they
- * split one side only, which is packed once for all (shared_pack). The K blocking depends on K only and every tile (edge
+ * split one side only, which is packed once for all (shared_pack). Where
+ * few tiles would reuse a packed operand, the kernel reads it in place
+ * instead (direct_b, direct_a). The K blocking depends on K only and every tile (edge
  * tiles too, through a zero-padded scratch tile) goes through the same
  * micro-kernel, so each element of C sees the identical sequence of
  * operations for any thread count: results are bit-identical.
@@ -544,8 +546,9 @@ static void gemm_region(gemm_job *job, int64_t m0, int64_t m1, int64_t n0, int64
     nb_real *C = job->C;
     const int64_t ldc = job->ldc;
 
-    /* B unpacked when few A panels would reuse its packed copy (see
-     * gemm_kernels.h): rows of op(B) must be rows of B, and C not transposed */
+    /* B unpacked when few A panels would reuse its packed copy, A when few B
+     * panels would (see gemm_kernels.h): rows of op(B) must be rows of B (of
+     * op(A), rows of A), and C not transposed */
     const bool b_in_place = direct_b(job, m1 - m0), a_in_place = direct_a(job, n1 - n0);
     for (int64_t jc = n0; jc < n1; jc += NC) {
         int64_t nc = n1 - jc < NC ? n1 - jc : NC;

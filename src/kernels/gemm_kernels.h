@@ -16,8 +16,8 @@
  * the tile form with row k of b at b + boff[k] instead of b + k ldb: B's rows
  * anywhere in memory (nb_gemm_b_rows). The rows-of-A form (tile_a,
  * optional) is the tile form with a not packed: a[r*lda + k], the rows of a
- * row-major op(A) read in place (for a narrow C, where packing A would cost
- * more than the few B panels that reuse it). */
+ * row-major op(A) read in place (for C of few columns, where packing A would
+ * cost more than the few B panels that reuse it: gemm.c's DIRECT_A_COLS). */
 #ifndef NB_KERNELS_GEMM_KERNELS_H
 #define NB_KERNELS_GEMM_KERNELS_H
 

@@ -199,7 +199,7 @@ const nb_gemm_ukernel nb_gemm_ukernel_avx2 = {
 /* Only the tile form (gemm_kernels.h), which serves full tiles too: b rows
  * ldb apart, masked to nn columns; only the mm rows of the tile computed and
  * written (one kernel per row count, so a 10-row edge costs 10 rows of FMAs,
- * not 12); a still steps by AVX512_MR. alpha == 1 skips the multiply, which
+ * not 12); a packed a still steps by AVX512_MR. alpha == 1 skips the multiply, which
  * is exact. */
 #define Z_TILE_STORE(r)                                                                                      \
     {                                                                                                        \
@@ -219,7 +219,8 @@ const nb_gemm_ukernel nb_gemm_ukernel_avx2 = {
         }                                                                                                    \
     }
 /* NAME_R: the tile of R rows, A's element (r, k) by FMA (Z_FMA: packed,
- * a stepping by ASTEP = MR; Z_FMA_ROWS: rows of A read in place, ASTEP 1),
+ * a stepping by ASTEP = MR; Z_FMA_ROWS: rows of A read in place, ASTEP 1,
+ * lda a parameter after ldb in the variadic part),
  * B's row k at BROW (b + k ldb in the tile form, b + boff[k] in the
  * row-offset form), the same FMAs in every form. */
 #define Z_TILE(NAME, R, FMA, ASTEP, BROW, ...)                                                               \
@@ -306,17 +307,14 @@ static void ukernel_avx512_tile_a(int64_t kc, const float *restrict a, int64_t l
     z_tiles_a[mm - 1](kc, a, b, ldb, lda, c, ldc, alpha, beta, m0, m1);
 }
 
-const nb_gemm_ukernel nb_gemm_ukernel_avx512 = {
-    "avx512",
-    AVX512_MR,
-    AVX512_NR,
-    256,
-    192,
-    4096,
-    NULL,
-    ukernel_avx512_tile,
-    ukernel_avx512_tile_off,
-    ukernel_avx512_tile_a,
-};
+const nb_gemm_ukernel nb_gemm_ukernel_avx512 = {.name = "avx512",
+                                                .mr = AVX512_MR,
+                                                .nr = AVX512_NR,
+                                                .kc = 256,
+                                                .mc = 192,
+                                                .nc = 4096,
+                                                .tile = ukernel_avx512_tile,
+                                                .tile_off = ukernel_avx512_tile_off,
+                                                .tile_a = ukernel_avx512_tile_a};
 
 #endif /* NB_GEMM_X86 */

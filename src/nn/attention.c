@@ -1,5 +1,6 @@
 /* nn/attention.c — torch.nn.MultiheadAttention over the fused
- * scaled_dot_product_attention (F.multi_head_attention_forward of torch 1.13,
+ * scaled_dot_product_attention, or for self-attention over its packed form
+ * nb_packed_self_attention (F.multi_head_attention_forward of torch 1.13,
  * torch/nn/functional.py, with need_weights=False):
  *   q, k, v = query Wq^T + bq, key Wk^T + bk, value Wv^T + bv   (rows of in_proj_weight)
  *   split into num_heads heads of head_dim = E / num_heads: [B, H, T, head_dim]
@@ -147,8 +148,8 @@ nb_tensor *nb_multihead_attention_forward(nb_module *m, nb_tensor *query, nb_ten
     nb_sdpa_opts o =
         NB_SDPA_OPTS(.attn_mask = mask, .is_causal = c.is_causal && !mask,
                      .dropout_p = m->training ? s->dropout : 0, .generator = (nb_generator *)&s->gen);
-    if (s->in_proj_weight && xq == xk &&
-        xk == xv) { /* self-attention: one GEMM for q, k, v, heads in place */
+    /* self-attention: one GEMM for q, k, v, and the heads read in place */
+    if (s->in_proj_weight && xq == xk && xk == xv) {
         y = nb_packed_self_attention(nb_linear_op(xq, s->in_proj_weight, s->in_proj_bias), s->num_heads, o);
     } else {
         if (!project(m, xq, xk, xv, &q, &k, &v))

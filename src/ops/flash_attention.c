@@ -20,7 +20,8 @@
  *   dQ_i += scale dS K_j                  dK_j += scale dS^T Q_i
  *
  * Threads: the forward splits (slice, query block) pairs. The backward splits
- * whole slices (each owns its dQ, dK, dV rows, accumulated in a fixed order)
+ * whole slices (each owns its dQ, dK, dV rows, or in packed projections its
+ * head's columns of them, accumulated in a fixed order)
  * when there are as many slices as threads; with fewer (long sequences, few
  * heads) it may make two passes, as FlashAttention-2 splits over
  * key blocks: (slice, key block) tasks each own their dK_j, dV_j, then
@@ -48,7 +49,7 @@ enum { BR = 64, BC = 64 };
 typedef struct flash_saved {
     sdpa_geom g;
     nb_real *lse; /* [bh * tq]: each row's log-sum-exp of its scores */
-    bool packed;  /* q, k and v are one input (g's layouts), else three */
+    int ik, iv;   /* the inputs holding k and v: 1 and 2, or 0 and 0 (packed: q, k, v one tensor) */
 } flash_saved;
 
 typedef struct flash_job {
@@ -308,7 +309,7 @@ static void query_block_range(void *ctx, int64_t begin, int64_t end)
 static void flash_backward(nb_node *n)
 {
     const flash_saved *sv = n->saved;
-    const int iv = sv->packed ? 0 : 2, ik = sv->packed ? 0 : 1; /* packed: one tensor, g's layouts */
+    const int ik = sv->ik, iv = sv->iv;
     flash_job j = {
         .g = &sv->g,
         .q = n->in[0]->data,
@@ -325,7 +326,7 @@ static void flash_backward(nb_node *n)
         return;
     j.dsum = nb_step_alloc((size_t)(sv->g.bh * sv->g.tq) * sizeof(nb_real));
     if (!j.dsum) {
-        nb_error(NB_ERR_MEMORY, "scaled_dot_product_attention backward: out of memory for %lld row sums",
+        nb_error(NB_ERR_MEMORY, "%s backward: out of memory for %lld row sums", n->op->name,
                  (long long)(sv->g.bh * sv->g.tq));
         return;
     }
@@ -347,6 +348,7 @@ static void flash_backward(nb_node *n)
 }
 
 static const nb_op op_flash = {"scaled_dot_product_attention", flash_backward};
+static const nb_op op_flash_packed = {"packed_self_attention", flash_backward};
 
 nb_tensor *nb_flash_attention(const sdpa_geom *g, int ndim, const int64_t *out_shape, nb_tensor *const *in,
                               bool packed)
@@ -355,11 +357,12 @@ nb_tensor *nb_flash_attention(const sdpa_geom *g, int ndim, const int64_t *out_s
     nb_real *lse = y ? nb_step_alloc((size_t)(g->bh * g->tq + 1) * sizeof *lse) : NULL;
     if (!lse)
         return NULL;
-    const int ik = packed ? 0 : 1, iv = packed ? 0 : 2, nqkv = iv + 1;
+    const int ik = packed ? 0 : 1, iv = packed ? 0 : 2, nqkv = packed ? 1 : 3; /* inputs: q, k, v, mask */
     flash_job j = {.g = g, .q = in[0]->data, .k = in[ik]->data, .v = in[iv]->data, .y = y->data, .lse = lse};
     nb_parallel_for(g->bh * ((g->tq + BR - 1) / BR), 1, forward_range, &j);
-    nb_node *n = nb_record_saved(&op_flash, y, in[nqkv] ? nqkv + 1 : nqkv, in, sizeof(flash_saved));
+    nb_node *n = nb_record_saved(packed ? &op_flash_packed : &op_flash, y, in[nqkv] ? nqkv + 1 : nqkv, in,
+                                 sizeof(flash_saved));
     if (n)
-        *(flash_saved *)n->saved = (flash_saved){.g = *g, .lse = lse, .packed = packed};
+        *(flash_saved *)n->saved = (flash_saved){.g = *g, .lse = lse, .ik = ik, .iv = iv};
     return y;
 }

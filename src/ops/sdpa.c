@@ -1,4 +1,5 @@
-/* ops/sdpa.c — nb_scaled_dot_product_attention: the arguments' checks, and
+/* ops/sdpa.c — nb_scaled_dot_product_attention and nb_packed_self_attention
+ * (the heads of packed projections, read in place): the arguments' checks, and
  * the reference ("math") path, the composition of ops that PyTorch documents
  * as the function's meaning (torch.nn.functional.scaled_dot_product_attention,
  * PyTorch 2 docs, "Efficient implementation equivalent to the following"):
@@ -8,6 +9,7 @@
  *   y    = dropout(W, p) v
  * Its backward is that of the ops (matmul, softmax, mul), so it checks the
  * fused kernel (flash_attention.c) against an independent gradient. */
+#include <stdio.h>
 #include "ops/sdpa.h"
 
 static const char *const NAME = "scaled_dot_product_attention";
@@ -39,12 +41,13 @@ static int64_t *mask_offsets(int ndim, const int64_t *qshape, const nb_tensor *m
     return off;
 }
 
-static bool check_mask(const char *op, int ndim, const int64_t *qshape, const nb_tensor *mask, int64_t tq,
-                       int64_t tk)
+/* qdesc names q's shape in messages ("query [1,2,3,4]"). */
+static bool check_mask(const char *op, const char *qdesc, int ndim, const int64_t *qshape,
+                       const nb_tensor *mask, int64_t tq, int64_t tk)
 {
     if (mask->ndim < 1 || mask->ndim > ndim) {
-        nb_error(NB_ERR_SHAPE, "%s: attn_mask %s must have rank 1 to %d (that of query %s)", op,
-                 nb_shape_fmt(mask), ndim, nb_dims_fmt(ndim, qshape));
+        nb_error(NB_ERR_SHAPE, "%s: attn_mask %s must have rank 1 to %d (that of %s)", op, nb_shape_fmt(mask),
+                 ndim, qdesc);
         return false;
     }
     for (int md = 0; md < mask->ndim; md++) {
@@ -52,8 +55,8 @@ static bool check_mask(const char *op, int ndim, const int64_t *qshape, const nb
         int64_t want = d == ndim - 1 ? tk : d == ndim - 2 ? tq : qshape[d];
         if (mask->shape[md] != want && mask->shape[md] != 1) {
             nb_error(NB_ERR_SHAPE,
-                     "%s: attn_mask %s does not broadcast to the scores [..., %lld, %lld] of query %s", op,
-                     nb_shape_fmt(mask), (long long)tq, (long long)tk, nb_dims_fmt(ndim, qshape));
+                     "%s: attn_mask %s does not broadcast to the scores [..., %lld, %lld] of %s", op,
+                     nb_shape_fmt(mask), (long long)tq, (long long)tk, qdesc);
             return false;
         }
     }
@@ -65,29 +68,30 @@ static bool check_mask(const char *op, int ndim, const int64_t *qshape, const nb
     return true;
 }
 
-/* The options' checks, given the shape of q ([..., Tq, E], leading dims bh
- * slices); fills the rest of g (but for the seed). */
-static bool setup_options(const char *op, const nb_sdpa_opts *o, int ndim, const int64_t *qshape,
-                          sdpa_geom *g)
+/* The options' checks for op, whose argument opts_arg holds them, given the
+ * shape of q ([..., Tq, E], leading dims bh slices; qdesc names it in
+ * messages); fills the rest of g (but for the seed). */
+static bool setup_options(const char *op, int opts_arg, const nb_sdpa_opts *o, const char *qdesc, int ndim,
+                          const int64_t *qshape, sdpa_geom *g)
 {
     g->causal = o->is_causal;
     g->p = o->dropout_p;
     g->bool_mask = o->bool_mask;
-    if (o->attn_mask && !nb_check_input(op, 4, o->attn_mask))
+    if (o->attn_mask && !nb_check_input(op, opts_arg, o->attn_mask))
         return false;
     if (o->attn_mask && o->is_causal) {
         nb_error(NB_ERR_ARG, "%s: attn_mask and is_causal are both set (PyTorch refuses it too)", op);
         return false;
     }
-    if (o->attn_mask && !check_mask(op, ndim, qshape, o->attn_mask, g->tq, g->tk))
+    if (o->attn_mask && !check_mask(op, qdesc, ndim, qshape, o->attn_mask, g->tq, g->tk))
         return false;
     if (!(o->dropout_p >= 0 && o->dropout_p <= 1)) {
         nb_error(NB_ERR_ARG, "%s: dropout_p = %g must be in [0, 1]", op, o->dropout_p);
         return false;
     }
     if (isinf(o->scale) || (isnan(o->scale) && g->e == 0)) {
-        nb_error(NB_ERR_ARG, "%s: scale %g must be finite (NAN: 1/sqrt(E), which needs E >= 1; query %s)", op,
-                 o->scale, nb_dims_fmt(ndim, qshape));
+        nb_error(NB_ERR_ARG, "%s: scale %g must be finite (NAN: 1/sqrt(E), which needs E >= 1; %s)", op,
+                 o->scale, qdesc);
         return false;
     }
     g->scale = (nb_real)(isnan(o->scale) ? 1 / sqrt((double)g->e) : o->scale);
@@ -136,7 +140,9 @@ static bool setup(nb_tensor *q, nb_tensor *k, nb_tensor *v, const nb_sdpa_opts *
     g->lk = sdpa_contiguous(g->tk, g->e);
     g->lv = sdpa_contiguous(g->tk, g->ev);
     g->ly = sdpa_contiguous(g->tq, g->ev);
-    return setup_options(NAME, o, q->ndim, q->shape, g);
+    char qdesc[160];
+    snprintf(qdesc, sizeof qdesc, "query %s", nb_shape_fmt(q));
+    return setup_options(NAME, 4, o, qdesc, q->ndim, q->shape, g);
 }
 
 /* A constant [bh, tq, tk] tensor: the bias of every score (0 over a fully
@@ -207,31 +213,42 @@ nb_tensor *nb_scaled_dot_product_attention(nb_tensor *q, nb_tensor *k, nb_tensor
     return nb_flash_attention(&g, q->ndim, shape, (nb_tensor *[]){q, k, v, o.attn_mask}, false);
 }
 
+/* The composition nb_packed_self_attention stands for: split the heads of
+ * qkv [n, t, 3 h d] into q, k, v [n, h, t, d], attend, concatenate. */
+static nb_tensor *split_attend_concat(nb_tensor *qkv, int64_t h, nb_sdpa_opts o)
+{
+    const int64_t n = qkv->shape[0], t = qkv->shape[1], e = qkv->shape[2] / 3, d = e / h;
+    nb_tensor *heads = nb_permute(nb_reshape(qkv, NB_SHAPE(n, t, 3, h, d)), (const int[]){2, 0, 3, 1, 4});
+    nb_tensor *x[3];
+    for (int i = 0; i < 3; i++)
+        x[i] = nb_reshape(nb_slice(heads, 0, i, i + 1), NB_SHAPE(n, h, t, d));
+    nb_tensor *y = nb_scaled_dot_product_attention(x[0], x[1], x[2], o);
+    return nb_reshape(nb_permute(y, (const int[]){0, 2, 1, 3}), NB_SHAPE(n, t, e));
+}
+
 nb_tensor *nb_packed_self_attention(nb_tensor *qkv, int64_t num_heads, nb_sdpa_opts o)
 {
     static const char *const PNAME = "packed_self_attention";
     if (!nb_opts_made(PNAME, o.nb_tag, "sdpa") || !nb_check_input(PNAME, 1, qkv))
         return NULL;
-    if (qkv->ndim != 3 || num_heads < 1 || qkv->shape[2] % (3 * num_heads) != 0)
+    if (num_heads < 1)
+        return nb_error(NB_ERR_ARG, "%s: num_heads %lld must be >= 1", PNAME, (long long)num_heads);
+    if (qkv->ndim != 3 || num_heads > qkv->shape[2] / 3 || qkv->shape[2] % (3 * num_heads) != 0)
         return nb_error(NB_ERR_SHAPE, "%s: qkv %s must be [N, T, 3 E] with E a multiple of num_heads %lld",
                         PNAME, nb_shape_fmt(qkv), (long long)num_heads);
     const int64_t n = qkv->shape[0], t = qkv->shape[1], e = qkv->shape[2] / 3, d = e / num_heads;
-    if (o.math) { /* the composition: split, attend, concatenate */
-        nb_tensor *heads =
-            nb_permute(nb_reshape(qkv, NB_SHAPE(n, t, 3, num_heads, d)), (const int[]){2, 0, 3, 1, 4});
-        nb_tensor *x[3];
-        for (int i = 0; i < 3; i++)
-            x[i] = nb_reshape(nb_slice(heads, 0, i, i + 1), NB_SHAPE(n, num_heads, t, d));
-        nb_tensor *y = nb_scaled_dot_product_attention(x[0], x[1], x[2], o);
-        return nb_reshape(nb_permute(y, (const int[]){0, 2, 1, 3}), NB_SHAPE(n, t, e));
-    }
     sdpa_geom g = {.bh = n * num_heads, .tq = t, .tk = t, .e = d, .ev = d, .heads = num_heads};
     g.lq = (sdpa_rows){0, t * 3 * e, d, 3 * e};
     g.lk = (sdpa_rows){e, t * 3 * e, d, 3 * e};
     g.lv = (sdpa_rows){2 * e, t * 3 * e, d, 3 * e};
     g.ly = (sdpa_rows){0, t * e, d, e};
-    if (!setup_options(PNAME, &o, 4, (const int64_t[]){n, num_heads, t, d}, &g))
+    const int64_t qshape[4] = {n, num_heads, t, d};
+    char qdesc[160];
+    snprintf(qdesc, sizeof qdesc, "the heads %s of qkv %s", nb_dims_fmt(4, qshape), nb_shape_fmt(qkv));
+    if (!setup_options(PNAME, 3, &o, qdesc, 4, qshape, &g))
         return NULL;
+    if (o.math)
+        return split_attend_concat(qkv, num_heads, o);
     if (g.p > 0)
         g.seed = nb_generator_next(o.generator ? o.generator : nb_default_generator());
     return nb_flash_attention(&g, 3, (const int64_t[]){n, t, e}, (nb_tensor *[]){qkv, o.attn_mask}, true);
