@@ -148,12 +148,14 @@ static double check_bound(bool ta, bool tb, int64_t M, int64_t N, int64_t K, flo
 }
 
 /* Shapes with full and edge tiles, odd K, several K blocks (K > 384), the
- * MLP's and a narrow one; the largest error is a sizeable part of the bound
+ * MLP's and narrow ones (the last, computed transposed over several K
+ * blocks with beta 0.5, reads C back); the largest error is a sizeable part of the bound
  * (float32 products would be ~100 times inside it: bfloat16 really ran). */
 static void bound_sweep(void)
 {
     const int64_t shapes[][3] = {{128, 256, 784}, {256, 784, 32}, {77, 83, 701}, {13, 33, 1},
-                                 {128, 10, 128},  {10, 128, 128}, {40, 40, 41},  {33, 300, 1200}};
+                                 {128, 10, 128},  {10, 128, 128}, {40, 40, 41},  {33, 300, 1200},
+                                 {29, 31, 50},    {130, 10, 900}};
     double worst = 0;
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int t = 0; t < 4; t++) {

@@ -257,7 +257,7 @@ static void pack_copy(const nb_real *restrict src, int64_t ld, int cols, int w, 
 }
 
 #if defined(NB_GEMM_X86)
-/* 8 x 8 blocks of transpose_into with AVX2 (the usual unpack / shuffle /
+/* 8 x 8 blocks of nb_gemm_transpose_into with AVX2 (the usual unpack / shuffle /
  * permute2f128 network, three stages of 8 shuffles): 0.6 instructions an
  * element against 1 for the 4 x 4 SSE blocks. Returns the rows it did. */
 __attribute__((target("avx2"))) static int transpose8_avx2(const float *restrict src, int64_t ld, int rows,
@@ -298,10 +298,8 @@ __attribute__((target("avx2"))) static int transpose8_avx2(const float *restrict
 }
 #endif
 
-/* A transpose: dst[k*w + r] = src[r*ld + k] for r < rows, k < kc (w is the
- * row stride of dst, at least rows). */
-static void transpose_into(const nb_real *restrict src, int64_t ld, int rows, int64_t w, int64_t kc,
-                           nb_real *restrict dst)
+void nb_gemm_transpose_into(const nb_real *restrict src, int64_t ld, int rows, int64_t w, int64_t kc,
+                            nb_real *restrict dst)
 {
     int r = 0;
 #if defined(NB_GEMM_X86)
@@ -335,12 +333,12 @@ static void transpose_into(const nb_real *restrict src, int64_t ld, int rows, in
     }
 }
 
-/* Panel from rows of r: transpose_into a panel of width w, 0 for
+/* Panel from rows of r: nb_gemm_transpose_into a panel of width w, 0 for
  * rows <= r < w. */
 static void pack_transpose(const nb_real *restrict src, int64_t ld, int rows, int w, int64_t kc,
                            nb_real *restrict dst)
 {
-    transpose_into(src, ld, rows, w, kc, dst);
+    nb_gemm_transpose_into(src, ld, rows, w, kc, dst);
     for (int r = rows; r < w; r++)
         for (int64_t k = 0; k < kc; k++)
             dst[k * w + r] = 0;
@@ -610,12 +608,12 @@ static void gemm_region(gemm_job *job, int64_t m0, int64_t m1, int64_t n0, int64
                             /* transposed problem: tile element (r, c) is C[c, r] */
                             nb_real *cp = C + (jc + jr) * ldc + ic + ir;
                             if (beta != 0)
-                                transpose_into(cp, ldc, (int)nn, nr, mm, ctmp);
+                                nb_gemm_transpose_into(cp, ldc, (int)nn, nr, mm, ctmp);
                             if (uk->tile)
                                 uk->tile(kc, ap, bp, nr, ctmp, nr, alpha, beta, (int)mm, (int)nn);
                             else
                                 uk->fn(kc, ap, bp, ctmp, nr, alpha, beta);
-                            transpose_into(ctmp, nr, (int)mm, ldc, nn, cp);
+                            nb_gemm_transpose_into(ctmp, nr, (int)mm, ldc, nn, cp);
                         }
                     }
                 }

@@ -368,13 +368,9 @@ static void region(const bf16_job *job, int64_t m0, int64_t m1, int64_t n0, int6
                         float *cp =
                             job->C + (jc + jr) * ldc + ic + ir; /* tile element (r, c) is cp[c ldc + r] */
                         if (beta != 0)
-                            for (int r = 0; r < mm; r++)
-                                for (int c = 0; c < nn; c++)
-                                    ctile[r * nr + c] = cp[c * ldc + r];
+                            nb_gemm_transpose_into(cp, ldc, nn, nr, mm, ctile);
                         uk->fn(kp, ap, bp, ctile, nr, job->alpha, beta, mm, nn);
-                        for (int c = 0; c < nn; c++)
-                            for (int r = 0; r < mm; r++)
-                                cp[c * ldc + r] = ctile[r * nr + c];
+                        nb_gemm_transpose_into(ctile, nr, mm, ldc, nn, cp);
                     }
                 }
             }

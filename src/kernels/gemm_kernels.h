@@ -67,4 +67,11 @@ const char *nb_gemm_kernel_name(void);
  * when out of memory. For the bfloat16 driver (gemm_bf16.c). */
 void *nb_gemm_scratch(size_t bytes);
 
+/* A transpose: dst[k*w + r] = src[r*ld + k] for r < rows, k < kc (w is the
+ * row stride of dst, at least rows), by 8 x 8 AVX2 and 4 x 4 SSE blocks
+ * where x86 has them: the packing's transposes, and the copies of a
+ * transposed problem's tile (C^T computed, C written). */
+void nb_gemm_transpose_into(const nb_real *restrict src, int64_t ld, int rows, int64_t w, int64_t kc,
+                            nb_real *restrict dst);
+
 #endif
