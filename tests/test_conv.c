@@ -408,11 +408,12 @@ Test(conv, max_pool_nan_is_a_maximum)
  * scan rule written out: rows then columns, the first element starts, a
  * later one replaces it when greater or NaN. Rows of 1 to 18 outputs (every
  * partial last step of 16 and 8 lanes; 7 and 14 are 28x28 and 14x14
- * images') and odd widths; small integers make ties, and NaNs and
- * infinities land at every position of a window. */
+ * images') and odd widths and an odd height (dx of the column and row in no
+ * window is 0); small integers make ties, and NaNs and infinities land at
+ * every position of a window. The backward writes dx densely (fresh dx). */
 static void ties_nans_and_infinities(int64_t W, nb_generator *gen)
 {
-    enum { P = 6, H = 6, Ho = 3 };
+    enum { P = 6, H = 7, Ho = 3 }; /* the last row in no window */
     const int64_t Wo = W / 2;
     nb_tensor *x = nb_requires_grad(nb_randn(gen, NB_SHAPE(2, 3, H, W)), true);
     for (int64_t i = 0; i < x->numel; i++) {
