@@ -410,7 +410,7 @@ Test(conv, max_pool_nan_is_a_maximum)
  * partial last step of 16 and 8 lanes; 7 and 14 are 28x28 and 14x14
  * images') and odd widths and an odd height (dx of the column and row in no
  * window is 0); small integers make ties, and NaNs and infinities land at
- * every position of a window. The backward writes dx densely (fresh dx). */
+ * every position of a window. */
 static void ties_nans_and_infinities(int64_t W, nb_generator *gen)
 {
     enum { P = 6, H = 7, Ho = 3 }; /* the last row in no window */

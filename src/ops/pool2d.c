@@ -197,74 +197,16 @@ void nb_max_pool2d_planes(void *ctx, int64_t b, int64_t e)
     }
 }
 
-/* Row h of a fresh dx under a 2x2 stride-2 max-pool, from the wo outputs
- * of its output row (dy, their positions idx; h0 = h W): dx[w] = 0 + dy[w/2]
- * where that window's maximum was (h, w), else 0. The scatter's values
- * exactly (it adds dy to a zeroed dx: 0 + dy, so a -0 gradient gives +0),
- * writing each element once instead of zeroing the plane and scattering. */
-static void unpool2x2_row(const nb_real *restrict dy, const int32_t *restrict idx, int64_t wo, int32_t h0,
-                          int64_t W, nb_real *restrict dx)
-{
-    for (int64_t w = 0; w < W; w++) {
-        int64_t j = w / 2;
-        dx[w] = j < wo && idx[j] == h0 + (int32_t)w ? (nb_real)0 + dy[j] : 0;
-    }
-}
-
-#ifdef NB_X86_SIMD
-/* The same with AVX-512, 32 columns (16 outputs) a step: each output's
- * position and gradient duplicated into its two columns, compared with the
- * columns' positions, added to 0 where equal. */
-__attribute__((target("avx512f"))) static void unpool2x2_row_avx512(const float *restrict dy,
-                                                                    const int32_t *restrict idx, int64_t wo,
-                                                                    int32_t h0, int64_t W, float *restrict dx)
-{
-    const __m512i lo = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
-    const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
-    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    for (int64_t w = 0; w < W; w += 32) {
-        int64_t j = w / 2, m = wo - j < 16 ? wo - j : 16, nw = W - w < 32 ? W - w : 32; /* outputs, columns */
-        __mmask16 kj = (__mmask16)(m >= 16 ? 0xFFFFu : m > 0 ? (1u << m) - 1 : 0);
-        __mmask16 k0 = (__mmask16)(nw >= 16 ? 0xFFFFu : (1u << nw) - 1);
-        __mmask16 k1 = (__mmask16)(nw >= 32 ? 0xFFFFu : nw > 16 ? (1u << (nw - 16)) - 1 : 0);
-        __m512i at = _mm512_mask_loadu_epi32(_mm512_set1_epi32(-1), kj, idx + j);
-        __m512 g = _mm512_maskz_loadu_ps(kj, dy + j);
-        __m512i pos = _mm512_add_epi32(_mm512_set1_epi32(h0 + (int32_t)w), iota);
-        __mmask16 e0 = _mm512_cmpeq_epi32_mask(_mm512_permutexvar_epi32(lo, at), pos);
-        __mmask16 e1 = _mm512_cmpeq_epi32_mask(_mm512_permutexvar_epi32(hi, at),
-                                               _mm512_add_epi32(pos, _mm512_set1_epi32(16)));
-        _mm512_mask_storeu_ps(dx + w, k0,
-                              _mm512_maskz_add_ps(e0, _mm512_setzero_ps(), _mm512_permutexvar_ps(lo, g)));
-        _mm512_mask_storeu_ps(dx + w + 16, k1,
-                              _mm512_maskz_add_ps(e1, _mm512_setzero_ps(), _mm512_permutexvar_ps(hi, g)));
-    }
-}
-#endif
-
 void nb_max_pool2d_backward_planes(void *ctx, int64_t b, int64_t e)
 {
     const pool *q = ctx;
-    const int64_t n = q->Ho * q->Wo, W = q->W;
-    const bool dense = q->zero && q->k == 2 && q->s == 2 && q->p == 0; /* windows apart: rows written once */
-    void (*unpool_row)(const nb_real *, const int32_t *, int64_t, int32_t, int64_t, nb_real *) =
-        unpool2x2_row;
-#ifdef NB_X86_SIMD
-    if (nb_cpu_avx512())
-        unpool_row = unpool2x2_row_avx512;
-#endif
+    int64_t n = q->Ho * q->Wo;
     for (int64_t pl = b; pl < e; pl++) {
-        nb_real *dx = q->dx + pl * q->H * W;
+        nb_real *dx = q->dx + pl * q->H * q->W;
         const nb_real *dy = q->dy + pl * n;
         const int32_t *idx = q->idx + pl * n;
-        if (dense) {
-            for (int64_t h = 0; h < 2 * q->Ho; h++)
-                unpool_row(dy + h / 2 * q->Wo, idx + h / 2 * q->Wo, q->Wo, (int32_t)(h * W), W, dx + h * W);
-            memset(dx + 2 * q->Ho * W, 0,
-                   (size_t)((q->H - 2 * q->Ho) * W) * sizeof *dx); /* odd H: no window */
-            continue;
-        }
         if (q->zero)
-            memset(dx, 0, (size_t)(q->H * W) * sizeof *dx);
+            memset(dx, 0, (size_t)(q->H * q->W) * sizeof *dx);
         for (int64_t o = 0; o < n; o++)
             dx[idx[o]] += dy[o];
     }
