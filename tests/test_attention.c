@@ -88,6 +88,19 @@ typedef struct problem {
     nb_sdpa_opts opts;
 } problem;
 
+/* The fused path's outputs within tol of the math path's, and more than
+ * half of them non-zero (the comparison is not of zeros). */
+static void assert_fused_near_math(const nb_real *fused, const nb_real *math, int64_t n, double tol)
+{
+    int64_t nonzero = 0;
+    for (int64_t i = 0; i < n; i++) {
+        cr_assert(fabs((double)fused[i] - (double)math[i]) <= tol, "output %lld: fused %.9g, math %.9g",
+                  (long long)i, (double)fused[i], (double)math[i]);
+        nonzero += fused[i] != 0;
+    }
+    cr_assert_gt(nonzero, n / 2);
+}
+
 static void compare_paths(problem p, double tol)
 {
     nb_tensor *q = randn(1, NB_SHAPE(p.b, p.h, p.tq, p.e), true);
@@ -114,13 +127,7 @@ static void compare_paths(problem p, double tol)
             memcpy(grads[math][i], in[i]->grad, (size_t)in[i]->numel * sizeof(nb_real));
         }
     }
-    int64_t nonzero = 0;
-    for (int64_t i = 0; i < n; i++) {
-        cr_assert(fabs((double)out[0][i] - (double)out[1][i]) <= tol, "output %lld: fused %.9g, math %.9g",
-                  (long long)i, (double)out[0][i], (double)out[1][i]);
-        nonzero += out[0][i] != 0;
-    }
-    cr_assert_gt(nonzero, n / 2);
+    assert_fused_near_math(out[0], out[1], n, tol);
     nb_tensor *in[3] = {q, k, v};
     for (int t = 0; t < 3; t++) {
         for (int64_t i = 0; i < in[t]->numel; i++)
@@ -215,13 +222,7 @@ static void compare_packed(packed_problem p)
     cr_assert(memcmp(grad[0], grad[1], (size_t)qkv->numel * sizeof(nb_real)) == 0,
               "n %lld h %lld t %lld d %lld: packed and split gradients differ", (long long)p.n,
               (long long)p.h, (long long)p.t, (long long)p.d);
-    int64_t nonzero = 0;
-    for (int64_t i = 0; i < ny; i++) {
-        cr_assert(fabs((double)out[0][i] - (double)out[2][i]) <= PTOL, "output %lld: fused %.9g, math %.9g",
-                  (long long)i, (double)out[0][i], (double)out[2][i]);
-        nonzero += out[0][i] != 0;
-    }
-    cr_assert_gt(nonzero, ny / 2);
+    assert_fused_near_math(out[0], out[2], ny, PTOL);
     for (int64_t i = 0; i < qkv->numel; i++)
         cr_assert(fabs((double)grad[0][i] - (double)grad[2][i]) <= PTOL * 4,
                   "grad %lld: fused %.9g, math %.9g", (long long)i, (double)grad[0][i], (double)grad[2][i]);
