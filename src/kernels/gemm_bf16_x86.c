@@ -114,36 +114,23 @@ BF16_TGT static void pairs_avx512bf16(const float *r0, const float *r1, int64_t 
         _mm512_mask_storeu_ps(cr, m0, t0);                                                                   \
         _mm512_mask_storeu_ps(cr + 16, m1, t1);                                                              \
     }
-#define B_R1(X) X(0)
-#define B_R2(X) B_R1(X) X(1)
-#define B_R3(X) B_R2(X) X(2)
-#define B_R4(X) B_R3(X) X(3)
-#define B_R5(X) B_R4(X) X(4)
-#define B_R6(X) B_R5(X) X(5)
-#define B_R7(X) B_R6(X) X(6)
-#define B_R8(X) B_R7(X) X(7)
-#define B_R9(X) B_R8(X) X(8)
-#define B_R10(X) B_R9(X) X(9)
-#define B_R11(X) B_R10(X) X(10)
-#define B_R12(X) B_R11(X) X(11)
-
 /* kernel_R: the tile's first R rows only (a still steps by BF16_MR), so an
  * edge of 4 rows (M = 16) costs 4 rows of vdpbf16ps, not 12. */
 #define B_KERNEL(R)                                                                                          \
     BF16_TGT static void kernel_##R(int64_t kp, const uint32_t *restrict a, const uint32_t *restrict b,      \
                                     float *restrict c, int64_t ldc, float alpha, float beta, int nn)         \
     {                                                                                                        \
-        B_R##R(B_DECL) for (int64_t p = 0; p < kp; p++, a += BF16_MR, b += BF16_NR)                          \
+        ROWS##R(B_DECL) for (int64_t p = 0; p < kp; p++, a += BF16_MR, b += BF16_NR)                         \
         {                                                                                                    \
             __m512bh b0 = (__m512bh)_mm512_load_si512(b);                                                    \
             __m512bh b1 = (__m512bh)_mm512_load_si512(b + 16);                                               \
-            B_R##R(B_DOT)                                                                                    \
+            ROWS##R(B_DOT)                                                                                   \
         }                                                                                                    \
         __mmask16 m0 = (__mmask16)(nn >= 16 ? 0xFFFF : (1u << nn) - 1);                                      \
         __mmask16 m1 = (__mmask16)(nn >= 32 ? 0xFFFF : nn > 16 ? (1u << (nn - 16)) - 1 : 0);                 \
         __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);                                        \
         int beta0 = beta == 0, one = alpha == 1;                                                             \
-        B_R##R(B_STORE)                                                                                      \
+        ROWS##R(B_STORE)                                                                                     \
     }
 B_KERNEL(1)
 B_KERNEL(2)

@@ -14,20 +14,6 @@
 #ifdef NB_GEMM_X86
 #include <immintrin.h>
 
-/* ROWSr(X): X(0) X(1) ... X(r - 1), a tile's rows, for the kernels below. */
-#define ROWS1(X) X(0)
-#define ROWS2(X) ROWS1(X) X(1)
-#define ROWS3(X) ROWS2(X) X(2)
-#define ROWS4(X) ROWS3(X) X(3)
-#define ROWS5(X) ROWS4(X) X(4)
-#define ROWS6(X) ROWS5(X) X(5)
-#define ROWS7(X) ROWS6(X) X(6)
-#define ROWS8(X) ROWS7(X) X(7)
-#define ROWS9(X) ROWS8(X) X(8)
-#define ROWS10(X) ROWS9(X) X(9)
-#define ROWS11(X) ROWS10(X) X(10)
-#define ROWS12(X) ROWS11(X) X(11)
-
 /* ---- AVX2 + FMA: 6 x 16 (12 ymm accumulators) --------------------------- */
 
 #define AVX2_MR 6

@@ -2,7 +2,8 @@
  * baseline x86-64, picked at load time (GCC function multi-versioning), so the
  * default build is fast on new CPUs and still runs on any x86-64; the one
  * AVX-512 test and the one AVX2 test of hand-written paths, and AVX2's lane
- * masks; the flush-to-zero mode; the pause of a spinning wait. */
+ * masks; the rows of a micro-kernel's register tile (ROWSr); the
+ * flush-to-zero mode; the pause of a spinning wait. */
 #ifndef NB_KERNELS_SIMD_H
 #define NB_KERNELS_SIMD_H
 
@@ -134,5 +135,20 @@ static inline bool nb_cpu_flush_denormal(bool on)
 #define NB_CPU_RELAX() ((void)0)
 #endif
 #define NB_SPIN_ITERS 2000
+
+/* ROWSr(X): X(0) X(1) ... X(r - 1), the rows of a micro-kernel's register
+ * tile (the GEMM kernels, float32 and bfloat16). */
+#define ROWS1(X) X(0)
+#define ROWS2(X) ROWS1(X) X(1)
+#define ROWS3(X) ROWS2(X) X(2)
+#define ROWS4(X) ROWS3(X) X(3)
+#define ROWS5(X) ROWS4(X) X(4)
+#define ROWS6(X) ROWS5(X) X(5)
+#define ROWS7(X) ROWS6(X) X(6)
+#define ROWS8(X) ROWS7(X) X(7)
+#define ROWS9(X) ROWS8(X) X(8)
+#define ROWS10(X) ROWS9(X) X(9)
+#define ROWS11(X) ROWS10(X) X(10)
+#define ROWS12(X) ROWS11(X) X(11)
 
 #endif
