@@ -251,9 +251,10 @@ static void dsum_range(void *ctx, int64_t begin, int64_t end)
 {
     const flash_job *j = ctx;
     const sdpa_geom *g = j->g;
-    for (int64_t r = begin; r < end; r++) {
-        int64_t at = sdpa_row(g, &g->ly, r / g->tq, r % g->tq);
-        j->dsum[r] = nb_lane_dot(j->dout + at, j->o + at, g->ev);
+    for (int64_t r = begin; r < end;) { /* a slice's rows at a time: its first row located once */
+        int64_t i = r % g->tq, at = sdpa_row(g, &g->ly, r / g->tq, i);
+        for (; i < g->tq && r < end; i++, r++, at += g->ly.ld)
+            j->dsum[r] = nb_lane_dot(j->dout + at, j->o + at, g->ev);
     }
 }
 
