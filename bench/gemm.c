@@ -200,6 +200,13 @@ int main(int argc, char **argv)
         {"b32 fwd X[32,256]W^T[256,128]", false, true, 32, 128, 256},
         {"b32 dW dY^T[128,32]X[32,256]", true, false, 128, 256, 32},
         {"b32 dX dY[32,128]W[128,256]", false, false, 32, 256, 128},
+        /* char_gpt's model (bench/gpt: 32 x 64 tokens, width 96): the attention's
+         * packed projections, the MLP's two layers, their dX */
+        {"gpt qkv X[2048,96]W^T[96,288]", false, true, 2048, 288, 96},
+        {"gpt fc X[2048,96]W^T[96,384]", false, true, 2048, 384, 96},
+        {"gpt proj H[2048,384]W^T[384,96]", false, true, 2048, 96, 384},
+        {"gpt dX dY[2048,384]W[384,96]", false, false, 2048, 96, 384},
+        {"gpt dX dY[2048,288]W[288,96]", false, false, 2048, 96, 288},
     };
     const int nshapes = (int)(sizeof shapes / sizeof shapes[0]);
     printf("nb_gemm float32, micro-kernel %s; bfloat16 (precision \"medium\") kernel %s; median of 7 "

@@ -281,15 +281,21 @@ Test(gemm, rows_independent_of_tiling_and_packing)
 
 /* The first n columns of a 600-column product (A packed: wider than 512
  * columns) against those columns alone (A read in place where the kernel
- * has that form). */
+ * has that form), with every kernel this CPU has. */
 Test(gemm, cols_independent_of_packing_a)
 {
     nb_set_num_threads(1); /* threads would split the 600 columns into regions read in place too */
-    for (int tb = 0; tb < 2; tb++) {
-        check_part_path_free(tb, 100, 600, 100, 96, 300, 1, 0);
-        check_part_path_free(tb, 37, 600, 37, 40, 29, (nb_real)0.7, (nb_real)0.5);
-        check_part_path_free(tb, 128, 600, 128, 288, 96, 1, 1);
-        check_part_path_free(tb, 61, 600, 61, 512, 520, (nb_real)-1.5, 0);
+    const char *names[] = {"avx2", "avx512", NULL};
+    for (size_t n = 0; n < sizeof names / sizeof names[0]; n++) {
+        if (nb_gemm_set_kernel(names[n]) != 0)
+            continue;
+        for (int tb = 0; tb < 2; tb++) {
+            check_part_path_free(tb, 100, 600, 100, 96, 300, 1, 0);
+            check_part_path_free(tb, 37, 600, 37, 40, 29, (nb_real)0.7, (nb_real)0.5);
+            check_part_path_free(tb, 128, 600, 128, 288, 96, 1, 1);
+            check_part_path_free(tb, 61, 600, 61, 512, 520, (nb_real)-1.5, 0);
+            check_part_path_free(tb, 23, 600, 23, 7, 333, (nb_real)0.5, (nb_real)2);
+        }
     }
     nb_set_num_threads(0);
 }

@@ -95,20 +95,24 @@ __attribute__((target("avx2,fma"))) static void ukernel_avx2_6x16(int64_t kc, co
     avx2_store(c + 5 * ldc + 8, c51, va, vb, beta0);
 }
 
-/* The row-offset form (nb_gemm_b_rows: the implicit-GEMM convolution), one
- * function per row count R: B's row k read in place at b + boff[k], 16 lanes
- * masked to nn columns (loaded plainly when nn = 16), and each element of C
- * given the packed kernel's operations in its order (an FMA chain over k
- * from zero, then avx2_store's alpha and beta), so results do not depend on
- * which form ran. Partial rows are written through nb_avx2_store_first, not
- * vmaskmovps (slow on AMD's Zen 1-3). */
+/* The tile forms (gemm_kernels.h), one function per row count R: the
+ * row-offset form (nb_gemm_b_rows: the implicit-GEMM convolution; B's row k
+ * read in place at b + boff[k], A packed) and the rows-of-A form (A's
+ * element (r, k) read in place at a[r lda + k], B's row k at b + k ldb).
+ * B's 16 lanes are masked to nn columns (loaded plainly when nn = 16), and
+ * each element of C is given the packed kernel's operations in its order (an
+ * FMA chain over k from zero, then avx2_store's alpha and beta), so results
+ * do not depend on which form ran. Partial rows are written through
+ * nb_avx2_store_first, not vmaskmovps (slow on AMD's Zen 1-3). */
 #define Y_DECL(r) __m256 c##r##0 = _mm256_setzero_ps(), c##r##1 = _mm256_setzero_ps();
-#define Y_FMA(r)                                                                                             \
+#define Y_FMA_OF(r, A_RK)                                                                                    \
     {                                                                                                        \
-        __m256 ar = _mm256_broadcast_ss(a + (r));                                                            \
+        __m256 ar = _mm256_broadcast_ss(&(A_RK));                                                            \
         c##r##0 = _mm256_fmadd_ps(ar, b0, c##r##0);                                                          \
         c##r##1 = _mm256_fmadd_ps(ar, b1, c##r##1);                                                          \
     }
+#define Y_FMA(r) Y_FMA_OF(r, a[r])            /* a packed: kc x MR */
+#define Y_FMA_ROWS(r) Y_FMA_OF(r, a[(r)*lda]) /* a in place: rows lda apart */
 #define Y_STORE(r)                                                                                           \
     if (full) {                                                                                              \
         avx2_store(c + (r)*ldc, c##r##0, va, vb, beta0);                                                     \
@@ -124,30 +128,36 @@ __attribute__((target("avx2,fma"))) static void ukernel_avx2_6x16(int64_t kc, co
         if (nn > 8)                                                                                          \
             nb_avx2_store_first(cr + 8, t1, nn - 8);                                                         \
     }
-#define Y_TILE_OFF(R)                                                                                        \
-    __attribute__((target("avx2,fma"))) static void tile_off_avx2_##R(                                       \
-        int64_t kc, const float *restrict a, const float *restrict b, const int64_t *restrict boff,          \
-        float *restrict c, int64_t ldc, float alpha, float beta, int nn)                                     \
+/* NAME_avx2_R: A's element (r, k) by FMA (Y_FMA: packed, a stepping by
+ * ASTEP = MR; Y_FMA_ROWS: in place, ASTEP 1, lda after the variadic part's
+ * other parameters), B's row k at BROW. */
+#define Y_TILE(NAME, R, FMA, ASTEP, BROW, ...)                                                               \
+    __attribute__((target("avx2,fma"))) static void NAME##_avx2_##R(                                         \
+        int64_t kc, const float *restrict a, const float *restrict b, __VA_ARGS__, float *restrict c,        \
+        int64_t ldc, float alpha, float beta, int nn)                                                        \
     {                                                                                                        \
         const bool full = nn == AVX2_NR;                                                                     \
         const __m256i k0 = nb_avx2_lanes(0, nn), k1 = nb_avx2_lanes(0, nn - 8);                              \
-        ROWS##R(Y_DECL) for (int64_t k = 0; k < kc; k++, a += AVX2_MR)                                       \
+        ROWS##R(Y_DECL) for (int64_t k = 0; k < kc; k++)                                                     \
         {                                                                                                    \
-            const float *bk = b + boff[k];                                                                   \
+            const float *bk = BROW;                                                                          \
             __m256 b0 = full ? _mm256_loadu_ps(bk) : _mm256_maskload_ps(bk, k0);                             \
             __m256 b1 = full ? _mm256_loadu_ps(bk + 8) : _mm256_maskload_ps(bk + 8, k1);                     \
-            ROWS##R(Y_FMA)                                                                                   \
+            ROWS##R(FMA) a += ASTEP;                                                                         \
         }                                                                                                    \
         __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);                                        \
         int beta0 = beta == 0;                                                                               \
         ROWS##R(Y_STORE)                                                                                     \
     }
-Y_TILE_OFF(1)
-Y_TILE_OFF(2)
-Y_TILE_OFF(3)
-Y_TILE_OFF(4)
-Y_TILE_OFF(5)
-Y_TILE_OFF(6)
+#define Y_TILES(NAME, FMA, ASTEP, BROW, ...)                                                                 \
+    Y_TILE(NAME, 1, FMA, ASTEP, BROW, __VA_ARGS__)                                                           \
+    Y_TILE(NAME, 2, FMA, ASTEP, BROW, __VA_ARGS__)                                                           \
+    Y_TILE(NAME, 3, FMA, ASTEP, BROW, __VA_ARGS__)                                                           \
+    Y_TILE(NAME, 4, FMA, ASTEP, BROW, __VA_ARGS__)                                                           \
+    Y_TILE(NAME, 5, FMA, ASTEP, BROW, __VA_ARGS__)                                                           \
+    Y_TILE(NAME, 6, FMA, ASTEP, BROW, __VA_ARGS__)
+Y_TILES(tile_off, Y_FMA, AVX2_MR, b + boff[k], const int64_t *restrict boff)
+Y_TILES(tile_a, Y_FMA_ROWS, 1, b + k * ldb, int64_t ldb, int64_t lda)
 
 __attribute__((target("avx2,fma"))) static void ukernel_avx2_tile_off(int64_t kc, const float *restrict a,
                                                                       const float *restrict b,
@@ -161,9 +171,25 @@ __attribute__((target("avx2,fma"))) static void ukernel_avx2_tile_off(int64_t kc
     tiles[mm - 1](kc, a, b, boff, c, ldc, alpha, beta, nn);
 }
 
-const nb_gemm_ukernel nb_gemm_ukernel_avx2 = {
-    "avx2", AVX2_MR, AVX2_NR, 320, 192, 4080, ukernel_avx2_6x16, NULL, ukernel_avx2_tile_off, NULL,
-};
+__attribute__((target("avx2,fma"))) static void
+ukernel_avx2_tile_a(int64_t kc, const float *restrict a, int64_t lda, const float *restrict b, int64_t ldb,
+                    float *restrict c, int64_t ldc, float alpha, float beta, int mm, int nn)
+{
+    static void (*const tiles[AVX2_MR])(int64_t, const float *, const float *, int64_t, int64_t, float *,
+                                        int64_t, float, float, int) = {
+        tile_a_avx2_1, tile_a_avx2_2, tile_a_avx2_3, tile_a_avx2_4, tile_a_avx2_5, tile_a_avx2_6};
+    tiles[mm - 1](kc, a, b, ldb, lda, c, ldc, alpha, beta, nn);
+}
+
+const nb_gemm_ukernel nb_gemm_ukernel_avx2 = {.name = "avx2",
+                                              .mr = AVX2_MR,
+                                              .nr = AVX2_NR,
+                                              .kc = 320,
+                                              .mc = 192,
+                                              .nc = 4080,
+                                              .fn = ukernel_avx2_6x16,
+                                              .tile_off = ukernel_avx2_tile_off,
+                                              .tile_a = ukernel_avx2_tile_a};
 
 /* ---- AVX-512: MR x 32 (2 zmm per row) --------------------------------------
  * Zen 4 splits each 512-bit FMA into two 256-bit halves, so peak flops equal
