@@ -135,15 +135,19 @@ Test(gemm, strided_larger_shapes)
                        (int64_t)(s % 3) * 5, s % 2 == 0);
 }
 
+/* The micro-kernels by name; the tests that loop over them skip those this
+ * CPU lacks and select the best again at the end. */
+static const char *const kernel_names[] = {"generic", "avx2", "avx512"};
+enum { NKERNELS = sizeof kernel_names / sizeof kernel_names[0] };
+
 /* Every micro-kernel this CPU has, on shapes that hit full and edge tiles and
  * several K blocks. */
 Test(gemm, every_kernel)
 {
-    const char *names[] = {"generic", "avx2", "avx512"};
-    for (size_t n = 0; n < sizeof names / sizeof names[0]; n++) {
-        if (nb_gemm_set_kernel(names[n]) != 0)
+    for (size_t n = 0; n < NKERNELS; n++) {
+        if (nb_gemm_set_kernel(kernel_names[n]) != 0)
             continue;
-        cr_assert_str_eq(nb_gemm_kernel_name(), names[n]);
+        cr_assert_str_eq(nb_gemm_kernel_name(), kernel_names[n]);
         for (int t = 0; t < 4; t++) {
             check_case(t & 1, t & 2, 77, 83, 700, 1, 0, 1, true);
             check_case(t & 1, t & 2, 300, 5, 40, -1, 2, 0, false);
@@ -268,15 +272,24 @@ static void check_part_path_free(bool tb, int64_t M, int64_t N, int64_t m, int64
 }
 
 /* The first m rows of a 200-row product (B packed: more than 128 rows)
- * against those rows alone (B read in place, edge tiles of 1..12 rows). */
+ * against those rows alone (B read in place where the kernel has the tile
+ * form, edge tiles of 1..12 rows), with every kernel this CPU has. */
 Test(gemm, rows_independent_of_tiling_and_packing)
 {
-    for (int64_t m = 5; m <= 13; m++)
-        for (int tb = 0; tb < 2; tb++) {
-            check_part_path_free(tb, 200, 128, m, 128, 300, 1, 0);
-            check_part_path_free(tb, 200, 77, m, 77, 100, (nb_real)0.7, (nb_real)0.5);
-        }
-    check_part_path_free(false, 200, 45, 100, 45, 600, 1, 1);
+    nb_set_num_threads(1); /* threads would split the 200 rows into regions read in place too */
+    for (size_t n = 0; n < NKERNELS; n++) {
+        if (nb_gemm_set_kernel(kernel_names[n]) != 0)
+            continue;
+        for (int64_t m = 5; m <= 13; m++)
+            for (int tb = 0; tb < 2; tb++) {
+                check_part_path_free(tb, 200, 128, m, 128, 300, 1, 0);
+                check_part_path_free(tb, 200, 77, m, 77, 100, (nb_real)0.7, (nb_real)0.5);
+            }
+        check_part_path_free(false, 200, 45, 100, 45, 600, 1, 1);
+        check_part_path_free(false, 200, 61, 128, 61, 333, (nb_real)0.5, (nb_real)2);
+    }
+    cr_assert_eq(nb_gemm_set_kernel(NULL), 0);
+    nb_set_num_threads(0);
 }
 
 /* The first n columns of a 600-column product (A packed: wider than 512
@@ -285,9 +298,8 @@ Test(gemm, rows_independent_of_tiling_and_packing)
 Test(gemm, cols_independent_of_packing_a)
 {
     nb_set_num_threads(1); /* threads would split the 600 columns into regions read in place too */
-    const char *names[] = {"avx2", "avx512", NULL};
-    for (size_t n = 0; n < sizeof names / sizeof names[0]; n++) {
-        if (nb_gemm_set_kernel(names[n]) != 0)
+    for (size_t n = 0; n < NKERNELS; n++) {
+        if (nb_gemm_set_kernel(kernel_names[n]) != 0)
             continue;
         for (int tb = 0; tb < 2; tb++) {
             check_part_path_free(tb, 100, 600, 100, 96, 300, 1, 0);
@@ -297,6 +309,7 @@ Test(gemm, cols_independent_of_packing_a)
             check_part_path_free(tb, 23, 600, 23, 7, 333, (nb_real)0.5, (nb_real)2);
         }
     }
+    cr_assert_eq(nb_gemm_set_kernel(NULL), 0);
     nb_set_num_threads(0);
 }
 
